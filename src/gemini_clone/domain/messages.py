@@ -1,0 +1,72 @@
+"""Messages: the user's turns and the model's replies with their lifecycle."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+
+CONTENT_MAX_LENGTH = 16_000
+
+
+class Role(enum.StrEnum):
+    USER = "user"
+    MODEL = "model"
+
+
+class MessageStatus(enum.StrEnum):
+    """A user message is `completed` when stored; a reply moves through the others.
+
+    queued → processing → completed | failed | blocked; queued or processing → cancelled.
+    """
+
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (MessageStatus.QUEUED, MessageStatus.PROCESSING)
+
+
+PENDING_STATUSES = (MessageStatus.QUEUED, MessageStatus.PROCESSING)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TokenUsage:
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    thoughts_tokens: int = 0
+    total_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageError:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    id: MessageId
+    chatroom_id: ChatroomId
+    user_id: UserId
+    role: Role
+    content: str
+    status: MessageStatus
+    created_at: datetime
+    in_reply_to: MessageId | None = None
+    model: str | None = None
+    finish_reason: str | None = None
+    usage: TokenUsage | None = None
+    error: MessageError | None = None
+    completed_at: datetime | None = None
+    lease_expires_at: datetime | None = None
+    attempts: int = 0
+    quota_day: str | None = None
+    """UTC day (ISO date) whose quota unit the user message took; a failed reply gives it back."""

@@ -1,0 +1,102 @@
+"""The language model: streams text chunks, ends with why it stopped and what it cost."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from gemini_clone.domain.messages import Role, TokenUsage
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Turn:
+    role: Role
+    text: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GenerationRequest:
+    """History oldest first, ending with the user's new message."""
+
+    turns: Sequence[Turn]
+    system_instruction: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GenerationChunk:
+    """A piece of the answer. The last chunk carries `finish_reason` and the usage so far.
+
+    `block_reason` is set when the prompt or the answer was blocked.
+    """
+
+    text: str = ""
+    finish_reason: str | None = None
+    block_reason: str | None = None
+    usage: TokenUsage | None = None
+    model: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GenerationResult:
+    text: str
+    finish_reason: str | None
+    block_reason: str | None
+    usage: TokenUsage | None
+    model: str | None
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.block_reason is not None
+
+
+class ModelError(Exception):
+    """The model could not answer. `code` is stored on the failed reply."""
+
+    code = "model_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class ModelUnavailable(ModelError):
+    """Transient: timeouts, 429 and 5xx after the adapter's own retries."""
+
+    code = "model_unavailable"
+
+
+class ModelConfigurationError(ModelError):
+    """Not worth retrying: bad key, unknown model, malformed request (400/403/404)."""
+
+    code = "model_configuration_error"
+
+
+class LanguageModel(Protocol):
+    name: str
+
+    def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        """Stream the answer. Raises `ModelError` (before or between chunks)."""
+        ...
+
+
+async def collect(chunks: AsyncIterator[GenerationChunk]) -> GenerationResult:
+    """Join streamed chunks: text concatenated, reasons and usage from the last that has them."""
+    parts: list[str] = []
+    finish_reason = block_reason = model = None
+    usage: TokenUsage | None = None
+    async for chunk in chunks:
+        parts.append(chunk.text)
+        finish_reason = chunk.finish_reason or finish_reason
+        block_reason = chunk.block_reason or block_reason
+        usage = chunk.usage or usage
+        model = chunk.model or model
+    return GenerationResult(
+        text="".join(parts),
+        finish_reason=finish_reason,
+        block_reason=block_reason,
+        usage=usage,
+        model=model,
+    )

@@ -1,0 +1,196 @@
+"""Repositories and the unit of work that commits them together."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.ids import ChatroomId, MessageId, TokenFamilyId, UserId
+from gemini_clone.domain.messages import Message, MessageError, MessageStatus, TokenUsage
+from gemini_clone.domain.subscriptions import Subscription
+from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
+
+
+class UserRepository(Protocol):
+    async def add(self, user: User) -> None:
+        """Raises `Conflict` (user_exists) when the mobile number is taken."""
+        ...
+
+    async def get(self, user_id: UserId) -> User | None: ...
+
+    async def get_by_mobile(self, mobile_number: str) -> User | None: ...
+
+    async def update(self, user: User) -> None: ...
+
+    async def list(self, *, limit: int, offset: int = 0) -> Sequence[User]: ...
+
+
+class OtpRepository(Protocol):
+    async def add(self, challenge: OtpChallenge) -> None: ...
+
+    async def latest(self, user_id: UserId, purpose: OtpPurpose) -> OtpChallenge | None:
+        """The newest challenge of this purpose; older ones are superseded."""
+        ...
+
+    async def update(self, challenge: OtpChallenge) -> None: ...
+
+
+class RefreshTokenRepository(Protocol):
+    async def add(self, token: RefreshToken) -> None: ...
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None: ...
+
+    async def mark_rotated(self, token: RefreshToken, now: datetime) -> bool:
+        """Rotate a usable token; False when another request rotated or revoked it first."""
+        ...
+
+    async def revoke_family(self, family_id: TokenFamilyId, now: datetime) -> None: ...
+
+    async def revoke_all_for_user(self, user_id: UserId, now: datetime) -> None: ...
+
+
+class ChatroomRepository(Protocol):
+    async def add(self, chatroom: Chatroom) -> None: ...
+
+    async def get(self, chatroom_id: ChatroomId, user_id: UserId) -> Chatroom | None:
+        """The chatroom if it exists and belongs to this user."""
+        ...
+
+    async def list_for_user(
+        self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
+    ) -> Sequence[Chatroom]:
+        """Newest activity first; `before` is the (activity, id) of the last item seen."""
+        ...
+
+    async def update_title(self, chatroom: Chatroom) -> None: ...
+
+    async def record_message(self, chatroom_id: ChatroomId, at: datetime, count: int) -> None:
+        """Bump `last_message_at` and add `count` to `message_count`."""
+        ...
+
+    async def delete(self, chatroom_id: ChatroomId) -> None: ...
+
+    async def count_for_user(self, user_id: UserId) -> int: ...
+
+
+class MessageRepository(Protocol):
+    async def add(self, message: Message) -> None: ...
+
+    async def get(self, message_id: MessageId, user_id: UserId) -> Message | None:
+        """The message if it exists and belongs to this user."""
+        ...
+
+    async def get_any(self, message_id: MessageId) -> Message | None:
+        """The message whoever owns it (the worker's read)."""
+        ...
+
+    async def list_page(
+        self,
+        chatroom_id: ChatroomId,
+        *,
+        limit: int,
+        before: tuple[datetime, MessageId] | None,
+    ) -> Sequence[Message]:
+        """Newest first: the page just older than `before`."""
+        ...
+
+    async def history(
+        self, chatroom_id: ChatroomId, *, before: datetime, limit: int
+    ) -> Sequence[Message]:
+        """Completed turns created before `before`, newest first (context for the model)."""
+        ...
+
+    async def claim(self, reply_id: MessageId, now: datetime, lease_until: datetime) -> bool:
+        """Move a reply to `processing` if it is queued or its lease has expired.
+
+        A conditional update: of two concurrent claims, one wins.
+        """
+        ...
+
+    async def finish(
+        self,
+        reply_id: MessageId,
+        *,
+        status: MessageStatus,
+        content: str,
+        model: str | None,
+        finish_reason: str | None,
+        usage: TokenUsage | None,
+        error: MessageError | None,
+        completed_at: datetime,
+    ) -> bool:
+        """Store a reply's outcome if it is still `processing`; False if it no longer is."""
+        ...
+
+    async def release(self, reply_id: MessageId) -> None:
+        """Put a claimed reply back to `queued` (the worker is shutting down)."""
+        ...
+
+    async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> int: ...
+
+    async def stale_replies(
+        self, *, queued_before: datetime, now: datetime, limit: int
+    ) -> Sequence[MessageId]:
+        """Replies queued before `queued_before`, or processing with an expired lease."""
+        ...
+
+
+class SubscriptionRepository(Protocol):
+    async def get(self, user_id: UserId) -> Subscription | None: ...
+
+    async def get_by_customer(self, customer_id: str) -> Subscription | None: ...
+
+    async def get_by_stripe_subscription(self, subscription_id: str) -> Subscription | None: ...
+
+    async def save(self, subscription: Subscription) -> None: ...
+
+
+class UsageRepository(Protocol):
+    async def take(self, user_id: UserId, day: date, limit: int | None) -> int | None:
+        """Take one unit of the day's quota; the new count, or None when the limit is reached.
+
+        A conditional upsert on the user's row for that day, inside the caller's transaction.
+        """
+        ...
+
+    async def give_back(self, user_id: UserId, day: date) -> None: ...
+
+    async def used(self, user_id: UserId, day: date) -> int: ...
+
+
+class PaymentEventRepository(Protocol):
+    async def record(self, event_id: str, event_type: str, received_at: datetime) -> bool:
+        """Record an event id; False when it was recorded before (a replay)."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over every repository. Leaving without `commit` rolls back."""
+
+    users: UserRepository
+    otps: OtpRepository
+    refresh_tokens: RefreshTokenRepository
+    chatrooms: ChatroomRepository
+    messages: MessageRepository
+    subscriptions: SubscriptionRepository
+    usage: UsageRepository
+    payment_events: PaymentEventRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -1,0 +1,84 @@
+"""Shared fixtures: throwaway PostgreSQL databases and the local Redis.
+
+Tests that need a service read `TEST_DATABASE_URL` / `TEST_REDIS_URL` (defaults: the
+standard local ports). When a service is absent they skip with the reason, except under
+`CI`, where a missing service fails the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so a missing service is a failure)")
+    pytest.skip(reason)
+
+
+def _with_database(url: str, database: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+async def _admin(url: str, statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> str:
+    """URL of a reachable PostgreSQL server (its maintenance database)."""
+    url = os.environ.get("TEST_DATABASE_URL", DEFAULT_DATABASE_URL)
+    url = url.replace("postgresql+asyncpg://", "postgresql://")
+    try:
+        asyncio.run(_admin(url, "SELECT 1"))
+    except Exception as error:
+        _unavailable(f"PostgreSQL is not reachable at {url}: {error}")
+    return url
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped afterwards (`postgresql://` URL)."""
+    name = f"gemini_clone_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin(postgres_server_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield _with_database(postgres_server_url, name)
+    finally:
+        asyncio.run(_admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of a reachable Redis. Tests namespace their keys: the server is shared."""
+    url = os.environ.get("TEST_REDIS_URL", DEFAULT_REDIS_URL)
+
+    async def ping() -> None:
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(url, socket_connect_timeout=3)
+        try:
+            await client.ping()
+        finally:
+            await client.aclose()
+
+    try:
+        asyncio.run(ping())
+    except Exception as error:
+        _unavailable(f"Redis is not reachable at {url}: {error}")
+    return url
