@@ -1,0 +1,85 @@
+"""`OfflineLanguageModel`: a deterministic stand-in for Gemini, for the embedded mode."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from gemini_clone.domain.messages import Role, TokenUsage
+from gemini_clone.ports.language_model import GenerationChunk, GenerationRequest, LanguageModel
+
+LABEL = "[offline model]"
+SUMMARY_WORDS = 12
+
+
+class OfflineLanguageModel(LanguageModel):
+    """Answers without network or key, so the service runs anywhere.
+
+    - Every answer starts with "[offline model]", so nobody takes it for Gemini's.
+    - The answer depends on the request alone: it quotes the first words of the last user
+      message, counts its words and the turns it saw, and says how to switch to Gemini.
+    - It streams one chunk per word; the last one carries finish reason "stop", the usage
+      counted in words (prompt: system instruction and every turn) and the model name.
+    - `latency_seconds` is waited once before the first word, `word_delay_seconds` before
+      every later word (both default to 0, which never sleeps).
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str = "offline",
+        latency_seconds: float = 0.0,
+        word_delay_seconds: float = 0.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if latency_seconds < 0 or word_delay_seconds < 0:
+            raise ValueError("Delays cannot be negative")
+        self.name = name
+        self._latency_seconds = latency_seconds
+        self._word_delay_seconds = word_delay_seconds
+        self._sleep = sleep
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        words = _answer(request).split(" ")
+        prompt_words = _count_words(request.system_instruction or "") + sum(
+            _count_words(turn.text) for turn in request.turns
+        )
+        usage = TokenUsage(
+            prompt_tokens=prompt_words,
+            output_tokens=len(words),
+            total_tokens=prompt_words + len(words),
+        )
+        if self._latency_seconds:
+            await self._sleep(self._latency_seconds)
+        last = len(words) - 1
+        for index, word in enumerate(words):
+            if index and self._word_delay_seconds:
+                await self._sleep(self._word_delay_seconds)
+            text = word if index == 0 else f" {word}"
+            if index == last:
+                yield GenerationChunk(text=text, finish_reason="stop", usage=usage, model=self.name)
+            else:
+                yield GenerationChunk(text=text)
+
+
+def _answer(request: GenerationRequest) -> str:
+    said = next((turn.text for turn in reversed(request.turns) if turn.role is Role.USER), "")
+    words = said.split()
+    turns = len(request.turns)
+    if words:
+        quoted = " ".join(words[:SUMMARY_WORDS]) + ("…" if len(words) > SUMMARY_WORDS else "")
+        heard = f'You said: "{quoted}" ({_plural(len(words), "word")}).'
+    else:
+        heard = "Your message was empty."
+    return (
+        f"{LABEL} {heard} I saw {_plural(turns, 'turn')} of this conversation. "
+        "Set GEMINI_API_KEY to get real answers from Gemini."
+    )
+
+
+def _count_words(text: str) -> int:
+    return len(text.split())
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"

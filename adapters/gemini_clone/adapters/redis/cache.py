@@ -1,0 +1,130 @@
+"""The cache and the throttles on Redis, shared by every API process and worker."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from gemini_clone.domain.errors import Unavailable
+from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+DEFAULT_KEY_PREFIX = "gemini_clone:v1:"
+"""Namespaces every key; bump the version when the layout of keys or values changes."""
+
+logger = logging.getLogger(__name__)
+
+# The driver wraps socket failures in its own errors; OSError is listed too so that no
+# network failure, however it surfaces, escapes the adapters untranslated.
+_FAILURES = (RedisError, OSError)
+
+
+def _check_bytes_client(client: Redis) -> None:
+    if client.connection_pool.connection_kwargs.get("decode_responses"):
+        raise ValueError("the Redis client must answer bytes: create it with decode_responses off")
+
+
+class RedisCache(Cache):
+    """Values grouped by scope, one Redis hash per scope (`<prefix>cache:<scope>`).
+
+    - `get` is one HGET; `set` is HSET and `EXPIRE ... LT` in one MULTI/EXEC; `invalidate`
+      is one UNLINK: a single round trip, O(1) for the server (memory is freed in the
+      background), however many entries the scope holds.
+    - TTL: Redis expires a hash as a whole, and `EXPIRE ... LT` keeps the earliest deadline
+      among the entries written since the hash was created. So an entry is never served
+      after its own TTL, but it may go earlier with its whole scope (a miss, always safe).
+      A TTL below one second stores nothing. Needs Redis 7.0 or later.
+    - A Redis outage (any driver error) never fails a request: `get` answers a miss,
+      `set` and `invalidate` give up; each failure is logged as a warning.
+
+    The trade-off: an `invalidate` lost to an outage (say a timeout, or a network fault
+    between one process and Redis) leaves the scope's old entries readable by every
+    process until their TTL ends. The same bound covers the cache-aside race in which a
+    reader stores what it read just before a concurrent write invalidated the scope.
+    Callers choose each TTL as the longest staleness a user may be shown.
+    """
+
+    def __init__(self, client: Redis, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> None:
+        _check_bytes_client(client)
+        self._client = client
+        self._prefix = f"{key_prefix}cache:"
+
+    async def get(self, scope: str, key: str) -> bytes | None:
+        try:
+            value = await self._client.hget(self._prefix + scope, key)
+        except _FAILURES as error:
+            _warn("get", scope, error)
+            return None
+        return value if isinstance(value, bytes) else None
+
+    async def set(self, scope: str, key: str, value: bytes, ttl_seconds: int) -> None:
+        # EXPIRE with a non-positive time deletes the key: the whole scope would go.
+        if ttl_seconds < 1:
+            return
+        name = self._prefix + scope
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.hset(name, key, value)
+                # LT also sets a first expiry: a key without one counts as an infinite TTL.
+                pipe.expire(name, ttl_seconds, lt=True)
+                await pipe.execute()
+        except _FAILURES as error:
+            _warn("set", scope, error)
+
+    async def invalidate(self, scope: str) -> None:
+        try:
+            await self._client.unlink(self._prefix + scope)
+        except _FAILURES as error:
+            _warn("invalidate", scope, error)
+
+
+def _warn(operation: str, scope: str, error: BaseException) -> None:
+    logger.warning(
+        "Redis cache %s for scope %r failed; carrying on without the cache: %s: %s",
+        operation,
+        scope,
+        type(error).__name__,
+        error,
+    )
+
+
+class RedisThrottle(Throttle):
+    """Fixed-window hit counters on Redis (`<prefix>throttle:<key>`), shared by all processes.
+
+    - A window opens at a key's first hit and lasts `window_seconds`: INCR, `EXPIRE ... NX`
+      and PTTL run in one MULTI/EXEC, so a counter never lives without its expiry.
+    - The first `limit` hits in a window are allowed; later ones are refused with
+      `retry_after` = whole seconds until the window ends (at least 1).
+    - A window shorter than one second is a programming error (`ValueError`).
+    - Fails safe: a Redis outage (any driver error) raises `Unavailable`, never an
+      unchecked pass.
+    """
+
+    def __init__(self, client: Redis, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> None:
+        self._client = client
+        self._prefix = f"{key_prefix}throttle:"
+
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> ThrottleDecision:
+        if window_seconds < 1:
+            raise ValueError("window_seconds must be at least 1")
+        name = self._prefix + key
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                pipe.expire(name, window_seconds, nx=True)
+                pipe.pttl(name)
+                hits, _, pttl_ms = await pipe.execute()
+        except _FAILURES as error:
+            logger.warning(
+                "Redis throttle is unavailable; refusing to guess: %s: %s",
+                type(error).__name__,
+                error,
+            )
+            raise Unavailable("Rate limiting is unavailable; try again shortly.") from error
+        if hits <= limit:
+            return ThrottleDecision(allowed=True)
+        # PTTL cannot be negative here (EXPIRE NX ran in the same transaction); the
+        # fallback only keeps a corrupted key from producing a nonsense answer.
+        retry_after = math.ceil(pttl_ms / 1000) if pttl_ms > 0 else window_seconds
+        return ThrottleDecision(allowed=False, retry_after=max(1, retry_after))

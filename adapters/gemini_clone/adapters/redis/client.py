@@ -1,0 +1,42 @@
+"""One way to build the Redis client the adapters share: quick to fail, quick to recover."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+
+def create_redis_client(
+    url: str,
+    *,
+    socket_timeout: float = 1.0,
+    connect_timeout: float = 1.0,
+    health_check_interval: int = 15,
+) -> Redis:
+    """A `redis.asyncio.Redis` for `url` (`redis://`, `rediss://` or `unix://`).
+
+    - Answers are bytes (`decode_responses` off): cached values are opaque bytes.
+    - A dead or hung server costs a request about `connect_timeout` or `socket_timeout`
+      seconds, not the driver's default of five, so callers degrade or fail fast.
+    - A pooled connection idle longer than `health_check_interval` seconds is pinged before
+      use, and a command that meets a dropped connection is retried once on a fresh one,
+      so a Redis restart costs no failed request once the server is back.
+    - Timeouts are not retried: the command may have run, and waiting twice is worse.
+
+    The caller owns the client and closes it with `await client.aclose()`.
+    """
+    retry = Retry(
+        ExponentialWithJitterBackoff(base=0.01, cap=0.1),
+        retries=1,
+        supported_errors=(RedisConnectionError,),
+    )
+    return Redis.from_url(
+        url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=connect_timeout,
+        health_check_interval=health_check_interval,
+        retry=retry,
+        decode_responses=False,
+    )

@@ -1,0 +1,1 @@
+"""SQL persistence: SQLAlchemy Core over PostgreSQL (asyncpg) or SQLite (aiosqlite)."""

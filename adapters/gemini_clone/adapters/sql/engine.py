@@ -1,0 +1,95 @@
+"""The async engine for PostgreSQL (asyncpg) or SQLite (aiosqlite), from a plain URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+_ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+def normalize_url(url: str) -> str:
+    """The URL with its async driver: `postgres://` and `postgresql://` use asyncpg,
+    `sqlite://` uses aiosqlite. Raises `ValueError` for other databases or drivers."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise ValueError(f"not a database URL: {url!r}") from error
+    drivername = _ASYNC_DRIVERS.get(parsed.drivername)
+    if drivername is None:
+        raise ValueError(
+            f"unsupported database {parsed.drivername!r}: use postgresql://... or sqlite:///..."
+        )
+    return parsed.set(drivername=drivername).render_as_string(hide_password=False)
+
+
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    connect_timeout: float = 10.0,
+) -> AsyncEngine:
+    """An engine for `url` (see `normalize_url`), configured for this service.
+
+    - PostgreSQL: a pre-pinged, recycled pool with connect and statement timeouts, so a
+      dead server fails requests quickly instead of hanging them.
+    - SQLite: foreign keys on, WAL, a busy timeout, and every transaction begun with
+      `BEGIN IMMEDIATE`.
+    """
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, echo=echo)
+    return create_async_engine(
+        parsed,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        pool_timeout=connect_timeout,
+        connect_args={
+            "timeout": connect_timeout,
+            "command_timeout": 60,
+            "server_settings": {"application_name": "gemini-clone"},
+        },
+    )
+
+
+def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
+    engine = create_async_engine(url, echo=echo)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _configure(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        # Hand transaction control to SQLAlchemy (see `_begin`) instead of the sqlite3
+        # module, which would not begin a transaction before a SELECT.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Connection) -> None:
+        # A unit of work reads then writes. A deferred transaction that read first cannot
+        # be upgraded to a writer while another one writes (SQLITE_BUSY, no waiting); taking
+        # the write lock up front makes writers queue on the busy timeout instead.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

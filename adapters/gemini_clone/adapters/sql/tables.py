@@ -1,0 +1,153 @@
+"""The schema as SQLAlchemy Core tables; the migrations in `migrations/` must match it.
+
+Indexes follow the queries: a user's chatrooms by last activity, a room's messages by
+creation, and pending replies by status for the sweeper. B-tree indexes are read backwards
+as cheaply as forwards, so the newest-first pages use ascending indexes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+from gemini_clone.adapters.sql.types import JSON_DOCUMENT, UUID, UtcDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("mobile_number", String(20), nullable=False, unique=True),
+    Column("name", String(200)),
+    Column("email", String(320)),
+    Column("password_hash", String(255)),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+otp_challenges = Table(
+    "otp_challenges",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("user_id", UUID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("code_hash", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("used_at", UtcDateTime),
+    Index(None, "user_id", "purpose", "created_at"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column(
+        "user_id", UUID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("family_id", UUID, nullable=False, index=True),
+    Column("token_hash", String(255), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("rotated_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+)
+
+chatrooms = Table(
+    "chatrooms",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("user_id", UUID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("last_message_at", UtcDateTime),
+    # Stored rather than computed as coalesce(last_message_at, created_at) so that keyset
+    # pages of a user's list are a plain range scan of one index.
+    Column("last_activity_at", UtcDateTime, nullable=False),
+    Column("message_count", Integer, nullable=False),
+    Index(None, "user_id", "last_activity_at", "id"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column(
+        "chatroom_id",
+        UUID,
+        ForeignKey("chatrooms.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_id", UUID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("in_reply_to", UUID),
+    Column("model", String(100)),
+    Column("finish_reason", String(64)),
+    Column("usage", JSON_DOCUMENT),
+    Column("error_code", String(64)),
+    Column("error_message", Text),
+    Column("completed_at", UtcDateTime),
+    Column("lease_expires_at", UtcDateTime),
+    Column("attempts", Integer, nullable=False),
+    Column("quota_day", String(10)),
+    CheckConstraint("role IN ('user', 'model')", name="role"),
+    CheckConstraint(
+        "status IN ('queued', 'processing', 'completed', 'failed', 'blocked', 'cancelled')",
+        name="status",
+    ),
+    Index(None, "chatroom_id", "created_at", "id"),
+    Index(None, "status", "created_at"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("user_id", UUID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("status", String(32)),
+    Column("stripe_customer_id", String(255), index=True),
+    Column("stripe_subscription_id", String(255), index=True),
+    Column("current_period_end", UtcDateTime),
+    Column("cancel_at_period_end", Boolean, nullable=False),
+    Column("last_event_at", UtcDateTime),
+    Column("updated_at", UtcDateTime),
+)
+
+daily_usage = Table(
+    "daily_usage",
+    metadata,
+    Column("user_id", UUID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("used", Integer, nullable=False),
+)
+
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("event_id", String(255), primary_key=True),
+    Column("event_type", String(255), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+)

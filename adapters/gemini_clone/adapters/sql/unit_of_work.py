@@ -1,0 +1,86 @@
+"""The unit of work: one connection, one transaction, every repository."""
+
+from __future__ import annotations
+
+from functools import partial
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
+from gemini_clone.adapters.sql.repositories import (
+    SqlChatroomRepository,
+    SqlMessageRepository,
+    SqlOtpRepository,
+    SqlPaymentEventRepository,
+    SqlRefreshTokenRepository,
+    SqlSubscriptionRepository,
+    SqlUsageRepository,
+    SqlUserRepository,
+)
+from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """One transaction over every repository, on a connection held for the `async with`.
+
+    - Nothing is visible to others until `commit`; leaving without it rolls back.
+    - After `commit` or `rollback` the next statement starts a new transaction.
+    - Driver failures raise `Unavailable`.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> Self:
+        try:
+            connection = await self._engine.connect()
+        except DRIVER_ERRORS as error:
+            raise database_unavailable() from error
+        self._connection = connection
+        self.users = SqlUserRepository(connection)
+        self.otps = SqlOtpRepository(connection)
+        self.refresh_tokens = SqlRefreshTokenRepository(connection)
+        self.chatrooms = SqlChatroomRepository(connection)
+        self.messages = SqlMessageRepository(connection)
+        self.subscriptions = SqlSubscriptionRepository(connection)
+        self.usage = SqlUsageRepository(connection)
+        self.payment_events = SqlPaymentEventRepository(connection)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection, self._connection = self._active(), None
+        try:
+            # Closing rolls back whatever was not committed.
+            await connection.close()
+        except DRIVER_ERRORS as error:
+            raise database_unavailable() from error
+
+    async def commit(self) -> None:
+        try:
+            await self._active().commit()
+        except DRIVER_ERRORS as error:
+            raise database_unavailable() from error
+
+    async def rollback(self) -> None:
+        try:
+            await self._active().rollback()
+        except DRIVER_ERRORS as error:
+            raise database_unavailable() from error
+
+    def _active(self) -> AsyncConnection:
+        if self._connection is None:
+            raise RuntimeError("use the unit of work inside `async with`")
+        return self._connection
+
+
+def sql_unit_of_work_factory(engine: AsyncEngine) -> UnitOfWorkFactory:
+    """A new `SqlUnitOfWork` on `engine` per call."""
+    return partial(SqlUnitOfWork, engine)

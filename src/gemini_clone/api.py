@@ -1,0 +1,198 @@
+"""The public face of the `gemini_clone` package: import from here, not from private modules.
+
+Entities, errors, ports and use cases of the core. Adapters live in
+`gemini_clone.adapters.<technology>` and are composed in `gemini_clone.entrypoints.container`.
+"""
+
+from gemini_clone.application.auth.get_me import GetMe, Profile
+from gemini_clone.application.auth.login import PasswordLogin, PasswordLoginInput
+from gemini_clone.application.auth.logout import Logout, LogoutInput
+from gemini_clone.application.auth.otp_codes import OtpChecker, OtpIssuer, OtpSent, SendOtpInput
+from gemini_clone.application.auth.passwords import (
+    ChangePassword,
+    ChangePasswordInput,
+    ResetPassword,
+    ResetPasswordInput,
+)
+from gemini_clone.application.auth.refresh import RefreshInput, RefreshSession
+from gemini_clone.application.auth.send_otp import ForgotPassword, SendOtp
+from gemini_clone.application.auth.sessions import SessionIssuer, TokenPair
+from gemini_clone.application.auth.signup import SignUp, SignUpInput
+from gemini_clone.application.auth.verify_otp import VerifyOtp, VerifyOtpInput
+from gemini_clone.application.billing.apply_payment_event import ApplyPaymentEvent, EventOutcome
+from gemini_clone.application.billing.checkout import StartCheckout, StartCheckoutInput
+from gemini_clone.application.billing.portal import OpenBillingPortal, OpenBillingPortalInput
+from gemini_clone.application.billing.status import GetSubscriptionStatus, SubscriptionView
+from gemini_clone.application.billing.support import SetProBySupport
+from gemini_clone.application.chatrooms.create import CreateChatroom, CreateChatroomInput
+from gemini_clone.application.chatrooms.delete import DeleteChatroom
+from gemini_clone.application.chatrooms.get import ChatroomDetail, GetChatroom
+from gemini_clone.application.chatrooms.listing import (
+    ChatroomPage,
+    ListChatrooms,
+    ListChatroomsInput,
+)
+from gemini_clone.application.chatrooms.rename import RenameChatroom, RenameChatroomInput
+from gemini_clone.application.common import KeyedHasher
+from gemini_clone.application.messaging.generate_reply import (
+    GenerateReply,
+    ReplyOutcome,
+    ReplySettings,
+)
+from gemini_clone.application.messaging.reading import (
+    GetMessage,
+    ListMessages,
+    ListMessagesInput,
+    MessagePage,
+    WaitForReply,
+)
+from gemini_clone.application.messaging.requeue import RequeueStaleReplies
+from gemini_clone.application.messaging.send_message import (
+    SendMessage,
+    SendMessageInput,
+    SendMessageOutput,
+)
+from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.errors import (
+    AuthenticationFailed,
+    Conflict,
+    FieldError,
+    GeminiCloneError,
+    InvalidInput,
+    NotFound,
+    PaymentError,
+    QuotaExceeded,
+    TooManyRequests,
+    Unavailable,
+)
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
+from gemini_clone.domain.quota import DailyUsage, Plans
+from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
+from gemini_clone.domain.users import OtpPurpose, User
+from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
+from gemini_clone.ports.clock import Clock, IdGenerator
+from gemini_clone.ports.jobs import ReplyJobs
+from gemini_clone.ports.language_model import (
+    GenerationChunk,
+    GenerationRequest,
+    GenerationResult,
+    LanguageModel,
+    ModelConfigurationError,
+    ModelError,
+    ModelUnavailable,
+    Turn,
+)
+from gemini_clone.ports.otp import MobileNumbers, OtpSender
+from gemini_clone.ports.payments import CheckoutRequest, CheckoutSession, PaymentGateway
+from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from gemini_clone.ports.tokens import AccessToken, PasswordHasher, TokenService
+
+__all__ = [
+    "AccessToken",
+    "ApplyPaymentEvent",
+    "AuthenticationFailed",
+    "Cache",
+    "ChangePassword",
+    "ChangePasswordInput",
+    "Chatroom",
+    "ChatroomDetail",
+    "ChatroomId",
+    "ChatroomPage",
+    "CheckoutRequest",
+    "CheckoutSession",
+    "Clock",
+    "Conflict",
+    "CreateChatroom",
+    "CreateChatroomInput",
+    "DailyUsage",
+    "DeleteChatroom",
+    "EventOutcome",
+    "FieldError",
+    "ForgotPassword",
+    "GeminiCloneError",
+    "GenerateReply",
+    "GenerationChunk",
+    "GenerationRequest",
+    "GenerationResult",
+    "GetChatroom",
+    "GetMe",
+    "GetMessage",
+    "GetSubscriptionStatus",
+    "IdGenerator",
+    "InvalidInput",
+    "KeyedHasher",
+    "LanguageModel",
+    "ListChatrooms",
+    "ListChatroomsInput",
+    "ListMessages",
+    "ListMessagesInput",
+    "Logout",
+    "LogoutInput",
+    "Message",
+    "MessageError",
+    "MessageId",
+    "MessagePage",
+    "MessageStatus",
+    "MobileNumbers",
+    "ModelConfigurationError",
+    "ModelError",
+    "ModelUnavailable",
+    "NotFound",
+    "OpenBillingPortal",
+    "OpenBillingPortalInput",
+    "OtpChecker",
+    "OtpIssuer",
+    "OtpPurpose",
+    "OtpSender",
+    "OtpSent",
+    "PasswordHasher",
+    "PasswordLogin",
+    "PasswordLoginInput",
+    "PaymentError",
+    "PaymentEvent",
+    "PaymentGateway",
+    "Plans",
+    "Profile",
+    "QuotaExceeded",
+    "RefreshInput",
+    "RefreshSession",
+    "RenameChatroom",
+    "RenameChatroomInput",
+    "ReplyJobs",
+    "ReplyOutcome",
+    "ReplySettings",
+    "RequeueStaleReplies",
+    "ResetPassword",
+    "ResetPasswordInput",
+    "Role",
+    "SendMessage",
+    "SendMessageInput",
+    "SendMessageOutput",
+    "SendOtp",
+    "SendOtpInput",
+    "SessionIssuer",
+    "SetProBySupport",
+    "SignUp",
+    "SignUpInput",
+    "StartCheckout",
+    "StartCheckoutInput",
+    "Subscription",
+    "SubscriptionView",
+    "Throttle",
+    "ThrottleDecision",
+    "Tier",
+    "TokenPair",
+    "TokenService",
+    "TokenUsage",
+    "TooManyRequests",
+    "Turn",
+    "Unavailable",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "User",
+    "UserId",
+    "VerifyOtp",
+    "VerifyOtpInput",
+    "WaitForReply",
+]

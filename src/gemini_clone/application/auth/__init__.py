@@ -1,0 +1,1 @@
+"""Sign-up, one-time codes, passwords and tokens."""

@@ -1,0 +1,1 @@
+"""Pro subscriptions: checkout, payment events, status."""

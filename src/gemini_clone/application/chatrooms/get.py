@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.errors import NotFound
+from gemini_clone.domain.ids import ChatroomId, UserId
+from gemini_clone.domain.messages import Message
+from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
+
+LATEST_MESSAGES = 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChatroomDetail:
+    chatroom: Chatroom
+    messages: tuple[Message, ...]
+    """The latest messages, oldest first."""
+
+
+async def owned_chatroom(uow: UnitOfWork, chatroom_id: ChatroomId, user_id: UserId) -> Chatroom:
+    """The chatroom if this user owns it; another user's room is 404 like a missing one."""
+    chatroom = await uow.chatrooms.get(chatroom_id, user_id)
+    if chatroom is None:
+        raise NotFound("No such chatroom.", code="chatroom_not_found")
+    return chatroom
+
+
+class GetChatroom:
+    """One of the user's chatrooms with its latest messages."""
+
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    async def execute(self, user_id: UserId, chatroom_id: ChatroomId) -> ChatroomDetail:
+        async with self._uow() as uow:
+            chatroom = await owned_chatroom(uow, chatroom_id, user_id)
+            latest = await uow.messages.list_page(chatroom_id, limit=LATEST_MESSAGES, before=None)
+        return ChatroomDetail(chatroom=chatroom, messages=tuple(reversed(latest)))

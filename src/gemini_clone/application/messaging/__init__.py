@@ -1,0 +1,1 @@
+"""Posting messages and producing the model's replies."""

@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from gemini_clone.application.chatrooms.get import owned_chatroom
+from gemini_clone.application.common import forget_chatroom_list, tier_of
+from gemini_clone.domain.errors import InvalidInput, QuotaExceeded, Unavailable
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.messages import CONTENT_MAX_LENGTH, Message, MessageStatus, Role
+from gemini_clone.domain.quota import DailyUsage, Plans, quota_day, resets_at
+from gemini_clone.ports.cache import Cache
+from gemini_clone.ports.clock import Clock, IdGenerator
+from gemini_clone.ports.jobs import ReplyJobs
+from gemini_clone.ports.repositories import UnitOfWorkFactory
+
+logger = logging.getLogger("gemini_clone.messaging")
+
+# The reply sorts right after its question even where two rows share a timestamp.
+_REPLY_OFFSET = timedelta(microseconds=1)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendMessageInput:
+    user_id: UserId
+    chatroom_id: ChatroomId
+    content: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendMessageOutput:
+    message: Message
+    reply: Message
+    usage: DailyUsage
+
+
+class SendMessage:
+    """Store the user's message and a queued reply, then queue the reply job.
+
+    - Only the chatroom's owner may post (another user's room is 404).
+    - Content is 1 to 16 000 characters, not only blanks.
+    - Each post takes one unit of the plan's daily quota in the same transaction as the
+      stored messages: exact under any concurrency. Over the limit: 429 `daily_limit_reached`.
+    - If queueing the job fails, the post still succeeds: the sweeper queues it later.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        jobs: ReplyJobs,
+        cache: Cache,
+        plans: Plans,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
+        self._uow = uow
+        self._jobs = jobs
+        self._cache = cache
+        self._plans = plans
+        self._clock = clock
+        self._ids = ids
+
+    async def execute(self, data: SendMessageInput) -> SendMessageOutput:
+        if not data.content.strip():
+            raise InvalidInput.field("content", "The message is empty.")
+        if len(data.content) > CONTENT_MAX_LENGTH:
+            raise InvalidInput.field(
+                "content", f"Messages have at most {CONTENT_MAX_LENGTH} characters."
+            )
+        now = self._clock.now()
+        day = quota_day(now)
+        async with self._uow() as uow:
+            await owned_chatroom(uow, data.chatroom_id, data.user_id)
+            tier, _ = await tier_of(uow, data.user_id)
+            limit = self._plans.daily_limit(tier)
+            used = await uow.usage.take(data.user_id, day, limit)
+            if used is None:
+                assert limit is not None  # only a finite limit refuses
+                raise QuotaExceeded(
+                    limit=limit,
+                    used=await uow.usage.used(data.user_id, day),
+                    resets_at=resets_at(day),
+                    now=now,
+                )
+            message = Message(
+                id=MessageId(self._ids.new_id()),
+                chatroom_id=data.chatroom_id,
+                user_id=data.user_id,
+                role=Role.USER,
+                content=data.content,
+                status=MessageStatus.COMPLETED,
+                created_at=now,
+                completed_at=now,
+                quota_day=day.isoformat(),
+            )
+            reply = Message(
+                id=MessageId(self._ids.new_id()),
+                chatroom_id=data.chatroom_id,
+                user_id=data.user_id,
+                role=Role.MODEL,
+                content="",
+                status=MessageStatus.QUEUED,
+                created_at=now + _REPLY_OFFSET,
+                in_reply_to=message.id,
+            )
+            await uow.messages.add(message)
+            await uow.messages.add(reply)
+            await uow.chatrooms.record_message(data.chatroom_id, now, 2)
+            await uow.commit()
+        await forget_chatroom_list(self._cache, data.user_id)
+        try:
+            await self._jobs.enqueue(reply.id, request_id=data.request_id)
+        except Unavailable:
+            logger.warning("reply %s not queued; the sweeper will queue it", reply.id)
+        return SendMessageOutput(
+            message=message,
+            reply=reply,
+            usage=DailyUsage(used_today=used, daily_limit=limit, resets_at=resets_at(day)),
+        )
