@@ -182,9 +182,7 @@ async def test_invalidating_an_empty_scope_is_harmless(stores: Stores) -> None:
 async def test_throttle_allows_limit_hits_then_refuses_until_the_window_ends(
     stores: Stores,
 ) -> None:
-    decisions = [
-        await stores.throttle.hit("ip:1", limit=3, window_seconds=60) for _ in range(5)
-    ]
+    decisions = [await stores.throttle.hit("ip:1", limit=3, window_seconds=60) for _ in range(5)]
 
     assert decisions[:3] == [ThrottleDecision(allowed=True)] * 3
     for refused in decisions[3:]:
@@ -324,9 +322,7 @@ async def test_redis_keys_live_under_the_prefix_and_always_expire(
     redis_client: aioredis.Redis, key_prefix: str
 ) -> None:
     await RedisCache(redis_client, key_prefix=key_prefix).set("user:1", "page", b"x", 60)
-    await RedisThrottle(redis_client, key_prefix=key_prefix).hit(
-        "ip:1", limit=1, window_seconds=60
-    )
+    await RedisThrottle(redis_client, key_prefix=key_prefix).hit("ip:1", limit=1, window_seconds=60)
 
     names = sorted([name async for name in redis_client.scan_iter(match=f"{key_prefix}*")])
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import math
 
-from gemini_clone.domain.errors import Unavailable
-from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from gemini_clone.domain.errors import Unavailable
+from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 
 DEFAULT_KEY_PREFIX = "gemini_clone:v1:"
 """Namespaces every key; bump the version when the layout of keys or values changes."""

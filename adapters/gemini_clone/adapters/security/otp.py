@@ -27,7 +27,7 @@ class LoggingOtpSender(OtpSender):
     """
 
     async def send(self, mobile_number: str, code: str, purpose: OtpPurpose) -> None:
-        masked = mask_mobile_number(mobile_number)
+        masked = _mask_mobile_number(mobile_number)
         _log.info("One-time %s code sent to %s.", purpose.value, masked)
         _delivery_log.info("One-time %s code for %s: %s", purpose.value, masked, code)
 
@@ -39,7 +39,7 @@ class NullOtpSender(OtpSender):
         return
 
 
-def mask_mobile_number(mobile_number: str) -> str:
+def _mask_mobile_number(mobile_number: str) -> str:
     """`+919876543210` → `+91******3210`: the first three and last four characters are kept;
     a number shorter than ten characters is masked whole."""
     if len(mobile_number) < 10:

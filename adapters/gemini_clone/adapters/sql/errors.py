@@ -13,6 +13,4 @@ errors, except refused or timed-out connections, which surface as `OSError`."""
 
 def database_unavailable() -> Unavailable:
     """The error to raise, `from` the driver's error so logs keep the cause."""
-    return Unavailable(
-        "The database is unavailable; try again later.", code="database_unavailable"
-    )
+    return Unavailable("The database is unavailable; try again later.", code="database_unavailable")

@@ -427,9 +427,7 @@ class SqlMessageRepository(_SqlRepository, MessageRepository):
                 c.role == Role.MODEL.value,
                 c.status.in_([status.value for status in PENDING_STATUSES]),
             )
-            .values(
-                status=MessageStatus.CANCELLED.value, completed_at=now, lease_expires_at=None
-            )
+            .values(status=MessageStatus.CANCELLED.value, completed_at=now, lease_expires_at=None)
         )
         return result.rowcount
 
@@ -465,9 +463,7 @@ class SqlSubscriptionRepository(_SqlRepository, SubscriptionRepository):
         return await self._latest_where(subscriptions.c.stripe_customer_id == customer_id)
 
     async def get_by_stripe_subscription(self, subscription_id: str) -> Subscription | None:
-        return await self._latest_where(
-            subscriptions.c.stripe_subscription_id == subscription_id
-        )
+        return await self._latest_where(subscriptions.c.stripe_subscription_id == subscription_id)
 
     async def save(self, subscription: Subscription) -> None:
         """Insert or replace the user's subscription."""

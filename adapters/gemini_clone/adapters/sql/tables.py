@@ -62,9 +62,7 @@ refresh_tokens = Table(
     "refresh_tokens",
     metadata,
     Column("id", UUID, primary_key=True),
-    Column(
-        "user_id", UUID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    Column("user_id", UUID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
     Column("family_id", UUID, nullable=False, index=True),
     Column("token_hash", String(255), nullable=False, unique=True),
     Column("created_at", UtcDateTime, nullable=False),

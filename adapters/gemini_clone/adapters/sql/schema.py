@@ -1,0 +1,119 @@
+"""Schema migrations (Alembic, shipped in `migrations/`) run through the app's own engine.
+
+No alembic.ini is needed: the configuration is built here and the script location is
+found next to this module, so it works from an installed wheel. Each function opens one
+connection and runs Alembic's synchronous API on it with `run_sync`, so it is safe inside
+a running event loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
+from gemini_clone.domain.errors import Unavailable
+
+MIGRATIONS_PATH = Path(__file__).with_name("migrations")
+UPGRADE_COMMAND = "gemini-clone db upgrade"
+
+
+class SchemaError(Unavailable):
+    """The database schema cannot be used or changed as asked."""
+
+    code = "schema_error"
+
+
+class SchemaOutdated(SchemaError):
+    """The database is not at the revision this version of the code needs."""
+
+    code = "schema_outdated"
+
+
+def head_revision() -> str:
+    """The newest revision this version of the code knows."""
+    head = _scripts().get_current_head()
+    if head is None:
+        raise SchemaError("no migrations are shipped with this package")
+    return head
+
+
+async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
+    """Migrate the database up to `revision` (default: the newest)."""
+    await _run_command(engine, lambda config: command.upgrade(config, revision))
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Migrate the database down to `revision` (`base` empties it)."""
+    await _run_command(engine, lambda config: command.downgrade(config, revision))
+
+
+async def current_revision(engine: AsyncEngine) -> str | None:
+    """The database's revision; None when it was never migrated."""
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(_current_revision)
+    except DRIVER_ERRORS as error:
+        raise database_unavailable() from error
+
+
+async def ensure_current(engine: AsyncEngine) -> None:
+    """Raise `SchemaOutdated` unless the database is at the newest revision.
+
+    Production databases are migrated by an operator, never implicitly by a starting
+    process, so a process refuses to serve an unmigrated or older schema.
+    """
+    current, head = await current_revision(engine), head_revision()
+    if current == head:
+        return
+    if current is None:
+        raise SchemaOutdated(f"The database has no schema yet; run `{UPGRADE_COMMAND}`.")
+    known = {script.revision for script in _scripts().walk_revisions()}
+    if current not in known:
+        raise SchemaOutdated(
+            f"The database schema is at revision {current}, which this version of "
+            f"gemini-clone does not know (a newer version migrated it); "
+            f"run that version or a newer one."
+        )
+    raise SchemaOutdated(
+        f"The database schema is at revision {current} but this version of gemini-clone "
+        f"needs {head}; run `{UPGRADE_COMMAND}`."
+    )
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_PATH))
+    return config
+
+
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(_config())
+
+
+def _current_revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def _run_command(engine: AsyncEngine, run: Callable[[Config], None]) -> None:
+    def with_connection(connection: Connection) -> None:
+        config = _config()
+        config.attributes["connection"] = connection
+        run(config)
+
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(with_connection)
+            await connection.commit()
+    except CommandError as error:
+        raise SchemaError(str(error)) from error
+    except DRIVER_ERRORS as error:
+        raise database_unavailable() from error

@@ -1,0 +1,300 @@
+"""One container builds every adapter and use case from the settings.
+
+Each port's adapter is chosen by its own setting, so any mix works:
+
+| port            | embedded (nothing set)        | production                          |
+|-----------------|-------------------------------|-------------------------------------|
+| database        | SQLite file (aiosqlite)       | DATABASE_URL=postgresql://...       |
+| jobs            | taskiq in-memory broker       | REDIS_URL (taskiq-redis streams)    |
+| cache, throttle | in process                    | REDIS_URL                           |
+| language model  | offline model                 | GEMINI_API_KEY                      |
+| payments        | sandbox checkout              | STRIPE_SECRET_KEY (+ webhook, price)|
+| OTP delivery    | in the response               | OTP_DELIVERY=log                    |
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from dependency_injector import containers, providers
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+from taskiq import AsyncBroker
+
+from gemini_clone.adapters.gemini import GeminiLanguageModel
+from gemini_clone.adapters.jwt import JwtTokenService, load_or_create_secret
+from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
+from gemini_clone.adapters.memory.clock import SystemClock, UuidGenerator
+from gemini_clone.adapters.offline import OfflineLanguageModel
+from gemini_clone.adapters.redis import RedisCache, RedisThrottle, create_redis_client
+from gemini_clone.adapters.sandbox import SandboxPaymentGateway
+from gemini_clone.adapters.security import (
+    Argon2PasswordHasher,
+    LoggingOtpSender,
+    NullOtpSender,
+    PhonenumbersMobileNumbers,
+)
+from gemini_clone.adapters.sql.engine import create_engine
+from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
+from gemini_clone.adapters.stripe import StripePaymentGateway
+from gemini_clone.adapters.taskiq import TaskiqReplyJobs, create_broker
+from gemini_clone.application.auth.get_me import GetMe
+from gemini_clone.application.auth.login import PasswordLogin
+from gemini_clone.application.auth.logout import Logout
+from gemini_clone.application.auth.otp_codes import OtpChecker, OtpIssuer
+from gemini_clone.application.auth.passwords import ChangePassword, ResetPassword
+from gemini_clone.application.auth.refresh import RefreshSession
+from gemini_clone.application.auth.send_otp import ForgotPassword, SendOtp
+from gemini_clone.application.auth.sessions import SessionIssuer
+from gemini_clone.application.auth.signup import SignUp
+from gemini_clone.application.auth.verify_otp import VerifyOtp
+from gemini_clone.application.billing.apply_payment_event import ApplyPaymentEvent
+from gemini_clone.application.billing.checkout import StartCheckout
+from gemini_clone.application.billing.portal import OpenBillingPortal
+from gemini_clone.application.billing.status import GetSubscriptionStatus
+from gemini_clone.application.billing.support import SetProBySupport
+from gemini_clone.application.chatrooms.create import CreateChatroom
+from gemini_clone.application.chatrooms.delete import DeleteChatroom
+from gemini_clone.application.chatrooms.get import GetChatroom
+from gemini_clone.application.chatrooms.listing import ListChatrooms
+from gemini_clone.application.chatrooms.rename import RenameChatroom
+from gemini_clone.application.common import KeyedHasher
+from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
+from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
+from gemini_clone.application.messaging.requeue import RequeueStaleReplies
+from gemini_clone.application.messaging.send_message import SendMessage
+from gemini_clone.domain.quota import Plans
+from gemini_clone.entrypoints.runtime import Runtime
+from gemini_clone.entrypoints.settings import Settings
+from gemini_clone.ports.cache import Cache, Throttle
+from gemini_clone.ports.language_model import LanguageModel
+from gemini_clone.ports.otp import OtpSender
+from gemini_clone.ports.payments import PaymentGateway
+from gemini_clone.ports.repositories import UnitOfWorkFactory
+
+logger = logging.getLogger("gemini_clone.container")
+
+
+class ConfigurationError(ValueError):
+    """The settings do not make a working service; the message says what to set."""
+
+
+def jwt_secret(settings: Settings) -> str:
+    """`JWT_SECRET`, or in a single-process embedded setup a secret kept in the data folder.
+
+    Several processes (Redis configured) or a PostgreSQL database mean a deployment whose
+    processes must share the secret, so it must be set explicitly there.
+    """
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    if settings.redis_url or not settings.is_sqlite:
+        raise ConfigurationError(
+            "JWT_SECRET is required with PostgreSQL or Redis (every process must share it)."
+        )
+    secret, created = load_or_create_secret(Path(settings.data_dir) / "jwt_secret")
+    if created:
+        logger.warning(
+            "generated a JWT secret in %s; set JWT_SECRET for production", settings.data_dir
+        )
+    return secret
+
+
+def derived_key(secret: str, purpose: str) -> bytes:
+    """A key for one purpose from the main secret, so one leaked key does not open the rest."""
+    return hmac.new(secret.encode(), purpose.encode(), hashlib.sha256).digest()
+
+
+def make_engine(settings: Settings) -> AsyncEngine:
+    return create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_pool_size,
+    )
+
+
+def make_redis(settings: Settings) -> Redis | None:
+    return create_redis_client(settings.redis_url) if settings.redis_url else None
+
+
+def make_cache(redis: Redis | None) -> Cache:
+    return RedisCache(redis) if redis is not None else InMemoryCache()
+
+
+def make_throttle(redis: Redis | None) -> Throttle:
+    return RedisThrottle(redis) if redis is not None else InMemoryThrottle()
+
+
+def make_broker(settings: Settings) -> AsyncBroker:
+    return create_broker(
+        settings.redis_url,
+        reply_lease_seconds=settings.reply_lease_seconds,
+        in_process_concurrency=settings.worker_concurrency,
+    )
+
+
+def make_language_model(settings: Settings) -> LanguageModel:
+    if settings.gemini_api_key:
+        return GeminiLanguageModel(
+            api_key=settings.gemini_api_key,
+            model=settings.gemini_model,
+            base_url=settings.gemini_base_url,
+            temperature=settings.gemini_temperature,
+            max_output_tokens=settings.gemini_max_output_tokens,
+            read_timeout=settings.gemini_timeout_seconds,
+            max_attempts=settings.gemini_max_attempts,
+            max_connections=max(512, settings.worker_concurrency),
+        )
+    return OfflineLanguageModel(latency_seconds=settings.offline_model_latency_seconds)
+
+
+def make_sandbox(settings: Settings) -> SandboxPaymentGateway | None:
+    return None if settings.stripe_secret_key else SandboxPaymentGateway()
+
+
+def make_payment_gateway(
+    settings: Settings, sandbox: SandboxPaymentGateway | None
+) -> PaymentGateway:
+    if sandbox is not None:
+        return sandbox
+    assert settings.stripe_secret_key is not None
+    if not settings.stripe_webhook_secret or not settings.stripe_pro_price_id:
+        raise ConfigurationError(
+            "With STRIPE_SECRET_KEY set, STRIPE_WEBHOOK_SECRET and STRIPE_PRO_PRICE_ID "
+            "are required too."
+        )
+    return StripePaymentGateway(
+        secret_key=settings.stripe_secret_key,
+        webhook_secret=settings.stripe_webhook_secret,
+        pro_price_id=settings.stripe_pro_price_id,
+        success_url=settings.stripe_success_url,
+        cancel_url=settings.stripe_cancel_url,
+        api_base=settings.stripe_api_base,
+    )
+
+
+def make_otp_sender(settings: Settings) -> OtpSender:
+    return LoggingOtpSender() if settings.otp_delivery == "log" else NullOtpSender()
+
+
+def make_plans(settings: Settings) -> Plans:
+    return Plans(
+        basic_daily_limit=settings.basic_daily_limit, pro_daily_limit=settings.pro_daily_limit
+    )
+
+
+def make_reply_settings(settings: Settings) -> ReplySettings:
+    return ReplySettings(
+        lease=timedelta(seconds=settings.reply_lease_seconds),
+        context_token_budget=settings.context_token_budget,
+        system_instruction=settings.system_instruction,
+    )
+
+
+class Container(containers.DeclarativeContainer):
+    __self__ = providers.Self()
+    settings = providers.Dependency(instance_of=Settings)
+
+    clock = providers.Singleton(SystemClock)
+    ids = providers.Singleton(UuidGenerator)
+    secret = providers.Singleton(jwt_secret, settings)
+    keyed_hasher = providers.Singleton(
+        lambda secret: KeyedHasher(derived_key(secret, "codes-and-refresh-tokens")), secret
+    )
+
+    engine = providers.Singleton(make_engine, settings)
+    uow = providers.Singleton(sql_unit_of_work_factory, engine)
+    redis = providers.Singleton(make_redis, settings)
+    cache = providers.Singleton(make_cache, redis)
+    throttle = providers.Singleton(make_throttle, redis)
+    broker = providers.Singleton(make_broker, settings)
+    reply_jobs = providers.Singleton(TaskiqReplyJobs, broker)
+    language_model = providers.Singleton(make_language_model, settings)
+    sandbox_gateway = providers.Singleton(make_sandbox, settings)
+    payment_gateway = providers.Singleton(make_payment_gateway, settings, sandbox_gateway)
+    otp_sender = providers.Singleton(make_otp_sender, settings)
+    mobile_numbers = providers.Singleton(PhonenumbersMobileNumbers)
+    password_hasher = providers.Singleton(Argon2PasswordHasher)
+    token_service = providers.Singleton(
+        lambda secret, clock, ttl: JwtTokenService(secret, clock, ttl=timedelta(seconds=ttl)),
+        secret,
+        clock,
+        settings.provided.access_token_ttl_seconds,
+    )
+    plans = providers.Singleton(make_plans, settings)
+    reply_settings = providers.Singleton(make_reply_settings, settings)
+
+    sessions = providers.Singleton(
+        lambda tokens, hasher, ids, days: SessionIssuer(
+            tokens, hasher, ids, refresh_ttl=timedelta(days=days)
+        ),
+        token_service,
+        keyed_hasher,
+        ids,
+        settings.provided.refresh_token_ttl_days,
+    )
+    otp_issuer = providers.Singleton(
+        lambda uow, numbers, sender, throttle, hasher, clock, ids, delivery: OtpIssuer(
+            uow, numbers, sender, throttle, hasher, clock, ids,
+            reveal_in_response=delivery == "response",
+        ),
+        uow, mobile_numbers, otp_sender, throttle, keyed_hasher, clock, ids,
+        settings.provided.otp_delivery,
+    )  # fmt: skip
+    otp_checker = providers.Singleton(OtpChecker, mobile_numbers, keyed_hasher, clock)
+
+    sign_up = providers.Singleton(SignUp, uow, mobile_numbers, password_hasher, clock, ids)
+    send_otp = providers.Singleton(SendOtp, otp_issuer)
+    forgot_password = providers.Singleton(ForgotPassword, otp_issuer)
+    verify_otp = providers.Singleton(VerifyOtp, uow, otp_checker, sessions, clock)
+    password_login = providers.Singleton(
+        PasswordLogin, uow, mobile_numbers, password_hasher, sessions, clock
+    )
+    refresh_session = providers.Singleton(RefreshSession, uow, sessions, clock)
+    logout = providers.Singleton(Logout, uow, sessions, clock)
+    reset_password = providers.Singleton(ResetPassword, uow, otp_checker, password_hasher, clock)
+    change_password = providers.Singleton(ChangePassword, uow, password_hasher)
+    get_me = providers.Singleton(GetMe, uow, plans, clock)
+
+    create_chatroom = providers.Singleton(CreateChatroom, uow, cache, clock, ids)
+    list_chatrooms = providers.Singleton(
+        ListChatrooms, uow, cache, settings.provided.chatroom_cache_ttl
+    )
+    get_chatroom = providers.Singleton(GetChatroom, uow)
+    rename_chatroom = providers.Singleton(RenameChatroom, uow, cache, clock)
+    delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock)
+
+    send_message = providers.Singleton(SendMessage, uow, reply_jobs, cache, plans, clock, ids)
+    list_messages = providers.Singleton(ListMessages, uow)
+    get_message = providers.Singleton(GetMessage, uow)
+    wait_for_reply = providers.Singleton(WaitForReply, get_message, clock)
+    generate_reply = providers.Singleton(GenerateReply, uow, language_model, clock, reply_settings)
+    requeue_stale_replies = providers.Singleton(
+        lambda uow, jobs, clock, seconds: RequeueStaleReplies(
+            uow, jobs, clock, stale_after=timedelta(seconds=seconds)
+        ),
+        uow,
+        reply_jobs,
+        clock,
+        settings.provided.sweep_interval_seconds,
+    )
+
+    start_checkout = providers.Singleton(StartCheckout, uow, payment_gateway, ids)
+    apply_payment_event = providers.Singleton(ApplyPaymentEvent, uow, clock)
+    get_subscription_status = providers.Singleton(GetSubscriptionStatus, uow, plans, clock)
+    open_billing_portal = providers.Singleton(OpenBillingPortal, uow, payment_gateway)
+    set_pro_by_support = providers.Singleton(
+        SetProBySupport, uow, apply_payment_event, mobile_numbers, clock, ids
+    )
+
+    runtime = providers.Singleton(Runtime, __self__)
+
+
+def build_container(settings: Settings) -> Container:
+    return Container(settings=settings)
+
+
+__all__ = ["ConfigurationError", "Container", "UnitOfWorkFactory", "build_container"]

@@ -1,0 +1,1 @@
+"""The reply worker: taskiq jobs that run `GenerateReply`, and the sweeper."""

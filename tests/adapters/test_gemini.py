@@ -1,0 +1,795 @@
+"""The Gemini adapter against recorded Gemini traffic, served over HTTP.
+
+Every recording in `tests/fixtures/gemini/` (see its SOURCES.md) is replayed through
+`httpx.MockTransport`; two tests use a real socket on localhost for what a mock transport
+cannot show (real timeouts and the connection pool).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gemini_clone.adapters.gemini import DEFAULT_BASE_URL, DEFAULT_MODEL, GeminiLanguageModel
+from gemini_clone.domain.messages import Role, TokenUsage
+from gemini_clone.ports.language_model import (
+    GenerationChunk,
+    GenerationRequest,
+    LanguageModel,
+    ModelConfigurationError,
+    ModelUnavailable,
+    Turn,
+    collect,
+)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "gemini"
+API_KEY = "AIzaSy-test-key-never-logged"
+QUESTION = GenerationRequest(turns=[Turn(role=Role.USER, text="What is the capital of France?")])
+STREAMED_TEXT = "The capital of France is Paris.\n"
+STREAMED_USAGE = TokenUsage(prompt_tokens=13, output_tokens=8, thoughts_tokens=0, total_tokens=21)
+MODEL_LOGGER = "gemini_clone.adapters.gemini._model"
+
+
+def recording(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def recorded_json(name: str) -> Any:
+    return json.loads(recording(name))
+
+
+def recorded_stream_events() -> list[dict[str, Any]]:
+    """The JSON payloads of `stream_ok.sse`, to derive variants of the real shape."""
+    return [
+        json.loads(event.removeprefix(b"data: "))
+        for event in recording("stream_ok.sse").split(b"\r\n\r\n")
+        if event
+    ]
+
+
+def as_event(payload: object, *, newline: bytes = b"\r\n") -> bytes:
+    """One SSE event; a `generateContent` recording is one event of the stream."""
+    return b"data: " + json.dumps(payload, ensure_ascii=False).encode() + newline * 2
+
+
+def sse(
+    body: bytes, *, chunk_size: int | None = None, then_raise: type[Exception] | None = None
+) -> httpx.Response:
+    """A 200 event stream sent in pieces of `chunk_size` bytes, optionally failing after."""
+
+    async def pieces() -> AsyncIterator[bytes]:
+        size = chunk_size or max(1, len(body))
+        for start in range(0, len(body), size):
+            yield body[start : start + size]
+        if then_raise is not None:
+            raise then_raise("connection lost")
+
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=pieces())
+
+
+def recorded_stream(**options: Any) -> httpx.Response:
+    return sse(recording("stream_ok.sse"), **options)
+
+
+def error(status: int, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.Response(
+        status, content=body, headers={"content-type": "application/json", **(headers or {})}
+    )
+
+
+def cut_randomly(body: bytes, rng: random.Random) -> list[bytes]:
+    cuts = sorted(rng.sample(range(1, len(body)), rng.randint(1, 40)))
+    return [body[start:end] for start, end in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+
+
+async def gather_into(
+    chunks: list[GenerationChunk], stream: AsyncIterator[GenerationChunk]
+) -> None:
+    async for chunk in stream:
+        chunks.append(chunk)
+
+
+Reply = httpx.Response | type[httpx.TransportError]
+
+
+@dataclass
+class FakeGemini:
+    """Answers each request with the next queued reply; an exception class is raised."""
+
+    replies: list[Reply]
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        reply = self.replies.pop(0)
+        if isinstance(reply, type):
+            raise reply("simulated", request=request)
+        return reply
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(request.content) for request in self.requests]
+
+
+@dataclass
+class Harness:
+    model: GeminiLanguageModel
+    gemini: FakeGemini
+    sleeps: list[float]
+
+    async def ask(self, request: GenerationRequest = QUESTION) -> list[GenerationChunk]:
+        return [chunk async for chunk in self.model.stream(request)]
+
+
+class UpperBound(random.Random):
+    """Jitter that always draws its maximum, to see the backoff ceilings."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+@pytest.fixture
+async def harness() -> AsyncIterator[Callable[..., Harness]]:
+    models: list[GeminiLanguageModel] = []
+
+    def make(*replies: Reply, **options: Any) -> Harness:
+        gemini = FakeGemini(list(replies))
+        sleeps: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            sleeps.append(seconds)
+
+        options.setdefault("rng", random.Random(1234))
+        model = GeminiLanguageModel(
+            api_key=API_KEY, transport=httpx.MockTransport(gemini), sleep=sleep, **options
+        )
+        models.append(model)
+        return Harness(model, gemini, sleeps)
+
+    yield make
+    for model in models:
+        await model.aclose()
+
+
+# --- the streamed answer ---------------------------------------------------------------
+
+
+async def test_the_adapter_is_a_language_model_named_after_its_model() -> None:
+    async with GeminiLanguageModel(api_key=API_KEY) as model:
+        assert LanguageModel in type(model).__mro__
+        assert model.name == DEFAULT_MODEL == "gemini-2.5-flash"
+    assert DEFAULT_BASE_URL == "https://generativelanguage.googleapis.com"
+
+
+async def test_recorded_stream_yields_each_events_text_then_stop_usage_and_model(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(recorded_stream())
+
+    chunks = await h.ask()
+
+    assert [chunk.text for chunk in chunks] == ["The", " capital of France", " is Paris.\n", ""]
+    assert all(chunk.finish_reason is None and chunk.usage is None for chunk in chunks[:-1])
+    assert chunks[-1] == GenerationChunk(
+        finish_reason="stop", usage=STREAMED_USAGE, model="gemini-2.0-flash-exp"
+    )
+
+
+async def test_usage_is_the_last_reported_not_the_sum_of_events(
+    harness: Callable[..., Harness],
+) -> None:
+    # The recording reports 15 prompt tokens twice, then 13: the last report counts.
+    result = await collect(harness(recorded_stream()).model.stream(QUESTION))
+
+    assert result.usage == STREAMED_USAGE
+    assert result.text == STREAMED_TEXT
+    assert result.block_reason is None
+
+
+def test_the_stream_recording_is_crlf_framed() -> None:
+    # Guards the framing tests below: they rewrite CRLF, so the recording must have it.
+    body = recording("stream_ok.sse")
+    assert body.count(b"\r\n\r\n") == 3
+    assert body.count(b"\n") == body.count(b"\r\n")
+
+
+@pytest.mark.parametrize("newline", [b"\r\n", b"\n", b"\r"], ids=["crlf", "lf", "cr"])
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 5, 13, 64, None])
+async def test_text_is_reassembled_exactly_however_the_bytes_are_cut(
+    harness: Callable[..., Harness], newline: bytes, chunk_size: int | None
+) -> None:
+    body = recording("stream_ok.sse").replace(b"\r\n", newline)
+    h = harness(sse(body, chunk_size=chunk_size))
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert result.text == STREAMED_TEXT
+    assert result.usage == STREAMED_USAGE
+    assert result.finish_reason == "stop"
+
+
+async def test_text_survives_random_cuts_of_the_recorded_stream(
+    harness: Callable[..., Harness],
+) -> None:
+    rng = random.Random(20240601)
+    for _ in range(50):
+        newline = rng.choice([b"\r\n", b"\n"])
+        pieces = cut_randomly(recording("stream_ok.sse").replace(b"\r\n", newline), rng)
+
+        async def content(pieces: list[bytes] = pieces) -> AsyncIterator[bytes]:
+            for piece in pieces:
+                yield piece
+
+        h = harness(httpx.Response(200, content=content()))
+        result = await collect(h.model.stream(QUESTION))
+        assert (result.text, result.usage) == (STREAMED_TEXT, STREAMED_USAGE)
+
+
+async def test_multibyte_characters_and_unicode_line_separators_survive_byte_cuts(
+    harness: Callable[..., Harness],
+) -> None:
+    # U+2028, U+0085 and U+001C end lines for str.splitlines, never for SSE; UTF-8
+    # sequences cut between chunks must be joined before decoding.
+    text = "Ça va — 日本語\u2028next\x85line\x1cend 🙂"
+    events = recorded_stream_events()
+    events[1]["candidates"][0]["content"]["parts"][0]["text"] = text
+    body = b"".join(as_event(event) for event in events)
+    assert "\u2028".encode() in body
+
+    result = await collect(harness(sse(body, chunk_size=1)).model.stream(QUESTION))
+
+    assert result.text == "The" + text + " is Paris.\n"
+
+
+async def test_comment_lines_and_multi_line_data_follow_the_sse_rules(
+    harness: Callable[..., Harness],
+) -> None:
+    first, second, last = (json.dumps(event) for event in recorded_stream_events())
+    cut = second.index(":") + 1  # between JSON tokens, where the joining LF is whitespace
+    body = (
+        f": keep-alive\n\ndata: {first}\n\n"
+        # One event may spread its data over several `data:` lines, joined with LF.
+        f"data:{second[:cut]}\ndata:{second[cut:]}\n\n"
+        f"data: {last}"  # no blank line before the stream ends
+    ).encode()
+
+    result = await collect(harness(sse(body)).model.stream(QUESTION))
+
+    assert result.text == STREAMED_TEXT
+    assert result.finish_reason == "stop"
+
+
+# --- the request -----------------------------------------------------------------------
+
+
+async def test_request_carries_the_key_header_roles_system_instruction_and_settings(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(
+        recorded_stream(),
+        model="gemini-2.0-flash",
+        base_url="https://proxy.example/gemini/",
+        temperature=0.25,
+        max_output_tokens=256,
+    )
+    conversation = GenerationRequest(
+        turns=[
+            Turn(role=Role.USER, text="Hi"),
+            Turn(role=Role.MODEL, text="Hello! How can I help?"),
+            Turn(role=Role.USER, text="What is the capital of France?"),
+        ],
+        system_instruction="Answer in one sentence.",
+    )
+
+    await h.ask(conversation)
+
+    [request] = h.gemini.requests
+    assert request.method == "POST"
+    assert request.url.host == "proxy.example"
+    assert request.url.path == "/gemini/v1beta/models/gemini-2.0-flash:streamGenerateContent"
+    assert dict(request.url.params) == {"alt": "sse"}
+    assert request.headers["x-goog-api-key"] == API_KEY
+    assert API_KEY not in str(request.url)
+    assert request.headers["content-type"] == "application/json"
+    assert json.loads(request.content) == {
+        "contents": [
+            {"role": "user", "parts": [{"text": "Hi"}]},
+            {"role": "model", "parts": [{"text": "Hello! How can I help?"}]},
+            {"role": "user", "parts": [{"text": "What is the capital of France?"}]},
+        ],
+        "systemInstruction": {"parts": [{"text": "Answer in one sentence."}]},
+        "generationConfig": {"temperature": 0.25, "maxOutputTokens": 256},
+    }
+
+
+async def test_request_body_has_the_shape_of_the_recorded_request(
+    harness: Callable[..., Harness],
+) -> None:
+    recorded = recorded_json("generate_request.json")
+    h = harness(recorded_stream())
+
+    await h.ask(
+        GenerationRequest(
+            turns=[Turn(role=Role.USER, text=recorded["contents"][0]["parts"][0]["text"])],
+            system_instruction=recorded["systemInstruction"]["parts"][0]["text"],
+        )
+    )
+
+    [body] = h.gemini.bodies()
+    assert body["contents"] == recorded["contents"]
+    assert body["systemInstruction"]["parts"] == recorded["systemInstruction"]["parts"]
+    assert body["generationConfig"] == recorded["generationConfig"] == {}
+    assert h.gemini.requests[0].url.path == (
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
+    )
+
+
+async def test_no_system_instruction_is_sent_when_none_is_given(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(recorded_stream())
+
+    await h.ask()
+
+    assert "systemInstruction" not in h.gemini.bodies()[0]
+
+
+# --- the recorded answers --------------------------------------------------------------
+
+
+async def test_generate_ok_recording_gives_its_text_and_usage_with_thought_tokens(
+    harness: Callable[..., Harness],
+) -> None:
+    recorded = recorded_json("generate_ok.json")
+
+    result = await collect(harness(sse(as_event(recorded))).model.stream(QUESTION))
+
+    assert result.text == recorded["candidates"][0]["content"]["parts"][0]["text"]
+    assert result.text.startswith("There are **3** r's in strawberry.")
+    assert result.usage == TokenUsage(
+        prompt_tokens=9, output_tokens=28, thoughts_tokens=244, total_tokens=281
+    )
+    assert result.finish_reason == "stop"
+    assert result.model == "gemini-3-pro-preview"
+    assert result.block_reason is None
+
+
+async def test_thought_parts_are_left_out_of_the_answer(
+    harness: Callable[..., Harness],
+) -> None:
+    recorded = recorded_json("generate_ok.json")
+    parts = recorded["candidates"][0]["content"]["parts"]
+    answer = parts[0]["text"]
+    parts.insert(0, {"text": "Let me count the letters first.", "thought": True})
+
+    result = await collect(harness(sse(as_event(recorded))).model.stream(QUESTION))
+
+    assert result.text == answer
+
+
+async def test_blocked_prompt_recording_gives_its_block_reason_and_no_text(
+    harness: Callable[..., Harness],
+) -> None:
+    chunks = await harness(sse(as_event(recorded_json("blocked_prompt.json")))).ask()
+
+    assert chunks == [
+        GenerationChunk(
+            block_reason="PROHIBITED_CONTENT",
+            usage=TokenUsage(prompt_tokens=9, output_tokens=0, thoughts_tokens=0, total_tokens=9),
+            model="gemini-3.7-flash",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["SAFETY", "RECITATION", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "IMAGE_SAFETY"],
+)
+async def test_blocked_answer_reports_its_finish_reason_as_the_block_reason(
+    harness: Callable[..., Harness], reason: str
+) -> None:
+    events = recorded_stream_events()
+    events[-1]["candidates"][0]["finishReason"] = reason
+
+    result = await collect(
+        harness(sse(b"".join(as_event(e) for e in events))).model.stream(QUESTION)
+    )
+
+    assert result.block_reason == reason
+    assert result.is_blocked
+    assert result.finish_reason == reason.lower()
+
+
+async def test_max_tokens_completes_with_finish_reason_max_tokens(
+    harness: Callable[..., Harness],
+) -> None:
+    events = recorded_stream_events()
+    events[-1]["candidates"][0]["finishReason"] = "MAX_TOKENS"
+
+    result = await collect(
+        harness(sse(b"".join(as_event(e) for e in events))).model.stream(QUESTION)
+    )
+
+    assert result.finish_reason == "max_tokens"
+    assert result.block_reason is None
+    assert result.text == STREAMED_TEXT
+
+
+# --- errors and retries ----------------------------------------------------------------
+
+
+async def test_429_waits_the_recorded_retry_delay_then_succeeds(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(error(429, recording("error_429_resource_exhausted.json")), recorded_stream())
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert result.text == STREAMED_TEXT
+    assert h.sleeps == [26.0]
+    assert len(h.gemini.requests) == 2
+
+
+async def test_a_retry_delay_longer_than_allowed_fails_at_once_as_rate_limited(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(error(429, recording("error_429_resource_exhausted.json")), max_retry_delay=10)
+
+    with pytest.raises(ModelUnavailable) as raised:
+        await h.ask()
+
+    assert raised.value.code == "model_rate_limited"
+    assert "You exceeded your current quota" in raised.value.message
+    assert h.sleeps == []
+    assert len(h.gemini.requests) == 1
+
+
+async def test_a_rate_limit_that_never_lifts_fails_as_rate_limited_after_max_attempts(
+    harness: Callable[..., Harness],
+) -> None:
+    body = recording("error_429_resource_exhausted.json")
+    h = harness(*(error(429, body) for _ in range(3)), max_attempts=3)
+
+    with pytest.raises(ModelUnavailable) as raised:
+        await h.ask()
+
+    assert raised.value.code == "model_rate_limited"
+    assert h.sleeps == [26.0, 26.0]
+    assert len(h.gemini.requests) == 3
+
+
+async def test_503_is_retried_up_to_max_attempts_then_the_model_is_unavailable(
+    harness: Callable[..., Harness],
+) -> None:
+    body = recording("error_503_unavailable.json")
+    h = harness(*(error(503, body) for _ in range(4)))
+
+    with pytest.raises(ModelUnavailable) as raised:
+        await h.ask()
+
+    assert raised.value.code == "model_unavailable"
+    assert "The model is overloaded" in raised.value.message
+    assert len(h.gemini.requests) == 4
+    assert len(h.sleeps) == 3
+    assert all(0 <= delay <= ceiling for delay, ceiling in zip(h.sleeps, [1, 2, 4], strict=True))
+
+
+@pytest.mark.parametrize(
+    ("backoff_max", "expected"), [(30.0, [0.5, 1.0, 2.0, 4.0]), (1.5, [0.5, 1.0, 1.5, 1.5])]
+)
+async def test_backoff_doubles_each_attempt_up_to_its_cap(
+    harness: Callable[..., Harness], backoff_max: float, expected: list[float]
+) -> None:
+    body = recording("error_503_unavailable.json")
+    h = harness(
+        *(error(503, body) for _ in range(4)),
+        recorded_stream(),
+        max_attempts=5,
+        backoff_base=0.5,
+        backoff_max=backoff_max,
+        rng=UpperBound(),
+    )
+
+    await h.ask()
+
+    assert h.sleeps == expected
+
+
+async def test_backoff_is_jittered(harness: Callable[..., Harness]) -> None:
+    body = recording("error_503_unavailable.json")
+    h = harness(*(error(503, body) for _ in range(9)), recorded_stream(), max_attempts=10)
+
+    await h.ask()
+
+    assert len(set(h.sleeps)) == len(h.sleeps) == 9
+    assert all(0 <= delay <= 30 for delay in h.sleeps)
+
+
+async def test_the_retry_after_header_is_honoured_in_seconds_and_as_a_date(
+    harness: Callable[..., Harness],
+) -> None:
+    body = recording("error_503_unavailable.json")
+    in_fifty_seconds = format_datetime(datetime.now(UTC) + timedelta(seconds=50), usegmt=True)
+    h = harness(
+        error(503, body, {"retry-after": "7"}),
+        error(503, body, {"retry-after": in_fifty_seconds}),
+        recorded_stream(),
+    )
+
+    await h.ask()
+
+    assert h.sleeps[0] == 7.0
+    assert 40 < h.sleeps[1] <= 50
+
+
+@pytest.mark.parametrize("status", [408, 500, 502, 504])
+async def test_other_transient_statuses_are_retried(
+    harness: Callable[..., Harness], status: int
+) -> None:
+    h = harness(error(status, b"<html>upstream trouble</html>"), recorded_stream())
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert result.text == STREAMED_TEXT
+    assert len(h.gemini.requests) == 2
+
+
+async def test_400_is_a_configuration_error_logged_loudly_and_not_retried(
+    harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness(error(400, recording("error_400_invalid_argument.json")))
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(ModelConfigurationError) as raised:
+        await h.ask()
+
+    assert raised.value.code == "model_configuration_error"
+    assert "Penalty is not enabled for models/gemini-2.5-flash" in raised.value.message
+    assert "INVALID_ARGUMENT" in raised.value.message
+    assert h.sleeps == []
+    assert len(h.gemini.requests) == 1
+    [record] = [r for r in caplog.records if r.name == MODEL_LOGGER]
+    assert record.levelno == logging.ERROR
+    assert "Penalty is not enabled" in record.getMessage()
+
+
+async def test_an_invalid_key_is_reported_as_model_api_key_invalid_without_the_key(
+    harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness(error(400, recording("error_400_api_key_invalid.json")))
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(ModelConfigurationError) as raised:
+        await h.ask()
+
+    assert raised.value.code == "model_api_key_invalid"
+    assert "API key not valid" in raised.value.message
+    assert len(h.gemini.requests) == 1
+    assert any(r.levelno == logging.ERROR for r in caplog.records if r.name == MODEL_LOGGER)
+    assert API_KEY not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(403, "model_permission_denied"), (404, "model_not_found")]
+)
+async def test_403_and_404_are_configuration_errors_and_not_retried(
+    harness: Callable[..., Harness], status: int, code: str
+) -> None:
+    h = harness(error(status, recording("error_400_invalid_argument.json")))
+
+    with pytest.raises(ModelConfigurationError) as raised:
+        await h.ask()
+
+    assert raised.value.code == code
+    assert h.sleeps == []
+    assert len(h.gemini.requests) == 1
+
+
+async def test_a_key_echoed_in_an_error_is_masked(harness: Callable[..., Harness]) -> None:
+    body = recorded_json("error_400_invalid_argument.json")
+    body["error"]["message"] = f"API key {API_KEY} is malformed"
+    h = harness(error(400, json.dumps(body).encode()))
+
+    with pytest.raises(ModelConfigurationError) as raised:
+        await h.ask()
+
+    assert API_KEY not in raised.value.message
+    assert "API key *** is malformed" in raised.value.message
+
+
+async def test_timeouts_and_connection_errors_are_retried(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(httpx.ConnectTimeout, httpx.ReadTimeout, httpx.ConnectError, recorded_stream())
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert result.text == STREAMED_TEXT
+    assert len(h.gemini.requests) == 4
+    assert len(h.sleeps) == 3
+
+
+async def test_timeouts_on_every_attempt_fail_as_model_timeout(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(httpx.ReadTimeout, httpx.ReadTimeout, max_attempts=2)
+
+    with pytest.raises(ModelUnavailable) as raised:
+        await h.ask()
+
+    assert raised.value.code == "model_timeout"
+    assert len(h.gemini.requests) == 2
+
+
+async def test_a_failure_after_text_streamed_is_not_retried(
+    harness: Callable[..., Harness],
+) -> None:
+    first_event = recording("stream_ok.sse").split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    h = harness(sse(first_event, then_raise=httpx.ReadError), recorded_stream())
+    chunks: list[GenerationChunk] = []
+
+    with pytest.raises(ModelUnavailable) as raised:
+        await gather_into(chunks, h.model.stream(QUESTION))
+
+    assert [chunk.text for chunk in chunks] == ["The"]
+    assert raised.value.code == "model_unavailable"
+    assert len(h.gemini.requests) == 1
+    assert h.sleeps == []
+
+
+async def test_a_stream_cut_before_its_finish_reason_is_an_error(
+    harness: Callable[..., Harness],
+) -> None:
+    first_event = recording("stream_ok.sse").split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    h = harness(sse(first_event), recorded_stream())
+
+    with pytest.raises(ModelUnavailable) as raised:
+        await h.ask()
+
+    assert raised.value.code == "model_stream_incomplete"
+    assert len(h.gemini.requests) == 1
+
+
+async def test_an_empty_stream_is_retried(harness: Callable[..., Harness]) -> None:
+    h = harness(sse(b""), recorded_stream())
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert result.text == STREAMED_TEXT
+    assert len(h.gemini.requests) == 2
+
+
+async def test_an_error_event_inside_the_stream_is_handled_like_its_status(
+    harness: Callable[..., Harness],
+) -> None:
+    overloaded = as_event(recorded_json("error_503_unavailable.json"))
+    h = harness(sse(overloaded), recorded_stream())
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert result.text == STREAMED_TEXT
+    assert len(h.sleeps) == 1
+
+
+async def test_the_key_never_reaches_the_logs(
+    harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness(
+        error(503, recording("error_503_unavailable.json")),
+        httpx.ReadTimeout,
+        error(400, recording("error_400_api_key_invalid.json")),
+    )
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(ModelConfigurationError):
+        await h.ask()
+
+    assert len(caplog.records) >= 3
+    assert API_KEY not in caplog.text
+
+
+async def test_aclose_closes_only_the_client_the_model_created() -> None:
+    own = GeminiLanguageModel(api_key=API_KEY, transport=httpx.MockTransport(FakeGemini([])))
+    await own.aclose()
+    with pytest.raises(RuntimeError, match="client has been closed"):
+        await collect(own.stream(QUESTION))
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(FakeGemini([]))) as client:
+        async with GeminiLanguageModel(api_key=API_KEY, client=client):
+            pass
+        assert not client.is_closed
+
+
+# --- over a real socket ----------------------------------------------------------------
+
+
+class LocalGemini:
+    """A minimal HTTP/1.1 server on localhost that answers with the recorded stream.
+
+    The first `stall` requests get no answer at all. With `hold_until`, every answer waits
+    until that many requests are open at once.
+    """
+
+    def __init__(self, *, stall: int = 0, hold_until: int = 0) -> None:
+        self.stall = stall
+        self.requests = 0
+        self.hold_until = hold_until
+        self._all_arrived = asyncio.Event()
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=1024)
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        body = recording("stream_ok.sse")
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
+                await reader.readexactly(int(length.group(1)) if length else 0)
+                self.requests += 1
+                if self.requests <= self.stall:
+                    await reader.read()  # until the client gives up and hangs up
+                    return
+                if self.requests >= self.hold_until:
+                    self._all_arrived.set()
+                await asyncio.wait_for(self._all_arrived.wait(), timeout=15)
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (len(body), body)
+                )
+                await writer.drain()
+        writer.close()
+
+
+async def test_a_stalled_connection_times_out_and_is_retried_over_real_http() -> None:
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    async with (
+        LocalGemini(stall=1) as url,
+        GeminiLanguageModel(api_key=API_KEY, base_url=url, read_timeout=0.3, sleep=sleep) as model,
+    ):
+        result = await collect(model.stream(QUESTION))
+
+    assert result.text == STREAMED_TEXT
+    assert len(sleeps) == 1
+
+
+async def test_hundreds_of_streams_run_at_once_over_one_model() -> None:
+    # Every answer waits until all 300 requests are open: a pool smaller than that never
+    # gets there and the streams time out.
+    streams = 300
+
+    async def sleep(seconds: float) -> None:
+        pass
+
+    async with (
+        LocalGemini(hold_until=streams) as url,
+        GeminiLanguageModel(
+            api_key=API_KEY, base_url=url, pool_timeout=5, max_attempts=1, sleep=sleep
+        ) as model,
+    ):
+        results = await asyncio.gather(*(collect(model.stream(QUESTION)) for _ in range(streams)))
+
+    assert [result.text for result in results] == [STREAMED_TEXT] * streams

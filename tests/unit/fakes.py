@@ -1,0 +1,206 @@
+"""Test doubles the unit tests need beyond the in-memory adapters: a scripted language
+model, a recording payment gateway, a sleep that moves the fake clock, and a unit of work
+that records the repository calls made through it."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Self
+
+from gemini_clone.adapters.memory.clock import FixedClock
+from gemini_clone.domain.messages import TokenUsage
+from gemini_clone.domain.subscriptions import PaymentEvent
+from gemini_clone.ports.language_model import (
+    GenerationChunk,
+    GenerationRequest,
+    LanguageModel,
+)
+from gemini_clone.ports.payments import CheckoutRequest, CheckoutSession, PaymentGateway
+from gemini_clone.ports.repositories import UnitOfWork
+
+Hook = Callable[[], Awaitable[None]]
+
+DEFAULT_USAGE = TokenUsage(prompt_tokens=10, output_tokens=3, thoughts_tokens=0, total_tokens=13)
+
+
+class ScriptedLanguageModel(LanguageModel):
+    """Streams the chunks it is given, or raises the error it is given.
+
+    - Every call is recorded in `requests` (so tests count model calls).
+    - `during` runs after the first chunk was produced and before the rest: the place to
+      delete a chatroom, run a second worker or move the clock "mid-generation".
+    """
+
+    name = "scripted-model"
+
+    def __init__(self) -> None:
+        self.requests: list[GenerationRequest] = []
+        self.chunks: list[GenerationChunk] = [
+            GenerationChunk(text="Hello"),
+            GenerationChunk(
+                text=" there.", finish_reason="stop", usage=DEFAULT_USAGE, model="scripted-1"
+            ),
+        ]
+        self.error: BaseException | None = None
+        self.error_after_chunks = 0
+        self.during: Hook | None = None
+
+    def answer(
+        self,
+        *texts: str,
+        finish_reason: str = "stop",
+        usage: TokenUsage | None = DEFAULT_USAGE,
+        block_reason: str | None = None,
+        model: str | None = "scripted-1",
+    ) -> None:
+        """Answer with these text pieces; the last carries the reasons, usage and model."""
+        pieces = list(texts) or [""]
+        self.chunks = [GenerationChunk(text=text) for text in pieces[:-1]]
+        self.chunks.append(
+            GenerationChunk(
+                text=pieces[-1],
+                finish_reason=finish_reason,
+                block_reason=block_reason,
+                usage=usage,
+                model=model,
+            )
+        )
+        self.error = None
+
+    def fail(self, error: BaseException, *, after_chunks: int = 0) -> None:
+        self.error = error
+        self.error_after_chunks = after_chunks
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        self.requests.append(request)
+        for index, chunk in enumerate(self.chunks):
+            if self.error is not None and index == self.error_after_chunks:
+                raise self.error
+            yield chunk
+            if index == 0 and self.during is not None:
+                await self.during()
+        if self.error is not None:
+            raise self.error
+
+
+class RecordingPaymentGateway(PaymentGateway):
+    """Opens numbered checkout sessions and records every request."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.requests: list[CheckoutRequest] = []
+        self.portal_requests: list[tuple[str, str]] = []
+        self._numbers = itertools.count(1)
+
+    async def start_checkout(self, request: CheckoutRequest) -> CheckoutSession:
+        self.requests.append(request)
+        session_id = f"cs_test_{next(self._numbers)}"
+        return CheckoutSession(
+            session_id=session_id, checkout_url=f"{request.base_url}/pay/{session_id}"
+        )
+
+    def read_event(self, payload: bytes, headers: Mapping[str, str]) -> PaymentEvent | None:
+        raise NotImplementedError("unit tests build PaymentEvent values directly")
+
+    async def portal_url(self, customer_id: str, return_url: str) -> str:
+        self.portal_requests.append((customer_id, return_url))
+        return f"https://billing.example/{customer_id}"
+
+
+@dataclass
+class ClockSleep:
+    """An `asyncio.sleep` stand-in that moves the fake clock instead of waiting.
+
+    `on_sleep(n)` runs after the n-th sleep (1-based), e.g. to let a worker finish a reply.
+    """
+
+    clock: FixedClock
+    slept: list[float] = field(default_factory=list)
+    on_sleep: Callable[[int], Awaitable[None]] | None = None
+
+    async def __call__(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.clock.advance(timedelta(seconds=seconds))
+        if self.on_sleep is not None:
+            await self.on_sleep(len(self.slept))
+
+    @property
+    def total(self) -> float:
+        return sum(self.slept)
+
+
+@dataclass(frozen=True, slots=True)
+class RepositoryCall:
+    repository: str
+    method: str
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    result: Any
+
+
+class _RecordingRepository:
+    def __init__(self, name: str, inner: Any, calls: list[RepositoryCall]) -> None:
+        self._name = name
+        self._inner = inner
+        self._calls = calls
+
+    def __getattr__(self, method: str) -> Any:
+        target = getattr(self._inner, method)
+        if not callable(target):
+            return target
+
+        async def call(*args: Any, **kwargs: Any) -> Any:
+            result = await target(*args, **kwargs)
+            self._calls.append(RepositoryCall(self._name, method, args, kwargs, result))
+            return result
+
+        return call
+
+
+class RecordingUnitOfWork:
+    """Wraps a unit of work; every repository call made through it lands in `calls`."""
+
+    REPOSITORIES = (
+        "users",
+        "otps",
+        "refresh_tokens",
+        "chatrooms",
+        "messages",
+        "subscriptions",
+        "usage",
+        "payment_events",
+    )
+
+    def __init__(self, inner: UnitOfWork, calls: list[RepositoryCall]) -> None:
+        self._inner = inner
+        self._entered: UnitOfWork = inner
+        self._calls = calls
+
+    async def __aenter__(self) -> Self:
+        self._entered = await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._inner.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        await self._entered.commit()
+
+    async def rollback(self) -> None:
+        await self._entered.rollback()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._entered, name)
+        if name in self.REPOSITORIES:
+            return _RecordingRepository(name, attribute, self._calls)
+        return attribute
