@@ -30,6 +30,7 @@ from gemini_clone.ports.language_model import (
     GenerationRequest,
     LanguageModel,
     ModelConfigurationError,
+    ModelError,
     ModelUnavailable,
     Turn,
     collect,
@@ -253,19 +254,22 @@ async def test_multibyte_characters_and_unicode_line_separators_survive_byte_cut
     assert result.text == "The" + text + " is Paris.\n"
 
 
+@pytest.mark.parametrize("newline", ["\r\n", "\n"], ids=["crlf", "lf"])
+@pytest.mark.parametrize("chunk_size", [1, None])
 async def test_comment_lines_and_multi_line_data_follow_the_sse_rules(
-    harness: Callable[..., Harness],
+    harness: Callable[..., Harness], newline: str, chunk_size: int | None
 ) -> None:
     first, second, last = (json.dumps(event) for event in recorded_stream_events())
     cut = second.index(":") + 1  # between JSON tokens, where the joining LF is whitespace
     body = (
-        f": keep-alive\n\ndata: {first}\n\n"
-        # One event may spread its data over several `data:` lines, joined with LF.
-        f"data:{second[:cut]}\ndata:{second[cut:]}\n\n"
+        f": keep-alive{newline}{newline}data: {first}{newline}{newline}"
+        # One event may spread its data over several `data:` lines, joined with LF; a CRLF
+        # cut between chunks must still end only one line, not the event.
+        f"data:{second[:cut]}{newline}data:{second[cut:]}{newline}{newline}"
         f"data: {last}"  # no blank line before the stream ends
     ).encode()
 
-    result = await collect(harness(sse(body)).model.stream(QUESTION))
+    result = await collect(harness(sse(body, chunk_size=chunk_size)).model.stream(QUESTION))
 
     assert result.text == STREAMED_TEXT
     assert result.finish_reason == "stop"
@@ -607,6 +611,40 @@ async def test_a_key_echoed_in_an_error_is_masked(harness: Callable[..., Harness
     assert "API key *** is malformed" in raised.value.message
 
 
+async def test_a_proxy_error_is_a_configuration_error_and_not_retried(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(httpx.ProxyError, recorded_stream())
+
+    with pytest.raises(ModelConfigurationError) as raised:
+        await h.ask()
+
+    assert "ProxyError" in raised.value.message
+    assert len(h.gemini.requests) == 1
+
+
+async def test_an_event_that_is_not_json_fails_without_retry(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(sse(b"data: <html>proxy error page</html>\r\n\r\n"), recorded_stream())
+
+    with pytest.raises(ModelError) as raised:
+        await h.ask()
+
+    assert raised.value.code == "model_bad_response"
+    assert len(h.gemini.requests) == 1
+
+
+def test_the_base_url_must_be_http() -> None:
+    with pytest.raises(ValueError, match="http"):
+        GeminiLanguageModel(api_key=API_KEY, base_url="generativelanguage.googleapis.com")
+
+
+def test_a_key_is_required() -> None:
+    with pytest.raises(ValueError, match="key"):
+        GeminiLanguageModel(api_key="")
+
+
 async def test_timeouts_and_connection_errors_are_retried(
     harness: Callable[..., Harness],
 ) -> None:
@@ -724,7 +762,7 @@ class LocalGemini:
         self.requests = 0
         self.hold_until = hold_until
         self._all_arrived = asyncio.Event()
-        self._writers: set[asyncio.StreamWriter] = set()
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     async def __aenter__(self) -> str:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=1024)
@@ -733,12 +771,16 @@ class LocalGemini:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._server.close()
-        for writer in self._writers:
+        for writer in self._connections.values():
             writer.close()
+        # Let every handler see its connection end, so none is left pending with the loop.
+        await asyncio.gather(*self._connections, return_exceptions=True)
         await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._writers.add(writer)
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections[task] = writer
         body = recording("stream_ok.sse")
         with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
             while True:
@@ -777,9 +819,9 @@ async def test_a_stalled_connection_times_out_and_is_retried_over_real_http() ->
 
 
 async def test_hundreds_of_streams_run_at_once_over_one_model() -> None:
-    # Every answer waits until all 300 requests are open: a pool smaller than that never
-    # gets there and the streams time out.
-    streams = 300
+    # Every answer waits until all 200 requests are open: a pool smaller than that (httpx
+    # defaults to 100 connections) never gets there and the streams time out.
+    streams = 200
 
     async def sleep(seconds: float) -> None:
         pass

@@ -299,6 +299,15 @@ def test_a_malformed_token_is_refused(service: JwtTokenService, token: str) -> N
     assert_refused(service, token)
 
 
+def test_an_oversized_token_is_refused_even_when_well_signed(
+    service: JwtTokenService, clock: FixedClock
+) -> None:
+    token = forge(valid_claims(clock, jti="x" * 2000))
+
+    assert len(token) > 2048
+    assert_refused(service, token)
+
+
 def test_a_refusal_never_repeats_the_token(service: JwtTokenService, clock: FixedClock) -> None:
     token = service.issue(USER).token
     clock.advance(timedelta(hours=1))

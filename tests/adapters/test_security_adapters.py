@@ -148,12 +148,23 @@ async def test_the_log_sender_never_logs_the_whole_number(
     caplog.set_level(logging.DEBUG)
 
     await LoggingOtpSender().send("+919876543210", "482913", OtpPurpose.LOGIN)
-    await LoggingOtpSender().send("+6834002", "111111", OtpPurpose.LOGIN)
 
     assert caplog.records
     for record in caplog.records:
         assert "9876543210" not in record.getMessage()
-        assert "6834002" not in record.getMessage()
+
+
+async def test_the_log_sender_masks_a_short_number_whole(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+
+    await LoggingOtpSender().send("+6834002", "111111", OtpPurpose.LOGIN)
+
+    assert caplog.records
+    for record in caplog.records:
+        assert "********" in record.getMessage()
+        assert "4002" not in record.getMessage()
 
 
 async def test_the_null_sender_sends_and_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:

@@ -560,7 +560,7 @@ class StripeStandIn:
 
 
 def checkout_session_body() -> dict[str, Any]:
-    session = fixture("checkout_session_completed_subscription.data.json")["object"]
+    session: dict[str, Any] = fixture("checkout_session_completed_subscription.data.json")["object"]
     session_id = "cs_test_b1UejXx8ebIdTzFolicVypUAZpOBVkoQKDbaarXoPlPVtj8p0zujPEEhjT"
     return session | {
         "id": session_id,

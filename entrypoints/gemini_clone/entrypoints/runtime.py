@@ -41,7 +41,11 @@ class Runtime:
     def jobs_in_process(self) -> bool:
         return isinstance(self._container.broker(), InMemoryBroker)
 
-    async def start(self) -> None:
+    async def start(self, *, background: bool = True) -> None:
+        """Open the database (migrating embedded SQLite) and the broker.
+
+        `background=False` (one-off CLI commands) skips the in-process reply worker and sweeper.
+        """
         settings = self._container.settings()
         engine = self._container.engine()
         if settings.is_sqlite:
@@ -50,10 +54,11 @@ class Runtime:
         else:
             await ensure_current(engine)
         broker = self._container.broker()
-        if self.jobs_in_process:
+        serve_jobs = background and self.jobs_in_process
+        if serve_jobs:
             register_reply_task(broker, self._container)
         await broker.startup()
-        if self.jobs_in_process:
+        if serve_jobs:
             self.start_sweeper()
         self.started = True
 

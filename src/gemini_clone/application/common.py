@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -15,6 +16,7 @@ from gemini_clone.domain.quota import DailyUsage, Plans, quota_day, resets_at
 from gemini_clone.domain.subscriptions import Subscription, Tier
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.repositories import UnitOfWork
+from gemini_clone.ports.tokens import PasswordHasher
 
 
 class KeyedHasher:
@@ -72,3 +74,12 @@ def chatroom_list_scope(user_id: UserId) -> str:
 async def forget_chatroom_list(cache: Cache, user_id: UserId) -> None:
     """Drop a user's cached chatroom pages after any change to the list (after the commit)."""
     await cache.invalidate(chatroom_list_scope(user_id))
+
+
+async def hash_password(passwords: PasswordHasher, password: str) -> str:
+    """Hash on a thread: argon2id is deliberately slow and would stall every other request."""
+    return await asyncio.to_thread(passwords.hash, password)
+
+
+async def verify_password(passwords: PasswordHasher, password_hash: str, password: str) -> bool:
+    return await asyncio.to_thread(passwords.verify, password_hash, password)

@@ -58,7 +58,8 @@ class GeminiLanguageModel(LanguageModel):
       streamed raises `ModelUnavailable` straight away, so no text is ever repeated.
     - Other 4xx (400, 401, 403, 404, ...) are not retried: `ModelConfigurationError`
       (`model_api_key_invalid`, `model_permission_denied`, `model_not_found`,
-      `model_configuration_error`), logged at ERROR.
+      `model_configuration_error`), logged at ERROR. So are proxy and protocol errors.
+    - A 200 stream that is not JSON is `ModelError` `model_bad_response`, not retried.
     - A stream that ends without a finish reason failed (`model_stream_incomplete`).
     - Chunks carry text as it arrives; the last chunk carries the finish reason, the block
       reason, the usage of the last event that reported it, and Gemini's `modelVersion`.
@@ -94,6 +95,8 @@ class GeminiLanguageModel(LanguageModel):
             raise ValueError("max_attempts must be at least 1")
         if client is not None and transport is not None:
             raise ValueError("Pass a client or a transport, not both")
+        if httpx.URL(base_url).scheme not in ("http", "https"):
+            raise ValueError("The Gemini base URL must be an http:// or https:// URL")
         model = model.removeprefix("models/")
         self.name = model
         self._api_key = api_key
@@ -215,6 +218,12 @@ class GeminiLanguageModel(LanguageModel):
             raise _Transient(
                 f"Gemini could not be reached ({type(error).__name__})", code="model_unavailable"
             ) from error
+        except httpx.TransportError as error:
+            # What is left (proxy, URL scheme, local protocol errors) will fail the same way
+            # on every attempt.
+            message = self._masked(f"Gemini could not be called ({type(error).__name__}: {error})")
+            logger.error("Gemini %s is misconfigured: %s", self.name, message)
+            raise ModelConfigurationError(message) from error
 
     async def _chunks(self, response: httpx.Response) -> AsyncIterator[GenerationChunk]:
         finish_reason = block_reason = model = None

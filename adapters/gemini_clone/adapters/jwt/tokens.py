@@ -9,11 +9,12 @@ from datetime import timedelta
 from typing import Any, Final
 
 import jwt
+from jwt.algorithms import HMACAlgorithm
+
 from gemini_clone.domain.errors import AuthenticationFailed
 from gemini_clone.domain.ids import UserId
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.tokens import AccessToken, TokenService
-from jwt.algorithms import HMACAlgorithm
 
 ALGORITHM: Final = "HS256"
 TOKEN_TYPE: Final = "access"

@@ -90,7 +90,7 @@ class SimpleMobileNumbers(MobileNumbers):
 
     def normalize(self, raw: str) -> str:
         number = raw.translate(_SEPARATORS)
-        if not _INTERNATIONAL_NUMBER.fullmatch(number):
+        if len(raw) > MAX_INPUT_LENGTH or not _INTERNATIONAL_NUMBER.fullmatch(number):
             message = "Enter a valid mobile number in international format, e.g. +919876543210."
             raise InvalidInput(
                 message,

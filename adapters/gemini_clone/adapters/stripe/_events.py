@@ -165,7 +165,7 @@ def _period_end(subscription: Mapping[str, object]) -> datetime | None:
         if isinstance(end := _mapping(item).get("current_period_end"), int)
         and not isinstance(end, bool)
     ]
-    return None
+    return _timestamp(max(ends)) if ends else None
 
 
 def _user_id_in(stripe_object: Mapping[str, object]) -> object:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import stripe
+
 from gemini_clone.adapters.stripe._events import to_payment_event
 from gemini_clone.adapters.stripe._signature import signature_header, verify_signature
 from gemini_clone.domain.errors import PaymentError, Unavailable
@@ -41,7 +42,11 @@ class StripePaymentGateway(PaymentGateway):
       user's email when there is one).
     - Checkout creation carries the caller's idempotency key: a retried request gets the
       same session.
-    - Webhooks are verified over the raw bytes with the endpoint secret before being read.
+    - Webhooks are verified over the raw bytes with the endpoint secret before being read;
+      without a secret every delivery is refused (`webhook_not_configured`), since an empty
+      HMAC key is one anybody can sign with.
+    - Network failures and Stripe 5xx are retried `max_network_retries` times by the
+      `stripe` library, with the same idempotency key.
     - Stripe being unreachable, or refusing our request, is `Unavailable`: the user can do
       nothing about it (refusals are logged as errors, they mean misconfiguration).
 

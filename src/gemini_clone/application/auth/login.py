@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gemini_clone.application.auth.sessions import SessionIssuer, TokenPair
+from gemini_clone.application.common import verify_password
 from gemini_clone.domain.errors import AuthenticationFailed
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.otp import MobileNumbers
@@ -41,12 +42,13 @@ class PasswordLogin:
         mobile_number = self._numbers.normalize(data.mobile_number)
         async with self._uow() as uow:
             user = await uow.users.get_by_mobile(mobile_number)
-            if (
-                user is None
-                or user.password_hash is None
-                or not self._passwords.verify(user.password_hash, data.password)
-            ):
-                raise AuthenticationFailed("The number or the password is not right.")
+        if (
+            user is None
+            or user.password_hash is None
+            or not await verify_password(self._passwords, user.password_hash, data.password)
+        ):
+            raise AuthenticationFailed("The number or the password is not right.")
+        async with self._uow() as uow:
             pair = await self._sessions.issue(uow, user, self._clock.now())
             await uow.commit()
         return pair

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from gemini_clone.application.auth.otp_codes import OtpChecker
 from gemini_clone.application.auth.signup import check_password
+from gemini_clone.application.common import hash_password, verify_password
 from gemini_clone.domain.errors import AuthenticationFailed, InvalidInput, NotFound
 from gemini_clone.domain.ids import UserId
 from gemini_clone.domain.users import OtpPurpose, User
@@ -40,11 +41,12 @@ class ResetPassword:
 
     async def execute(self, data: ResetPasswordInput) -> User:
         check_password(data.new_password, "new_password")
+        new_hash = await hash_password(self._passwords, data.new_password)
         async with self._uow() as uow:
             user = await self._checker.check(
                 uow, data.mobile_number, data.otp, OtpPurpose.PASSWORD_RESET
             )
-            updated = user.with_password_hash(self._passwords.hash(data.new_password))
+            updated = user.with_password_hash(new_hash)
             await uow.users.update(updated)
             await uow.refresh_tokens.revoke_all_for_user(user.id, self._clock.now())
             await uow.commit()
@@ -74,16 +76,17 @@ class ChangePassword:
         check_password(data.new_password, "new_password")
         async with self._uow() as uow:
             user = await uow.users.get(data.user_id)
-            if user is None:
-                raise NotFound("The user no longer exists.", code="user_not_found")
-            if user.password_hash is not None:
-                if data.current_password is None:
-                    raise InvalidInput.field(
-                        "current_password", "The current password is required."
-                    )
-                if not self._passwords.verify(user.password_hash, data.current_password):
-                    raise AuthenticationFailed("The current password is not right.")
-            updated = user.with_password_hash(self._passwords.hash(data.new_password))
+        if user is None:
+            raise NotFound("The user no longer exists.", code="user_not_found")
+        if user.password_hash is not None:
+            if data.current_password is None:
+                raise InvalidInput.field("current_password", "The current password is required.")
+            if not await verify_password(
+                self._passwords, user.password_hash, data.current_password
+            ):
+                raise AuthenticationFailed("The current password is not right.")
+        updated = user.with_password_hash(await hash_password(self._passwords, data.new_password))
+        async with self._uow() as uow:
             await uow.users.update(updated)
             await uow.commit()
         return updated

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gemini_clone.application.common import hash_password
 from gemini_clone.domain.errors import InvalidInput
 from gemini_clone.domain.ids import UserId
 from gemini_clone.domain.users import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, User
@@ -51,14 +52,16 @@ class SignUp:
 
     async def execute(self, data: SignUpInput) -> User:
         mobile_number = self._numbers.normalize(data.mobile_number)
+        password_hash = None
         if data.password is not None:
             check_password(data.password, "password")
+            password_hash = await hash_password(self._passwords, data.password)
         user = User(
             id=UserId(self._ids.new_id()),
             mobile_number=mobile_number,
             name=(data.name or "").strip() or None,
             email=(data.email or "").strip() or None,
-            password_hash=self._passwords.hash(data.password) if data.password else None,
+            password_hash=password_hash,
             created_at=self._clock.now(),
         )
         async with self._uow() as uow:

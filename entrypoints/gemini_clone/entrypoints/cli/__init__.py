@@ -1,0 +1,5 @@
+"""The `gemini-clone` command."""
+
+from gemini_clone.entrypoints.cli.main import main
+
+__all__ = ["main"]

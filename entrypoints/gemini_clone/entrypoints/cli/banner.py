@@ -1,0 +1,63 @@
+"""The banner `serve` prints: which adapter serves each port, and how to switch."""
+
+from __future__ import annotations
+
+from gemini_clone.entrypoints.settings import Settings
+
+
+def adapter_lines(settings: Settings) -> list[tuple[str, str, str]]:
+    """(port, adapter in use, how to switch) for every port that has a choice."""
+    redis = settings.redis_url is not None
+    return [
+        (
+            "database",
+            "SQLite " + settings.database_url.split("///", 1)[-1]
+            if settings.is_sqlite
+            else "PostgreSQL",
+            "set DATABASE_URL=postgresql://..." if settings.is_sqlite else "",
+        ),
+        (
+            "jobs",
+            "taskiq on Redis streams (run `gemini-clone worker`)"
+            if redis
+            else "taskiq in-memory broker, in this process",
+            "" if redis else "set REDIS_URL=redis://... and run `gemini-clone worker`",
+        ),
+        (
+            "cache, throttles",
+            "Redis" if redis else "in this process",
+            "" if redis else "set REDIS_URL=redis://...",
+        ),
+        (
+            "language model",
+            f"Gemini ({settings.gemini_model})"
+            if settings.gemini_api_key
+            else "offline model (canned, labelled answers)",
+            "" if settings.gemini_api_key else "set GEMINI_API_KEY=...",
+        ),
+        (
+            "payments",
+            "Stripe" if settings.stripe_secret_key else "sandbox checkout served by this app",
+            ""
+            if settings.stripe_secret_key
+            else "set STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_PRO_PRICE_ID",
+        ),
+        (
+            "OTP delivery",
+            "in the API response" if settings.otp_delivery == "response" else "log only",
+            "set OTP_DELIVERY=log" if settings.otp_delivery == "response" else "",
+        ),
+        (
+            "JWT secret",
+            "JWT_SECRET" if settings.jwt_secret else f"generated in {settings.data_dir}/",
+            "" if settings.jwt_secret else "set JWT_SECRET=...",
+        ),
+    ]
+
+
+def banner(settings: Settings, url: str) -> str:
+    lines = [f"gemini-clone serving on {url}  (API docs: {url}/schema/swagger)"]
+    for port, adapter, switch in adapter_lines(settings):
+        hint = f"  -> {switch}" if switch else ""
+        lines.append(f"  {port:<17}{adapter}{hint}")
+    return "\n".join(lines)

@@ -1,0 +1,192 @@
+"""`gemini-clone`: serve the API, run the worker, migrate, and administer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+
+from gemini_clone.domain.errors import GeminiCloneError
+from gemini_clone.entrypoints.container import ConfigurationError, Container, build_container
+from gemini_clone.entrypoints.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def run_with_container(
+    settings: Settings, action: Callable[[Container], Awaitable[T]], *, start: bool = True
+) -> T:
+    """Run one async action on a started container (no background work) and stop it."""
+
+    async def main() -> T:
+        container = build_container(settings)
+        runtime = container.runtime()
+        if start:
+            await runtime.start(background=False)
+        try:
+            return await action(container)
+        finally:
+            if start:
+                await runtime.stop()
+            else:
+                await container.engine().dispose()
+
+    try:
+        return asyncio.run(main())
+    except (GeminiCloneError, ConfigurationError) as error:
+        raise click.ClickException(getattr(error, "message", str(error))) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gemini-clone")
+def main() -> None:
+    """A Gemini-style chat backend. Settings come from the environment and `.env`."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.option("--reload", is_flag=True, help="Restart on code changes (development).")
+def serve(host: str, port: int, workers: int, reload: bool) -> None:
+    """Serve the HTTP API (uvicorn). With nothing configured: the embedded mode."""
+    import uvicorn
+
+    from gemini_clone.entrypoints.cli.banner import banner
+    from gemini_clone.entrypoints.container import jwt_secret
+
+    settings = _settings()
+    if workers > 1 and settings.redis_url is None:
+        raise click.UsageError(
+            "--workers above 1 needs REDIS_URL: without Redis, the cache, throttles and the "
+            "reply queue live inside one process and would not be shared between workers."
+        )
+    if workers > 1 and reload:
+        raise click.UsageError("--reload runs a single process; drop --workers.")
+    configure_logging(settings)
+    try:
+        jwt_secret(settings)
+    except ConfigurationError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(banner(settings, f"http://{host}:{port}"), err=True)
+    uvicorn.run(
+        "gemini_clone.entrypoints.cli.serve:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=15,
+    )
+
+
+@main.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 10_000),
+    default=None,
+    help="Replies generated at once by this process [default: WORKER_CONCURRENCY, 512].",
+)
+def worker(concurrency: int | None) -> None:
+    """Produce replies from the Redis queue (production mode)."""
+    from gemini_clone.entrypoints.worker.main import run_worker
+
+    settings = _settings()
+    if settings.redis_url is None:
+        raise click.ClickException(
+            "The worker needs REDIS_URL. Without Redis, `gemini-clone serve` produces the "
+            "replies in its own process and no worker is needed."
+        )
+    configure_logging(settings)
+    try:
+        asyncio.run(run_worker(settings, concurrency or settings.worker_concurrency))
+    except (GeminiCloneError, ConfigurationError) as error:
+        raise click.ClickException(getattr(error, "message", str(error))) from None
+
+
+@main.group()
+def db() -> None:
+    """Database schema migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: the newest)."""
+    from gemini_clone.adapters.sql.schema import current_revision, upgrade
+
+    async def action(container: Container) -> str | None:
+        await upgrade(container.engine(), revision)
+        return await current_revision(container.engine())
+
+    current = run_with_container(_settings(), action, start=False)
+    click.echo(f"database at revision {current}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the database's revision and the newest this version knows."""
+    from gemini_clone.adapters.sql.schema import current_revision, head_revision
+
+    async def action(container: Container) -> str | None:
+        return await current_revision(container.engine())
+
+    current = run_with_container(_settings(), action, start=False)
+    head = head_revision()
+    state = "up to date" if current == head else "needs `gemini-clone db upgrade`"
+    click.echo(f"current: {current or '(empty)'}\nhead:    {head}\n{state}")
+    if current != head:
+        sys.exit(1)
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@click.confirmation_option(prompt="Downgrading can drop data. Continue?")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (`base` removes every table)."""
+    from gemini_clone.adapters.sql.schema import current_revision, downgrade
+
+    async def action(container: Container) -> str | None:
+        await downgrade(container.engine(), revision)
+        return await current_revision(container.engine())
+
+    current = run_with_container(_settings(), action, start=False)
+    click.echo(f"database at revision {current or '(empty)'}")
+
+
+@main.command()
+def openapi() -> None:
+    """Print the OpenAPI 3.1 document of the HTTP API."""
+    from gemini_clone.entrypoints.http.app import create_app
+
+    app = create_app(_settings())
+    click.echo(json.dumps(app.openapi_schema.to_schema(), indent=2))
+
+
+@main.command()
+def config() -> None:
+    """Print the effective settings, secrets masked."""
+    for name, value in _settings().masked().items():
+        click.echo(f"{name.upper()}={'' if value is None else value}")

@@ -1,0 +1,269 @@
+"""`/auth/*`: sign-up, one-time codes, password login, token refresh and logout, passwords."""
+
+from __future__ import annotations
+
+import logging
+
+import msgspec
+from litestar import Controller, post
+
+from gemini_clone.application.auth.get_me import GetMe
+from gemini_clone.application.auth.login import PasswordLogin, PasswordLoginInput
+from gemini_clone.application.auth.logout import Logout, LogoutInput
+from gemini_clone.application.auth.otp_codes import OtpSent, SendOtpInput
+from gemini_clone.application.auth.passwords import (
+    ChangePassword,
+    ChangePasswordInput,
+    ResetPassword,
+    ResetPasswordInput,
+)
+from gemini_clone.application.auth.refresh import RefreshInput, RefreshSession
+from gemini_clone.application.auth.send_otp import ForgotPassword, SendOtp
+from gemini_clone.application.auth.sessions import TokenPair
+from gemini_clone.application.auth.signup import SignUp, SignUpInput
+from gemini_clone.application.auth.verify_otp import VerifyOtp, VerifyOtpInput
+from gemini_clone.domain.ids import UserId
+from gemini_clone.domain.subscriptions import Tier
+from gemini_clone.entrypoints.http.auth import (
+    BEARER,
+    provide_user_id,
+    require_token,
+    throttle_by_address,
+)
+from gemini_clone.entrypoints.http.dependencies import use_cases
+from gemini_clone.entrypoints.http.errors import problems
+from gemini_clone.entrypoints.http.schemas import (
+    ChangePasswordRequest,
+    LoginRequest,
+    MobileNumberRequest,
+    OtpSentBody,
+    PasswordUpdatedBody,
+    RefreshRequest,
+    ResetPasswordRequest,
+    SessionUserBody,
+    SignUpRequest,
+    TokenBody,
+    UserBody,
+    VerifyOtpRequest,
+    user_body,
+)
+
+logger = logging.getLogger("gemini_clone.http")
+
+_RATE_LIMITED = "`rate_limited`: too many requests from this address (AUTH_RATE_LIMIT_PER_MINUTE)."
+_NUMBER = "`validation_error` or `invalid_mobile_number` (with `errors`)."
+_OTP_LIMITS = (
+    "`otp_cooldown` (one code per 30 s), `otp_hourly_limit` (5 an hour), "
+    f"`otp_attempts_exceeded`, or {_RATE_LIMITED}"
+)
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["auth"]
+    guards = [throttle_by_address]
+    dependencies = use_cases(
+        "sign_up",
+        "send_otp",
+        "forgot_password",
+        "verify_otp",
+        "password_login",
+        "refresh_session",
+        "logout",
+        "reset_password",
+        "change_password",
+        "get_me",
+    )
+
+    @post(
+        "/signup",
+        status_code=201,
+        summary="Sign up with a mobile number",
+        description="The number is normalised to E.164; name, email and password are optional.",
+        responses=problems(
+            codes={409: "`user_exists`: the number is registered.", 422: _NUMBER, 429: _RATE_LIMITED}
+        ),
+    )
+    async def signup(self, data: SignUpRequest, sign_up: SignUp) -> UserBody:
+        user = await sign_up.execute(
+            SignUpInput(
+                mobile_number=data.mobile_number,
+                name=data.name,
+                email=data.email,
+                password=data.password,
+            )
+        )
+        return user_body(user, Tier.BASIC)
+
+    @post(
+        "/send-otp",
+        status_code=200,
+        summary="Send a login code",
+        description="`otp` is in the response only with `OTP_DELIVERY=response` (the default).",
+        responses=problems(
+            codes={404: "`user_not_found`.", 422: _NUMBER, 429: _OTP_LIMITS},
+        ),
+    )
+    async def send_otp(self, data: MobileNumberRequest, send_otp: SendOtp) -> OtpSentBody:
+        return _otp_sent(await send_otp.execute(SendOtpInput(mobile_number=data.mobile_number)))
+
+    @post(
+        "/verify-otp",
+        status_code=200,
+        summary="Log in with a login code",
+        responses=problems(
+            codes={
+                401: "`otp_expired` (none, expired or used) or `invalid_otp`.",
+                404: "`user_not_found`.",
+                422: _NUMBER,
+                429: _OTP_LIMITS,
+            },
+        ),
+    )
+    async def verify(self, data: VerifyOtpRequest, verify_otp: VerifyOtp, get_me: GetMe) -> TokenBody:
+        pair = await verify_otp.execute(
+            VerifyOtpInput(mobile_number=data.mobile_number, otp=data.otp)
+        )
+        return await _token_body(pair, get_me)
+
+    @post(
+        "/login",
+        status_code=200,
+        summary="Log in with a password",
+        description="For users who set a password.",
+        responses=problems(
+            codes={
+                401: "`invalid_credentials`: unknown number, no password, or a wrong one.",
+                422: _NUMBER,
+                429: _RATE_LIMITED,
+            },
+        ),
+    )
+    async def login(
+        self, data: LoginRequest, password_login: PasswordLogin, get_me: GetMe
+    ) -> TokenBody:
+        pair = await password_login.execute(
+            PasswordLoginInput(mobile_number=data.mobile_number, password=data.password)
+        )
+        return await _token_body(pair, get_me)
+
+    @post(
+        "/refresh",
+        status_code=200,
+        summary="Trade a refresh token for a new pair",
+        description="The old refresh token stops working; using it again ends the session.",
+        responses=problems(
+            codes={401: "`invalid_refresh_token`.", 422: "`validation_error`.", 429: _RATE_LIMITED}
+        ),
+    )
+    async def refresh(
+        self, data: RefreshRequest, refresh_session: RefreshSession, get_me: GetMe
+    ) -> TokenBody:
+        pair = await refresh_session.execute(RefreshInput(refresh_token=data.refresh_token))
+        return await _token_body(pair, get_me)
+
+    @post(
+        "/logout",
+        status_code=204,
+        summary="End a session",
+        description="Revokes the refresh token's session; an unknown token changes nothing.",
+        guards=[require_token],
+        security=BEARER,
+        dependencies={"user_id": provide_user_id},
+        responses=problems(401, 422, codes={429: _RATE_LIMITED}),
+    )
+    async def logout(self, data: RefreshRequest, user_id: UserId, logout: Logout) -> None:
+        await logout.execute(LogoutInput(user_id=user_id, refresh_token=data.refresh_token))
+
+    @post(
+        "/forgot-password",
+        status_code=200,
+        summary="Send a password-reset code",
+        responses=problems(codes={404: "`user_not_found`.", 422: _NUMBER, 429: _OTP_LIMITS}),
+    )
+    async def forgot_password(
+        self, data: MobileNumberRequest, forgot_password: ForgotPassword
+    ) -> OtpSentBody:
+        sent = await forgot_password.execute(SendOtpInput(mobile_number=data.mobile_number))
+        return _otp_sent(sent)
+
+    @post(
+        "/reset-password",
+        status_code=200,
+        summary="Set a new password with a password-reset code",
+        description="Every session of the user ends (all refresh tokens are revoked).",
+        responses=problems(
+            codes={
+                401: "`otp_expired` or `invalid_otp`.",
+                404: "`user_not_found`.",
+                422: _NUMBER,
+                429: _OTP_LIMITS,
+            },
+        ),
+    )
+    async def reset_password(
+        self, data: ResetPasswordRequest, reset_password: ResetPassword
+    ) -> PasswordUpdatedBody:
+        await reset_password.execute(
+            ResetPasswordInput(
+                mobile_number=data.mobile_number, otp=data.otp, new_password=data.new_password
+            )
+        )
+        return PasswordUpdatedBody(detail="The password is set; log in again on every device.")
+
+    @post(
+        "/change-password",
+        status_code=200,
+        summary="Set or change the password",
+        description="`current_password` is required when a password is set.",
+        guards=[require_token],
+        security=BEARER,
+        dependencies={"user_id": provide_user_id},
+        responses=problems(
+            codes={
+                401: "`missing_token`, `invalid_token`, or `invalid_credentials` (wrong current "
+                "password).",
+                404: "`user_not_found`: the user was deleted.",
+                422: "`validation_error` (`current_password` is required when one is set).",
+                429: _RATE_LIMITED,
+            },
+        ),
+    )
+    async def change_password(
+        self, data: ChangePasswordRequest, user_id: UserId, change_password: ChangePassword
+    ) -> PasswordUpdatedBody:
+        await change_password.execute(
+            ChangePasswordInput(
+                user_id=user_id,
+                new_password=data.new_password,
+                current_password=data.current_password,
+            )
+        )
+        return PasswordUpdatedBody(detail="The password is changed.")
+
+
+def _otp_sent(sent: OtpSent) -> OtpSentBody:
+    return OtpSentBody(mobile_number=sent.mobile_number, expires_in=sent.expires_in, otp=sent.otp)
+
+
+async def _token_body(pair: TokenPair, get_me: GetMe) -> TokenBody:
+    user = pair.user
+    tier: Tier | msgspec.UnsetType = msgspec.UNSET
+    try:
+        tier = (await get_me.execute(user.id)).tier
+    except Exception:
+        # The session is stored: answering 5xx now would lose its one-time refresh token.
+        logger.warning("could not read the tier of user %s after login", user.id, exc_info=True)
+    return TokenBody(
+        access_token=pair.access_token,
+        expires_in=pair.expires_in,
+        refresh_token=pair.refresh_token,
+        user=SessionUserBody(
+            id=user.id,
+            mobile_number=user.mobile_number,
+            name=user.name,
+            email=user.email,
+            tier=tier,
+            created_at=user.created_at,
+        ),
+    )

@@ -1,0 +1,215 @@
+"""The one place where errors become HTTP responses: RFC 9457 problem details.
+
+Every error body is `application/problem+json` with `type`, `title`, `status`, `detail` and
+a stable machine `code`; validation failures add `errors: [{field, message}]`.
+
+    domain error                   status  extra
+    InvalidInput                   422     errors
+    AuthenticationFailed           401     WWW-Authenticate: Bearer
+    NotFound                       404
+    Conflict                       409
+    TooManyRequests                429     Retry-After
+      QuotaExceeded                429     limit, used, resets_at; X-RateLimit-*
+    PaymentError                   400
+    Unavailable                    503
+    Litestar's validation          422     `validation_error`, errors
+    malformed JSON body            400     `malformed_json`
+    unknown route / method         404 `not_found` / 405 `method_not_allowed`
+    anything else                  500     `internal_error`, logged with its traceback
+
+Bodies never carry stack traces, driver messages or the request's content.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    SerializationException,
+    ValidationException,
+)
+from litestar.openapi.datastructures import ResponseSpec
+
+from gemini_clone.domain.errors import (
+    AuthenticationFailed,
+    Conflict,
+    GeminiCloneError,
+    InvalidInput,
+    NotFound,
+    PaymentError,
+    QuotaExceeded,
+    TooManyRequests,
+    Unavailable,
+)
+from gemini_clone.entrypoints.http.schemas import FieldProblem, Problem
+
+logger = logging.getLogger("gemini_clone.http")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:gemini-clone:problem:"
+"""Problem `type`s are URNs: stable identifiers that need no documentation site."""
+
+_DOMAIN_STATUS: dict[type[GeminiCloneError], int] = {
+    InvalidInput: 422,
+    AuthenticationFailed: 401,
+    NotFound: 404,
+    Conflict: 409,
+    TooManyRequests: 429,
+    PaymentError: 400,
+    Unavailable: 503,
+}
+
+_HTTP_CODES: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The request could not be read."),
+    401: ("unauthorized", "Authentication is required."),
+    403: ("forbidden", "This is not allowed."),
+    404: ("not_found", "Nothing is at this address."),
+    405: ("method_not_allowed", "This method is not allowed at this address."),
+    413: ("request_too_large", "The request body is too large."),
+    415: ("unsupported_media_type", "This content type is not accepted here."),
+    429: ("rate_limited", "Too many requests; slow down."),
+}
+
+_INTERNAL = ("internal_error", "Something went wrong on our side; it has been logged.")
+
+_BACKTICKED = re.compile(r"`([^`]+)`")
+
+
+def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Litestar's exception handler for every exception the app lets out."""
+    if isinstance(exc, GeminiCloneError):
+        return _domain_problem(request, exc)
+    if isinstance(exc, ValidationException):
+        return _validation_problem(exc)
+    if isinstance(exc, HTTPException) and exc.status_code < 500:
+        return _http_problem(exc)
+    return _internal_problem(request, exc)
+
+
+def problem(
+    status: int,
+    code: str,
+    detail: str,
+    *,
+    errors: list[FieldProblem] | msgspec.UnsetType = msgspec.UNSET,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[bytes]:
+    body = Problem(
+        type=PROBLEM_TYPE_PREFIX + code,
+        title=HTTPStatus(status).phrase,
+        status=status,
+        detail=detail,
+        code=code,
+        errors=errors,
+        **extra,
+    )
+    return Response(
+        content=msgspec.json.encode(body),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _domain_problem(request: Request[Any, Any, Any], exc: GeminiCloneError) -> Response[bytes]:
+    status = next((_DOMAIN_STATUS[c] for c in type(exc).__mro__ if c in _DOMAIN_STATUS), None)
+    if status is None:
+        return _internal_problem(request, exc)
+    if isinstance(exc, InvalidInput):
+        errors = [FieldProblem(field=e.field, message=e.message) for e in exc.errors]
+        return problem(status, exc.code, exc.message, errors=errors or msgspec.UNSET)
+    if isinstance(exc, AuthenticationFailed):
+        challenge = 'Bearer error="invalid_token"' if exc.code == "invalid_token" else "Bearer"
+        return problem(status, exc.code, exc.message, headers={"WWW-Authenticate": challenge})
+    if isinstance(exc, QuotaExceeded):
+        headers = {
+            "Retry-After": str(exc.retry_after),
+            "X-RateLimit-Limit": str(exc.limit),
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Reset": str(int(exc.resets_at.timestamp())),
+        }
+        return problem(
+            status,
+            exc.code,
+            exc.message,
+            headers=headers,
+            limit=exc.limit,
+            used=exc.used,
+            resets_at=exc.resets_at,
+        )
+    if isinstance(exc, TooManyRequests):
+        return problem(status, exc.code, exc.message, headers={"Retry-After": str(exc.retry_after)})
+    if isinstance(exc, Unavailable):
+        logger.warning("answered 503 %s: %s", exc.code, exc.message)
+    return problem(status, exc.code, exc.message)
+
+
+def _validation_problem(exc: ValidationException) -> Response[bytes]:
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    errors = [_field_problem(item) for item in extra if isinstance(item, dict)]
+    detail = "The request is not valid: " + "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return problem(422, "validation_error", detail, errors=errors)
+
+
+def _field_problem(item: dict[str, Any]) -> FieldProblem:
+    key = str(item.get("key") or "body")
+    message = str(item.get("message") or "Not valid.")
+    if item.get("source") == "body" and key == "data":
+        # msgspec names the whole body; the field it complains about is in backticks.
+        named = _BACKTICKED.search(message)
+        if message == "'data'":
+            return FieldProblem(field="body", message="A JSON object body is required.")
+        return FieldProblem(field=named.group(1) if named else "body", message=message)
+    return FieldProblem(field=key, message=message)
+
+
+def _http_problem(exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    if status == 400 and isinstance(exc.__cause__, SerializationException):
+        return problem(400, "malformed_json", "The body is not valid JSON.")
+    code, detail = _HTTP_CODES.get(status, ("http_error", HTTPStatus(status).phrase))
+    headers = {"Retry-After": "1"} if status == 429 else None
+    return problem(status, code, detail, headers=headers)
+
+
+def _internal_problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    logger.error(
+        "unhandled error on %s %s", request.method, request.scope["path"], exc_info=exc
+    )
+    code, detail = _INTERNAL
+    return problem(500, code, detail)
+
+
+_STATUS_DESCRIPTIONS: dict[int, str] = {
+    400: "The body is not valid JSON (`malformed_json`) or the request cannot be read.",
+    401: "No valid access token (`missing_token`, `invalid_token`).",
+    404: "Not found, or owned by another user (`not_found`).",
+    409: "Conflicts with the current state.",
+    422: "A field is not valid (`validation_error`, with `errors`).",
+    429: "Too many requests; see `Retry-After`.",
+    500: "An error on our side (`internal_error`); it is logged.",
+    503: "A dependency is unavailable (`service_unavailable`); retry later.",
+}
+
+
+def problems(*statuses: int, codes: dict[int, str] | None = None) -> dict[int, ResponseSpec]:
+    """The documented error responses of a route, as problem details: 400 and 500, which
+    any route may answer, `statuses`, and `codes` (status to a description of its codes)."""
+    descriptions = {**_STATUS_DESCRIPTIONS, **(codes or {})}
+    wanted = {400, 500, *statuses, *(codes or {})}
+    return {
+        status: ResponseSpec(
+            data_container=Problem,
+            description=descriptions.get(status, HTTPStatus(status).phrase),
+            media_type=PROBLEM_MEDIA_TYPE,
+            generate_examples=False,
+        )
+        for status in sorted(wanted)
+    }

@@ -1,0 +1,29 @@
+"""`/user/me`: the logged-in user with their plan and today's usage."""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+
+from gemini_clone.application.auth.get_me import GetMe
+from gemini_clone.domain.ids import UserId
+from gemini_clone.entrypoints.http.auth import BEARER, provide_user_id, require_token
+from gemini_clone.entrypoints.http.dependencies import use_cases
+from gemini_clone.entrypoints.http.errors import problems
+from gemini_clone.entrypoints.http.schemas import ProfileBody, profile_body
+
+
+class UserController(Controller):
+    path = "/user"
+    tags = ["users"]
+    guards = [require_token]
+    security = BEARER
+    dependencies = {"user_id": provide_user_id, **use_cases("get_me")}
+
+    @get(
+        "/me",
+        summary="The logged-in user",
+        description="With `tier` and today's `usage` of the daily message quota.",
+        responses=problems(401, codes={404: "`user_not_found`: the user was deleted."}),
+    )
+    async def me(self, user_id: UserId, get_me: GetMe) -> ProfileBody:
+        return profile_body(await get_me.execute(user_id))

@@ -1,0 +1,916 @@
+"""One contract for every repository backend: in memory, SQLite and PostgreSQL.
+
+Each test runs once per backend against a fresh, migrated database and talks to it only
+through the `UnitOfWork` port, so the three implementations are held to the same rules.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+
+from gemini_clone.adapters.memory.repositories import InMemoryStore
+from gemini_clone.adapters.memory.unit_of_work import in_memory_unit_of_work_factory
+from gemini_clone.adapters.sql.engine import create_engine
+from gemini_clone.adapters.sql.schema import upgrade
+from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
+from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.errors import Conflict, Unavailable
+from gemini_clone.domain.ids import (
+    ChatroomId,
+    MessageId,
+    OtpChallengeId,
+    RefreshTokenId,
+    TokenFamilyId,
+    UserId,
+)
+from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
+from gemini_clone.domain.subscriptions import Subscription
+from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
+from gemini_clone.ports.repositories import UnitOfWorkFactory
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+DAY = date(2025, 3, 1)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
+    """None for the in-memory backend, else the URL of a fresh database."""
+    if request.param == "memory":
+        return None
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'contract.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return url
+
+
+@pytest.fixture
+async def new_uow(database_url: str | None) -> AsyncIterator[UnitOfWorkFactory]:
+    if database_url is None:
+        yield in_memory_unit_of_work_factory(InMemoryStore())
+        return
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine)
+        yield sql_unit_of_work_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+# Builders -----------------------------------------------------------------------------
+
+
+def make_user(mobile_number: str = "+15550000001", *, created_at: datetime = T0) -> User:
+    return User(
+        id=UserId(uuid4()),
+        mobile_number=mobile_number,
+        name="Ada",
+        email="ada@example.com",
+        password_hash=None,
+        created_at=created_at,
+    )
+
+
+def make_room(user: User, *, created_at: datetime = T0, room_id: UUID | None = None) -> Chatroom:
+    return Chatroom(
+        id=ChatroomId(room_id or uuid4()),
+        user_id=user.id,
+        title="A room",
+        created_at=created_at,
+        updated_at=created_at,
+    )
+
+
+def make_message(
+    room: Chatroom,
+    *,
+    role: Role = Role.USER,
+    status: MessageStatus = MessageStatus.COMPLETED,
+    created_at: datetime = T0,
+    message_id: UUID | None = None,
+) -> Message:
+    return Message(
+        id=MessageId(message_id or uuid4()),
+        chatroom_id=room.id,
+        user_id=room.user_id,
+        role=role,
+        content="hello",
+        status=status,
+        created_at=created_at,
+    )
+
+
+def make_reply(
+    room: Chatroom, *, created_at: datetime = T0, message_id: UUID | None = None
+) -> Message:
+    return make_message(
+        room,
+        role=Role.MODEL,
+        status=MessageStatus.QUEUED,
+        created_at=created_at,
+        message_id=message_id,
+    )
+
+
+def make_token(
+    user: User, *, family_id: UUID | None = None, token_hash: str = "h1"
+) -> RefreshToken:
+    return RefreshToken(
+        id=RefreshTokenId(uuid4()),
+        user_id=user.id,
+        family_id=TokenFamilyId(family_id or uuid4()),
+        token_hash=token_hash,
+        created_at=T0,
+        expires_at=T0 + timedelta(days=30),
+    )
+
+
+async def given_user(new_uow: UnitOfWorkFactory, mobile_number: str = "+15550000001") -> User:
+    user = make_user(mobile_number)
+    async with new_uow() as uow:
+        await uow.users.add(user)
+        await uow.commit()
+    return user
+
+
+async def given_room(new_uow: UnitOfWorkFactory, user: User) -> Chatroom:
+    room = make_room(user)
+    async with new_uow() as uow:
+        await uow.chatrooms.add(room)
+        await uow.commit()
+    return room
+
+
+async def given_messages(new_uow: UnitOfWorkFactory, *messages: Message) -> None:
+    async with new_uow() as uow:
+        for message in messages:
+            await uow.messages.add(message)
+        await uow.commit()
+
+
+async def read_message(new_uow: UnitOfWorkFactory, message_id: MessageId) -> Message:
+    async with new_uow() as uow:
+        message = await uow.messages.get_any(message_id)
+    assert message is not None
+    return message
+
+
+def ids(items: Sequence[Chatroom] | Sequence[Message]) -> list[UUID]:
+    return [item.id for item in items]
+
+
+# Users --------------------------------------------------------------------------------
+
+
+async def test_a_user_is_found_by_id_and_by_mobile_number(new_uow: UnitOfWorkFactory) -> None:
+    user = await given_user(new_uow)
+    async with new_uow() as uow:
+        assert await uow.users.get(user.id) == user
+        assert await uow.users.get_by_mobile(user.mobile_number) == user
+        assert await uow.users.get(UserId(uuid4())) is None
+        assert await uow.users.get_by_mobile("+15559999999") is None
+
+
+async def test_a_taken_mobile_number_is_a_conflict_and_the_transaction_goes_on(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    await given_user(new_uow, "+15550000001")
+    other = make_user("+15550000002")
+    async with new_uow() as uow:
+        with pytest.raises(Conflict) as raised:
+            await uow.users.add(make_user("+15550000001"))
+        await uow.users.add(other)
+        await uow.commit()
+    assert raised.value.code == "user_exists"
+    async with new_uow() as uow:
+        assert await uow.users.get(other.id) == other
+
+
+async def test_update_stores_profile_and_password_but_keeps_mobile_and_creation_time(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    user = await given_user(new_uow)
+    changed = replace(
+        user.with_password_hash("argon2-hash"),
+        name="Grace",
+        email=None,
+        mobile_number="+15550000009",
+        created_at=at(99),
+    )
+    async with new_uow() as uow:
+        await uow.users.update(changed)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.users.get(user.id) == replace(
+            user, name="Grace", email=None, password_hash="argon2-hash"
+        )
+
+
+async def test_users_are_listed_oldest_first_with_limit_and_offset(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    users = [make_user(f"+1555000000{n}", created_at=at(-n)) for n in range(4)]
+    async with new_uow() as uow:
+        for user in users:
+            await uow.users.add(user)
+        await uow.commit()
+    oldest_first = list(reversed(users))
+    async with new_uow() as uow:
+        assert list(await uow.users.list(limit=10)) == oldest_first
+        assert list(await uow.users.list(limit=2, offset=1)) == oldest_first[1:3]
+
+
+# One-time codes -----------------------------------------------------------------------
+
+
+def make_challenge(user: User, purpose: OtpPurpose, created_at: datetime) -> OtpChallenge:
+    return OtpChallenge(
+        id=OtpChallengeId(uuid4()),
+        user_id=user.id,
+        purpose=purpose,
+        code_hash=f"hash-{created_at.isoformat()}",
+        created_at=created_at,
+        expires_at=created_at + timedelta(minutes=5),
+    )
+
+
+async def test_the_latest_challenge_is_the_newest_of_its_purpose(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    user = await given_user(new_uow)
+    older = make_challenge(user, OtpPurpose.LOGIN, at(0))
+    newer = make_challenge(user, OtpPurpose.LOGIN, at(60))
+    reset = make_challenge(user, OtpPurpose.PASSWORD_RESET, at(120))
+    async with new_uow() as uow:
+        for challenge in (newer, older, reset):
+            await uow.otps.add(challenge)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.otps.latest(user.id, OtpPurpose.LOGIN) == newer
+        assert await uow.otps.latest(user.id, OtpPurpose.PASSWORD_RESET) == reset
+        assert await uow.otps.latest(UserId(uuid4()), OtpPurpose.LOGIN) is None
+
+
+async def test_a_challenge_update_stores_attempts_and_use(new_uow: UnitOfWorkFactory) -> None:
+    user = await given_user(new_uow)
+    challenge = make_challenge(user, OtpPurpose.LOGIN, at(0))
+    async with new_uow() as uow:
+        await uow.otps.add(challenge)
+        await uow.commit()
+    used = challenge.with_failed_attempt().with_failed_attempt().used(at(30))
+    async with new_uow() as uow:
+        await uow.otps.update(used)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.otps.latest(user.id, OtpPurpose.LOGIN) == used
+
+
+# Refresh tokens -----------------------------------------------------------------------
+
+
+async def test_a_refresh_token_is_found_by_its_hash(new_uow: UnitOfWorkFactory) -> None:
+    user = await given_user(new_uow)
+    token = make_token(user)
+    async with new_uow() as uow:
+        await uow.refresh_tokens.add(token)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.refresh_tokens.get_by_hash("h1") == token
+        assert await uow.refresh_tokens.get_by_hash("other") is None
+
+
+async def test_a_token_is_rotated_only_once(new_uow: UnitOfWorkFactory) -> None:
+    user = await given_user(new_uow)
+    token = make_token(user)
+    async with new_uow() as uow:
+        await uow.refresh_tokens.add(token)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.refresh_tokens.mark_rotated(token, at(10)) is True
+        assert await uow.refresh_tokens.mark_rotated(token, at(11)) is False
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.refresh_tokens.get_by_hash("h1") == replace(token, rotated_at=at(10))
+
+
+async def test_revoked_or_expired_tokens_are_not_rotated(new_uow: UnitOfWorkFactory) -> None:
+    user = await given_user(new_uow)
+    revoked, expiring = make_token(user, token_hash="a"), make_token(user, token_hash="b")
+    async with new_uow() as uow:
+        await uow.refresh_tokens.add(revoked)
+        await uow.refresh_tokens.add(expiring)
+        await uow.refresh_tokens.revoke_family(revoked.family_id, at(1))
+        assert await uow.refresh_tokens.mark_rotated(revoked, at(2)) is False
+        assert await uow.refresh_tokens.mark_rotated(expiring, expiring.expires_at) is False
+
+
+async def test_revoking_a_family_leaves_other_families_alone(new_uow: UnitOfWorkFactory) -> None:
+    user = await given_user(new_uow)
+    family = uuid4()
+    first, second = (make_token(user, family_id=family, token_hash=h) for h in ("a", "b"))
+    other = make_token(user, token_hash="c")
+    async with new_uow() as uow:
+        for token in (first, second, other):
+            await uow.refresh_tokens.add(token)
+        await uow.refresh_tokens.revoke_family(TokenFamilyId(family), at(5))
+        await uow.commit()
+    async with new_uow() as uow:
+        assert [await uow.refresh_tokens.get_by_hash(h) for h in ("a", "b", "c")] == [
+            replace(first, revoked_at=at(5)),
+            replace(second, revoked_at=at(5)),
+            other,
+        ]
+
+
+async def test_revoking_all_of_a_users_tokens_keeps_earlier_revocation_times(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    user, someone = await given_user(new_uow), await given_user(new_uow, "+15550000002")
+    early, live = make_token(user, token_hash="a"), make_token(user, token_hash="b")
+    theirs = make_token(someone, token_hash="c")
+    async with new_uow() as uow:
+        for token in (early, live, theirs):
+            await uow.refresh_tokens.add(token)
+        await uow.refresh_tokens.revoke_family(early.family_id, at(1))
+        await uow.refresh_tokens.revoke_all_for_user(user.id, at(9))
+        await uow.commit()
+    async with new_uow() as uow:
+        assert [await uow.refresh_tokens.get_by_hash(h) for h in ("a", "b", "c")] == [
+            replace(early, revoked_at=at(1)),
+            replace(live, revoked_at=at(9)),
+            theirs,
+        ]
+
+
+# Chatrooms ----------------------------------------------------------------------------
+
+
+async def test_a_chatroom_is_visible_only_to_its_owner(new_uow: UnitOfWorkFactory) -> None:
+    owner, stranger = await given_user(new_uow), await given_user(new_uow, "+15550000002")
+    room = await given_room(new_uow, owner)
+    async with new_uow() as uow:
+        assert await uow.chatrooms.get(room.id, owner.id) == room
+        assert await uow.chatrooms.get(room.id, stranger.id) is None
+        assert await uow.chatrooms.get(ChatroomId(uuid4()), owner.id) is None
+
+
+async def test_chatrooms_are_listed_newest_activity_first_and_paged_by_keyset(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner, stranger = await given_user(new_uow), await given_user(new_uow, "+15550000002")
+    old = make_room(owner, created_at=at(0), room_id=UUID(int=1))
+    tie_low = make_room(owner, created_at=at(10), room_id=UUID(int=2))
+    tie_high = make_room(owner, created_at=at(10), room_id=UUID(int=3))
+    busy = make_room(owner, created_at=at(-50), room_id=UUID(int=4))
+    async with new_uow() as uow:
+        for room in (old, tie_low, tie_high, busy, make_room(stranger, created_at=at(99))):
+            await uow.chatrooms.add(room)
+        await uow.chatrooms.record_message(busy.id, at(20), 2)
+        await uow.commit()
+    expected = [busy.id, tie_high.id, tie_low.id, old.id]
+
+    pages: list[list[UUID]] = []
+    before: tuple[datetime, ChatroomId] | None = None
+    async with new_uow() as uow:
+        assert ids(await uow.chatrooms.list_for_user(owner.id, limit=10, before=None)) == expected
+        while page := await uow.chatrooms.list_for_user(owner.id, limit=2, before=before):
+            pages.append(ids(page))
+            before = (page[-1].last_activity_at, page[-1].id)
+    assert pages == [expected[:2], expected[2:]]
+
+
+async def test_recording_messages_counts_them_and_moves_the_last_time_only_forward(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner = await given_user(new_uow)
+    room = await given_room(new_uow, owner)
+    async with new_uow() as uow:
+        await uow.chatrooms.record_message(room.id, at(30), 2)
+        await uow.chatrooms.record_message(room.id, at(20), 1)
+        await uow.commit()
+    async with new_uow() as uow:
+        stored = await uow.chatrooms.get(room.id, owner.id)
+        listed = await uow.chatrooms.list_for_user(owner.id, limit=1, before=(at(31), room.id))
+    assert stored == replace(room, message_count=3, last_message_at=at(30))
+    assert ids(listed) == [room.id]
+
+
+async def test_a_new_title_is_stored_with_its_update_time(new_uow: UnitOfWorkFactory) -> None:
+    owner = await given_user(new_uow)
+    room = await given_room(new_uow, owner)
+    async with new_uow() as uow:
+        await uow.chatrooms.update_title(room.renamed("Trip plans", at(5)))
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.chatrooms.get(room.id, owner.id) == room.renamed("Trip plans", at(5))
+
+
+async def test_chatrooms_are_counted_per_user(new_uow: UnitOfWorkFactory) -> None:
+    owner, stranger = await given_user(new_uow), await given_user(new_uow, "+15550000002")
+    await given_room(new_uow, owner)
+    await given_room(new_uow, owner)
+    async with new_uow() as uow:
+        assert await uow.chatrooms.count_for_user(owner.id) == 2
+        assert await uow.chatrooms.count_for_user(stranger.id) == 0
+
+
+async def test_deleting_a_chatroom_deletes_its_messages_only(new_uow: UnitOfWorkFactory) -> None:
+    owner = await given_user(new_uow)
+    doomed, kept = await given_room(new_uow, owner), await given_room(new_uow, owner)
+    doomed_message, kept_message = make_message(doomed), make_message(kept)
+    await given_messages(new_uow, doomed_message, kept_message)
+    async with new_uow() as uow:
+        await uow.chatrooms.delete(doomed.id)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.chatrooms.get(doomed.id, owner.id) is None
+        assert await uow.messages.get_any(doomed_message.id) is None
+        assert await uow.messages.get_any(kept_message.id) == kept_message
+
+
+# Messages -----------------------------------------------------------------------------
+
+
+async def test_a_message_round_trips_every_field(new_uow: UnitOfWorkFactory) -> None:
+    owner = await given_user(new_uow)
+    room = await given_room(new_uow, owner)
+    question = replace(make_message(room), quota_day=DAY.isoformat())
+    answer = Message(
+        id=MessageId(uuid4()),
+        chatroom_id=room.id,
+        user_id=owner.id,
+        role=Role.MODEL,
+        content="It failed.",
+        status=MessageStatus.FAILED,
+        created_at=at(1),
+        in_reply_to=question.id,
+        model="gemini-2.5-flash",
+        finish_reason="stop",
+        usage=TokenUsage(prompt_tokens=3, output_tokens=4, thoughts_tokens=5, total_tokens=12),
+        error=MessageError(code="model_unavailable", message="try later"),
+        completed_at=at(2),
+        lease_expires_at=at(3),
+        attempts=2,
+    )
+    await given_messages(new_uow, question, answer)
+    assert await read_message(new_uow, question.id) == question
+    assert await read_message(new_uow, answer.id) == answer
+
+
+async def test_a_message_is_visible_only_to_its_owner_but_the_worker_reads_any(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner, stranger = await given_user(new_uow), await given_user(new_uow, "+15550000002")
+    message = make_message(await given_room(new_uow, owner))
+    await given_messages(new_uow, message)
+    async with new_uow() as uow:
+        assert await uow.messages.get(message.id, owner.id) == message
+        assert await uow.messages.get(message.id, stranger.id) is None
+        assert await uow.messages.get_any(message.id) == message
+        assert await uow.messages.get_any(MessageId(uuid4())) is None
+
+
+async def test_messages_are_paged_newest_first_strictly_before_the_cursor(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner = await given_user(new_uow)
+    room, other_room = await given_room(new_uow, owner), await given_room(new_uow, owner)
+    first = make_message(room, created_at=at(0), message_id=UUID(int=9))
+    tie_low = make_message(room, created_at=at(5), message_id=UUID(int=1))
+    tie_high = make_message(room, created_at=at(5), message_id=UUID(int=2))
+    last = make_reply(room, created_at=at(7), message_id=UUID(int=3))
+    elsewhere = make_message(other_room, created_at=at(6))
+    await given_messages(new_uow, last, first, tie_high, elsewhere, tie_low)
+    expected = [last.id, tie_high.id, tie_low.id, first.id]
+
+    pages: list[list[UUID]] = []
+    before: tuple[datetime, MessageId] | None = None
+    async with new_uow() as uow:
+        assert ids(await uow.messages.list_page(room.id, limit=10, before=None)) == expected
+        while page := await uow.messages.list_page(room.id, limit=3, before=before):
+            pages.append(ids(page))
+            before = (page[-1].created_at, page[-1].id)
+    assert pages == [expected[:3], expected[3:]]
+
+
+async def test_history_is_the_completed_turns_before_a_time_newest_first(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner = await given_user(new_uow)
+    room, other_room = await given_room(new_uow, owner), await given_room(new_uow, owner)
+    oldest = make_message(room, created_at=at(0))
+    answer = make_message(room, role=Role.MODEL, created_at=at(1))
+    failed = make_message(room, role=Role.MODEL, status=MessageStatus.FAILED, created_at=at(2))
+    question = make_message(room, created_at=at(3))
+    pending = make_reply(room, created_at=at(4))
+    now = make_message(room, created_at=at(5))
+    elsewhere = make_message(other_room, created_at=at(3))
+    await given_messages(new_uow, oldest, answer, failed, question, pending, now, elsewhere)
+    async with new_uow() as uow:
+        history = await uow.messages.history(room.id, before=at(5), limit=10)
+        latest_two = await uow.messages.history(room.id, before=at(5), limit=2)
+    assert ids(history) == [question.id, answer.id, oldest.id]
+    assert ids(latest_two) == [question.id, answer.id]
+
+
+async def test_a_queued_reply_is_claimed_once_until_its_lease_expires(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    room = await given_room(new_uow, await given_user(new_uow))
+    question, reply = make_message(room), make_reply(room)
+    await given_messages(new_uow, question, reply)
+    async with new_uow() as uow:
+        assert await uow.messages.claim(reply.id, at(0), at(60)) is True
+        assert await uow.messages.claim(reply.id, at(30), at(90)) is False
+        assert await uow.messages.claim(reply.id, at(61), at(121)) is True
+        assert await uow.messages.claim(question.id, at(0), at(60)) is False
+        assert await uow.messages.claim(MessageId(uuid4()), at(0), at(60)) is False
+        await uow.commit()
+    assert await read_message(new_uow, reply.id) == replace(
+        reply, status=MessageStatus.PROCESSING, lease_expires_at=at(121), attempts=2
+    )
+
+
+async def test_of_two_concurrent_claims_one_wins(new_uow: UnitOfWorkFactory) -> None:
+    reply = make_reply(await given_room(new_uow, await given_user(new_uow)))
+    await given_messages(new_uow, reply)
+
+    async def claim() -> bool:
+        async with new_uow() as uow:
+            claimed = await uow.messages.claim(reply.id, at(0), at(60))
+            await uow.commit()
+        return claimed
+
+    assert sorted(await asyncio.gather(claim(), claim())) == [False, True]
+    assert (await read_message(new_uow, reply.id)).attempts == 1
+
+
+async def test_an_outcome_is_stored_only_while_the_reply_is_processing(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    reply = make_reply(await given_room(new_uow, await given_user(new_uow)))
+    await given_messages(new_uow, reply)
+    outcome = {
+        "status": MessageStatus.COMPLETED,
+        "content": "Hi!",
+        "model": "offline",
+        "finish_reason": "stop",
+        "usage": TokenUsage(prompt_tokens=1, output_tokens=2, total_tokens=3),
+        "error": None,
+        "completed_at": at(5),
+    }
+    async with new_uow() as uow:
+        assert await uow.messages.finish(reply.id, **outcome) is False
+        await uow.messages.claim(reply.id, at(0), at(60))
+        assert await uow.messages.finish(reply.id, **outcome) is True
+        assert await uow.messages.finish(reply.id, **outcome) is False
+        await uow.commit()
+    assert await read_message(new_uow, reply.id) == replace(
+        reply,
+        status=MessageStatus.COMPLETED,
+        content="Hi!",
+        model="offline",
+        finish_reason="stop",
+        usage=TokenUsage(prompt_tokens=1, output_tokens=2, total_tokens=3),
+        completed_at=at(5),
+        attempts=1,
+    )
+
+
+async def test_a_failed_outcome_keeps_its_error(new_uow: UnitOfWorkFactory) -> None:
+    reply = make_reply(await given_room(new_uow, await given_user(new_uow)))
+    await given_messages(new_uow, reply)
+    error = MessageError(code="model_unavailable", message="The model is busy.")
+    async with new_uow() as uow:
+        await uow.messages.claim(reply.id, at(0), at(60))
+        await uow.messages.finish(
+            reply.id,
+            status=MessageStatus.FAILED,
+            content="",
+            model=None,
+            finish_reason=None,
+            usage=None,
+            error=error,
+            completed_at=at(5),
+        )
+        await uow.commit()
+    stored = await read_message(new_uow, reply.id)
+    assert (stored.status, stored.error, stored.usage) == (MessageStatus.FAILED, error, None)
+
+
+async def test_a_released_reply_is_queued_again(new_uow: UnitOfWorkFactory) -> None:
+    room = await given_room(new_uow, await given_user(new_uow))
+    reply, done = make_reply(room), make_message(room, role=Role.MODEL)
+    await given_messages(new_uow, reply, done)
+    async with new_uow() as uow:
+        await uow.messages.claim(reply.id, at(0), at(60))
+        await uow.messages.release(reply.id)
+        await uow.messages.release(done.id)
+        await uow.commit()
+    assert await read_message(new_uow, reply.id) == replace(reply, attempts=1)
+    assert await read_message(new_uow, done.id) == done
+
+
+async def test_cancelling_a_room_cancels_its_queued_and_processing_replies(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner = await given_user(new_uow)
+    room, other_room = await given_room(new_uow, owner), await given_room(new_uow, owner)
+    queued, processing, question = make_reply(room), make_reply(room), make_message(room)
+    done = make_message(room, role=Role.MODEL)
+    elsewhere = make_reply(other_room)
+    await given_messages(new_uow, queued, processing, question, done, elsewhere)
+    async with new_uow() as uow:
+        await uow.messages.claim(processing.id, at(0), at(60))
+        assert await uow.messages.cancel_pending(room.id, at(9)) == 2
+        await uow.commit()
+    for reply in (queued, processing):
+        stored = await read_message(new_uow, reply.id)
+        assert (stored.status, stored.completed_at) == (MessageStatus.CANCELLED, at(9))
+    for untouched in (question, done, elsewhere):
+        assert await read_message(new_uow, untouched.id) == untouched
+
+
+async def test_stale_replies_are_old_queued_or_lease_expired_oldest_first(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    room = await given_room(new_uow, await given_user(new_uow))
+    old_queued = make_reply(room, created_at=at(0))
+    expired = make_reply(room, created_at=at(-10))
+    leased = make_reply(room, created_at=at(-20))
+    fresh = make_reply(room, created_at=at(50))
+    old_question = make_message(room, created_at=at(-30))
+    old_done = make_message(room, role=Role.MODEL, created_at=at(-40))
+    await given_messages(new_uow, old_queued, expired, leased, fresh, old_question, old_done)
+    async with new_uow() as uow:
+        await uow.messages.claim(expired.id, at(0), at(10))
+        await uow.messages.claim(leased.id, at(0), at(1000))
+        await uow.commit()
+    async with new_uow() as uow:
+        stale = await uow.messages.stale_replies(queued_before=at(40), now=at(100), limit=10)
+        first = await uow.messages.stale_replies(queued_before=at(40), now=at(100), limit=1)
+    assert list(stale) == [expired.id, old_queued.id]
+    assert list(first) == [expired.id]
+
+
+# Subscriptions ------------------------------------------------------------------------
+
+
+async def test_saving_a_subscription_inserts_then_replaces_it(new_uow: UnitOfWorkFactory) -> None:
+    user = await given_user(new_uow)
+    started = Subscription(
+        user_id=user.id,
+        status="active",
+        stripe_customer_id="cus_1",
+        stripe_subscription_id="sub_1",
+        current_period_end=at(86_400),
+        last_event_at=at(1),
+        updated_at=at(2),
+    )
+    cancelled = replace(started, status="canceled", cancel_at_period_end=True, updated_at=at(3))
+    async with new_uow() as uow:
+        assert await uow.subscriptions.get(user.id) is None
+        await uow.subscriptions.save(started)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.subscriptions.get(user.id) == started
+        await uow.subscriptions.save(cancelled)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.subscriptions.get(user.id) == cancelled
+
+
+async def test_subscriptions_are_found_by_customer_and_by_stripe_subscription(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    user, other = await given_user(new_uow), await given_user(new_uow, "+15550000002")
+    mine = Subscription(user_id=user.id, stripe_customer_id="cus_1", stripe_subscription_id="sub_1")
+    theirs = Subscription(user_id=other.id, stripe_customer_id="cus_2")
+    async with new_uow() as uow:
+        await uow.subscriptions.save(mine)
+        await uow.subscriptions.save(theirs)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.subscriptions.get_by_customer("cus_1") == mine
+        assert await uow.subscriptions.get_by_customer("cus_2") == theirs
+        assert await uow.subscriptions.get_by_stripe_subscription("sub_1") == mine
+        assert await uow.subscriptions.get_by_customer("cus_3") is None
+        assert await uow.subscriptions.get_by_stripe_subscription("sub_2") is None
+
+
+# Daily usage --------------------------------------------------------------------------
+
+
+async def test_the_quota_counts_up_to_the_limit_and_refuses_beyond(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    user = await given_user(new_uow)
+    async with new_uow() as uow:
+        taken = [await uow.usage.take(user.id, DAY, 3) for _ in range(4)]
+        assert await uow.usage.used(user.id, DAY) == 3
+        assert await uow.usage.take(user.id, DAY, 0) is None
+    assert taken == [1, 2, 3, None]
+
+
+async def test_an_unlimited_quota_never_refuses(new_uow: UnitOfWorkFactory) -> None:
+    user = await given_user(new_uow)
+    async with new_uow() as uow:
+        assert [await uow.usage.take(user.id, DAY, None) for _ in range(7)] == list(range(1, 8))
+
+
+async def test_a_unit_given_back_can_be_taken_again_but_never_below_zero(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    user = await given_user(new_uow)
+    async with new_uow() as uow:
+        await uow.usage.give_back(user.id, DAY)
+        assert await uow.usage.take(user.id, DAY, 1) == 1
+        assert await uow.usage.take(user.id, DAY, 1) is None
+        await uow.usage.give_back(user.id, DAY)
+        assert await uow.usage.take(user.id, DAY, 1) == 1
+        await uow.usage.give_back(user.id, DAY)
+        await uow.usage.give_back(user.id, DAY)
+        assert await uow.usage.used(user.id, DAY) == 0
+
+
+async def test_each_user_and_day_has_its_own_count(new_uow: UnitOfWorkFactory) -> None:
+    user, other = await given_user(new_uow), await given_user(new_uow, "+15550000002")
+    tomorrow = DAY + timedelta(days=1)
+    async with new_uow() as uow:
+        await uow.usage.take(user.id, DAY, 5)
+        await uow.usage.take(user.id, DAY, 5)
+        assert await uow.usage.take(user.id, tomorrow, 5) == 1
+        assert await uow.usage.take(other.id, DAY, 5) == 1
+        assert await uow.usage.used(user.id, DAY) == 2
+        assert await uow.usage.used(other.id, tomorrow) == 0
+
+
+async def test_twenty_concurrent_takes_with_a_limit_of_five_give_exactly_five(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    user = await given_user(new_uow)
+
+    async def take() -> int | None:
+        async with new_uow() as uow:
+            taken = await uow.usage.take(user.id, DAY, 5)
+            await uow.commit()
+        return taken
+
+    results = await asyncio.gather(*(take() for _ in range(20)))
+    assert sorted(r for r in results if r is not None) == [1, 2, 3, 4, 5]
+    assert results.count(None) == 15
+    async with new_uow() as uow:
+        assert await uow.usage.used(user.id, DAY) == 5
+
+
+# Payment events -----------------------------------------------------------------------
+
+
+async def test_a_payment_event_is_recorded_once(new_uow: UnitOfWorkFactory) -> None:
+    async with new_uow() as uow:
+        assert await uow.payment_events.record("evt_1", "invoice.paid", at(0)) is True
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.payment_events.record("evt_1", "invoice.paid", at(1)) is False
+        assert await uow.payment_events.record("evt_2", "invoice.paid", at(1)) is True
+
+
+# Unit of work -------------------------------------------------------------------------
+
+
+async def test_leaving_without_commit_discards_the_changes(new_uow: UnitOfWorkFactory) -> None:
+    user = make_user()
+    async with new_uow() as uow:
+        await uow.users.add(user)
+    async with new_uow() as uow:
+        assert await uow.users.get(user.id) is None
+
+
+async def test_an_error_inside_discards_the_changes(new_uow: UnitOfWorkFactory) -> None:
+    user = make_user()
+
+    async def add_then_fail() -> None:
+        async with new_uow() as uow:
+            await uow.users.add(user)
+            raise LookupError
+
+    with pytest.raises(LookupError):
+        await add_then_fail()
+    async with new_uow() as uow:
+        assert await uow.users.get(user.id) is None
+
+
+async def test_rollback_discards_only_what_came_after_the_last_commit(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    kept, dropped, after = (
+        make_user("+15550000001"),
+        make_user("+15550000002"),
+        make_user("+15550000003"),
+    )
+    async with new_uow() as uow:
+        await uow.users.add(kept)
+        await uow.commit()
+        await uow.users.add(dropped)
+        await uow.rollback()
+        assert await uow.users.get(dropped.id) is None
+        await uow.users.add(after)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert [await uow.users.get(u.id) for u in (kept, dropped, after)] == [kept, None, after]
+
+
+async def test_uncommitted_changes_are_invisible_to_other_units_of_work(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    user = make_user()
+
+    async def read() -> User | None:
+        async with new_uow() as uow:
+            return await uow.users.get(user.id)
+
+    async with new_uow() as writer:
+        await writer.users.add(user)
+        reader = asyncio.create_task(read())
+        # Let the reader run (or block, depending on the backend) while the write is pending.
+        await asyncio.sleep(0.05)
+    assert await reader is None
+
+
+async def test_datetimes_come_back_aware_and_in_utc(new_uow: UnitOfWorkFactory) -> None:
+    precise = datetime(2025, 3, 1, 23, 59, 59, 123456, tzinfo=UTC)
+    elsewhere = datetime(2025, 3, 2, 5, 29, 59, 654321, tzinfo=timezone(timedelta(hours=5.5)))
+    user = replace(make_user(), created_at=precise)
+    room = replace(make_room(user, created_at=elsewhere), updated_at=precise)
+    async with new_uow() as uow:
+        await uow.users.add(user)
+        await uow.chatrooms.add(room)
+        await uow.commit()
+    async with new_uow() as uow:
+        stored_user = await uow.users.get(user.id)
+        stored_room = await uow.chatrooms.get(room.id, user.id)
+    assert stored_user is not None
+    assert stored_room is not None
+    assert stored_user.created_at == precise
+    assert stored_user.created_at.utcoffset() == timedelta(0)
+    assert stored_room.created_at == elsewhere
+    assert stored_room.updated_at.utcoffset() == timedelta(0)
+
+
+# Outages (SQL only) -------------------------------------------------------------------
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+async def test_an_unreachable_postgresql_is_unavailable() -> None:
+    engine = create_engine(f"postgresql://postgres@127.0.0.1:{closed_port()}/none")
+    try:
+        with pytest.raises(Unavailable) as raised:
+            async with sql_unit_of_work_factory(engine)() as uow:
+                await uow.users.get(UserId(uuid4()))
+    finally:
+        await engine.dispose()
+    assert raised.value.code == "database_unavailable"
+    assert "127.0.0.1" not in str(raised.value)
+
+
+async def test_an_unopenable_sqlite_file_is_unavailable(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'folder' / 'db.sqlite'}")
+    try:
+        with pytest.raises(Unavailable):
+            async with sql_unit_of_work_factory(engine)() as uow:
+                await uow.users.get(UserId(uuid4()))
+    finally:
+        await engine.dispose()
+
+
+async def test_an_unmigrated_database_fails_as_unavailable(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    try:
+        with pytest.raises(Unavailable):
+            async with sql_unit_of_work_factory(engine)() as uow:
+                await uow.users.get(UserId(uuid4()))
+    finally:
+        await engine.dispose()
