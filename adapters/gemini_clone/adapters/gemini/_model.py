@@ -59,7 +59,8 @@ class GeminiLanguageModel(LanguageModel):
     - Other 4xx (400, 401, 403, 404, ...) are not retried: `ModelConfigurationError`
       (`model_api_key_invalid`, `model_permission_denied`, `model_not_found`,
       `model_configuration_error`), logged at ERROR. So are proxy and protocol errors.
-    - A 200 stream that is not JSON is `ModelError` `model_bad_response`, not retried.
+    - Any other status is `ModelError` (`model_error`); a 200 stream that is not JSON is
+      `ModelError` (`model_bad_response`). Neither is retried.
     - A stream that ends without a finish reason failed (`model_stream_incomplete`).
     - Chunks carry text as it arrives; the last chunk carries the finish reason, the block
       reason, the usage of the last event that reported it, and Gemini's `modelVersion`.
