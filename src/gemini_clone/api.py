@@ -69,7 +69,7 @@ from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.quota import DailyUsage, Plans
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
-from gemini_clone.domain.users import OtpPurpose, User
+from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import ReplyJobs
@@ -85,7 +85,18 @@ from gemini_clone.ports.language_model import (
 )
 from gemini_clone.ports.otp import MobileNumbers, OtpSender
 from gemini_clone.ports.payments import CheckoutRequest, CheckoutSession, PaymentGateway
-from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from gemini_clone.ports.repositories import (
+    ChatroomRepository,
+    MessageRepository,
+    OtpRepository,
+    PaymentEventRepository,
+    RefreshTokenRepository,
+    SubscriptionRepository,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    UsageRepository,
+    UserRepository,
+)
 from gemini_clone.ports.tokens import AccessToken, PasswordHasher, TokenService
 
 __all__ = [
@@ -99,6 +110,7 @@ __all__ = [
     "ChatroomDetail",
     "ChatroomId",
     "ChatroomPage",
+    "ChatroomRepository",
     "CheckoutRequest",
     "CheckoutSession",
     "Clock",
@@ -133,6 +145,7 @@ __all__ = [
     "MessageError",
     "MessageId",
     "MessagePage",
+    "MessageRepository",
     "MessageStatus",
     "MobileNumbers",
     "ModelConfigurationError",
@@ -141,9 +154,11 @@ __all__ = [
     "NotFound",
     "OpenBillingPortal",
     "OpenBillingPortalInput",
+    "OtpChallenge",
     "OtpChecker",
     "OtpIssuer",
     "OtpPurpose",
+    "OtpRepository",
     "OtpSender",
     "OtpSent",
     "PasswordHasher",
@@ -151,12 +166,15 @@ __all__ = [
     "PasswordLoginInput",
     "PaymentError",
     "PaymentEvent",
+    "PaymentEventRepository",
     "PaymentGateway",
     "Plans",
     "Profile",
     "QuotaExceeded",
     "RefreshInput",
     "RefreshSession",
+    "RefreshToken",
+    "RefreshTokenRepository",
     "RenameChatroom",
     "RenameChatroomInput",
     "ReplyJobs",
@@ -178,6 +196,7 @@ __all__ = [
     "StartCheckout",
     "StartCheckoutInput",
     "Subscription",
+    "SubscriptionRepository",
     "SubscriptionView",
     "Throttle",
     "ThrottleDecision",
@@ -190,8 +209,10 @@ __all__ = [
     "Unavailable",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "UsageRepository",
     "User",
     "UserId",
+    "UserRepository",
     "VerifyOtp",
     "VerifyOtpInput",
     "WaitForReply",

@@ -896,8 +896,10 @@ async def test_an_unreachable_postgresql_is_unavailable() -> None:
     assert "127.0.0.1" not in str(raised.value)
 
 
-async def test_an_unopenable_sqlite_file_is_unavailable(tmp_path: Path) -> None:
-    engine = create_engine(f"sqlite:///{tmp_path / 'missing' / 'folder' / 'db.sqlite'}")
+async def test_a_corrupt_sqlite_file_is_unavailable(tmp_path: Path) -> None:
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"this is not a database " * 100)
+    engine = create_engine(f"sqlite:///{corrupt}")
     try:
         with pytest.raises(Unavailable):
             async with sql_unit_of_work_factory(engine)() as uow:

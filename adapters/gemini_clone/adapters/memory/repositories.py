@@ -356,8 +356,7 @@ class InMemoryMessageRepository(_InMemoryRepository, MessageRepository):
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int
     ) -> Sequence[MessageId]:
-        """Replies queued before `queued_before`, or processing with a lease that ended
-        before `now`; oldest first."""
+        """Replies queued before `queued_before` or with a lease ended by `now`, oldest first."""
         stale = sorted(
             (
                 message

@@ -22,8 +22,11 @@ _ASYNC_DRIVERS = {
 
 
 def normalize_url(url: str) -> str:
-    """The URL with its async driver: `postgres://` and `postgresql://` use asyncpg,
-    `sqlite://` uses aiosqlite. Raises `ValueError` for other databases or drivers."""
+    """The URL with its async driver.
+
+    `postgres://` and `postgresql://` use asyncpg, `sqlite://` uses aiosqlite; other
+    databases or drivers raise `ValueError`.
+    """
     try:
         parsed = make_url(url)
     except ArgumentError as error:
@@ -61,7 +64,7 @@ def create_engine(
         max_overflow=max_overflow,
         pool_pre_ping=True,
         pool_recycle=1800,
-        pool_timeout=connect_timeout,
+        pool_timeout=30,
         connect_args={
             "timeout": connect_timeout,
             "command_timeout": 60,

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     CursorResult,
     Executable,
     RowMapping,
@@ -434,8 +435,7 @@ class SqlMessageRepository(_SqlRepository, MessageRepository):
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int
     ) -> Sequence[MessageId]:
-        """Replies queued before `queued_before`, or processing with a lease that ended
-        before `now`; oldest first."""
+        """Replies queued before `queued_before` or with a lease ended by `now`, oldest first."""
         c = messages.c
         statement = (
             select(c.id)
@@ -484,7 +484,7 @@ class SqlSubscriptionRepository(_SqlRepository, SubscriptionRepository):
         )
         await self._execute(statement)
 
-    async def _latest_where(self, condition: Any) -> Subscription | None:
+    async def _latest_where(self, condition: ColumnElement[bool]) -> Subscription | None:
         c = subscriptions.c
         statement = (
             select(subscriptions)

@@ -8,8 +8,11 @@ a running event loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -24,6 +27,11 @@ from gemini_clone.domain.errors import Unavailable
 
 MIGRATIONS_PATH = Path(__file__).with_name("migrations")
 UPGRADE_COMMAND = "gemini-clone db upgrade"
+
+# Alembic keeps the running migration's context in module globals (`alembic.context`), so
+# two migrations in one process must not interleave; other processes wait on a database
+# lock instead (see migrations/env.py).
+_in_process_locks: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = WeakKeyDictionary()
 
 
 class SchemaError(Unavailable):
@@ -99,6 +107,23 @@ def _scripts() -> ScriptDirectory:
     return ScriptDirectory.from_config(_config())
 
 
+@contextmanager
+def _sqlite_foreign_keys_off(connection: Connection) -> Iterator[None]:
+    """SQLite alters a table by copying it and dropping the original; with foreign keys on,
+    dropping a referenced table would delete the rows that reference it.
+
+    The pragma is ignored inside a transaction, so it is set on the driver's connection
+    before Alembic begins one, and set back before the connection returns to the pool.
+    """
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute("PRAGMA foreign_keys = OFF")
+        yield
+    finally:
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+
 def _current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
@@ -107,10 +132,15 @@ async def _run_command(engine: AsyncEngine, run: Callable[[Config], None]) -> No
     def with_connection(connection: Connection) -> None:
         config = _config()
         config.attributes["connection"] = connection
-        run(config)
+        if connection.dialect.name != "sqlite":
+            run(config)
+            return
+        with _sqlite_foreign_keys_off(connection):
+            run(config)
 
+    lock = _in_process_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
     try:
-        async with engine.connect() as connection:
+        async with lock, engine.connect() as connection:
             await connection.run_sync(with_connection)
             await connection.commit()
     except CommandError as error:

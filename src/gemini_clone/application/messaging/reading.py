@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -95,7 +96,7 @@ class WaitForReply:
         self._sleep = sleep
 
     async def execute(self, user_id: UserId, reply_id: MessageId, seconds: float) -> Message:
-        seconds = min(max(seconds, 0.0), MAX_WAIT_SECONDS)
+        seconds = min(max(seconds, 0.0), MAX_WAIT_SECONDS) if math.isfinite(seconds) else 0.0
         deadline = self._clock.now().timestamp() + seconds
         interval = 0.05
         while True:

@@ -21,8 +21,7 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
-        # SQLite alters tables by copying them. Note for such migrations: foreign keys are
-        # on, so copying a referenced table would cascade; turn them off around it.
+        # SQLite alters tables by copying them (`schema.py` turns foreign keys off meanwhile).
         render_as_batch=sqlite,
         # The engine makes SQLite transactions real (BEGIN IMMEDIATE), DDL included.
         transactional_ddl=True,
