@@ -176,6 +176,139 @@ async def test_invalidating_an_empty_scope_is_harmless(stores: Stores) -> None:
     assert await stores.cache.get("nobody", "anything") is None
 
 
+# Cache: stamps and stamped writes
+
+
+async def test_a_scope_keeps_its_stamp_until_it_is_invalidated(stores: Stores) -> None:
+    first = await stores.cache.stamp("user:1", 60)
+    again = await stores.cache.stamp("user:1", 60)
+
+    await stores.cache.invalidate("user:1")
+    after = await stores.cache.stamp("user:1", 60)
+
+    assert first is not None
+    assert again == first
+    assert after is not None
+    assert after != first
+
+
+async def test_each_scope_has_its_own_stamp(stores: Stores) -> None:
+    one = await stores.cache.stamp("user:1", 60)
+    two = await stores.cache.stamp("user:2", 60)
+
+    assert one is not None
+    assert two is not None
+    assert one != two
+
+
+async def test_a_write_with_the_current_stamp_is_stored(stores: Stores) -> None:
+    stamp = await stores.cache.stamp("user:1", 60)
+    assert stamp is not None
+
+    await stores.cache.set("user:1", "page:1", b"fresh", 60, stamp=stamp)
+
+    assert await stores.cache.get("user:1", "page:1") == b"fresh"
+
+
+async def test_a_write_stamped_before_an_invalidate_is_dropped(stores: Stores) -> None:
+    stamp = await stores.cache.stamp("user:1", 60)
+    assert stamp is not None
+
+    await stores.cache.invalidate("user:1")
+    await stores.cache.set("user:1", "page:1", b"stale", 60, stamp=stamp)
+
+    assert await stores.cache.get("user:1", "page:1") is None
+
+
+async def test_a_stale_stamp_does_not_match_the_scopes_new_stamp(stores: Stores) -> None:
+    stale = await stores.cache.stamp("user:1", 60)
+    assert stale is not None
+    await stores.cache.invalidate("user:1")
+    current = await stores.cache.stamp("user:1", 60)
+    assert current is not None
+
+    await stores.cache.set("user:1", "page:1", b"stale", 60, stamp=stale)
+    assert await stores.cache.get("user:1", "page:1") is None
+
+    await stores.cache.set("user:1", "page:1", b"fresh", 60, stamp=current)
+    assert await stores.cache.get("user:1", "page:1") == b"fresh"
+
+
+async def test_a_stamp_of_another_scope_is_not_accepted(stores: Stores) -> None:
+    other = await stores.cache.stamp("user:2", 60)
+    assert other is not None
+    await stores.cache.stamp("user:1", 60)
+
+    await stores.cache.set("user:1", "page:1", b"value", 60, stamp=other)
+
+    assert await stores.cache.get("user:1", "page:1") is None
+
+
+async def test_invalidating_another_scope_keeps_a_stamped_write(stores: Stores) -> None:
+    stamp = await stores.cache.stamp("user:1", 60)
+    assert stamp is not None
+
+    await stores.cache.invalidate("user:2")
+    await stores.cache.set("user:1", "page:1", b"value", 60, stamp=stamp)
+
+    assert await stores.cache.get("user:1", "page:1") == b"value"
+
+
+async def test_a_write_after_the_stamp_expired_is_dropped(stores: Stores) -> None:
+    stamp = await stores.cache.stamp("user:1", 1)
+    assert stamp is not None
+
+    await stores.wait(1.2)
+    await stores.cache.set("user:1", "page:1", b"late", 60, stamp=stamp)
+
+    assert await stores.cache.get("user:1", "page:1") is None
+    assert await stores.cache.stamp("user:1", 60) not in (None, stamp)
+
+
+async def test_neither_a_stamp_nor_a_stamped_write_extends_an_entry(stores: Stores) -> None:
+    await stores.cache.set("user:1", "short", b"short", 1)
+    stamp = await stores.cache.stamp("user:1", 60)
+    assert stamp is not None
+    await stores.cache.set("user:1", "long", b"long", 60, stamp=stamp)
+
+    await stores.wait(1.2)
+
+    assert await stores.cache.get("user:1", "short") is None
+
+
+async def test_a_stamped_entry_is_not_served_after_its_ttl(stores: Stores) -> None:
+    stamp = await stores.cache.stamp("user:1", 60)
+    assert stamp is not None
+    await stores.cache.set("user:1", "page", b"page", 1, stamp=stamp)
+    assert await stores.cache.get("user:1", "page") == b"page"
+
+    await stores.wait(1.2)
+
+    assert await stores.cache.get("user:1", "page") is None
+
+
+async def test_a_ttl_below_one_second_gives_no_stamp(stores: Stores) -> None:
+    assert await stores.cache.stamp("user:1", 0) is None
+    assert await stores.cache.stamp("user:1", -5) is None
+
+
+async def test_no_key_collides_with_the_scopes_stamp(stores: Stores) -> None:
+    keys = ["", "stamp", "k:stamp", "20:", "20:cursor", "__stamp__"]
+    stamp = await stores.cache.stamp("user:1", 60)
+    assert stamp is not None
+
+    for key in keys:
+        assert await stores.cache.get("user:1", key) is None
+    for key in keys:
+        await stores.cache.set("user:1", key, f"value of {key!r}".encode(), 60)
+
+    assert await stores.cache.stamp("user:1", 60) == stamp
+    await stores.cache.set("user:1", "page", b"stamped", 60, stamp=stamp)
+    assert await stores.cache.get("user:1", "page") == b"stamped"
+    for key in keys:
+        assert await stores.cache.get("user:1", key) == f"value of {key!r}".encode()
+
+
 # Throttle
 
 
@@ -321,13 +454,16 @@ async def test_memory_retry_after_is_the_whole_seconds_left_in_the_window() -> N
 async def test_redis_keys_live_under_the_prefix_and_always_expire(
     redis_client: aioredis.Redis, key_prefix: str
 ) -> None:
-    await RedisCache(redis_client, key_prefix=key_prefix).set("user:1", "page", b"x", 60)
+    cache = RedisCache(redis_client, key_prefix=key_prefix)
+    await cache.set("user:1", "page", b"x", 60)
+    await cache.stamp("user:2", 60)
     await RedisThrottle(redis_client, key_prefix=key_prefix).hit("ip:1", limit=1, window_seconds=60)
 
     names = sorted([name async for name in redis_client.scan_iter(match=f"{key_prefix}*")])
 
     assert names == [
         f"{key_prefix}cache:user:1".encode(),
+        f"{key_prefix}cache:user:2".encode(),
         f"{key_prefix}throttle:ip:1".encode(),
     ]
     for name in names:

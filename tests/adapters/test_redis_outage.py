@@ -140,13 +140,22 @@ async def test_cache_misses_and_throttle_fails_safe_while_redis_is_down_then_bot
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="gemini_clone.adapters.redis"):
         assert await cache.get("user:1", "chatrooms") is None
+        assert await cache.stamp("user:1", 60) is None
         await cache.set("user:1", "chatrooms", b"fresh", 60)
+        await cache.set("user:1", "chatrooms", b"fresh", 60, stamp="taken before the outage")
         await cache.invalidate("user:1")
         with pytest.raises(Unavailable):
             await throttle.hit("ip:1", limit=5, window_seconds=60)
     elapsed = time.monotonic() - started
 
-    expected = ["Redis cache get", "Redis cache set", "Redis cache invalidate", "Redis throttle"]
+    expected = [
+        "Redis cache get",
+        "Redis cache stamp",
+        "Redis cache set",
+        "Redis cache set",
+        "Redis cache invalidate",
+        "Redis throttle",
+    ]
     warnings = _warnings(caplog)
     assert len(warnings) == len(expected)
     for start, warning in zip(expected, warnings, strict=True):
@@ -155,7 +164,9 @@ async def test_cache_misses_and_throttle_fails_safe_while_redis_is_down_then_bot
     assert elapsed < 2
 
     redis_server.start()
-    await cache.set("user:1", "chatrooms", b"after restart", 60)
+    stamp = await cache.stamp("user:1", 60)
+    assert stamp is not None
+    await cache.set("user:1", "chatrooms", b"after restart", 60, stamp=stamp)
     assert await cache.get("user:1", "chatrooms") == b"after restart"
     assert (await throttle.hit("ip:1", limit=5, window_seconds=60)).allowed
 

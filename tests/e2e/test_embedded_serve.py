@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import httpx
-
 from tests.e2e.conftest import Server
 
 NUMBER = "+91 98765 43210"

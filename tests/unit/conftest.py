@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.unit.fakes import (
+    ClockSleep,
+    RecordingPaymentGateway,
+    ScriptedLanguageModel,
+    SlowCache,
+)
 
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
 from gemini_clone.adapters.memory.clock import FixedClock, SequentialIdGenerator
@@ -59,7 +65,6 @@ from gemini_clone.domain.quota import Plans
 from gemini_clone.domain.subscriptions import PaymentEvent
 from gemini_clone.domain.users import User
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
-from tests.unit.fakes import ClockSleep, RecordingPaymentGateway, ScriptedLanguageModel
 
 START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 """A Monday morning, UTC: far enough from midnight that the quota day does not turn."""
@@ -77,7 +82,7 @@ class World:
     ids: SequentialIdGenerator
     store: InMemoryStore
     uow: UnitOfWorkFactory
-    cache: InMemoryCache
+    cache: SlowCache
     throttle: InMemoryThrottle
     jobs: InMemoryReplyJobs
     otp_sender: InMemoryOtpSender
@@ -146,9 +151,7 @@ class World:
         )
 
     async def new_chatroom(self, user: User, title: str | None = None) -> Chatroom:
-        return await self.create_chatroom.execute(
-            CreateChatroomInput(user_id=user.id, title=title)
-        )
+        return await self.create_chatroom.execute(CreateChatroomInput(user_id=user.id, title=title))
 
     async def post(
         self, user: User, chatroom: Chatroom, content: str = "Hi!", request_id: str | None = None
@@ -216,7 +219,7 @@ def build_world(
     def monotonic() -> float:
         return clock.now().timestamp()
 
-    cache = InMemoryCache(monotonic=monotonic)
+    cache = SlowCache(InMemoryCache(monotonic=monotonic))
     throttle = InMemoryThrottle(monotonic=monotonic)
     jobs = InMemoryReplyJobs()
     otp_sender = InMemoryOtpSender()
@@ -232,7 +235,14 @@ def build_world(
     hasher = KeyedHasher("unit-test-secret")
     sessions = SessionIssuer(tokens, hasher, ids)
     issuer = OtpIssuer(
-        uow_factory, numbers, otp_sender, throttle, hasher, clock, ids, reveal_in_response=reveal_otp
+        uow_factory,
+        numbers,
+        otp_sender,
+        throttle,
+        hasher,
+        clock,
+        ids,
+        reveal_in_response=reveal_otp,
     )
     checker = OtpChecker(numbers, hasher, clock)
     get_message = GetMessage(uow_factory)

@@ -14,6 +14,7 @@ from typing import Any, Self
 from gemini_clone.adapters.memory.clock import FixedClock
 from gemini_clone.domain.messages import TokenUsage
 from gemini_clone.domain.subscriptions import PaymentEvent
+from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.language_model import (
     GenerationChunk,
     GenerationRequest,
@@ -52,7 +53,7 @@ class ScriptedLanguageModel(LanguageModel):
     def answer(
         self,
         *texts: str,
-        finish_reason: str = "stop",
+        finish_reason: str | None = "stop",
         usage: TokenUsage | None = DEFAULT_USAGE,
         block_reason: str | None = None,
         model: str | None = "scripted-1",
@@ -85,6 +86,32 @@ class ScriptedLanguageModel(LanguageModel):
                 await self.during()
         if self.error is not None:
             raise self.error
+
+
+class SlowCache(Cache):
+    """A cache whose `set` takes a while, like a network round trip: `during_set` runs (once)
+    after `set` is called and before the value is stored."""
+
+    def __init__(self, inner: Cache) -> None:
+        self._inner = inner
+        self.during_set: Hook | None = None
+
+    async def get(self, scope: str, key: str) -> bytes | None:
+        return await self._inner.get(scope, key)
+
+    async def stamp(self, scope: str, ttl_seconds: int) -> str | None:
+        return await self._inner.stamp(scope, ttl_seconds)
+
+    async def set(
+        self, scope: str, key: str, value: bytes, ttl_seconds: int, *, stamp: str | None = None
+    ) -> None:
+        hook, self.during_set = self.during_set, None
+        if hook is not None:
+            await hook()
+        await self._inner.set(scope, key, value, ttl_seconds, stamp=stamp)
+
+    async def invalidate(self, scope: str) -> None:
+        await self._inner.invalidate(scope)
 
 
 class RecordingPaymentGateway(PaymentGateway):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.unit.conftest import ALICE, BOB, PASSWORD, World, WorldFactory
 
 from gemini_clone.application.auth.logout import LogoutInput
 from gemini_clone.application.auth.otp_codes import SendOtpInput
@@ -20,9 +21,9 @@ from gemini_clone.domain.errors import (
     NotFound,
     TooManyRequests,
 )
+from gemini_clone.domain.ids import UserId
 from gemini_clone.domain.subscriptions import Tier
 from gemini_clone.domain.users import OtpPurpose, User
-from tests.unit.conftest import ALICE, BOB, PASSWORD, World, WorldFactory
 
 
 def wrong(code: str) -> str:
@@ -689,6 +690,6 @@ async def test_get_me_shows_tier_and_todays_usage(world: World, alice: User) -> 
 
 async def test_get_me_for_a_missing_user_is_not_found(world: World, alice: User) -> None:
     with pytest.raises(NotFound) as raised:
-        await world.get_me.execute(world.ids.new_id())  # type: ignore[arg-type]
+        await world.get_me.execute(UserId(world.ids.new_id()))
 
     assert raised.value.code == "user_not_found"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from tests.unit.conftest import World, WorldFactory
 
 from gemini_clone.application.chatrooms.listing import ListChatroomsInput
 from gemini_clone.application.chatrooms.rename import RenameChatroomInput
@@ -15,7 +16,6 @@ from gemini_clone.domain.errors import InvalidInput, NotFound
 from gemini_clone.domain.ids import ChatroomId
 from gemini_clone.domain.quota import Plans
 from gemini_clone.domain.users import User
-from tests.unit.conftest import World, WorldFactory
 
 
 async def list_page(
@@ -258,9 +258,7 @@ async def test_the_list_shows_only_the_users_own_rooms(
     assert (await list_page(world, bob))[0] == ["bob's"]
 
 
-async def test_a_cursor_this_service_did_not_hand_out_is_refused(
-    world: World, alice: User
-) -> None:
+async def test_a_cursor_this_service_did_not_hand_out_is_refused(world: World, alice: User) -> None:
     with pytest.raises(InvalidInput) as raised:
         await list_page(world, alice, cursor="not-a-cursor!")
 
@@ -347,7 +345,7 @@ async def test_deleting_a_chatroom_drops_the_cached_list(
 
 
 async def test_posting_a_message_drops_the_cached_list(world: World, alice: User) -> None:
-    older, newer = await rooms_over_time(world, alice, 2)
+    older, _ = await rooms_over_time(world, alice, 2)
     assert (await list_page(world, alice))[0] == ["room 2", "room 1"]
 
     await world.post(alice, older)
@@ -369,6 +367,23 @@ async def test_one_users_change_keeps_another_users_cached_list(
     titles, _, from_cache = await list_page(world, bob)
     assert titles == ["bob's"]
     assert from_cache
+
+
+async def test_a_list_read_racing_a_change_does_not_cache_a_stale_page(
+    world: World, alice: User
+) -> None:
+    await world.new_chatroom(alice, "old")
+
+    async def another_request_creates_a_room() -> None:
+        await world.new_chatroom(alice, "new")
+
+    # The first read has the rows from the database; while its page travels to the cache,
+    # another request creates a room and drops the user's cached pages.
+    world.cache.during_set = another_request_creates_a_room
+    assert (await list_page(world, alice))[0] == ["old"]
+
+    titles, _, _ = await list_page(world, alice)
+    assert titles == ["new", "old"]
 
 
 async def test_a_cached_list_expires_after_its_ttl(world: World, alice: User) -> None:
@@ -394,9 +409,7 @@ async def test_messages_are_paged_backwards_oldest_first_within_a_page(
         ListMessagesInput(user_id=alice.id, chatroom_id=room.id, limit=4)
     )
     older = await world.list_messages.execute(
-        ListMessagesInput(
-            user_id=alice.id, chatroom_id=room.id, limit=4, before=newest.next_cursor
-        )
+        ListMessagesInput(user_id=alice.id, chatroom_id=room.id, limit=4, before=newest.next_cursor)
     )
 
     assert [(m.role.value, m.content) for m in newest.items] == [

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from tests.unit.conftest import World, WorldFactory
 
 from gemini_clone.application.messaging.reading import ListMessagesInput
 from gemini_clone.application.messaging.send_message import SendMessageInput
@@ -15,7 +16,6 @@ from gemini_clone.domain.ids import ChatroomId
 from gemini_clone.domain.messages import MessageStatus, Role
 from gemini_clone.domain.quota import Plans
 from gemini_clone.domain.users import User
-from tests.unit.conftest import World, WorldFactory
 
 
 async def messages_in(world: World, user: User, room: Chatroom) -> list[tuple[str, str]]:
@@ -163,9 +163,7 @@ async def test_the_first_message_of_the_next_utc_day_is_accepted(
     assert posted.message.quota_day == "2025-03-11"
 
 
-async def test_the_quota_is_per_user(
-    world: World, alice: User, bob: User, room: Chatroom
-) -> None:
+async def test_the_quota_is_per_user(world: World, alice: User, bob: User, room: Chatroom) -> None:
     for _ in range(5):
         await world.post(alice, room)
     bobs_room = await world.new_chatroom(bob)
@@ -358,9 +356,7 @@ async def test_waiting_returns_the_pending_reply_when_time_is_up(
     assert max(world.sleep.slept) <= 1.0
 
 
-async def test_waiting_is_capped_at_60_seconds(
-    world: World, alice: User, room: Chatroom
-) -> None:
+async def test_waiting_is_capped_at_60_seconds(world: World, alice: User, room: Chatroom) -> None:
     posted = await world.post(alice, room)
 
     await world.wait_for_reply.execute(alice.id, posted.reply.id, 3600)
@@ -368,15 +364,33 @@ async def test_waiting_is_capped_at_60_seconds(
     assert world.sleep.total == pytest.approx(60.0)
 
 
-async def test_waiting_zero_seconds_reads_the_reply_once(
+@pytest.mark.parametrize("seconds", [0, -5])
+async def test_waiting_zero_or_negative_seconds_reads_the_reply_once(
+    world: World, alice: User, room: Chatroom, seconds: float
+) -> None:
+    posted = await world.post(alice, room)
+
+    reply = await world.wait_for_reply.execute(alice.id, posted.reply.id, seconds)
+
+    assert reply.id == posted.reply.id
+    assert world.sleep.slept == []
+
+
+async def test_waiting_a_nan_number_of_seconds_never_waits_past_the_cap(
     world: World, alice: User, room: Chatroom
 ) -> None:
     posted = await world.post(alice, room)
 
-    reply = await world.wait_for_reply.execute(alice.id, posted.reply.id, 0)
+    async def give_up_after_the_cap(_: int) -> None:
+        if world.sleep.total > 60:
+            raise TimeoutError(f"still waiting after {world.sleep.total:.0f} s")
 
-    assert reply.id == posted.reply.id
-    assert world.sleep.slept == []
+    world.sleep.on_sleep = give_up_after_the_cap
+
+    reply = await world.wait_for_reply.execute(alice.id, posted.reply.id, float("nan"))
+
+    assert reply.status is MessageStatus.QUEUED
+    assert world.sleep.total <= 60
 
 
 async def test_waiting_for_a_final_reply_does_not_sleep(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,12 +20,19 @@ class _Entry:
     expires_at: float
 
 
+_STAMP = None
+"""The key under which a scope keeps its stamp: keys are strings, so no key can be it."""
+
+
 class InMemoryCache(Cache):
     """Values grouped by scope, kept in this process only.
 
     - An entry is served until its TTL ends, never after; a TTL below one second stores
       nothing.
-    - `invalidate(scope)` drops every entry of that scope and no other.
+    - A scope's stamp is kept like an entry (it counts towards `max_entries`, expires
+      with its TTL and may be evicted); a write with a stamp the scope no longer carries
+      is dropped, a miss later.
+    - `invalidate(scope)` drops every entry of that scope, its stamp, and nothing else.
     - Memory is bounded: expired entries are dropped when read and swept when the cache is
       full, then the oldest-written entries are evicted down to nine tenths of
       `max_entries` (a miss is always safe for a cache).
@@ -36,11 +44,41 @@ class InMemoryCache(Cache):
         self._max_entries = max_entries
         self._monotonic = monotonic
         # Insertion-ordered, so the first item is the oldest write (the eviction victim).
-        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._entries: dict[tuple[str, str | None], _Entry] = {}
         # Index of the keys of each scope, so a scope is invalidated without a full scan.
-        self._scopes: dict[str, set[str]] = {}
+        self._scopes: dict[str, set[str | None]] = {}
 
     async def get(self, scope: str, key: str) -> bytes | None:
+        return self._live(scope, key)
+
+    async def stamp(self, scope: str, ttl_seconds: int) -> str | None:
+        if ttl_seconds < 1:
+            return None
+        current = self._live(scope, _STAMP)
+        if current is not None:
+            return current.decode()
+        stamp = secrets.token_hex(16)
+        self._put(scope, _STAMP, stamp.encode(), ttl_seconds)
+        return stamp
+
+    async def set(
+        self, scope: str, key: str, value: bytes, ttl_seconds: int, *, stamp: str | None = None
+    ) -> None:
+        if ttl_seconds < 1:
+            return
+        if stamp is not None and self._live(scope, _STAMP) != stamp.encode():
+            return
+        self._put(scope, key, value, ttl_seconds)
+
+    async def invalidate(self, scope: str) -> None:
+        for key in self._scopes.pop(scope, set()):
+            del self._entries[(scope, key)]
+
+    def __len__(self) -> int:
+        """Entries and stamps held, expired or not (they go when read or when full)."""
+        return len(self._entries)
+
+    def _live(self, scope: str, key: str | None) -> bytes | None:
         entry = self._entries.get((scope, key))
         if entry is None:
             return None
@@ -49,9 +87,7 @@ class InMemoryCache(Cache):
             return None
         return entry.value
 
-    async def set(self, scope: str, key: str, value: bytes, ttl_seconds: int) -> None:
-        if ttl_seconds < 1:
-            return
+    def _put(self, scope: str, key: str | None, value: bytes, ttl_seconds: int) -> None:
         now = self._monotonic()
         # Pop first so a rewrite moves the entry to the young end of the eviction order.
         self._entries.pop((scope, key), None)
@@ -59,14 +95,6 @@ class InMemoryCache(Cache):
             self._make_room(now)
         self._entries[(scope, key)] = _Entry(value, now + ttl_seconds)
         self._scopes.setdefault(scope, set()).add(key)
-
-    async def invalidate(self, scope: str) -> None:
-        for key in self._scopes.pop(scope, set()):
-            del self._entries[(scope, key)]
-
-    def __len__(self) -> int:
-        """Entries held, expired or not (they go when read or when the cache is full)."""
-        return len(self._entries)
 
     def _make_room(self, now: float) -> None:
         expired = [
@@ -79,7 +107,7 @@ class InMemoryCache(Cache):
             scope, key = next(iter(self._entries))
             self._remove(scope, key)
 
-    def _remove(self, scope: str, key: str) -> None:
+    def _remove(self, scope: str, key: str | None) -> None:
         del self._entries[(scope, key)]
         keys = self._scopes[scope]
         keys.discard(key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import secrets
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -20,6 +21,31 @@ logger = logging.getLogger(__name__)
 # network failure, however it surfaces, escapes the adapters untranslated.
 _FAILURES = (RedisError, OSError)
 
+# Inside a scope's hash, entries live under "k:<key>" and the stamp under "stamp": no key
+# can name the stamp's field.
+_ENTRY_FIELD = "k:"
+_STAMP_FIELD = "stamp"
+
+# KEYS[1]: the scope's hash. ARGV: the stamp's field, a fresh stamp, the TTL in seconds.
+_STAMP_SCRIPT = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 1 then
+    redis.call('EXPIRE', KEYS[1], ARGV[3], 'LT')
+    return ARGV[2]
+end
+return redis.call('HGET', KEYS[1], ARGV[1])
+"""
+
+# KEYS[1]: the scope's hash. ARGV: the stamp's field, the expected stamp, the entry's
+# field, its value, the TTL in seconds. Answers 1 when stored, 0 when the stamp is gone.
+_SET_IF_STAMPED_SCRIPT = """
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then
+    return 0
+end
+redis.call('HSET', KEYS[1], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5], 'LT')
+return 1
+"""
+
 
 def _check_bytes_client(client: Redis) -> None:
     if client.connection_pool.connection_kwargs.get("decode_responses"):
@@ -29,44 +55,73 @@ def _check_bytes_client(client: Redis) -> None:
 class RedisCache(Cache):
     """Values grouped by scope, one Redis hash per scope (`<prefix>cache:<scope>`).
 
-    - `get` is one HGET; `set` is HSET and `EXPIRE ... LT` in one MULTI/EXEC; `invalidate`
-      is one UNLINK: a single round trip, O(1) for the server (memory is freed in the
-      background), however many entries the scope holds.
+    - Every operation is a single round trip: `get` is one HGET; `stamp` is one Lua script
+      (HSETNX of the stamp field, and `EXPIRE ... LT` when it was new); `set` is HSET and
+      `EXPIRE ... LT` in one MULTI/EXEC, or with a stamp one Lua script that does both only
+      while the hash still holds that stamp (atomic, so no invalidation slips between the
+      check and the write); `invalidate` is one UNLINK, O(1) for the server (memory is
+      freed in the background), however many entries the scope holds. The UNLINK takes
+      the stamp with it, so a write stamped before it is dropped. (A script unknown to the
+      server, as after a restart, costs one SCRIPT LOAD on its first call.)
     - TTL: Redis expires a hash as a whole, and `EXPIRE ... LT` keeps the earliest deadline
-      among the entries written since the hash was created. So an entry is never served
-      after its own TTL, but it may go earlier with its whole scope (a miss, always safe).
-      A TTL below one second stores nothing. Needs Redis 7.0 or later.
+      among the entries (and the stamp) written since the hash was created. So an entry is
+      never served after its own TTL, but it may go earlier with its whole scope (a miss,
+      always safe). A TTL below one second stores nothing. Needs Redis 7.0 or later.
     - A Redis outage (any driver error) never fails a request: `get` answers a miss,
-      `set` and `invalidate` give up; each failure is logged as a warning.
+      `stamp` answers None (do not cache), `set` and `invalidate` give up; each failure is
+      logged as a warning.
 
     The trade-off: an `invalidate` lost to an outage (say a timeout, or a network fault
     between one process and Redis) leaves the scope's old entries readable by every
-    process until their TTL ends. The same bound covers the cache-aside race in which a
-    reader stores what it read just before a concurrent write invalidated the scope.
-    Callers choose each TTL as the longest staleness a user may be shown.
+    process until their TTL ends. Callers choose each TTL as the longest staleness a user
+    may be shown.
     """
 
     def __init__(self, client: Redis, *, key_prefix: str = DEFAULT_KEY_PREFIX) -> None:
         _check_bytes_client(client)
         self._client = client
         self._prefix = f"{key_prefix}cache:"
+        self._stamp_script = client.register_script(_STAMP_SCRIPT)
+        self._set_if_stamped_script = client.register_script(_SET_IF_STAMPED_SCRIPT)
 
     async def get(self, scope: str, key: str) -> bytes | None:
         try:
-            value = await self._client.hget(self._prefix + scope, key)
+            value = await self._client.hget(self._prefix + scope, _ENTRY_FIELD + key)
         except _FAILURES as error:
             _warn("get", scope, error)
             return None
         return value if isinstance(value, bytes) else None
 
-    async def set(self, scope: str, key: str, value: bytes, ttl_seconds: int) -> None:
+    async def stamp(self, scope: str, ttl_seconds: int) -> str | None:
+        # EXPIRE with a non-positive time deletes the key: the whole scope would go.
+        if ttl_seconds < 1:
+            return None
+        try:
+            stamp = await self._stamp_script(
+                keys=[self._prefix + scope],
+                args=[_STAMP_FIELD, secrets.token_hex(16), ttl_seconds],
+            )
+        except _FAILURES as error:
+            _warn("stamp", scope, error)
+            return None
+        return stamp.decode() if isinstance(stamp, bytes) else None
+
+    async def set(
+        self, scope: str, key: str, value: bytes, ttl_seconds: int, *, stamp: str | None = None
+    ) -> None:
         # EXPIRE with a non-positive time deletes the key: the whole scope would go.
         if ttl_seconds < 1:
             return
         name = self._prefix + scope
+        field = _ENTRY_FIELD + key
         try:
+            if stamp is not None:
+                await self._set_if_stamped_script(
+                    keys=[name], args=[_STAMP_FIELD, stamp, field, value, ttl_seconds]
+                )
+                return
             async with self._client.pipeline(transaction=True) as pipe:
-                pipe.hset(name, key, value)
+                pipe.hset(name, field, value)
                 # LT also sets a first expiry: a key without one counts as an infinite TTL.
                 pipe.expire(name, ttl_seconds, lt=True)
                 await pipe.execute()

@@ -36,7 +36,10 @@ class ListChatrooms:
 
     - Pages are cached per user for `ttl_seconds`; any change to the user's list (create,
       rename, delete, a new message) drops every cached page of that user.
-    - A cache that is down is a miss (the `Cache` port's promise): the database answers.
+    - A page read while such a change lands is not cached: it is written with the stamp
+      taken before the read, which the change's invalidation drops.
+    - A cache that is down is a miss (the `Cache` port's promise): the database answers,
+      and without a stamp the page is not cached.
     """
 
     def __init__(self, uow: UnitOfWorkFactory, cache: Cache, ttl_seconds: int = 300) -> None:
@@ -53,6 +56,7 @@ class ListChatrooms:
         cached = await self._cache.get(scope, key)
         if cached is not None:
             return _load(cached)
+        stamp = await self._cache.stamp(scope, self._ttl)
         async with self._uow() as uow:
             rows = await uow.chatrooms.list_for_user(
                 data.user_id,
@@ -65,7 +69,8 @@ class ListChatrooms:
             last = items[-1]
             next_cursor = encode_cursor(last.last_activity_at, last.id)
         page = ChatroomPage(items=items, next_cursor=next_cursor)
-        await self._cache.set(scope, key, _dump(page), self._ttl)
+        if stamp is not None:
+            await self._cache.set(scope, key, _dump(page), self._ttl, stamp=stamp)
         return page
 
 
