@@ -4,6 +4,9 @@ Entities, errors, ports and use cases of the core. Adapters live in
 `gemini_clone.adapters.<technology>` and are composed in `gemini_clone.entrypoints.container`.
 """
 
+from gemini_clone.application.admin.list_users import ListUsers, ListUsersInput, UserSummary
+from gemini_clone.application.admin.show_user import ShowUser, UserDetail
+from gemini_clone.application.admin.usage_report import DailyUsageReport, UsageReport, UserUsage
 from gemini_clone.application.auth.get_me import GetMe, Profile
 from gemini_clone.application.auth.login import PasswordLogin, PasswordLoginInput
 from gemini_clone.application.auth.logout import Logout, LogoutInput
@@ -118,6 +121,7 @@ __all__ = [
     "CreateChatroom",
     "CreateChatroomInput",
     "DailyUsage",
+    "DailyUsageReport",
     "DeleteChatroom",
     "EventOutcome",
     "FieldError",
@@ -139,6 +143,8 @@ __all__ = [
     "ListChatroomsInput",
     "ListMessages",
     "ListMessagesInput",
+    "ListUsers",
+    "ListUsersInput",
     "Logout",
     "LogoutInput",
     "Message",
@@ -191,6 +197,7 @@ __all__ = [
     "SendOtpInput",
     "SessionIssuer",
     "SetProBySupport",
+    "ShowUser",
     "SignUp",
     "SignUpInput",
     "StartCheckout",
@@ -209,10 +216,14 @@ __all__ = [
     "Unavailable",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "UsageReport",
     "UsageRepository",
     "User",
+    "UserDetail",
     "UserId",
     "UserRepository",
+    "UserSummary",
+    "UserUsage",
     "VerifyOtp",
     "VerifyOtpInput",
     "WaitForReply",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -26,6 +26,10 @@ class UserRepository(Protocol):
     async def update(self, user: User) -> None: ...
 
     async def list(self, *, limit: int, offset: int = 0) -> Sequence[User]: ...
+
+    async def get_many(self, user_ids: Collection[UserId]) -> Sequence[User]:
+        """The users among `user_ids` that exist, in no particular order."""
+        ...
 
 
 class OtpRepository(Protocol):
@@ -147,6 +151,10 @@ class SubscriptionRepository(Protocol):
 
     async def save(self, subscription: Subscription) -> None: ...
 
+    async def get_many(self, user_ids: Collection[UserId]) -> Sequence[Subscription]:
+        """The subscriptions of those of `user_ids` that have one, in no particular order."""
+        ...
+
 
 class UsageRepository(Protocol):
     async def take(self, user_id: UserId, day: date, limit: int | None) -> int | None:
@@ -159,6 +167,10 @@ class UsageRepository(Protocol):
     async def give_back(self, user_id: UserId, day: date) -> None: ...
 
     async def used(self, user_id: UserId, day: date) -> int: ...
+
+    async def for_day(self, day: date) -> Sequence[tuple[UserId, int]]:
+        """Each user's count on `day`, highest first, ties by user id; zero counts left out."""
+        ...
 
 
 class PaymentEventRepository(Protocol):

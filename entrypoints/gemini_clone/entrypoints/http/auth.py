@@ -15,13 +15,13 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.handlers import BaseRouteHandler
-from litestar.openapi.spec import SecurityScheme
+from litestar.openapi.spec import Reference, SecurityScheme
 
 from gemini_clone.domain.errors import AuthenticationFailed, TooManyRequests
 from gemini_clone.domain.ids import UserId
 
 BEARER_SCHEME = "BearerToken"
-SECURITY_SCHEMES = {
+SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
     BEARER_SCHEME: SecurityScheme(
         type="http",
         scheme="bearer",
@@ -29,13 +29,15 @@ SECURITY_SCHEMES = {
         description="The `access_token` of /auth/verify-otp, /auth/login or /auth/refresh.",
     )
 }
-BEARER = [{BEARER_SCHEME: []}]
+BEARER: list[dict[str, list[str]]] = [{BEARER_SCHEME: []}]
 """The `security` of a protected route in the OpenAPI document."""
 
 AUTH_WINDOW_SECONDS = 60
 
 
-async def require_token(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def require_token(
+    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
+) -> None:
     """Guard: a valid access token, whose user becomes `request.user`."""
     header = connection.headers.get("authorization")
     if not header:
@@ -59,7 +61,7 @@ provide_user_id = Provide(current_user_id, sync_to_thread=False)
 
 
 async def throttle_by_address(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
 ) -> None:
     """Guard: at most `AUTH_RATE_LIMIT_PER_MINUTE` requests a minute from one address."""
     state = connection.app.state

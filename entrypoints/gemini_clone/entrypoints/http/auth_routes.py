@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-import msgspec
 from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
-from gemini_clone.application.auth.get_me import GetMe
 from gemini_clone.application.auth.login import PasswordLogin, PasswordLoginInput
 from gemini_clone.application.auth.logout import Logout, LogoutInput
 from gemini_clone.application.auth.otp_codes import OtpSent, SendOtpInput
@@ -72,7 +72,6 @@ class AuthController(Controller):
         "logout",
         "reset_password",
         "change_password",
-        "get_me",
     )
 
     @post(
@@ -81,10 +80,16 @@ class AuthController(Controller):
         summary="Sign up with a mobile number",
         description="The number is normalised to E.164; name, email and password are optional.",
         responses=problems(
-            codes={409: "`user_exists`: the number is registered.", 422: _NUMBER, 429: _RATE_LIMITED}
+            codes={
+                409: "`user_exists`: the number is registered.",
+                422: _NUMBER,
+                429: _RATE_LIMITED,
+            }
         ),
     )
-    async def signup(self, data: SignUpRequest, sign_up: SignUp) -> UserBody:
+    async def signup(
+        self, data: JSONBody[SignUpRequest], sign_up: NamedDependency[SignUp]
+    ) -> UserBody:
         user = await sign_up.execute(
             SignUpInput(
                 mobile_number=data.mobile_number,
@@ -104,7 +109,9 @@ class AuthController(Controller):
             codes={404: "`user_not_found`.", 422: _NUMBER, 429: _OTP_LIMITS},
         ),
     )
-    async def send_otp(self, data: MobileNumberRequest, send_otp: SendOtp) -> OtpSentBody:
+    async def send_otp(
+        self, data: JSONBody[MobileNumberRequest], send_otp: NamedDependency[SendOtp]
+    ) -> OtpSentBody:
         return _otp_sent(await send_otp.execute(SendOtpInput(mobile_number=data.mobile_number)))
 
     @post(
@@ -120,11 +127,15 @@ class AuthController(Controller):
             },
         ),
     )
-    async def verify(self, data: VerifyOtpRequest, verify_otp: VerifyOtp, get_me: GetMe) -> TokenBody:
+    async def verify(
+        self,
+        data: JSONBody[VerifyOtpRequest],
+        verify_otp: NamedDependency[VerifyOtp],
+    ) -> TokenBody:
         pair = await verify_otp.execute(
             VerifyOtpInput(mobile_number=data.mobile_number, otp=data.otp)
         )
-        return await _token_body(pair, get_me)
+        return _token_body(pair)
 
     @post(
         "/login",
@@ -140,12 +151,14 @@ class AuthController(Controller):
         ),
     )
     async def login(
-        self, data: LoginRequest, password_login: PasswordLogin, get_me: GetMe
+        self,
+        data: JSONBody[LoginRequest],
+        password_login: NamedDependency[PasswordLogin],
     ) -> TokenBody:
         pair = await password_login.execute(
             PasswordLoginInput(mobile_number=data.mobile_number, password=data.password)
         )
-        return await _token_body(pair, get_me)
+        return _token_body(pair)
 
     @post(
         "/refresh",
@@ -157,10 +170,12 @@ class AuthController(Controller):
         ),
     )
     async def refresh(
-        self, data: RefreshRequest, refresh_session: RefreshSession, get_me: GetMe
+        self,
+        data: JSONBody[RefreshRequest],
+        refresh_session: NamedDependency[RefreshSession],
     ) -> TokenBody:
         pair = await refresh_session.execute(RefreshInput(refresh_token=data.refresh_token))
-        return await _token_body(pair, get_me)
+        return _token_body(pair)
 
     @post(
         "/logout",
@@ -172,7 +187,12 @@ class AuthController(Controller):
         dependencies={"user_id": provide_user_id},
         responses=problems(401, 422, codes={429: _RATE_LIMITED}),
     )
-    async def logout(self, data: RefreshRequest, user_id: UserId, logout: Logout) -> None:
+    async def logout(
+        self,
+        data: JSONBody[RefreshRequest],
+        user_id: NamedDependency[UserId],
+        logout: NamedDependency[Logout],
+    ) -> None:
         await logout.execute(LogoutInput(user_id=user_id, refresh_token=data.refresh_token))
 
     @post(
@@ -182,7 +202,7 @@ class AuthController(Controller):
         responses=problems(codes={404: "`user_not_found`.", 422: _NUMBER, 429: _OTP_LIMITS}),
     )
     async def forgot_password(
-        self, data: MobileNumberRequest, forgot_password: ForgotPassword
+        self, data: JSONBody[MobileNumberRequest], forgot_password: NamedDependency[ForgotPassword]
     ) -> OtpSentBody:
         sent = await forgot_password.execute(SendOtpInput(mobile_number=data.mobile_number))
         return _otp_sent(sent)
@@ -202,7 +222,7 @@ class AuthController(Controller):
         ),
     )
     async def reset_password(
-        self, data: ResetPasswordRequest, reset_password: ResetPassword
+        self, data: JSONBody[ResetPasswordRequest], reset_password: NamedDependency[ResetPassword]
     ) -> PasswordUpdatedBody:
         await reset_password.execute(
             ResetPasswordInput(
@@ -230,7 +250,10 @@ class AuthController(Controller):
         ),
     )
     async def change_password(
-        self, data: ChangePasswordRequest, user_id: UserId, change_password: ChangePassword
+        self,
+        data: JSONBody[ChangePasswordRequest],
+        user_id: NamedDependency[UserId],
+        change_password: NamedDependency[ChangePassword],
     ) -> PasswordUpdatedBody:
         await change_password.execute(
             ChangePasswordInput(
@@ -246,14 +269,8 @@ def _otp_sent(sent: OtpSent) -> OtpSentBody:
     return OtpSentBody(mobile_number=sent.mobile_number, expires_in=sent.expires_in, otp=sent.otp)
 
 
-async def _token_body(pair: TokenPair, get_me: GetMe) -> TokenBody:
+def _token_body(pair: TokenPair) -> TokenBody:
     user = pair.user
-    tier: Tier | msgspec.UnsetType = msgspec.UNSET
-    try:
-        tier = (await get_me.execute(user.id)).tier
-    except Exception:
-        # The session is stored: answering 5xx now would lose its one-time refresh token.
-        logger.warning("could not read the tier of user %s after login", user.id, exc_info=True)
     return TokenBody(
         access_token=pair.access_token,
         expires_in=pair.expires_in,
@@ -263,7 +280,7 @@ async def _token_body(pair: TokenPair, get_me: GetMe) -> TokenBody:
             mobile_number=user.mobile_number,
             name=user.name,
             email=user.email,
-            tier=tier,
+            tier=pair.tier,
             created_at=user.created_at,
         ),
     )

@@ -78,7 +78,7 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
 
 _INTERNAL = ("internal_error", "Something went wrong on our side; it has been logged.")
 
-_BACKTICKED = re.compile(r"`([^`]+)`")
+_NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
 
 
 def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
@@ -162,10 +162,10 @@ def _field_problem(item: dict[str, Any]) -> FieldProblem:
     key = str(item.get("key") or "body")
     message = str(item.get("message") or "Not valid.")
     if item.get("source") == "body" and key == "data":
-        # msgspec names the whole body; the field it complains about is in backticks.
-        named = _BACKTICKED.search(message)
         if message == "'data'":
             return FieldProblem(field="body", message="A JSON object body is required.")
+        # msgspec names the whole body; an unknown or missing field is named in the message.
+        named = _NAMED_FIELD.search(message)
         return FieldProblem(field=named.group(1) if named else "body", message=message)
     return FieldProblem(field=key, message=message)
 
@@ -175,14 +175,14 @@ def _http_problem(exc: HTTPException) -> Response[bytes]:
     if status == 400 and isinstance(exc.__cause__, SerializationException):
         return problem(400, "malformed_json", "The body is not valid JSON.")
     code, detail = _HTTP_CODES.get(status, ("http_error", HTTPStatus(status).phrase))
-    headers = {"Retry-After": "1"} if status == 429 else None
+    headers = dict(exc.headers or {})  # `Allow` of a 405, say
+    if status == 429:
+        headers.setdefault("Retry-After", "1")
     return problem(status, code, detail, headers=headers)
 
 
 def _internal_problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    logger.error(
-        "unhandled error on %s %s", request.method, request.scope["path"], exc_info=exc
-    )
+    logger.error("unhandled error on %s %s", request.method, request.scope["path"], exc_info=exc)
     code, detail = _INTERNAL
     return problem(500, code, detail)
 

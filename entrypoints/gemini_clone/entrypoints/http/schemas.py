@@ -41,15 +41,17 @@ Password = Annotated[str, msgspec.Meta(min_length=1, max_length=PASSWORD_MAX_LEN
 """A password checked against a stored one (any length a stored one can have)."""
 Otp = Annotated[
     str,
-    msgspec.Meta(pattern=r"^[0-9]{4,10}$", description="The code that was sent", examples=["123456"]),
+    msgspec.Meta(
+        pattern=r"^[0-9]{4,10}$", description="The code that was sent", examples=["123456"]
+    ),
 ]
 RefreshToken = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 Title = Annotated[str, msgspec.Meta(max_length=TITLE_MAX_LENGTH)]
 Content = Annotated[str, msgspec.Meta(min_length=1, max_length=CONTENT_MAX_LENGTH)]
 
 
-class _Request(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
-    pass
+class _Request(msgspec.Struct, forbid_unknown_fields=True):
+    """Request bodies refuse unknown fields (subclasses inherit the option)."""
 
 
 class SignUpRequest(_Request):
@@ -100,8 +102,8 @@ class SendMessageRequest(_Request):
     content: Content
 
 
-class _Body(msgspec.Struct, frozen=True, kw_only=True):
-    pass
+class _Body(msgspec.Struct):
+    """Response bodies."""
 
 
 class UsageBody(_Body):
@@ -132,19 +134,18 @@ class OtpSentBody(_Body, omit_defaults=True):
     """Only when codes are delivered in the response (`OTP_DELIVERY=response`)."""
 
 
-class SessionUserBody(_Body, omit_defaults=True):
-    """The user of a new session. `tier` is read after the session is stored; it is left
-    out, rather than failing the login, in the rare case that read fails."""
+class SessionUserBody(_Body):
+    """The user of a new session."""
 
     id: UUID
     mobile_number: str
     name: str | None
     email: str | None
-    tier: Tier | msgspec.UnsetType = msgspec.UNSET
+    tier: Tier
     created_at: datetime
 
 
-class TokenBody(_Body):
+class TokenBody(_Body, kw_only=True):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int

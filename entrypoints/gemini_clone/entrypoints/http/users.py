@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 
 from gemini_clone.application.auth.get_me import GetMe
 from gemini_clone.domain.ids import UserId
@@ -25,5 +26,7 @@ class UserController(Controller):
         description="With `tier` and today's `usage` of the daily message quota.",
         responses=problems(401, codes={404: "`user_not_found`: the user was deleted."}),
     )
-    async def me(self, user_id: UserId, get_me: GetMe) -> ProfileBody:
+    async def me(
+        self, user_id: NamedDependency[UserId], get_me: NamedDependency[GetMe]
+    ) -> ProfileBody:
         return profile_body(await get_me.execute(user_id))

@@ -6,8 +6,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gemini_clone.application.common import KeyedHasher
+from gemini_clone.application.common import KeyedHasher, tier_of
 from gemini_clone.domain.ids import RefreshTokenId, TokenFamilyId
+from gemini_clone.domain.subscriptions import Tier
 from gemini_clone.domain.users import RefreshToken, User
 from gemini_clone.ports.clock import IdGenerator
 from gemini_clone.ports.repositories import UnitOfWork
@@ -22,6 +23,7 @@ class TokenPair:
     expires_in: int
     refresh_token: str
     user: User
+    tier: Tier
     token_type: str = "bearer"
 
 
@@ -30,6 +32,7 @@ class SessionIssuer:
 
     - A new login starts a new refresh-token family; a rotation continues its family.
     - Only the keyed hash of the refresh token is stored.
+    - The user's tier is read in the same transaction, so the answer needs no later read.
     """
 
     def __init__(
@@ -66,9 +69,11 @@ class SessionIssuer:
             )
         )
         access = self._tokens.issue(user.id)
+        tier, _ = await tier_of(uow, user.id)
         return TokenPair(
             access_token=access.token,
             expires_in=access.expires_in,
             refresh_token=refresh_token,
             user=user,
+            tier=tier,
         )

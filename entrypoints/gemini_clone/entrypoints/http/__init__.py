@@ -1,0 +1,1 @@
+"""The HTTP API on Litestar: `create_app(settings)` builds it."""

@@ -1,0 +1,156 @@
+"""`/chatroom`: a user's chatrooms (create, list with a per-user cache, read, rename, delete)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, Response, delete, get, patch, post
+from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from gemini_clone.application.chatrooms.create import CreateChatroom, CreateChatroomInput
+from gemini_clone.application.chatrooms.delete import DeleteChatroom
+from gemini_clone.application.chatrooms.get import LATEST_MESSAGES, GetChatroom
+from gemini_clone.application.chatrooms.listing import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    ListChatrooms,
+    ListChatroomsInput,
+)
+from gemini_clone.application.chatrooms.rename import RenameChatroom, RenameChatroomInput
+from gemini_clone.domain.ids import ChatroomId, UserId
+from gemini_clone.entrypoints.http.auth import BEARER, provide_user_id, require_token
+from gemini_clone.entrypoints.http.dependencies import use_cases
+from gemini_clone.entrypoints.http.errors import problems
+from gemini_clone.entrypoints.http.schemas import (
+    ChatroomBody,
+    ChatroomDetailBody,
+    ChatroomPageBody,
+    CreateChatroomRequest,
+    RenameChatroomRequest,
+    chatroom_body,
+    chatroom_detail_body,
+)
+
+ChatroomIdParam = Annotated[ChatroomId, PathParameter(description="The chatroom's id (a UUID).")]
+CURSOR_MAX_LENGTH = 512
+
+_NOT_FOUND = {404: "`chatroom_not_found`: no such chatroom, or another user's."}
+
+
+class ChatroomController(Controller):
+    path = "/chatroom"
+    tags = ["chatrooms"]
+    guards = [require_token]
+    security = BEARER
+    dependencies = {
+        "user_id": provide_user_id,
+        **use_cases(
+            "create_chatroom",
+            "list_chatrooms",
+            "get_chatroom",
+            "rename_chatroom",
+            "delete_chatroom",
+        ),
+    }
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Open a chatroom",
+        description='A missing or blank title becomes "New chat". The body may be left out.',
+        responses=problems(401, 422),
+    )
+    async def create(
+        self,
+        user_id: NamedDependency[UserId],
+        create_chatroom: NamedDependency[CreateChatroom],
+        data: JSONBody[CreateChatroomRequest | None] = None,
+    ) -> ChatroomBody:
+        chatroom = await create_chatroom.execute(
+            CreateChatroomInput(user_id=user_id, title=data.title if data else None)
+        )
+        return chatroom_body(chatroom)
+
+    @get(
+        "/",
+        summary="The user's chatrooms, newest activity first",
+        description="Pages are cached per user and dropped on any change to the user's list.",
+        response_headers=[
+            ResponseHeader(
+                name="X-Cache",
+                description="`HIT` when the page came from the cache, else `MISS`.",
+                documentation_only=True,
+            )
+        ],
+        responses=problems(401, 422),
+    )
+    async def list_page(
+        self,
+        user_id: NamedDependency[UserId],
+        list_chatrooms: NamedDependency[ListChatrooms],
+        limit: Annotated[
+            int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="Chatrooms per page.")
+        ] = DEFAULT_PAGE_SIZE,
+        cursor: Annotated[
+            str | None,
+            QueryParameter(
+                max_length=CURSOR_MAX_LENGTH,
+                description="The `next_cursor` of the previous page.",
+            ),
+        ] = None,
+    ) -> Response[ChatroomPageBody]:
+        page = await list_chatrooms.execute(
+            ListChatroomsInput(user_id=user_id, limit=limit, cursor=cursor)
+        )
+        body = ChatroomPageBody(
+            items=[chatroom_body(chatroom) for chatroom in page.items],
+            next_cursor=page.next_cursor,
+        )
+        return Response(body, headers={"X-Cache": "HIT" if page.from_cache else "MISS"})
+
+    @get(
+        "/{chatroom_id:str}",
+        summary="One chatroom with its latest messages",
+        description=f"The latest {LATEST_MESSAGES} messages, oldest first.",
+        responses=problems(401, 422, codes=_NOT_FOUND),
+    )
+    async def read(
+        self,
+        chatroom_id: ChatroomIdParam,
+        user_id: NamedDependency[UserId],
+        get_chatroom: NamedDependency[GetChatroom],
+    ) -> ChatroomDetailBody:
+        return chatroom_detail_body(await get_chatroom.execute(user_id, chatroom_id))
+
+    @patch(
+        "/{chatroom_id:str}",
+        summary="Rename a chatroom",
+        responses=problems(401, 422, codes=_NOT_FOUND),
+    )
+    async def rename(
+        self,
+        chatroom_id: ChatroomIdParam,
+        data: JSONBody[RenameChatroomRequest],
+        user_id: NamedDependency[UserId],
+        rename_chatroom: NamedDependency[RenameChatroom],
+    ) -> ChatroomBody:
+        chatroom = await rename_chatroom.execute(
+            RenameChatroomInput(user_id=user_id, chatroom_id=chatroom_id, title=data.title)
+        )
+        return chatroom_body(chatroom)
+
+    @delete(
+        "/{chatroom_id:str}",
+        summary="Delete a chatroom and its messages",
+        description="Its pending replies are cancelled.",
+        responses=problems(401, 422, codes=_NOT_FOUND),
+    )
+    async def remove(
+        self,
+        chatroom_id: ChatroomIdParam,
+        user_id: NamedDependency[UserId],
+        delete_chatroom: NamedDependency[DeleteChatroom],
+    ) -> None:
+        await delete_chatroom.execute(user_id, chatroom_id)

@@ -1,0 +1,230 @@
+"""Messages of a chatroom: posting one (its reply comes later), reading, and polling.
+
+- A post answers 202 with the stored message and its `queued` reply, `Location` of the
+  reply, and the daily quota in `X-RateLimit-Limit`, `-Remaining` (both left out when the
+  plan is unlimited) and `-Reset` (Unix time of the next UTC midnight).
+- `?wait=N` waits up to N seconds for the reply and answers 200 when it is final in time.
+  The message is stored before any waiting: a failure while waiting still answers 202.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from gemini_clone.application.messaging.reading import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MAX_WAIT_SECONDS,
+    GetMessage,
+    ListMessages,
+    ListMessagesInput,
+    WaitForReply,
+)
+from gemini_clone.application.messaging.send_message import SendMessage, SendMessageInput
+from gemini_clone.domain.errors import NotFound
+from gemini_clone.domain.ids import MessageId, UserId
+from gemini_clone.domain.messages import Message, Role
+from gemini_clone.domain.quota import DailyUsage
+from gemini_clone.entrypoints.http.auth import BEARER, provide_user_id, require_token
+from gemini_clone.entrypoints.http.chatrooms import ChatroomIdParam
+from gemini_clone.entrypoints.http.dependencies import base_url, use_cases
+from gemini_clone.entrypoints.http.errors import problems
+from gemini_clone.entrypoints.http.schemas import (
+    MessageBody,
+    MessagePageBody,
+    PostedMessageBody,
+    SendMessageRequest,
+    TaskStatusBody,
+    message_body,
+)
+
+logger = logging.getLogger("gemini_clone.http")
+
+MessageIdParam = Annotated[MessageId, PathParameter(description="The message's id (a UUID).")]
+REQUEST_ID_MAX_LENGTH = 128
+
+_CHATROOM_NOT_FOUND = {404: "`chatroom_not_found`: no such chatroom, or another user's."}
+_MESSAGE_NOT_FOUND = {404: "`message_not_found`: no such message here, or another user's."}
+_RATE_LIMIT_HEADERS = [
+    ResponseHeader(
+        name="X-RateLimit-Limit",
+        description="Messages a day on the user's plan; absent when unlimited.",
+        documentation_only=True,
+    ),
+    ResponseHeader(
+        name="X-RateLimit-Remaining",
+        description="Messages left today; absent when unlimited.",
+        documentation_only=True,
+    ),
+    ResponseHeader(
+        name="X-RateLimit-Reset",
+        description="When the daily quota starts again (Unix time, next UTC midnight).",
+        documentation_only=True,
+    ),
+    ResponseHeader(
+        name="Location",
+        description="URL of the reply (GET /chatroom/{id}/message/{reply_id}).",
+        documentation_only=True,
+    ),
+]
+
+
+class MessageController(Controller):
+    path = "/chatroom"
+    tags = ["messages"]
+    guards = [require_token]
+    security = BEARER
+    dependencies = {
+        "user_id": provide_user_id,
+        **use_cases("send_message", "wait_for_reply", "list_messages", "get_message"),
+    }
+
+    @post(
+        "/{chatroom_id:str}/message",
+        status_code=202,
+        summary="Post a message; the model's reply is made in the background",
+        description=(
+            "202 with the stored message and its queued reply. With `wait`, waits up to that "
+            "many seconds and answers 200 when the reply is final by then."
+        ),
+        response_description="Stored; the reply is queued (or still being written).",
+        response_headers=_RATE_LIMIT_HEADERS,
+        responses={
+            200: ResponseSpec(
+                data_container=PostedMessageBody,
+                description="With `wait`: the reply is final (completed, failed or blocked).",
+                generate_examples=False,
+            ),
+            **problems(
+                401,
+                422,
+                codes={
+                    **_CHATROOM_NOT_FOUND,
+                    429: "`daily_limit_reached`, with `limit`, `used`, `resets_at`, "
+                    "`Retry-After` and the X-RateLimit headers.",
+                },
+            ),
+        },
+    )
+    async def send(
+        self,
+        request: Request[Any, Any, Any],
+        chatroom_id: ChatroomIdParam,
+        data: JSONBody[SendMessageRequest],
+        user_id: NamedDependency[UserId],
+        send_message: NamedDependency[SendMessage],
+        wait_for_reply: NamedDependency[WaitForReply],
+        wait: Annotated[
+            int,
+            QueryParameter(
+                ge=0,
+                le=MAX_WAIT_SECONDS,
+                description="Seconds to wait for the reply (0 to 60); 0 answers at once.",
+            ),
+        ] = 0,
+    ) -> Response[PostedMessageBody]:
+        request_id = request.headers.get("x-request-id")
+        posted = await send_message.execute(
+            SendMessageInput(
+                user_id=user_id,
+                chatroom_id=chatroom_id,
+                content=data.content,
+                request_id=request_id[:REQUEST_ID_MAX_LENGTH] if request_id else None,
+            )
+        )
+        reply = posted.reply
+        if wait:
+            reply = await _wait_or_as_is(wait_for_reply, user_id, reply, wait)
+        headers = _rate_limit_headers(posted.usage)
+        headers["Location"] = f"{base_url(request)}/chatroom/{chatroom_id}/message/{reply.id}"
+        return Response(
+            PostedMessageBody(message=message_body(posted.message), reply=message_body(reply)),
+            status_code=200 if reply.status.is_final else 202,
+            headers=headers,
+        )
+
+    @get(
+        "/{chatroom_id:str}/messages",
+        summary="A chatroom's messages, paged back in time",
+        description="Oldest first within a page; `next_cursor` is the `before` of older ones.",
+        responses=problems(401, 422, codes=_CHATROOM_NOT_FOUND),
+    )
+    async def list_page(
+        self,
+        chatroom_id: ChatroomIdParam,
+        user_id: NamedDependency[UserId],
+        list_messages: NamedDependency[ListMessages],
+        limit: Annotated[
+            int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="Messages per page.")
+        ] = DEFAULT_PAGE_SIZE,
+        before: Annotated[
+            str | None,
+            QueryParameter(max_length=512, description="The `next_cursor` of the previous page."),
+        ] = None,
+    ) -> MessagePageBody:
+        page = await list_messages.execute(
+            ListMessagesInput(user_id=user_id, chatroom_id=chatroom_id, limit=limit, before=before)
+        )
+        return MessagePageBody(
+            items=[message_body(message) for message in page.items], next_cursor=page.next_cursor
+        )
+
+    @get(
+        "/{chatroom_id:str}/message/{message_id:str}",
+        summary="One message with its status",
+        responses=problems(401, 422, codes=_MESSAGE_NOT_FOUND),
+    )
+    async def read(
+        self,
+        chatroom_id: ChatroomIdParam,
+        message_id: MessageIdParam,
+        user_id: NamedDependency[UserId],
+        get_message: NamedDependency[GetMessage],
+    ) -> MessageBody:
+        return message_body(await get_message.execute(user_id, message_id, chatroom_id))
+
+    @get(
+        "/message-status/{task_id:str}",
+        summary="The status of a reply (the original API's polling route)",
+        description="The task id is the reply's id.",
+        responses=problems(401, 422, codes={404: "`task_not_found`."}),
+    )
+    async def task_status(
+        self,
+        task_id: Annotated[MessageId, PathParameter(description="The reply's id (a UUID).")],
+        user_id: NamedDependency[UserId],
+        get_message: NamedDependency[GetMessage],
+    ) -> TaskStatusBody:
+        try:
+            reply: Message | None = await get_message.execute(user_id, task_id)
+        except NotFound:
+            reply = None
+        if reply is None or reply.role is not Role.MODEL:
+            raise NotFound("No such task.", code="task_not_found")
+        return TaskStatusBody(task_id=reply.id, status=reply.status, message=message_body(reply))
+
+
+async def _wait_or_as_is(
+    wait_for_reply: WaitForReply, user_id: UserId, reply: Message, seconds: int
+) -> Message:
+    try:
+        return await wait_for_reply.execute(user_id, reply.id, seconds)
+    except Exception:
+        # The message is stored and its reply queued: the client polls `Location` instead.
+        logger.warning("waiting for reply %s failed; answering 202", reply.id, exc_info=True)
+        return reply
+
+
+def _rate_limit_headers(usage: DailyUsage) -> dict[str, str]:
+    headers = {"X-RateLimit-Reset": str(int(usage.resets_at.timestamp()))}
+    if usage.daily_limit is not None:
+        headers["X-RateLimit-Limit"] = str(usage.daily_limit)
+        headers["X-RateLimit-Remaining"] = str(usage.remaining)
+    return headers

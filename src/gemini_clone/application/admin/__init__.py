@@ -1,0 +1,1 @@
+"""Administration: what an operator asks of the service (`gemini-clone users|usage ...`)."""
