@@ -1,0 +1,457 @@
+"""Benchmark the service in production mode against the framework's ceilings.
+
+Starts PostgreSQL (a throwaway database on BENCH_DATABASE_URL's server), its own Redis on a
+free port, a Gemini stand-in with a fixed latency, `gemini-clone serve` (uvicorn, one
+process), `gemini-clone worker`, and the two ceiling apps, then measures with wrk:
+
+1. POST /chatroom/{id}/message for a Pro user; 2. GET /chatroom warm (cache hits);
+3. replies: N messages posted at once, time until all are completed by one worker;
+4. peak resident memory of the API and worker processes.
+
+    uv run python bench/run.py [--latency 0.5] [--duration 15] [--runs 3] [--replies 2000]
+
+Figures are printed as medians with their range, and as ratios to the ceilings measured
+in the same run: compare ratios, not absolute numbers (machines are shared and noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+HERE = Path(__file__).resolve().parent
+SCRIPT = Path(sys.executable).with_name("gemini-clone")
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Figures:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def parse_wrk(output: str) -> Figures:
+    def ms(label: str) -> float:
+        match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", output, re.MULTILINE)
+        if match is None:
+            return float("nan")
+        value, unit = float(match.group(1)), match.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    errors = int(non_2xx.group(1)) if non_2xx else 0
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return Figures(
+        requests_per_second=float(rps.group(1)) if rps else 0.0,
+        p50_ms=ms("50"),
+        p99_ms=ms("99"),
+        errors=errors,
+    )
+
+
+def wrk(
+    url: str,
+    *,
+    token: str,
+    method: str = "GET",
+    body: str | None = None,
+    connections: int,
+    duration: int,
+) -> Figures:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(f'wrk.method = "{method}"\n')
+        script.write(f'wrk.headers["authorization"] = "Bearer {token}"\n')
+        if body is not None:
+            script.write('wrk.headers["content-type"] = "application/json"\n')
+            script.write(f"wrk.body = {json.dumps(body)}\n")
+    try:
+        result = subprocess.run(
+            [
+                "wrk",
+                "-t1",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        os.unlink(script.name)
+    return parse_wrk(result.stdout)
+
+
+def summary(runs: list[Figures]) -> dict[str, float]:
+    rps = [run.requests_per_second for run in runs]
+    return {
+        "rps": statistics.median(rps),
+        "rps_min": min(rps),
+        "rps_max": max(rps),
+        "p50_ms": statistics.median(run.p50_ms for run in runs),
+        "p99_ms": statistics.median(run.p99_ms for run in runs),
+        "errors": sum(run.errors for run in runs),
+    }
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Processes:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = (self.folder / f"{name}.log").open("wb")
+        process = subprocess.Popen(
+            args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.folder
+        )
+        self.running[name] = process
+        return process
+
+    def stop(self, name: str) -> None:
+        process = self.running.pop(name)
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def stop_all(self) -> None:
+        for name in list(self.running):
+            self.stop(name)
+
+
+def wait_http(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer in {timeout} s")
+
+
+@contextmanager
+def throwaway_database(server_url: str) -> Iterator[str]:
+    name = f"gemini_clone_bench_{secrets.token_hex(4)}"
+
+    async def admin(statement: str) -> None:
+        conn = await asyncpg.connect(server_url)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def log_in(api: str, number: str) -> tuple[str, str]:
+    """Sign a user up and log in: (access token, chatroom id)."""
+    with httpx.Client(base_url=api, timeout=30) as client:
+        client.post("/auth/signup", json={"mobile_number": number}).raise_for_status()
+        otp = client.post("/auth/send-otp", json={"mobile_number": number}).json()["otp"]
+        token = client.post("/auth/verify-otp", json={"mobile_number": number, "otp": otp}).json()[
+            "access_token"
+        ]
+        client.headers["authorization"] = f"Bearer {token}"
+        room = client.post("/chatroom", json={"title": "bench"}).json()["id"]
+        for n in range(20):
+            client.post("/chatroom", json={"title": f"room {n}"}).raise_for_status()
+    return token, room
+
+
+async def measure_replies(
+    api: str, token: str, database_url: str, count: int, stand_in: str
+) -> dict[str, float]:
+    headers = {"authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=64)
+    async with httpx.AsyncClient(
+        base_url=api, headers=headers, limits=limits, timeout=120
+    ) as client:
+        rooms = [
+            (await client.post("/chatroom", json={"title": f"replies {n}"})).json()["id"]
+            for n in range(20)
+        ]
+        await client.post(f"{stand_in}/reset")
+        started = time.monotonic()
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    f"/chatroom/{rooms[n % len(rooms)]}/message", json={"content": f"question {n}"}
+                )
+                for n in range(count)
+            )
+        )
+        posted = time.monotonic() - started
+        reply_ids = [r.json()["reply"]["id"] for r in responses if r.status_code == 202]
+    conn = await asyncpg.connect(database_url)
+    try:
+        while True:
+            done = await conn.fetchval(
+                "SELECT count(*) FROM messages WHERE id = ANY($1::uuid[])"
+                " AND status NOT IN ('queued', 'processing')",
+                reply_ids,
+            )
+            if done >= len(reply_ids):
+                break
+            if time.monotonic() - started > 900:
+                raise RuntimeError(f"only {done} of {len(reply_ids)} replies done after 900 s")
+            await asyncio.sleep(0.1)
+        elapsed = time.monotonic() - started
+        completed = await conn.fetchval(
+            "SELECT count(*) FROM messages WHERE id = ANY($1::uuid[]) AND status = 'completed'",
+            reply_ids,
+        )
+    finally:
+        await conn.close()
+    async with httpx.AsyncClient() as client:
+        stats = (await client.get(f"{stand_in}/stats")).json()
+    return {
+        "posted": len(reply_ids),
+        "post_seconds": posted,
+        "seconds": elapsed,
+        "completed": completed,
+        "replies_per_second": len(reply_ids) / elapsed,
+        "peak_in_flight": stats["peak"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--latency", type=float, default=0.5, help="stand-in model latency (s)")
+    parser.add_argument("--duration", type=int, default=15, help="seconds per wrk run")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--replies", type=int, default=2000)
+    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+
+    folder = Path(tempfile.mkdtemp(prefix="gemini-clone-bench-"))
+    processes = Processes(folder)
+    results: dict[str, object] = {"latency_s": args.latency}
+    try:
+        with throwaway_database(args.database) as database_url:
+            redis_port, stand_in_port, api_port, ceiling_port = (free_port() for _ in range(4))
+            processes.start(
+                "redis",
+                [
+                    "redis-server",
+                    "--port",
+                    str(redis_port),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    str(folder),
+                ],
+                dict(os.environ),
+            )
+            env = {
+                "PATH": os.environ["PATH"],
+                "HOME": str(folder),
+                "DATABASE_URL": database_url,
+                "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+                "JWT_SECRET": secrets.token_urlsafe(48),
+                "GEMINI_API_KEY": "bench-not-a-real-key",
+                "GEMINI_BASE_URL": f"http://127.0.0.1:{stand_in_port}",
+                "AUTH_RATE_LIMIT_PER_MINUTE": "0",
+                "LOG_LEVEL": "WARNING",
+            }
+            subprocess.run(
+                [str(SCRIPT), "db", "upgrade"], env=env, cwd=folder, check=True, capture_output=True
+            )
+            stand_in = f"http://127.0.0.1:{stand_in_port}"
+            processes.start(
+                "stand-in",
+                [
+                    sys.executable,
+                    str(HERE / "gemini_stand_in.py"),
+                    "--port",
+                    str(stand_in_port),
+                    "--latency",
+                    str(args.latency),
+                ],
+                env,
+            )
+            processes.start(
+                "ceilings",
+                [sys.executable, str(HERE / "ceilings.py"), "--port", str(ceiling_port)],
+                env,
+            )
+            api_process = processes.start(
+                "serve", [str(SCRIPT), "serve", "--port", str(api_port)], env
+            )
+            api = f"http://127.0.0.1:{api_port}"
+            for url in (
+                f"{stand_in}/stats",
+                f"http://127.0.0.1:{ceiling_port}/ceiling/struct",
+                f"{api}/healthz",
+            ):
+                wait_http(url)
+
+            token, room = log_in(api, "+14155550100")
+            subprocess.run(
+                [str(SCRIPT), "subscriptions", "grant", "+14155550100"],
+                env=env,
+                cwd=folder,
+                check=True,
+                capture_output=True,
+            )
+
+            print(
+                f"replies: {args.replies} messages, model latency {args.latency} s, one worker ...",
+                flush=True,
+            )
+            worker = processes.start("worker", [str(SCRIPT), "worker"], env)
+            time.sleep(2)
+            replies = asyncio.run(measure_replies(api, token, database_url, args.replies, stand_in))
+            results["replies"] = replies
+            results["worker_peak_rss_mb"] = peak_rss_mb(worker.pid)
+            processes.stop("worker")
+
+            wrk_args = {"connections": args.connections, "duration": args.duration}
+            body = json.dumps({"content": "Hello from the benchmark"})
+            measured: dict[str, list[Figures]] = {
+                k: [] for k in ("post", "ceiling_io", "list", "ceiling_struct")
+            }
+            wrk(
+                f"{api}/chatroom", token=token, connections=8, duration=3
+            )  # warm the cache and pools
+            for run in range(args.runs):
+                print(f"wrk run {run + 1} of {args.runs} ...", flush=True)
+                measured["post"].append(
+                    wrk(
+                        f"{api}/chatroom/{room}/message",
+                        token=token,
+                        method="POST",
+                        body=body,
+                        **wrk_args,
+                    )
+                )
+                measured["ceiling_io"].append(
+                    wrk(
+                        f"http://127.0.0.1:{ceiling_port}/ceiling/message",
+                        token=token,
+                        method="POST",
+                        body=body,
+                        **wrk_args,
+                    )
+                )
+                measured["list"].append(wrk(f"{api}/chatroom", token=token, **wrk_args))
+                measured["ceiling_struct"].append(
+                    wrk(f"http://127.0.0.1:{ceiling_port}/ceiling/struct", token=token, **wrk_args)
+                )
+            for name, runs in measured.items():
+                results[name] = summary(runs)
+            print("message post at 256 connections ...", flush=True)
+            results["post_256"] = summary(
+                [
+                    wrk(
+                        f"{api}/chatroom/{room}/message",
+                        token=token,
+                        method="POST",
+                        body=body,
+                        connections=256,
+                        duration=args.duration,
+                    )
+                ]
+            )
+            results["api_peak_rss_mb"] = peak_rss_mb(api_process.pid)
+    finally:
+        processes.stop_all()
+    report(results)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def report(results: dict[str, object]) -> None:
+    def line(label: str, key: str, ceiling: str | None = None) -> None:
+        figures = results[key]
+        assert isinstance(figures, dict)
+        text = (
+            f"{label:<34}{figures['rps']:>8.0f} req/s"
+            f"  (range {figures['rps_min']:.0f}-{figures['rps_max']:.0f})"
+            f"  p50 {figures['p50_ms']:.1f} ms  p99 {figures['p99_ms']:.1f} ms"
+            f"  errors {figures['errors']:.0f}"
+        )
+        if ceiling is not None:
+            base = results[ceiling]
+            assert isinstance(base, dict)
+            text += f"  = {figures['rps'] / base['rps']:.0%} of ceiling"
+        print(text)
+
+    print()
+    line("ceiling: bare struct", "ceiling_struct")
+    line("ceiling: bare message I/O", "ceiling_io")
+    line("POST /chatroom/{id}/message (Pro)", "post", "ceiling_io")
+    line("  ... at 256 connections", "post_256", "ceiling_io")
+    line("GET /chatroom (warm cache)", "list", "ceiling_struct")
+    replies = results["replies"]
+    assert isinstance(replies, dict)
+    print(
+        f"replies: {replies['posted']:.0f} posted in {replies['post_seconds']:.1f} s,"
+        f" all final after {replies['seconds']:.1f} s ({replies['completed']:.0f} completed)"
+        f" = {replies['replies_per_second']:.0f} replies/s,"
+        f" peak {replies['peak_in_flight']:.0f} generations in flight"
+    )
+    print(
+        f"peak RSS: API {results['api_peak_rss_mb']:.0f} MB,"
+        f" worker {results['worker_peak_rss_mb']:.0f} MB"
+    )
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
