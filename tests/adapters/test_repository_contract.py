@@ -237,6 +237,22 @@ async def test_users_are_listed_oldest_first_with_limit_and_offset(
         assert list(await uow.users.list(limit=2, offset=1)) == oldest_first[1:3]
 
 
+async def test_many_users_are_fetched_by_id_in_one_call_unknown_ids_skipped(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    first, second = await given_user(new_uow), await given_user(new_uow, "+15550000002")
+    await given_user(new_uow, "+15550000003")
+    # More ids than one SQL `IN` list holds, so the batches must be put together.
+    unknown = [UserId(uuid4()) for _ in range(1200)]
+    async with new_uow() as uow:
+        found = await uow.users.get_many([*unknown[:700], second.id, *unknown[700:], first.id])
+        assert sorted(found, key=lambda user: user.id) == sorted(
+            [first, second], key=lambda user: user.id
+        )
+        assert list(await uow.users.get_many([first.id, first.id])) == [first]
+        assert list(await uow.users.get_many([])) == []
+
+
 # One-time codes -----------------------------------------------------------------------
 
 
@@ -715,6 +731,26 @@ async def test_subscriptions_are_found_by_customer_and_by_stripe_subscription(
         assert await uow.subscriptions.get_by_stripe_subscription("sub_2") is None
 
 
+async def test_many_subscriptions_are_fetched_by_user_id_in_one_call(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    user, other = await given_user(new_uow), await given_user(new_uow, "+15550000002")
+    without = await given_user(new_uow, "+15550000003")
+    mine = Subscription(user_id=user.id, status="active", updated_at=at(1))
+    theirs = Subscription(user_id=other.id, status="canceled", cancel_at_period_end=True)
+    async with new_uow() as uow:
+        await uow.subscriptions.save(mine)
+        await uow.subscriptions.save(theirs)
+        await uow.commit()
+    async with new_uow() as uow:
+        found = await uow.subscriptions.get_many([user.id, other.id, without.id, UserId(uuid4())])
+        assert {subscription.user_id: subscription for subscription in found} == {
+            user.id: mine,
+            other.id: theirs,
+        }
+        assert list(await uow.subscriptions.get_many([without.id])) == []
+
+
 # Daily usage --------------------------------------------------------------------------
 
 
@@ -760,6 +796,29 @@ async def test_each_user_and_day_has_its_own_count(new_uow: UnitOfWorkFactory) -
         assert await uow.usage.take(other.id, DAY, 5) == 1
         assert await uow.usage.used(user.id, DAY) == 2
         assert await uow.usage.used(other.id, tomorrow) == 0
+
+
+async def test_a_days_usage_lists_users_with_a_count_highest_first_ties_by_id(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    users = [await given_user(new_uow, f"+1555000000{n}") for n in range(1, 6)]
+    tied_low, tied_high = sorted(users[1:3], key=lambda user: user.id)
+    busiest, given_back, other_day_only = users[0], users[3], users[4]
+    async with new_uow() as uow:
+        for user, times in ((busiest, 3), (tied_high, 2), (tied_low, 2), (given_back, 1)):
+            for _ in range(times):
+                await uow.usage.take(user.id, DAY, None)
+        await uow.usage.give_back(given_back.id, DAY)
+        await uow.usage.take(other_day_only.id, DAY + timedelta(days=1), None)
+        await uow.usage.take(busiest.id, DAY - timedelta(days=1), None)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert list(await uow.usage.for_day(DAY)) == [
+            (busiest.id, 3),
+            (tied_low.id, 2),
+            (tied_high.id, 2),
+        ]
+        assert list(await uow.usage.for_day(DAY + timedelta(days=2))) == []
 
 
 async def test_twenty_concurrent_takes_with_a_limit_of_five_give_exactly_five(

@@ -42,6 +42,9 @@ from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.adapters.stripe import StripePaymentGateway
 from gemini_clone.adapters.taskiq import TaskiqReplyJobs, create_broker
+from gemini_clone.application.admin.list_users import ListUsers
+from gemini_clone.application.admin.show_user import ShowUser
+from gemini_clone.application.admin.usage_report import UsageReport
 from gemini_clone.application.auth.get_me import GetMe
 from gemini_clone.application.auth.login import PasswordLogin
 from gemini_clone.application.auth.logout import Logout
@@ -289,6 +292,10 @@ class Container(containers.DeclarativeContainer):
     set_pro_by_support = providers.Singleton(
         SetProBySupport, uow, apply_payment_event, mobile_numbers, clock, ids
     )
+
+    list_users = providers.Singleton(ListUsers, uow)
+    show_user = providers.Singleton(ShowUser, uow, mobile_numbers, plans, clock)
+    usage_report = providers.Singleton(UsageReport, uow, clock)
 
     runtime = providers.Singleton(Runtime, __self__)
 

@@ -7,7 +7,7 @@ copy of it (`InMemoryTables`) and swaps it in on commit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 
@@ -120,6 +120,9 @@ class InMemoryUserRepository(_InMemoryRepository, UserRepository):
         """Oldest first."""
         ordered = sorted(self._tables.users.values(), key=lambda user: (user.created_at, user.id))
         return ordered[offset : offset + limit]
+
+    async def get_many(self, user_ids: Collection[UserId]) -> Sequence[User]:
+        return [self._tables.users[i] for i in set(user_ids) if i in self._tables.users]
 
 
 class InMemoryOtpRepository(_InMemoryRepository, OtpRepository):
@@ -407,6 +410,10 @@ class InMemorySubscriptionRepository(_InMemoryRepository, SubscriptionRepository
         """Insert or replace the user's subscription."""
         self._tables.subscriptions[subscription.user_id] = subscription
 
+    async def get_many(self, user_ids: Collection[UserId]) -> Sequence[Subscription]:
+        subscriptions = self._tables.subscriptions
+        return [subscriptions[i] for i in set(user_ids) if i in subscriptions]
+
 
 def _most_recently_updated(subscriptions: Iterable[Subscription]) -> Subscription | None:
     """Latest `updated_at` first, never-updated last, then by user id (as the SQL sorts)."""
@@ -438,6 +445,15 @@ class InMemoryUsageRepository(_InMemoryRepository, UsageRepository):
 
     async def used(self, user_id: UserId, day: date) -> int:
         return self._tables.usage.get((user_id, day), 0)
+
+    async def for_day(self, day: date) -> Sequence[tuple[UserId, int]]:
+        """Each user's count on `day`, highest first, ties by user id; zero counts left out."""
+        counts = [
+            (user_id, used)
+            for (user_id, counted_day), used in self._tables.usage.items()
+            if counted_day == day and used > 0
+        ]
+        return sorted(counts, key=lambda count: (-count[1], count[0]))
 
 
 class InMemoryPaymentEventRepository(_InMemoryRepository, PaymentEventRepository):

@@ -9,7 +9,7 @@ abort the whole PostgreSQL transaction).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -136,6 +136,13 @@ class SqlUserRepository(_SqlRepository, UserRepository):
             select(users).order_by(users.c.created_at, users.c.id).limit(limit).offset(offset)
         )
         return [_user(row) for row in (await self._execute(statement)).mappings()]
+
+    async def get_many(self, user_ids: Collection[UserId]) -> Sequence[User]:
+        found: list[User] = []
+        for chunk in _chunks(user_ids):
+            result = await self._execute(select(users).where(users.c.id.in_(chunk)))
+            found.extend(_user(row) for row in result.mappings())
+        return found
 
 
 class SqlOtpRepository(_SqlRepository, OtpRepository):
@@ -484,6 +491,13 @@ class SqlSubscriptionRepository(_SqlRepository, SubscriptionRepository):
         )
         await self._execute(statement)
 
+    async def get_many(self, user_ids: Collection[UserId]) -> Sequence[Subscription]:
+        found: list[Subscription] = []
+        for chunk in _chunks(user_ids):
+            statement = select(subscriptions).where(subscriptions.c.user_id.in_(chunk))
+            found.extend(_subscription(row) for row in (await self._execute(statement)).mappings())
+        return found
+
     async def _latest_where(self, condition: ColumnElement[bool]) -> Subscription | None:
         c = subscriptions.c
         statement = (
@@ -535,6 +549,17 @@ class SqlUsageRepository(_SqlRepository, UsageRepository):
         used = (await self._execute(statement)).scalar_one_or_none()
         return 0 if used is None else int(used)
 
+    async def for_day(self, day: date) -> Sequence[tuple[UserId, int]]:
+        """Each user's count on `day`, highest first, ties by user id; zero counts left out."""
+        c = daily_usage.c
+        statement = (
+            select(c.user_id, c.used)
+            .where(c.day == day, c.used > 0)
+            .order_by(c.used.desc(), c.user_id)
+        )
+        rows = (await self._execute(statement)).mappings()
+        return [(UserId(row["user_id"]), int(row["used"])) for row in rows]
+
 
 class SqlPaymentEventRepository(_SqlRepository, PaymentEventRepository):
     async def record(self, event_id: str, event_type: str, received_at: datetime) -> bool:
@@ -546,6 +571,16 @@ class SqlPaymentEventRepository(_SqlRepository, PaymentEventRepository):
             .returning(payment_events.c.event_id)
         )
         return (await self._execute(statement)).first() is not None
+
+
+IN_LIST_SIZE = 500
+"""Ids per `IN (...)` list: each is a bound parameter, and drivers cap their number."""
+
+
+def _chunks(ids: Collection[UserId]) -> Iterator[list[UserId]]:
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), IN_LIST_SIZE):
+        yield unique[start : start + IN_LIST_SIZE]
 
 
 def _user(row: RowMapping) -> User:

@@ -6,23 +6,19 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
 from gemini_clone.domain.errors import GeminiCloneError
-from gemini_clone.entrypoints.container import ConfigurationError, Container, build_container
-from gemini_clone.entrypoints.settings import Settings, SettingsError, load_settings
+from gemini_clone.entrypoints.cli.admin import jobs, subscriptions, usage, users
+from gemini_clone.entrypoints.cli.common import cli_settings, failure, run_with_container
+from gemini_clone.entrypoints.settings import Settings
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from gemini_clone.entrypoints.container import Container
 
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except SettingsError as error:
-        raise click.ClickException(str(error)) from None
+__all__ = ["configure_logging", "main", "run_with_container"]
 
 
 def configure_logging(settings: Settings) -> None:
@@ -31,30 +27,6 @@ def configure_logging(settings: Settings) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-
-
-def run_with_container(
-    settings: Settings, action: Callable[[Container], Awaitable[T]], *, start: bool = True
-) -> T:
-    """Run one async action on a started container (no background work) and stop it."""
-
-    async def main() -> T:
-        container = build_container(settings)
-        runtime = container.runtime()
-        if start:
-            await runtime.start(background=False)
-        try:
-            return await action(container)
-        finally:
-            if start:
-                await runtime.stop()
-            else:
-                await container.engine().dispose()
-
-    try:
-        return asyncio.run(main())
-    except (GeminiCloneError, ConfigurationError) as error:
-        raise click.ClickException(getattr(error, "message", str(error))) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -73,9 +45,9 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     import uvicorn
 
     from gemini_clone.entrypoints.cli.banner import banner
-    from gemini_clone.entrypoints.container import jwt_secret
+    from gemini_clone.entrypoints.container import ConfigurationError, jwt_secret
 
-    settings = _settings()
+    settings = cli_settings()
     if workers > 1 and settings.redis_url is None:
         raise click.UsageError(
             "--workers above 1 needs REDIS_URL: without Redis, the cache, throttles and the "
@@ -111,9 +83,10 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
 )
 def worker(concurrency: int | None) -> None:
     """Produce replies from the Redis queue (production mode)."""
+    from gemini_clone.entrypoints.container import ConfigurationError
     from gemini_clone.entrypoints.worker.main import run_worker
 
-    settings = _settings()
+    settings = cli_settings()
     if settings.redis_url is None:
         raise click.ClickException(
             "The worker needs REDIS_URL. Without Redis, `gemini-clone serve` produces the "
@@ -123,7 +96,7 @@ def worker(concurrency: int | None) -> None:
     try:
         asyncio.run(run_worker(settings, concurrency or settings.worker_concurrency))
     except (GeminiCloneError, ConfigurationError) as error:
-        raise click.ClickException(getattr(error, "message", str(error))) from None
+        raise failure(settings, error) from None
 
 
 @main.group()
@@ -141,7 +114,7 @@ def db_upgrade(revision: str) -> None:
         await upgrade(container.engine(), revision)
         return await current_revision(container.engine())
 
-    current = run_with_container(_settings(), action, start=False)
+    current = run_with_container(cli_settings(), action, start=False)
     click.echo(f"database at revision {current}")
 
 
@@ -153,7 +126,7 @@ def db_current() -> None:
     async def action(container: Container) -> str | None:
         return await current_revision(container.engine())
 
-    current = run_with_container(_settings(), action, start=False)
+    current = run_with_container(cli_settings(), action, start=False)
     head = head_revision()
     state = "up to date" if current == head else "needs `gemini-clone db upgrade`"
     click.echo(f"current: {current or '(empty)'}\nhead:    {head}\n{state}")
@@ -172,7 +145,7 @@ def db_downgrade(revision: str) -> None:
         await downgrade(container.engine(), revision)
         return await current_revision(container.engine())
 
-    current = run_with_container(_settings(), action, start=False)
+    current = run_with_container(cli_settings(), action, start=False)
     click.echo(f"database at revision {current or '(empty)'}")
 
 
@@ -181,12 +154,16 @@ def openapi() -> None:
     """Print the OpenAPI 3.1 document of the HTTP API."""
     from gemini_clone.entrypoints.http.app import create_app
 
-    app = create_app(_settings())
+    app = create_app(cli_settings())
     click.echo(json.dumps(app.openapi_schema.to_schema(), indent=2))
 
 
 @main.command()
 def config() -> None:
     """Print the effective settings, secrets masked."""
-    for name, value in _settings().masked().items():
+    for name, value in cli_settings().masked().items():
         click.echo(f"{name.upper()}={'' if value is None else value}")
+
+
+for command in (users, subscriptions, usage, jobs):
+    main.add_command(command)
