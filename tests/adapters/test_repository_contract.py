@@ -387,6 +387,32 @@ async def test_a_chatroom_is_visible_only_to_its_owner(new_uow: UnitOfWorkFactor
         assert await uow.chatrooms.get(ChatroomId(uuid4()), owner.id) is None
 
 
+async def test_a_chatroom_is_read_with_its_owners_plan_status_only_by_its_owner(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner, stranger = await given_user(new_uow), await given_user(new_uow, "+15550000002")
+    room = await given_room(new_uow, owner)
+    async with new_uow() as uow:
+        assert await uow.chatrooms.get_with_plan_status(room.id, owner.id) == (room, None)
+        assert await uow.chatrooms.get_with_plan_status(room.id, stranger.id) is None
+        await uow.subscriptions.save(Subscription(user_id=owner.id, status="past_due"))
+        await uow.subscriptions.save(Subscription(user_id=stranger.id, status="active"))
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.chatrooms.get_with_plan_status(room.id, owner.id) == (room, "past_due")
+
+
+async def test_messages_added_together_are_all_stored(new_uow: UnitOfWorkFactory) -> None:
+    room = await given_room(new_uow, await given_user(new_uow))
+    question = make_message(room, created_at=at(1))
+    reply = replace(make_reply(room, created_at=at(2)), in_reply_to=question.id)
+    async with new_uow() as uow:
+        await uow.messages.add_many([question, reply])
+        await uow.commit()
+    assert await read_message(new_uow, question.id) == question
+    assert await read_message(new_uow, reply.id) == reply
+
+
 async def test_chatrooms_are_listed_newest_activity_first_and_paged_by_keyset(
     new_uow: UnitOfWorkFactory,
 ) -> None:

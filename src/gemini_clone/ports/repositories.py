@@ -63,6 +63,13 @@ class ChatroomRepository(Protocol):
         """The chatroom if it exists and belongs to this user."""
         ...
 
+    async def get_with_plan_status(
+        self, chatroom_id: ChatroomId, user_id: UserId
+    ) -> tuple[Chatroom, str | None] | None:
+        """The chatroom if this user owns it, with the owner's subscription status, in one
+        read (the message post's hot path)."""
+        ...
+
     async def list_for_user(
         self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
     ) -> Sequence[Chatroom]:
@@ -82,6 +89,10 @@ class ChatroomRepository(Protocol):
 
 class MessageRepository(Protocol):
     async def add(self, message: Message) -> None: ...
+
+    async def add_many(self, messages: Sequence[Message]) -> None:
+        """Store several messages in one round trip."""
+        ...
 
     async def get(self, message_id: MessageId, user_id: UserId) -> Message | None:
         """The message if it exists and belongs to this user."""

@@ -198,6 +198,15 @@ class InMemoryChatroomRepository(_InMemoryRepository, ChatroomRepository):
         chatroom = self._tables.chatrooms.get(chatroom_id)
         return chatroom if chatroom is not None and chatroom.user_id == user_id else None
 
+    async def get_with_plan_status(
+        self, chatroom_id: ChatroomId, user_id: UserId
+    ) -> tuple[Chatroom, str | None] | None:
+        chatroom = await self.get(chatroom_id, user_id)
+        if chatroom is None:
+            return None
+        subscription = self._tables.subscriptions.get(user_id)
+        return chatroom, subscription.status if subscription else None
+
     async def list_for_user(
         self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
     ) -> Sequence[Chatroom]:
@@ -244,6 +253,10 @@ class InMemoryChatroomRepository(_InMemoryRepository, ChatroomRepository):
 class InMemoryMessageRepository(_InMemoryRepository, MessageRepository):
     async def add(self, message: Message) -> None:
         self._tables.messages[message.id] = message
+
+    async def add_many(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            self._tables.messages[message.id] = message
 
     async def get(self, message_id: MessageId, user_id: UserId) -> Message | None:
         """The message if it exists and belongs to this user."""

@@ -49,7 +49,7 @@ def create_engine(
 ) -> AsyncEngine:
     """An engine for `url` (see `normalize_url`), configured for this service.
 
-    - PostgreSQL: a pre-pinged, recycled pool with connect and statement timeouts, so a
+    - PostgreSQL: a recycled pool with connect and statement timeouts, so a
       dead server fails requests quickly instead of hanging them.
     - SQLite: foreign keys on, WAL, a busy timeout, and every transaction begun with
       `BEGIN IMMEDIATE`.
@@ -62,7 +62,9 @@ def create_engine(
         echo=echo,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip on every checkout. A connection a server
+        # restart broke fails its statement once (503); SQLAlchemy sees the disconnect and
+        # invalidates the whole pool, so the next requests get fresh connections.
         pool_recycle=1800,
         pool_timeout=30,
         connect_args={

@@ -20,6 +20,7 @@ from sqlalchemy import (
     RowMapping,
     Table,
     and_,
+    bindparam,
     case,
     delete,
     func,
@@ -243,6 +244,14 @@ class SqlChatroomRepository(_SqlRepository, ChatroomRepository):
         row = (await self._execute(statement)).mappings().one_or_none()
         return None if row is None else _chatroom(row)
 
+    async def get_with_plan_status(
+        self, chatroom_id: ChatroomId, user_id: UserId
+    ) -> tuple[Chatroom, str | None] | None:
+        """The owned chatroom joined with its owner's subscription status: one read."""
+        statement = _CHATROOM_WITH_PLAN_STATUS.params(chatroom_id=chatroom_id, user_id=user_id)
+        row = (await self._execute(statement)).mappings().one_or_none()
+        return None if row is None else (_chatroom(row), row["plan_status"])
+
     async def list_for_user(
         self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
     ) -> Sequence[Chatroom]:
@@ -291,29 +300,27 @@ class SqlChatroomRepository(_SqlRepository, ChatroomRepository):
         return int((await self._execute(statement)).scalar_one())
 
 
+_CHATROOM_WITH_PLAN_STATUS = (
+    select(chatrooms, subscriptions.c.status.label("plan_status"))
+    .select_from(chatrooms.outerjoin(subscriptions, subscriptions.c.user_id == chatrooms.c.user_id))
+    .where(
+        chatrooms.c.id == bindparam("chatroom_id", type_=chatrooms.c.id.type),
+        chatrooms.c.user_id == bindparam("user_id", type_=chatrooms.c.user_id.type),
+    )
+)
+
+
 class SqlMessageRepository(_SqlRepository, MessageRepository):
     async def add(self, message: Message) -> None:
-        await self._execute(
-            messages.insert().values(
-                id=message.id,
-                chatroom_id=message.chatroom_id,
-                user_id=message.user_id,
-                role=message.role.value,
-                content=message.content,
-                status=message.status.value,
-                created_at=message.created_at,
-                in_reply_to=message.in_reply_to,
-                model=message.model,
-                finish_reason=message.finish_reason,
-                usage=_usage_document(message.usage),
-                error_code=message.error.code if message.error else None,
-                error_message=message.error.message if message.error else None,
-                completed_at=message.completed_at,
-                lease_expires_at=message.lease_expires_at,
-                attempts=message.attempts,
-                quota_day=message.quota_day,
-            )
-        )
+        await self.add_many([message])
+
+    async def add_many(self, messages: Sequence[Message]) -> None:
+        """One INSERT executed for every row (the driver sends them in one round trip); the
+        statement is constant, so SQLAlchemy compiles it once for the process."""
+        try:
+            await self._connection.execute(_INSERT_MESSAGE, [_message_row(m) for m in messages])
+        except DRIVER_ERRORS as error:
+            raise database_unavailable() from error
 
     async def get(self, message_id: MessageId, user_id: UserId) -> Message | None:
         """The message if it exists and belongs to this user."""
@@ -643,6 +650,31 @@ def _chatroom(row: RowMapping) -> Chatroom:
         last_message_at=row["last_message_at"],
         message_count=row["message_count"],
     )
+
+
+_INSERT_MESSAGE = messages.insert()
+
+
+def _message_row(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "chatroom_id": message.chatroom_id,
+        "user_id": message.user_id,
+        "role": message.role.value,
+        "content": message.content,
+        "status": message.status.value,
+        "created_at": message.created_at,
+        "in_reply_to": message.in_reply_to,
+        "model": message.model,
+        "finish_reason": message.finish_reason,
+        "usage": _usage_document(message.usage),
+        "error_code": message.error.code if message.error else None,
+        "error_message": message.error.message if message.error else None,
+        "completed_at": message.completed_at,
+        "lease_expires_at": message.lease_expires_at,
+        "attempts": message.attempts,
+        "quota_day": message.quota_day,
+    }
 
 
 def _usage_document(usage: TokenUsage | None) -> dict[str, int] | None:

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 
-from gemini_clone.application.chatrooms.get import owned_chatroom
-from gemini_clone.application.common import forget_chatroom_list, tier_of
-from gemini_clone.domain.errors import InvalidInput, QuotaExceeded, Unavailable
+from gemini_clone.application.common import forget_chatroom_list
+from gemini_clone.domain.errors import InvalidInput, NotFound, QuotaExceeded, Unavailable
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import CONTENT_MAX_LENGTH, Message, MessageStatus, Role
 from gemini_clone.domain.quota import DailyUsage, Plans, quota_day, resets_at
+from gemini_clone.domain.subscriptions import tier_for_status
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import ReplyJobs
@@ -71,10 +72,15 @@ class SendMessage:
             )
         now = self._clock.now()
         day = quota_day(now)
+        message, reply = self._new_pair(data, now, day)
         async with self._uow() as uow:
-            await owned_chatroom(uow, data.chatroom_id, data.user_id)
-            tier, _ = await tier_of(uow, data.user_id)
-            limit = self._plans.daily_limit(tier)
+            found = await uow.chatrooms.get_with_plan_status(data.chatroom_id, data.user_id)
+            if found is None:
+                raise NotFound("No such chatroom.", code="chatroom_not_found")
+            limit = self._plans.daily_limit(tier_for_status(found[1]))
+            # The rows every post of this user contends for (the day's quota, the room's
+            # counters) are written last, so their locks are held the shortest time.
+            await uow.messages.add_many([message, reply])
             used = await uow.usage.take(data.user_id, day, limit)
             if used is None:
                 assert limit is not None  # only a finite limit refuses
@@ -84,38 +90,46 @@ class SendMessage:
                     resets_at=resets_at(day),
                     now=now,
                 )
-            message = Message(
-                id=MessageId(self._ids.new_id()),
-                chatroom_id=data.chatroom_id,
-                user_id=data.user_id,
-                role=Role.USER,
-                content=data.content,
-                status=MessageStatus.COMPLETED,
-                created_at=now,
-                completed_at=now,
-                quota_day=day.isoformat(),
-            )
-            reply = Message(
-                id=MessageId(self._ids.new_id()),
-                chatroom_id=data.chatroom_id,
-                user_id=data.user_id,
-                role=Role.MODEL,
-                content="",
-                status=MessageStatus.QUEUED,
-                created_at=now + _REPLY_OFFSET,
-                in_reply_to=message.id,
-            )
-            await uow.messages.add(message)
-            await uow.messages.add(reply)
             await uow.chatrooms.record_message(data.chatroom_id, now, 2)
             await uow.commit()
-        await forget_chatroom_list(self._cache, data.user_id)
-        try:
-            await self._jobs.enqueue(reply.id, request_id=data.request_id)
-        except Unavailable:
-            logger.warning("reply %s not queued; the sweeper will queue it", reply.id)
+        await asyncio.gather(
+            forget_chatroom_list(self._cache, data.user_id),
+            self._enqueue(reply.id, data.request_id),
+        )
         return SendMessageOutput(
             message=message,
             reply=reply,
             usage=DailyUsage(used_today=used, daily_limit=limit, resets_at=resets_at(day)),
         )
+
+    def _new_pair(
+        self, data: SendMessageInput, now: datetime, day: date
+    ) -> tuple[Message, Message]:
+        message = Message(
+            id=MessageId(self._ids.new_id()),
+            chatroom_id=data.chatroom_id,
+            user_id=data.user_id,
+            role=Role.USER,
+            content=data.content,
+            status=MessageStatus.COMPLETED,
+            created_at=now,
+            completed_at=now,
+            quota_day=day.isoformat(),
+        )
+        reply = Message(
+            id=MessageId(self._ids.new_id()),
+            chatroom_id=data.chatroom_id,
+            user_id=data.user_id,
+            role=Role.MODEL,
+            content="",
+            status=MessageStatus.QUEUED,
+            created_at=now + _REPLY_OFFSET,
+            in_reply_to=message.id,
+        )
+        return message, reply
+
+    async def _enqueue(self, reply_id: MessageId, request_id: str | None) -> None:
+        try:
+            await self._jobs.enqueue(reply_id, request_id=request_id)
+        except Unavailable:
+            logger.warning("reply %s not queued; the sweeper will queue it", reply_id)
