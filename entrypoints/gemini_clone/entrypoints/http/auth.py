@@ -11,14 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.di import Provide
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.spec import Reference, SecurityScheme
 
 from gemini_clone.domain.errors import AuthenticationFailed, TooManyRequests
-from gemini_clone.domain.ids import UserId
 
 BEARER_SCHEME = "BearerToken"
 SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
@@ -38,7 +35,12 @@ AUTH_WINDOW_SECONDS = 60
 async def require_token(
     connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
 ) -> None:
-    """Guard: a valid access token, whose user becomes `request.user`."""
+    """Guard: a valid access token, whose user becomes `request.user`.
+
+    Handlers read the caller from `request.user` rather than from a dependency: a second
+    dependency next to the use case would make Litestar resolve them in an anyio task
+    group on every request.
+    """
     header = connection.headers.get("authorization")
     if not header:
         raise AuthenticationFailed(
@@ -51,13 +53,6 @@ async def require_token(
             "Send the access token as `Authorization: Bearer <token>`.", code="missing_token"
         )
     connection.scope["user"] = connection.app.state.container.token_service().verify(token)
-
-
-def current_user_id(request: Request[UserId, Any, Any]) -> UserId:
-    return request.user
-
-
-provide_user_id = Provide(current_user_id, sync_to_thread=False)
 
 
 async def throttle_by_address(

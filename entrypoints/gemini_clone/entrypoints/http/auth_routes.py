@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from litestar import Controller, post
+from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
@@ -26,7 +27,6 @@ from gemini_clone.domain.ids import UserId
 from gemini_clone.domain.subscriptions import Tier
 from gemini_clone.entrypoints.http.auth import (
     BEARER,
-    provide_user_id,
     require_token,
     throttle_by_address,
 )
@@ -184,15 +184,15 @@ class AuthController(Controller):
         description="Revokes the refresh token's session; an unknown token changes nothing.",
         guards=[require_token],
         security=BEARER,
-        dependencies={"user_id": provide_user_id},
         responses=problems(401, 422, codes={429: _RATE_LIMITED}),
     )
     async def logout(
         self,
         data: JSONBody[RefreshRequest],
-        user_id: NamedDependency[UserId],
+        request: Request[UserId, Any, Any],
         logout: NamedDependency[Logout],
     ) -> None:
+        user_id = request.user
         await logout.execute(LogoutInput(user_id=user_id, refresh_token=data.refresh_token))
 
     @post(
@@ -238,7 +238,6 @@ class AuthController(Controller):
         description="`current_password` is required when a password is set.",
         guards=[require_token],
         security=BEARER,
-        dependencies={"user_id": provide_user_id},
         responses=problems(
             codes={
                 401: "`missing_token`, `invalid_token`, or `invalid_credentials` (wrong current "
@@ -252,9 +251,10 @@ class AuthController(Controller):
     async def change_password(
         self,
         data: JSONBody[ChangePasswordRequest],
-        user_id: NamedDependency[UserId],
+        request: Request[UserId, Any, Any],
         change_password: NamedDependency[ChangePassword],
     ) -> PasswordUpdatedBody:
+        user_id = request.user
         await change_password.execute(
             ChangePasswordInput(
                 user_id=user_id,

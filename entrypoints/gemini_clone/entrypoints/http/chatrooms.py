@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from litestar import Controller, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -20,7 +20,7 @@ from gemini_clone.application.chatrooms.listing import (
 )
 from gemini_clone.application.chatrooms.rename import RenameChatroom, RenameChatroomInput
 from gemini_clone.domain.ids import ChatroomId, UserId
-from gemini_clone.entrypoints.http.auth import BEARER, provide_user_id, require_token
+from gemini_clone.entrypoints.http.auth import BEARER, require_token
 from gemini_clone.entrypoints.http.dependencies import use_cases
 from gemini_clone.entrypoints.http.errors import problems
 from gemini_clone.entrypoints.http.schemas import (
@@ -45,7 +45,6 @@ class ChatroomController(Controller):
     guards = [require_token]
     security = BEARER
     dependencies = {
-        "user_id": provide_user_id,
         **use_cases(
             "create_chatroom",
             "list_chatrooms",
@@ -64,10 +63,11 @@ class ChatroomController(Controller):
     )
     async def create(
         self,
-        user_id: NamedDependency[UserId],
+        request: Request[UserId, Any, Any],
         create_chatroom: NamedDependency[CreateChatroom],
         data: JSONBody[CreateChatroomRequest | None] = None,
     ) -> ChatroomBody:
+        user_id = request.user
         chatroom = await create_chatroom.execute(
             CreateChatroomInput(user_id=user_id, title=data.title if data else None)
         )
@@ -88,7 +88,7 @@ class ChatroomController(Controller):
     )
     async def list_page(
         self,
-        user_id: NamedDependency[UserId],
+        request: Request[UserId, Any, Any],
         list_chatrooms: NamedDependency[ListChatrooms],
         limit: Annotated[
             int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="Chatrooms per page.")
@@ -101,6 +101,7 @@ class ChatroomController(Controller):
             ),
         ] = None,
     ) -> Response[ChatroomPageBody]:
+        user_id = request.user
         page = await list_chatrooms.execute(
             ListChatroomsInput(user_id=user_id, limit=limit, cursor=cursor)
         )
@@ -119,9 +120,10 @@ class ChatroomController(Controller):
     async def read(
         self,
         chatroom_id: ChatroomIdParam,
-        user_id: NamedDependency[UserId],
+        request: Request[UserId, Any, Any],
         get_chatroom: NamedDependency[GetChatroom],
     ) -> ChatroomDetailBody:
+        user_id = request.user
         return chatroom_detail_body(await get_chatroom.execute(user_id, chatroom_id))
 
     @patch(
@@ -133,9 +135,10 @@ class ChatroomController(Controller):
         self,
         chatroom_id: ChatroomIdParam,
         data: JSONBody[RenameChatroomRequest],
-        user_id: NamedDependency[UserId],
+        request: Request[UserId, Any, Any],
         rename_chatroom: NamedDependency[RenameChatroom],
     ) -> ChatroomBody:
+        user_id = request.user
         chatroom = await rename_chatroom.execute(
             RenameChatroomInput(user_id=user_id, chatroom_id=chatroom_id, title=data.title)
         )
@@ -150,7 +153,8 @@ class ChatroomController(Controller):
     async def remove(
         self,
         chatroom_id: ChatroomIdParam,
-        user_id: NamedDependency[UserId],
+        request: Request[UserId, Any, Any],
         delete_chatroom: NamedDependency[DeleteChatroom],
     ) -> None:
+        user_id = request.user
         await delete_chatroom.execute(user_id, chatroom_id)

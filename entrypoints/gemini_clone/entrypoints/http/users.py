@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get
+from typing import Any
+
+from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 
 from gemini_clone.application.auth.get_me import GetMe
 from gemini_clone.domain.ids import UserId
-from gemini_clone.entrypoints.http.auth import BEARER, provide_user_id, require_token
+from gemini_clone.entrypoints.http.auth import BEARER, require_token
 from gemini_clone.entrypoints.http.dependencies import use_cases
 from gemini_clone.entrypoints.http.errors import problems
 from gemini_clone.entrypoints.http.schemas import ProfileBody, profile_body
@@ -18,7 +20,7 @@ class UserController(Controller):
     tags = ["users"]
     guards = [require_token]
     security = BEARER
-    dependencies = {"user_id": provide_user_id, **use_cases("get_me")}
+    dependencies = use_cases("get_me")
 
     @get(
         "/me",
@@ -27,6 +29,6 @@ class UserController(Controller):
         responses=problems(401, codes={404: "`user_not_found`: the user was deleted."}),
     )
     async def me(
-        self, user_id: NamedDependency[UserId], get_me: NamedDependency[GetMe]
+        self, request: Request[UserId, Any, Any], get_me: NamedDependency[GetMe]
     ) -> ProfileBody:
-        return profile_body(await get_me.execute(user_id))
+        return profile_body(await get_me.execute(request.user))
