@@ -3,6 +3,7 @@
 The container lives in `app.state.container`; handlers get use cases from it through small
 `Provide` functions (`dependencies.py`). The app's lifespan starts and stops the runtime
 (database, broker, in-process worker). Every error leaves through `errors.problem_response`.
+Every request gets a request id, an access line and metrics (`observability.py`).
 OpenAPI 3.1 is served at `/schema/openapi.json`, with Swagger at `/schema/swagger` and
 Scalar at `/schema/scalar`.
 """
@@ -28,7 +29,8 @@ from gemini_clone.entrypoints.http.chatrooms import ChatroomController
 from gemini_clone.entrypoints.http.errors import problem_response
 from gemini_clone.entrypoints.http.health import HealthController
 from gemini_clone.entrypoints.http.messages import MessageController
-from gemini_clone.entrypoints.http.metrics import MetricsController, prometheus
+from gemini_clone.entrypoints.http.metrics import MetricsController
+from gemini_clone.entrypoints.http.observability import RequestObservability
 from gemini_clone.entrypoints.http.sandbox import SandboxController
 from gemini_clone.entrypoints.http.users import UserController
 from gemini_clone.entrypoints.settings import Settings
@@ -75,7 +77,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
     if container.sandbox_gateway() is not None:
         handlers.append(SandboxController)
     public_base_url = settings.public_base_url.rstrip("/") if settings.public_base_url else None
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         state=State(
             {
@@ -87,7 +89,6 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
         lifespan=[_runtime],
         exception_handlers={Exception: problem_response},
         request_max_body_size=MAX_BODY_BYTES,
-        middleware=[prometheus.middleware],
         openapi_config=OpenAPIConfig(
             title="gemini-clone",
             version=_version(),
@@ -97,9 +98,14 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
             components=Components(security_schemes=SECURITY_SCHEMES),
             tags=TAGS,
         ),
-        # The process configures logging (the CLI); Litestar's own would log request details.
+        # The process configures logging (`logs.configure_logging`); Litestar's own would
+        # log request details, and its structlog plugin whole response bodies (tokens).
         logging_config=None,
     )
+    # Around routing and the exception handlers, unlike Litestar middleware, so that
+    # unknown routes and errors get their request id, access line and metrics too.
+    app.asgi_handler = RequestObservability(app.asgi_handler)
+    return app
 
 
 @asynccontextmanager

@@ -12,8 +12,9 @@ from gemini_clone.application.billing.apply_payment_event import ApplyPaymentEve
 from gemini_clone.application.billing.checkout import StartCheckout, StartCheckoutInput
 from gemini_clone.application.billing.portal import OpenBillingPortal, OpenBillingPortalInput
 from gemini_clone.application.billing.status import GetSubscriptionStatus
+from gemini_clone.domain.errors import PaymentError
 from gemini_clone.domain.ids import UserId
-from gemini_clone.entrypoints.http.auth import BEARER, provide_user_id, require_token
+from gemini_clone.entrypoints.http.auth import BEARER, require_token
 from gemini_clone.entrypoints.http.dependencies import base_url, use_cases
 from gemini_clone.entrypoints.http.errors import problems
 from gemini_clone.entrypoints.http.schemas import (
@@ -22,6 +23,12 @@ from gemini_clone.entrypoints.http.schemas import (
     ReceivedBody,
     SubscriptionStatusBody,
     subscription_body,
+)
+from gemini_clone.entrypoints.metrics import (
+    UNKNOWN_EVENT_TYPE,
+    WEBHOOK_IGNORED,
+    WEBHOOK_INVALID,
+    webhook_event,
 )
 
 STATUS_PATH = "/subscription/status"
@@ -32,7 +39,6 @@ class SubscriptionController(Controller):
     guards = [require_token]
     security = BEARER
     dependencies = {
-        "user_id": provide_user_id,
         **use_cases("start_checkout", "open_billing_portal", "get_subscription_status"),
     }
 
@@ -52,10 +58,10 @@ class SubscriptionController(Controller):
     )
     async def subscribe(
         self,
-        request: Request[Any, Any, Any],
-        user_id: NamedDependency[UserId],
+        request: Request[UserId, Any, Any],
         start_checkout: NamedDependency[StartCheckout],
     ) -> CheckoutBody:
+        user_id = request.user
         session = await start_checkout.execute(
             StartCheckoutInput(user_id=user_id, base_url=base_url(request))
         )
@@ -69,10 +75,10 @@ class SubscriptionController(Controller):
     )
     async def portal(
         self,
-        request: Request[Any, Any, Any],
-        user_id: NamedDependency[UserId],
+        request: Request[UserId, Any, Any],
         open_billing_portal: NamedDependency[OpenBillingPortal],
     ) -> PortalBody:
+        user_id = request.user
         url = await open_billing_portal.execute(
             OpenBillingPortalInput(user_id=user_id, return_url=base_url(request) + STATUS_PATH)
         )
@@ -85,9 +91,10 @@ class SubscriptionController(Controller):
     )
     async def status(
         self,
-        user_id: NamedDependency[UserId],
+        request: Request[UserId, Any, Any],
         get_subscription_status: NamedDependency[GetSubscriptionStatus],
     ) -> SubscriptionStatusBody:
+        user_id = request.user
         return subscription_body(await get_subscription_status.execute(user_id))
 
 
@@ -116,7 +123,15 @@ class WebhookController(Controller):
         state: State,
         apply_payment_event: NamedDependency[ApplyPaymentEvent],
     ) -> ReceivedBody:
-        event = state.container.payment_gateway().read_event(await request.body(), request.headers)
-        if event is not None:
-            await apply_payment_event.execute(event)
+        try:
+            event = state.container.payment_gateway().read_event(
+                await request.body(), request.headers
+            )
+        except PaymentError:
+            webhook_event(UNKNOWN_EVENT_TYPE, WEBHOOK_INVALID)
+            raise
+        if event is None:
+            webhook_event(UNKNOWN_EVENT_TYPE, WEBHOOK_IGNORED)
+        else:
+            webhook_event(event.type, await apply_payment_event.execute(event))
         return ReceivedBody()

@@ -9,7 +9,7 @@ a stable machine `code`; validation failures add `errors: [{field, message}]`.
     NotFound                       404
     Conflict                       409
     TooManyRequests                429     Retry-After
-      QuotaExceeded                429     limit, used, resets_at; X-RateLimit-*
+      QuotaExceeded                429     limit, used, resets_at; X-RateLimit-*; counted
     PaymentError                   400
     Unavailable                    503
     Litestar's validation          422     `validation_error`, errors
@@ -48,6 +48,7 @@ from gemini_clone.domain.errors import (
     Unavailable,
 )
 from gemini_clone.entrypoints.http.schemas import FieldProblem, Problem
+from gemini_clone.entrypoints.metrics import quota_refused
 
 logger = logging.getLogger("gemini_clone.http")
 
@@ -129,6 +130,7 @@ def _domain_problem(request: Request[Any, Any, Any], exc: GeminiCloneError) -> R
         challenge = 'Bearer error="invalid_token"' if exc.code == "invalid_token" else "Bearer"
         return problem(status, exc.code, exc.message, headers={"WWW-Authenticate": challenge})
     if isinstance(exc, QuotaExceeded):
+        quota_refused()
         headers = {
             "Retry-After": str(exc.retry_after),
             "X-RateLimit-Limit": str(exc.limit),

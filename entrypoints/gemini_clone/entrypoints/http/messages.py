@@ -5,6 +5,7 @@
   plan is unlimited) and `-Reset` (Unix time of the next UTC midnight).
 - `?wait=N` waits up to N seconds for the reply and answers 200 when it is final in time.
   The message is stored before any waiting: a failure while waiting still answers 202.
+- The reply job carries the request's id (the `X-Request-ID` of the response).
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import Message, Role
 from gemini_clone.domain.quota import DailyUsage
-from gemini_clone.entrypoints.http.auth import BEARER, provide_user_id, require_token
+from gemini_clone.entrypoints.http.auth import BEARER, require_token
 from gemini_clone.entrypoints.http.chatrooms import ChatroomIdParam
 from gemini_clone.entrypoints.http.dependencies import base_url, use_cases
 from gemini_clone.entrypoints.http.errors import problems
+from gemini_clone.entrypoints.http.observability import request_id_of
 from gemini_clone.entrypoints.http.schemas import (
     MessageBody,
     MessagePageBody,
@@ -48,7 +50,6 @@ from gemini_clone.entrypoints.http.schemas import (
 logger = logging.getLogger("gemini_clone.http")
 
 MessageIdParam = Annotated[MessageId, PathParameter(description="The message's id (a UUID).")]
-REQUEST_ID_MAX_LENGTH = 128
 
 _CHATROOM_NOT_FOUND = {404: "`chatroom_not_found`: no such chatroom, or another user's."}
 _MESSAGE_NOT_FOUND = {404: "`message_not_found`: no such message here, or another user's."}
@@ -82,7 +83,6 @@ class MessageController(Controller):
     guards = [require_token]
     security = BEARER
     dependencies = {
-        "user_id": provide_user_id,
         **use_cases("send_message", "wait_for_reply", "list_messages", "get_message"),
     }
 
@@ -115,10 +115,9 @@ class MessageController(Controller):
     )
     async def send(
         self,
-        request: Request[Any, Any, Any],
+        request: Request[UserId, Any, Any],
         chatroom_id: ChatroomIdParam,
         data: JSONBody[SendMessageRequest],
-        user_id: NamedDependency[UserId],
         send_message: NamedDependency[SendMessage],
         wait_for_reply: NamedDependency[WaitForReply],
         wait: Annotated[
@@ -130,13 +129,13 @@ class MessageController(Controller):
             ),
         ] = 0,
     ) -> Response[PostedMessageBody]:
-        request_id = request.headers.get("x-request-id")
+        user_id = request.user
         posted = await send_message.execute(
             SendMessageInput(
                 user_id=user_id,
                 chatroom_id=chatroom_id,
                 content=data.content,
-                request_id=request_id[:REQUEST_ID_MAX_LENGTH] if request_id else None,
+                request_id=request_id_of(request),
             )
         )
         reply = posted.reply
@@ -159,7 +158,7 @@ class MessageController(Controller):
     async def list_page(
         self,
         chatroom_id: ChatroomIdParam,
-        user_id: NamedDependency[UserId],
+        request: Request[UserId, Any, Any],
         list_messages: NamedDependency[ListMessages],
         limit: Annotated[
             int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="Messages per page.")
@@ -169,6 +168,7 @@ class MessageController(Controller):
             QueryParameter(max_length=512, description="The `next_cursor` of the previous page."),
         ] = None,
     ) -> MessagePageBody:
+        user_id = request.user
         page = await list_messages.execute(
             ListMessagesInput(user_id=user_id, chatroom_id=chatroom_id, limit=limit, before=before)
         )
@@ -185,9 +185,10 @@ class MessageController(Controller):
         self,
         chatroom_id: ChatroomIdParam,
         message_id: MessageIdParam,
-        user_id: NamedDependency[UserId],
+        request: Request[UserId, Any, Any],
         get_message: NamedDependency[GetMessage],
     ) -> MessageBody:
+        user_id = request.user
         return message_body(await get_message.execute(user_id, message_id, chatroom_id))
 
     @get(
@@ -199,9 +200,10 @@ class MessageController(Controller):
     async def task_status(
         self,
         task_id: Annotated[MessageId, PathParameter(description="The reply's id (a UUID).")],
-        user_id: NamedDependency[UserId],
+        request: Request[UserId, Any, Any],
         get_message: NamedDependency[GetMessage],
     ) -> TaskStatusBody:
+        user_id = request.user
         try:
             reply: Message | None = await get_message.execute(user_id, task_id)
         except NotFound:

@@ -1,0 +1,106 @@
+"""What every HTTP request leaves behind: its request id, an access log line, metrics.
+
+- The request id is the client's `X-Request-ID` when it is 1 to 128 characters of
+  `[A-Za-z0-9._-]`, else a fresh uuid4 (hex). It is bound to the log context
+  (`structlog.contextvars`) while the request runs, answered in `X-Request-ID` on every
+  response (errors and unknown routes too), and carried into the reply job a post enqueues.
+- One access line per request at INFO on `gemini_clone.http.access`: method, route
+  template, status, duration in ms. Never a body, a query string or a header; probes
+  (`/healthz`, `/readyz`, `/metrics`) are logged at DEBUG and are not counted.
+- Metrics: `gemini_clone_requests_total` and `gemini_clone_request_duration_seconds` by
+  method and route template (`unmatched` for unknown routes, so that paths never become
+  label values).
+
+`RequestObservability` wraps the whole application (outside routing and the exception
+handlers), so it sees every response.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any, Final
+
+from litestar import Request
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from structlog.contextvars import bind_contextvars, reset_contextvars
+
+from gemini_clone.entrypoints.metrics import REQUEST_SECONDS, REQUESTS
+
+access_log = logging.getLogger("gemini_clone.http.access")
+
+HEADER: Final = b"x-request-id"
+REQUEST_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
+UNMATCHED: Final = "unmatched"
+PROBES: Final = frozenset({"/healthz", "/readyz", "/metrics"})
+_STATE_KEY: Final = "request_id"
+
+
+def request_id_of(request: Request[Any, Any, Any]) -> str | None:
+    """The id `RequestObservability` gave this request."""
+    state: dict[str, Any] = request.scope.get("state") or {}
+    request_id: str | None = state.get(_STATE_KEY)
+    return request_id
+
+
+class RequestObservability:
+    """ASGI middleware: the request id, the access log line and the request metrics."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})[_STATE_KEY] = request_id
+        encoded = request_id.encode()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), (HEADER, encoded)]}
+            await send(message)
+
+        tokens = bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            _record(scope, status, time.perf_counter() - started)
+            reset_contextvars(**tokens)
+
+
+def _request_id(scope: HTTPScope) -> str:
+    for name, value in scope["headers"]:
+        if name == HEADER:
+            given = value.decode("latin-1")
+            if REQUEST_ID_PATTERN.fullmatch(given):
+                return given
+            break
+    return uuid.uuid4().hex
+
+
+def _record(scope: HTTPScope, status: int, seconds: float) -> None:
+    method = scope["method"]
+    route: str = scope.get("path_template") or UNMATCHED
+    milliseconds = round(seconds * 1000, 1)
+    if scope["path"] in PROBES:
+        access_log.debug("%s %s %d %.1f ms", method, route, status, milliseconds)
+        return
+    REQUESTS.labels(method, route, str(status)).inc()
+    REQUEST_SECONDS.labels(method, route).observe(seconds)
+    access_log.info(
+        "%s %s %d %.1f ms",
+        method,
+        route,
+        status,
+        milliseconds,
+        extra={"method": method, "path": route, "status": status, "duration_ms": milliseconds},
+    )

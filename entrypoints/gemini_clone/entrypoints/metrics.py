@@ -1,0 +1,101 @@
+"""The Prometheus metrics of a process, recorded by the entrypoints around use case calls.
+
+The core knows nothing of them: the HTTP layer and the reply task record what a use case
+returned (`GenerateReply` its `ReplyOutcome`, `ApplyPaymentEvent` its `EventOutcome`) or
+raised (`QuotaExceeded`). Every family is named `gemini_clone_*`:
+
+    requests_total{method,path,status_code}      HTTP requests by route template
+    request_duration_seconds{method,path}        HTTP latency by route template
+    replies_total{status}                        replies finished: completed, failed, blocked
+    reply_generation_seconds{status}             claim + generate + store of one reply
+    replies_pending{status}                      replies queued or processing (at scrape time)
+    quota_refusals_total                         posts refused with `daily_limit_reached`
+    webhook_events_total{type,outcome}           payment webhooks: applied, duplicate, stale,
+                                                 unknown_user, ignored, invalid
+
+Metrics live in the process that records them. In the embedded mode replies are made in the
+API process, so `/metrics` has them all; a separate `gemini-clone worker` records its
+replies in its own process, which the API's `/metrics` cannot see.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
+
+from gemini_clone.application.billing.apply_payment_event import EventOutcome
+from gemini_clone.application.messaging.generate_reply import ReplyOutcome
+
+# `*_created` series double every counter for a timestamp nobody here reads.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+REQUESTS: Final = Counter(
+    "gemini_clone_requests",
+    "HTTP requests answered, by method, route template and status.",
+    ["method", "path", "status_code"],
+)
+REQUEST_SECONDS: Final = Histogram(
+    "gemini_clone_request_duration_seconds",
+    "Time to answer an HTTP request, by method and route template.",
+    ["method", "path"],
+)
+REPLIES: Final = Counter("gemini_clone_replies", "Replies finished, by final status.", ["status"])
+GENERATION_SECONDS: Final = Histogram(
+    "gemini_clone_reply_generation_seconds",
+    "Time to claim, generate and store one reply, by final status.",
+    ["status"],
+    buckets=(0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300),
+)
+PENDING_REPLIES: Final = Gauge(
+    "gemini_clone_replies_pending",
+    "Replies waiting for a worker (queued) or being generated (processing), when scraped.",
+    ["status"],
+    multiprocess_mode="mostrecent",
+)
+QUOTA_REFUSALS: Final = Counter(
+    "gemini_clone_quota_refusals",
+    "Messages refused because the plan's daily limit was reached (daily_limit_reached).",
+)
+WEBHOOK_EVENTS: Final = Counter(
+    "gemini_clone_webhook_events",
+    "Payment webhook deliveries, by event type and outcome.",
+    ["type", "outcome"],
+)
+
+WEBHOOK_IGNORED: Final = "ignored"
+WEBHOOK_INVALID: Final = "invalid"
+UNKNOWN_EVENT_TYPE: Final = "unknown"
+"""The `type` of a delivery that was refused or not read (its type is not trusted or known)."""
+
+for _status in (ReplyOutcome.COMPLETED, ReplyOutcome.FAILED, ReplyOutcome.BLOCKED):
+    REPLIES.labels(_status.value)
+
+
+def reply_finished(outcome: ReplyOutcome, seconds: float) -> None:
+    """Record one run of `GenerateReply`; a skipped run (nothing to do) is not a reply."""
+    if outcome is ReplyOutcome.SKIPPED:
+        return
+    REPLIES.labels(outcome.value).inc()
+    GENERATION_SECONDS.labels(outcome.value).observe(seconds)
+
+
+def webhook_event(event_type: str, outcome: EventOutcome | str) -> None:
+    WEBHOOK_EVENTS.labels(event_type, str(outcome)).inc()
+
+
+def quota_refused() -> None:
+    QUOTA_REFUSALS.inc()
+
+
+__all__ = [
+    "PENDING_REPLIES",
+    "REQUESTS",
+    "REQUEST_SECONDS",
+    "UNKNOWN_EVENT_TYPE",
+    "WEBHOOK_IGNORED",
+    "WEBHOOK_INVALID",
+    "quota_refused",
+    "reply_finished",
+    "webhook_event",
+]
