@@ -35,12 +35,6 @@ class ApplyPaymentEvent:
         self._clock = clock
 
     async def execute(self, event: PaymentEvent) -> EventOutcome:
-        try:
-            return await self._execute(event)
-        except Exception:
-            return EventOutcome.UNKNOWN_USER
-
-    async def _execute(self, event: PaymentEvent) -> EventOutcome:
         async with self._uow() as uow:
             if not await uow.payment_events.record(event.id, event.type, self._clock.now()):
                 return EventOutcome.DUPLICATE
