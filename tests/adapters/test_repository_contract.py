@@ -739,6 +739,25 @@ async def test_saving_a_subscription_inserts_then_replaces_it(new_uow: UnitOfWor
         assert await uow.subscriptions.get(user.id) == cancelled
 
 
+async def test_a_subscription_is_replaced_only_from_the_version_that_was_read(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    user = await given_user(new_uow)
+    first = Subscription(user_id=user.id, status="active", last_event_at=at(1), updated_at=at(2))
+    second = replace(first, status="past_due", last_event_at=at(3), updated_at=at(4))
+    async with new_uow() as uow:
+        assert await uow.subscriptions.replace(first, previous=None)
+        assert not await uow.subscriptions.replace(second, previous=None)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.subscriptions.replace(second, previous=first)
+        await uow.commit()
+    async with new_uow() as uow:
+        stale = replace(first, status="canceled", updated_at=at(5))
+        assert not await uow.subscriptions.replace(stale, previous=first)
+        assert await uow.subscriptions.get(user.id) == second
+
+
 async def test_subscriptions_are_found_by_customer_and_by_stripe_subscription(
     new_uow: UnitOfWorkFactory,
 ) -> None:

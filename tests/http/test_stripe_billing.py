@@ -755,23 +755,9 @@ async def test_a_basic_user_at_the_limit_pays_posts_again_and_is_limited_again_a
 # Concurrent deliveries ------------------------------------------------------------------
 
 RACE_ROUNDS = 12
-"""Users per race test; on PostgreSQL about four in five lost the race when this was written
-(so all twelve coming out right by chance is below one in a hundred million)."""
-
-
-@pytest.fixture
-def known_postgresql_race(request: pytest.FixtureRequest, database_url: str) -> None:
-    """Marks the test as an expected failure on PostgreSQL, where `ApplyPaymentEvent` reads
-    the subscription without a lock: two transactions read the same state and the last one
-    to write overwrites the other (a lost update; its stale check passes too). SQLite takes
-    the write lock at `BEGIN IMMEDIATE`, so it is serial there. Needs a locking read in the
-    subscription repository; strict, so the fix shows up as a failure to remove this mark."""
-    if not database_url.startswith("sqlite"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True, reason="ApplyPaymentEvent: lost update without a row lock"
-            )
-        )
+"""Users per race test; on PostgreSQL about four in five lost the race before subscription
+writes became conditional (so all twelve coming out right by chance is below one in a
+hundred million)."""
 
 
 async def deliver_together(api: Api, *events: dict[str, Any]) -> None:
@@ -783,7 +769,6 @@ async def deliver_together(api: Api, *events: dict[str, Any]) -> None:
         assert_received(response)
 
 
-@pytest.mark.usefixtures("known_postgresql_race")
 async def test_events_delivered_together_each_keep_their_part(api: Api) -> None:
     """Stripe sends a checkout's events at once: the session links the customer, the
     subscription event brings the period end; neither may erase the other's part."""
@@ -802,7 +787,6 @@ async def test_events_delivered_together_each_keep_their_part(api: Api) -> None:
     assert wrong == []
 
 
-@pytest.mark.usefixtures("known_postgresql_race")
 async def test_an_older_event_delivered_together_with_a_newer_one_does_not_win(
     api: Api,
 ) -> None:

@@ -162,6 +162,14 @@ class SubscriptionRepository(Protocol):
 
     async def save(self, subscription: Subscription) -> None: ...
 
+    async def replace(self, subscription: Subscription, *, previous: Subscription | None) -> bool:
+        """Store `subscription` only if the stored one is still `previous` (None: no row).
+
+        False when another transaction changed it first: the caller starts over. This keeps
+        concurrent payment events from losing each other's changes without row locks.
+        """
+        ...
+
     async def get_many(self, user_ids: Collection[UserId]) -> Sequence[Subscription]:
         """The subscriptions of those of `user_ids` that have one, in no particular order."""
         ...

@@ -423,6 +423,12 @@ class InMemorySubscriptionRepository(_InMemoryRepository, SubscriptionRepository
         """Insert or replace the user's subscription."""
         self._tables.subscriptions[subscription.user_id] = subscription
 
+    async def replace(self, subscription: Subscription, *, previous: Subscription | None) -> bool:
+        if self._tables.subscriptions.get(subscription.user_id) != previous:
+            return False
+        self._tables.subscriptions[subscription.user_id] = subscription
+        return True
+
     async def get_many(self, user_ids: Collection[UserId]) -> Sequence[Subscription]:
         subscriptions = self._tables.subscriptions
         return [subscriptions[i] for i in set(user_ids) if i in subscriptions]

@@ -481,22 +481,38 @@ class SqlSubscriptionRepository(_SqlRepository, SubscriptionRepository):
 
     async def save(self, subscription: Subscription) -> None:
         """Insert or replace the user's subscription."""
-        values = {
-            "user_id": subscription.user_id,
-            "status": subscription.status,
-            "stripe_customer_id": subscription.stripe_customer_id,
-            "stripe_subscription_id": subscription.stripe_subscription_id,
-            "current_period_end": subscription.current_period_end,
-            "cancel_at_period_end": subscription.cancel_at_period_end,
-            "last_event_at": subscription.last_event_at,
-            "updated_at": subscription.updated_at,
-        }
+        values = _subscription_row(subscription)
         insert = self._insert(subscriptions).values(**values)
         statement = insert.on_conflict_do_update(
             index_elements=[subscriptions.c.user_id],
             set_={name: insert.excluded[name] for name in values if name != "user_id"},
         )
         await self._execute(statement)
+
+    async def replace(self, subscription: Subscription, *, previous: Subscription | None) -> bool:
+        """A conditional write: an insert that does nothing if a row appeared meanwhile, or an
+        update guarded by the version it read (`last_event_at`, `updated_at`). Under
+        PostgreSQL's read committed, an update racing another waits for it, then finds the
+        guard false; SQLite serialises writers anyway."""
+        values = _subscription_row(subscription)
+        if previous is None:
+            statement: Executable = (
+                self._insert(subscriptions)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=[subscriptions.c.user_id])
+            )
+        else:
+            c = subscriptions.c
+            statement = (
+                update(subscriptions)
+                .where(
+                    c.user_id == previous.user_id,
+                    c.last_event_at.is_not_distinct_from(previous.last_event_at),
+                    c.updated_at.is_not_distinct_from(previous.updated_at),
+                )
+                .values(**{k: v for k, v in values.items() if k != "user_id"})
+            )
+        return (await self._execute(statement)).rowcount == 1
 
     async def get_many(self, user_ids: Collection[UserId]) -> Sequence[Subscription]:
         found: list[Subscription] = []
@@ -703,6 +719,19 @@ def _message(row: RowMapping) -> Message:
         attempts=row["attempts"],
         quota_day=row["quota_day"],
     )
+
+
+def _subscription_row(subscription: Subscription) -> dict[str, Any]:
+    return {
+        "user_id": subscription.user_id,
+        "status": subscription.status,
+        "stripe_customer_id": subscription.stripe_customer_id,
+        "stripe_subscription_id": subscription.stripe_subscription_id,
+        "current_period_end": subscription.current_period_end,
+        "cancel_at_period_end": subscription.cancel_at_period_end,
+        "last_event_at": subscription.last_event_at,
+        "updated_at": subscription.updated_at,
+    }
 
 
 def _subscription(row: RowMapping) -> Subscription:

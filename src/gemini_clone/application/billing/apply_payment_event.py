@@ -5,11 +5,14 @@ import logging
 from dataclasses import replace
 from datetime import datetime
 
+from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger("gemini_clone.billing")
+
+MAX_ATTEMPTS = 5
 
 
 class EventOutcome(enum.StrEnum):
@@ -28,6 +31,8 @@ class ApplyPaymentEvent:
       else by the provider's customer id; an event for no known user is recorded and
       acknowledged, so the provider stops resending it.
     - Tier follows the status at once: Pro while active, trialing or past_due.
+    - Concurrent events for one user are applied one after the other: the write is
+      conditional on the state read, and a lost race starts over.
     """
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
@@ -35,35 +40,50 @@ class ApplyPaymentEvent:
         self._clock = clock
 
     async def execute(self, event: PaymentEvent) -> EventOutcome:
+        for _ in range(MAX_ATTEMPTS):
+            outcome = await self._attempt(event)
+            if outcome is not None:
+                return outcome
+        raise Unavailable("The subscription is changing too often; try again.")
+
+    async def _attempt(self, event: PaymentEvent) -> EventOutcome | None:
+        """One transaction; None when a concurrent event changed the subscription first
+        (nothing of this attempt is kept, so the next one starts from the new state)."""
         async with self._uow() as uow:
             if not await uow.payment_events.record(event.id, event.type, self._clock.now()):
                 return EventOutcome.DUPLICATE
-            subscription = await _subscription_for(uow, event)
-            if subscription is None:
+            found = await _subscription_for(uow, event)
+            if found is None:
                 await uow.commit()
                 logger.warning("payment event %s (%s) names no known user", event.id, event.type)
                 return EventOutcome.UNKNOWN_USER
+            subscription, stored = found
             last = subscription.last_event_at
             if last is not None and event.created_at < last:
                 await uow.commit()
                 return EventOutcome.STALE
-            await uow.subscriptions.save(_applied(subscription, event, self._clock.now()))
+            applied = _applied(subscription, event, self._clock.now())
+            if not await uow.subscriptions.replace(applied, previous=stored):
+                return None
             await uow.commit()
         return EventOutcome.APPLIED
 
 
-async def _subscription_for(uow: UnitOfWork, event: PaymentEvent) -> Subscription | None:
+async def _subscription_for(
+    uow: UnitOfWork, event: PaymentEvent
+) -> tuple[Subscription, Subscription | None] | None:
+    """The subscription to change and the stored version it starts from (None: new)."""
     if event.user_id is not None:
         if await uow.users.get(event.user_id) is None:
             return None
-        return await uow.subscriptions.get(event.user_id) or Subscription(user_id=event.user_id)
+        stored = await uow.subscriptions.get(event.user_id)
+        return stored or Subscription(user_id=event.user_id), stored
+    found = None
     if event.subscription_id is not None:
         found = await uow.subscriptions.get_by_stripe_subscription(event.subscription_id)
-        if found is not None:
-            return found
-    if event.customer_id is not None:
-        return await uow.subscriptions.get_by_customer(event.customer_id)
-    return None
+    if found is None and event.customer_id is not None:
+        found = await uow.subscriptions.get_by_customer(event.customer_id)
+    return None if found is None else (found, found)
 
 
 def _applied(subscription: Subscription, event: PaymentEvent, now: datetime) -> Subscription:
