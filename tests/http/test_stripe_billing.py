@@ -224,6 +224,11 @@ async def plan(api: Api, session: Session) -> dict[str, Any]:
     assert me.status_code == 200, me.text
     assert me.json()["tier"] == status["tier"]
     assert me.json()["usage"] == status["usage"]
+    assert me.json()["subscription"] == {
+        "status": status["status"],
+        "current_period_end": status["current_period_end"],
+        "cancel_at_period_end": status["cancel_at_period_end"],
+    }
     expected_limit = None if status["tier"] == "pro" else BASIC_DAILY_LIMIT
     assert status["usage"]["daily_limit"] == expected_limit
     return status

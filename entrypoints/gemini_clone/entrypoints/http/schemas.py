@@ -123,8 +123,17 @@ class UserBody(_Body):
     created_at: datetime
 
 
+class PlanBody(_Body):
+    """The subscription behind the tier, as the payment provider last reported it."""
+
+    status: str | None
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+
+
 class ProfileBody(UserBody):
     usage: UsageBody
+    subscription: PlanBody
 
 
 class OtpSentBody(_Body, omit_defaults=True):
@@ -301,7 +310,7 @@ def user_body(user: User, tier: Tier) -> UserBody:
 
 
 def profile_body(profile: Profile) -> ProfileBody:
-    user = profile.user
+    user, subscription = profile.user, profile.subscription
     return ProfileBody(
         id=user.id,
         mobile_number=user.mobile_number,
@@ -310,6 +319,11 @@ def profile_body(profile: Profile) -> ProfileBody:
         tier=profile.tier,
         created_at=user.created_at,
         usage=usage_body(profile.usage),
+        subscription=PlanBody(
+            status=subscription.status if subscription else None,
+            current_period_end=subscription.current_period_end if subscription else None,
+            cancel_at_period_end=subscription.cancel_at_period_end if subscription else False,
+        ),
     )
 
 
