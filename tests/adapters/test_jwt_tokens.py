@@ -140,6 +140,16 @@ def test_an_expired_token_is_refused(service: JwtTokenService, clock: FixedClock
     assert "expired" in error.message
 
 
+def test_a_token_verified_before_is_still_refused_once_it_expires(
+    service: JwtTokenService, clock: FixedClock
+) -> None:
+    token = service.issue(USER).token
+    assert service.verify(token) == USER
+    clock.advance(timedelta(minutes=15, seconds=11))
+
+    assert_refused(service, token)
+
+
 def test_the_leeway_absorbs_a_few_seconds_of_clock_skew(
     service: JwtTokenService, clock: FixedClock
 ) -> None:

@@ -23,6 +23,8 @@ REQUIRED_CLAIMS: Final = ("sub", "iat", "nbf", "exp", "jti", "typ")
 MIN_SECRET_BYTES: Final = 32
 # Our tokens are about 250 characters; a far longer one is refused before any decoding.
 MAX_TOKEN_LENGTH: Final = 2048
+VERIFIED_CACHE_SIZE: Final = 10_000
+"""Tokens remembered as valid per process: a hot token's signature is checked once."""
 
 
 class _PreparedHs256(HMACAlgorithm):
@@ -70,6 +72,7 @@ class JwtTokenService(TokenService):
         self._clock = clock
         self._ttl = int(ttl.total_seconds())
         self._leeway = leeway.total_seconds()
+        self._verified: dict[str, tuple[UserId, float, float]] = {}
         self._jws = jwt.PyJWS(algorithms=[ALGORITHM])
         self._jws.unregister_algorithm(ALGORITHM)
         self._jws.register_algorithm(ALGORITHM, _PreparedHs256(key))
@@ -89,6 +92,22 @@ class JwtTokenService(TokenService):
         return AccessToken(token=token, expires_in=self._ttl)
 
     def verify(self, token: str) -> UserId:
+        """The token's user. A token checked before is looked up, not checked again: its
+        signature cannot change, only the time can, and the time is checked every call."""
+        known = self._verified.get(token)
+        if known is not None:
+            user_id, not_before, expires_at = known
+            now = self._clock.now().timestamp()
+            if not_before <= now + self._leeway and expires_at > now - self._leeway:
+                return user_id
+        user_id, not_before, expires_at = self._check(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            # Forget the oldest entry (dicts keep insertion order).
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (user_id, not_before, expires_at)
+        return user_id
+
+    def _check(self, token: str) -> tuple[UserId, float, float]:
         claims = self._signed_claims(token)
         for name in REQUIRED_CLAIMS:
             if name not in claims:
@@ -106,7 +125,7 @@ class JwtTokenService(TokenService):
             raise _invalid_token()
         if expires_at <= now - self._leeway:
             raise _invalid_token("The access token has expired.")
-        return UserId(_subject(claims["sub"]))
+        return UserId(_subject(claims["sub"])), max(issued_at, not_before), expires_at
 
     def _signed_claims(self, token: str) -> dict[str, Any]:
         if len(token) > MAX_TOKEN_LENGTH:

@@ -15,6 +15,7 @@ from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+DECODED_PAGES_KEPT = 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +47,7 @@ class ListChatrooms:
         self._uow = uow
         self._cache = cache
         self._ttl = ttl_seconds
+        self._decoded: dict[bytes, ChatroomPage] = {}
 
     async def execute(self, data: ListChatroomsInput) -> ChatroomPage:
         if not 1 <= data.limit <= MAX_PAGE_SIZE:
@@ -55,7 +57,7 @@ class ListChatrooms:
         key = f"{data.limit}:{data.cursor or ''}"
         cached = await self._cache.get(scope, key)
         if cached is not None:
-            return _load(cached)
+            return self._decode(cached)
         stamp = await self._cache.stamp(scope, self._ttl)
         async with self._uow() as uow:
             rows = await uow.chatrooms.list_for_user(
@@ -71,6 +73,18 @@ class ListChatrooms:
         page = ChatroomPage(items=items, next_cursor=next_cursor)
         if stamp is not None:
             await self._cache.set(scope, key, _dump(page), self._ttl, stamp=stamp)
+        return page
+
+
+    def _decode(self, raw: bytes) -> ChatroomPage:
+        """Pages are immutable and their bytes name their owner, so a page decoded once is
+        shared by every later hit on the same bytes (bounded, oldest forgotten first)."""
+        page = self._decoded.get(raw)
+        if page is None:
+            page = _load(raw)
+            if len(self._decoded) >= DECODED_PAGES_KEPT:
+                del self._decoded[next(iter(self._decoded))]
+            self._decoded[raw] = page
         return page
 
 
