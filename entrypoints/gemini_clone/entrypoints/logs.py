@@ -73,6 +73,25 @@ _RECORD_ATTRIBUTES: Final = frozenset(
     {*logging.LogRecord("", 0, "", 0, "", (), None).__dict__, "message", "asctime"}
 )
 
+# Cheap to look for (in lower case), and in every text that `_SECRET_TEXT` matches.
+_SECRET_HINTS: Final = (
+    "bearer",
+    "whsec_",
+    "k_",
+    "aiza",
+    "eyj",
+    "://",
+    "pass",
+    "secret",
+    "key",
+    "token",
+    "authorization",
+    "otp",
+    "code",
+)
+_OWN_KEYS: Final = frozenset({"timestamp", "level", "logger"})
+"""Values the pipeline itself writes: nothing to mask there."""
+
 _LIBRARY_FLOORS: Final[Mapping[str, int]] = {
     "aiosqlite": logging.WARNING,
     "hpack": logging.INFO,
@@ -149,7 +168,8 @@ def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) 
     if event_dict.get("logger") == DELIVERY_LOGGER:
         return event_dict
     for key, value in event_dict.items():
-        event_dict[key] = _masked(key, value)
+        if key not in _OWN_KEYS:
+            event_dict[key] = _masked(key, value)
     return event_dict
 
 
@@ -158,13 +178,18 @@ def _masked(key: object, value: Any) -> Any:
         return None
     if isinstance(key, str) and _is_secret_key(key):
         return MASK
-    if isinstance(value, str):
-        return _SECRET_TEXT.sub(_keep_prefix, value)
+    if isinstance(value, bool | int | float):
+        return value
     if isinstance(value, Mapping):
         return {k: _masked(k, v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_masked(None, v) for v in value]
-    return value
+    # Any other object is shown as its text, which is masked like any text.
+    text = value if isinstance(value, str) else str(value)
+    lowered = text.lower()
+    if any(hint in lowered for hint in _SECRET_HINTS):
+        return _SECRET_TEXT.sub(_keep_prefix, text)
+    return text
 
 
 def _is_secret_key(key: str) -> bool:

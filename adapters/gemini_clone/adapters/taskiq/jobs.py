@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from taskiq import AsyncBroker, InMemoryBroker
+from taskiq.exceptions import SendTaskError
 from taskiq.kicker import AsyncKicker
-from taskiq_redis import RedisStreamBroker
 
+from gemini_clone.adapters.taskiq.stream import ReplyStreamBroker
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.ports.jobs import ReplyJobs
@@ -12,6 +16,7 @@ from gemini_clone.ports.jobs import ReplyJobs
 REPLY_TASK_NAME = "gemini_clone.generate_reply"
 REPLY_STREAM = "gemini_clone:v1:replies"
 CONSUMER_GROUP = "gemini_clone_workers"
+REDELIVERY_MARGIN_SECONDS = 60
 
 
 def create_broker(
@@ -23,31 +28,45 @@ def create_broker(
     """The broker for reply jobs.
 
     Without Redis: taskiq's in-memory broker, which runs each job as a task of this process.
-    With Redis: the acknowledged stream broker. A job a worker took but never acknowledged
-    (the worker died) is handed to another worker once idle longer than the reply lease
-    plus a margin, so a slow generation is never handed out twice while it still runs;
-    the reclaim lock expires, so a killed worker cannot hold it forever.
+    With Redis: the acknowledged stream broker (`ReplyStreamBroker`). A job a worker took but
+    never acknowledged (the worker died) is handed to another worker once it has been idle
+    longer than the reply lease plus a margin, so a generation still running within its lease
+    is not handed out twice; the sweeper usually requeues such a reply sooner, after the lease.
     """
     if redis_url is None:
         return InMemoryBroker(max_async_tasks=in_process_concurrency, propagate_exceptions=False)
-    return RedisStreamBroker(
+    return ReplyStreamBroker(
         redis_url,
         queue_name=REPLY_STREAM,
         consumer_group_name=CONSUMER_GROUP,
-        # A group created after jobs were queued still sees them.
+        # A group created after jobs were queued (or again, after Redis restarted) sees them.
         consumer_id="0",
-        idle_timeout=(reply_lease_seconds + 60) * 1000,
-        unacknowledged_lock_timeout=30,
+        idle_timeout=(reply_lease_seconds + REDELIVERY_MARGIN_SECONDS) * 1000,
         maxlen=1_000_000,
-        xread_count=100,
+        # Read few at a time: messages read but not yet started wait in this process, where
+        # no other worker can take them.
+        xread_count=16,
         socket_connect_timeout=2,
+        # Above the blocking read's two seconds.
         socket_timeout=10,
+        # One retry on a fresh connection, so a Redis restart costs no failed enqueue.
+        retry=Retry(
+            ExponentialWithJitterBackoff(base=0.01, cap=0.1),
+            retries=1,
+            supported_errors=(RedisConnectionError,),
+        ),
         max_connection_pool_size=64,
     )
 
 
 class TaskiqReplyJobs(ReplyJobs):
-    """Queues reply ids (never objects) as taskiq jobs."""
+    """Queues reply ids (never objects) as taskiq jobs.
+
+    - The job carries the reply id and, as the label `request_id`, the request that posted
+      the message, so the worker's log lines lead back to it.
+    - A queue that cannot take the job raises `Unavailable` (taskiq wraps the driver's error
+      in `SendTaskError`); the caller decides (a post still succeeds, the sweeper retries).
+    """
 
     def __init__(self, broker: AsyncBroker) -> None:
         self._broker = broker
@@ -57,5 +76,5 @@ class TaskiqReplyJobs(ReplyJobs):
         kicker: AsyncKicker[[str], None] = AsyncKicker(REPLY_TASK_NAME, self._broker, labels)
         try:
             await kicker.kiq(str(reply_id))
-        except (RedisError, OSError) as error:
+        except (SendTaskError, RedisError, OSError) as error:
             raise Unavailable("The job queue cannot be reached.") from error

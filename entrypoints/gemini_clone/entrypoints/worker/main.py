@@ -3,51 +3,126 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
+from typing import Any
 
-from taskiq.api import run_receiver_task
+from taskiq import AckableMessage
+from taskiq.receiver import Receiver
 
-from gemini_clone.entrypoints.container import build_container
+from gemini_clone.entrypoints.container import Container, build_container
 from gemini_clone.entrypoints.settings import Settings
 from gemini_clone.entrypoints.worker.tasks import register_reply_task
 
 logger = logging.getLogger("gemini_clone.worker")
 
+DEFAULT_GRACE_SECONDS = 20.0
+"""How long a stopping worker lets running generations finish (below Kubernetes' 30 s)."""
+HAND_BACK_SECONDS = 5.0
 
-async def run_worker(settings: Settings, concurrency: int) -> None:
-    """Run until SIGINT or SIGTERM.
 
-    Up to `concurrency` generations run at once in this one process: they wait on the
-    network, not the CPU. A job is acknowledged only after its reply is stored, so a worker
-    that dies mid-generation leaves the job to be delivered again (and its reply to the
-    sweeper once the lease runs out).
+class ReplyWorker:
+    """Produce replies from the job queue in this process, and sweep stale replies.
+
+    - Up to `concurrency` generations run at once: they wait on the network, not the CPU.
+      Jobs are read only when a slot is free, so waiting jobs stay where other workers
+      can take them.
+    - A job is acknowledged after its reply is stored. A worker that dies mid-generation
+      leaves its reply `processing`; once the lease runs out the sweeper (in any worker)
+      queues it again, and it is generated again and stored once.
+    - `stop()` stops reading jobs and gives running generations `grace_seconds` to finish;
+      then (or at a second `stop()`) it cancels the rest, which hand their replies back
+      (`queued`, job queued again) so another worker takes them at once.
     """
-    container = build_container(settings)
-    runtime = container.runtime()
-    broker = container.broker()
-    register_reply_task(broker, container)
-    await runtime.start()
-    runtime.start_sweeper()
-    receiver = asyncio.create_task(
-        run_receiver_task(
-            broker,
-            max_async_tasks=concurrency,
-            max_prefetch=concurrency,
-            propagate_exceptions=False,
-        )
+
+    def __init__(self, container: Container, *, concurrency: int, grace_seconds: float) -> None:
+        self._container = container
+        self._concurrency = concurrency
+        self._grace_seconds = grace_seconds
+        self._stopping = asyncio.Event()
+        self._hurry = asyncio.Event()
+
+    def stop(self) -> None:
+        if self._stopping.is_set():
+            self._hurry.set()
+        self._stopping.set()
+
+    async def run(self) -> None:
+        runtime = self._container.runtime()
+        broker = self._container.broker()
+        register_reply_task(broker, self._container)
+        await runtime.start()
+        try:
+            runtime.start_sweeper()
+            broker.is_worker_process = True
+            receiver = _Receiver(
+                broker,
+                max_async_tasks=self._concurrency,
+                max_prefetch=0,
+                propagate_exceptions=False,
+                run_startup=False,
+                # Waiting for running jobs is done below, where a second signal cuts it short.
+                wait_tasks_timeout=0,
+            )
+            logger.info("worker started: up to %d replies at once", self._concurrency)
+            await receiver.listen(self._stopping)
+            await self._finish(receiver.running)
+        finally:
+            await runtime.stop()
+        logger.info("worker stopped")
+
+    async def _finish(self, running: set[asyncio.Task[Any]]) -> None:
+        if running:
+            logger.info(
+                "stopping: waiting up to %.0f s for %d jobs in progress",
+                self._grace_seconds,
+                len(running),
+            )
+            finished = asyncio.gather(*running, return_exceptions=True)
+            hurried = asyncio.ensure_future(self._hurry.wait())
+            waiters: set[asyncio.Future[Any]] = {finished, hurried}
+            await asyncio.wait(
+                waiters, timeout=self._grace_seconds, return_when=asyncio.FIRST_COMPLETED
+            )
+            hurried.cancel()
+        left = list(running)
+        if left:
+            logger.info("stopping: cancelling %d unfinished jobs; they hand back", len(left))
+            for task in left:
+                task.cancel()
+            await asyncio.wait(left, timeout=HAND_BACK_SECONDS)
+
+
+class _Receiver(Receiver):
+    """taskiq's receiver, keeping the jobs it runs so that a stopping worker can wait."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.running: set[asyncio.Task[Any]] = set()
+
+    async def callback(self, message: bytes | AckableMessage, raise_err: bool = False) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.running.add(task)
+        try:
+            await super().callback(message, raise_err=raise_err)
+        finally:
+            self.running.discard(task)
+
+
+async def run_worker(
+    settings: Settings, concurrency: int, *, grace_seconds: float = DEFAULT_GRACE_SECONDS
+) -> None:
+    """Run a `ReplyWorker` until SIGINT or SIGTERM (a second signal skips the grace time)."""
+    worker = ReplyWorker(
+        build_container(settings), concurrency=concurrency, grace_seconds=grace_seconds
     )
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    logger.info("worker started: %d replies at once", concurrency)
-    stopped = asyncio.create_task(stop.wait())
-    await asyncio.wait({receiver, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    receiver.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await receiver
-    stopped.cancel()
-    await runtime.stop()
-    logger.info("worker stopped")
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in signals:
+        loop.add_signal_handler(signum, worker.stop)
+    try:
+        await worker.run()
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)

@@ -1,4 +1,4 @@
-"""The reply task, registered on whichever broker the container made."""
+"""The reply task, registered on whichever broker the container made, and the sweeper."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ import logging
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
-from taskiq import AsyncBroker, Context, TaskiqDepends
+from structlog.contextvars import bound_contextvars
+from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
 
-from gemini_clone.adapters.taskiq import REPLY_TASK_NAME
+from gemini_clone.adapters.taskiq import REPLY_TASK_NAME, stop_if_cancelled
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
+from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
 
 if TYPE_CHECKING:
@@ -20,15 +22,67 @@ logger = logging.getLogger("gemini_clone.worker")
 
 
 async def generate_reply(reply_id: str, context: Annotated[Context, TaskiqDepends()]) -> None:
-    """Produce one reply. Runs at least once per job; `GenerateReply` makes repeats harmless."""
+    """Produce one reply. Runs at least once per job; `GenerateReply` makes repeats harmless.
+
+    - The job's `request_id` label (the HTTP request that posted the message) is logged:
+      in the outcome line, and bound with the reply id to every log line of the job.
+    - With the database down, the job ends and the sweeper queues the reply again later.
+    - Cancelled (the worker is stopping), it hands the reply back: `queued` again and, on
+      the Redis queue, its job queued again, so another worker takes it now rather than
+      after the lease. In-process jobs stop with their process: the sweeper queues the
+      reply once it runs again.
+    """
     container: Container = context.state.container
-    outcome = await container.generate_reply().execute(MessageId(UUID(reply_id)))
-    logger.info(
-        "reply %s %s",
-        reply_id,
-        outcome,
-        extra={"request_id": context.message.labels.get("request_id")},
-    )
+    request_id: str | None = context.message.labels.get("request_id") or None
+    reply = MessageId(UUID(reply_id))
+    ids = {"reply_id": reply_id} | ({"request_id": request_id} if request_id else {})
+    with bound_contextvars(**ids):
+        await _generate(container, context, reply, request_id)
+
+
+async def _generate(
+    container: Container, context: Context, reply_id: MessageId, request_id: str | None
+) -> None:
+    try:
+        outcome = await container.generate_reply().execute(reply_id)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        assert task is not None
+        # Ending normally after cancellation: taskiq would log a cancelled task as a
+        # failure with a traceback, and this is an orderly stop.
+        task.uncancel()
+        requeue = not isinstance(context.broker, InMemoryBroker)
+        await _hand_back(container, reply_id, request_id, requeue=requeue)
+        return
+    except Unavailable as error:
+        logger.warning(
+            "reply %s left for the sweeper: %s (request %s)",
+            reply_id,
+            error.message,
+            request_id or "-",
+        )
+        return
+    logger.info("reply %s %s (request %s)", reply_id, outcome, request_id or "-")
+
+
+async def _hand_back(
+    container: Container, reply_id: MessageId, request_id: str | None, *, requeue: bool
+) -> None:
+    try:
+        async with container.uow()() as uow:
+            await uow.messages.release(reply_id)
+            await uow.commit()
+        if requeue:
+            await container.reply_jobs().enqueue(reply_id, request_id=request_id)
+    except Exception as error:
+        logger.warning(
+            "reply %s not handed back (%s); the sweeper will queue it (request %s)",
+            reply_id,
+            error,
+            request_id or "-",
+        )
+        return
+    logger.info("reply %s handed back (request %s)", reply_id, request_id or "-")
 
 
 def register_reply_task(broker: AsyncBroker, container: Container) -> None:
@@ -39,9 +93,14 @@ def register_reply_task(broker: AsyncBroker, container: Container) -> None:
 async def sweep_forever(requeue: RequeueStaleReplies, interval_seconds: float) -> None:
     """Queue again, every interval, the replies that nobody is producing."""
     while True:
+        # A cancellation swallowed by a driver's `wait_for` must still stop the loop.
+        stop_if_cancelled()
         await asyncio.sleep(interval_seconds)
         try:
             queued = await requeue.execute()
+        except Unavailable as error:
+            logger.warning("sweep skipped: %s", error.message)
+            continue
         except Exception:
             logger.exception("sweep failed; retrying next interval")
             continue

@@ -75,7 +75,6 @@ class ListChatrooms:
             await self._cache.set(scope, key, _dump(page), self._ttl, stamp=stamp)
         return page
 
-
     def _decode(self, raw: bytes) -> ChatroomPage:
         """Pages are immutable and their bytes name their owner, so a page decoded once is
         shared by every later hit on the same bytes (bounded, oldest forgotten first)."""

@@ -1,0 +1,73 @@
+"""Fixtures for the worker tests: a fresh migrated PostgreSQL database, a Redis of the test's
+own, and a `Deployment` that posts like an API process and starts worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from tests.worker.harness import JWT_SECRET, Deployment, RedisServer
+
+from gemini_clone.adapters.sql.engine import create_engine
+from gemini_clone.adapters.sql.schema import upgrade
+from gemini_clone.entrypoints.container import build_container
+from gemini_clone.entrypoints.settings import load_settings
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        reason = "redis-server is not on PATH: the worker tests start their own"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI is set, so a missing service is a failure)")
+        pytest.skip(reason)
+    server = RedisServer(binary, tmp_path)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def migrated_database(postgres_url: str) -> str:
+    """A fresh PostgreSQL database at the newest schema, like `gemini-clone db upgrade`."""
+
+    async def migrate() -> None:
+        engine = create_engine(postgres_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(migrate())
+    return postgres_url
+
+
+@pytest.fixture
+async def deployment(
+    migrated_database: str, redis_server: RedisServer, tmp_path: Path
+) -> AsyncIterator[Deployment]:
+    environ = {
+        "DATABASE_URL": migrated_database,
+        "REDIS_URL": redis_server.url,
+        "JWT_SECRET": JWT_SECRET,
+        "BASIC_DAILY_LIMIT": "",
+        "LOG_LEVEL": "INFO",
+    }
+    deployment = Deployment(environ=environ, directory=tmp_path, redis=redis_server)
+    try:
+        deployment.app = build_container(load_settings(environ, env_file=None))
+        runtime = deployment.app.runtime()
+        await runtime.start(background=False)
+        try:
+            yield deployment
+        finally:
+            await runtime.stop()
+    finally:
+        deployment.kill_workers()
