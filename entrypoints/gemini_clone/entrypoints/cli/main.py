@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from typing import TYPE_CHECKING
 
@@ -13,7 +12,8 @@ import click
 from gemini_clone.domain.errors import GeminiCloneError
 from gemini_clone.entrypoints.cli.admin import jobs, subscriptions, usage, users
 from gemini_clone.entrypoints.cli.common import cli_settings, failure, run_with_container
-from gemini_clone.entrypoints.settings import Settings
+from gemini_clone.entrypoints.logs import configure_logging
+from gemini_clone.entrypoints.settings import Settings, SettingsError
 
 if TYPE_CHECKING:
     from gemini_clone.entrypoints.container import Container
@@ -21,12 +21,11 @@ if TYPE_CHECKING:
 __all__ = ["configure_logging", "main", "run_with_container"]
 
 
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def _configure_logging(settings: Settings) -> None:
+    try:
+        configure_logging(settings)
+    except SettingsError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -55,7 +54,7 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         )
     if workers > 1 and reload:
         raise click.UsageError("--reload runs a single process; drop --workers.")
-    configure_logging(settings)
+    _configure_logging(settings)
     try:
         jwt_secret(settings)
     except ConfigurationError as error:
@@ -92,7 +91,7 @@ def worker(concurrency: int | None) -> None:
             "The worker needs REDIS_URL. Without Redis, `gemini-clone serve` produces the "
             "replies in its own process and no worker is needed."
         )
-    configure_logging(settings)
+    _configure_logging(settings)
     try:
         asyncio.run(run_worker(settings, concurrency or settings.worker_concurrency))
     except (GeminiCloneError, ConfigurationError) as error:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from litestar import Litestar
 
-from gemini_clone.entrypoints.cli.main import configure_logging
 from gemini_clone.entrypoints.http.app import create_app
+from gemini_clone.entrypoints.logs import configure_logging
 from gemini_clone.entrypoints.settings import load_settings
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
@@ -14,6 +15,7 @@ from gemini_clone.adapters.taskiq import REPLY_TASK_NAME, stop_if_cancelled
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
+from gemini_clone.entrypoints.metrics import reply_finished
 
 if TYPE_CHECKING:
     from gemini_clone.entrypoints.container import Container
@@ -43,6 +45,7 @@ async def generate_reply(reply_id: str, context: Annotated[Context, TaskiqDepend
 async def _generate(
     container: Container, context: Context, reply_id: MessageId, request_id: str | None
 ) -> None:
+    started = time.perf_counter()
     try:
         outcome = await container.generate_reply().execute(reply_id)
     except asyncio.CancelledError:
@@ -62,6 +65,7 @@ async def _generate(
             request_id or "-",
         )
         return
+    reply_finished(outcome, time.perf_counter() - started)
     logger.info("reply %s %s (request %s)", reply_id, outcome, request_id or "-")
 
 
