@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -55,6 +55,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     reply_lease_seconds: int = 120
     sweep_interval_seconds: int = 30
     worker_concurrency: int = 512
+    worker_metrics_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
+    """`gemini-clone worker` only: serve the process's Prometheus metrics (replies by status,
+    generation latency) on this port, at `/metrics`; unset, they are not served."""
+    worker_shutdown_grace_seconds: Annotated[float, msgspec.Meta(ge=0)] = 20.0
+    """How long a stopping worker lets running generations finish before it hands the rest
+    back to the queue (keep it below the platform's kill timeout, Kubernetes' 30 s)."""
 
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None

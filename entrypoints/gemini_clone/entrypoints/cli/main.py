@@ -80,7 +80,20 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     default=None,
     help="Replies generated at once by this process [default: WORKER_CONCURRENCY, 512].",
 )
-def worker(concurrency: int | None) -> None:
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve this process's Prometheus metrics on this port "
+    "[default: WORKER_METRICS_PORT, unset = not served].",
+)
+@click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the metrics are served on.",
+)
+def worker(concurrency: int | None, metrics_port: int | None, metrics_host: str) -> None:
     """Produce replies from the Redis queue (production mode)."""
     from gemini_clone.entrypoints.container import ConfigurationError
     from gemini_clone.entrypoints.worker.main import run_worker
@@ -93,7 +106,15 @@ def worker(concurrency: int | None) -> None:
         )
     _configure_logging(settings)
     try:
-        asyncio.run(run_worker(settings, concurrency or settings.worker_concurrency))
+        asyncio.run(
+            run_worker(
+                settings,
+                concurrency or settings.worker_concurrency,
+                grace_seconds=settings.worker_shutdown_grace_seconds,
+                metrics_port=metrics_port or settings.worker_metrics_port,
+                metrics_host=metrics_host,
+            )
+        )
     except (GeminiCloneError, ConfigurationError) as error:
         raise failure(settings, error) from None
 

@@ -1,4 +1,5 @@
-"""`gemini-clone worker`: consume reply jobs from Redis and sweep stale replies."""
+"""`gemini-clone worker`: consume reply jobs from Redis, sweep stale replies and, when asked,
+serve the process's Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ import asyncio
 import logging
 import signal
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
+from prometheus_client import start_http_server
 from taskiq import AckableMessage
 from taskiq.receiver import Receiver
 
-from gemini_clone.entrypoints.container import Container, build_container
+from gemini_clone.entrypoints.container import ConfigurationError, Container, build_container
 from gemini_clone.entrypoints.settings import Settings
 from gemini_clone.entrypoints.worker.tasks import register_reply_task
 
@@ -19,6 +22,7 @@ logger = logging.getLogger("gemini_clone.worker")
 DEFAULT_GRACE_SECONDS = 20.0
 """How long a stopping worker lets running generations finish (below Kubernetes' 30 s)."""
 HAND_BACK_SECONDS = 5.0
+DEFAULT_METRICS_HOST = "127.0.0.1"
 
 
 class ReplyWorker:
@@ -111,12 +115,22 @@ class _Receiver(Receiver):
 
 
 async def run_worker(
-    settings: Settings, concurrency: int, *, grace_seconds: float = DEFAULT_GRACE_SECONDS
+    settings: Settings,
+    concurrency: int,
+    *,
+    grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    metrics_port: int | None = None,
+    metrics_host: str = DEFAULT_METRICS_HOST,
 ) -> None:
-    """Run a `ReplyWorker` until SIGINT or SIGTERM (a second signal skips the grace time)."""
+    """Run a `ReplyWorker` until SIGINT or SIGTERM (a second signal skips the grace time).
+
+    With `metrics_port`, the process's Prometheus metrics are served over HTTP on
+    `metrics_host` while it runs: the worker's replies are in no API process's `/metrics`.
+    """
     worker = ReplyWorker(
         build_container(settings), concurrency=concurrency, grace_seconds=grace_seconds
     )
+    metrics = None if metrics_port is None else _serve_metrics(metrics_host, metrics_port)
     loop = asyncio.get_running_loop()
     signals = (signal.SIGINT, signal.SIGTERM)
     for signum in signals:
@@ -126,3 +140,20 @@ async def run_worker(
     finally:
         for signum in signals:
             loop.remove_signal_handler(signum)
+        if metrics is not None:
+            await asyncio.to_thread(metrics.shutdown)
+            metrics.server_close()
+
+
+def _serve_metrics(host: str, port: int) -> WSGIServer:
+    """Serve the metrics from a daemon thread; a port that cannot be had is a configuration
+    error, said before any job is taken."""
+    try:
+        server, _ = start_http_server(port, addr=host)
+    except OSError as error:
+        raise ConfigurationError(
+            f"Cannot serve the worker's metrics on {host}:{port}: {error.strerror or error}. "
+            "Choose another WORKER_METRICS_PORT (or --metrics-port)."
+        ) from error
+    logger.info("metrics at http://%s:%d/metrics", host, port)
+    return server
