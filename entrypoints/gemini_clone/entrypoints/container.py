@@ -25,7 +25,6 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 from taskiq import AsyncBroker
 
-from gemini_clone.adapters.gemini import GeminiLanguageModel
 from gemini_clone.adapters.jwt import JwtTokenService, load_or_create_secret
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
 from gemini_clone.adapters.memory.clock import SystemClock, UuidGenerator
@@ -40,7 +39,6 @@ from gemini_clone.adapters.security import (
 )
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
-from gemini_clone.adapters.stripe import StripePaymentGateway
 from gemini_clone.adapters.taskiq import TaskiqReplyJobs, create_broker
 from gemini_clone.application.admin.list_users import ListUsers
 from gemini_clone.application.admin.show_user import ShowUser
@@ -141,6 +139,8 @@ def make_broker(settings: Settings) -> AsyncBroker:
 
 def make_language_model(settings: Settings) -> LanguageModel:
     if settings.gemini_api_key:
+        from gemini_clone.adapters.gemini import GeminiLanguageModel
+
         return GeminiLanguageModel(
             api_key=settings.gemini_api_key,
             model=settings.gemini_model,
@@ -169,6 +169,9 @@ def make_payment_gateway(
             "With STRIPE_SECRET_KEY set, STRIPE_WEBHOOK_SECRET and STRIPE_PRO_PRICE_ID "
             "are required too."
         )
+    # Imported here: the stripe library costs a process tens of MB the sandbox never needs.
+    from gemini_clone.adapters.stripe import StripePaymentGateway
+
     return StripePaymentGateway(
         secret_key=settings.stripe_secret_key,
         webhook_secret=settings.stripe_webhook_secret,
