@@ -11,7 +11,7 @@ from tests.unit.fakes import RecordingUnitOfWork, RepositoryCall
 
 from gemini_clone.adapters.memory.repositories import InMemoryStore
 from gemini_clone.adapters.memory.unit_of_work import InMemoryUnitOfWork
-from gemini_clone.application.messaging.context import HISTORY_BATCH
+from gemini_clone.application.messaging.context import HISTORY_BATCH, HISTORY_MAX_MESSAGES
 from gemini_clone.application.messaging.generate_reply import ReplyOutcome, ReplySettings
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import MessageId
@@ -514,9 +514,11 @@ async def test_history_is_read_in_batches_and_reading_stops_at_the_budget(
 ) -> None:
     calls: list[RepositoryCall] = []
 
-    # Forty earlier turns of 14 tokens fit besides the question; the room holds 200.
+    # A batch and eight more earlier turns of 14 tokens fit besides the question; the room
+    # holds 200.
+    fitting = HISTORY_BATCH + 8
     world = make_world(
-        uow=recording(calls), reply_settings=ReplySettings(context_token_budget=14 + 40 * 14)
+        uow=recording(calls), reply_settings=ReplySettings(context_token_budget=14 + fitting * 14)
     )
     alice = await world.new_user()
     room = await world.new_chatroom(alice)
@@ -547,8 +549,8 @@ async def test_history_is_read_in_batches_and_reading_stops_at_the_budget(
     assert {call.kwargs["limit"] for call in history_calls} == {HISTORY_BATCH}
     assert sum(len(call.result) for call in history_calls) == 2 * HISTORY_BATCH
     turns = world.model.requests[-1].turns
-    assert len(turns) == 41
-    assert turns[0] == Turn(role=Role.USER, text=padded("user 160"))
+    assert len(turns) == fitting + 1
+    assert turns[0] == Turn(role=Role.USER, text=padded(f"user {200 - fitting}"))
     assert turns[-2] == Turn(role=Role.MODEL, text=padded("model 199"))
     assert turns[-1] == Turn(role=Role.USER, text=padded("question"))
 
@@ -567,3 +569,39 @@ async def test_a_small_chatroom_is_read_in_one_batch(make_world: WorldFactory) -
 
     assert [call.method for call in calls if call.method == "history"] == ["history"]
     assert [turn.text for turn in world.model.requests[-1].turns] == ["one", "two", "three"]
+
+
+async def test_history_stops_at_its_message_cap_even_within_the_budget(
+    make_world: Callable[..., World],
+) -> None:
+    calls: list[RepositoryCall] = []
+    world = make_world(
+        uow=recording(calls), reply_settings=ReplySettings(context_token_budget=1_000_000)
+    )
+    alice = await world.new_user()
+    room = await world.new_chatroom(alice)
+    start = world.clock.now()
+    async with world.uow() as uow:
+        for index in range(3 * HISTORY_MAX_MESSAGES):
+            role = Role.USER if index % 2 == 0 else Role.MODEL
+            await uow.messages.add(
+                Message(
+                    id=MessageId(world.ids.new_id()),
+                    chatroom_id=room.id,
+                    user_id=alice.id,
+                    role=role,
+                    content=f"{role.value} {index}",
+                    status=MessageStatus.COMPLETED,
+                    created_at=start + timedelta(seconds=index),
+                )
+            )
+        await uow.commit()
+    world.clock.advance(timedelta(seconds=3 * HISTORY_MAX_MESSAGES))
+    reply = await post_and_take(world, alice, room, "question")
+    calls.clear()
+
+    await world.generate_reply.execute(reply.id)
+
+    read = sum(len(call.result) for call in calls if call.method == "history")
+    assert read == HISTORY_MAX_MESSAGES
+    assert len(world.model.requests[-1].turns) == HISTORY_MAX_MESSAGES + 1

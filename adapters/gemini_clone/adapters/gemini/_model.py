@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import random
@@ -28,6 +29,7 @@ from gemini_clone.ports.language_model import (
 
 DEFAULT_MODEL = "gemini-2.5-flash"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+POOL_SHARDS = 8
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -114,25 +116,37 @@ class GeminiLanguageModel(LanguageModel):
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            transport=transport,
-            timeout=httpx.Timeout(
-                connect=connect_timeout,
-                read=read_timeout,
-                write=connect_timeout,
-                pool=pool_timeout,
-            ),
-            limits=httpx.Limits(
-                max_connections=max_connections,
-                max_keepalive_connections=max_connections,
-                keepalive_expiry=30.0,
-            ),
-        )
+        if client is not None:
+            self._clients = [client]
+        else:
+            # Several small pools instead of one large: httpcore's pool bookkeeping grows
+            # with the square of its size, which at hundreds of streams costs more CPU
+            # than the streams themselves (encode/httpcore#1035).
+            shard_connections = max(1, -(-max_connections // POOL_SHARDS))
+            self._clients = [
+                httpx.AsyncClient(
+                    transport=transport,
+                    timeout=httpx.Timeout(
+                        connect=connect_timeout,
+                        read=read_timeout,
+                        write=connect_timeout,
+                        pool=pool_timeout,
+                    ),
+                    limits=httpx.Limits(
+                        max_connections=shard_connections,
+                        max_keepalive_connections=shard_connections,
+                        keepalive_expiry=30.0,
+                    ),
+                )
+                for _ in range(POOL_SHARDS)
+            ]
+        self._next_client = itertools.cycle(self._clients)
 
     async def aclose(self) -> None:
-        """Close the client this adapter created (an injected client is left open)."""
+        """Close the clients this adapter created (an injected client is left open)."""
         if self._owns_client:
-            await self._client.aclose()
+            for client in self._clients:
+                await client.aclose()
 
     async def __aenter__(self) -> GeminiLanguageModel:
         return self
@@ -199,7 +213,7 @@ class GeminiLanguageModel(LanguageModel):
 
     async def _attempt(self, body: dict[str, Any]) -> AsyncGenerator[GenerationChunk, None]:
         try:
-            async with self._client.stream(
+            async with next(self._next_client).stream(
                 "POST", self._url, params={"alt": "sse"}, json=body, headers=self._headers
             ) as response:
                 if response.status_code != 200:

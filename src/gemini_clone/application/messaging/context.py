@@ -8,7 +8,10 @@ from gemini_clone.domain.messages import Message, MessageStatus, Role
 from gemini_clone.ports.language_model import GenerationRequest, Turn
 from gemini_clone.ports.repositories import UnitOfWork
 
-HISTORY_BATCH = 32
+HISTORY_BATCH = 50
+HISTORY_MAX_MESSAGES = 100
+"""At most this many earlier messages are read, whatever the budget: many short turns
+would otherwise make every reply read a long history."""
 _CHARS_PER_TOKEN = 4
 _TOKENS_PER_TURN = 4
 
@@ -29,13 +32,13 @@ async def build_request(
 
     - Only completed turns count (failed, blocked or pending replies are left out).
     - The new message always goes in, even when it alone exceeds the budget.
-    - Reads history in small batches and stops at the budget: the work never grows with
-      the chatroom's length.
+    - Reads history in small batches and stops at the budget or at `HISTORY_MAX_MESSAGES`:
+      the work never grows with the chatroom's length.
     """
     budget = token_budget - estimate_tokens(question.content)
     kept: list[Message] = []
     before = question.created_at
-    while budget > 0:
+    while budget > 0 and len(kept) < HISTORY_MAX_MESSAGES:
         batch = await uow.messages.history(question.chatroom_id, before=before, limit=HISTORY_BATCH)
         for message in batch:
             cost = estimate_tokens(message.content)
