@@ -4,9 +4,7 @@ own, and a `Deployment` that posts like an API process and starts worker process
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,22 +14,6 @@ from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.schema import upgrade
 from gemini_clone.entrypoints.container import build_container
 from gemini_clone.entrypoints.settings import load_settings
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        reason = "redis-server is not on PATH: the worker tests start their own"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason} (CI is set, so a missing service is a failure)")
-        pytest.skip(reason)
-    server = RedisServer(binary, tmp_path)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

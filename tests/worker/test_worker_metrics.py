@@ -3,22 +3,14 @@ process's `/metrics`."""
 
 from __future__ import annotations
 
-import socket
-
 import httpx
 import pytest
+from tests.redis_server import free_port
 from tests.worker.harness import Deployment
 
 from gemini_clone.domain.messages import MessageStatus
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def test_a_worker_with_a_metrics_port_serves_the_replies_it_finished(
