@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from gemini_clone.application.common import forget_chatroom_list
+from gemini_clone.application.common import KeyedLocks, forget_chatroom_list
 from gemini_clone.domain.errors import InvalidInput, NotFound, QuotaExceeded, Unavailable
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import CONTENT_MAX_LENGTH, Message, MessageStatus, Role
@@ -45,6 +45,9 @@ class SendMessage:
     - Each post takes one unit of the plan's daily quota in the same transaction as the
       stored messages: exact under any concurrency. Over the limit: 429 `daily_limit_reached`.
     - If queueing the job fails, the post still succeeds: the sweeper queues it later.
+    - One user's posts reach the contended rows one at a time in this process: they would
+      queue on the user's quota row anyway, and many waiters on one row cost the database
+      far more than waiting here. Other users' posts are not held up.
     """
 
     def __init__(
@@ -62,6 +65,7 @@ class SendMessage:
         self._plans = plans
         self._clock = clock
         self._ids = ids
+        self._one_post_per_user = KeyedLocks()
 
     async def execute(self, data: SendMessageInput) -> SendMessageOutput:
         if not data.content.strip():
@@ -78,20 +82,21 @@ class SendMessage:
             if found is None:
                 raise NotFound("No such chatroom.", code="chatroom_not_found")
             limit = self._plans.daily_limit(tier_for_status(found[1]))
-            # The rows every post of this user contends for (the day's quota, the room's
-            # counters) are written last, so their locks are held the shortest time.
             await uow.messages.add_many([message, reply])
-            used = await uow.usage.take(data.user_id, day, limit)
-            if used is None:
-                assert limit is not None  # only a finite limit refuses
-                raise QuotaExceeded(
-                    limit=limit,
-                    used=await uow.usage.used(data.user_id, day),
-                    resets_at=resets_at(day),
-                    now=now,
-                )
-            await uow.chatrooms.record_message(data.chatroom_id, now, 2)
-            await uow.commit()
+            # The rows every post of this user contends for (the day's quota, the room's
+            # counters) are written last, and one post of the user at a time reaches them.
+            async with self._one_post_per_user.hold(data.user_id):
+                used = await uow.usage.take(data.user_id, day, limit)
+                if used is None:
+                    assert limit is not None  # only a finite limit refuses
+                    raise QuotaExceeded(
+                        limit=limit,
+                        used=await uow.usage.used(data.user_id, day),
+                        resets_at=resets_at(day),
+                        now=now,
+                    )
+                await uow.chatrooms.record_message(data.chatroom_id, now, 2)
+                await uow.commit()
         await asyncio.gather(
             forget_chatroom_list(self._cache, data.user_id),
             self._enqueue(reply.id, data.request_id),
