@@ -35,7 +35,6 @@ class Runtime:
     def __init__(self, container: Container) -> None:
         self._container = container
         self._background: list[asyncio.Task[None]] = []
-        self.started = False
 
     @property
     def jobs_in_process(self) -> bool:
@@ -60,7 +59,6 @@ class Runtime:
         await broker.startup()
         if serve_jobs:
             self.start_sweeper()
-        self.started = True
 
     def start_sweeper(self) -> None:
         interval = self._container.settings().sweep_interval_seconds
@@ -88,7 +86,6 @@ class Runtime:
         if redis is not None:
             await redis.aclose()
         await self._container.engine().dispose()
-        self.started = False
 
     async def check(self) -> list[tuple[str, bool, str]]:
         """Each dependency in use: (name, reachable, what it is)."""

@@ -339,14 +339,8 @@ def chatroom_body(chatroom: Chatroom) -> ChatroomBody:
 
 
 def chatroom_detail_body(detail: ChatroomDetail) -> ChatroomDetailBody:
-    chatroom = detail.chatroom
     return ChatroomDetailBody(
-        id=chatroom.id,
-        title=chatroom.title,
-        created_at=chatroom.created_at,
-        updated_at=chatroom.updated_at,
-        last_message_at=chatroom.last_message_at,
-        message_count=chatroom.message_count,
+        **msgspec.structs.asdict(chatroom_body(detail.chatroom)),
         messages=[message_body(message) for message in detail.messages],
     )
 
