@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,7 +22,9 @@ from gemini_clone.adapters.sql.schema import (
     current_revision,
     downgrade,
     ensure_current,
+    REVISIONS,
     head_revision,
+    shipped_revisions,
     upgrade,
 )
 from gemini_clone.adapters.sql.tables import metadata
@@ -132,6 +135,34 @@ async def test_a_database_migrated_by_a_newer_version_is_refused(engine: AsyncEn
         await connection.execute(text("UPDATE alembic_version SET version_num = 'ffffffffffff'"))
     with pytest.raises(SchemaOutdated, match="does not know"):
         await ensure_current(engine)
+
+
+def test_the_known_revisions_are_the_shipped_scripts() -> None:
+    # The start-up check compares with REVISIONS instead of loading Alembic.
+    assert shipped_revisions() == list(REVISIONS)
+
+
+async def test_a_database_at_an_older_known_revision_is_asked_to_upgrade(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await upgrade(engine)
+    monkeypatch.setattr(
+        "gemini_clone.adapters.sql.schema.REVISIONS", (*REVISIONS, "a-newer-revision")
+    )
+    with pytest.raises(SchemaOutdated, match="needs a-newer-revision"):
+        await ensure_current(engine)
+
+
+def test_serving_does_not_import_alembic() -> None:
+    # Alembic, Mako and Pygments cost each process about 10 MB; only migrating needs them.
+    script = (
+        "import sys, gemini_clone.entrypoints.cli.serve; "
+        "print(sorted({'alembic', 'mako'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"
 
 
 async def test_migrating_an_unreachable_database_is_unavailable() -> None:
