@@ -42,6 +42,7 @@ from gemini_clone.application.messaging.generate_reply import (
     ReplyOutcome,
     ReplySettings,
 )
+from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.application.messaging.reading import (
     GetMessage,
     ListMessages,
@@ -88,6 +89,7 @@ from gemini_clone.ports.language_model import (
 )
 from gemini_clone.ports.otp import MobileNumbers, OtpSender
 from gemini_clone.ports.payments import CheckoutRequest, CheckoutSession, PaymentGateway
+from gemini_clone.ports.posting import MessagePosting, QuotaTake
 from gemini_clone.ports.repositories import (
     ChatroomRepository,
     MessageRepository,
@@ -151,6 +153,7 @@ __all__ = [
     "MessageError",
     "MessageId",
     "MessagePage",
+    "MessagePosting",
     "MessageRepository",
     "MessageStatus",
     "MobileNumbers",
@@ -177,6 +180,7 @@ __all__ = [
     "Plans",
     "Profile",
     "QuotaExceeded",
+    "QuotaTake",
     "RefreshInput",
     "RefreshSession",
     "RefreshToken",
@@ -212,6 +216,7 @@ __all__ = [
     "TokenService",
     "TokenUsage",
     "TooManyRequests",
+    "TransactionalPosting",
     "Turn",
     "Unavailable",
     "UnitOfWork",

@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.schema import (
+    REVISIONS,
     SchemaOutdated,
     current_revision,
     downgrade,
     ensure_current,
-    REVISIONS,
     head_revision,
     shipped_revisions,
     upgrade,

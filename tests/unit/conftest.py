@@ -51,6 +51,7 @@ from gemini_clone.application.messaging.generate_reply import (
     ReplyOutcome,
     ReplySettings,
 )
+from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import (
@@ -280,7 +281,7 @@ def build_world(
         get_chatroom=GetChatroom(uow_factory),
         rename_chatroom=RenameChatroom(uow_factory, cache, clock),
         delete_chatroom=DeleteChatroom(uow_factory, cache, clock),
-        send_message=SendMessage(uow_factory, jobs, cache, plans, clock, ids),
+        send_message=SendMessage(TransactionalPosting(uow_factory), jobs, cache, plans, clock, ids),
         generate_reply=GenerateReply(uow_factory, model, clock, reply_settings),
         list_messages=ListMessages(uow_factory),
         get_message=get_message,

@@ -38,6 +38,7 @@ from gemini_clone.adapters.security import (
     PhonenumbersMobileNumbers,
 )
 from gemini_clone.adapters.sql.engine import create_engine
+from gemini_clone.adapters.sql.posting import PostgresPosting
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.adapters.taskiq import TaskiqReplyJobs, create_broker
 from gemini_clone.application.admin.list_users import ListUsers
@@ -65,6 +66,7 @@ from gemini_clone.application.chatrooms.listing import ListChatrooms
 from gemini_clone.application.chatrooms.rename import RenameChatroom
 from gemini_clone.application.common import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
+from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import SendMessage
@@ -75,6 +77,7 @@ from gemini_clone.ports.cache import Cache, Throttle
 from gemini_clone.ports.language_model import LanguageModel
 from gemini_clone.ports.otp import OtpSender
 from gemini_clone.ports.payments import PaymentGateway
+from gemini_clone.ports.posting import MessagePosting
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 logger = logging.getLogger("gemini_clone.container")
@@ -115,6 +118,13 @@ def make_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_pool_size,
     )
+
+
+def make_message_posting(engine: AsyncEngine, uow: UnitOfWorkFactory) -> MessagePosting:
+    # PostgreSQL posts in one statement; any other database through the unit of work.
+    if engine.dialect.name == "postgresql":
+        return PostgresPosting(engine)
+    return TransactionalPosting(uow)
 
 
 def make_redis(settings: Settings) -> Redis | None:
@@ -273,7 +283,10 @@ class Container(containers.DeclarativeContainer):
     rename_chatroom = providers.Singleton(RenameChatroom, uow, cache, clock)
     delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock)
 
-    send_message = providers.Singleton(SendMessage, uow, reply_jobs, cache, plans, clock, ids)
+    message_posting = providers.Singleton(make_message_posting, engine, uow)
+    send_message = providers.Singleton(
+        SendMessage, message_posting, reply_jobs, cache, plans, clock, ids
+    )
     list_messages = providers.Singleton(ListMessages, uow)
     get_message = providers.Singleton(GetMessage, uow)
     wait_for_reply = providers.Singleton(WaitForReply, get_message, clock)

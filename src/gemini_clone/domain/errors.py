@@ -58,6 +58,11 @@ class AuthenticationFailed(GeminiCloneError):
 class NotFound(GeminiCloneError):
     code = "not_found"
 
+    @classmethod
+    def chatroom(cls) -> NotFound:
+        """No such chatroom, or another user's (the two are never told apart)."""
+        return cls("No such chatroom.", code="chatroom_not_found")
+
 
 class Conflict(GeminiCloneError):
     code = "conflict"

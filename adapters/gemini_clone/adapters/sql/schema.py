@@ -17,9 +17,8 @@ import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from weakref import WeakKeyDictionary
-
 from typing import TYPE_CHECKING
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -147,8 +146,7 @@ def _current_revision(connection: Connection) -> str | None:
     # What Alembic's MigrationContext.get_current_revision reads, without importing it.
     if not inspect(connection).has_table(VERSION_TABLE):
         return None
-    versions = connection.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars()
-    found = list(versions)
+    found = list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
     if len(found) > 1:
         raise SchemaError(f"the database has several schema heads: {', '.join(found)}")
     return found[0] if found else None

@@ -22,7 +22,7 @@ async def owned_chatroom(uow: UnitOfWork, chatroom_id: ChatroomId, user_id: User
     """The chatroom if this user owns it; another user's room is 404 like a missing one."""
     chatroom = await uow.chatrooms.get(chatroom_id, user_id)
     if chatroom is None:
-        raise NotFound("No such chatroom.", code="chatroom_not_found")
+        raise NotFound.chatroom()
     return chatroom
 
 

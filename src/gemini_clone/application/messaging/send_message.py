@@ -5,8 +5,8 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from gemini_clone.application.common import KeyedLocks, forget_chatroom_list
-from gemini_clone.domain.errors import InvalidInput, NotFound, QuotaExceeded, Unavailable
+from gemini_clone.application.common import forget_chatroom_list
+from gemini_clone.domain.errors import InvalidInput, QuotaExceeded, Unavailable
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import CONTENT_MAX_LENGTH, Message, MessageStatus, Role
 from gemini_clone.domain.quota import DailyUsage, Plans, quota_day, resets_at
@@ -14,7 +14,7 @@ from gemini_clone.domain.subscriptions import tier_for_status
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import ReplyJobs
-from gemini_clone.ports.repositories import UnitOfWorkFactory
+from gemini_clone.ports.posting import MessagePosting
 
 logger = logging.getLogger("gemini_clone.messaging")
 
@@ -45,27 +45,23 @@ class SendMessage:
     - Each post takes one unit of the plan's daily quota in the same transaction as the
       stored messages: exact under any concurrency. Over the limit: 429 `daily_limit_reached`.
     - If queueing the job fails, the post still succeeds: the sweeper queues it later.
-    - One user's posts reach the contended rows one at a time in this process: they would
-      queue on the user's quota row anyway, and many waiters on one row cost the database
-      far more than waiting here. Other users' posts are not held up.
     """
 
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        posting: MessagePosting,
         jobs: ReplyJobs,
         cache: Cache,
         plans: Plans,
         clock: Clock,
         ids: IdGenerator,
     ) -> None:
-        self._uow = uow
+        self._posting = posting
         self._jobs = jobs
         self._cache = cache
         self._plans = plans
         self._clock = clock
         self._ids = ids
-        self._one_post_per_user = KeyedLocks()
 
     async def execute(self, data: SendMessageInput) -> SendMessageOutput:
         if not data.content.strip():
@@ -77,26 +73,12 @@ class SendMessage:
         now = self._clock.now()
         day = quota_day(now)
         message, reply = self._new_pair(data, now, day)
-        async with self._uow() as uow:
-            found = await uow.chatrooms.get_with_plan_status(data.chatroom_id, data.user_id)
-            if found is None:
-                raise NotFound("No such chatroom.", code="chatroom_not_found")
-            limit = self._plans.daily_limit(tier_for_status(found[1]))
-            await uow.messages.add_many([message, reply])
-            # The rows every post of this user contends for (the day's quota, the room's
-            # counters) are written last, and one post of the user at a time reaches them.
-            async with self._one_post_per_user.hold(data.user_id):
-                used = await uow.usage.take(data.user_id, day, limit)
-                if used is None:
-                    assert limit is not None  # only a finite limit refuses
-                    raise QuotaExceeded(
-                        limit=limit,
-                        used=await uow.usage.used(data.user_id, day),
-                        resets_at=resets_at(day),
-                        now=now,
-                    )
-                await uow.chatrooms.record_message(data.chatroom_id, now, 2)
-                await uow.commit()
+        plan_status = await self._posting.owner_plan_status(data.chatroom_id, data.user_id)
+        limit = self._plans.daily_limit(tier_for_status(plan_status))
+        quota = await self._posting.store(message, reply, day=day, limit=limit)
+        if not quota.taken:
+            assert limit is not None  # only a finite limit refuses
+            raise QuotaExceeded(limit=limit, used=quota.used, resets_at=resets_at(day), now=now)
         await asyncio.gather(
             forget_chatroom_list(self._cache, data.user_id),
             self._enqueue(reply.id, data.request_id),
@@ -104,7 +86,7 @@ class SendMessage:
         return SendMessageOutput(
             message=message,
             reply=reply,
-            usage=DailyUsage(used_today=used, daily_limit=limit, resets_at=resets_at(day)),
+            usage=DailyUsage(used_today=quota.used, daily_limit=limit, resets_at=resets_at(day)),
         )
 
     def _new_pair(

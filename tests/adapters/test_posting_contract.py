@@ -1,0 +1,275 @@
+"""One contract for the message post's writes (`MessagePosting`): the unit-of-work
+implementation on memory, SQLite and PostgreSQL, and PostgreSQL's one-statement adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from gemini_clone.adapters.memory.repositories import InMemoryStore
+from gemini_clone.adapters.memory.unit_of_work import in_memory_unit_of_work_factory
+from gemini_clone.adapters.sql.engine import create_engine
+from gemini_clone.adapters.sql.posting import PostgresPosting
+from gemini_clone.adapters.sql.schema import upgrade
+from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
+from gemini_clone.application.messaging.posting import TransactionalPosting
+from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.errors import NotFound, Unavailable
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.messages import Message, MessageStatus, Role
+from gemini_clone.domain.subscriptions import Subscription
+from gemini_clone.domain.users import User
+from gemini_clone.ports.posting import MessagePosting, QuotaTake
+from gemini_clone.ports.repositories import UnitOfWorkFactory
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+DAY = date(2025, 3, 1)
+
+
+@dataclass
+class Backend:
+    posting: MessagePosting
+    uow: UnitOfWorkFactory
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("postgresql-one-statement", marks=pytest.mark.postgres),
+    ]
+)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
+    """The backend's name and its database URL (None in memory)."""
+    kind: str = request.param
+    if kind == "memory":
+        return kind, None
+    if kind == "sqlite":
+        return kind, f"sqlite:///{tmp_path / 'posting.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return kind, url
+
+
+@pytest.fixture
+async def backend(database: tuple[str, str | None]) -> AsyncIterator[Backend]:
+    kind, url = database
+    if url is None:
+        uow = in_memory_unit_of_work_factory(InMemoryStore())
+        yield Backend(TransactionalPosting(uow), uow)
+        return
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        uow = sql_unit_of_work_factory(engine)
+        if kind == "postgresql-one-statement":
+            yield Backend(PostgresPosting(engine), uow)
+        else:
+            yield Backend(TransactionalPosting(uow), uow)
+    finally:
+        await engine.dispose()
+
+
+async def given_room(backend: Backend, number: str = "+15550000001") -> Chatroom:
+    user = User(
+        id=UserId(uuid4()),
+        mobile_number=number,
+        name=None,
+        email=None,
+        password_hash=None,
+        created_at=T0,
+    )
+    room = Chatroom(
+        id=ChatroomId(uuid4()), user_id=user.id, title="A room", created_at=T0, updated_at=T0
+    )
+    async with backend.uow() as uow:
+        await uow.users.add(user)
+        await uow.chatrooms.add(room)
+        await uow.commit()
+    return room
+
+
+def pair(room: Chatroom, at: datetime) -> tuple[Message, Message]:
+    question = Message(
+        id=MessageId(uuid4()),
+        chatroom_id=room.id,
+        user_id=room.user_id,
+        role=Role.USER,
+        content="What is a monad?",
+        status=MessageStatus.COMPLETED,
+        created_at=at,
+        completed_at=at,
+        quota_day=DAY.isoformat(),
+    )
+    reply = Message(
+        id=MessageId(uuid4()),
+        chatroom_id=room.id,
+        user_id=room.user_id,
+        role=Role.MODEL,
+        content="",
+        status=MessageStatus.QUEUED,
+        created_at=at + timedelta(microseconds=1),
+        in_reply_to=question.id,
+    )
+    return question, reply
+
+
+async def test_the_owner_plan_status_is_none_until_a_subscription_exists(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend)
+    assert await backend.posting.owner_plan_status(room.id, room.user_id) is None
+
+    async with backend.uow() as uow:
+        await uow.subscriptions.save(
+            Subscription(user_id=room.user_id, status="active", updated_at=T0)
+        )
+        await uow.commit()
+    assert await backend.posting.owner_plan_status(room.id, room.user_id) == "active"
+
+
+async def test_another_users_or_a_missing_room_is_not_found(backend: Backend) -> None:
+    room = await given_room(backend)
+    other = await given_room(backend, "+15550000002")
+    with pytest.raises(NotFound) as another:
+        await backend.posting.owner_plan_status(room.id, other.user_id)
+    with pytest.raises(NotFound) as missing:
+        await backend.posting.owner_plan_status(ChatroomId(uuid4()), room.user_id)
+    assert another.value.code == missing.value.code == "chatroom_not_found"
+
+
+async def test_a_post_stores_both_messages_takes_a_unit_and_counts_them(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend)
+    question, reply = pair(room, T0 + timedelta(minutes=5))
+
+    taken = await backend.posting.store(question, reply, day=DAY, limit=5)
+
+    assert taken == QuotaTake(taken=True, used=1)
+    async with backend.uow() as uow:
+        assert await uow.messages.get_any(question.id) == question
+        assert await uow.messages.get_any(reply.id) == reply
+        assert await uow.usage.used(room.user_id, DAY) == 1
+        counted = await uow.chatrooms.get(room.id, room.user_id)
+    assert counted is not None
+    assert counted.message_count == 2
+    assert counted.last_message_at == question.created_at
+
+
+async def test_the_last_message_time_only_moves_forward(backend: Backend) -> None:
+    room = await given_room(backend)
+    await backend.posting.store(*pair(room, T0 + timedelta(minutes=5)), day=DAY, limit=None)
+    await backend.posting.store(*pair(room, T0 + timedelta(minutes=1)), day=DAY, limit=None)
+
+    async with backend.uow() as uow:
+        counted = await uow.chatrooms.get(room.id, room.user_id)
+    assert counted is not None
+    assert (counted.message_count, counted.last_message_at) == (4, T0 + timedelta(minutes=5))
+
+
+async def test_a_post_over_the_limit_stores_nothing_and_tells_the_count(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend)
+    assert (await backend.posting.store(*pair(room, T0), day=DAY, limit=2)).used == 1
+    assert (await backend.posting.store(*pair(room, T0), day=DAY, limit=2)).used == 2
+    refused_pair = pair(room, T0 + timedelta(seconds=1))
+
+    refused = await backend.posting.store(*refused_pair, day=DAY, limit=2)
+
+    assert refused == QuotaTake(taken=False, used=2)
+    async with backend.uow() as uow:
+        assert await uow.messages.get_any(refused_pair[0].id) is None
+        assert await uow.messages.get_any(refused_pair[1].id) is None
+        assert await uow.usage.used(room.user_id, DAY) == 2
+        counted = await uow.chatrooms.get(room.id, room.user_id)
+    assert counted is not None
+    assert (counted.message_count, counted.last_message_at) == (4, T0)
+
+
+async def test_a_limit_of_zero_takes_nothing(backend: Backend) -> None:
+    room = await given_room(backend)
+    assert await backend.posting.store(*pair(room, T0), day=DAY, limit=0) == QuotaTake(
+        taken=False, used=0
+    )
+    async with backend.uow() as uow:
+        assert await uow.usage.used(room.user_id, DAY) == 0
+
+
+async def test_an_unlimited_plan_counts_every_post(backend: Backend) -> None:
+    room = await given_room(backend)
+    used = [
+        (await backend.posting.store(*pair(room, T0), day=DAY, limit=None)).used for _ in range(4)
+    ]
+    assert used == [1, 2, 3, 4]
+
+
+async def test_each_day_has_its_own_count(backend: Backend) -> None:
+    room = await given_room(backend)
+    await backend.posting.store(*pair(room, T0), day=DAY, limit=1)
+    next_day = await backend.posting.store(
+        *pair(room, T0 + timedelta(days=1)), day=DAY + timedelta(days=1), limit=1
+    )
+    assert next_day == QuotaTake(taken=True, used=1)
+
+
+async def test_concurrent_posts_never_pass_the_limit(backend: Backend) -> None:
+    room = await given_room(backend)
+    outcomes = await asyncio.gather(
+        *(backend.posting.store(*pair(room, T0), day=DAY, limit=5) for _ in range(20))
+    )
+    assert sorted(o.used for o in outcomes if o.taken) == [1, 2, 3, 4, 5]
+    assert all(o.used >= 5 for o in outcomes if not o.taken)
+    async with backend.uow() as uow:
+        counted = await uow.chatrooms.get(room.id, room.user_id)
+        assert await uow.usage.used(room.user_id, DAY) == 5
+    assert counted is not None
+    assert counted.message_count == 10
+
+
+async def test_a_post_to_a_room_deleted_meanwhile_is_not_found_and_takes_nothing(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend)
+    async with backend.uow() as uow:
+        await uow.chatrooms.delete(room.id)
+        await uow.commit()
+
+    with pytest.raises(NotFound) as gone:
+        await backend.posting.store(*pair(room, T0), day=DAY, limit=5)
+
+    assert gone.value.code == "chatroom_not_found"
+    async with backend.uow() as uow:
+        assert await uow.usage.used(room.user_id, DAY) == 0
+
+
+@pytest.mark.postgres
+async def test_an_unreachable_database_is_unavailable() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    engine = create_engine(f"postgresql://postgres@127.0.0.1:{port}/none", connect_timeout=1)
+    room = Chatroom(
+        id=ChatroomId(uuid4()), user_id=UserId(uuid4()), title="A", created_at=T0, updated_at=T0
+    )
+    try:
+        with pytest.raises(Unavailable):
+            await PostgresPosting(engine).owner_plan_status(room.id, room.user_id)
+        with pytest.raises(Unavailable):
+            await PostgresPosting(engine).store(*pair(room, T0), day=DAY, limit=1)
+    finally:
+        await engine.dispose()
+
+
+def test_the_one_statement_adapter_refuses_other_databases(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="postgresql"):
+        PostgresPosting(create_engine(f"sqlite:///{tmp_path / 'x.db'}"))
