@@ -26,6 +26,7 @@ from gemini_clone.entrypoints.http.auth import SECURITY_SCHEMES
 from gemini_clone.entrypoints.http.auth_routes import AuthController
 from gemini_clone.entrypoints.http.billing import SubscriptionController, WebhookController
 from gemini_clone.entrypoints.http.chatrooms import ChatroomController
+from gemini_clone.entrypoints.http.dependencies import use_case_dependencies
 from gemini_clone.entrypoints.http.errors import problem_response
 from gemini_clone.entrypoints.http.health import HealthController
 from gemini_clone.entrypoints.http.messages import MessageController
@@ -86,6 +87,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
                 "auth_rate_limit_per_minute": settings.auth_rate_limit_per_minute,
             }
         ),
+        dependencies=use_case_dependencies(container),
         lifespan=[_runtime],
         exception_handlers={Exception: problem_response},
         request_max_body_size=MAX_BODY_BYTES,

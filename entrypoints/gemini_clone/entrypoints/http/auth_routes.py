@@ -30,7 +30,6 @@ from gemini_clone.entrypoints.http.auth import (
     require_token,
     throttle_by_address,
 )
-from gemini_clone.entrypoints.http.dependencies import use_cases
 from gemini_clone.entrypoints.http.errors import problems
 from gemini_clone.entrypoints.http.schemas import (
     ChangePasswordRequest,
@@ -62,17 +61,6 @@ class AuthController(Controller):
     path = "/auth"
     tags = ["auth"]
     guards = [throttle_by_address]
-    dependencies = use_cases(
-        "sign_up",
-        "send_otp",
-        "forgot_password",
-        "verify_otp",
-        "password_login",
-        "refresh_session",
-        "logout",
-        "reset_password",
-        "change_password",
-    )
 
     @post(
         "/signup",

@@ -15,7 +15,7 @@ from gemini_clone.application.billing.status import GetSubscriptionStatus
 from gemini_clone.domain.errors import PaymentError
 from gemini_clone.domain.ids import UserId
 from gemini_clone.entrypoints.http.auth import BEARER, require_token
-from gemini_clone.entrypoints.http.dependencies import base_url, use_cases
+from gemini_clone.entrypoints.http.dependencies import base_url
 from gemini_clone.entrypoints.http.errors import problems
 from gemini_clone.entrypoints.http.schemas import (
     CheckoutBody,
@@ -38,9 +38,6 @@ class SubscriptionController(Controller):
     tags = ["billing"]
     guards = [require_token]
     security = BEARER
-    dependencies = {
-        **use_cases("start_checkout", "open_billing_portal", "get_subscription_status"),
-    }
 
     @post(
         "/subscribe/pro",
@@ -100,7 +97,6 @@ class SubscriptionController(Controller):
 
 class WebhookController(Controller):
     tags = ["billing"]
-    dependencies = use_cases("apply_payment_event")
 
     @post(
         "/webhook/stripe",

@@ -21,7 +21,6 @@ from gemini_clone.application.chatrooms.listing import (
 from gemini_clone.application.chatrooms.rename import RenameChatroom, RenameChatroomInput
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.entrypoints.http.auth import BEARER, require_token
-from gemini_clone.entrypoints.http.dependencies import use_cases
 from gemini_clone.entrypoints.http.errors import problems
 from gemini_clone.entrypoints.http.schemas import (
     ChatroomBody,
@@ -44,15 +43,6 @@ class ChatroomController(Controller):
     tags = ["chatrooms"]
     guards = [require_token]
     security = BEARER
-    dependencies = {
-        **use_cases(
-            "create_chatroom",
-            "list_chatrooms",
-            "get_chatroom",
-            "rename_chatroom",
-            "delete_chatroom",
-        ),
-    }
 
     @post(
         "/",

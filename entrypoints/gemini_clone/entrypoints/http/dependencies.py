@@ -1,4 +1,4 @@
-"""Litestar dependencies taken from the container kept in `app.state.container`.
+"""Litestar dependencies: the container's use cases, and the public base URL.
 
 Handlers name a use case by its container provider (`sign_up: SignUp`); Litestar checks the
 injected value against the handler's annotation.
@@ -6,24 +6,63 @@ injected value against the handler's annotation.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from litestar import Request
-from litestar.datastructures import State
 from litestar.di import Provide
 
+if TYPE_CHECKING:
+    from gemini_clone.entrypoints.container import Container
 
-def use_case(provider: str) -> Provide:
-    """The use case the container's `provider` builds (each is a singleton)."""
+USE_CASES = (
+    "apply_payment_event",
+    "change_password",
+    "create_chatroom",
+    "delete_chatroom",
+    "forgot_password",
+    "get_chatroom",
+    "get_me",
+    "get_message",
+    "get_subscription_status",
+    "list_chatrooms",
+    "list_messages",
+    "logout",
+    "open_billing_portal",
+    "password_login",
+    "refresh_session",
+    "rename_chatroom",
+    "reset_password",
+    "send_message",
+    "send_otp",
+    "sign_up",
+    "start_checkout",
+    "verify_otp",
+    "wait_for_reply",
+)
+"""The container's providers handlers may ask for, by the same name."""
 
-    def provide(state: State) -> Any:
-        return getattr(state.container, provider)()
 
-    return Provide(provide, sync_to_thread=False)
+def use_case_dependencies(container: Container) -> dict[str, Provide]:
+    """One app-wide dependency per use case of this app's container.
+
+    Each takes no parameter and keeps its value (the use cases are singletons), so a
+    request pays neither a signature check of the provider's arguments nor a container
+    lookup (a tenth of a cached list request's CPU in a py-spy profile before this).
+    """
+    return {
+        name: Provide(_provider(container, name), use_cache=True, sync_to_thread=False)
+        for name in USE_CASES
+    }
 
 
-def use_cases(*providers: str) -> dict[str, Provide]:
-    return {name: use_case(name) for name in providers}
+def _provider(container: Container, name: str) -> Callable[[], Any]:
+    provider = getattr(container, name)
+
+    def provide() -> Any:
+        return provider()
+
+    return provide
 
 
 def base_url(request: Request[Any, Any, Any]) -> str:

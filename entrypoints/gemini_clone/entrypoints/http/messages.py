@@ -35,7 +35,7 @@ from gemini_clone.domain.messages import Message, Role
 from gemini_clone.domain.quota import DailyUsage
 from gemini_clone.entrypoints.http.auth import BEARER, require_token
 from gemini_clone.entrypoints.http.chatrooms import ChatroomIdParam
-from gemini_clone.entrypoints.http.dependencies import base_url, use_cases
+from gemini_clone.entrypoints.http.dependencies import base_url
 from gemini_clone.entrypoints.http.errors import problems
 from gemini_clone.entrypoints.http.observability import request_id_of
 from gemini_clone.entrypoints.http.schemas import (
@@ -82,9 +82,6 @@ class MessageController(Controller):
     tags = ["messages"]
     guards = [require_token]
     security = BEARER
-    dependencies = {
-        **use_cases("send_message", "wait_for_reply", "list_messages", "get_message"),
-    }
 
     @post(
         "/{chatroom_id:str}/message",

@@ -17,7 +17,7 @@ from gemini_clone.adapters.sandbox import SandboxPaymentGateway
 from gemini_clone.application.billing.apply_payment_event import ApplyPaymentEvent
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.entrypoints.http.billing import STATUS_PATH
-from gemini_clone.entrypoints.http.dependencies import base_url, use_cases
+from gemini_clone.entrypoints.http.dependencies import base_url
 from gemini_clone.entrypoints.http.errors import problems
 
 SessionIdParam = Annotated[str, PathParameter(description="The checkout session's id.")]
@@ -49,7 +49,6 @@ def _sandbox(state: State) -> SandboxPaymentGateway:
 class SandboxController(Controller):
     path = "/sandbox/checkout"
     tags = ["sandbox"]
-    dependencies = use_cases("apply_payment_event")
 
     @get(
         "/{session_id:str}",

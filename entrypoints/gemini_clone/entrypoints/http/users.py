@@ -10,7 +10,6 @@ from litestar.di import NamedDependency
 from gemini_clone.application.auth.get_me import GetMe
 from gemini_clone.domain.ids import UserId
 from gemini_clone.entrypoints.http.auth import BEARER, require_token
-from gemini_clone.entrypoints.http.dependencies import use_cases
 from gemini_clone.entrypoints.http.errors import problems
 from gemini_clone.entrypoints.http.schemas import ProfileBody, profile_body
 
@@ -20,7 +19,6 @@ class UserController(Controller):
     tags = ["users"]
     guards = [require_token]
     security = BEARER
-    dependencies = use_cases("get_me")
 
     @get(
         "/me",
