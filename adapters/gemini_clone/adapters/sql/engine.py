@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+POOL_TIMEOUT_SECONDS = 30
 
 _ASYNC_DRIVERS = {
     "postgres": "postgresql+asyncpg",
@@ -57,7 +62,7 @@ def create_engine(
     parsed = make_url(normalize_url(url))
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, echo=echo)
-    return create_async_engine(
+    engine = create_async_engine(
         parsed,
         echo=echo,
         pool_size=pool_size,
@@ -66,13 +71,65 @@ def create_engine(
         # restart broke fails its statement once (503); SQLAlchemy sees the disconnect and
         # invalidates the whole pool, so the next requests get fresh connections.
         pool_recycle=1800,
-        pool_timeout=30,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
         connect_args={
             "timeout": connect_timeout,
             "command_timeout": 60,
             "server_settings": {"application_name": "gemini-clone"},
         },
     )
+    _gates[engine.sync_engine] = _FifoGate(pool_size + max_overflow, POOL_TIMEOUT_SECONDS)
+    return engine
+
+
+@asynccontextmanager
+async def pooled_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection of `engine`'s pool, handed out in the order callers asked for one.
+
+    SQLAlchemy's async pool waits on an `asyncio.Queue`, which lets a newcomer take a
+    connection just returned for a waiter that was already woken; that waiter goes back to
+    the end of the line. With the pool busy, most requests passed while a few waited for
+    seconds (at 256 connections, the message post's p99 went past wrk's 2 s timeout). A
+    FIFO gate as wide as the pool, in front of it, keeps the order.
+    """
+    gate = _gates.get(engine.sync_engine)
+    if gate is None:
+        async with engine.connect() as connection:
+            yield connection
+        return
+    async with gate.slot(), engine.connect() as connection:
+        yield connection
+
+
+class _FifoGate:
+    """At most `width` holders; the others are served first come, first served
+    (`asyncio.Semaphore` is fair: a newcomer queues behind every waiter). One semaphore
+    per event loop, since a semaphore belongs to the loop it first waited on."""
+
+    def __init__(self, width: int, timeout_seconds: float) -> None:
+        self._width = width
+        self._timeout = timeout_seconds
+        self._per_loop: WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            WeakKeyDictionary()
+        )
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Raises `TimeoutError` (an `OSError`, like the pool's own timeout) after the
+        gate's timeout."""
+        loop = asyncio.get_running_loop()
+        semaphore = self._per_loop.get(loop)
+        if semaphore is None:
+            semaphore = self._per_loop[loop] = asyncio.Semaphore(self._width)
+        async with asyncio.timeout(self._timeout):
+            await semaphore.acquire()
+        try:
+            yield
+        finally:
+            semaphore.release()
+
+
+_gates: WeakKeyDictionary[Engine, _FifoGate] = WeakKeyDictionary()
 
 
 def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:

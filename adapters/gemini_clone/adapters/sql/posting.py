@@ -18,6 +18,7 @@ from datetime import date
 import asyncpg
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gemini_clone.adapters.sql.engine import pooled_connection
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
 from gemini_clone.adapters.sql.repositories import _message_row
 from gemini_clone.adapters.sql.tables import messages
@@ -117,24 +118,28 @@ class PostgresPosting(MessagePosting):
 
     async def _fetch(self, query: str, *arguments: object) -> list[asyncpg.Record]:
         try:
-            connection = await self._engine.connect()
+            async with pooled_connection(self._engine) as connection:
+                return await _fetch_on(connection, query, arguments)
         except DRIVER_ERRORS as error:
             raise database_unavailable() from error
-        try:
-            driver = await _driver(connection)
-            # No transaction is open on the connection, so each statement commits alone,
-            # and returning the connection to the pool costs no ROLLBACK round trip.
-            rows: list[asyncpg.Record] = await driver.fetch(query, *arguments)
-            return rows
-        except asyncpg.ForeignKeyViolationError:
-            raise
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as error:
-            # The pool must not hand out a connection this failure may have broken.
-            with contextlib.suppress(*DRIVER_ERRORS):
-                await connection.invalidate()
-            raise database_unavailable() from error
-        finally:
-            await connection.close()
+
+
+async def _fetch_on(
+    connection: AsyncConnection, query: str, arguments: tuple[object, ...]
+) -> list[asyncpg.Record]:
+    driver = await _driver(connection)
+    try:
+        # No transaction is open on the connection, so each statement commits alone,
+        # and returning the connection to the pool costs no ROLLBACK round trip.
+        rows: list[asyncpg.Record] = await driver.fetch(query, *arguments)
+    except asyncpg.ForeignKeyViolationError:
+        raise
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+        # The pool must not hand out a connection this failure may have broken.
+        with contextlib.suppress(*DRIVER_ERRORS):
+            await connection.invalidate()
+        raise database_unavailable() from error
+    return rows
 
 
 async def _driver(connection: AsyncConnection) -> asyncpg.Connection:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from functools import partial
 from types import TracebackType
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from gemini_clone.adapters.sql.engine import pooled_connection
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
 from gemini_clone.adapters.sql.repositories import (
     SqlChatroomRepository,
@@ -33,13 +35,15 @@ class SqlUnitOfWork(UnitOfWork):
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
+        self._checkout: AbstractAsyncContextManager[AsyncConnection] | None = None
 
     async def __aenter__(self) -> Self:
+        checkout = pooled_connection(self._engine)
         try:
-            connection = await self._engine.connect()
+            connection = await checkout.__aenter__()
         except DRIVER_ERRORS as error:
             raise database_unavailable() from error
-        self._connection = connection
+        self._checkout, self._connection = checkout, connection
         self.users = SqlUserRepository(connection)
         self.otps = SqlOtpRepository(connection)
         self.refresh_tokens = SqlRefreshTokenRepository(connection)
@@ -56,10 +60,12 @@ class SqlUnitOfWork(UnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        connection, self._connection = self._active(), None
+        checkout, self._checkout, self._connection = self._checkout, None, None
+        if checkout is None:
+            raise RuntimeError("use the unit of work inside `async with`")
         try:
-            # Closing rolls back whatever was not committed.
-            await connection.close()
+            # Closing the connection rolls back whatever was not committed.
+            await checkout.__aexit__(None, None, None)
         except DRIVER_ERRORS as error:
             raise database_unavailable() from error
 
