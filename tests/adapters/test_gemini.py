@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from gemini_clone.adapters.gemini import DEFAULT_BASE_URL, DEFAULT_MODEL, GeminiLanguageModel
+from gemini_clone.adapters.gemini._model import POOL_CONNECTIONS
 from gemini_clone.domain.messages import Role, TokenUsage
 from gemini_clone.ports.language_model import (
     GenerationChunk,
@@ -754,13 +755,16 @@ class LocalGemini:
     """A minimal HTTP/1.1 server on localhost that answers with the recorded stream.
 
     The first `stall` requests get no answer at all. With `hold_until`, every answer waits
-    until that many requests are open at once.
+    until that many requests are open at once; with `held` too, only the requests whose body
+    contains `held` wait and count, the others are answered at once.
     """
 
-    def __init__(self, *, stall: int = 0, hold_until: int = 0) -> None:
+    def __init__(self, *, stall: int = 0, hold_until: int = 0, held: bytes | None = None) -> None:
         self.stall = stall
         self.requests = 0
         self.hold_until = hold_until
+        self.held = held
+        self._waiting = 0
         self._all_arrived = asyncio.Event()
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
@@ -786,14 +790,16 @@ class LocalGemini:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
                 length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
-                await reader.readexactly(int(length.group(1)) if length else 0)
+                request_body = await reader.readexactly(int(length.group(1)) if length else 0)
                 self.requests += 1
                 if self.requests <= self.stall:
                     await reader.read()  # until the client gives up and hangs up
                     return
-                if self.requests >= self.hold_until:
-                    self._all_arrived.set()
-                await asyncio.wait_for(self._all_arrived.wait(), timeout=15)
+                if self.held is None or self.held in request_body:
+                    self._waiting += 1
+                    if self._waiting >= self.hold_until:
+                        self._all_arrived.set()
+                    await asyncio.wait_for(self._all_arrived.wait(), timeout=15)
                 writer.write(
                     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                     b"content-length: %d\r\n\r\n%s" % (len(body), body)
@@ -835,3 +841,34 @@ async def test_hundreds_of_streams_run_at_once_over_one_model() -> None:
         results = await asyncio.gather(*(collect(model.stream(QUESTION)) for _ in range(streams)))
 
     assert [result.text for result in results] == [STREAMED_TEXT] * streams
+
+
+async def test_a_stream_is_not_queued_behind_a_full_pool_while_another_has_room() -> None:
+    # Two pools. A long stream and a short one leave the first pool one stream busier;
+    # taking turns alone would then queue one of the next streams on the full first pool,
+    # and all of them wait until every held stream is open.
+    capacity = 2 * POOL_CONNECTIONS
+    held = GenerationRequest(turns=[Turn(role=Role.USER, text="held")])
+    short = GenerationRequest(turns=[Turn(role=Role.USER, text="short")])
+
+    async def sleep(seconds: float) -> None:
+        pass
+
+    async with (
+        LocalGemini(hold_until=capacity, held=b"held") as url,
+        GeminiLanguageModel(
+            api_key=API_KEY,
+            base_url=url,
+            max_connections=capacity,
+            pool_timeout=5,
+            max_attempts=1,
+            sleep=sleep,
+        ) as model,
+    ):
+        first = asyncio.ensure_future(collect(model.stream(held)))
+        await asyncio.sleep(0)  # the first stream takes its pool
+        assert (await collect(model.stream(short))).text == STREAMED_TEXT
+        rest = [collect(model.stream(held)) for _ in range(capacity - 1)]
+        results = await asyncio.gather(first, *rest)
+
+    assert [result.text for result in results] == [STREAMED_TEXT] * capacity

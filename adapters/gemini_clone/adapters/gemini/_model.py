@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import logging
 import random
@@ -29,7 +28,8 @@ from gemini_clone.ports.language_model import (
 
 DEFAULT_MODEL = "gemini-2.5-flash"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
-POOL_SHARDS = 8
+POOL_CONNECTIONS = 8
+"""Connections per httpx pool; the adapter spreads its streams over as many pools as needed."""
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -119,13 +119,17 @@ class GeminiLanguageModel(LanguageModel):
         if client is not None:
             self._clients = [client]
         else:
-            # Several small pools instead of one large: httpcore's pool bookkeeping grows
-            # with the square of its size, which at hundreds of streams costs more CPU
-            # than the streams themselves (encode/httpcore#1035).
-            shard_connections = max(1, -(-max_connections // POOL_SHARDS))
+            # Many small pools instead of one large: on every request it starts and ends,
+            # httpcore's pool checks each of its idle connections (a few system calls
+            # each), which at hundreds of streams costs more CPU than the streams
+            # themselves (encode/httpcore#1035). The pools share one TLS context: each
+            # would otherwise load the CA bundle again.
+            pools = max(1, -(-max_connections // POOL_CONNECTIONS))
+            verify = httpx.create_ssl_context() if transport is None else True
             self._clients = [
                 httpx.AsyncClient(
                     transport=transport,
+                    verify=verify,
                     timeout=httpx.Timeout(
                         connect=connect_timeout,
                         read=read_timeout,
@@ -133,14 +137,15 @@ class GeminiLanguageModel(LanguageModel):
                         pool=pool_timeout,
                     ),
                     limits=httpx.Limits(
-                        max_connections=shard_connections,
-                        max_keepalive_connections=shard_connections,
+                        max_connections=POOL_CONNECTIONS,
+                        max_keepalive_connections=POOL_CONNECTIONS,
                         keepalive_expiry=30.0,
                     ),
                 )
-                for _ in range(POOL_SHARDS)
+                for _ in range(pools)
             ]
-        self._next_client = itertools.cycle(self._clients)
+        self._streams = [0] * len(self._clients)
+        self._next_pool = 0
 
     async def aclose(self) -> None:
         """Close the clients this adapter created (an injected client is left open)."""
@@ -211,9 +216,19 @@ class GeminiLanguageModel(LanguageModel):
         ceiling = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
         return self._rng.uniform(0.0, ceiling)
 
+    def _pool(self) -> int:
+        """The next pool in turn, or the least busy one when that one is full."""
+        pool = self._next_pool
+        self._next_pool = (pool + 1) % len(self._clients)
+        if self._streams[pool] >= POOL_CONNECTIONS:
+            pool = min(range(len(self._clients)), key=self._streams.__getitem__)
+        return pool
+
     async def _attempt(self, body: dict[str, Any]) -> AsyncGenerator[GenerationChunk, None]:
+        pool = self._pool()
+        self._streams[pool] += 1
         try:
-            async with next(self._next_client).stream(
+            async with self._clients[pool].stream(
                 "POST", self._url, params={"alt": "sse"}, json=body, headers=self._headers
             ) as response:
                 if response.status_code != 200:
@@ -239,6 +254,8 @@ class GeminiLanguageModel(LanguageModel):
             message = self._masked(f"Gemini could not be called ({type(error).__name__}: {error})")
             logger.error("Gemini %s is misconfigured: %s", self.name, message)
             raise ModelConfigurationError(message) from error
+        finally:
+            self._streams[pool] -= 1
 
     async def _chunks(self, response: httpx.Response) -> AsyncIterator[GenerationChunk]:
         finish_reason = block_reason = model = None
