@@ -10,10 +10,10 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
 from urllib.parse import quote
 
 import httpx
+import msgspec
 
 from gemini_clone.adapters.gemini._sse import event_data
 from gemini_clone.adapters.gemini._wire import ApiError, parse_error, parse_event, request_body
@@ -103,10 +103,15 @@ class GeminiLanguageModel(LanguageModel):
         model = model.removeprefix("models/")
         self.name = model
         self._api_key = api_key
-        self._url = (
-            f"{base_url.rstrip('/')}/v1beta/models/{quote(model, safe='')}:streamGenerateContent"
+        self._url = httpx.URL(
+            f"{base_url.rstrip('/')}/v1beta/models/{quote(model, safe='')}:streamGenerateContent",
+            params={"alt": "sse"},
         )
-        self._headers = {"x-goog-api-key": api_key, "accept": "text/event-stream"}
+        self._headers = {
+            "x-goog-api-key": api_key,
+            "accept": "text/event-stream",
+            "content-type": "application/json",
+        }
         self._temperature = temperature
         self._max_output_tokens = max_output_tokens
         self._max_attempts = max_attempts
@@ -160,8 +165,10 @@ class GeminiLanguageModel(LanguageModel):
         await self.aclose()
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        body = request_body(
-            request, temperature=self._temperature, max_output_tokens=self._max_output_tokens
+        body = msgspec.json.encode(
+            request_body(
+                request, temperature=self._temperature, max_output_tokens=self._max_output_tokens
+            )
         )
         attempt = 0
         while True:
@@ -224,12 +231,12 @@ class GeminiLanguageModel(LanguageModel):
             pool = min(range(len(self._clients)), key=self._streams.__getitem__)
         return pool
 
-    async def _attempt(self, body: dict[str, Any]) -> AsyncGenerator[GenerationChunk, None]:
+    async def _attempt(self, body: bytes) -> AsyncGenerator[GenerationChunk, None]:
         pool = self._pool()
         self._streams[pool] += 1
         try:
             async with self._clients[pool].stream(
-                "POST", self._url, params={"alt": "sse"}, json=body, headers=self._headers
+                "POST", self._url, content=body, headers=self._headers
             ) as response:
                 if response.status_code != 200:
                     await response.aread()
