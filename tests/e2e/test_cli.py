@@ -229,7 +229,7 @@ def stream(redis_url: str) -> Iterator[list[str]]:
     """Reply ids the test queued; their jobs are removed from the shared stream afterwards."""
     import redis
 
-    from gemini_clone.adapters.taskiq.jobs import REPLY_STREAM
+    from gemini_clone.adapters.taskiq.names import REPLY_STREAM
 
     reply_ids: list[str] = []
     yield reply_ids
@@ -251,7 +251,7 @@ def stream(redis_url: str) -> Iterator[list[str]]:
 def queued_jobs(redis_url: str, reply_id: str) -> int:
     import redis
 
-    from gemini_clone.adapters.taskiq.jobs import REPLY_STREAM
+    from gemini_clone.adapters.taskiq.names import REPLY_STREAM
 
     client = redis.Redis.from_url(redis_url)
     try:

@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import text
 from tests.redis_server import CHILD_SETUP, RedisServer
 
-from gemini_clone.adapters.taskiq import CONSUMER_GROUP, REPLY_STREAM
+from gemini_clone.adapters.taskiq.names import CONSUMER_GROUP, REPLY_STREAM
 from gemini_clone.application.auth.signup import SignUpInput
 from gemini_clone.application.chatrooms.create import CreateChatroomInput
 from gemini_clone.application.messaging.send_message import SendMessageInput, SendMessageOutput

@@ -14,7 +14,8 @@ import redis.asyncio as aioredis
 from taskiq import AckableMessage
 from tests.worker.harness import RedisServer
 
-from gemini_clone.adapters.taskiq import ReplyStreamBroker, TaskiqReplyJobs, create_broker
+from gemini_clone.adapters.taskiq.jobs import TaskiqReplyJobs, create_broker
+from gemini_clone.adapters.taskiq.stream import ReplyStreamBroker
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
 

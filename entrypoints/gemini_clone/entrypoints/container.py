@@ -17,13 +17,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dependency_injector import containers, providers
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
-from taskiq import AsyncBroker
 
 from gemini_clone.adapters.jwt import JwtTokenService, load_or_create_secret
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
@@ -40,7 +41,7 @@ from gemini_clone.adapters.security import (
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
-from gemini_clone.adapters.taskiq import TaskiqReplyJobs, create_broker
+from gemini_clone.adapters.taskiq.producer import StreamReplyJobs
 from gemini_clone.application.admin.list_users import ListUsers
 from gemini_clone.application.admin.show_user import ShowUser
 from gemini_clone.application.admin.usage_report import UsageReport
@@ -74,11 +75,15 @@ from gemini_clone.domain.quota import Plans
 from gemini_clone.entrypoints.runtime import Runtime
 from gemini_clone.entrypoints.settings import Settings
 from gemini_clone.ports.cache import Cache, Throttle
+from gemini_clone.ports.jobs import ReplyJobs
 from gemini_clone.ports.language_model import LanguageModel
 from gemini_clone.ports.otp import OtpSender
 from gemini_clone.ports.payments import PaymentGateway
 from gemini_clone.ports.posting import MessagePosting
 from gemini_clone.ports.repositories import UnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from taskiq import AsyncBroker
 
 logger = logging.getLogger("gemini_clone.container")
 
@@ -140,11 +145,23 @@ def make_throttle(redis: Redis | None) -> Throttle:
 
 
 def make_broker(settings: Settings) -> AsyncBroker:
+    # Imported here: only a process that runs jobs (a worker, or the embedded mode) loads
+    # taskiq; an API process with Redis queues jobs through `StreamReplyJobs`.
+    from gemini_clone.adapters.taskiq.jobs import create_broker
+
     return create_broker(
         settings.redis_url,
         reply_lease_seconds=settings.reply_lease_seconds,
         in_process_concurrency=settings.worker_concurrency,
     )
+
+
+def make_reply_jobs(redis: Redis | None, broker: Callable[[], AsyncBroker]) -> ReplyJobs:
+    if redis is not None:
+        return StreamReplyJobs(redis)
+    from gemini_clone.adapters.taskiq.jobs import TaskiqReplyJobs
+
+    return TaskiqReplyJobs(broker())
 
 
 def make_language_model(settings: Settings) -> LanguageModel:
@@ -227,7 +244,7 @@ class Container(containers.DeclarativeContainer):
     cache = providers.Singleton(make_cache, redis)
     throttle = providers.Singleton(make_throttle, redis)
     broker = providers.Singleton(make_broker, settings)
-    reply_jobs = providers.Singleton(TaskiqReplyJobs, broker)
+    reply_jobs = providers.Singleton(make_reply_jobs, redis, broker.provider)
     language_model = providers.Singleton(make_language_model, settings)
     sandbox_gateway = providers.Singleton(make_sandbox, settings)
     payment_gateway = providers.Singleton(make_payment_gateway, settings, sandbox_gateway)

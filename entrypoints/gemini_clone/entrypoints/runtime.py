@@ -10,10 +10,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from taskiq import InMemoryBroker
 
 from gemini_clone.adapters.sql.schema import ensure_current, upgrade
-from gemini_clone.entrypoints.worker.tasks import register_reply_task, sweep_forever
 
 if TYPE_CHECKING:
     from gemini_clone.entrypoints.container import Container
@@ -29,7 +27,9 @@ class Runtime:
     - Embedded SQLite migrates itself on start; PostgreSQL must be migrated by an operator
       (`gemini-clone db upgrade`), and a process refuses to start on an outdated schema.
     - Without Redis, replies are produced inside this process (taskiq's in-memory broker)
-      and this process also runs the sweeper.
+      and this process also runs the sweeper. With Redis, the broker is the worker's
+      business (`gemini-clone worker` starts and stops it); other processes only queue
+      jobs, and never load taskiq.
     """
 
     def __init__(self, container: Container) -> None:
@@ -38,10 +38,11 @@ class Runtime:
 
     @property
     def jobs_in_process(self) -> bool:
-        return isinstance(self._container.broker(), InMemoryBroker)
+        return self._container.settings().redis_url is None
 
     async def start(self, *, background: bool = True) -> None:
-        """Open the database (migrating embedded SQLite) and the broker.
+        """Open the database (migrating embedded SQLite) and, in the embedded mode, the
+        in-process broker.
 
         `background=False` (one-off CLI commands) skips the in-process reply worker and sweeper.
         """
@@ -52,15 +53,20 @@ class Runtime:
             await upgrade(engine)
         else:
             await ensure_current(engine)
+        if not self.jobs_in_process:
+            return
         broker = self._container.broker()
-        serve_jobs = background and self.jobs_in_process
-        if serve_jobs:
+        if background:
+            from gemini_clone.entrypoints.worker.tasks import register_reply_task
+
             register_reply_task(broker, self._container)
         await broker.startup()
-        if serve_jobs:
+        if background:
             self.start_sweeper()
 
     def start_sweeper(self) -> None:
+        from gemini_clone.entrypoints.worker.tasks import sweep_forever
+
         interval = self._container.settings().sweep_interval_seconds
         requeue = self._container.requeue_stale_replies()
         self._background.append(asyncio.create_task(sweep_forever(requeue, interval)))
@@ -72,12 +78,15 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._background.clear()
-        broker = self._container.broker()
-        if isinstance(broker, InMemoryBroker):
-            # Replies in flight finish (or are left for the sweeper after a restart).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(broker.wait_all(), timeout=10)
-        await broker.shutdown()
+        if self.jobs_in_process:
+            from taskiq import InMemoryBroker
+
+            broker = self._container.broker()
+            if isinstance(broker, InMemoryBroker):
+                # Replies in flight finish (or are left for the sweeper after a restart).
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(broker.wait_all(), timeout=10)
+            await broker.shutdown()
         for closeable in (self._container.language_model(), self._container.payment_gateway()):
             aclose = getattr(closeable, "aclose", None)
             if aclose is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -14,6 +14,8 @@ def create_redis_client(
     socket_timeout: float = 1.0,
     connect_timeout: float = 1.0,
     health_check_interval: int = 15,
+    max_connections: int = 100,
+    pool_timeout: float = 5.0,
 ) -> Redis:
     """A `redis.asyncio.Redis` for `url` (`redis://`, `rediss://` or `unix://`).
 
@@ -24,6 +26,9 @@ def create_redis_client(
       use, and a command that meets a dropped connection is retried once on a fresh one,
       so a Redis restart costs no failed request once the server is back.
     - Timeouts are not retried: the command may have run, and waiting twice is worse.
+    - At most `max_connections` connections; a command beyond them waits up to
+      `pool_timeout` seconds for one (redis-py's default pool would fail it at once, and
+      did, under 200 posts at a time).
 
     The caller owns the client and closes it with `await client.aclose()`.
     """
@@ -32,11 +37,15 @@ def create_redis_client(
         retries=1,
         supported_errors=(RedisConnectionError,),
     )
-    return Redis.from_url(
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=pool_timeout,
         socket_timeout=socket_timeout,
         socket_connect_timeout=connect_timeout,
         health_check_interval=health_check_interval,
         retry=retry,
         decode_responses=False,
     )
+    # from_pool: closing the client closes its pool too.
+    return Redis.from_pool(pool)

@@ -1,20 +1,11 @@
-"""Reply jobs on taskiq: the in-memory broker in the embedded mode, Redis streams in production."""
+"""Reply jobs on taskiq: the in-memory broker in the embedded mode, Redis streams in production.
 
-from gemini_clone.adapters.taskiq.jobs import (
-    CONSUMER_GROUP,
-    REPLY_STREAM,
-    REPLY_TASK_NAME,
-    TaskiqReplyJobs,
-    create_broker,
-)
-from gemini_clone.adapters.taskiq.stream import ReplyStreamBroker, stop_if_cancelled
+- `names`: the stream, consumer group and task name (no third-party import);
+- `producer`: `StreamReplyJobs`, which queues jobs on the stream without loading taskiq
+  (what an API process needs);
+- `jobs`: `create_broker` and `TaskiqReplyJobs` (the in-memory broker, and the worker);
+- `stream`: `ReplyStreamBroker`, the worker's stream consumer.
 
-__all__ = [
-    "CONSUMER_GROUP",
-    "REPLY_STREAM",
-    "REPLY_TASK_NAME",
-    "ReplyStreamBroker",
-    "TaskiqReplyJobs",
-    "create_broker",
-    "stop_if_cancelled",
-]
+Import from those modules: this package imports nothing, so that a process loads taskiq
+only if it runs jobs.
+"""

@@ -8,14 +8,17 @@ from taskiq import AsyncBroker, InMemoryBroker
 from taskiq.exceptions import SendTaskError
 from taskiq.kicker import AsyncKicker
 
+from gemini_clone.adapters.taskiq.names import (
+    CONSUMER_GROUP,
+    REPLY_STREAM,
+    REPLY_TASK_NAME,
+    STREAM_MAXLEN,
+)
 from gemini_clone.adapters.taskiq.stream import ReplyStreamBroker
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.ports.jobs import ReplyJobs
 
-REPLY_TASK_NAME = "gemini_clone.generate_reply"
-REPLY_STREAM = "gemini_clone:v1:replies"
-CONSUMER_GROUP = "gemini_clone_workers"
 REDELIVERY_MARGIN_SECONDS = 60
 
 
@@ -42,7 +45,7 @@ def create_broker(
         # A group created after jobs were queued (or again, after Redis restarted) sees them.
         consumer_id="0",
         idle_timeout=(reply_lease_seconds + REDELIVERY_MARGIN_SECONDS) * 1000,
-        maxlen=1_000_000,
+        maxlen=STREAM_MAXLEN,
         # Read few at a time: messages read but not yet started wait in this process, where
         # no other worker can take them.
         xread_count=16,

@@ -11,7 +11,8 @@ from uuid import UUID
 from structlog.contextvars import bound_contextvars
 from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
 
-from gemini_clone.adapters.taskiq import REPLY_TASK_NAME, stop_if_cancelled
+from gemini_clone.adapters.taskiq.names import REPLY_TASK_NAME
+from gemini_clone.adapters.taskiq.stream import stop_if_cancelled
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId

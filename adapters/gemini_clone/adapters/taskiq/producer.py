@@ -1,0 +1,59 @@
+"""`StreamReplyJobs`: queue reply jobs on the Redis stream without importing taskiq.
+
+An API process only ever adds jobs. Building taskiq's broker for that costs each process
+about 13 MB (taskiq, taskiq-redis, and aiohttp for taskiq's admin middleware) and every
+post a new redis-py client (taskiq-redis makes one per `kick`). This producer writes the
+entry taskiq-redis's `kick` writes, `XADD <stream> MAXLEN ~ <n> * data <message>`, where the
+message is the JSON of taskiq's `TaskiqMessage`; a test decodes it with taskiq's own
+formatter, and the worker tests consume it with the real broker.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gemini_clone.adapters.taskiq.names import REPLY_STREAM, REPLY_TASK_NAME, STREAM_MAXLEN
+from gemini_clone.domain.errors import Unavailable
+from gemini_clone.domain.ids import MessageId
+from gemini_clone.ports.jobs import ReplyJobs
+
+_STR_LABEL = 3
+"""taskiq's `LabelType.STR`: the worker reads the label back as a string."""
+
+
+class StreamReplyJobs(ReplyJobs):
+    """Queues reply ids (never objects) on the reply stream the worker's broker reads.
+
+    - The job carries the reply id and, as the label `request_id`, the request that posted
+      the message, so the worker's log lines lead back to it.
+    - A Redis that cannot take the job raises `Unavailable`; the caller decides (a post
+      still succeeds, the sweeper retries).
+    """
+
+    def __init__(self, client: Redis, *, stream: str = REPLY_STREAM) -> None:
+        self._client = client
+        self._stream = stream
+
+    async def enqueue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
+        labels = {"request_id": request_id} if request_id else {}
+        message = {
+            "task_id": uuid.uuid4().hex,
+            "task_name": REPLY_TASK_NAME,
+            "labels": labels,
+            "labels_types": dict.fromkeys(labels, _STR_LABEL),
+            "args": [str(reply_id)],
+            "kwargs": {},
+        }
+        try:
+            await self._client.xadd(
+                self._stream,
+                {b"data": json.dumps(message, separators=(",", ":")).encode()},
+                maxlen=STREAM_MAXLEN,
+                approximate=True,
+            )
+        except (RedisError, OSError) as error:
+            raise Unavailable("The job queue cannot be reached.") from error
