@@ -27,7 +27,7 @@ from gemini_clone.domain.ids import UserId
 from gemini_clone.domain.subscriptions import Tier
 from gemini_clone.entrypoints.http.auth import (
     BEARER,
-    require_token,
+    RequireToken,
     throttle_by_address,
 )
 from gemini_clone.entrypoints.http.errors import problems
@@ -170,7 +170,7 @@ class AuthController(Controller):
         status_code=204,
         summary="End a session",
         description="Revokes the refresh token's session; an unknown token changes nothing.",
-        guards=[require_token],
+        middleware=[RequireToken],
         security=BEARER,
         responses=problems(401, 422, codes={429: _RATE_LIMITED}),
     )
@@ -224,7 +224,7 @@ class AuthController(Controller):
         status_code=200,
         summary="Set or change the password",
         description="`current_password` is required when a password is set.",
-        guards=[require_token],
+        middleware=[RequireToken],
         security=BEARER,
         responses=problems(
             codes={

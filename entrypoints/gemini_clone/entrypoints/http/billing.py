@@ -14,7 +14,7 @@ from gemini_clone.application.billing.portal import OpenBillingPortal, OpenBilli
 from gemini_clone.application.billing.status import GetSubscriptionStatus
 from gemini_clone.domain.errors import PaymentError
 from gemini_clone.domain.ids import UserId
-from gemini_clone.entrypoints.http.auth import BEARER, require_token
+from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
 from gemini_clone.entrypoints.http.dependencies import base_url
 from gemini_clone.entrypoints.http.errors import problems
 from gemini_clone.entrypoints.http.schemas import (
@@ -36,7 +36,7 @@ STATUS_PATH = "/subscription/status"
 
 class SubscriptionController(Controller):
     tags = ["billing"]
-    guards = [require_token]
+    middleware = [RequireToken]
     security = BEARER
 
     @post(

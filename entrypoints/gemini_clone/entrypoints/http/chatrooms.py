@@ -20,7 +20,7 @@ from gemini_clone.application.chatrooms.listing import (
 )
 from gemini_clone.application.chatrooms.rename import RenameChatroom, RenameChatroomInput
 from gemini_clone.domain.ids import ChatroomId, UserId
-from gemini_clone.entrypoints.http.auth import BEARER, require_token
+from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
 from gemini_clone.entrypoints.http.errors import problems
 from gemini_clone.entrypoints.http.schemas import (
     ChatroomBody,
@@ -41,7 +41,7 @@ _NOT_FOUND = {404: "`chatroom_not_found`: no such chatroom, or another user's."}
 class ChatroomController(Controller):
     path = "/chatroom"
     tags = ["chatrooms"]
-    guards = [require_token]
+    middleware = [RequireToken]
     security = BEARER
 
     @post(

@@ -33,7 +33,7 @@ from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import Message, Role
 from gemini_clone.domain.quota import DailyUsage
-from gemini_clone.entrypoints.http.auth import BEARER, require_token
+from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
 from gemini_clone.entrypoints.http.chatrooms import ChatroomIdParam
 from gemini_clone.entrypoints.http.dependencies import base_url
 from gemini_clone.entrypoints.http.errors import problems
@@ -80,7 +80,7 @@ _RATE_LIMIT_HEADERS = [
 class MessageController(Controller):
     path = "/chatroom"
     tags = ["messages"]
-    guards = [require_token]
+    middleware = [RequireToken]
     security = BEARER
 
     @post(

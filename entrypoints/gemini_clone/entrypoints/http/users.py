@@ -9,7 +9,7 @@ from litestar.di import NamedDependency
 
 from gemini_clone.application.auth.get_me import GetMe
 from gemini_clone.domain.ids import UserId
-from gemini_clone.entrypoints.http.auth import BEARER, require_token
+from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
 from gemini_clone.entrypoints.http.errors import problems
 from gemini_clone.entrypoints.http.schemas import ProfileBody, profile_body
 
@@ -17,7 +17,7 @@ from gemini_clone.entrypoints.http.schemas import ProfileBody, profile_body
 class UserController(Controller):
     path = "/user"
     tags = ["users"]
-    guards = [require_token]
+    middleware = [RequireToken]
     security = BEARER
 
     @get(
