@@ -866,7 +866,7 @@ async def test_a_stream_is_not_queued_behind_a_full_pool_while_another_has_room(
         ) as model,
     ):
         first = asyncio.ensure_future(collect(model.stream(held)))
-        await asyncio.sleep(0)  # the first stream takes its pool
+        await asyncio.sleep(0)  # the first stream runs until its request is sent: pool taken
         assert (await collect(model.stream(short))).text == STREAMED_TEXT
         rest = [collect(model.stream(held)) for _ in range(capacity - 1)]
         results = await asyncio.gather(first, *rest)
