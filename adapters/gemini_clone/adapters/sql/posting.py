@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gemini_clone.adapters.sql.engine import pooled_connection
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
-from gemini_clone.adapters.sql.repositories import _message_row
+from gemini_clone.adapters.sql.repositories import message_row
 from gemini_clone.adapters.sql.tables import messages
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import ChatroomId, UserId
@@ -37,7 +37,8 @@ _MESSAGE_COLUMNS = [column.name for column in messages.columns]
 
 
 def _message_values(first_parameter: int) -> str:
-    """`($n::type, ...)` for one message row, casts taken from the table's own types."""
+    """`($n::type, ...)` for one message row, in the table's column order (a test inserts
+    every field of both messages and reads them back)."""
     casts = {"id": "uuid", "chatroom_id": "uuid", "user_id": "uuid", "in_reply_to": "uuid"}
     casts |= {"created_at": "timestamptz", "completed_at": "timestamptz"}
     casts |= {"lease_expires_at": "timestamptz", "usage": "jsonb", "attempts": "integer"}
@@ -149,7 +150,7 @@ async def _driver(connection: AsyncConnection) -> asyncpg.Connection:
 
 
 def _row(message: Message) -> list[object]:
-    values = _message_row(message)
+    values = message_row(message)
     if values["usage"] is not None:
         values["usage"] = json.dumps(values["usage"])
     return [values[name] for name in _MESSAGE_COLUMNS]

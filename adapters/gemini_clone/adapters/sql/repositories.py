@@ -376,7 +376,7 @@ class SqlMessageRepository(_SqlRepository, MessageRepository):
         """One INSERT executed for every row (the driver sends them in one round trip); the
         statement is constant, so SQLAlchemy compiles it once for the process."""
         try:
-            await self._connection.execute(_INSERT_MESSAGE, [_message_row(m) for m in messages])
+            await self._connection.execute(_INSERT_MESSAGE, [message_row(m) for m in messages])
         except DRIVER_ERRORS as error:
             raise database_unavailable() from error
 
@@ -706,7 +706,8 @@ def _chatroom(row: RowMapping) -> Chatroom:
 _INSERT_MESSAGE = messages.insert()
 
 
-def _message_row(message: Message) -> dict[str, Any]:
+def message_row(message: Message) -> dict[str, Any]:
+    """The message's column values (also what the one-statement post inserts)."""
     return {
         "id": message.id,
         "chatroom_id": message.chatroom_id,
