@@ -1,4 +1,5 @@
-"""One contract for every `Cache` and `Throttle`: in memory and on Redis.
+"""One contract for every `Cache` and `Throttle`: in memory, on Redis, and on Redis with
+copies in the process (`NearCache`).
 
 Each Redis test namespaces its keys under a fresh prefix (the server is shared by parallel
 runs) and deletes them afterwards. Time passes for real on Redis and on a fake monotonic
@@ -18,6 +19,7 @@ import redis.asyncio as aioredis
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
 from gemini_clone.adapters.redis import (
     DEFAULT_KEY_PREFIX,
+    NearCache,
     RedisCache,
     RedisThrottle,
     create_redis_client,
@@ -62,7 +64,16 @@ async def key_prefix(redis_client: aioredis.Redis) -> AsyncIterator[str]:
             await redis_client.unlink(name)
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture
+async def near_cache(redis_client: aioredis.Redis, key_prefix: str) -> AsyncIterator[NearCache]:
+    cache = NearCache(redis_client, key_prefix=key_prefix)
+    try:
+        yield cache
+    finally:
+        await cache.aclose()
+
+
+@pytest.fixture(params=["memory", "redis", "near"])
 def stores(request: pytest.FixtureRequest) -> Stores:
     if request.param == "memory":
         clock = FakeMonotonic()
@@ -73,8 +84,13 @@ def stores(request: pytest.FixtureRequest) -> Stores:
         )
     client: aioredis.Redis = request.getfixturevalue("redis_client")
     prefix: str = request.getfixturevalue("key_prefix")
+    cache: Cache = (
+        request.getfixturevalue("near_cache")
+        if request.param == "near"
+        else RedisCache(client, key_prefix=prefix)
+    )
     return Stores(
-        cache=RedisCache(client, key_prefix=prefix),
+        cache=cache,
         throttle=RedisThrottle(client, key_prefix=prefix),
         wait=asyncio.sleep,
     )

@@ -30,7 +30,7 @@ from gemini_clone.adapters.jwt import JwtTokenService, load_or_create_secret
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
 from gemini_clone.adapters.memory.clock import SystemClock, UuidGenerator
 from gemini_clone.adapters.offline import OfflineLanguageModel
-from gemini_clone.adapters.redis import RedisCache, RedisThrottle, create_redis_client
+from gemini_clone.adapters.redis import NearCache, RedisThrottle, create_redis_client
 from gemini_clone.adapters.sandbox import SandboxPaymentGateway
 from gemini_clone.adapters.security import (
     Argon2PasswordHasher,
@@ -137,7 +137,7 @@ def make_redis(settings: Settings) -> Redis | None:
 
 
 def make_cache(redis: Redis | None) -> Cache:
-    return RedisCache(redis) if redis is not None else InMemoryCache()
+    return NearCache(redis) if redis is not None else InMemoryCache()
 
 
 def make_throttle(redis: Redis | None) -> Throttle:

@@ -87,7 +87,12 @@ class Runtime:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(broker.wait_all(), timeout=10)
             await broker.shutdown()
-        for closeable in (self._container.language_model(), self._container.payment_gateway()):
+        closeables = (
+            self._container.cache(),
+            self._container.language_model(),
+            self._container.payment_gateway(),
+        )
+        for closeable in closeables:
             aclose = getattr(closeable, "aclose", None)
             if aclose is not None:
                 await aclose()
