@@ -50,6 +50,7 @@ from gemini_clone.application.messaging.reading import (
     MessagePage,
     WaitForReply,
 )
+from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import (
     SendMessage,
@@ -90,6 +91,7 @@ from gemini_clone.ports.language_model import (
 from gemini_clone.ports.otp import MobileNumbers, OtpSender
 from gemini_clone.ports.payments import CheckoutRequest, CheckoutSession, PaymentGateway
 from gemini_clone.ports.posting import MessagePosting, QuotaTake
+from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyStore
 from gemini_clone.ports.repositories import (
     ChatroomRepository,
     MessageRepository,
@@ -118,6 +120,7 @@ __all__ = [
     "ChatroomRepository",
     "CheckoutRequest",
     "CheckoutSession",
+    "ClaimedReply",
     "Clock",
     "Conflict",
     "CreateChatroom",
@@ -181,6 +184,7 @@ __all__ = [
     "Profile",
     "QuotaExceeded",
     "QuotaTake",
+    "QuotaUnit",
     "RefreshInput",
     "RefreshSession",
     "RefreshToken",
@@ -189,7 +193,9 @@ __all__ = [
     "RenameChatroomInput",
     "ReplyJobs",
     "ReplyOutcome",
+    "ReplyResult",
     "ReplySettings",
+    "ReplyStore",
     "RequeueStaleReplies",
     "ResetPassword",
     "ResetPasswordInput",
@@ -217,6 +223,7 @@ __all__ = [
     "TokenUsage",
     "TooManyRequests",
     "TransactionalPosting",
+    "TransactionalReplyStore",
     "Turn",
     "Unavailable",
     "UnitOfWork",

@@ -53,6 +53,7 @@ from gemini_clone.application.messaging.generate_reply import (
 )
 from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
+from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import (
     SendMessage,
@@ -282,7 +283,9 @@ def build_world(
         rename_chatroom=RenameChatroom(uow_factory, cache, clock),
         delete_chatroom=DeleteChatroom(uow_factory, cache, clock),
         send_message=SendMessage(TransactionalPosting(uow_factory), jobs, cache, plans, clock, ids),
-        generate_reply=GenerateReply(uow_factory, model, clock, reply_settings),
+        generate_reply=GenerateReply(
+            TransactionalReplyStore(uow_factory), model, clock, reply_settings
+        ),
         list_messages=ListMessages(uow_factory),
         get_message=get_message,
         wait_for_reply=WaitForReply(get_message, clock, sleep),

@@ -13,12 +13,21 @@ import time
 import pytest
 from tests.worker.harness import Deployment
 
+from gemini_clone.adapters.sql.posting import PostgresPosting
+from gemini_clone.adapters.sql.replies import PostgresReplyStore
 from gemini_clone.domain.messages import MessageStatus
 from gemini_clone.entrypoints.container import build_container
 from gemini_clone.entrypoints.settings import load_settings
 from gemini_clone.entrypoints.worker.main import ReplyWorker
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+
+def test_on_postgresql_posts_and_replies_go_through_the_one_statement_adapters(
+    deployment: Deployment,
+) -> None:
+    assert isinstance(deployment.app.message_posting(), PostgresPosting)
+    assert isinstance(deployment.app.reply_store(), PostgresReplyStore)
 
 
 async def test_a_separate_worker_process_produces_the_reply(deployment: Deployment) -> None:

@@ -40,6 +40,7 @@ from gemini_clone.adapters.security import (
 )
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting
+from gemini_clone.adapters.sql.replies import PostgresReplyStore
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.adapters.taskiq.producer import StreamReplyJobs
 from gemini_clone.application.admin.list_users import ListUsers
@@ -69,6 +70,7 @@ from gemini_clone.application.common import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
 from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
+from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import SendMessage
 from gemini_clone.domain.quota import Plans
@@ -80,6 +82,7 @@ from gemini_clone.ports.language_model import LanguageModel
 from gemini_clone.ports.otp import OtpSender
 from gemini_clone.ports.payments import PaymentGateway
 from gemini_clone.ports.posting import MessagePosting
+from gemini_clone.ports.replies import ReplyStore
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 if TYPE_CHECKING:
@@ -130,6 +133,14 @@ def make_message_posting(engine: AsyncEngine, uow: UnitOfWorkFactory) -> Message
     if engine.dialect.name == "postgresql":
         return PostgresPosting(engine)
     return TransactionalPosting(uow)
+
+
+def make_reply_store(engine: AsyncEngine, uow: UnitOfWorkFactory) -> ReplyStore:
+    # PostgreSQL claims and finishes a reply in one statement each; any other database
+    # through the unit of work.
+    if engine.dialect.name == "postgresql":
+        return PostgresReplyStore(engine)
+    return TransactionalReplyStore(uow)
 
 
 def make_redis(settings: Settings) -> Redis | None:
@@ -307,7 +318,10 @@ class Container(containers.DeclarativeContainer):
     list_messages = providers.Singleton(ListMessages, uow)
     get_message = providers.Singleton(GetMessage, uow)
     wait_for_reply = providers.Singleton(WaitForReply, get_message, clock)
-    generate_reply = providers.Singleton(GenerateReply, uow, language_model, clock, reply_settings)
+    reply_store = providers.Singleton(make_reply_store, engine, uow)
+    generate_reply = providers.Singleton(
+        GenerateReply, reply_store, language_model, clock, reply_settings
+    )
     requeue_stale_replies = providers.Singleton(
         lambda uow, jobs, clock, seconds: RequeueStaleReplies(
             uow, jobs, clock, stale_after=timedelta(seconds=seconds)

@@ -5,21 +5,18 @@ The generic path (`TransactionalPosting` over the unit of work) spends six round
 through SQLAlchemy and holds the user's quota row locked across three of them, so one
 user's posts queue behind each other's network waits. Here every write is one data-modifying
 statement, atomic on its own (no BEGIN, no COMMIT): the quota row is locked only while
-PostgreSQL executes it. The statements go to asyncpg directly, on a connection of the
-engine's pool, and asyncpg keeps them prepared per connection.
+PostgreSQL executes it (`direct.fetch`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 from datetime import date
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gemini_clone.adapters.sql.engine import pooled_connection
-from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
+from gemini_clone.adapters.sql.direct import fetch, require_asyncpg
 from gemini_clone.adapters.sql.repositories import message_row
 from gemini_clone.adapters.sql.tables import messages
 from gemini_clone.domain.errors import NotFound
@@ -83,8 +80,7 @@ class PostgresPosting(MessagePosting):
     """`MessagePosting` for PostgreSQL engines (asyncpg driver)."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        if engine.dialect.name != "postgresql" or engine.dialect.driver != "asyncpg":
-            raise ValueError("PostgresPosting needs a postgresql+asyncpg engine")
+        require_asyncpg(engine, "PostgresPosting")
         self._engine = engine
 
     async def owner_plan_status(self, chatroom_id: ChatroomId, user_id: UserId) -> str | None:
@@ -118,35 +114,7 @@ class PostgresPosting(MessagePosting):
         return QuotaTake(taken=False, used=max(found or 0, limit or 0))
 
     async def _fetch(self, query: str, *arguments: object) -> list[asyncpg.Record]:
-        try:
-            async with pooled_connection(self._engine) as connection:
-                return await _fetch_on(connection, query, arguments)
-        except DRIVER_ERRORS as error:
-            raise database_unavailable() from error
-
-
-async def _fetch_on(
-    connection: AsyncConnection, query: str, arguments: tuple[object, ...]
-) -> list[asyncpg.Record]:
-    driver = await _driver(connection)
-    try:
-        # No transaction is open on the connection, so each statement commits alone,
-        # and returning the connection to the pool costs no ROLLBACK round trip.
-        rows: list[asyncpg.Record] = await driver.fetch(query, *arguments)
-    except asyncpg.ForeignKeyViolationError:
-        raise
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
-        # The pool must not hand out a connection this failure may have broken.
-        with contextlib.suppress(*DRIVER_ERRORS):
-            await connection.invalidate()
-        raise database_unavailable() from error
-    return rows
-
-
-async def _driver(connection: AsyncConnection) -> asyncpg.Connection:
-    raw = await connection.get_raw_connection()
-    driver: asyncpg.Connection = raw.driver_connection
-    return driver
+        return await fetch(self._engine, query, *arguments)
 
 
 def _row(message: Message) -> list[object]:

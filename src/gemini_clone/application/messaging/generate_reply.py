@@ -3,11 +3,11 @@ from __future__ import annotations
 import enum
 import logging
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 
-from gemini_clone.application.messaging.context import build_request
+from gemini_clone.application.messaging.context import HISTORY_MAX_MESSAGES, build_request
 from gemini_clone.domain.ids import MessageId
-from gemini_clone.domain.messages import Message, MessageError, MessageStatus
+from gemini_clone.domain.messages import MessageError, MessageStatus
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.language_model import (
     GenerationRequest,
@@ -17,7 +17,7 @@ from gemini_clone.ports.language_model import (
     ModelError,
     collect,
 )
-from gemini_clone.ports.repositories import UnitOfWorkFactory
+from gemini_clone.ports.replies import ClaimedReply, ReplyResult, ReplyStore
 
 logger = logging.getLogger("gemini_clone.replies")
 
@@ -59,43 +59,34 @@ class GenerateReply:
 
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        store: ReplyStore,
         model: LanguageModel,
         clock: Clock,
         settings: ReplySettings,
     ) -> None:
-        self._uow = uow
+        self._store = store
         self._model = model
         self._clock = clock
         self._settings = settings
 
     async def execute(self, reply_id: MessageId) -> ReplyOutcome:
-        claimed = await self._claim(reply_id)
+        now = self._clock.now()
+        claimed = await self._store.claim(
+            reply_id,
+            now=now,
+            lease_until=now + self._settings.lease,
+            token_budget=self._settings.context_token_budget,
+            history_limit=HISTORY_MAX_MESSAGES,
+        )
         if claimed is None:
             return ReplyOutcome.SKIPPED
-        question, request = claimed
+        request = build_request(
+            claimed.question,
+            claimed.history,
+            system_instruction=self._settings.system_instruction,
+        )
         outcome = await self._generate(reply_id, request)
-        return await self._store(reply_id, question, outcome)
-
-    async def _claim(self, reply_id: MessageId) -> tuple[Message, GenerationRequest] | None:
-        now = self._clock.now()
-        async with self._uow() as uow:
-            reply = await uow.messages.get_any(reply_id)
-            if reply is None or reply.status.is_final or reply.in_reply_to is None:
-                return None
-            question = await uow.messages.get_any(reply.in_reply_to)
-            if question is None:
-                return None
-            if not await uow.messages.claim(reply_id, now, now + self._settings.lease):
-                return None
-            request = await build_request(
-                uow,
-                question,
-                token_budget=self._settings.context_token_budget,
-                system_instruction=self._settings.system_instruction,
-            )
-            await uow.commit()
-        return question, request
+        return await self._finish(reply_id, claimed, outcome)
 
     async def _generate(self, reply_id: MessageId, request: GenerationRequest) -> _Outcome:
         try:
@@ -127,13 +118,13 @@ class GenerateReply:
             )
         return _Outcome(status=MessageStatus.COMPLETED, content=result.text, result=result)
 
-    async def _store(
-        self, reply_id: MessageId, question: Message, outcome: _Outcome
+    async def _finish(
+        self, reply_id: MessageId, claimed: ClaimedReply, outcome: _Outcome
     ) -> ReplyOutcome:
         result = outcome.result
-        async with self._uow() as uow:
-            stored = await uow.messages.finish(
-                reply_id,
+        stored = await self._store.finish(
+            reply_id,
+            ReplyResult(
                 status=outcome.status,
                 content=outcome.content,
                 model=(result.model if result else None) or self._model.name,
@@ -141,13 +132,10 @@ class GenerateReply:
                 usage=result.usage if result else None,
                 error=outcome.error,
                 completed_at=self._clock.now(),
-            )
-            if not stored:
-                return ReplyOutcome.SKIPPED
-            if outcome.status is MessageStatus.FAILED and question.quota_day:
-                await uow.usage.give_back(question.user_id, date.fromisoformat(question.quota_day))
-            await uow.commit()
-        return ReplyOutcome(outcome.status.value)
+            ),
+            give_back=claimed.quota if outcome.status is MessageStatus.FAILED else None,
+        )
+        return ReplyOutcome(outcome.status.value) if stored else ReplyOutcome.SKIPPED
 
 
 def _finish_reason(result: GenerationResult | None) -> str | None:

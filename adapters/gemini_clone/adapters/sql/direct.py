@@ -1,0 +1,59 @@
+"""PostgreSQL statements sent to asyncpg directly, on a connection of the engine's pool.
+
+For the hottest paths (the message post, the worker's claim and finish): each is one
+data-modifying statement, atomic on its own, with no BEGIN or COMMIT around it, and
+asyncpg keeps it prepared per connection. SQLAlchemy's execution layer would cost more CPU
+than the round trip itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from gemini_clone.adapters.sql.engine import pooled_connection
+from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
+
+
+def require_asyncpg(engine: AsyncEngine, adapter: str) -> None:
+    if engine.dialect.name != "postgresql" or engine.dialect.driver != "asyncpg":
+        raise ValueError(f"{adapter} needs a postgresql+asyncpg engine")
+
+
+async def fetch(engine: AsyncEngine, query: str, *arguments: object) -> list[asyncpg.Record]:
+    """Run one statement on its own and return its rows.
+
+    A foreign key violation is raised as asyncpg's error (the caller knows what it means);
+    any other failure as `Unavailable`, after dropping the connection it may have broken.
+    """
+    try:
+        async with pooled_connection(engine) as connection:
+            return await _fetch_on(connection, query, arguments)
+    except DRIVER_ERRORS as error:
+        raise database_unavailable() from error
+
+
+async def _fetch_on(
+    connection: AsyncConnection, query: str, arguments: tuple[object, ...]
+) -> list[asyncpg.Record]:
+    driver = await _driver(connection)
+    try:
+        # No transaction is open on the connection, so each statement commits alone,
+        # and returning the connection to the pool costs no ROLLBACK round trip.
+        rows: list[asyncpg.Record] = await driver.fetch(query, *arguments)
+    except asyncpg.ForeignKeyViolationError:
+        raise
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+        # The pool must not hand out a connection this failure may have broken.
+        with contextlib.suppress(*DRIVER_ERRORS):
+            await connection.invalidate()
+        raise database_unavailable() from error
+    return rows
+
+
+async def _driver(connection: AsyncConnection) -> asyncpg.Connection:
+    raw = await connection.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    return driver

@@ -1,0 +1,78 @@
+"""The worker's reads and writes for one reply, behind one port of their own so that each
+database does them in as few round trips as it allows (the worker makes one claim and one
+finish per reply, hundreds a second)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from gemini_clone.domain.ids import MessageId, UserId
+from gemini_clone.domain.messages import MessageError, MessageStatus, TokenUsage
+from gemini_clone.ports.language_model import Turn
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuotaUnit:
+    """The unit of a user's daily quota that a message took."""
+
+    user_id: UserId
+    day: date
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimedReply:
+    question: str
+    """The user's message the reply answers."""
+    history: Sequence[Turn]
+    """Completed turns of the room older than the question, newest first, within the
+    token budget (see `ReplyStore.claim`)."""
+    quota: QuotaUnit | None
+    """The unit the question took, if any: a reply that fails gives it back."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyResult:
+    """What a reply ends with."""
+
+    status: MessageStatus
+    content: str
+    model: str | None
+    finish_reason: str | None
+    usage: TokenUsage | None
+    error: MessageError | None
+    completed_at: datetime
+
+
+class ReplyStore(Protocol):
+    async def claim(
+        self,
+        reply_id: MessageId,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        token_budget: int,
+        history_limit: int,
+    ) -> ClaimedReply | None:
+        """Move the reply to `processing` until `lease_until` (counting an attempt) if it
+        is queued or its lease ended before `now`, and read what the model needs.
+
+        None, changing nothing, when the reply is missing, is not a reply, is held by a live
+        lease, or is final. Of two concurrent claims, one wins. The history holds the newest
+        completed turns before the question, at most `history_limit`, while their estimated
+        tokens (`estimate_tokens`), summed newest first, and the question's stay within
+        `token_budget`.
+        """
+        ...
+
+    async def finish(
+        self, reply_id: MessageId, result: ReplyResult, *, give_back: QuotaUnit | None
+    ) -> bool:
+        """All or nothing: store the reply's outcome if it is still `processing` and, if
+        so, give `give_back` back (a count never goes below zero). False, changing nothing,
+        when the reply is no longer `processing` (cancelled, deleted, or already finished
+        by a worker that claimed it after this one's lease ran out).
+        """
+        ...

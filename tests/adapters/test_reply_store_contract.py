@@ -1,0 +1,396 @@
+"""One contract for the worker's claim and finish (`ReplyStore`): the unit-of-work
+implementation on memory, SQLite and PostgreSQL, and PostgreSQL's one-statement adapter.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from gemini_clone.adapters.memory.repositories import InMemoryStore
+from gemini_clone.adapters.memory.unit_of_work import in_memory_unit_of_work_factory
+from gemini_clone.adapters.sql.engine import create_engine
+from gemini_clone.adapters.sql.replies import PostgresReplyStore
+from gemini_clone.adapters.sql.schema import upgrade
+from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
+from gemini_clone.application.messaging.context import estimate_tokens
+from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
+from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
+from gemini_clone.domain.users import User
+from gemini_clone.ports.language_model import Turn
+from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyStore
+from gemini_clone.ports.repositories import UnitOfWorkFactory
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+DAY = date(2025, 3, 1)
+LEASE = timedelta(minutes=2)
+BIG_BUDGET = 1_000_000
+
+
+@dataclass
+class Backend:
+    store: ReplyStore
+    uow: UnitOfWorkFactory
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("postgresql-one-statement", marks=pytest.mark.postgres),
+    ]
+)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
+    """The backend's name and its database URL (None in memory)."""
+    kind: str = request.param
+    if kind == "memory":
+        return kind, None
+    if kind == "sqlite":
+        return kind, f"sqlite:///{tmp_path / 'replies.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return kind, url
+
+
+@pytest.fixture
+async def backend(database: tuple[str, str | None]) -> AsyncIterator[Backend]:
+    kind, url = database
+    if url is None:
+        uow = in_memory_unit_of_work_factory(InMemoryStore())
+        yield Backend(TransactionalReplyStore(uow), uow)
+        return
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        uow = sql_unit_of_work_factory(engine)
+        store: ReplyStore = (
+            PostgresReplyStore(engine)
+            if kind == "postgresql-one-statement"
+            else TransactionalReplyStore(uow)
+        )
+        yield Backend(store, uow)
+    finally:
+        await engine.dispose()
+
+
+async def given_room(backend: Backend, number: str = "+15550000001") -> Chatroom:
+    user = User(
+        id=UserId(uuid4()),
+        mobile_number=number,
+        name=None,
+        email=None,
+        password_hash=None,
+        created_at=T0,
+    )
+    room = Chatroom(
+        id=ChatroomId(uuid4()), user_id=user.id, title="A room", created_at=T0, updated_at=T0
+    )
+    async with backend.uow() as uow:
+        await uow.users.add(user)
+        await uow.chatrooms.add(room)
+        await uow.commit()
+    return room
+
+
+def message(
+    room: Chatroom,
+    role: Role,
+    content: str,
+    at: datetime,
+    status: MessageStatus = MessageStatus.COMPLETED,
+    **fields: object,
+) -> Message:
+    return Message(
+        id=MessageId(uuid4()),
+        chatroom_id=room.id,
+        user_id=room.user_id,
+        role=role,
+        content=content,
+        status=status,
+        created_at=at,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+async def given(backend: Backend, *messages: Message) -> None:
+    async with backend.uow() as uow:
+        await uow.messages.add_many(messages)
+        await uow.commit()
+
+
+async def given_question(
+    backend: Backend, room: Chatroom, at: datetime, *, quota_day: str | None = DAY.isoformat()
+) -> tuple[Message, Message]:
+    """A user message and its queued reply, stored."""
+    question = message(room, Role.USER, "What is a monad?", at, quota_day=quota_day)
+    reply = message(
+        room,
+        Role.MODEL,
+        "",
+        at + timedelta(microseconds=1),
+        MessageStatus.QUEUED,
+        in_reply_to=question.id,
+    )
+    await given(backend, question, reply)
+    return question, reply
+
+
+async def stored(backend: Backend, message_id: MessageId) -> Message:
+    async with backend.uow() as uow:
+        found = await uow.messages.get_any(message_id)
+    assert found is not None
+    return found
+
+
+async def claim(
+    backend: Backend,
+    reply_id: MessageId,
+    *,
+    now: datetime = T0 + timedelta(hours=1),
+    budget: int = BIG_BUDGET,
+    limit: int = 100,
+) -> ClaimedReply | None:
+    return await backend.store.claim(
+        reply_id, now=now, lease_until=now + LEASE, token_budget=budget, history_limit=limit
+    )
+
+
+def completed(
+    status: MessageStatus = MessageStatus.COMPLETED, content: str = "Done."
+) -> ReplyResult:
+    return ReplyResult(
+        status=status,
+        content=content,
+        model="gemini-test",
+        finish_reason="STOP",
+        usage=TokenUsage(prompt_tokens=3, output_tokens=2, total_tokens=5),
+        error=None,
+        completed_at=T0 + timedelta(hours=1, seconds=1),
+    )
+
+
+async def test_a_claim_takes_the_reply_and_reads_its_question_and_quota_unit(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend)
+    question, reply = await given_question(backend, room, T0)
+    now = T0 + timedelta(hours=1)
+
+    claimed = await claim(backend, reply.id, now=now)
+
+    assert claimed is not None
+    assert claimed.question == question.content
+    assert claimed.history == []
+    assert claimed.quota == QuotaUnit(user_id=room.user_id, day=DAY)
+    after = await stored(backend, reply.id)
+    assert (after.status, after.lease_expires_at, after.attempts) == (
+        MessageStatus.PROCESSING,
+        now + LEASE,
+        1,
+    )
+
+
+async def test_a_question_that_took_no_unit_has_none_to_give_back(backend: Backend) -> None:
+    room = await given_room(backend)
+    _, reply = await given_question(backend, room, T0, quota_day=None)
+
+    claimed = await claim(backend, reply.id)
+
+    assert claimed is not None
+    assert claimed.quota is None
+
+
+async def test_history_is_the_rooms_completed_turns_before_the_question_newest_first(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend)
+    other = await given_room(backend, "+15550000002")
+    await given(
+        backend,
+        message(room, Role.USER, "first", T0),
+        message(room, Role.MODEL, "first answer", T0 + timedelta(seconds=1)),
+        message(room, Role.USER, "second", T0 + timedelta(seconds=2)),
+        message(room, Role.MODEL, "half", T0 + timedelta(seconds=3), MessageStatus.FAILED),
+        message(room, Role.MODEL, "", T0 + timedelta(seconds=4), MessageStatus.QUEUED),
+        message(other, Role.USER, "another room", T0 + timedelta(seconds=5)),
+        message(room, Role.USER, "later than the question", T0 + timedelta(minutes=5)),
+    )
+    _, reply = await given_question(backend, room, T0 + timedelta(minutes=1))
+
+    claimed = await claim(backend, reply.id)
+
+    assert claimed is not None
+    assert list(claimed.history) == [
+        Turn(role=Role.USER, text="second"),
+        Turn(role=Role.MODEL, text="first answer"),
+        Turn(role=Role.USER, text="first"),
+    ]
+
+
+async def test_history_stops_at_the_first_turn_over_the_budget_or_at_the_limit(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend)
+    contents = [f"turn {index} " + "x" * (index * 7 % 40) for index in range(120)]
+    await given(
+        backend,
+        *(
+            message(
+                room,
+                Role.USER if index % 2 == 0 else Role.MODEL,
+                content,
+                T0 + timedelta(seconds=index),
+            )
+            for index, content in enumerate(contents)
+        ),
+    )
+    question, reply = await given_question(backend, room, T0 + timedelta(minutes=5))
+    newest_first = list(reversed(contents))
+    budget = estimate_tokens(question.content) + sum(map(estimate_tokens, newest_first[:37]))
+
+    within_budget = await claim(backend, reply.id, budget=budget + 3)
+    async with backend.uow() as uow:
+        await uow.messages.release(reply.id)
+        await uow.commit()
+    within_limit = await claim(backend, reply.id, limit=25)
+
+    assert within_budget is not None
+    assert within_limit is not None
+    assert [turn.text for turn in within_budget.history] == newest_first[:37]
+    assert [turn.text for turn in within_limit.history] == newest_first[:25]
+
+
+async def test_a_question_over_the_budget_alone_gets_no_history(backend: Backend) -> None:
+    room = await given_room(backend)
+    await given(backend, message(room, Role.USER, "earlier", T0))
+    question, reply = await given_question(backend, room, T0 + timedelta(minutes=1))
+
+    claimed = await claim(backend, reply.id, budget=estimate_tokens(question.content) - 1)
+
+    assert claimed is not None
+    assert claimed.history == []
+
+
+async def test_only_a_queued_reply_or_one_whose_lease_ended_is_claimed(backend: Backend) -> None:
+    room = await given_room(backend)
+    question, reply = await given_question(backend, room, T0)
+    final = message(room, Role.MODEL, "old", T0, MessageStatus.COMPLETED, in_reply_to=question.id)
+    await given(backend, final)
+    now = T0 + timedelta(hours=1)
+
+    assert await claim(backend, MessageId(uuid4())) is None
+    assert await claim(backend, question.id) is None
+    assert await claim(backend, final.id) is None
+    assert await claim(backend, reply.id, now=now) is not None
+    assert await claim(backend, reply.id, now=now + LEASE - timedelta(seconds=1)) is None
+    held = await stored(backend, reply.id)
+    assert (held.attempts, held.lease_expires_at) == (1, now + LEASE)
+    assert await claim(backend, reply.id, now=now + LEASE + timedelta(seconds=1)) is not None
+    assert (await stored(backend, reply.id)).attempts == 2
+    assert await stored(backend, final.id) == final
+
+
+async def test_of_concurrent_claims_one_wins(backend: Backend) -> None:
+    room = await given_room(backend)
+    _, reply = await given_question(backend, room, T0)
+
+    claims = await asyncio.gather(*(claim(backend, reply.id) for _ in range(8)))
+
+    assert sum(claimed is not None for claimed in claims) == 1
+    assert (await stored(backend, reply.id)).attempts == 1
+
+
+async def test_finish_stores_the_outcome_of_a_processing_reply(backend: Backend) -> None:
+    room = await given_room(backend)
+    _, reply = await given_question(backend, room, T0)
+    await claim(backend, reply.id)
+    result = replace(
+        completed(MessageStatus.FAILED, ""),
+        error=MessageError(code="model_unavailable", message="The model is unavailable."),
+        usage=None,
+        finish_reason=None,
+    )
+
+    assert await backend.store.finish(reply.id, result, give_back=None)
+
+    after = await stored(backend, reply.id)
+    assert after == replace(
+        reply,
+        status=MessageStatus.FAILED,
+        content="",
+        model="gemini-test",
+        error=result.error,
+        completed_at=result.completed_at,
+        attempts=1,
+    )
+
+
+async def test_finish_keeps_usage_and_finish_reason(backend: Backend) -> None:
+    room = await given_room(backend)
+    _, reply = await given_question(backend, room, T0)
+    await claim(backend, reply.id)
+
+    assert await backend.store.finish(reply.id, completed(), give_back=None)
+
+    after = await stored(backend, reply.id)
+    assert (after.status, after.content, after.finish_reason, after.usage) == (
+        MessageStatus.COMPLETED,
+        "Done.",
+        "STOP",
+        TokenUsage(prompt_tokens=3, output_tokens=2, total_tokens=5),
+    )
+    assert after.lease_expires_at is None
+
+
+async def test_a_finish_gives_its_unit_back_once_and_never_below_zero(backend: Backend) -> None:
+    room = await given_room(backend)
+    _, reply = await given_question(backend, room, T0)
+    async with backend.uow() as uow:
+        assert await uow.usage.take(room.user_id, DAY, None) == 1
+        await uow.commit()
+    unit = QuotaUnit(user_id=room.user_id, day=DAY)
+    await claim(backend, reply.id)
+
+    assert await backend.store.finish(reply.id, completed(MessageStatus.FAILED), give_back=unit)
+    assert not await backend.store.finish(reply.id, completed(MessageStatus.FAILED), give_back=unit)
+    _, second = await given_question(backend, room, T0 + timedelta(seconds=1))
+    await claim(backend, second.id)
+    assert await backend.store.finish(second.id, completed(MessageStatus.FAILED), give_back=unit)
+
+    async with backend.uow() as uow:
+        assert await uow.usage.used(room.user_id, DAY) == 0
+
+
+async def test_a_reply_no_longer_processing_is_not_finished_and_nothing_changes(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend)
+    deleted_room = await given_room(backend, "+15550000002")
+    _, queued = await given_question(backend, room, T0)
+    _, cancelled = await given_question(backend, deleted_room, T0 + timedelta(seconds=1))
+    async with backend.uow() as uow:
+        assert await uow.usage.take(room.user_id, DAY, None) == 1
+        await uow.commit()
+    await claim(backend, cancelled.id)
+    async with backend.uow() as uow:
+        await uow.messages.cancel_pending(deleted_room.id, T0 + timedelta(hours=2))
+        await uow.commit()
+    before = [await stored(backend, queued.id), await stored(backend, cancelled.id)]
+    unit = QuotaUnit(user_id=room.user_id, day=DAY)
+
+    for reply_id in (queued.id, cancelled.id, MessageId(uuid4())):
+        assert not await backend.store.finish(
+            reply_id, completed(MessageStatus.FAILED), give_back=unit
+        )
+
+    assert [await stored(backend, queued.id), await stored(backend, cancelled.id)] == before
+    async with backend.uow() as uow:
+        assert await uow.usage.used(room.user_id, DAY) == 1
