@@ -6,27 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from tests.adapters.conftest import Storage, given_room
 
-from gemini_clone.adapters.memory.repositories import InMemoryStore
-from gemini_clone.adapters.memory.unit_of_work import in_memory_unit_of_work_factory
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting
-from gemini_clone.adapters.sql.schema import upgrade
-from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import NotFound, Unavailable
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageStatus, Role
 from gemini_clone.domain.subscriptions import Subscription
-from gemini_clone.domain.users import User
 from gemini_clone.ports.posting import MessagePosting, QuotaTake
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
@@ -40,61 +35,11 @@ class Backend:
     uow: UnitOfWorkFactory
 
 
-@pytest.fixture(
-    params=[
-        "memory",
-        "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.postgres),
-        pytest.param("postgresql-one-statement", marks=pytest.mark.postgres),
-    ]
-)
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
-    """The backend's name and its database URL (None in memory)."""
-    kind: str = request.param
-    if kind == "memory":
-        return kind, None
-    if kind == "sqlite":
-        return kind, f"sqlite:///{tmp_path / 'posting.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return kind, url
-
-
 @pytest.fixture
-async def backend(database: tuple[str, str | None]) -> AsyncIterator[Backend]:
-    kind, url = database
-    if url is None:
-        uow = in_memory_unit_of_work_factory(InMemoryStore())
-        yield Backend(TransactionalPosting(uow), uow)
-        return
-    engine = create_engine(url)
-    try:
-        await upgrade(engine)
-        uow = sql_unit_of_work_factory(engine)
-        if kind == "postgresql-one-statement":
-            yield Backend(PostgresPosting(engine), uow)
-        else:
-            yield Backend(TransactionalPosting(uow), uow)
-    finally:
-        await engine.dispose()
-
-
-async def given_room(backend: Backend, number: str = "+15550000001") -> Chatroom:
-    user = User(
-        id=UserId(uuid4()),
-        mobile_number=number,
-        name=None,
-        email=None,
-        password_hash=None,
-        created_at=T0,
-    )
-    room = Chatroom(
-        id=ChatroomId(uuid4()), user_id=user.id, title="A room", created_at=T0, updated_at=T0
-    )
-    async with backend.uow() as uow:
-        await uow.users.add(user)
-        await uow.chatrooms.add(room)
-        await uow.commit()
-    return room
+def backend(storage: Storage) -> Backend:
+    engine = storage.one_statement_engine
+    posting = TransactionalPosting(storage.uow) if engine is None else PostgresPosting(engine)
+    return Backend(posting, storage.uow)
 
 
 def pair(room: Chatroom, at: datetime) -> tuple[Message, Message]:
@@ -125,7 +70,7 @@ def pair(room: Chatroom, at: datetime) -> tuple[Message, Message]:
 async def test_the_owner_plan_status_is_none_until_a_subscription_exists(
     backend: Backend,
 ) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     assert await backend.posting.owner_plan_status(room.id, room.user_id) is None
 
     async with backend.uow() as uow:
@@ -137,8 +82,8 @@ async def test_the_owner_plan_status_is_none_until_a_subscription_exists(
 
 
 async def test_another_users_or_a_missing_room_is_not_found(backend: Backend) -> None:
-    room = await given_room(backend)
-    other = await given_room(backend, "+15550000002")
+    room = await given_room(backend.uow)
+    other = await given_room(backend.uow, "+15550000002")
     with pytest.raises(NotFound) as another:
         await backend.posting.owner_plan_status(room.id, other.user_id)
     with pytest.raises(NotFound) as missing:
@@ -149,7 +94,7 @@ async def test_another_users_or_a_missing_room_is_not_found(backend: Backend) ->
 async def test_a_post_stores_both_messages_takes_a_unit_and_counts_them(
     backend: Backend,
 ) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     question, reply = pair(room, T0 + timedelta(minutes=5))
 
     taken = await backend.posting.store(question, reply, day=DAY, limit=5)
@@ -166,7 +111,7 @@ async def test_a_post_stores_both_messages_takes_a_unit_and_counts_them(
 
 
 async def test_the_last_message_time_only_moves_forward(backend: Backend) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     await backend.posting.store(*pair(room, T0 + timedelta(minutes=5)), day=DAY, limit=None)
     await backend.posting.store(*pair(room, T0 + timedelta(minutes=1)), day=DAY, limit=None)
 
@@ -179,7 +124,7 @@ async def test_the_last_message_time_only_moves_forward(backend: Backend) -> Non
 async def test_a_post_over_the_limit_stores_nothing_and_tells_the_count(
     backend: Backend,
 ) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     assert (await backend.posting.store(*pair(room, T0), day=DAY, limit=2)).used == 1
     assert (await backend.posting.store(*pair(room, T0), day=DAY, limit=2)).used == 2
     refused_pair = pair(room, T0 + timedelta(seconds=1))
@@ -197,7 +142,7 @@ async def test_a_post_over_the_limit_stores_nothing_and_tells_the_count(
 
 
 async def test_a_limit_of_zero_takes_nothing(backend: Backend) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     assert await backend.posting.store(*pair(room, T0), day=DAY, limit=0) == QuotaTake(
         taken=False, used=0
     )
@@ -206,7 +151,7 @@ async def test_a_limit_of_zero_takes_nothing(backend: Backend) -> None:
 
 
 async def test_an_unlimited_plan_counts_every_post(backend: Backend) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     used = [
         (await backend.posting.store(*pair(room, T0), day=DAY, limit=None)).used for _ in range(4)
     ]
@@ -214,7 +159,7 @@ async def test_an_unlimited_plan_counts_every_post(backend: Backend) -> None:
 
 
 async def test_each_day_has_its_own_count(backend: Backend) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     await backend.posting.store(*pair(room, T0), day=DAY, limit=1)
     next_day = await backend.posting.store(
         *pair(room, T0 + timedelta(days=1)), day=DAY + timedelta(days=1), limit=1
@@ -223,7 +168,7 @@ async def test_each_day_has_its_own_count(backend: Backend) -> None:
 
 
 async def test_concurrent_posts_never_pass_the_limit(backend: Backend) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     outcomes = await asyncio.gather(
         *(backend.posting.store(*pair(room, T0), day=DAY, limit=5) for _ in range(20))
     )
@@ -239,7 +184,7 @@ async def test_concurrent_posts_never_pass_the_limit(backend: Backend) -> None:
 async def test_a_post_to_a_room_deleted_meanwhile_is_not_found_and_takes_nothing(
     backend: Backend,
 ) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     async with backend.uow() as uow:
         await uow.chatrooms.delete(room.id)
         await uow.commit()

@@ -5,26 +5,19 @@ implementation on memory, SQLite and PostgreSQL, and PostgreSQL's one-statement 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from tests.adapters.conftest import Storage, given_room
 
-from gemini_clone.adapters.memory.repositories import InMemoryStore
-from gemini_clone.adapters.memory.unit_of_work import in_memory_unit_of_work_factory
-from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.replies import PostgresReplyStore
-from gemini_clone.adapters.sql.schema import upgrade
-from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.application.messaging.context import estimate_tokens
 from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.domain.chatrooms import Chatroom
-from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
-from gemini_clone.domain.users import User
 from gemini_clone.ports.language_model import Turn
 from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyStore
 from gemini_clone.ports.repositories import UnitOfWorkFactory
@@ -41,63 +34,11 @@ class Backend:
     uow: UnitOfWorkFactory
 
 
-@pytest.fixture(
-    params=[
-        "memory",
-        "sqlite",
-        pytest.param("postgresql", marks=pytest.mark.postgres),
-        pytest.param("postgresql-one-statement", marks=pytest.mark.postgres),
-    ]
-)
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
-    """The backend's name and its database URL (None in memory)."""
-    kind: str = request.param
-    if kind == "memory":
-        return kind, None
-    if kind == "sqlite":
-        return kind, f"sqlite:///{tmp_path / 'replies.db'}"
-    url: str = request.getfixturevalue("postgres_url")
-    return kind, url
-
-
 @pytest.fixture
-async def backend(database: tuple[str, str | None]) -> AsyncIterator[Backend]:
-    kind, url = database
-    if url is None:
-        uow = in_memory_unit_of_work_factory(InMemoryStore())
-        yield Backend(TransactionalReplyStore(uow), uow)
-        return
-    engine = create_engine(url)
-    try:
-        await upgrade(engine)
-        uow = sql_unit_of_work_factory(engine)
-        store: ReplyStore = (
-            PostgresReplyStore(engine)
-            if kind == "postgresql-one-statement"
-            else TransactionalReplyStore(uow)
-        )
-        yield Backend(store, uow)
-    finally:
-        await engine.dispose()
-
-
-async def given_room(backend: Backend, number: str = "+15550000001") -> Chatroom:
-    user = User(
-        id=UserId(uuid4()),
-        mobile_number=number,
-        name=None,
-        email=None,
-        password_hash=None,
-        created_at=T0,
-    )
-    room = Chatroom(
-        id=ChatroomId(uuid4()), user_id=user.id, title="A room", created_at=T0, updated_at=T0
-    )
-    async with backend.uow() as uow:
-        await uow.users.add(user)
-        await uow.chatrooms.add(room)
-        await uow.commit()
-    return room
+def backend(storage: Storage) -> Backend:
+    engine = storage.one_statement_engine
+    store = TransactionalReplyStore(storage.uow) if engine is None else PostgresReplyStore(engine)
+    return Backend(store, storage.uow)
 
 
 def message(
@@ -180,7 +121,7 @@ def completed(
 async def test_a_claim_takes_the_reply_and_reads_its_question_and_quota_unit(
     backend: Backend,
 ) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     question, reply = await given_question(backend, room, T0)
     now = T0 + timedelta(hours=1)
 
@@ -199,7 +140,7 @@ async def test_a_claim_takes_the_reply_and_reads_its_question_and_quota_unit(
 
 
 async def test_a_question_that_took_no_unit_has_none_to_give_back(backend: Backend) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     _, reply = await given_question(backend, room, T0, quota_day=None)
 
     claimed = await claim(backend, reply.id)
@@ -211,8 +152,8 @@ async def test_a_question_that_took_no_unit_has_none_to_give_back(backend: Backe
 async def test_history_is_the_rooms_completed_turns_before_the_question_newest_first(
     backend: Backend,
 ) -> None:
-    room = await given_room(backend)
-    other = await given_room(backend, "+15550000002")
+    room = await given_room(backend.uow)
+    other = await given_room(backend.uow, "+15550000002")
     await given(
         backend,
         message(room, Role.USER, "first", T0),
@@ -238,7 +179,7 @@ async def test_history_is_the_rooms_completed_turns_before_the_question_newest_f
 async def test_history_stops_at_the_first_turn_over_the_budget_or_at_the_limit(
     backend: Backend,
 ) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     contents = [f"turn {index} " + "x" * (index * 7 % 40) for index in range(120)]
     await given(
         backend,
@@ -269,7 +210,7 @@ async def test_history_stops_at_the_first_turn_over_the_budget_or_at_the_limit(
 
 
 async def test_a_question_over_the_budget_alone_gets_no_history(backend: Backend) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     await given(backend, message(room, Role.USER, "earlier", T0))
     question, reply = await given_question(backend, room, T0 + timedelta(minutes=1))
 
@@ -280,7 +221,7 @@ async def test_a_question_over_the_budget_alone_gets_no_history(backend: Backend
 
 
 async def test_only_a_queued_reply_or_one_whose_lease_ended_is_claimed(backend: Backend) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     question, reply = await given_question(backend, room, T0)
     final = message(room, Role.MODEL, "old", T0, MessageStatus.COMPLETED, in_reply_to=question.id)
     await given(backend, final)
@@ -299,7 +240,7 @@ async def test_only_a_queued_reply_or_one_whose_lease_ended_is_claimed(backend: 
 
 
 async def test_of_concurrent_claims_one_wins(backend: Backend) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     _, reply = await given_question(backend, room, T0)
 
     claims = await asyncio.gather(*(claim(backend, reply.id) for _ in range(8)))
@@ -309,7 +250,7 @@ async def test_of_concurrent_claims_one_wins(backend: Backend) -> None:
 
 
 async def test_finish_stores_the_outcome_of_a_processing_reply(backend: Backend) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     _, reply = await given_question(backend, room, T0)
     await claim(backend, reply.id)
     result = replace(
@@ -334,7 +275,7 @@ async def test_finish_stores_the_outcome_of_a_processing_reply(backend: Backend)
 
 
 async def test_finish_keeps_usage_and_finish_reason(backend: Backend) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     _, reply = await given_question(backend, room, T0)
     await claim(backend, reply.id)
 
@@ -351,7 +292,7 @@ async def test_finish_keeps_usage_and_finish_reason(backend: Backend) -> None:
 
 
 async def test_a_finish_gives_its_unit_back_once_and_never_below_zero(backend: Backend) -> None:
-    room = await given_room(backend)
+    room = await given_room(backend.uow)
     _, reply = await given_question(backend, room, T0)
     async with backend.uow() as uow:
         assert await uow.usage.take(room.user_id, DAY, None) == 1
@@ -372,8 +313,8 @@ async def test_a_finish_gives_its_unit_back_once_and_never_below_zero(backend: B
 async def test_a_reply_no_longer_processing_is_not_finished_and_nothing_changes(
     backend: Backend,
 ) -> None:
-    room = await given_room(backend)
-    deleted_room = await given_room(backend, "+15550000002")
+    room = await given_room(backend.uow)
+    deleted_room = await given_room(backend.uow, "+15550000002")
     _, queued = await given_question(backend, room, T0)
     _, cancelled = await given_question(backend, deleted_room, T0 + timedelta(seconds=1))
     async with backend.uow() as uow:

@@ -1,0 +1,90 @@
+"""Shared by the contracts of the hot paths' ports (`MessagePosting`, `ReplyStore`), each
+run over the unit-of-work implementation on memory, SQLite and PostgreSQL, and over
+PostgreSQL's one-statement adapter."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gemini_clone.adapters.memory.repositories import InMemoryStore
+from gemini_clone.adapters.memory.unit_of_work import in_memory_unit_of_work_factory
+from gemini_clone.adapters.sql.engine import create_engine
+from gemini_clone.adapters.sql.schema import upgrade
+from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
+from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.ids import ChatroomId, UserId
+from gemini_clone.domain.users import User
+from gemini_clone.ports.repositories import UnitOfWorkFactory
+
+ROOM_CREATED_AT = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+        pytest.param("postgresql-one-statement", marks=pytest.mark.postgres),
+    ]
+)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str | None]:
+    """The backend's name and its database URL (None in memory)."""
+    kind: str = request.param
+    if kind == "memory":
+        return kind, None
+    if kind == "sqlite":
+        return kind, f"sqlite:///{tmp_path / 'contract.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    return kind, url
+
+
+@dataclass(frozen=True)
+class Storage:
+    """A migrated database's unit of work, and its engine when the adapter under test is
+    PostgreSQL's one-statement one (None: the unit-of-work implementation)."""
+
+    uow: UnitOfWorkFactory
+    one_statement_engine: AsyncEngine | None
+
+
+@pytest.fixture
+async def storage(database: tuple[str, str | None]) -> AsyncIterator[Storage]:
+    kind, url = database
+    if url is None:
+        yield Storage(in_memory_unit_of_work_factory(InMemoryStore()), None)
+        return
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        one_statement = engine if kind == "postgresql-one-statement" else None
+        yield Storage(sql_unit_of_work_factory(engine), one_statement)
+    finally:
+        await engine.dispose()
+
+
+async def given_room(uow_factory: UnitOfWorkFactory, number: str = "+15550000001") -> Chatroom:
+    """A new user with one chatroom, stored."""
+    at = ROOM_CREATED_AT
+    user = User(
+        id=UserId(uuid4()),
+        mobile_number=number,
+        name=None,
+        email=None,
+        password_hash=None,
+        created_at=at,
+    )
+    room = Chatroom(
+        id=ChatroomId(uuid4()), user_id=user.id, title="A room", created_at=at, updated_at=at
+    )
+    async with uow_factory() as uow:
+        await uow.users.add(user)
+        await uow.chatrooms.add(room)
+        await uow.commit()
+    return room
