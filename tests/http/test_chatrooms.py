@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import json
 import uuid
 
 from tests.http.conftest import Api, assert_problem, number
+
+from gemini_clone.application.chatrooms.listing import ChatroomPage
+from gemini_clone.entrypoints.http.chatrooms import EncodedPages
 
 CHATROOM_FIELDS = {"id", "title", "created_at", "updated_at", "last_message_at", "message_count"}
 
@@ -74,6 +78,36 @@ async def test_the_list_is_cached_per_user_and_dropped_on_every_change(api: Api)
 
     await api.client.delete(f"/chatroom/{room}", headers=alice.headers)
     assert await cache_state(alice.headers) == ("MISS", [])
+
+
+async def test_a_cached_page_is_answered_with_the_same_bytes_as_when_it_was_read(
+    api: Api,
+) -> None:
+    session = await api.login(number(40))
+    for title in ("one", "two", "three"):
+        await api.chatroom(session, title)
+
+    pages = [await api.client.get("/chatroom?limit=2", headers=session.headers) for _ in "123"]
+
+    assert [page.headers["x-cache"] for page in pages] == ["MISS", "HIT", "HIT"]
+    assert pages[0].content == pages[1].content == pages[2].content
+    assert {page.headers["content-type"] for page in pages} == {"application/json"}
+    assert [room["title"] for room in pages[2].json()["items"]] == ["three", "two"]
+    assert pages[2].json()["next_cursor"]
+
+
+def test_a_page_body_is_encoded_once_while_kept_and_again_once_forgotten() -> None:
+    pages = [ChatroomPage(items=(), next_cursor=cursor) for cursor in ("a", "b", "c")]
+    bodies = EncodedPages(kept=2)
+
+    first = bodies.encoded(pages[0])
+    assert bodies.encoded(pages[0]) is first
+    assert json.loads(first) == {"items": [], "next_cursor": "a"}
+    bodies.encoded(pages[1])
+    bodies.encoded(pages[2])
+    again = bodies.encoded(pages[0])
+    assert again == first
+    assert again is not first
 
 
 async def test_the_list_is_paged_newest_activity_first(api: Api) -> None:

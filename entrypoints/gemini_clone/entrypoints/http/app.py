@@ -25,7 +25,7 @@ from gemini_clone.entrypoints.container import Container, build_container
 from gemini_clone.entrypoints.http.auth import SECURITY_SCHEMES
 from gemini_clone.entrypoints.http.auth_routes import AuthController
 from gemini_clone.entrypoints.http.billing import SubscriptionController, WebhookController
-from gemini_clone.entrypoints.http.chatrooms import ChatroomController
+from gemini_clone.entrypoints.http.chatrooms import ChatroomController, EncodedPages
 from gemini_clone.entrypoints.http.dependencies import use_case_dependencies
 from gemini_clone.entrypoints.http.errors import problem_response
 from gemini_clone.entrypoints.http.health import HealthController
@@ -85,6 +85,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
                 "container": container,
                 "public_base_url": public_base_url,
                 "auth_rate_limit_per_minute": settings.auth_rate_limit_per_minute,
+                # Not a dependency: a second one makes Litestar resolve them in a task group.
+                "chatroom_page_bodies": EncodedPages(),
             }
         ),
         dependencies=use_case_dependencies(container),
