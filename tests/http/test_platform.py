@@ -213,3 +213,24 @@ async def test_logs_never_carry_codes_tokens_or_passwords(
     assert not re.search(rf"\b{sent['otp']}\b", logged)
     for secret in (tokens["access_token"], tokens["refresh_token"], "s3cret-pass"):
         assert secret not in logged
+
+
+async def test_no_route_takes_more_than_one_dependency(api: Api) -> None:
+    # Litestar resolves two or more dependencies of a handler in an anyio task group on
+    # every request, which costs more than most handlers' own work.
+    crowded = {
+        (route.path, method): used
+        for route in api.app.routes
+        for handler in getattr(route, "route_handlers", [])
+        for method in handler.http_methods
+        if len(
+            used := [
+                name
+                for name in handler.parsed_fn_signature.parameters
+                if name in handler.resolve_dependencies()
+            ]
+        )
+        > 1
+    }
+
+    assert crowded == {}

@@ -116,7 +116,6 @@ class MessageController(Controller):
         chatroom_id: ChatroomIdParam,
         data: JSONBody[SendMessageRequest],
         send_message: NamedDependency[SendMessage],
-        wait_for_reply: NamedDependency[WaitForReply],
         wait: Annotated[
             int,
             QueryParameter(
@@ -137,6 +136,9 @@ class MessageController(Controller):
         )
         reply = posted.reply
         if wait:
+            # From the container, not a second dependency: Litestar resolves two or more
+            # in an anyio task group on every request, waiting or not.
+            wait_for_reply: WaitForReply = request.app.state.container.wait_for_reply()
             reply = await _wait_or_as_is(wait_for_reply, user_id, reply, wait)
         headers = _rate_limit_headers(posted.usage)
         headers["Location"] = f"{base_url(request)}/chatroom/{chatroom_id}/message/{reply.id}"
