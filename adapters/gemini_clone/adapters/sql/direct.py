@@ -22,17 +22,38 @@ def require_asyncpg(engine: AsyncEngine, adapter: str) -> None:
         raise ValueError(f"{adapter} needs a postgresql+asyncpg engine")
 
 
+_CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,  # the server shut down or crashed
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a protocol left mid-operation by a dropped socket
+    OSError,
+)
+
+
 async def fetch(engine: AsyncEngine, query: str, *arguments: object) -> list[asyncpg.Record]:
     """Run one statement on its own and return its rows.
 
     A foreign key violation is raised as asyncpg's error (the caller knows what it means);
     any other failure as `Unavailable`, after dropping the connection it may have broken.
+    A lost connection starts the whole pool afresh, as SQLAlchemy does on a disconnect:
+    when the server restarts, every pooled connection is dead, and each would otherwise
+    fail one request (or one reply) before being replaced.
     """
     try:
         async with pooled_connection(engine) as connection:
             return await _fetch_on(connection, query, arguments)
+    except _LostConnection as lost:
+        with contextlib.suppress(*DRIVER_ERRORS):
+            await engine.dispose()
+        raise database_unavailable() from lost.__cause__
     except DRIVER_ERRORS as error:
         raise database_unavailable() from error
+
+
+class _LostConnection(Exception):
+    """Raised out of the pooled connection's block, so the pool is reset after the
+    connection went back to it."""
 
 
 async def _fetch_on(
@@ -45,10 +66,12 @@ async def _fetch_on(
         rows: list[asyncpg.Record] = await driver.fetch(query, *arguments)
     except asyncpg.ForeignKeyViolationError:
         raise
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+    except Exception as error:
         # The pool must not hand out a connection this failure may have broken.
         with contextlib.suppress(*DRIVER_ERRORS):
             await connection.invalidate()
+        if isinstance(error, _CONNECTION_LOST):
+            raise _LostConnection from error
         raise database_unavailable() from error
     return rows
 
