@@ -176,7 +176,7 @@ async def test_history_is_the_rooms_completed_turns_before_the_question_newest_f
     ]
 
 
-async def test_history_stops_at_the_first_turn_over_the_budget_or_at_the_limit(
+async def test_history_fills_the_budget_exactly_or_stops_at_the_limit(
     backend: Backend,
 ) -> None:
     room = await given_room(backend.uow)
@@ -197,7 +197,7 @@ async def test_history_stops_at_the_first_turn_over_the_budget_or_at_the_limit(
     newest_first = list(reversed(contents))
     budget = estimate_tokens(question.content) + sum(map(estimate_tokens, newest_first[:37]))
 
-    within_budget = await claim(backend, reply.id, budget=budget + 3)
+    within_budget = await claim(backend, reply.id, budget=budget)
     async with backend.uow() as uow:
         await uow.messages.release(reply.id)
         await uow.commit()
@@ -207,6 +207,25 @@ async def test_history_stops_at_the_first_turn_over_the_budget_or_at_the_limit(
     assert within_limit is not None
     assert [turn.text for turn in within_budget.history] == newest_first[:37]
     assert [turn.text for turn in within_limit.history] == newest_first[:25]
+
+
+async def test_history_stops_at_the_first_turn_over_the_budget_even_if_older_ones_fit(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend.uow)
+    await given(
+        backend,
+        message(room, Role.USER, "old and short", T0),
+        message(room, Role.MODEL, "long " * 100, T0 + timedelta(seconds=1)),
+        message(room, Role.USER, "recent", T0 + timedelta(seconds=2)),
+    )
+    question, reply = await given_question(backend, room, T0 + timedelta(minutes=1))
+    budget = sum(map(estimate_tokens, [question.content, "recent", "old and short"]))
+
+    claimed = await claim(backend, reply.id, budget=budget)
+
+    assert claimed is not None
+    assert list(claimed.history) == [Turn(role=Role.USER, text="recent")]
 
 
 async def test_a_question_over_the_budget_alone_gets_no_history(backend: Backend) -> None:
@@ -293,21 +312,42 @@ async def test_finish_keeps_usage_and_finish_reason(backend: Backend) -> None:
 
 async def test_a_finish_gives_its_unit_back_once_and_never_below_zero(backend: Backend) -> None:
     room = await given_room(backend.uow)
-    _, reply = await given_question(backend, room, T0)
     async with backend.uow() as uow:
-        assert await uow.usage.take(room.user_id, DAY, None) == 1
+        for _ in range(2):
+            await uow.usage.take(room.user_id, DAY, None)
         await uow.commit()
     unit = QuotaUnit(user_id=room.user_id, day=DAY)
-    await claim(backend, reply.id)
+    replies = [
+        (await given_question(backend, room, T0 + timedelta(seconds=index)))[1]
+        for index in range(3)
+    ]
+    for reply in replies:
+        await claim(backend, reply.id)
 
-    assert await backend.store.finish(reply.id, completed(MessageStatus.FAILED), give_back=unit)
-    assert not await backend.store.finish(reply.id, completed(MessageStatus.FAILED), give_back=unit)
-    _, second = await given_question(backend, room, T0 + timedelta(seconds=1))
-    await claim(backend, second.id)
-    assert await backend.store.finish(second.id, completed(MessageStatus.FAILED), give_back=unit)
+    async def used() -> int:
+        async with backend.uow() as uow:
+            return await uow.usage.used(room.user_id, DAY)
 
-    async with backend.uow() as uow:
-        assert await uow.usage.used(room.user_id, DAY) == 0
+    assert await backend.store.finish(
+        replies[0].id, completed(MessageStatus.FAILED), give_back=unit
+    )
+    assert await used() == 1
+    assert not await backend.store.finish(
+        replies[0].id, completed(MessageStatus.FAILED), give_back=unit
+    )
+    assert await used() == 1
+    for reply in replies[1:]:
+        assert await backend.store.finish(reply.id, completed(MessageStatus.FAILED), give_back=unit)
+    assert await used() == 0
+
+
+async def test_a_reply_to_nothing_is_not_claimed(backend: Backend) -> None:
+    room = await given_room(backend.uow)
+    orphan = message(room, Role.MODEL, "", T0, MessageStatus.QUEUED)
+    await given(backend, orphan)
+
+    assert await claim(backend, orphan.id) is None
+    assert await stored(backend, orphan.id) == orphan
 
 
 async def test_a_reply_no_longer_processing_is_not_finished_and_nothing_changes(

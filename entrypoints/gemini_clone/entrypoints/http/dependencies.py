@@ -38,7 +38,6 @@ USE_CASES = (
     "sign_up",
     "start_checkout",
     "verify_otp",
-    "wait_for_reply",
 )
 """The container's providers handlers may ask for, by the same name."""
 
