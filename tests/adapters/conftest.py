@@ -1,6 +1,6 @@
-"""Shared by the contracts of the hot paths' ports (`MessagePosting`, `ReplyStore`), each
-run over the unit-of-work implementation on memory, SQLite and PostgreSQL, and over
-PostgreSQL's one-statement adapter."""
+"""Shared by the adapter tests: the contracts of the hot paths' ports (`MessagePosting`,
+`ReplyStore`), each run over the unit-of-work implementation on memory, SQLite and
+PostgreSQL and over PostgreSQL's one-statement adapter; and a client of the test Redis."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemini_clone.adapters.memory.repositories import InMemoryStore
 from gemini_clone.adapters.memory.unit_of_work import in_memory_unit_of_work_factory
+from gemini_clone.adapters.redis import create_redis_client
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.schema import upgrade
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
@@ -88,3 +90,11 @@ async def given_room(uow_factory: UnitOfWorkFactory, number: str = "+15550000001
         await uow.chatrooms.add(room)
         await uow.commit()
     return room
+
+
+@pytest.fixture
+async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    """A client of the shared test Redis, made as the service makes them."""
+    client = create_redis_client(redis_url)
+    yield client
+    await client.aclose()

@@ -24,13 +24,6 @@ class FakeMonotonic:
 
 
 @pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = create_redis_client(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 async def prefix(client: aioredis.Redis) -> AsyncIterator[str]:
     prefix = f"gemini_clone:test:{uuid.uuid4().hex}:"
     yield prefix

@@ -28,13 +28,6 @@ pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
-async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = create_redis_client(redis_url)
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture
 async def stream(client: aioredis.Redis) -> AsyncIterator[str]:
     name = f"test:replies:{uuid.uuid4().hex}"
     yield name
