@@ -10,22 +10,26 @@ cut at the token budget.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemini_clone.adapters.sql.direct import fetch, require_asyncpg
+from gemini_clone.adapters.sql.repositories import usage_document
 from gemini_clone.application.messaging.context import CHARS_PER_TOKEN, TOKENS_PER_TURN
 from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import MessageStatus, Role
 from gemini_clone.ports.language_model import Turn
 from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyStore
 
-# `estimate_tokens` in SQL (integer division, like Python's //, on non-negative lengths).
 _PROCESSING = MessageStatus.PROCESSING.value
-_COST = f"(length(content) / {CHARS_PER_TOKEN} + {TOKENS_PER_TURN})"
+
+
+def _cost(content: str) -> str:
+    """`estimate_tokens` in SQL (integer division, like Python's //, on lengths)."""
+    return f"(length({content}) / {CHARS_PER_TOKEN} + {TOKENS_PER_TURN})"
+
 
 # $1 reply, $2 now, $3 the new lease's end, $4 token budget, $5 history limit.
 # The claim is the UPDATE's WHERE (queued, or processing with an ended lease; a reply whose
@@ -43,7 +47,7 @@ WITH claimed AS (
     RETURNING r.in_reply_to
 ), question AS (
     SELECT q.chatroom_id, q.created_at, q.content, q.user_id, q.quota_day,
-           {_COST.replace("content", "q.content")} AS cost
+           {_cost("q.content")} AS cost
     FROM messages AS q JOIN claimed ON q.id = claimed.in_reply_to
 )
 SELECT 0 AS position, NULL AS role, content, user_id, quota_day FROM question
@@ -51,7 +55,7 @@ UNION ALL
 SELECT h.position, h.role, h.content, NULL, NULL
 FROM question, LATERAL (
     SELECT row_number() OVER newest AS position, role, content,
-           sum({_COST}) OVER newest AS spent
+           sum({_cost("content")}) OVER newest AS spent
     FROM messages
     WHERE chatroom_id = question.chatroom_id AND status = '{MessageStatus.COMPLETED.value}'
       AND created_at < question.created_at
@@ -126,7 +130,7 @@ class PostgresReplyStore(ReplyStore):
             result.content,
             result.model,
             result.finish_reason,
-            None if usage is None else json.dumps(dataclasses.asdict(usage)),
+            None if usage is None else json.dumps(usage_document(usage)),
             result.error.code if result.error else None,
             result.error.message if result.error else None,
             result.completed_at,

@@ -449,7 +449,7 @@ class SqlMessageRepository(_SqlRepository, MessageRepository):
                 "new_content": content,
                 "new_model": model,
                 "new_finish_reason": finish_reason,
-                "new_usage": _usage_document(usage),
+                "new_usage": usage_document(usage),
                 "new_error_code": error.code if error else None,
                 "new_error_message": error.message if error else None,
                 "new_completed_at": completed_at,
@@ -719,7 +719,7 @@ def message_row(message: Message) -> dict[str, Any]:
         "in_reply_to": message.in_reply_to,
         "model": message.model,
         "finish_reason": message.finish_reason,
-        "usage": _usage_document(message.usage),
+        "usage": usage_document(message.usage),
         "error_code": message.error.code if message.error else None,
         "error_message": message.error.message if message.error else None,
         "completed_at": message.completed_at,
@@ -729,7 +729,8 @@ def message_row(message: Message) -> dict[str, Any]:
     }
 
 
-def _usage_document(usage: TokenUsage | None) -> dict[str, int] | None:
+def usage_document(usage: TokenUsage | None) -> dict[str, int] | None:
+    """The usage column's JSON document (also what the one-statement finish stores)."""
     return None if usage is None else dataclasses.asdict(usage)
 
 
