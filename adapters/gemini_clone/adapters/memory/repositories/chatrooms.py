@@ -21,15 +21,6 @@ class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
         chatroom = self._tables.chatrooms.get(chatroom_id)
         return chatroom if chatroom is not None and chatroom.user_id == user_id else None
 
-    async def get_with_plan_status(
-        self, chatroom_id: ChatroomId, user_id: UserId
-    ) -> tuple[Chatroom, str | None] | None:
-        chatroom = await self.get(chatroom_id, user_id)
-        if chatroom is None:
-            return None
-        subscription = self._tables.subscriptions.get(user_id)
-        return chatroom, subscription.status if subscription else None
-
     async def list_for_user(
         self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
     ) -> Sequence[Chatroom]:
@@ -49,18 +40,6 @@ class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
             self._tables.chatrooms[chatroom.id] = replace(
                 stored, title=chatroom.title, updated_at=chatroom.updated_at
             )
-
-    async def record_message(self, chatroom_id: ChatroomId, at: datetime, count: int) -> None:
-        """Add `count` messages; the last message time only ever moves forward."""
-        stored = self._tables.chatrooms.get(chatroom_id)
-        if stored is None:
-            return
-        last = stored.last_message_at
-        self._tables.chatrooms[chatroom_id] = replace(
-            stored,
-            message_count=stored.message_count + count,
-            last_message_at=at if last is None or last < at else last,
-        )
 
     async def delete(self, chatroom_id: ChatroomId) -> None:
         """Delete the room and its messages."""
