@@ -10,8 +10,10 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import select
 from tests.adapters.conftest import Storage, given_room
 
+from gemini_clone.adapters.sql.tables import messages
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.history import estimate_tokens
 from gemini_clone.domain.ids import MessageId
@@ -387,3 +389,36 @@ async def test_a_released_reply_is_queued_again_and_any_other_is_left_alone(
     assert await stored(backend, reply.id) == replace(reply, attempts=1)
     assert await stored(backend, question.id) == question
     assert await claim(backend, reply.id) is not None
+
+
+async def test_history_keeps_every_turn_that_shares_a_timestamp(backend: Backend) -> None:
+    """Turns created at the same instant (a batch import, a coarse clock) are ordered by
+    id and none is skipped, however many there are."""
+    room = await given_room(backend.uow)
+    same_time = [message(room, Role.USER, f"turn {index}", T0) for index in range(130)]
+    await given(backend, *same_time)
+    _, reply = await given_question(backend, room, T0 + timedelta(minutes=1))
+
+    claimed = await claim(backend, reply.id, limit=120)
+
+    assert claimed is not None
+    newest_first = sorted(same_time, key=lambda turn: turn.id, reverse=True)
+    assert [turn.text for turn in claimed.history] == [turn.content for turn in newest_first][:120]
+
+
+async def test_a_reply_finished_without_usage_stores_none_the_same_way_everywhere(
+    backend: Backend, storage: Storage
+) -> None:
+    room = await given_room(backend.uow)
+    _, reply = await given_question(backend, room, T0)
+    await claim(backend, reply.id)
+
+    assert await backend.store.finish(reply.id, replace(completed(), usage=None), give_back=None)
+
+    assert (await stored(backend, reply.id)).usage is None
+    if storage.engine is not None:
+        async with storage.engine.connect() as connection:
+            usage = await connection.execute(
+                select(messages.c.usage.is_(None)).where(messages.c.id == reply.id)
+            )
+        assert usage.scalar_one(), "a missing usage is SQL NULL, not the JSON value null"
