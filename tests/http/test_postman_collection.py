@@ -136,6 +136,11 @@ def test_every_request_of_the_postman_collection_is_described_and_asserts() -> N
     assert len(names) == len(set(names))
 
 
+def test_the_postman_collection_keeps_no_tokens_or_codes() -> None:
+    kept = {variable["key"]: variable["value"] for variable in load_collection()["variable"]}
+    assert set(kept.values()) == {""}, f"values saved in the file: {kept}"
+
+
 @pytest.mark.parametrize(
     ("template", "url"),
     [
