@@ -8,15 +8,13 @@ import logging
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 import httpx
 import msgspec
 
-from gemini_clone.adapters.gemini._sse import event_data
 from gemini_clone.adapters.gemini._wire import ApiError, parse_error, parse_event, request_body
+from gemini_clone.adapters.model_http import Backoff, event_data, retry_after_seconds
 from gemini_clone.ports.language_model import (
     GenerationChunk,
     GenerationRequest,
@@ -56,8 +54,9 @@ class GeminiLanguageModel(LanguageModel):
       header when given, else exponential backoff with full jitter. A server-requested wait
       longer than `max_retry_delay` ends the retries at once. After the last attempt:
       `ModelUnavailable` (`model_rate_limited` for 429, `model_timeout`, `model_unavailable`).
-    - Retries happen only before the first chunk is yielded; a failure after text has
-      streamed raises `ModelUnavailable` straight away, so no text is ever repeated.
+    - A failure after text has streamed is retried too, from the start: a `restart` chunk
+      comes first, so whoever shows or keeps the text drops the failed attempt's part.
+    - The request's `model` picks the model (any Gemini model id); without one, `model`.
     - Other 4xx (400, 401, 403, 404, ...) are not retried: `ModelConfigurationError`
       (`model_api_key_invalid`, `model_permission_denied`, `model_not_found`,
       `model_configuration_error`), logged at ERROR. So are proxy and protocol errors.
@@ -103,10 +102,7 @@ class GeminiLanguageModel(LanguageModel):
         model = model.removeprefix("models/")
         self.name = model
         self._api_key = api_key
-        self._url = httpx.URL(
-            f"{base_url.rstrip('/')}/v1beta/models/{quote(model, safe='')}:streamGenerateContent",
-            params={"alt": "sse"},
-        )
+        self._base_url = base_url.rstrip("/")
         self._headers = {
             "x-goog-api-key": api_key,
             "accept": "text/event-stream",
@@ -115,11 +111,9 @@ class GeminiLanguageModel(LanguageModel):
         self._temperature = temperature
         self._max_output_tokens = max_output_tokens
         self._max_attempts = max_attempts
-        self._backoff_base = backoff_base
-        self._backoff_max = backoff_max
+        self._backoff = Backoff(base=backoff_base, cap=backoff_max, rng=rng or random.Random())
         self._max_retry_delay = max_retry_delay
         self._sleep = sleep
-        self._rng = rng or random.Random()
         self._owns_client = client is None
         if client is not None:
             self._clients = [client]
@@ -170,36 +164,42 @@ class GeminiLanguageModel(LanguageModel):
                 request, temperature=self._temperature, max_output_tokens=self._max_output_tokens
             )
         )
+        url = self._url(request.model or self.name)
         attempt = 0
+        streamed = False
         while True:
             attempt += 1
-            streamed = False
             try:
-                async with aclosing(self._attempt(body)) as chunks:
+                async with aclosing(self._attempt(url, body)) as chunks:
                     async for chunk in chunks:
-                        streamed = True
+                        if not streamed and chunk.text:
+                            streamed = True
                         yield chunk
                 return
             except _Transient as failure:
-                if streamed:
-                    logger.warning(
-                        "Gemini %s failed after its answer began streaming: %s",
-                        self.name,
-                        failure.message,
-                    )
-                    raise ModelUnavailable(failure.message, code=failure.code) from failure
                 delay = self._delay_before_retry(attempt, failure)
                 if delay is None:
                     raise ModelUnavailable(failure.message, code=failure.code) from failure
                 logger.warning(
-                    "Gemini %s attempt %d of %d failed (%s); retrying in %.2fs",
+                    "Gemini %s attempt %d of %d failed%s (%s); retrying in %.2fs",
                     self.name,
                     attempt,
                     self._max_attempts,
+                    " after its answer began streaming" if streamed else "",
                     failure.message,
                     delay,
                 )
                 await self._sleep(delay)
+                if streamed:
+                    streamed = False
+                    yield GenerationChunk(restart=True)
+
+    def _url(self, model: str) -> httpx.URL:
+        model = model.removeprefix("models/")
+        return httpx.URL(
+            f"{self._base_url}/v1beta/models/{quote(model, safe='')}:streamGenerateContent",
+            params={"alt": "sse"},
+        )
 
     def _delay_before_retry(self, attempt: int, failure: _Transient) -> float | None:
         """Seconds to wait before the next attempt, or None when there is none."""
@@ -219,9 +219,7 @@ class GeminiLanguageModel(LanguageModel):
                 )
                 return None
             return failure.retry_after
-        # Full jitter spreads the retries of many concurrent streams hit by the same outage.
-        ceiling = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
-        return self._rng.uniform(0.0, ceiling)
+        return self._backoff.delay(attempt)
 
     def _pool(self) -> int:
         """The next pool in turn, or the least busy one when that one is full."""
@@ -231,19 +229,19 @@ class GeminiLanguageModel(LanguageModel):
             pool = min(range(len(self._clients)), key=self._streams.__getitem__)
         return pool
 
-    async def _attempt(self, body: bytes) -> AsyncGenerator[GenerationChunk, None]:
+    async def _attempt(self, url: httpx.URL, body: bytes) -> AsyncGenerator[GenerationChunk, None]:
         pool = self._pool()
         self._streams[pool] += 1
         try:
             async with self._clients[pool].stream(
-                "POST", self._url, content=body, headers=self._headers
+                "POST", url, content=body, headers=self._headers
             ) as response:
                 if response.status_code != 200:
                     await response.aread()
                     raise self._status_error(
                         response.status_code,
                         _error_body(response.content),
-                        _retry_after(response.headers.get("retry-after")),
+                        retry_after_seconds(response.headers),
                     )
                 async for chunk in self._chunks(response):
                     yield chunk
@@ -339,20 +337,3 @@ def _error_body(content: bytes) -> ApiError:
     except ValueError:
         payload = None
     return parse_error(payload)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """The `Retry-After` header: delay seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
