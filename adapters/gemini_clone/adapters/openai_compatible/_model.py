@@ -73,6 +73,8 @@ class OpenAICompatibleLanguageModel(LanguageModel):
       code that says what to fix (`model_api_key_invalid`, `model_permission_denied`,
       `model_not_found`, `model_quota_exhausted` for a 429 `insufficient_quota`,
       `model_configuration_error`), logged at ERROR. So are proxy and URL errors.
+    - A connection lost after the finish reason keeps the answer (its usage may then be
+      missing) instead of paying for it twice.
     - An error object inside a 200 stream is handled like its status; a stream that is not
       JSON is `ModelError` (`model_bad_response`), not retried.
 
@@ -239,7 +241,23 @@ class OpenAICompatibleLanguageModel(LanguageModel):
         finish_reason = reported_model = None
         usage = None
         done = False
-        async for data in event_data(response.aiter_bytes()):
+        events = aiter(event_data(response.aiter_bytes()))
+        while True:
+            try:
+                data = await anext(events)
+            except StopAsyncIteration:
+                break
+            except httpx.TransportError:
+                if finish_reason is None:
+                    raise
+                # The answer is whole; only the usage chunk or `[DONE]` was lost with the
+                # connection, and asking again would pay for the answer twice.
+                logger.warning(
+                    "OpenAI-compatible model %s: the connection ended after the finish reason; "
+                    "keeping the answer without the rest of the stream",
+                    model,
+                )
+                break
             if not data.strip():
                 continue
             if data.strip() == DONE:
