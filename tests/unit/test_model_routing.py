@@ -38,6 +38,10 @@ class Provider(LanguageModel):
     def __init__(self, name: str) -> None:
         self.name = name
         self.requests: list[GenerationRequest] = []
+        self.closed = False
+
+    async def aclose(self) -> None:
+        self.closed = True
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         self.requests.append(request)
@@ -135,6 +139,15 @@ async def test_a_model_no_provider_serves_fails_as_not_configured() -> None:
 def test_every_provider_of_the_catalogue_needs_a_language_model() -> None:
     with pytest.raises(ValueError, match="openai_compatible"):
         RoutedLanguageModel(catalogue(), {"gemini": Provider("gemini")})
+
+
+async def test_closing_the_router_closes_every_provider() -> None:
+    model, gemini, local = routed()
+
+    await model.aclose()
+
+    assert gemini.closed
+    assert local.closed
 
 
 # --- a restarted answer ----------------------------------------------------------------
