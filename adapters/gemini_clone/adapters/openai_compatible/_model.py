@@ -12,7 +12,7 @@ from contextlib import aclosing
 import httpx
 import msgspec
 
-from gemini_clone.adapters.model_http import Backoff, event_data, retry_after_seconds
+from gemini_clone.adapters.model_http import Backoff, ClientPools, event_data, retry_after_seconds
 from gemini_clone.adapters.openai_compatible._wire import (
     DONE,
     ApiError,
@@ -78,7 +78,8 @@ class OpenAICompatibleLanguageModel(LanguageModel):
     - An error object inside a 200 stream is handled like its status; a stream that is not
       JSON is `ModelError` (`model_bad_response`), not retried.
 
-    An injected `client` is used as it is and not closed by `aclose`.
+    Streams are spread over many small connection pools (`ClientPools`); an injected
+    `client` is used as it is and not closed by `aclose`.
     """
 
     def __init__(
@@ -104,8 +105,6 @@ class OpenAICompatibleLanguageModel(LanguageModel):
             raise ValueError("An OpenAI-compatible server needs at least one model")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        if client is not None and transport is not None:
-            raise ValueError("Pass a client or a transport, not both")
         if httpx.URL(base_url).scheme not in ("http", "https"):
             raise ValueError("The OpenAI-compatible base URL must be an http:// or https:// URL")
         self.name = models[0]
@@ -118,23 +117,18 @@ class OpenAICompatibleLanguageModel(LanguageModel):
         self._backoff = Backoff(base=backoff_base, cap=backoff_max, rng=rng or random.Random())
         self._max_retry_delay = max_retry_delay
         self._sleep = sleep
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            transport=transport,
+        self._pools = ClientPools(
             timeout=httpx.Timeout(
                 connect=connect_timeout, read=read_timeout, write=connect_timeout, pool=pool_timeout
             ),
-            limits=httpx.Limits(
-                max_connections=max_connections,
-                max_keepalive_connections=max_connections,
-                keepalive_expiry=30.0,
-            ),
+            max_connections=max_connections,
+            client=client,
+            transport=transport,
         )
 
     async def aclose(self) -> None:
         """Close the client this adapter created (an injected client is left open)."""
-        if self._owns_client:
-            await self._client.aclose()
+        await self._pools.aclose()
 
     async def __aenter__(self) -> OpenAICompatibleLanguageModel:
         return self
@@ -200,9 +194,10 @@ class OpenAICompatibleLanguageModel(LanguageModel):
 
     async def _attempt(self, model: str, body: bytes) -> AsyncGenerator[GenerationChunk, None]:
         try:
-            async with self._client.stream(
-                "POST", self._url, content=body, headers=self._headers
-            ) as response:
+            async with (
+                self._pools.client() as client,
+                client.stream("POST", self._url, content=body, headers=self._headers) as response,
+            ):
                 if response.status_code != 200:
                     await response.aread()
                     raise self._status_error(
