@@ -137,7 +137,7 @@ async def harness() -> AsyncIterator[Callable[..., Harness]]:
 
         options.setdefault("rng", random.Random(1234))
         options.setdefault("api_key", API_KEY)
-        options.setdefault("models", ["gpt-4o-mini", "gpt-4o"])
+        options.setdefault("model", "gpt-4o-mini")
         model = OpenAICompatibleLanguageModel(
             base_url=BASE_URL, transport=httpx.MockTransport(server), sleep=sleep, **options
         )
@@ -164,7 +164,7 @@ async def replay(chunks: list[GenerationChunk]) -> AsyncIterator[GenerationChunk
 # --- the streamed answer ---------------------------------------------------------------
 
 
-async def test_the_adapter_is_a_language_model_named_after_its_first_model(
+async def test_the_adapter_is_a_language_model_named_after_its_model(
     harness: Callable[..., Harness],
 ) -> None:
     model: LanguageModel = harness().model
@@ -412,7 +412,7 @@ async def test_request_carries_the_key_the_model_the_roles_and_asks_for_usage(
     }
 
 
-async def test_without_a_model_the_first_configured_one_answers(
+async def test_without_a_model_the_adapters_own_answers(
     harness: Callable[..., Harness],
 ) -> None:
     h = harness(recorded_stream())
@@ -426,7 +426,7 @@ async def test_without_a_model_the_first_configured_one_answers(
 async def test_a_server_without_a_key_gets_no_authorization_header(
     harness: Callable[..., Harness],
 ) -> None:
-    h = harness(recorded_stream("ollama_stream_plain.sse"), api_key=None, models=["llama3.2"])
+    h = harness(recorded_stream("ollama_stream_plain.sse"), api_key=None, model="llama3.2")
 
     await h.ask()
 
@@ -762,24 +762,24 @@ async def test_the_key_never_reaches_the_logs(
 
 def test_the_base_url_must_be_http() -> None:
     with pytest.raises(ValueError, match="http"):
-        OpenAICompatibleLanguageModel(base_url="127.0.0.1:11434/v1", models=["llama3.2"])
+        OpenAICompatibleLanguageModel(base_url="127.0.0.1:11434/v1", model="llama3.2")
 
 
-def test_at_least_one_model_is_required() -> None:
+def test_a_model_is_required() -> None:
     with pytest.raises(ValueError, match="model"):
-        OpenAICompatibleLanguageModel(base_url=BASE_URL, models=[])
+        OpenAICompatibleLanguageModel(base_url=BASE_URL, model="")
 
 
 async def test_aclose_closes_only_the_client_the_model_created() -> None:
     own = OpenAICompatibleLanguageModel(
-        base_url=BASE_URL, models=["m"], transport=httpx.MockTransport(FakeServer([]))
+        base_url=BASE_URL, model="m", transport=httpx.MockTransport(FakeServer([]))
     )
     await own.aclose()
     with pytest.raises(RuntimeError, match="client has been closed"):
         await collect(own.stream(QUESTION))
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(FakeServer([]))) as client:
-        async with OpenAICompatibleLanguageModel(base_url=BASE_URL, models=["m"], client=client):
+        async with OpenAICompatibleLanguageModel(base_url=BASE_URL, model="m", client=client):
             pass
         assert not client.is_closed
 
@@ -844,7 +844,7 @@ async def test_a_connection_the_server_really_drops_is_restarted_over_real_http(
 
     async with (
         DroppingServer("openai_stream_usage.sse", drop=1, keep=5) as url,
-        OpenAICompatibleLanguageModel(base_url=url, models=["gpt-4o-mini"], sleep=sleep) as model,
+        OpenAICompatibleLanguageModel(base_url=url, model="gpt-4o-mini", sleep=sleep) as model,
     ):
         chunks = [chunk async for chunk in model.stream(QUESTION)]
 

@@ -93,7 +93,7 @@ def make_language_model(settings: Settings, catalogue: ModelCatalogue) -> Langua
 
         providers[OPENAI_COMPATIBLE] = OpenAICompatibleLanguageModel(
             base_url=settings.openai_base_url,
-            models=catalogue.served_by(OPENAI_COMPATIBLE),
+            model=catalogue.served_by(OPENAI_COMPATIBLE)[0],
             api_key=settings.openai_api_key,
             read_timeout=settings.openai_timeout_seconds,
             max_attempts=settings.openai_max_attempts,

@@ -104,6 +104,7 @@ class GeminiLanguageModel(LanguageModel):
         self.name = model
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
+        self._urls: dict[str, httpx.URL] = {}
         self._headers = {
             "x-goog-api-key": api_key,
             "accept": "text/event-stream",
@@ -171,11 +172,15 @@ class GeminiLanguageModel(LanguageModel):
                     yield GenerationChunk(restart=True)
 
     def _url(self, model: str) -> httpx.URL:
-        model = model.removeprefix("models/")
-        return httpx.URL(
-            f"{self._base_url}/v1beta/models/{quote(model, safe='')}:streamGenerateContent",
-            params={"alt": "sse"},
-        )
+        url = self._urls.get(model)
+        if url is None:
+            name = quote(model.removeprefix("models/"), safe="")
+            url = httpx.URL(
+                f"{self._base_url}/v1beta/models/{name}:streamGenerateContent",
+                params={"alt": "sse"},
+            )
+            self._urls[model] = url
+        return url
 
     def _delay_before_retry(self, attempt: int, failure: _Transient) -> float | None:
         """Seconds to wait before the next attempt, or None when there is none."""

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 
 import httpx
@@ -55,7 +55,7 @@ class OpenAICompatibleLanguageModel(LanguageModel):
       `stream_options.include_usage`; the key, when there is one, travels only in the
       `Authorization: Bearer` header, is never logged and is masked in any error text the
       server echoes back. A local server (Ollama, vLLM without `--api-key`) needs none.
-    - The request's `model` picks the model; without one, the first of `models`.
+    - The request's `model` picks the model (any the server offers); without one, `model`.
     - Text comes from `choices[0].delta.content`, however the bytes are cut (inside a
       multi-byte character too). `finish_reason` `length` completes as `max_tokens`;
       `content_filter` blocks the answer (block reason `content_filter`).
@@ -86,7 +86,7 @@ class OpenAICompatibleLanguageModel(LanguageModel):
         self,
         *,
         base_url: str,
-        models: Sequence[str],
+        model: str,
         api_key: str | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 120.0,
@@ -101,13 +101,13 @@ class OpenAICompatibleLanguageModel(LanguageModel):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        if not models:
-            raise ValueError("An OpenAI-compatible server needs at least one model")
+        if not model:
+            raise ValueError("An OpenAI-compatible server needs a model")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         if httpx.URL(base_url).scheme not in ("http", "https"):
             raise ValueError("The OpenAI-compatible base URL must be an http:// or https:// URL")
-        self.name = models[0]
+        self.name = model
         self._api_key = api_key or None
         self._url = httpx.URL(f"{base_url.rstrip('/')}/chat/completions")
         self._headers = {"accept": "text/event-stream", "content-type": "application/json"}
