@@ -42,6 +42,7 @@ from gemini_clone.application.messaging.generate_reply import (
     ReplyOutcome,
     ReplySettings,
 )
+from gemini_clone.application.messaging.model_routing import RoutedLanguageModel
 from gemini_clone.application.messaging.reading import (
     GetMessage,
     ListMessages,
@@ -70,6 +71,7 @@ from gemini_clone.domain.errors import (
 )
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
+from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
@@ -109,6 +111,7 @@ __all__ = [
     "ApplyPaymentEvent",
     "AuthenticationFailed",
     "Cache",
+    "CatalogueModel",
     "ChangePassword",
     "ChangePasswordInput",
     "Chatroom",
@@ -158,6 +161,7 @@ __all__ = [
     "MessageRepository",
     "MessageStatus",
     "MobileNumbers",
+    "ModelCatalogue",
     "ModelConfigurationError",
     "ModelError",
     "ModelUnavailable",
@@ -198,6 +202,7 @@ __all__ = [
     "ResetPassword",
     "ResetPasswordInput",
     "Role",
+    "RoutedLanguageModel",
     "SendMessage",
     "SendMessageInput",
     "SendMessageOutput",

@@ -7,7 +7,7 @@ Each port's adapter is chosen by its own setting, so any mix works:
 | database        | SQLite file (aiosqlite)       | DATABASE_URL=postgresql://...       |
 | jobs            | taskiq in-memory broker       | REDIS_URL (taskiq-redis streams)    |
 | cache, throttle | in process                    | REDIS_URL                           |
-| language model  | offline model                 | GEMINI_API_KEY                      |
+| language model  | offline model                 | GEMINI_API_KEY and/or OPENAI_BASE_URL |
 | payments        | sandbox checkout              | STRIPE_SECRET_KEY (+ webhook, price)|
 | OTP delivery    | in the response               | OTP_DELIVERY=log                    |
 """
@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gemini_clone.adapters.jwt import JwtTokenService, load_or_create_secret
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
 from gemini_clone.adapters.memory.clock import SystemClock, UuidGenerator
-from gemini_clone.adapters.offline import OfflineLanguageModel
 from gemini_clone.adapters.redis import NearCache, RedisThrottle, create_redis_client
 from gemini_clone.adapters.sandbox import SandboxPaymentGateway
 from gemini_clone.adapters.security import (
@@ -72,11 +71,11 @@ from gemini_clone.application.messaging.reading import GetMessage, ListMessages,
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import SendMessage
 from gemini_clone.domain.quota import Plans
+from gemini_clone.entrypoints.model_providers import make_language_model, make_model_catalogue
 from gemini_clone.entrypoints.runtime import Runtime
 from gemini_clone.entrypoints.settings import Settings
 from gemini_clone.ports.cache import Cache, Throttle
 from gemini_clone.ports.jobs import ReplyJobs
-from gemini_clone.ports.language_model import LanguageModel
 from gemini_clone.ports.otp import OtpSender
 from gemini_clone.ports.payments import PaymentGateway
 from gemini_clone.ports.posting import MessagePosting
@@ -174,23 +173,6 @@ def make_reply_jobs(redis: Redis | None, broker: Callable[[], AsyncBroker]) -> R
     return TaskiqReplyJobs(broker())
 
 
-def make_language_model(settings: Settings) -> LanguageModel:
-    if settings.gemini_api_key:
-        from gemini_clone.adapters.gemini import GeminiLanguageModel
-
-        return GeminiLanguageModel(
-            api_key=settings.gemini_api_key,
-            model=settings.gemini_model,
-            base_url=settings.gemini_base_url,
-            temperature=settings.gemini_temperature,
-            max_output_tokens=settings.gemini_max_output_tokens,
-            read_timeout=settings.gemini_timeout_seconds,
-            max_attempts=settings.gemini_max_attempts,
-            max_connections=max(512, settings.worker_concurrency),
-        )
-    return OfflineLanguageModel(latency_seconds=settings.offline_model_latency_seconds)
-
-
 def make_sandbox(settings: Settings) -> SandboxPaymentGateway | None:
     return None if settings.stripe_secret_key else SandboxPaymentGateway()
 
@@ -255,7 +237,8 @@ class Container(containers.DeclarativeContainer):
     throttle = providers.Singleton(make_throttle, redis)
     broker = providers.Singleton(make_broker, settings)
     reply_jobs = providers.Singleton(make_reply_jobs, redis, broker.provider)
-    language_model = providers.Singleton(make_language_model, settings)
+    model_catalogue = providers.Singleton(make_model_catalogue, settings)
+    language_model = providers.Singleton(make_language_model, settings, model_catalogue)
     sandbox_gateway = providers.Singleton(make_sandbox, settings)
     payment_gateway = providers.Singleton(make_payment_gateway, settings, sandbox_gateway)
     otp_sender = providers.Singleton(make_otp_sender, settings)
