@@ -36,7 +36,7 @@ from gemini_clone.application.chatrooms.listing import (
     ListChatroomsInput,
 )
 from gemini_clone.application.chatrooms.rename import RenameChatroom, RenameChatroomInput
-from gemini_clone.application.common import KeyedHasher
+from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
     ReplyOutcome,

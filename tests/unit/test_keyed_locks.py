@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
-from gemini_clone.application.common import KeyedLocks
+from gemini_clone.application.keyed_locks import KeyedLocks
 
 
 async def test_holders_of_one_key_take_turns_and_other_keys_do_not_wait() -> None:

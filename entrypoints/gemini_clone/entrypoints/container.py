@@ -28,7 +28,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemini_clone.adapters.jwt import JwtTokenService, load_or_create_secret
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
-from gemini_clone.adapters.memory.clock import SystemClock, UuidGenerator
 from gemini_clone.adapters.offline import OfflineLanguageModel
 from gemini_clone.adapters.redis import NearCache, RedisThrottle, create_redis_client
 from gemini_clone.adapters.sandbox import SandboxPaymentGateway
@@ -42,6 +41,7 @@ from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting
 from gemini_clone.adapters.sql.replies import PostgresReplyStore
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
+from gemini_clone.adapters.system import SystemClock, UuidGenerator
 from gemini_clone.adapters.taskiq.producer import StreamReplyJobs
 from gemini_clone.application.admin.list_users import ListUsers
 from gemini_clone.application.admin.show_user import ShowUser
@@ -66,7 +66,7 @@ from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.chatrooms.get import GetChatroom
 from gemini_clone.application.chatrooms.listing import ListChatrooms
 from gemini_clone.application.chatrooms.rename import RenameChatroom
-from gemini_clone.application.common import KeyedHasher
+from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
 from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
