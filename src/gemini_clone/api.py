@@ -30,11 +30,8 @@ from gemini_clone.application.billing.support import SetProBySupport
 from gemini_clone.application.chatrooms.create import CreateChatroom, CreateChatroomInput
 from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.chatrooms.get import ChatroomDetail, GetChatroom
-from gemini_clone.application.chatrooms.listing import (
-    ChatroomPage,
-    ListChatrooms,
-    ListChatroomsInput,
-)
+from gemini_clone.application.chatrooms.listing import ListChatrooms, ListChatroomsInput
+from gemini_clone.application.chatrooms.pages import ChatroomPage
 from gemini_clone.application.chatrooms.rename import RenameChatroom, RenameChatroomInput
 from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import (
