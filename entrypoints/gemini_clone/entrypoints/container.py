@@ -74,7 +74,6 @@ from gemini_clone.application.messaging.reply_store import TransactionalReplySto
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import SendMessage
 from gemini_clone.domain.quota import Plans
-from gemini_clone.entrypoints.runtime import Runtime
 from gemini_clone.entrypoints.settings import Settings
 from gemini_clone.ports.cache import Cache, Throttle
 from gemini_clone.ports.jobs import ReplyJobs
@@ -344,8 +343,6 @@ class Container(containers.DeclarativeContainer):
     list_users = providers.Singleton(ListUsers, uow)
     show_user = providers.Singleton(ShowUser, uow, mobile_numbers, plans, clock)
     usage_report = providers.Singleton(UsageReport, uow, clock)
-
-    runtime = providers.Singleton(Runtime, __self__)
 
 
 def build_container(settings: Settings) -> Container:

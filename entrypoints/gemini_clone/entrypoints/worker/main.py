@@ -17,6 +17,7 @@ from taskiq import AckableMessage
 from taskiq.receiver import Receiver
 
 from gemini_clone.entrypoints.container import ConfigurationError, Container, build_container
+from gemini_clone.entrypoints.runtime import Runtime
 from gemini_clone.entrypoints.settings import Settings
 from gemini_clone.entrypoints.worker.tasks import register_reply_task
 
@@ -57,7 +58,7 @@ class ReplyWorker:
         self._stopping.set()
 
     async def run(self) -> None:
-        runtime = self._container.runtime()
+        runtime = Runtime(self._container)
         broker = self._container.broker()
         register_reply_task(broker, self._container)
         await runtime.start()
