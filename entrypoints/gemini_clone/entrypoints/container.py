@@ -40,6 +40,7 @@ from gemini_clone.adapters.security import (
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting
 from gemini_clone.adapters.sql.replies import PostgresReplyStore
+from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.adapters.system import SystemClock, UuidGenerator
 from gemini_clone.adapters.taskiq.producer import StreamReplyJobs
@@ -251,6 +252,7 @@ class Container(containers.DeclarativeContainer):
 
     engine = providers.Singleton(make_engine, settings)
     uow = providers.Singleton(sql_unit_of_work_factory, engine)
+    reply_statistics = providers.Singleton(SqlReplyStatistics, engine)
     redis = providers.Singleton(make_redis, settings)
     cache = providers.Singleton(make_cache, redis)
     throttle = providers.Singleton(make_throttle, redis)
