@@ -124,11 +124,7 @@ class GeminiLanguageModel(LanguageModel):
         if client is not None:
             self._clients = [client]
         else:
-            # Many small pools instead of one large: on every request it starts and ends,
-            # httpcore's pool checks each of its idle connections (a few system calls
-            # each), which at hundreds of streams costs more CPU than the streams
-            # themselves (encode/httpcore#1035). The pools share one TLS context: each
-            # would otherwise load the CA bundle again.
+            # Many small pools sharing one TLS context, for speed (bench/README.md, Decisions).
             pools = max(1, -(-max_connections // POOL_CONNECTIONS))
             verify = httpx.create_ssl_context() if transport is None else True
             self._clients = [

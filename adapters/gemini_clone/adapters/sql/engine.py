@@ -89,11 +89,9 @@ def create_engine(
 async def pooled_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection of `engine`'s pool, handed out in the order callers asked for one.
 
-    SQLAlchemy's async pool waits on an `asyncio.Queue`, which lets a newcomer take a
-    connection just returned for a waiter that was already woken; that waiter goes back to
-    the end of the line. With the pool busy, most requests passed while a few waited for
-    seconds (at 256 connections, the message post's p99 went past wrk's 2 s timeout). A
-    FIFO gate as wide as the pool, in front of it, keeps the order.
+    SQLAlchemy's async pool lets a newcomer overtake a waiter that was already woken; a
+    FIFO gate as wide as the pool, in front of it, keeps the order, so no request waits
+    for seconds while others pass (bench/README.md, Decisions).
     """
     gate = _gates.get(engine.sync_engine)
     if gate is None:

@@ -160,11 +160,9 @@ def _long_lived_collection() -> Iterator[None]:
     """Python's cyclic garbage collector, tuned for a process that keeps hundreds of replies
     in flight.
 
-    With the default threshold, the young generation is collected every 700 net
-    allocations, so the short-lived objects of replies in flight survive into the older
-    generations, whose collections walk every object of the process: about a tenth of the
-    worker's CPU went to collecting, a fortieth with this threshold. What exists once the
-    process has started (modules, classes, the container) is frozen out of collections.
+    The young generation is collected less often, so that the short-lived objects of
+    replies in flight die young (bench/README.md, Decisions); what exists once the process
+    has started (modules, classes, the container) is frozen out of collections.
     """
     young, middle, old = gc.get_threshold()
     gc.freeze()
