@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from gemini_clone.adapters.sql.engine import normalize_url
 from gemini_clone.entrypoints.container import make_engine
-from gemini_clone.entrypoints.settings import SettingsError, load_settings
+from gemini_clone.entrypoints.settings import DATABASE_SCHEMES, SettingsError, load_settings
 
 
 @pytest.mark.parametrize(
@@ -84,3 +85,10 @@ def test_the_database_pool_size_is_the_number_of_connections_a_process_keeps() -
 
     assert engine.pool.size() == 7  # type: ignore[attr-defined]
     assert engine.pool._max_overflow == 0  # type: ignore[attr-defined]
+
+
+def test_the_database_kinds_the_settings_accept_are_those_the_engine_takes() -> None:
+    for scheme in DATABASE_SCHEMES:
+        normalize_url(f"{scheme}://app@db/app")
+    with pytest.raises(ValueError, match="unsupported database"):
+        normalize_url("mysql://app@db/app")

@@ -156,14 +156,13 @@ def _check_url(name: str, url: str, schemes: Collection[str], example: str) -> N
         parts = urlsplit(url)
         parts.port  # noqa: B018 (parsing the port is the check: it raises on a bad one)
     except ValueError:
-        raise ValueError(f"Invalid setting {name}: {shown!r} is not a URL ({example}).") from None
-    if parts.scheme.lower() not in schemes:
         raise ValueError(
-            f"Invalid setting {name}: {parts.scheme or 'no scheme'!r} is not supported in "
-            f"{shown!r}; use {example}."
-        )
+            f"Invalid setting {name}: {shown!r} has a bad port; use {example}."
+        ) from None
+    if parts.scheme.lower() not in schemes:
+        raise ValueError(f"Invalid setting {name}: {shown!r} is not supported; use {example}.")
     if parts.scheme in ("http", "https") and not parts.hostname:
-        raise ValueError(f"Invalid setting {name}: {shown!r} names no host ({example}).")
+        raise ValueError(f"Invalid setting {name}: {shown!r} names no host; use {example}.")
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
