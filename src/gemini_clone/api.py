@@ -101,6 +101,7 @@ from gemini_clone.ports.repositories import (
     UsageRepository,
     UserRepository,
 )
+from gemini_clone.ports.statistics import ReplyStatistics
 from gemini_clone.ports.tokens import AccessToken, PasswordHasher, TokenService
 
 __all__ = [
@@ -192,6 +193,7 @@ __all__ = [
     "ReplyOutcome",
     "ReplyResult",
     "ReplySettings",
+    "ReplyStatistics",
     "ReplyStore",
     "RequeueStaleReplies",
     "ResetPassword",
