@@ -11,8 +11,8 @@ from uuid import uuid4
 import pytest
 from tests.adapters.conftest import given_room
 
-from gemini_clone.adapters.memory.repositories import InMemoryStore
 from gemini_clone.adapters.memory.statistics import InMemoryReplyStatistics
+from gemini_clone.adapters.memory.tables import InMemoryStore
 from gemini_clone.adapters.memory.unit_of_work import in_memory_unit_of_work_factory
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.schema import upgrade

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from gemini_clone.adapters.memory.repositories import InMemoryStore
+from gemini_clone.adapters.memory.tables import InMemoryStore
 from gemini_clone.domain.messages import PENDING_STATUSES, MessageStatus
 from gemini_clone.ports.statistics import ReplyStatistics
 
