@@ -30,13 +30,10 @@ from gemini_clone.application.billing.support import SetProBySupport
 from gemini_clone.application.chatrooms.create import CreateChatroom, CreateChatroomInput
 from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.chatrooms.get import ChatroomDetail, GetChatroom
-from gemini_clone.application.chatrooms.listing import (
-    ChatroomPage,
-    ListChatrooms,
-    ListChatroomsInput,
-)
+from gemini_clone.application.chatrooms.listing import ListChatrooms, ListChatroomsInput
+from gemini_clone.application.chatrooms.pages import ChatroomPage
 from gemini_clone.application.chatrooms.rename import RenameChatroom, RenameChatroomInput
-from gemini_clone.application.common import KeyedHasher
+from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
     ReplyOutcome,
@@ -104,6 +101,7 @@ from gemini_clone.ports.repositories import (
     UsageRepository,
     UserRepository,
 )
+from gemini_clone.ports.statistics import ReplyStatistics
 from gemini_clone.ports.tokens import AccessToken, PasswordHasher, TokenService
 
 __all__ = [
@@ -197,6 +195,7 @@ __all__ = [
     "ReplyOutcome",
     "ReplyResult",
     "ReplySettings",
+    "ReplyStatistics",
     "ReplyStore",
     "RequeueStaleReplies",
     "ResetPassword",
