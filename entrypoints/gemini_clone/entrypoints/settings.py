@@ -36,7 +36,6 @@ REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 HTTP_URL_FIELDS = (
     "public_base_url",
     "gemini_base_url",
-    "openai_base_url",
     "stripe_api_base",
     "stripe_success_url",
     "stripe_cancel_url",
