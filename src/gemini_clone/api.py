@@ -57,6 +57,7 @@ from gemini_clone.application.messaging.send_message import (
     SendMessageInput,
     SendMessageOutput,
 )
+from gemini_clone.application.messaging.streaming import ReplyEvent, ReplyEventKind, StreamReply
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
@@ -92,6 +93,8 @@ from gemini_clone.ports.otp import MobileNumbers, OtpSender
 from gemini_clone.ports.payments import CheckoutRequest, CheckoutSession, PaymentGateway
 from gemini_clone.ports.posting import MessagePosting, QuotaTake
 from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyStore
+from gemini_clone.ports.reply_pieces import Piece, PieceEvent, PieceKind, ReplyPieces
+from gemini_clone.ports.reply_stops import ReplyStops
 from gemini_clone.ports.repositories import (
     ChatroomRepository,
     MessageRepository,
@@ -180,6 +183,9 @@ __all__ = [
     "PaymentEvent",
     "PaymentEventRepository",
     "PaymentGateway",
+    "Piece",
+    "PieceEvent",
+    "PieceKind",
     "Plans",
     "Profile",
     "QuotaExceeded",
@@ -191,10 +197,14 @@ __all__ = [
     "RefreshTokenRepository",
     "RenameChatroom",
     "RenameChatroomInput",
+    "ReplyEvent",
+    "ReplyEventKind",
     "ReplyJobs",
     "ReplyOutcome",
+    "ReplyPieces",
     "ReplyResult",
     "ReplySettings",
+    "ReplyStops",
     "ReplyStore",
     "RequeueStaleReplies",
     "ResetPassword",
@@ -212,6 +222,7 @@ __all__ = [
     "SignUpInput",
     "StartCheckout",
     "StartCheckoutInput",
+    "StreamReply",
     "Subscription",
     "SubscriptionRepository",
     "SubscriptionView",

@@ -7,6 +7,8 @@ Each port's adapter is chosen by its own setting, so any mix works:
 | database        | SQLite file (aiosqlite)       | DATABASE_URL=postgresql://...       |
 | jobs            | taskiq in-memory broker       | REDIS_URL (taskiq-redis streams)    |
 | cache, throttle | in process                    | REDIS_URL                           |
+| reply pieces,   | in process                    | REDIS_URL (a stream per reply;      |
+| stop requests   |                               | pub/sub for stops)                  |
 | language model  | offline model                 | GEMINI_API_KEY                      |
 | payments        | sandbox checkout              | STRIPE_SECRET_KEY (+ webhook, price)|
 | OTP delivery    | in the response               | OTP_DELIVERY=log                    |
@@ -29,8 +31,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gemini_clone.adapters.jwt import JwtTokenService, load_or_create_secret
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
 from gemini_clone.adapters.memory.clock import SystemClock, UuidGenerator
+from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
+from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
 from gemini_clone.adapters.offline import OfflineLanguageModel
-from gemini_clone.adapters.redis import NearCache, RedisThrottle, create_redis_client
+from gemini_clone.adapters.redis import (
+    NearCache,
+    RedisReplyPieces,
+    RedisReplyStops,
+    RedisThrottle,
+    create_redis_client,
+)
 from gemini_clone.adapters.sandbox import SandboxPaymentGateway
 from gemini_clone.adapters.security import (
     Argon2PasswordHasher,
@@ -73,6 +83,7 @@ from gemini_clone.application.messaging.reading import GetMessage, ListMessages,
 from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import SendMessage
+from gemini_clone.application.messaging.streaming import StreamReply
 from gemini_clone.domain.quota import Plans
 from gemini_clone.entrypoints.runtime import Runtime
 from gemini_clone.entrypoints.settings import Settings
@@ -83,6 +94,8 @@ from gemini_clone.ports.otp import OtpSender
 from gemini_clone.ports.payments import PaymentGateway
 from gemini_clone.ports.posting import MessagePosting
 from gemini_clone.ports.replies import ReplyStore
+from gemini_clone.ports.reply_pieces import ReplyPieces
+from gemini_clone.ports.reply_stops import ReplyStops
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 if TYPE_CHECKING:
@@ -190,7 +203,18 @@ def make_language_model(settings: Settings) -> LanguageModel:
             max_attempts=settings.gemini_max_attempts,
             max_connections=max(512, settings.worker_concurrency),
         )
-    return OfflineLanguageModel(latency_seconds=settings.offline_model_latency_seconds)
+    return OfflineLanguageModel(
+        latency_seconds=settings.offline_model_latency_seconds,
+        word_delay_seconds=settings.offline_model_word_delay_seconds,
+    )
+
+
+def make_reply_pieces(redis: Redis | None) -> ReplyPieces:
+    return RedisReplyPieces(redis) if redis is not None else InMemoryReplyPieces()
+
+
+def make_reply_stops(redis: Redis | None) -> ReplyStops:
+    return RedisReplyStops(redis) if redis is not None else InMemoryReplyStops()
 
 
 def make_sandbox(settings: Settings) -> SandboxPaymentGateway | None:
@@ -257,6 +281,8 @@ class Container(containers.DeclarativeContainer):
     throttle = providers.Singleton(make_throttle, redis)
     broker = providers.Singleton(make_broker, settings)
     reply_jobs = providers.Singleton(make_reply_jobs, redis, broker.provider)
+    reply_pieces = providers.Singleton(make_reply_pieces, redis)
+    reply_stops = providers.Singleton(make_reply_stops, redis)
     language_model = providers.Singleton(make_language_model, settings)
     sandbox_gateway = providers.Singleton(make_sandbox, settings)
     payment_gateway = providers.Singleton(make_payment_gateway, settings, sandbox_gateway)
@@ -321,8 +347,15 @@ class Container(containers.DeclarativeContainer):
     wait_for_reply = providers.Singleton(WaitForReply, get_message, clock)
     reply_store = providers.Singleton(make_reply_store, engine, uow)
     generate_reply = providers.Singleton(
-        GenerateReply, reply_store, language_model, clock, reply_settings
+        GenerateReply,
+        reply_store,
+        language_model,
+        clock,
+        reply_settings,
+        pieces=reply_pieces,
+        stops=reply_stops,
     )
+    stream_reply = providers.Singleton(StreamReply, get_message, reply_pieces)
     requeue_stale_replies = providers.Singleton(
         lambda uow, jobs, clock, seconds: RequeueStaleReplies(
             uow, jobs, clock, stale_after=timedelta(seconds=seconds)

@@ -10,6 +10,9 @@ raised (`QuotaExceeded`). Every family is named `gemini_clone_*`:
     reply_generation_seconds{status}             claim + generate + store of one reply
     replies_pending{status}                      replies queued or processing (at scrape time)
     quota_refusals_total                         posts refused with `daily_limit_reached`
+    streams_open                                 reply streams (SSE) open now
+    reply_stops_total{outcome}                   stop requests: cancelled (queued), stopped
+                                                 (being written), final (nothing to stop)
     webhook_events_total{type,outcome}           payment webhooks: applied, duplicate, stale,
                                                  unknown_user, ignored, invalid
 
@@ -63,6 +66,18 @@ WEBHOOK_EVENTS: Final = Counter(
     ["type", "outcome"],
 )
 
+STREAMS_OPEN: Final = Gauge(
+    "gemini_clone_streams_open",
+    "Reply streams (Server-Sent Events) open now.",
+    multiprocess_mode="livesum",
+)
+REPLY_STOPS: Final = Counter(
+    "gemini_clone_reply_stops",
+    "Stop requests, by outcome: cancelled (it was queued), stopped (being written), "
+    "final (nothing left to stop).",
+    ["outcome"],
+)
+
 WEBHOOK_IGNORED: Final = "ignored"
 WEBHOOK_INVALID: Final = "invalid"
 UNKNOWN_EVENT_TYPE: Final = "unknown"
@@ -90,8 +105,10 @@ def quota_refused() -> None:
 
 __all__ = [
     "PENDING_REPLIES",
+    "REPLY_STOPS",
     "REQUESTS",
     "REQUEST_SECONDS",
+    "STREAMS_OPEN",
     "UNKNOWN_EVENT_TYPE",
     "WEBHOOK_IGNORED",
     "WEBHOOK_INVALID",

@@ -31,6 +31,8 @@ class ClaimedReply:
     token budget (see `ReplyStore.claim`)."""
     quota: QuotaUnit | None
     """The unit the question took, if any: a reply that fails gives it back."""
+    attempt: int = 1
+    """Which claim of the reply this is (1 for the first): a later one starts over."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
