@@ -284,6 +284,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--replies", type=int, default=2000)
+    parser.add_argument(
+        "--pieces", type=int, default=None, help="pieces per stand-in reply (default 3)"
+    )
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -334,6 +337,7 @@ def main() -> None:
                     str(stand_in_port),
                     "--latency",
                     str(args.latency),
+                    *(["--pieces", str(args.pieces)] if args.pieces else []),
                 ],
                 env,
             )
