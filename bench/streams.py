@@ -225,6 +225,7 @@ async def live_streams(
     elapsed = time.monotonic() - started
     cpu = cpu_seconds(api_pid) - before_cpu
     delays = [d * 1000 for s in streams for d in s.delays]
+    later = [d * 1000 for s in streams for d in s.delays[1:]]
     return {
         "streams": count,
         "finished": sum(s.done for s in streams),
@@ -232,6 +233,9 @@ async def live_streams(
         "delay_p50_ms": statistics.median(delays),
         "delay_p99_ms": percentile(delays, 0.99),
         "delay_max_ms": max(delays),
+        "first_piece_p50_ms": statistics.median(s.delays[0] * 1000 for s in streams),
+        "first_piece_max_ms": max(s.delays[0] * 1000 for s in streams),
+        "later_pieces_p99_ms": percentile(later, 0.99),
         "seconds": elapsed,
         "api_cpu_seconds": cpu,
         "api_cpu_share_per_stream_pct": 100 * cpu / elapsed / count,
@@ -264,6 +268,9 @@ def main() -> None:
     parser.add_argument("--pieces", type=int, default=20)
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between pieces")
     parser.add_argument("--latency", type=float, default=0.5, help="seconds before the first")
+    parser.add_argument(
+        "--pool-size", type=int, default=10, help="DATABASE_POOL_SIZE of both processes"
+    )
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
     args = parser.parse_args()
 
@@ -288,6 +295,7 @@ def main() -> None:
                 "GEMINI_BASE_URL": f"http://127.0.0.1:{stand_in_port}",
                 "AUTH_RATE_LIMIT_PER_MINUTE": "0",
                 "LOG_LEVEL": "WARNING",
+                "DATABASE_POOL_SIZE": str(args.pool_size),
             }
             subprocess.run(
                 [str(SCRIPT), "db", "upgrade"], env=env, cwd=folder, check=True, capture_output=True
