@@ -287,9 +287,12 @@ def main() -> None:
     parser.add_argument(
         "--pieces", type=int, default=None, help="pieces per stand-in reply (default 3)"
     )
+    parser.add_argument(
+        "--replies-only", action="store_true", help="measure the worker only (no wrk runs)"
+    )
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and not args.replies_only:
         sys.exit("wrk is needed: apt-get install wrk")
 
     folder = Path(tempfile.mkdtemp(prefix="gemini-clone-bench-"))
@@ -381,6 +384,9 @@ def main() -> None:
             results["replies"] = replies
             results["worker_peak_rss_mb"] = peak_rss_mb(worker.pid)
             processes.stop("worker")
+            if args.replies_only:
+                print(json.dumps(results, indent=2))
+                return
 
             wrk_args = {"connections": args.connections, "duration": args.duration}
             body = json.dumps({"content": "Hello from the benchmark"})

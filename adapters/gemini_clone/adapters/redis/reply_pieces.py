@@ -32,15 +32,16 @@ DEFAULT_MAX_PIECES = 10_000
 DEFAULT_KEEP_SECONDS = 300
 """How long a reply's pieces stay after `done`."""
 DEFAULT_LIVE_SECONDS = 3_600
-"""How long a reply's pieces stay after the last one when `done` never comes (a worker
-that died for good): refreshed by every publish."""
+"""How long a reply's pieces stay after its first one when `done` never comes (a worker
+that died for good)."""
 DEFAULT_BLOCK_MILLISECONDS = 500
 """How long one blocking read waits; below the client's socket timeout (1 s)."""
 READ_COUNT = 1_000
+MAX_REMEMBERED_STREAMS = 100_000
 
 _FAILURES = (RedisError, OSError)
 _KINDS = {b"d": PieceKind.DELTA, b"r": PieceKind.RESTART, b"x": PieceKind.DONE}
-_CODES = {kind: code for code, kind in _KINDS.items()}
+_CODES = {kind: code.decode() for code, kind in _KINDS.items()}
 
 _Entry: TypeAlias = tuple[bytes, dict[bytes, bytes]]
 
@@ -82,9 +83,9 @@ class RedisReplyPieces(ReplyPieces):
     Publishing (the worker): `publish` only queues the piece; one background task sends
     whatever has queued, for every reply at once, in one pipeline per round trip, so a
     worker writing hundreds of replies pays no round trip per piece. Deltas of one attempt
-    that queued together become one entry. Each entry is `XADD ... MAXLEN ~ max_pieces`,
-    and each batch sets the stream to expire `live_seconds` after its last piece, or
-    `keep_seconds` after `done`.
+    that queued together become one entry. Each entry is `XADD ... MAXLEN ~ max_pieces`;
+    a stream expires `live_seconds` after its first piece (a writer that died for good),
+    or `keep_seconds` after `done`.
 
     Reading (the API): one shared connection of the process runs a single blocking
     `XREAD` over every stream its readers follow, from the earliest position any of them
@@ -112,6 +113,8 @@ class RedisReplyPieces(ReplyPieces):
         self._queued: dict[str, list[Piece]] = {}
         self._queued_changed = asyncio.Event()
         self._sent = asyncio.Event()
+        self._expiring: set[str] = set()
+        """Streams this process set to expire `live_seconds` after their first piece."""
         self._sender: asyncio.Task[None] | None = None
         self._watched: dict[str, _Watched] = {}
         self._watched_changed = asyncio.Event()
@@ -155,14 +158,24 @@ class RedisReplyPieces(ReplyPieces):
         pipeline = self._redis.pipeline(transaction=False)
         for key, pieces in batch.items():
             for piece in _joined(pieces):
-                fields: dict[str, str | int] = {"k": _CODES[piece.kind].decode()}
+                fields: list[str | int] = ["k", _CODES[piece.kind]]
                 if piece.attempt:
-                    fields["a"] = piece.attempt
+                    fields += ["a", piece.attempt]
                 if piece.text:
-                    fields["t"] = piece.text
-                pipeline.xadd(key, fields, maxlen=self._max_pieces, approximate=True)  # type: ignore[arg-type]
-            done = any(piece.kind is PieceKind.DONE for piece in pieces)
-            pipeline.expire(key, self._keep_seconds if done else self._live_seconds)
+                    fields += ["t", piece.text]
+                # The command itself: redis-py's `xadd` checks and rebuilds its arguments,
+                # a good share of the cost of a piece.
+                pipeline.execute_command("XADD", key, "MAXLEN", "~", self._max_pieces, "*", *fields)
+            if any(piece.kind is PieceKind.DONE for piece in pieces):
+                self._expiring.discard(key)
+                pipeline.expire(key, self._keep_seconds)
+            elif key not in self._expiring:
+                if len(self._expiring) >= MAX_REMEMBERED_STREAMS:
+                    # Replies whose `done` another process sent; setting an expiry again
+                    # is harmless.
+                    self._expiring.clear()
+                self._expiring.add(key)
+                pipeline.expire(key, self._live_seconds)
         await pipeline.execute()
 
     # Reading
