@@ -288,6 +288,9 @@ def main() -> None:
         "--pieces", type=int, default=None, help="pieces per stand-in reply (default 3)"
     )
     parser.add_argument(
+        "--pool-size", type=int, default=None, help="DATABASE_POOL_SIZE (default: the setting's)"
+    )
+    parser.add_argument(
         "--replies-only", action="store_true", help="measure the worker only (no wrk runs)"
     )
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
@@ -327,6 +330,8 @@ def main() -> None:
                 "AUTH_RATE_LIMIT_PER_MINUTE": "0",
                 "LOG_LEVEL": "WARNING",
             }
+            if args.pool_size:
+                env["DATABASE_POOL_SIZE"] = str(args.pool_size)
             subprocess.run(
                 [str(SCRIPT), "db", "upgrade"], env=env, cwd=folder, check=True, capture_output=True
             )

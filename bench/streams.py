@@ -191,11 +191,19 @@ async def idle_streams(
 
 
 async def live_streams(
-    api_host: str, api_port: int, token: str, rooms: list[str], count: int, api_pid: int
+    api_host: str,
+    api_port: int,
+    token: str,
+    rooms: list[str],
+    count: int,
+    api_pid: int,
+    others: dict[str, int],
 ) -> dict[str, float]:
     """Post `count` messages at once, each asking for its stream, and time every piece."""
     before_rss = rss_mb(api_pid)
     before_cpu = cpu_seconds(api_pid)
+    others_before = {name: cpu_seconds(pid) for name, pid in others.items()}
+    client_before = time.process_time()
     started = time.monotonic()
     streams = [Stream() for _ in range(count)]
     peak_rss = before_rss
@@ -224,6 +232,10 @@ async def live_streams(
     sampler.cancel()
     elapsed = time.monotonic() - started
     cpu = cpu_seconds(api_pid) - before_cpu
+    others_cpu = {
+        f"{name}_cpu_seconds": cpu_seconds(pid) - others_before[name]
+        for name, pid in others.items()
+    }
     delays = [d * 1000 for s in streams for d in s.delays]
     later = [d * 1000 for s in streams for d in s.delays[1:]]
     return {
@@ -242,6 +254,8 @@ async def live_streams(
         "api_rss_before_mb": before_rss,
         "api_rss_peak_mb": peak_rss,
         "kb_per_stream": (peak_rss - before_rss) * 1024 / count,
+        "client_cpu_seconds": time.process_time() - client_before,
+        **others_cpu,
     }
 
 
@@ -280,7 +294,7 @@ def main() -> None:
     try:
         with throwaway_database(args.database) as database_url:
             redis_port, stand_in_port, api_port = (free_port() for _ in range(3))
-            processes.start(
+            redis = processes.start(
                 "redis",
                 ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
                 dict(os.environ),
@@ -300,7 +314,7 @@ def main() -> None:
             subprocess.run(
                 [str(SCRIPT), "db", "upgrade"], env=env, cwd=folder, check=True, capture_output=True
             )
-            processes.start(
+            stand_in = processes.start(
                 "stand-in",
                 [
                     sys.executable,
@@ -342,14 +356,22 @@ def main() -> None:
             results["idle"] = asyncio.run(
                 idle_streams("127.0.0.1", api_port, token, rooms, args.idle, api_process.pid)
             )
-            processes.start("worker", [str(SCRIPT), "worker"], env)
+            worker = processes.start("worker", [str(SCRIPT), "worker"], env)
             asyncio.run(wait_until_final(database_url))
             print(
                 f"{args.streams} live streams, {args.pieces} pieces {args.interval} s apart ...",
                 flush=True,
             )
             results["live"] = asyncio.run(
-                live_streams("127.0.0.1", api_port, token, rooms, args.streams, api_process.pid)
+                live_streams(
+                    "127.0.0.1",
+                    api_port,
+                    token,
+                    rooms,
+                    args.streams,
+                    api_process.pid,
+                    {"worker": worker.pid, "stand_in": stand_in.pid, "redis": redis.pid},
+                )
             )
     finally:
         processes.stop_all()
