@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import time
 from typing import Any
 
@@ -59,10 +60,17 @@ def _timed_event(index: int, count: int) -> bytes:
 
 
 class StandIn:
-    def __init__(self, latency: float, pieces: int | None = None, interval: float = 0.0) -> None:
+    def __init__(
+        self,
+        latency: float,
+        pieces: int | None = None,
+        interval: float = 0.0,
+        stagger: bool = False,
+    ) -> None:
         self.latency = latency
         self.pieces = pieces
         self.interval = interval
+        self.stagger = stagger
         self.in_flight = 0
         self.peak = 0
         self.total = 0
@@ -103,6 +111,9 @@ class StandIn:
                 for chunk in _BODY:
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
             else:
+                if self.stagger:
+                    # Streams started together do not stay in step, as real ones would not.
+                    await asyncio.sleep(random.uniform(0, self.interval))
                 for index in range(self.pieces):
                     if index and self.interval:
                         await asyncio.sleep(self.interval)
@@ -132,9 +143,12 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--pieces", type=int, default=None, help="time-stamped pieces per reply")
     parser.add_argument("--piece-interval", type=float, default=0.0, help="seconds between pieces")
+    parser.add_argument(
+        "--stagger", action="store_true", help="start each reply's pieces at a random phase"
+    )
     args = parser.parse_args()
     uvicorn.run(
-        StandIn(args.latency, args.pieces, args.piece_interval),
+        StandIn(args.latency, args.pieces, args.piece_interval, args.stagger),
         host="127.0.0.1",
         port=args.port,
         log_level="warning",

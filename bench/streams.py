@@ -283,6 +283,11 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=0.1, help="seconds between pieces")
     parser.add_argument("--latency", type=float, default=0.5, help="seconds before the first")
     parser.add_argument(
+        "--stagger",
+        action="store_true",
+        help="each reply's pieces at a random phase (default: all 200 in step, the worst case)",
+    )
+    parser.add_argument(
         "--pool-size", type=int, default=10, help="DATABASE_POOL_SIZE of both processes"
     )
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
@@ -327,6 +332,7 @@ def main() -> None:
                     str(args.pieces),
                     "--piece-interval",
                     str(args.interval),
+                    *(["--stagger"] if args.stagger else []),
                 ],
                 env,
             )
