@@ -121,6 +121,7 @@ class RedisReplyPieces(ReplyPieces):
         self._wake_key = f"{self._prefix}wake:{uuid.uuid4().hex}"
         self._wake_position = BEFORE_EVERY_PIECE
         self._wake_sent = False
+        self._wakes: set[asyncio.Task[object]] = set()
         self._reader: asyncio.Task[None] | None = None
         self._reader_client: Redis | None = None
 
@@ -233,6 +234,9 @@ class RedisReplyPieces(ReplyPieces):
         pipeline.xadd(self._wake_key, {"w": 1}, maxlen=1)
         pipeline.expire(self._wake_key, 60)
         task = asyncio.create_task(pipeline.execute())
+        # The loop keeps only a weak reference to a task: hold it until it is done.
+        self._wakes.add(task)
+        task.add_done_callback(self._wakes.discard)
         task.add_done_callback(_log_failure)
 
     async def _read_forever(self) -> None:
