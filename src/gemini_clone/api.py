@@ -55,6 +55,7 @@ from gemini_clone.application.messaging.send_message import (
     SendMessageInput,
     SendMessageOutput,
 )
+from gemini_clone.application.messaging.stop_reply import StopOutcome, StoppedReply, StopReply
 from gemini_clone.application.messaging.streaming import ReplyEvent, ReplyEventKind, StreamReply
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import (
@@ -220,6 +221,9 @@ __all__ = [
     "SignUpInput",
     "StartCheckout",
     "StartCheckoutInput",
+    "StopOutcome",
+    "StopReply",
+    "StoppedReply",
     "StreamReply",
     "Subscription",
     "SubscriptionRepository",

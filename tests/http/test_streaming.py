@@ -7,20 +7,30 @@ them piece by piece over real HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import httpx
 import pytest
+from dependency_injector import providers
 from tests.http.conftest import Api, Session, assert_problem, number
 from tests.sse import Event, events_only, parse, text_of
+
+from gemini_clone.domain.ids import MessageId
 
 WORD_DELAY = "0.01"
 
 
 @pytest.fixture
-def environment(environment: dict[str, str]) -> dict[str, str]:
-    return {**environment, "OFFLINE_MODEL_WORD_DELAY_SECONDS": WORD_DELAY}
+def environment_extra() -> dict[str, str]:
+    """Settings a test adds (parametrize it)."""
+    return {}
+
+
+@pytest.fixture
+def environment(environment: dict[str, str], environment_extra: dict[str, str]) -> dict[str, str]:
+    return {**environment, "OFFLINE_MODEL_WORD_DELAY_SECONDS": WORD_DELAY, **environment_extra}
 
 
 def stream_path(room: str, reply: str) -> str:
@@ -187,3 +197,154 @@ async def test_another_users_reply_cannot_be_streamed(api: Api) -> None:
     for response in (as_bob, in_bobs_room, question, unknown):
         assert_problem(response, 404, "message_not_found")
     assert no_token.status_code == 401
+
+
+# Stop
+
+
+class HeldJobs:
+    """Reply jobs that are never run: replies stay queued."""
+
+    def __init__(self) -> None:
+        self.held: list[MessageId] = []
+
+    async def enqueue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
+        self.held.append(reply_id)
+
+
+def stop_path(room: str, reply: str) -> str:
+    return f"/chatroom/{room}/message/{reply}/stop"
+
+
+async def used_today(api: Api, session: Session) -> int:
+    me = await api.client.get("/user/me", headers=session.headers)
+    used: int = me.json()["usage"]["used_today"]
+    return used
+
+
+async def wait_for_status(api: Api, session: Session, room: str, reply: str, status: str) -> None:
+    async with asyncio.timeout(20):
+        current = ""
+        while current != status:
+            await asyncio.sleep(0.01)
+            current = (await stored(api, session, room, reply))["status"]
+
+
+async def test_stopping_a_queued_reply_cancels_it_and_gives_the_unit_back(api: Api) -> None:
+    api.container.reply_jobs.override(providers.Object(HeldJobs()))
+    session = await api.login(number(1))
+    room = await api.chatroom(session)
+    reply = (await post(api, session, room, "Never mind"))["reply"]
+    assert await used_today(api, session) == 1
+
+    stopped = await api.client.post(stop_path(room, reply["id"]), headers=session.headers)
+    again = await api.client.post(stop_path(room, reply["id"]), headers=session.headers)
+
+    assert stopped.status_code == 200, stopped.text
+    body = stopped.json()
+    assert body["status"] == "cancelled"
+    assert body["content"] == ""
+    assert body == await stored(api, session, room, reply["id"])
+    assert again.status_code == 200
+    assert again.json() == body
+    assert await used_today(api, session) == 0
+    _, events = await stream(api, session, room, reply["id"])
+    assert [event.event for event in events] == ["done"]
+    assert events[0].data == body
+
+
+@pytest.mark.parametrize("environment_extra", [{"OFFLINE_MODEL_WORD_DELAY_SECONDS": "0.05"}])
+async def test_stopping_a_reply_being_written_keeps_the_text_so_far(
+    api: Api, environment_extra: dict[str, str]
+) -> None:
+    session = await api.login(number(1))
+    room = await api.chatroom(session)
+    reply = (await post(api, session, room, "Write a long answer that I will stop"))["reply"]
+    following = asyncio.create_task(stream(api, session, room, reply["id"]))
+    await wait_for_status(api, session, room, reply["id"], "processing")
+    await asyncio.sleep(0.3)
+
+    stopped = await api.client.post(stop_path(room, reply["id"]), headers=session.headers)
+
+    assert stopped.status_code == 200, stopped.text
+    body = stopped.json()
+    assert body["status"] == "completed"
+    assert body["finish_reason"] == "stopped"
+    assert body["content"].startswith("[offline model]")
+    assert "GEMINI_API_KEY" not in body["content"], "stopped before the end"
+    assert await used_today(api, session) == 1
+    _, events = await following
+    assert events[-1].event == "done"
+    assert events[-1].data == body
+    assert text_of(events) == body["content"]
+    again = await api.client.post(stop_path(room, reply["id"]), headers=session.headers)
+    assert again.json() == body
+
+
+@pytest.mark.parametrize("environment_extra", [{"OFFLINE_MODEL_LATENCY_SECONDS": "5"}])
+async def test_stopping_a_reply_before_its_first_word_cancels_it_and_gives_the_unit_back(
+    api: Api, environment_extra: dict[str, str]
+) -> None:
+    session = await api.login(number(1))
+    room = await api.chatroom(session)
+    reply = (await post(api, session, room, "Too slow"))["reply"]
+    await wait_for_status(api, session, room, reply["id"], "processing")
+
+    stopped = await api.client.post(stop_path(room, reply["id"]), headers=session.headers)
+
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json()["status"] == "cancelled"
+    assert await used_today(api, session) == 0
+
+
+async def test_stopping_a_final_reply_answers_it_as_it_is(api: Api) -> None:
+    session = await api.login(number(1))
+    room = await api.chatroom(session)
+    reply = (await post(api, session, room, "Finish first"))["reply"]
+    await wait_for_status(api, session, room, reply["id"], "completed")
+    final = await stored(api, session, room, reply["id"])
+
+    stopped = await api.client.post(stop_path(room, reply["id"]), headers=session.headers)
+
+    assert stopped.status_code == 200
+    assert stopped.json() == final
+    assert final["finish_reason"] == "stop"
+    assert await used_today(api, session) == 1
+
+
+async def test_another_users_reply_cannot_be_stopped(api: Api) -> None:
+    api.container.reply_jobs.override(providers.Object(HeldJobs()))
+    alice = await api.login(number(1))
+    bob = await api.login(number(2))
+    room = await api.chatroom(alice)
+    posted = await post(api, alice, room, "Mine to stop")
+    reply = posted["reply"]["id"]
+
+    as_bob = await api.client.post(stop_path(room, reply), headers=bob.headers)
+    question = await api.client.post(
+        stop_path(room, posted["message"]["id"]), headers=alice.headers
+    )
+
+    assert_problem(as_bob, 404, "message_not_found")
+    assert_problem(question, 404, "message_not_found")
+    assert (await stored(api, alice, room, reply))["status"] == "queued"
+
+
+async def test_waiting_streams_hold_no_database_connection_and_end_when_stopped(
+    api: Api,
+) -> None:
+    api.container.reply_jobs.override(providers.Object(HeldJobs()))
+    session = await api.login(number(1))
+    room = await api.chatroom(session)
+    replies = [(await post(api, session, room, f"Wait {n}"))["reply"]["id"] for n in range(5)]
+    following = [asyncio.create_task(stream(api, session, room, reply)) for reply in replies]
+    await asyncio.sleep(0.3)
+
+    checked_out = api.container.engine().pool.checkedout()  # type: ignore[attr-defined]
+    for reply in replies:
+        stopped = await api.client.post(stop_path(room, reply), headers=session.headers)
+        assert stopped.json()["status"] == "cancelled"
+    ended = await asyncio.gather(*following)
+
+    assert checked_out == 0
+    assert all([event.event for event in events] == ["done"] for _, events in ended)

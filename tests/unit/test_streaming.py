@@ -6,14 +6,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from datetime import timedelta
 
 import pytest
 from tests.unit.conftest import World
+from tests.unit.fakes import ClockSleep
 
+from gemini_clone.adapters.memory.replies import InMemoryReplyStore
 from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
 from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
-from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplyOutcome
-from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
+from gemini_clone.application.messaging.generate_reply import (
+    GenerateReply,
+    ReplyOutcome,
+    ReplySettings,
+)
+from gemini_clone.application.messaging.stop_reply import StopOutcome, StoppedReply, StopReply
 from gemini_clone.application.messaging.streaming import (
     FINAL_DONE_ID,
     FINAL_TEXT_ID,
@@ -32,20 +39,36 @@ from gemini_clone.ports.reply_pieces import Piece, PieceKind
 class Streaming:
     """The world's use cases with live pieces and stops in memory."""
 
-    def __init__(self, world: World, *, keep_alive_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        world: World,
+        *,
+        keep_alive_seconds: float = 5.0,
+        lease: timedelta = timedelta(minutes=2),
+    ) -> None:
         self.world = world
+        self.store = InMemoryReplyStore(world.store)
         self.pieces = InMemoryReplyPieces()
         self.stops = InMemoryReplyStops()
         self.generate = GenerateReply(
-            TransactionalReplyStore(world.uow),
+            self.store,
             world.model,
             world.clock,
-            world.reply_settings,
+            ReplySettings(lease=lease),
             pieces=self.pieces,
             stops=self.stops,
         )
         self.stream = StreamReply(
             world.get_message, self.pieces, keep_alive_seconds=keep_alive_seconds
+        )
+        self.stop = StopReply(
+            world.get_message,
+            self.store,
+            self.stops,
+            self.pieces,
+            world.clock,
+            # Moves the fake clock, and lets the writer (another task) run meanwhile.
+            sleep=ClockSleep(world.clock, on_sleep=lambda _: asyncio.sleep(0.001)),
         )
 
     async def queued_reply(self, user: User, room: Chatroom, content: str = "Hi!") -> Message:
@@ -262,3 +285,140 @@ async def test_another_users_reply_or_a_question_cannot_be_followed(
         await streaming.stream.execute(bob.id, room.id, posted.reply.id)
     with pytest.raises(NotFound):
         await streaming.stream.execute(alice.id, room.id, posted.message.id)
+
+
+# Stop
+
+
+async def test_stopping_a_queued_reply_cancels_it_gives_the_unit_back_and_ends_streams(
+    world: World, streaming: Streaming, alice: User, room: Chatroom
+) -> None:
+    reply = await streaming.queued_reply(alice, room)
+    reading = asyncio.create_task(
+        collected(await streaming.stream.execute(alice.id, room.id, reply.id))
+    )
+    await asyncio.sleep(0)
+
+    stopped = await streaming.stop.execute(alice.id, room.id, reply.id)
+    again = await streaming.stop.execute(alice.id, room.id, reply.id)
+
+    assert stopped.outcome is StopOutcome.CANCELLED
+    assert stopped.reply.status is MessageStatus.CANCELLED
+    assert stopped.reply == await world.stored(reply.id)
+    assert await world.used_today(alice.id) == 0
+    assert (again.outcome, again.reply) == (StopOutcome.FINAL, stopped.reply)
+    events = await reading
+    assert [e.kind for e in events] == [ReplyEventKind.DONE]
+    assert events[0].message == stopped.reply
+    assert await streaming.generate.execute(reply.id) is ReplyOutcome.SKIPPED
+
+
+async def test_stopping_a_reply_being_written_waits_for_its_writer_to_store_it(
+    world: World, streaming: Streaming, alice: User, room: Chatroom
+) -> None:
+    world.model.answer("Half", " and the rest")
+    reply = await streaming.queued_reply(alice, room)
+    stopping: list[asyncio.Task[object]] = []
+
+    async def press_stop() -> None:
+        stopping.append(asyncio.create_task(streaming.stop.execute(alice.id, room.id, reply.id)))
+        await asyncio.sleep(0.01)
+
+    world.model.during = press_stop
+
+    assert await streaming.generate.execute(reply.id) is ReplyOutcome.COMPLETED
+    stopped = await stopping[0]
+
+    assert isinstance(stopped, StoppedReply)
+    assert stopped.outcome is StopOutcome.STOPPED
+    assert (stopped.reply.status, stopped.reply.content, stopped.reply.finish_reason) == (
+        MessageStatus.COMPLETED,
+        "Half",
+        "stopped",
+    )
+    assert await world.used_today(alice.id) == 1
+
+
+async def test_a_reply_whose_writer_does_not_answer_is_cancelled_after_the_grace(
+    world: World, streaming: Streaming, alice: User, room: Chatroom
+) -> None:
+    reply = await streaming.queued_reply(alice, room)
+    now = world.clock.now()
+    # Claimed by a worker that is frozen or missed the request: nobody watches for stops.
+    claimed = await streaming.store.claim(
+        reply.id, now=now, lease_until=now + timedelta(minutes=2), token_budget=1000,
+        history_limit=10,
+    )  # fmt: skip
+    assert claimed is not None
+
+    stopped = await streaming.stop.execute(alice.id, room.id, reply.id)
+
+    assert stopped.outcome is StopOutcome.CANCELLED
+    assert stopped.reply.status is MessageStatus.CANCELLED
+    assert await world.used_today(alice.id) == 0
+    assert [piece.kind for piece in await streaming.published(reply.id)] == [PieceKind.DONE]
+
+
+async def test_stopping_a_final_reply_answers_it_as_it_is(
+    world: World, streaming: Streaming, alice: User, bob: User, room: Chatroom
+) -> None:
+    reply = await streaming.queued_reply(alice, room)
+    await streaming.generate.execute(reply.id)
+    final = await world.stored(reply.id)
+
+    stopped = await streaming.stop.execute(alice.id, room.id, reply.id)
+
+    assert (stopped.outcome, stopped.reply) == (StopOutcome.FINAL, final)
+    with pytest.raises(NotFound):
+        await streaming.stop.execute(bob.id, room.id, reply.id)
+    assert reply.in_reply_to is not None
+    with pytest.raises(NotFound):
+        await streaming.stop.execute(alice.id, room.id, reply.in_reply_to)
+
+
+# Lease heartbeat
+
+
+async def test_a_long_generation_renews_its_lease_while_it_runs(
+    world: World, alice: User, room: Chatroom
+) -> None:
+    streaming = Streaming(world, lease=timedelta(seconds=0.15))
+    reply = await streaming.queued_reply(alice, room)
+    leases = []
+
+    async def think() -> None:
+        world.clock.advance(timedelta(minutes=10))
+        await asyncio.sleep(0.2)
+        stored = await world.stored(reply.id)
+        assert stored is not None
+        leases.append(stored.lease_expires_at)
+
+    world.model.during = think
+
+    assert await streaming.generate.execute(reply.id) is ReplyOutcome.COMPLETED
+    assert leases == [world.clock.now() + timedelta(seconds=0.15)]
+
+
+async def test_a_generation_whose_reply_is_no_longer_its_own_stops(
+    world: World, alice: User, room: Chatroom
+) -> None:
+    streaming = Streaming(world, lease=timedelta(seconds=0.15))
+    world.model.answer("Never", " finished")
+    reply = await streaming.queued_reply(alice, room)
+    finished_thinking = []
+
+    async def lose_it() -> None:
+        assert await streaming.store.cancel(
+            reply.id, cancelled_at=world.clock.now(), being_written=True
+        )
+        await asyncio.sleep(5)
+        finished_thinking.append(True)
+
+    world.model.during = lose_it
+
+    async with asyncio.timeout(2):
+        assert await streaming.generate.execute(reply.id) is ReplyOutcome.SKIPPED
+    assert finished_thinking == []
+    stored = await world.stored(reply.id)
+    assert stored is not None
+    assert stored.status is MessageStatus.CANCELLED

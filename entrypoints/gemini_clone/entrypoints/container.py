@@ -81,6 +81,7 @@ from gemini_clone.application.messaging.generate_reply import GenerateReply, Rep
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import SendMessage
+from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.application.messaging.streaming import StreamReply
 from gemini_clone.domain.quota import Plans
 from gemini_clone.entrypoints.runtime import Runtime
@@ -354,6 +355,9 @@ class Container(containers.DeclarativeContainer):
         stops=reply_stops,
     )
     stream_reply = providers.Singleton(StreamReply, get_message, reply_pieces)
+    stop_reply = providers.Singleton(
+        StopReply, get_message, reply_store, reply_stops, reply_pieces, clock
+    )
     requeue_stale_replies = providers.Singleton(
         lambda uow, jobs, clock, seconds: RequeueStaleReplies(
             uow, jobs, clock, stale_after=timedelta(seconds=seconds)

@@ -29,6 +29,7 @@ from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from gemini_clone.application.billing.apply_payment_event import EventOutcome
 from gemini_clone.application.messaging.generate_reply import ReplyOutcome
+from gemini_clone.application.messaging.stop_reply import StopOutcome
 
 # `*_created` series double every counter for a timestamp nobody here reads.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -85,6 +86,8 @@ UNKNOWN_EVENT_TYPE: Final = "unknown"
 
 for _status in (ReplyOutcome.COMPLETED, ReplyOutcome.FAILED, ReplyOutcome.BLOCKED):
     REPLIES.labels(_status.value)
+for _stop in StopOutcome:
+    REPLY_STOPS.labels(_stop.value)
 
 
 def reply_finished(outcome: ReplyOutcome, seconds: float) -> None:
@@ -93,6 +96,10 @@ def reply_finished(outcome: ReplyOutcome, seconds: float) -> None:
         return
     REPLIES.labels(outcome.value).inc()
     GENERATION_SECONDS.labels(outcome.value).observe(seconds)
+
+
+def reply_stopped(outcome: StopOutcome) -> None:
+    REPLY_STOPS.labels(outcome.value).inc()
 
 
 def webhook_event(event_type: str, outcome: EventOutcome | str) -> None:
@@ -114,5 +121,6 @@ __all__ = [
     "WEBHOOK_INVALID",
     "quota_refused",
     "reply_finished",
+    "reply_stopped",
     "webhook_event",
 ]

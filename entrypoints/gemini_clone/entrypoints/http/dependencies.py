@@ -37,6 +37,7 @@ USE_CASES = (
     "send_otp",
     "sign_up",
     "start_checkout",
+    "stop_reply",
     "stream_reply",
     "verify_otp",
 )

@@ -10,6 +10,7 @@
   body), then the reply's events (`streaming.py`). Errors before the message is stored
   (quota, validation, ownership) are problem details as always.
 - `GET .../{reply_id}/stream` follows a reply as it is written; `Last-Event-ID` resumes.
+- `POST .../{reply_id}/stop` stops a reply and answers it as it now is (200, idempotent).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from gemini_clone.application.messaging.reading import (
     WaitForReply,
 )
 from gemini_clone.application.messaging.send_message import SendMessage, SendMessageInput
+from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.application.messaging.streaming import StreamReply
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import MessageId, UserId
@@ -57,6 +59,7 @@ from gemini_clone.entrypoints.http.streaming import (
     event_stream,
     wants_event_stream,
 )
+from gemini_clone.entrypoints.metrics import reply_stopped
 
 logger = logging.getLogger("gemini_clone.http")
 
@@ -250,6 +253,32 @@ class MessageController(Controller):
             request.user, chatroom_id, reply_id, last_event_id=last_event_id
         )
         return event_stream(events)
+
+    @post(
+        "/{chatroom_id:str}/message/{reply_id:str}/stop",
+        status_code=200,
+        summary="Stop a reply",
+        description=(
+            "A queued reply is cancelled at once and gives its quota unit back. A reply "
+            "being written stops within a second wherever its worker runs: `completed` with "
+            'the text so far and `finish_reason: "stopped"` (the unit is kept), or '
+            "`cancelled` with the unit given back when no text had come yet. A final reply "
+            "is answered as it is: stopping is idempotent. Open streams of the reply end "
+            "with `done`."
+        ),
+        response_description="The reply as it now is.",
+        responses=problems(401, 422, codes=_MESSAGE_NOT_FOUND),
+    )
+    async def stop(
+        self,
+        chatroom_id: ChatroomIdParam,
+        reply_id: Annotated[MessageId, PathParameter(description="The reply's id (a UUID).")],
+        request: Request[UserId, Any, Any],
+        stop_reply: NamedDependency[StopReply],
+    ) -> MessageBody:
+        stopped = await stop_reply.execute(request.user, chatroom_id, reply_id)
+        reply_stopped(stopped.outcome)
+        return message_body(stopped.reply)
 
     @get(
         "/message-status/{task_id:str}",

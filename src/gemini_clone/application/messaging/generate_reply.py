@@ -3,7 +3,8 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -68,6 +69,10 @@ class GenerateReply:
     - A stop request (`stops`) ends the generation at once: with text, the reply is
       `completed` with the text so far and finish reason `stopped` (the unit is kept: the
       model worked); with none yet, `cancelled` and the unit is given back.
+    - While the model writes, the claim's lease is renewed every third of its length, so
+      a slow model's reply is never taken over while its worker lives; a renewal that
+      finds the reply no longer this claim's (stopped, deleted, taken over) ends the
+      generation.
     """
 
     def __init__(
@@ -115,15 +120,20 @@ class GenerateReply:
         written: list[str] = []
         try:
             async with asyncio.timeout(None) as cutoff:
-                if self._stops is None:
-                    return await self._generate(reply_id, claimed, request, written)
-                # A stop moves the cutoff to now: the generation ends at its next await.
-                with self._stops.watch(reply_id, lambda: cutoff.reschedule(0)):
+                # A stop, or a lease found lost, moves the cutoff to now: the generation
+                # ends at its next await.
+                def cut() -> None:
+                    cutoff.reschedule(0)
+
+                with (
+                    self._stops.watch(reply_id, cut) if self._stops else nullcontext(),
+                    self._lease_kept(reply_id, claimed, on_lost=cut),
+                ):
                     return await self._generate(reply_id, claimed, request, written)
         except TimeoutError:
             if not cutoff.expired():
                 raise
-        logger.info("reply %s stopped by its user", reply_id)
+        logger.info("reply %s stopped", reply_id)
         text = "".join(written)
         if text:
             return _Outcome(
@@ -134,6 +144,47 @@ class GenerateReply:
                 ),
             )
         return _Outcome(status=MessageStatus.CANCELLED)
+
+    @contextmanager
+    def _lease_kept(
+        self, reply_id: MessageId, claimed: ClaimedReply, *, on_lost: Callable[[], None]
+    ) -> Iterator[None]:
+        """Renew the claim's lease every third of its length while inside; `on_lost` when
+        the reply is no longer this claim's (stopped, deleted, taken over)."""
+        loop = asyncio.get_running_loop()
+        interval = self._settings.lease.total_seconds() / 3
+        renewal: asyncio.Task[None] | None = None
+        handle: asyncio.TimerHandle | None = None
+
+        async def renew() -> None:
+            nonlocal handle
+            try:
+                kept = await self._store.renew(
+                    reply_id,
+                    attempt=claimed.attempt,
+                    lease_until=self._clock.now() + self._settings.lease,
+                )
+            except Exception as error:
+                # The database may be back by the next beat; the lease has two more.
+                logger.warning("lease of reply %s not renewed: %s", reply_id, error)
+                kept = True
+            if kept:
+                handle = loop.call_later(interval, beat)
+            else:
+                logger.info("reply %s is no longer this worker's; stopping", reply_id)
+                on_lost()
+
+        def beat() -> None:
+            nonlocal renewal
+            renewal = loop.create_task(renew())
+
+        handle = loop.call_later(interval, beat)
+        try:
+            yield
+        finally:
+            handle.cancel()
+            if renewal is not None:
+                renewal.cancel()
 
     async def _generate(
         self,
