@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,8 @@ import pytest
 from tests.e2e.conftest import Server, start_server, stop_server
 from tests.sse import Comment, Event, read, text_of
 from tests.worker.harness import Deployment
+
+from gemini_clone.domain.messages import MessageStatus
 
 WORDS = {"OFFLINE_MODEL_WORD_DELAY_SECONDS": "0.05"}
 
@@ -161,3 +164,104 @@ async def test_posting_with_accept_event_stream_on_an_api_process(
         reply_id = events[0].data["reply"]["id"]
         assert sum(e.event == "delta" for e in events) >= 3
         assert text_of(events) == (await user.stored(reply_id))["content"]
+
+
+async def test_a_worker_killed_mid_stream_is_replaced_and_the_client_sees_restart(
+    deployment: Deployment, api_server: Server
+) -> None:
+    slow = {
+        "OFFLINE_MODEL_WORD_DELAY_SECONDS": "0.2",
+        "REPLY_LEASE_SECONDS": "3",
+        "SWEEP_INTERVAL_SECONDS": "1",
+    }
+    first = await deployment.start_worker(**slow).ready()
+    async with user_of(api_server) as user:
+        reply = (await user.post("Survive a crash while streaming"))["reply"]
+        async with user.client.stream("GET", user.stream_path(reply["id"])) as response:
+            lines = read(response.aiter_lines())
+            before: list[Event] = []
+            async with asyncio.timeout(30):
+                async for item in lines:
+                    if isinstance(item, Event):
+                        before.append(item)
+                    if len(before) == 3:
+                        break
+                first.send(signal.SIGKILL)
+                first.wait(timeout=10)
+                await deployment.start_worker(**slow).ready()
+                after: list[Event] = []
+                async for item in lines:
+                    if isinstance(item, Event):
+                        after.append(item)
+                        if item.event == "done":
+                            break
+        stored = await user.stored(reply["id"])
+
+    events = before + after
+    assert [e.event for e in before] == ["delta"] * 3
+    restarts = [e for e in after if e.event == "restart"]
+    assert len(restarts) == 1
+    assert restarts[0].data == {"attempt": 2}
+    assert stored["status"] == "completed"
+    assert text_of(events) == stored["content"]
+    assert text_of(events).count("[offline model]") == 1
+    assert events[-1].data == stored
+
+
+async def test_a_reply_written_by_a_worker_process_stops_within_a_second(
+    deployment: Deployment, api_server: Server
+) -> None:
+    await deployment.start_worker(OFFLINE_MODEL_WORD_DELAY_SECONDS="0.2").ready()
+    async with user_of(api_server) as user:
+        reply = (await user.post("Stop me while you write, from another process"))["reply"]
+        async with user.client.stream("GET", user.stream_path(reply["id"])) as response:
+            lines = read(response.aiter_lines())
+            events: list[Event] = []
+            async with asyncio.timeout(30):
+                async for item in lines:
+                    if isinstance(item, Event):
+                        events.append(item)
+                    if len(events) == 3:
+                        break
+                stopped = await user.client.post(
+                    f"/chatroom/{user.room}/message/{reply['id']}/stop"
+                )
+                async for item in lines:
+                    if isinstance(item, Event):
+                        events.append(item)
+                        if item.event == "done":
+                            break
+        again = await user.client.post(f"/chatroom/{user.room}/message/{reply['id']}/stop")
+
+    assert stopped.status_code == 200, stopped.text
+    body = stopped.json()
+    assert body["status"] == "completed"
+    # Stored by the worker in the other process (a stop it had not heard of would have
+    # been taken over as `cancelled`).
+    assert body["finish_reason"] == "stopped"
+    assert "GEMINI_API_KEY" not in body["content"]
+    assert events[-1].event == "done"
+    assert events[-1].data == body
+    assert text_of(events) == body["content"]
+    assert again.json() == body
+
+
+async def test_a_generation_longer_than_its_lease_is_made_once_while_its_worker_lives(
+    deployment: Deployment,
+) -> None:
+    slow = {
+        "OFFLINE_MODEL_LATENCY_SECONDS": "4",
+        "REPLY_LEASE_SECONDS": "1",
+        "SWEEP_INTERVAL_SECONDS": "1",
+    }
+    await deployment.start_worker(**slow).ready()
+    await deployment.start_worker(**slow).ready()
+    user, room = await deployment.new_chatroom()
+    posted = await deployment.post(user, room, "Think for a long time")
+
+    reply = await deployment.wait_for_reply(user, posted.reply.id)
+
+    assert reply.status is MessageStatus.COMPLETED
+    rows = await deployment.model_rows(posted.message.id)
+    assert len(rows) == 1
+    assert rows[0]["attempts"] == 1, "never taken over while its worker was alive"
