@@ -7,6 +7,8 @@ Each port's adapter is chosen by its own setting, so any mix works:
 | database        | SQLite file (aiosqlite)       | DATABASE_URL=postgresql://...       |
 | jobs            | taskiq in-memory broker       | REDIS_URL (taskiq-redis streams)    |
 | cache, throttle | in process                    | REDIS_URL                           |
+| reply pieces,   | in process                    | REDIS_URL (a stream per reply;      |
+| stop requests   |                               | pub/sub for stops)                  |
 | language model  | offline model                 | GEMINI_API_KEY and/or OPENAI_BASE_URL |
 | payments        | sandbox checkout              | STRIPE_SECRET_KEY (+ webhook, price)|
 | OTP delivery    | in the response               | OTP_DELIVERY=log                    |
@@ -28,7 +30,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemini_clone.adapters.jwt import JwtTokenService, load_or_create_secret
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
-from gemini_clone.adapters.redis import NearCache, RedisThrottle, create_redis_client
+from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
+from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
+from gemini_clone.adapters.redis import (
+    NearCache,
+    RedisReplyPieces,
+    RedisReplyStops,
+    RedisThrottle,
+    create_redis_client,
+)
 from gemini_clone.adapters.sandbox import SandboxPaymentGateway
 from gemini_clone.adapters.security import (
     Argon2PasswordHasher,
@@ -71,6 +81,8 @@ from gemini_clone.application.messaging.generate_reply import GenerateReply, Rep
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import SendMessage
+from gemini_clone.application.messaging.stop_reply import StopReply
+from gemini_clone.application.messaging.streaming import StreamReply
 from gemini_clone.domain.quota import Plans
 from gemini_clone.entrypoints.model_providers import make_language_model, make_model_catalogue
 from gemini_clone.entrypoints.settings import Settings
@@ -80,6 +92,8 @@ from gemini_clone.ports.otp import OtpSender
 from gemini_clone.ports.payments import PaymentGateway
 from gemini_clone.ports.posting import MessagePosting
 from gemini_clone.ports.replies import ReplyStore
+from gemini_clone.ports.reply_pieces import ReplyPieces
+from gemini_clone.ports.reply_stops import ReplyStops
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 if TYPE_CHECKING:
@@ -171,6 +185,14 @@ def make_reply_jobs(redis: Redis | None, broker: Callable[[], AsyncBroker]) -> R
     return TaskiqReplyJobs(broker())
 
 
+def make_reply_pieces(redis: Redis | None) -> ReplyPieces:
+    return RedisReplyPieces(redis) if redis is not None else InMemoryReplyPieces()
+
+
+def make_reply_stops(redis: Redis | None) -> ReplyStops:
+    return RedisReplyStops(redis) if redis is not None else InMemoryReplyStops()
+
+
 def make_sandbox(settings: Settings) -> SandboxPaymentGateway | None:
     return None if settings.stripe_secret_key else SandboxPaymentGateway()
 
@@ -238,6 +260,8 @@ class Container(containers.DeclarativeContainer):
     reply_jobs = providers.Singleton(make_reply_jobs, redis, broker.provider)
     model_catalogue = providers.Singleton(make_model_catalogue, settings)
     language_model = providers.Singleton(make_language_model, settings, model_catalogue)
+    reply_pieces = providers.Singleton(make_reply_pieces, redis)
+    reply_stops = providers.Singleton(make_reply_stops, redis)
     sandbox_gateway = providers.Singleton(make_sandbox, settings)
     payment_gateway = providers.Singleton(make_payment_gateway, settings, sandbox_gateway)
     otp_sender = providers.Singleton(make_otp_sender, settings)
@@ -301,7 +325,17 @@ class Container(containers.DeclarativeContainer):
     wait_for_reply = providers.Singleton(WaitForReply, get_message, clock)
     reply_store = providers.Singleton(make_reply_store, engine)
     generate_reply = providers.Singleton(
-        GenerateReply, reply_store, language_model, clock, reply_settings
+        GenerateReply,
+        reply_store,
+        language_model,
+        clock,
+        reply_settings,
+        pieces=reply_pieces,
+        stops=reply_stops,
+    )
+    stream_reply = providers.Singleton(StreamReply, get_message, reply_pieces)
+    stop_reply = providers.Singleton(
+        StopReply, get_message, reply_store, reply_stops, reply_pieces, clock
     )
     requeue_stale_replies = providers.Singleton(
         lambda uow, jobs, clock, seconds: RequeueStaleReplies(

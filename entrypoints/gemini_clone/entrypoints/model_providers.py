@@ -101,7 +101,9 @@ def make_language_model(settings: Settings, catalogue: ModelCatalogue) -> Langua
         )
     if OFFLINE in catalogue.providers:
         providers[OFFLINE] = OfflineLanguageModel(
-            name=OFFLINE_MODEL, latency_seconds=settings.offline_model_latency_seconds
+            name=OFFLINE_MODEL,
+            latency_seconds=settings.offline_model_latency_seconds,
+            word_delay_seconds=settings.offline_model_word_delay_seconds,
         )
     return RoutedLanguageModel(catalogue, providers)
 
