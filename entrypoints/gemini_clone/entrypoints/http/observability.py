@@ -4,9 +4,10 @@
   `[A-Za-z0-9._-]`, else 32 fresh random hex digits. It is bound to the log context
   (`structlog.contextvars`) while the request runs, answered in `X-Request-ID` on every
   response (errors and unknown routes too), and carried into the reply job a post enqueues.
-- One access line per request at INFO on `gemini_clone.http.access`: method, route
-  template, status, duration in ms. Never a body, a query string or a header; probes
-  (`/healthz`, `/readyz`, `/metrics`) are logged at DEBUG and are not counted.
+- One access line per request at INFO on `gemini_clone.http.access` (`logs.log_access`):
+  method, route template, status, duration in ms, request id. Never a body, a query string
+  or a header; probes (`/healthz`, `/readyz`, `/metrics`) are logged at DEBUG and are not
+  counted.
 - Metrics: `gemini_clone_requests_total` and `gemini_clone_request_duration_seconds` by
   method and route template (`unmatched` for unknown routes, so that paths never become
   label values).
@@ -30,9 +31,8 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from prometheus_client import Counter, Histogram
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
+from gemini_clone.entrypoints.logs import log_access
 from gemini_clone.entrypoints.metrics import REQUEST_SECONDS, REQUESTS
-
-access_log = logging.getLogger("gemini_clone.http.access")
 
 HEADER: Final = b"x-request-id"
 REQUEST_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -75,7 +75,7 @@ class RequestObservability:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            _record(scope, status, time.perf_counter() - started)
+            _record(scope, status, time.perf_counter() - started, request_id)
             reset_contextvars(**tokens)
 
 
@@ -98,21 +98,14 @@ def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
     return REQUESTS.labels(method, route, str(status)), REQUEST_SECONDS.labels(method, route)
 
 
-def _record(scope: HTTPScope, status: int, seconds: float) -> None:
+def _record(scope: HTTPScope, status: int, seconds: float, request_id: str) -> None:
     method = scope["method"]
     route: str = scope.get("path_template") or UNMATCHED
     milliseconds = round(seconds * 1000, 1)
     if scope["path"] in PROBES:
-        access_log.debug("%s %s %d %.1f ms", method, route, status, milliseconds)
+        log_access(logging.DEBUG, method, route, status, milliseconds, request_id)
         return
     counter, histogram = _series(method, route, status)
     counter.inc()
     histogram.observe(seconds)
-    access_log.info(
-        "%s %s %d %.1f ms",
-        method,
-        route,
-        status,
-        milliseconds,
-        extra={"method": method, "path": route, "status": status, "duration_ms": milliseconds},
-    )
+    log_access(logging.INFO, method, route, status, milliseconds, request_id)
