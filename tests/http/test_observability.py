@@ -274,6 +274,33 @@ async def test_metrics_count_requests_refusals_webhooks_and_pending_replies(
         assert f'gemini_clone_replies_total{{status="{status}"}}' in after
 
 
+async def test_unknown_http_methods_share_one_metric_series_and_log_label(
+    api: Api, capture_logs: ConfigureLogs
+) -> None:
+    buffer = capture_logs()
+    before = await scrape(api)
+    for method in ("BREW", "WHEN-Bearer-abc", "PROPFIND"):
+        response = await api.client.request(method, "/chatroom")
+        assert response.status_code in (404, 405), response.text
+    await api.client.request("BREW", "/nowhere")
+    after = await scrape(api)
+
+    def other_requests(metrics: str) -> float:
+        return sum(
+            found.value
+            for family in text_string_to_metric_families(metrics)
+            for found in family.samples
+            if found.name == "gemini_clone_requests_total" and found.labels["method"] == "OTHER"
+        )
+
+    for method in ("BREW", "WHEN-Bearer-abc", "PROPFIND"):
+        assert f'method="{method}"' not in after, method
+    assert other_requests(after) - other_requests(before) == 4
+    access = [line for line in json_lines(buffer) if line["logger"] == ACCESS]
+    assert [line["method"] for line in access if line["path"] != "/metrics"] == ["OTHER"] * 4
+    assert not any("BREW" in line["event"] or "Bearer" in line["event"] for line in access)
+
+
 async def test_finished_replies_are_counted_by_status_with_their_latency(api: Api) -> None:
     before = await scrape(api)
 

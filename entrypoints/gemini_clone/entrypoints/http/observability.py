@@ -10,7 +10,8 @@
   counted.
 - Metrics: `gemini_clone_requests_total` and `gemini_clone_request_duration_seconds` by
   method and route template (`unmatched` for unknown routes, so that paths never become
-  label values).
+  label values). A method outside HTTP's standard ones is `OTHER`, in the metrics and the
+  access line alike: a client's made-up methods never become series or log text.
 
 `RequestObservability` wraps the whole application (outside routing and the exception
 handlers), so it sees every response.
@@ -38,6 +39,10 @@ HEADER: Final = b"x-request-id"
 REQUEST_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
 UNMATCHED: Final = "unmatched"
 PROBES: Final = frozenset({"/healthz", "/readyz", "/metrics"})
+STANDARD_METHODS: Final = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+OTHER_METHOD: Final = "OTHER"
 _STATE_KEY: Final = "request_id"
 
 
@@ -100,6 +105,8 @@ def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
 
 def _record(scope: HTTPScope, status: int, seconds: float, request_id: str) -> None:
     method = scope["method"]
+    if method not in STANDARD_METHODS:
+        method = OTHER_METHOD
     route: str = scope.get("path_template") or UNMATCHED
     milliseconds = round(seconds * 1000, 1)
     if scope["path"] in PROBES:
