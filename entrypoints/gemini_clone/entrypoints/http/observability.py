@@ -104,7 +104,7 @@ def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
 
 
 def _record(scope: HTTPScope, status: int, seconds: float, request_id: str) -> None:
-    method = scope["method"]
+    method: str = scope["method"]
     if method not in STANDARD_METHODS:
         method = OTHER_METHOD
     route: str = scope.get("path_template") or UNMATCHED
