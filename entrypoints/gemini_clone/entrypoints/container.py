@@ -125,7 +125,10 @@ def make_engine(settings: Settings) -> AsyncEngine:
     # burst closed and reopened them (connect, authentication, statements prepared again),
     # which cost a busy worker about 5% of its CPU.
     return create_engine(
-        settings.database_url, pool_size=2 * settings.database_pool_size, max_overflow=0
+        settings.database_url,
+        pool_size=2 * settings.database_pool_size,
+        max_overflow=0,
+        transaction_pooler=settings.database_transaction_pooler,
     )
 
 

@@ -25,6 +25,9 @@ SECRET_FIELDS = frozenset(
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
     database_url: str = EMBEDDED_DATABASE_URL
     database_pool_size: int = 20
+    database_transaction_pooler: bool = False
+    """PostgreSQL is reached through PgBouncer (or another pooler) in transaction pooling
+    mode: no prepared statement is kept on the server between statements."""
     data_dir: str = ".gemini_clone"
     """Where the embedded mode keeps its generated JWT secret."""
     redis_url: str | None = None
