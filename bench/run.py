@@ -4,9 +4,10 @@ Starts PostgreSQL (a throwaway database on BENCH_DATABASE_URL's server), its own
 free port, a Gemini stand-in with a fixed latency, `gemini-clone serve` (uvicorn, one
 process), `gemini-clone worker`, and the two ceiling apps, then measures with wrk:
 
-1. POST /chatroom/{id}/message for a Pro user; 2. GET /chatroom warm (cache hits);
+1. POST /chatroom/{id}/message for a Pro user; 2. GET /chatroom warm (cache hits); each
+   against `serve` at its defaults (INFO), at LOG_LEVEL=WARNING and as `serve --workers 2`;
 3. replies: N messages posted at once, time until all are completed by one worker;
-4. peak resident memory of the API and worker processes.
+4. peak resident memory of the API (at its defaults) and worker processes.
 
     uv run python bench/run.py [--latency 0.5] [--duration 15] [--runs 3] [--replies 2000]
 
@@ -275,6 +276,15 @@ async def measure_replies(
     }
 
 
+API_SETUPS: dict[str, tuple[list[str], dict[str, str]]] = {
+    "default": ([], {}),
+    "warning": ([], {"LOG_LEVEL": "WARNING"}),
+    "workers2": (["--workers", "2"], {}),
+}
+"""How each measured API is started: `serve` at its defaults (INFO, an access line per
+request), the same at `LOG_LEVEL=WARNING`, and `serve --workers 2` at its defaults."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -285,6 +295,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--replies", type=int, default=2000)
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=None,
+        help="DATABASE_POOL_SIZE of the API and worker (default: the service's own); lower it"
+        " when others share the PostgreSQL server's max_connections",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -319,8 +336,10 @@ def main() -> None:
                 "GEMINI_API_KEY": "bench-not-a-real-key",
                 "GEMINI_BASE_URL": f"http://127.0.0.1:{stand_in_port}",
                 "AUTH_RATE_LIMIT_PER_MINUTE": "0",
-                "LOG_LEVEL": "WARNING",
             }
+            if args.pool_size is not None:
+                env["DATABASE_POOL_SIZE"] = str(args.pool_size)
+                results["database_pool_size"] = args.pool_size
             subprocess.run(
                 [str(SCRIPT), "db", "upgrade"], env=env, cwd=folder, check=True, capture_output=True
             )
@@ -342,17 +361,29 @@ def main() -> None:
                 [sys.executable, str(HERE / "ceilings.py"), "--port", str(ceiling_port)],
                 env,
             )
-            api_process = processes.start(
-                "serve", [str(SCRIPT), "serve", "--port", str(api_port)], env
-            )
             api = f"http://127.0.0.1:{api_port}"
-            for url in (
-                f"{stand_in}/stats",
-                f"http://127.0.0.1:{ceiling_port}/ceiling/struct",
-                f"{api}/healthz",
-            ):
-                wait_http(url)
+            api_peaks: list[float] = []
 
+            def start_api(setup: str) -> subprocess.Popen[bytes]:
+                """One API process (or `--workers 2`) at a time: each holds up to twice
+                DATABASE_POOL_SIZE connections once loaded, and the server is shared."""
+                options, overrides = API_SETUPS[setup]
+                process = processes.start(
+                    f"serve-{setup}",
+                    [str(SCRIPT), "serve", "--port", str(api_port), *options],
+                    {**env, **overrides},
+                )
+                wait_http(f"{api}/healthz")
+                return process
+
+            def stop_api(setup: str, process: subprocess.Popen[bytes]) -> None:
+                if setup == "default":
+                    api_peaks.append(peak_rss_mb(process.pid))
+                processes.stop(f"serve-{setup}")
+
+            for url in (f"{stand_in}/stats", f"http://127.0.0.1:{ceiling_port}/ceiling/struct"):
+                wait_http(url)
+            api_process = start_api("default")
             token, room = log_in(api, "+14155550100")
             subprocess.run(
                 [str(SCRIPT), "subscriptions", "grant", "+14155550100"],
@@ -377,26 +408,34 @@ def main() -> None:
             results["replies"] = replies
             results["worker_peak_rss_mb"] = peak_rss_mb(worker.pid)
             processes.stop("worker")
+            stop_api("default", api_process)
 
             wrk_args = {"connections": args.connections, "duration": args.duration}
             body = json.dumps({"content": "Hello from the benchmark"})
-            measured: dict[str, list[Figures]] = {
-                k: [] for k in ("post", "ceiling_io", "list", "ceiling_struct")
-            }
-            wrk(
-                f"{api}/chatroom", token=token, connections=8, duration=3
-            )  # warm the cache and pools
+            measured: dict[str, list[Figures]] = {"ceiling_io": [], "ceiling_struct": []}
+            for setup in API_SETUPS:
+                measured[f"post_{setup}"] = []
+                measured[f"list_{setup}"] = []
             for run in range(args.runs):
-                print(f"wrk run {run + 1} of {args.runs} ...", flush=True)
-                measured["post"].append(
-                    wrk(
-                        f"{api}/chatroom/{room}/message",
-                        token=token,
-                        method="POST",
-                        body=body,
-                        **wrk_args,
+                # Each setup in turn within a run, so that the machine's drift (shared,
+                # noisy) falls on all of them alike: compare them within a run.
+                for setup in API_SETUPS:
+                    print(f"run {run + 1} of {args.runs}: {setup} ...", flush=True)
+                    api_process = start_api(setup)
+                    wrk(f"{api}/chatroom", token=token, connections=8, duration=3)  # warm up
+                    measured[f"post_{setup}"].append(
+                        wrk(
+                            f"{api}/chatroom/{room}/message",
+                            token=token,
+                            method="POST",
+                            body=body,
+                            **wrk_args,
+                        )
                     )
-                )
+                    measured[f"list_{setup}"].append(
+                        wrk(f"{api}/chatroom", token=token, **wrk_args)
+                    )
+                    stop_api(setup, api_process)
                 measured["ceiling_io"].append(
                     wrk(
                         f"http://127.0.0.1:{ceiling_port}/ceiling/message",
@@ -406,13 +445,13 @@ def main() -> None:
                         **wrk_args,
                     )
                 )
-                measured["list"].append(wrk(f"{api}/chatroom", token=token, **wrk_args))
                 measured["ceiling_struct"].append(
                     wrk(f"http://127.0.0.1:{ceiling_port}/ceiling/struct", token=token, **wrk_args)
                 )
             for name, runs in measured.items():
                 results[name] = summary(runs)
             print("message post at 256 connections ...", flush=True)
+            api_process = start_api("default")
             results["post_256"] = summary(
                 [
                     wrk(
@@ -425,7 +464,8 @@ def main() -> None:
                     )
                 ]
             )
-            results["api_peak_rss_mb"] = peak_rss_mb(api_process.pid)
+            stop_api("default", api_process)
+            results["api_peak_rss_mb"] = max(api_peaks)
     finally:
         processes.stop_all()
     report(results)
@@ -433,29 +473,36 @@ def main() -> None:
 
 
 def report(results: dict[str, object]) -> None:
-    def line(label: str, key: str, ceiling: str | None = None) -> None:
-        figures = results[key]
-        assert isinstance(figures, dict)
+    def figures(key: str) -> dict[str, float]:
+        found = results[key]
+        assert isinstance(found, dict)
+        return found
+
+    def line(label: str, key: str, ceiling: str | None = None, beside: str | None = None) -> None:
+        measured = figures(key)
         text = (
-            f"{label:<34}{figures['rps']:>8.0f} req/s"
-            f"  (range {figures['rps_min']:.0f}-{figures['rps_max']:.0f})"
-            f"  p50 {figures['p50_ms']:.1f} ms  p99 {figures['p99_ms']:.1f} ms"
-            f"  errors {figures['errors']:.0f}"
+            f"{label:<40}{measured['rps']:>8.0f} req/s"
+            f"  (range {measured['rps_min']:.0f}-{measured['rps_max']:.0f})"
+            f"  p50 {measured['p50_ms']:.1f} ms  p99 {measured['p99_ms']:.1f} ms"
+            f"  errors {measured['errors']:.0f}"
         )
         if ceiling is not None:
-            base = results[ceiling]
-            assert isinstance(base, dict)
-            text += f"  = {figures['rps'] / base['rps']:.0%} of ceiling"
+            text += f"  = {measured['rps'] / figures(ceiling)['rps']:.0%} of ceiling"
+        if beside is not None:
+            text += f", {measured['rps'] / figures(beside)['rps']:.0%} of WARNING's"
         print(text)
 
     print()
     line("ceiling: bare struct", "ceiling_struct")
     line("ceiling: bare message I/O", "ceiling_io")
-    line("POST /chatroom/{id}/message (Pro)", "post", "ceiling_io")
-    line("  ... at 256 connections", "post_256", "ceiling_io")
-    line("GET /chatroom (warm cache)", "list", "ceiling_struct")
-    replies = results["replies"]
-    assert isinstance(replies, dict)
+    line("POST /chatroom/{id}/message (INFO)", "post_default", "ceiling_io", "post_warning")
+    line("  ... at LOG_LEVEL=WARNING", "post_warning", "ceiling_io")
+    line("  ... serve --workers 2 (INFO)", "post_workers2", "ceiling_io")
+    line("  ... at 256 connections (INFO)", "post_256", "ceiling_io")
+    line("GET /chatroom warm (INFO)", "list_default", "ceiling_struct", "list_warning")
+    line("  ... at LOG_LEVEL=WARNING", "list_warning", "ceiling_struct")
+    line("  ... serve --workers 2 (INFO)", "list_workers2", "ceiling_struct")
+    replies = figures("replies")
     print(
         f"replies: {replies['posted']:.0f} posted in {replies['post_seconds']:.1f} s,"
         f" then one worker made them all final in {replies['seconds']:.1f} s from its start"
@@ -464,7 +511,7 @@ def report(results: dict[str, object]) -> None:
         f" peak {replies['peak_in_flight']:.0f} generations in flight"
     )
     print(
-        f"peak RSS: API {results['api_peak_rss_mb']:.0f} MB,"
+        f"peak RSS: API {results['api_peak_rss_mb']:.0f} MB (INFO, one process),"
         f" worker {results['worker_peak_rss_mb']:.0f} MB"
     )
     print(json.dumps(results, indent=2))

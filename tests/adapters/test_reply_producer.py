@@ -89,3 +89,29 @@ def test_an_api_process_does_not_load_taskiq() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+async def test_progress_reads_what_the_stream_keeps_and_what_its_group_handed_out(
+    client: aioredis.Redis, stream: str
+) -> None:
+    jobs = StreamReplyJobs(client, stream=stream, group="test-workers")
+    nothing = await jobs.progress()
+    assert (nothing.kept_since, nothing.handed_out_until) == (None, None)
+
+    for _ in range(3):
+        await jobs.enqueue(MessageId(uuid.uuid4()))
+    entries = await client.xrange(stream)
+    times = [int(entry_id.decode().partition("-")[0]) / 1000 for entry_id, _ in entries]
+    await client.xgroup_create(stream, "test-workers", id="0")
+    waiting = await jobs.progress()
+    assert waiting.kept_since is not None
+    assert waiting.kept_since.timestamp() == times[0]
+    assert waiting.handed_out_until is None
+
+    await client.xreadgroup("test-workers", "worker-1", {stream: ">"}, count=2)
+    await client.xtrim(stream, minid=entries[1][0])
+    handed = await jobs.progress()
+    assert handed.kept_since is not None
+    assert handed.kept_since.timestamp() == times[1]
+    assert handed.handed_out_until is not None
+    assert handed.handed_out_until.timestamp() == times[1]

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -17,7 +19,7 @@ from gemini_clone.adapters.taskiq.names import (
 from gemini_clone.adapters.taskiq.stream import ReplyStreamBroker
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
-from gemini_clone.ports.jobs import ReplyJobs
+from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 
 REDELIVERY_MARGIN_SECONDS = 60
 
@@ -73,6 +75,13 @@ class TaskiqReplyJobs(ReplyJobs):
 
     def __init__(self, broker: AsyncBroker) -> None:
         self._broker = broker
+        self._since = datetime.now(UTC)
+
+    async def progress(self) -> QueueProgress:
+        """With taskiq's in-memory broker (the one it is built with): a job starts as a task
+        of this process as soon as it is queued, and is lost only with the process, so the
+        jobs of earlier processes are gone and this one's are all handed out."""
+        return QueueProgress(kept_since=self._since, handed_out_until=datetime.now(UTC))
 
     async def enqueue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
         labels: dict[str, str] = {"request_id": request_id} if request_id else {}

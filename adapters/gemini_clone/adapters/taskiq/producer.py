@@ -12,14 +12,20 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gemini_clone.adapters.taskiq.names import REPLY_STREAM, REPLY_TASK_NAME, STREAM_MAXLEN
+from gemini_clone.adapters.taskiq.names import (
+    CONSUMER_GROUP,
+    REPLY_STREAM,
+    REPLY_TASK_NAME,
+    STREAM_MAXLEN,
+)
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
-from gemini_clone.ports.jobs import ReplyJobs
+from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 
 _STR_LABEL = 3
 """taskiq's `LabelType.STR`: the worker reads the label back as a string."""
@@ -34,9 +40,12 @@ class StreamReplyJobs(ReplyJobs):
       still succeeds, the sweeper retries).
     """
 
-    def __init__(self, client: Redis, *, stream: str = REPLY_STREAM) -> None:
+    def __init__(
+        self, client: Redis, *, stream: str = REPLY_STREAM, group: str = CONSUMER_GROUP
+    ) -> None:
         self._client = client
         self._stream = stream
+        self._group = group
 
     async def enqueue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
         labels = {"request_id": request_id} if request_id else {}
@@ -57,3 +66,33 @@ class StreamReplyJobs(ReplyJobs):
             )
         except (RedisError, OSError) as error:
             raise Unavailable("The job queue cannot be reached.") from error
+
+    async def progress(self) -> QueueProgress:
+        """From the stream's first entry and the workers' group (entry ids are Redis's
+        clock in milliseconds): entries before the first were trimmed, or the stream was
+        lost; the group has handed out every entry up to its last delivered id."""
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.xrange(self._stream, count=1)
+                pipe.xinfo_groups(self._stream)
+                first, groups = await pipe.execute(raise_on_error=False)
+        except (RedisError, OSError) as error:
+            raise Unavailable("The job queue cannot be reached.") from error
+        if isinstance(first, Exception):
+            raise Unavailable("The job queue cannot be read.") from first
+        kept_since = _entry_time(first[0][0]) if first else None
+        handed_out_until = None
+        if not isinstance(groups, Exception):  # no stream, so no group yet
+            for group in groups:
+                if _text(group["name"]) == self._group:
+                    handed_out_until = _entry_time(group["last-delivered-id"])
+        return QueueProgress(kept_since=kept_since, handed_out_until=handed_out_until)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _entry_time(entry_id: bytes | str) -> datetime | None:
+    milliseconds = int(_text(entry_id).partition("-")[0])
+    return datetime.fromtimestamp(milliseconds / 1000, UTC) if milliseconds else None
