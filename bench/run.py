@@ -164,9 +164,13 @@ class Processes:
             self.stop(name)
 
 
-def wait_http(url: str, timeout: float = 60) -> None:
+def wait_http(
+    url: str, timeout: float = 60, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process serving {url} exited with {process.returncode}")
         try:
             if httpx.get(url, timeout=1).status_code < 500:
                 return
@@ -368,13 +372,25 @@ def main() -> None:
                 """One API process (or `--workers 2`) at a time: each holds up to twice
                 DATABASE_POOL_SIZE connections once loaded, and the server is shared."""
                 options, overrides = API_SETUPS[setup]
-                process = processes.start(
-                    f"serve-{setup}",
-                    [str(SCRIPT), "serve", "--port", str(api_port), *options],
-                    {**env, **overrides},
-                )
-                wait_http(f"{api}/healthz")
-                return process
+                attempts = 0
+                while True:
+                    attempts += 1
+                    process = processes.start(
+                        f"serve-{setup}",
+                        [str(SCRIPT), "serve", "--port", str(api_port), *options],
+                        {**env, **overrides},
+                    )
+                    try:
+                        wait_http(f"{api}/healthz", process=process)
+                    except RuntimeError:
+                        # A shared PostgreSQL may refuse connections for a moment
+                        # (max_connections; the log says so): try again shortly.
+                        processes.stop(f"serve-{setup}")
+                        if attempts == 3:
+                            raise
+                        time.sleep(5)
+                    else:
+                        return process
 
             def stop_api(setup: str, process: subprocess.Popen[bytes]) -> None:
                 if setup == "default":
