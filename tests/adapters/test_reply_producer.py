@@ -96,7 +96,7 @@ async def test_progress_reads_what_the_stream_keeps_and_what_its_group_handed_ou
 ) -> None:
     jobs = StreamReplyJobs(client, stream=stream, group="test-workers")
     nothing = await jobs.progress()
-    assert (nothing.kept_since, nothing.handed_out_until) == (None, None)
+    assert (nothing.oldest_kept, nothing.newest_kept, nothing.handed_out_until) == (None,) * 3
 
     for _ in range(3):
         await jobs.enqueue(MessageId(uuid.uuid4()))
@@ -104,14 +104,18 @@ async def test_progress_reads_what_the_stream_keeps_and_what_its_group_handed_ou
     times = [int(entry_id.decode().partition("-")[0]) / 1000 for entry_id, _ in entries]
     await client.xgroup_create(stream, "test-workers", id="0")
     waiting = await jobs.progress()
-    assert waiting.kept_since is not None
-    assert waiting.kept_since.timestamp() == times[0]
+    assert waiting.oldest_kept is not None
+    assert waiting.newest_kept is not None
+    assert (waiting.oldest_kept.timestamp(), waiting.newest_kept.timestamp()) == (
+        times[0],
+        times[2],
+    )
     assert waiting.handed_out_until is None
 
     await client.xreadgroup("test-workers", "worker-1", {stream: ">"}, count=2)
-    await client.xtrim(stream, minid=entries[1][0])
+    await client.xtrim(stream, minid=entries[1][0], approximate=False)
     handed = await jobs.progress()
-    assert handed.kept_since is not None
-    assert handed.kept_since.timestamp() == times[1]
+    assert handed.oldest_kept is not None
+    assert handed.oldest_kept.timestamp() == times[1]
     assert handed.handed_out_until is not None
     assert handed.handed_out_until.timestamp() == times[1]

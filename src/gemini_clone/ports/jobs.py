@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from gemini_clone.domain.ids import MessageId
@@ -12,14 +12,25 @@ class QueueProgress:
     """How far the job queue got, in the queue's own time: what tells a job still waiting
     its turn from one that can no longer be in the queue.
 
-    - `kept_since`: jobs queued before it are gone (trimmed, or lost with the queue);
-      None when the queue holds no job at all (empty, or gone).
-    - `handed_out_until`: every job queued up to it was handed to a worker; None when no
-      job was handed out yet.
+    - `oldest_kept` and `newest_kept`: the queue holds jobs queued between these (None:
+      it holds none, being empty or gone); jobs queued before the oldest were trimmed or
+      lost with the queue, and no job was queued after the newest.
+    - `handed_out_until`: every job queued up to it was handed to a worker (None: none
+      was yet).
     """
 
-    kept_since: datetime | None
+    oldest_kept: datetime | None
+    newest_kept: datetime | None
     handed_out_until: datetime | None
+
+    def may_hold_waiting(self, queued_at: datetime, margin: timedelta) -> bool:
+        """Whether a job queued at `queued_at` (on another clock, hence `margin`, which
+        counts in favour of waiting) may still wait its turn in the queue."""
+        if self.oldest_kept is None or self.newest_kept is None:
+            return False
+        if not self.oldest_kept - margin <= queued_at <= self.newest_kept + margin:
+            return False
+        return self.handed_out_until is None or queued_at > self.handed_out_until - margin
 
 
 class ReplyJobs(Protocol):

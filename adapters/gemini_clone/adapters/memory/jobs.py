@@ -36,7 +36,8 @@ class InMemoryReplyJobs(ReplyJobs):
         if self.down:
             raise Unavailable("The job queue is down.")
         return QueueProgress(
-            kept_since=self._queued_at[0] if self._queued_at else None,
+            oldest_kept=self._queued_at[0] if self._queued_at else None,
+            newest_kept=self._queued_at[-1] if self._queued_at else None,
             handed_out_until=self._handed_out_until,
         )
 

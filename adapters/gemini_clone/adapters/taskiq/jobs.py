@@ -75,13 +75,12 @@ class TaskiqReplyJobs(ReplyJobs):
 
     def __init__(self, broker: AsyncBroker) -> None:
         self._broker = broker
-        self._since = datetime.now(UTC)
 
     async def progress(self) -> QueueProgress:
         """With taskiq's in-memory broker (the one it is built with): a job starts as a task
-        of this process as soon as it is queued, and is lost only with the process, so the
-        jobs of earlier processes are gone and this one's are all handed out."""
-        return QueueProgress(kept_since=self._since, handed_out_until=datetime.now(UTC))
+        of this process as soon as it is queued (or waits for a free slot inside taskiq),
+        so none is counted as waiting in the queue."""
+        return QueueProgress(oldest_kept=None, newest_kept=None, handed_out_until=datetime.now(UTC))
 
     async def enqueue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
         labels: dict[str, str] = {"request_id": request_id} if request_id else {}

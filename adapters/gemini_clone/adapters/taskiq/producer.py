@@ -68,25 +68,30 @@ class StreamReplyJobs(ReplyJobs):
             raise Unavailable("The job queue cannot be reached.") from error
 
     async def progress(self) -> QueueProgress:
-        """From the stream's first entry and the workers' group (entry ids are Redis's
-        clock in milliseconds): entries before the first were trimmed, or the stream was
-        lost; the group has handed out every entry up to its last delivered id."""
+        """From the stream's first and last entries and the workers' group (entry ids are
+        Redis's clock in milliseconds): entries before the first were trimmed, or the stream
+        was lost; the group has handed out every entry up to its last delivered id."""
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.xrange(self._stream, count=1)
+                pipe.xrevrange(self._stream, count=1)
                 pipe.xinfo_groups(self._stream)
-                first, groups = await pipe.execute(raise_on_error=False)
+                oldest, newest, groups = await pipe.execute(raise_on_error=False)
         except (RedisError, OSError) as error:
             raise Unavailable("The job queue cannot be reached.") from error
-        if isinstance(first, Exception):
-            raise Unavailable("The job queue cannot be read.") from first
-        kept_since = _entry_time(first[0][0]) if first else None
+        for answer in (oldest, newest):
+            if isinstance(answer, Exception):
+                raise Unavailable("The job queue cannot be read.") from answer
         handed_out_until = None
         if not isinstance(groups, Exception):  # no stream, so no group yet
             for group in groups:
                 if _text(group["name"]) == self._group:
                     handed_out_until = _entry_time(group["last-delivered-id"])
-        return QueueProgress(kept_since=kept_since, handed_out_until=handed_out_until)
+        return QueueProgress(
+            oldest_kept=_entry_time(oldest[0][0]) if oldest else None,
+            newest_kept=_entry_time(newest[0][0]) if newest else None,
+            handed_out_until=handed_out_until,
+        )
 
 
 def _text(value: bytes | str) -> str:
