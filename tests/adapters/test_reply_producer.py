@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -119,3 +120,22 @@ async def test_progress_reads_what_the_stream_keeps_and_what_its_group_handed_ou
     assert handed.oldest_kept.timestamp() == times[1]
     assert handed.handed_out_until is not None
     assert handed.handed_out_until.timestamp() == times[1]
+
+
+async def test_a_job_queued_again_is_remembered_with_its_time(
+    client: aioredis.Redis, stream: str
+) -> None:
+    jobs = StreamReplyJobs(client, stream=stream)
+    again, first_only = MessageId(uuid.uuid4()), MessageId(uuid.uuid4())
+    await jobs.enqueue(first_only)
+    before = time.time()
+
+    await jobs.requeue(again)
+
+    messages = await queued(client, stream)
+    assert [message.args for message in messages] == [[str(first_only)], [str(again)]]
+    remembered = await jobs.requeued_at([again, first_only])
+    assert set(remembered) == {again}
+    assert before - 0.01 <= remembered[again].timestamp() <= time.time()
+    assert 0 < await client.ttl(f"{stream}:requeued:{again}") <= 86_400
+    await client.delete(f"{stream}:requeued:{again}")

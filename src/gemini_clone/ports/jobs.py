@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -36,6 +37,16 @@ class QueueProgress:
 class ReplyJobs(Protocol):
     async def enqueue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
         """Queue the generation of a reply; raises `Unavailable` when the queue is down."""
+        ...
+
+    async def requeue(self, reply_id: MessageId) -> None:
+        """Queue a reply's job again (the sweeper), remembering when (`requeued_at`);
+        raises `Unavailable` when the queue is down."""
+        ...
+
+    async def requeued_at(self, reply_ids: Sequence[MessageId]) -> Mapping[MessageId, datetime]:
+        """When `requeue` last queued these replies again (the ones it did, for a day at
+        least); raises `Unavailable` when the queue is down."""
         ...
 
     async def progress(self) -> QueueProgress:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from gemini_clone.domain.errors import Unavailable
@@ -24,6 +25,7 @@ class InMemoryReplyJobs(ReplyJobs):
         self._clock = clock
         self._queued_at: list[datetime] = []
         self._handed_out_until: datetime | None = None
+        self._requeued_at: dict[MessageId, datetime] = {}
 
     async def enqueue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
         if self.down:
@@ -31,6 +33,15 @@ class InMemoryReplyJobs(ReplyJobs):
         self.queued.append(reply_id)
         self.request_ids.append(request_id)
         self._queued_at.append(self._now())
+
+    async def requeue(self, reply_id: MessageId) -> None:
+        await self.enqueue(reply_id)
+        self._requeued_at[reply_id] = self._queued_at[-1]
+
+    async def requeued_at(self, reply_ids: Sequence[MessageId]) -> Mapping[MessageId, datetime]:
+        if self.down:
+            raise Unavailable("The job queue is down.")
+        return {id_: self._requeued_at[id_] for id_ in reply_ids if id_ in self._requeued_at}
 
     async def progress(self) -> QueueProgress:
         if self.down:

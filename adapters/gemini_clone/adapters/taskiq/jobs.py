@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from redis.asyncio.retry import Retry
@@ -75,6 +76,13 @@ class TaskiqReplyJobs(ReplyJobs):
 
     def __init__(self, broker: AsyncBroker) -> None:
         self._broker = broker
+
+    async def requeue(self, reply_id: MessageId) -> None:
+        await self.enqueue(reply_id)
+
+    async def requeued_at(self, reply_ids: Sequence[MessageId]) -> Mapping[MessageId, datetime]:
+        """Nothing to remember: no job counts as waiting here (`progress`)."""
+        return {}
 
     async def progress(self) -> QueueProgress:
         """With taskiq's in-memory broker (the one it is built with): a job starts as a task

@@ -11,11 +11,14 @@ formatter, and the worker tests consume it with the real broker.
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 
 from gemini_clone.adapters.taskiq.names import (
     CONSUMER_GROUP,
@@ -29,6 +32,9 @@ from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 
 _STR_LABEL = 3
 """taskiq's `LabelType.STR`: the worker reads the label back as a string."""
+REQUEUE_MEMORY_SECONDS = 86_400
+"""How long the time a job was queued again is kept (`requeued_at`): a job queued again
+and still waiting after this may be queued once more."""
 
 
 class StreamReplyJobs(ReplyJobs):
@@ -47,25 +53,45 @@ class StreamReplyJobs(ReplyJobs):
         self._stream = stream
         self._group = group
 
+    def _requeued_key(self, reply_id: MessageId) -> str:
+        return f"{self._stream}:requeued:{reply_id}"
+
     async def enqueue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
-        labels = {"request_id": request_id} if request_id else {}
-        message = {
-            "task_id": uuid.uuid4().hex,
-            "task_name": REPLY_TASK_NAME,
-            "labels": labels,
-            "labels_types": dict.fromkeys(labels, _STR_LABEL),
-            "args": [str(reply_id)],
-            "kwargs": {},
-        }
         try:
             await self._client.xadd(
-                self._stream,
-                {b"data": json.dumps(message, separators=(",", ":")).encode()},
-                maxlen=STREAM_MAXLEN,
-                approximate=True,
+                self._stream, _entry(reply_id, request_id), maxlen=STREAM_MAXLEN, approximate=True
             )
         except (RedisError, OSError) as error:
             raise Unavailable("The job queue cannot be reached.") from error
+
+    async def requeue(self, reply_id: MessageId) -> None:
+        """The entry, and beside it when it was queued again (`REQUEUE_MEMORY_SECONDS`)."""
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.xadd(
+                    self._stream, _entry(reply_id, None), maxlen=STREAM_MAXLEN, approximate=True
+                )
+                pipe.set(
+                    self._requeued_key(reply_id),
+                    time.time_ns() // 1_000_000,
+                    ex=REQUEUE_MEMORY_SECONDS,
+                )
+                await pipe.execute()
+        except (RedisError, OSError) as error:
+            raise Unavailable("The job queue cannot be reached.") from error
+
+    async def requeued_at(self, reply_ids: Sequence[MessageId]) -> Mapping[MessageId, datetime]:
+        if not reply_ids:
+            return {}
+        try:
+            found = await self._client.mget([self._requeued_key(id_) for id_ in reply_ids])
+        except (RedisError, OSError) as error:
+            raise Unavailable("The job queue cannot be reached.") from error
+        return {
+            id_: datetime.fromtimestamp(int(milliseconds) / 1000, UTC)
+            for id_, milliseconds in zip(reply_ids, found, strict=True)
+            if milliseconds is not None
+        }
 
     async def progress(self) -> QueueProgress:
         """From the stream's first and last entries and the workers' group (entry ids are
@@ -92,6 +118,19 @@ class StreamReplyJobs(ReplyJobs):
             newest_kept=_entry_time(newest[0][0]) if newest else None,
             handed_out_until=handed_out_until,
         )
+
+
+def _entry(reply_id: MessageId, request_id: str | None) -> dict[FieldT, EncodableT]:
+    labels = {"request_id": request_id} if request_id else {}
+    message = {
+        "task_id": uuid.uuid4().hex,
+        "task_name": REPLY_TASK_NAME,
+        "labels": labels,
+        "labels_types": dict.fromkeys(labels, _STR_LABEL),
+        "args": [str(reply_id)],
+        "kwargs": {},
+    }
+    return {b"data": json.dumps(message, separators=(",", ":")).encode()}
 
 
 def _text(value: bytes | str) -> str:
