@@ -39,8 +39,8 @@ from gemini_clone.adapters.security import (
     PhonenumbersMobileNumbers,
 )
 from gemini_clone.adapters.sql.engine import create_engine
-from gemini_clone.adapters.sql.posting import PostgresPosting
-from gemini_clone.adapters.sql.replies import PostgresReplyStore
+from gemini_clone.adapters.sql.posting import PostgresPosting, SqlPosting
+from gemini_clone.adapters.sql.replies import PostgresReplyStore, SqlReplyStore
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.adapters.taskiq.producer import StreamReplyJobs
 from gemini_clone.application.admin.list_users import ListUsers
@@ -68,9 +68,7 @@ from gemini_clone.application.chatrooms.listing import ListChatrooms
 from gemini_clone.application.chatrooms.rename import RenameChatroom
 from gemini_clone.application.common import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
-from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
-from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import SendMessage
 from gemini_clone.domain.quota import Plans
@@ -132,19 +130,19 @@ def make_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def make_message_posting(engine: AsyncEngine, uow: UnitOfWorkFactory) -> MessagePosting:
-    # PostgreSQL posts in one statement; any other database through the unit of work.
+def make_message_posting(engine: AsyncEngine) -> MessagePosting:
+    # PostgreSQL posts in one statement; any other database statement by statement.
     if engine.dialect.name == "postgresql":
         return PostgresPosting(engine)
-    return TransactionalPosting(uow)
+    return SqlPosting(engine)
 
 
-def make_reply_store(engine: AsyncEngine, uow: UnitOfWorkFactory) -> ReplyStore:
+def make_reply_store(engine: AsyncEngine) -> ReplyStore:
     # PostgreSQL claims and finishes a reply in one statement each; any other database
-    # through the unit of work.
+    # statement by statement.
     if engine.dialect.name == "postgresql":
         return PostgresReplyStore(engine)
-    return TransactionalReplyStore(uow)
+    return SqlReplyStore(engine)
 
 
 def make_redis(settings: Settings) -> Redis | None:
@@ -315,14 +313,14 @@ class Container(containers.DeclarativeContainer):
     rename_chatroom = providers.Singleton(RenameChatroom, uow, cache, clock)
     delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock)
 
-    message_posting = providers.Singleton(make_message_posting, engine, uow)
+    message_posting = providers.Singleton(make_message_posting, engine)
     send_message = providers.Singleton(
         SendMessage, message_posting, reply_jobs, cache, plans, clock, ids
     )
     list_messages = providers.Singleton(ListMessages, uow)
     get_message = providers.Singleton(GetMessage, uow)
     wait_for_reply = providers.Singleton(WaitForReply, get_message, clock)
-    reply_store = providers.Singleton(make_reply_store, engine, uow)
+    reply_store = providers.Singleton(make_reply_store, engine)
     generate_reply = providers.Singleton(
         GenerateReply, reply_store, language_model, clock, reply_settings
     )

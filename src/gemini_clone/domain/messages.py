@@ -70,3 +70,17 @@ class Message:
     attempts: int = 0
     quota_day: str | None = None
     """UTC day (ISO date) whose quota unit the user message took; a failed reply gives it back."""
+
+    def is_claimable(self, now: datetime) -> bool:
+        """A reply a worker may claim: queued, or processing with a lease that ended
+        before `now` (its worker died)."""
+        return self.role is Role.MODEL and (
+            self.status is MessageStatus.QUEUED or self.lease_ended(now)
+        )
+
+    def lease_ended(self, now: datetime) -> bool:
+        return (
+            self.status is MessageStatus.PROCESSING
+            and self.lease_expires_at is not None
+            and self.lease_expires_at < now
+        )
