@@ -195,7 +195,14 @@ def throwaway_database(server_url: str) -> Iterator[str]:
     try:
         yield server_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for attempt in range(10):
+            try:
+                asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                break
+            except asyncpg.TooManyConnectionsError:
+                if attempt == 9:
+                    print(f"could not drop {name}: drop it by hand", file=sys.stderr)
+                time.sleep(3)
 
 
 def log_in(api: str, number: str) -> tuple[str, str]:
@@ -234,14 +241,16 @@ async def measure_replies(
         ]
         await client.post(f"{stand_in}/reset")
         started = time.monotonic()
-        responses = await asyncio.gather(
-            *(
-                client.post(
-                    f"/chatroom/{rooms[n % len(rooms)]}/message", json={"content": f"question {n}"}
-                )
-                for n in range(count)
-            )
-        )
+
+        async def post(n: int) -> httpx.Response:
+            url = f"/chatroom/{rooms[n % len(rooms)]}/message"
+            try:
+                return await client.post(url, json={"content": f"question {n}"})
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # A kept-alive connection the busy server closed as it was reused.
+                return await client.post(url, json={"content": f"question {n}"})
+
+        responses = await asyncio.gather(*(post(n) for n in range(count)))
         posted = time.monotonic() - started
         reply_ids = [r.json()["reply"]["id"] for r in responses if r.status_code == 202]
     start_worker()
@@ -437,21 +446,28 @@ def main() -> None:
                 # noisy) falls on all of them alike: compare them within a run.
                 for setup in API_SETUPS:
                     print(f"run {run + 1} of {args.runs}: {setup} ...", flush=True)
-                    api_process = start_api(setup)
+                    try:
+                        api_process = start_api(setup)
+                    except RuntimeError as error:
+                        print(f"  {setup} left out of this run: {error}", flush=True)
+                        continue
                     wrk(f"{api}/chatroom", token=token, connections=8, duration=3)  # warm up
-                    measured[f"post_{setup}"].append(
-                        wrk(
-                            f"{api}/chatroom/{room}/message",
-                            token=token,
-                            method="POST",
-                            body=body,
-                            **wrk_args,
-                        )
+                    post = wrk(
+                        f"{api}/chatroom/{room}/message",
+                        token=token,
+                        method="POST",
+                        body=body,
+                        **wrk_args,
                     )
-                    measured[f"list_{setup}"].append(
-                        wrk(f"{api}/chatroom", token=token, **wrk_args)
-                    )
+                    listed = wrk(f"{api}/chatroom", token=token, **wrk_args)
                     stop_api(setup, api_process)
+                    measured[f"post_{setup}"].append(post)
+                    measured[f"list_{setup}"].append(listed)
+                    print(
+                        f"  post {post.requests_per_second:.0f} req/s,"
+                        f" list {listed.requests_per_second:.0f} req/s",
+                        flush=True,
+                    )
                 measured["ceiling_io"].append(
                     wrk(
                         f"http://127.0.0.1:{ceiling_port}/ceiling/message",
@@ -464,8 +480,15 @@ def main() -> None:
                 measured["ceiling_struct"].append(
                     wrk(f"http://127.0.0.1:{ceiling_port}/ceiling/struct", token=token, **wrk_args)
                 )
+                print(
+                    f"  ceilings: message I/O {measured['ceiling_io'][-1].requests_per_second:.0f}"
+                    f" req/s, struct {measured['ceiling_struct'][-1].requests_per_second:.0f}"
+                    " req/s",
+                    flush=True,
+                )
             for name, runs in measured.items():
-                results[name] = summary(runs)
+                if runs:
+                    results[name] = summary(runs)
             print("message post at 256 connections ...", flush=True)
             api_process = start_api("default")
             results["post_256"] = summary(
@@ -495,6 +518,9 @@ def report(results: dict[str, object]) -> None:
         return found
 
     def line(label: str, key: str, ceiling: str | None = None, beside: str | None = None) -> None:
+        if any(name is not None and name not in results for name in (key, ceiling, beside)):
+            print(f"{label:<40}not measured")
+            return
         measured = figures(key)
         text = (
             f"{label:<40}{measured['rps']:>8.0f} req/s"

@@ -75,7 +75,7 @@ from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.clock import Clock, IdGenerator
-from gemini_clone.ports.jobs import ReplyJobs
+from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 from gemini_clone.ports.language_model import (
     GenerationChunk,
     GenerationRequest,
@@ -96,6 +96,7 @@ from gemini_clone.ports.repositories import (
     OtpRepository,
     PaymentEventRepository,
     RefreshTokenRepository,
+    StaleReply,
     SubscriptionRepository,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -180,6 +181,7 @@ __all__ = [
     "PaymentGateway",
     "Plans",
     "Profile",
+    "QueueProgress",
     "QuotaExceeded",
     "QuotaTake",
     "QuotaUnit",
@@ -208,6 +210,7 @@ __all__ = [
     "ShowUser",
     "SignUp",
     "SignUpInput",
+    "StaleReply",
     "StartCheckout",
     "StartCheckoutInput",
     "Subscription",

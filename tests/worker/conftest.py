@@ -50,7 +50,7 @@ async def deployment_behind_pgbouncer(
     database = {
         "DATABASE_URL": pgbouncer.url(migrated_database),
         "DATABASE_TRANSACTION_POOLER": "true",
-        "SWEEP_INTERVAL_SECONDS": "1",
+        "STALE_REPLY_SECONDS": "1",
     }
     async with _deployed(database, redis_server, tmp_path) as deployed:
         yield deployed

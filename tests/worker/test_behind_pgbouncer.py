@@ -15,7 +15,7 @@ from gemini_clone.domain.messages import MessageStatus
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 ROOMS = 8
-STALE_AFTER_SECONDS = 1  # the fixture's SWEEP_INTERVAL_SECONDS
+STALE_AFTER_SECONDS = 1  # the fixture's STALE_REPLY_SECONDS
 TURNS = 3
 
 

@@ -331,7 +331,7 @@ class Container(containers.DeclarativeContainer):
         uow,
         reply_jobs,
         clock,
-        settings.provided.sweep_interval_seconds,
+        settings.provided.stale_reply_seconds,
     )
 
     start_checkout = providers.Singleton(StartCheckout, uow, payment_gateway, ids)

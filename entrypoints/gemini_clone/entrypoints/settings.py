@@ -57,6 +57,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
     reply_lease_seconds: int = 120
     sweep_interval_seconds: int = 30
+    stale_reply_seconds: int = 30
+    """A reply still queued this long, whose job the queue lost or handed out, is queued
+    again by the sweeper (until 2026-12 this was SWEEP_INTERVAL_SECONDS)."""
     worker_concurrency: int = 512
     worker_metrics_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
     """`gemini-clone worker` only: serve the process's Prometheus metrics (replies by status,

@@ -25,13 +25,21 @@ class QueueProgress:
     handed_out_until: datetime | None
 
     def may_hold_waiting(self, queued_at: datetime, margin: timedelta) -> bool:
-        """Whether a job queued at `queued_at` (on another clock, hence `margin`, which
-        counts in favour of waiting) may still wait its turn in the queue."""
-        if self.oldest_kept is None or self.newest_kept is None:
+        """Whether a job queued at `queued_at`, by another clock than the queue's (they may
+        differ by up to `margin`), may still wait its turn in the queue.
+
+        - No: the queue keeps no job, or none it has not handed out; the job was queued
+          before the oldest job kept or after the newest; or it was handed out.
+        - Otherwise (within the margin of those bounds too): perhaps, so yes.
+        """
+        oldest, newest, handed_out = self.oldest_kept, self.newest_kept, self.handed_out_until
+        if oldest is None or newest is None:
             return False
-        if not self.oldest_kept - margin <= queued_at <= self.newest_kept + margin:
+        if handed_out is not None and newest <= handed_out:
             return False
-        return self.handed_out_until is None or queued_at > self.handed_out_until - margin
+        if queued_at < oldest - margin or queued_at > newest + margin:
+            return False
+        return handed_out is None or queued_at > handed_out - margin
 
 
 class ReplyJobs(Protocol):
