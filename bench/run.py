@@ -56,6 +56,7 @@ class Figures:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
 
 
 def parse_wrk(output: str) -> Figures:
@@ -71,6 +72,7 @@ def parse_wrk(output: str) -> Figures:
     socket_errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
+    served = re.search(r"(\d+) requests in", output)
     errors = int(non_2xx.group(1)) if non_2xx else 0
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
@@ -79,6 +81,7 @@ def parse_wrk(output: str) -> Figures:
         p50_ms=ms("50"),
         p99_ms=ms("99"),
         errors=errors,
+        requests=int(served.group(1)) if served else 0,
     )
 
 
@@ -128,6 +131,20 @@ def summary(runs: list[Figures]) -> dict[str, float]:
         "p99_ms": statistics.median(run.p99_ms for run in runs),
         "errors": sum(run.errors for run in runs),
     }
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) of the process and its children so far: per request, a
+    cost that a noisy machine moves far less than throughput."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(child) for child in children.read_text().split()]
+    ticks = 0
+    for each in pids:
+        fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -438,9 +455,12 @@ def main() -> None:
             wrk_args = {"connections": args.connections, "duration": args.duration}
             body = json.dumps({"content": "Hello from the benchmark"})
             measured: dict[str, list[Figures]] = {"ceiling_io": [], "ceiling_struct": []}
+            cpu_us: dict[str, list[float]] = {}
             for setup in API_SETUPS:
                 measured[f"post_{setup}"] = []
                 measured[f"list_{setup}"] = []
+                cpu_us[f"post_{setup}"] = []
+                cpu_us[f"list_{setup}"] = []
             for run in range(args.runs):
                 # Each setup in turn within a run, so that the machine's drift (shared,
                 # noisy) falls on all of them alike: compare them within a run.
@@ -452,6 +472,7 @@ def main() -> None:
                         print(f"  {setup} left out of this run: {error}", flush=True)
                         continue
                     wrk(f"{api}/chatroom", token=token, connections=8, duration=3)  # warm up
+                    started = cpu_seconds(api_process.pid)
                     post = wrk(
                         f"{api}/chatroom/{room}/message",
                         token=token,
@@ -459,13 +480,19 @@ def main() -> None:
                         body=body,
                         **wrk_args,
                     )
+                    posted = cpu_seconds(api_process.pid)
                     listed = wrk(f"{api}/chatroom", token=token, **wrk_args)
+                    done = cpu_seconds(api_process.pid)
                     stop_api(setup, api_process)
                     measured[f"post_{setup}"].append(post)
                     measured[f"list_{setup}"].append(listed)
+                    cpu_us[f"post_{setup}"].append((posted - started) / max(post.requests, 1) * 1e6)
+                    cpu_us[f"list_{setup}"].append((done - posted) / max(listed.requests, 1) * 1e6)
                     print(
-                        f"  post {post.requests_per_second:.0f} req/s,"
-                        f" list {listed.requests_per_second:.0f} req/s",
+                        f"  post {post.requests_per_second:.0f} req/s"
+                        f" ({cpu_us[f'post_{setup}'][-1]:.0f} µs CPU each),"
+                        f" list {listed.requests_per_second:.0f} req/s"
+                        f" ({cpu_us[f'list_{setup}'][-1]:.0f} µs CPU each)",
                         flush=True,
                     )
                 measured["ceiling_io"].append(
@@ -489,6 +516,9 @@ def main() -> None:
             for name, runs in measured.items():
                 if runs:
                     results[name] = summary(runs)
+            results["cpu_us_per_request"] = {
+                name: statistics.median(values) for name, values in cpu_us.items() if values
+            }
             print("message post at 256 connections ...", flush=True)
             api_process = start_api("default")
             results["post_256"] = summary(
@@ -544,6 +574,15 @@ def report(results: dict[str, object]) -> None:
     line("GET /chatroom warm (INFO)", "list_default", "ceiling_struct", "list_warning")
     line("  ... at LOG_LEVEL=WARNING", "list_warning", "ceiling_struct")
     line("  ... serve --workers 2 (INFO)", "list_workers2", "ceiling_struct")
+    cpu = results.get("cpu_us_per_request")
+    if isinstance(cpu, dict):
+        for path in ("post", "list"):
+            info, warning = cpu.get(f"{path}_default"), cpu.get(f"{path}_warning")
+            if info is not None and warning is not None:
+                print(
+                    f"CPU per {path} request: {info:.0f} µs at INFO, {warning:.0f} µs at WARNING"
+                    f" (the access line: {info - warning:.0f} µs, {1 - warning / info:.0%})"
+                )
     replies = figures("replies")
     print(
         f"replies: {replies['posted']:.0f} posted in {replies['post_seconds']:.1f} s,"
