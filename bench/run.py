@@ -4,9 +4,10 @@ Starts PostgreSQL (a throwaway database on BENCH_DATABASE_URL's server), its own
 free port, a Gemini stand-in with a fixed latency, `gemini-clone serve` (uvicorn, one
 process), `gemini-clone worker`, and the two ceiling apps, then measures with wrk:
 
-1. POST /chatroom/{id}/message for a Pro user; 2. GET /chatroom warm (cache hits);
+1. POST /chatroom/{id}/message for a Pro user; 2. GET /chatroom warm (cache hits); each
+   against `serve` at its defaults (INFO), at LOG_LEVEL=WARNING and as `serve --workers 2`;
 3. replies: N messages posted at once, time until all are completed by one worker;
-4. peak resident memory of the API and worker processes.
+4. peak resident memory of the API (at its defaults) and worker processes.
 
     uv run python bench/run.py [--latency 0.5] [--duration 15] [--runs 3] [--replies 2000]
 
@@ -55,6 +56,7 @@ class Figures:
     p50_ms: float
     p99_ms: float
     errors: int
+    requests: int = 0
 
 
 def parse_wrk(output: str) -> Figures:
@@ -70,6 +72,7 @@ def parse_wrk(output: str) -> Figures:
     socket_errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
+    served = re.search(r"(\d+) requests in", output)
     errors = int(non_2xx.group(1)) if non_2xx else 0
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
@@ -78,6 +81,7 @@ def parse_wrk(output: str) -> Figures:
         p50_ms=ms("50"),
         p99_ms=ms("99"),
         errors=errors,
+        requests=int(served.group(1)) if served else 0,
     )
 
 
@@ -129,6 +133,20 @@ def summary(runs: list[Figures]) -> dict[str, float]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) of the process and its children so far: per request, a
+    cost that a noisy machine moves far less than throughput."""
+    pids = [pid]
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        pids += [int(child) for child in children.read_text().split()]
+    ticks = 0
+    for each in pids:
+        fields = Path(f"/proc/{each}/stat").read_text().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -163,9 +181,13 @@ class Processes:
             self.stop(name)
 
 
-def wait_http(url: str, timeout: float = 60) -> None:
+def wait_http(
+    url: str, timeout: float = 60, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the process serving {url} exited with {process.returncode}")
         try:
             if httpx.get(url, timeout=1).status_code < 500:
                 return
@@ -190,7 +212,14 @@ def throwaway_database(server_url: str) -> Iterator[str]:
     try:
         yield server_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        for attempt in range(10):
+            try:
+                asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                break
+            except asyncpg.TooManyConnectionsError:
+                if attempt == 9:
+                    print(f"could not drop {name}: drop it by hand", file=sys.stderr)
+                time.sleep(3)
 
 
 def log_in(api: str, number: str) -> tuple[str, str]:
@@ -229,14 +258,16 @@ async def measure_replies(
         ]
         await client.post(f"{stand_in}/reset")
         started = time.monotonic()
-        responses = await asyncio.gather(
-            *(
-                client.post(
-                    f"/chatroom/{rooms[n % len(rooms)]}/message", json={"content": f"question {n}"}
-                )
-                for n in range(count)
-            )
-        )
+
+        async def post(n: int) -> httpx.Response:
+            url = f"/chatroom/{rooms[n % len(rooms)]}/message"
+            try:
+                return await client.post(url, json={"content": f"question {n}"})
+            except (httpx.ReadError, httpx.RemoteProtocolError):
+                # A kept-alive connection the busy server closed as it was reused.
+                return await client.post(url, json={"content": f"question {n}"})
+
+        responses = await asyncio.gather(*(post(n) for n in range(count)))
         posted = time.monotonic() - started
         reply_ids = [r.json()["reply"]["id"] for r in responses if r.status_code == 202]
     start_worker()
@@ -275,6 +306,15 @@ async def measure_replies(
     }
 
 
+API_SETUPS: dict[str, tuple[list[str], dict[str, str]]] = {
+    "default": ([], {}),
+    "warning": ([], {"LOG_LEVEL": "WARNING"}),
+    "workers2": (["--workers", "2"], {}),
+}
+"""How each measured API is started: `serve` at its defaults (INFO, an access line per
+request), the same at `LOG_LEVEL=WARNING`, and `serve --workers 2` at its defaults."""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -288,12 +328,16 @@ def main() -> None:
         "--pieces", type=int, default=None, help="pieces per stand-in reply (default 3)"
     )
     parser.add_argument(
-        "--pool-size", type=int, default=None, help="DATABASE_POOL_SIZE (default: the setting's)"
-    )
-    parser.add_argument(
         "--replies-only", action="store_true", help="measure the worker only (no wrk runs)"
     )
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        default=None,
+        help="DATABASE_POOL_SIZE of the API and worker (default: the service's own); lower it"
+        " when others share the PostgreSQL server's max_connections",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None and not args.replies_only:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -328,10 +372,10 @@ def main() -> None:
                 "GEMINI_API_KEY": "bench-not-a-real-key",
                 "GEMINI_BASE_URL": f"http://127.0.0.1:{stand_in_port}",
                 "AUTH_RATE_LIMIT_PER_MINUTE": "0",
-                "LOG_LEVEL": "WARNING",
             }
-            if args.pool_size:
+            if args.pool_size is not None:
                 env["DATABASE_POOL_SIZE"] = str(args.pool_size)
+                results["database_pool_size"] = args.pool_size
             subprocess.run(
                 [str(SCRIPT), "db", "upgrade"], env=env, cwd=folder, check=True, capture_output=True
             )
@@ -354,17 +398,41 @@ def main() -> None:
                 [sys.executable, str(HERE / "ceilings.py"), "--port", str(ceiling_port)],
                 env,
             )
-            api_process = processes.start(
-                "serve", [str(SCRIPT), "serve", "--port", str(api_port)], env
-            )
             api = f"http://127.0.0.1:{api_port}"
-            for url in (
-                f"{stand_in}/stats",
-                f"http://127.0.0.1:{ceiling_port}/ceiling/struct",
-                f"{api}/healthz",
-            ):
-                wait_http(url)
+            api_peaks: list[float] = []
 
+            def start_api(setup: str) -> subprocess.Popen[bytes]:
+                """One API process (or `--workers 2`) at a time: each holds up to twice
+                DATABASE_POOL_SIZE connections once loaded, and the server is shared."""
+                options, overrides = API_SETUPS[setup]
+                attempts = 0
+                while True:
+                    attempts += 1
+                    process = processes.start(
+                        f"serve-{setup}",
+                        [str(SCRIPT), "serve", "--port", str(api_port), *options],
+                        {**env, **overrides},
+                    )
+                    try:
+                        wait_http(f"{api}/healthz", process=process)
+                    except RuntimeError:
+                        # A shared PostgreSQL may refuse connections for a moment
+                        # (max_connections; the log says so): try again shortly.
+                        processes.stop(f"serve-{setup}")
+                        if attempts == 3:
+                            raise
+                        time.sleep(5)
+                    else:
+                        return process
+
+            def stop_api(setup: str, process: subprocess.Popen[bytes]) -> None:
+                if setup == "default":
+                    api_peaks.append(peak_rss_mb(process.pid))
+                processes.stop(f"serve-{setup}")
+
+            for url in (f"{stand_in}/stats", f"http://127.0.0.1:{ceiling_port}/ceiling/struct"):
+                wait_http(url)
+            api_process = start_api("default")
             token, room = log_in(api, "+14155550100")
             subprocess.run(
                 [str(SCRIPT), "subscriptions", "grant", "+14155550100"],
@@ -389,29 +457,54 @@ def main() -> None:
             results["replies"] = replies
             results["worker_peak_rss_mb"] = peak_rss_mb(worker.pid)
             processes.stop("worker")
+            stop_api("default", api_process)
             if args.replies_only:
                 print(json.dumps(results, indent=2))
                 return
 
             wrk_args = {"connections": args.connections, "duration": args.duration}
             body = json.dumps({"content": "Hello from the benchmark"})
-            measured: dict[str, list[Figures]] = {
-                k: [] for k in ("post", "ceiling_io", "list", "ceiling_struct")
-            }
-            wrk(
-                f"{api}/chatroom", token=token, connections=8, duration=3
-            )  # warm the cache and pools
+            measured: dict[str, list[Figures]] = {"ceiling_io": [], "ceiling_struct": []}
+            cpu_us: dict[str, list[float]] = {}
+            for setup in API_SETUPS:
+                measured[f"post_{setup}"] = []
+                measured[f"list_{setup}"] = []
+                cpu_us[f"post_{setup}"] = []
+                cpu_us[f"list_{setup}"] = []
             for run in range(args.runs):
-                print(f"wrk run {run + 1} of {args.runs} ...", flush=True)
-                measured["post"].append(
-                    wrk(
+                # Each setup in turn within a run, so that the machine's drift (shared,
+                # noisy) falls on all of them alike: compare them within a run.
+                for setup in API_SETUPS:
+                    print(f"run {run + 1} of {args.runs}: {setup} ...", flush=True)
+                    try:
+                        api_process = start_api(setup)
+                    except RuntimeError as error:
+                        print(f"  {setup} left out of this run: {error}", flush=True)
+                        continue
+                    wrk(f"{api}/chatroom", token=token, connections=8, duration=3)  # warm up
+                    started = cpu_seconds(api_process.pid)
+                    post = wrk(
                         f"{api}/chatroom/{room}/message",
                         token=token,
                         method="POST",
                         body=body,
                         **wrk_args,
                     )
-                )
+                    posted = cpu_seconds(api_process.pid)
+                    listed = wrk(f"{api}/chatroom", token=token, **wrk_args)
+                    done = cpu_seconds(api_process.pid)
+                    stop_api(setup, api_process)
+                    measured[f"post_{setup}"].append(post)
+                    measured[f"list_{setup}"].append(listed)
+                    cpu_us[f"post_{setup}"].append((posted - started) / max(post.requests, 1) * 1e6)
+                    cpu_us[f"list_{setup}"].append((done - posted) / max(listed.requests, 1) * 1e6)
+                    print(
+                        f"  post {post.requests_per_second:.0f} req/s"
+                        f" ({cpu_us[f'post_{setup}'][-1]:.0f} µs CPU each),"
+                        f" list {listed.requests_per_second:.0f} req/s"
+                        f" ({cpu_us[f'list_{setup}'][-1]:.0f} µs CPU each)",
+                        flush=True,
+                    )
                 measured["ceiling_io"].append(
                     wrk(
                         f"http://127.0.0.1:{ceiling_port}/ceiling/message",
@@ -421,13 +514,23 @@ def main() -> None:
                         **wrk_args,
                     )
                 )
-                measured["list"].append(wrk(f"{api}/chatroom", token=token, **wrk_args))
                 measured["ceiling_struct"].append(
                     wrk(f"http://127.0.0.1:{ceiling_port}/ceiling/struct", token=token, **wrk_args)
                 )
+                print(
+                    f"  ceilings: message I/O {measured['ceiling_io'][-1].requests_per_second:.0f}"
+                    f" req/s, struct {measured['ceiling_struct'][-1].requests_per_second:.0f}"
+                    " req/s",
+                    flush=True,
+                )
             for name, runs in measured.items():
-                results[name] = summary(runs)
+                if runs:
+                    results[name] = summary(runs)
+            results["cpu_us_per_request"] = {
+                name: statistics.median(values) for name, values in cpu_us.items() if values
+            }
             print("message post at 256 connections ...", flush=True)
+            api_process = start_api("default")
             results["post_256"] = summary(
                 [
                     wrk(
@@ -440,7 +543,8 @@ def main() -> None:
                     )
                 ]
             )
-            results["api_peak_rss_mb"] = peak_rss_mb(api_process.pid)
+            stop_api("default", api_process)
+            results["api_peak_rss_mb"] = max(api_peaks)
     finally:
         processes.stop_all()
     report(results)
@@ -448,29 +552,48 @@ def main() -> None:
 
 
 def report(results: dict[str, object]) -> None:
-    def line(label: str, key: str, ceiling: str | None = None) -> None:
-        figures = results[key]
-        assert isinstance(figures, dict)
+    def figures(key: str) -> dict[str, float]:
+        found = results[key]
+        assert isinstance(found, dict)
+        return found
+
+    def line(label: str, key: str, ceiling: str | None = None, beside: str | None = None) -> None:
+        if any(name is not None and name not in results for name in (key, ceiling, beside)):
+            print(f"{label:<40}not measured")
+            return
+        measured = figures(key)
         text = (
-            f"{label:<34}{figures['rps']:>8.0f} req/s"
-            f"  (range {figures['rps_min']:.0f}-{figures['rps_max']:.0f})"
-            f"  p50 {figures['p50_ms']:.1f} ms  p99 {figures['p99_ms']:.1f} ms"
-            f"  errors {figures['errors']:.0f}"
+            f"{label:<40}{measured['rps']:>8.0f} req/s"
+            f"  (range {measured['rps_min']:.0f}-{measured['rps_max']:.0f})"
+            f"  p50 {measured['p50_ms']:.1f} ms  p99 {measured['p99_ms']:.1f} ms"
+            f"  errors {measured['errors']:.0f}"
         )
         if ceiling is not None:
-            base = results[ceiling]
-            assert isinstance(base, dict)
-            text += f"  = {figures['rps'] / base['rps']:.0%} of ceiling"
+            text += f"  = {measured['rps'] / figures(ceiling)['rps']:.0%} of ceiling"
+        if beside is not None:
+            text += f", {measured['rps'] / figures(beside)['rps']:.0%} of WARNING's"
         print(text)
 
     print()
     line("ceiling: bare struct", "ceiling_struct")
     line("ceiling: bare message I/O", "ceiling_io")
-    line("POST /chatroom/{id}/message (Pro)", "post", "ceiling_io")
-    line("  ... at 256 connections", "post_256", "ceiling_io")
-    line("GET /chatroom (warm cache)", "list", "ceiling_struct")
-    replies = results["replies"]
-    assert isinstance(replies, dict)
+    line("POST /chatroom/{id}/message (INFO)", "post_default", "ceiling_io", "post_warning")
+    line("  ... at LOG_LEVEL=WARNING", "post_warning", "ceiling_io")
+    line("  ... serve --workers 2 (INFO)", "post_workers2", "ceiling_io")
+    line("  ... at 256 connections (INFO)", "post_256", "ceiling_io")
+    line("GET /chatroom warm (INFO)", "list_default", "ceiling_struct", "list_warning")
+    line("  ... at LOG_LEVEL=WARNING", "list_warning", "ceiling_struct")
+    line("  ... serve --workers 2 (INFO)", "list_workers2", "ceiling_struct")
+    cpu = results.get("cpu_us_per_request")
+    if isinstance(cpu, dict):
+        for path in ("post", "list"):
+            info, warning = cpu.get(f"{path}_default"), cpu.get(f"{path}_warning")
+            if info is not None and warning is not None:
+                print(
+                    f"CPU per {path} request: {info:.0f} µs at INFO, {warning:.0f} µs at WARNING"
+                    f" (the access line: {info - warning:.0f} µs, {1 - warning / info:.0%})"
+                )
+    replies = figures("replies")
     print(
         f"replies: {replies['posted']:.0f} posted in {replies['post_seconds']:.1f} s,"
         f" then one worker made them all final in {replies['seconds']:.1f} s from its start"
@@ -479,7 +602,7 @@ def report(results: dict[str, object]) -> None:
         f" peak {replies['peak_in_flight']:.0f} generations in flight"
     )
     print(
-        f"peak RSS: API {results['api_peak_rss_mb']:.0f} MB,"
+        f"peak RSS: API {results['api_peak_rss_mb']:.0f} MB (INFO, one process),"
         f" worker {results['worker_peak_rss_mb']:.0f} MB"
     )
     print(json.dumps(results, indent=2))

@@ -288,7 +288,7 @@ def main() -> None:
         help="each reply's pieces at a random phase (default: all 200 in step, the worst case)",
     )
     parser.add_argument(
-        "--pool-size", type=int, default=10, help="DATABASE_POOL_SIZE of both processes"
+        "--pool-size", type=int, default=20, help="DATABASE_POOL_SIZE of both processes"
     )
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
     args = parser.parse_args()

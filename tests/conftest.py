@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from tests.pgbouncer import PgBouncer, pgbouncer_binary
 from tests.redis_server import RedisServer
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -96,6 +97,22 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         _unavailable("redis-server is not on PATH: outage and worker tests start their own")
     assert binary is not None
     server = RedisServer(binary, tmp_path)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pgbouncer(postgres_server_url: str) -> Iterator[PgBouncer]:
+    """A PgBouncer of this test's own in transaction pooling mode, in front of the test
+    PostgreSQL (`pgbouncer.url(postgres_url)` reaches a database through it)."""
+    binary = pgbouncer_binary()
+    if binary is None:
+        _unavailable("pgbouncer is not installed (apt-get install pgbouncer)")
+    assert binary is not None
+    server = PgBouncer(binary, postgres_server_url)
     try:
         server.start()
         yield server

@@ -76,7 +76,7 @@ from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.clock import Clock, IdGenerator
-from gemini_clone.ports.jobs import ReplyJobs
+from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 from gemini_clone.ports.language_model import (
     GenerationChunk,
     GenerationRequest,
@@ -99,6 +99,7 @@ from gemini_clone.ports.repositories import (
     OtpRepository,
     PaymentEventRepository,
     RefreshTokenRepository,
+    StaleReply,
     SubscriptionRepository,
     UnitOfWork,
     UnitOfWorkFactory,
@@ -189,6 +190,7 @@ __all__ = [
     "PieceKind",
     "Plans",
     "Profile",
+    "QueueProgress",
     "QuotaExceeded",
     "QuotaTake",
     "QuotaUnit",
@@ -223,6 +225,7 @@ __all__ = [
     "ShowUser",
     "SignUp",
     "SignUpInput",
+    "StaleReply",
     "StartCheckout",
     "StartCheckoutInput",
     "StopOutcome",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -89,3 +90,52 @@ def test_an_api_process_does_not_load_taskiq() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+async def test_progress_reads_what_the_stream_keeps_and_what_its_group_handed_out(
+    client: aioredis.Redis, stream: str
+) -> None:
+    jobs = StreamReplyJobs(client, stream=stream, group="test-workers")
+    nothing = await jobs.progress()
+    assert (nothing.oldest_kept, nothing.newest_kept, nothing.handed_out_until) == (None,) * 3
+
+    for _ in range(3):
+        await jobs.enqueue(MessageId(uuid.uuid4()))
+    entries = await client.xrange(stream)
+    times = [int(entry_id.decode().partition("-")[0]) / 1000 for entry_id, _ in entries]
+    await client.xgroup_create(stream, "test-workers", id="0")
+    waiting = await jobs.progress()
+    assert waiting.oldest_kept is not None
+    assert waiting.newest_kept is not None
+    assert (waiting.oldest_kept.timestamp(), waiting.newest_kept.timestamp()) == (
+        times[0],
+        times[2],
+    )
+    assert waiting.handed_out_until is None
+
+    await client.xreadgroup("test-workers", "worker-1", {stream: ">"}, count=2)
+    await client.xtrim(stream, minid=entries[1][0], approximate=False)
+    handed = await jobs.progress()
+    assert handed.oldest_kept is not None
+    assert handed.oldest_kept.timestamp() == times[1]
+    assert handed.handed_out_until is not None
+    assert handed.handed_out_until.timestamp() == times[1]
+
+
+async def test_a_job_queued_again_is_remembered_with_its_time(
+    client: aioredis.Redis, stream: str
+) -> None:
+    jobs = StreamReplyJobs(client, stream=stream)
+    again, first_only = MessageId(uuid.uuid4()), MessageId(uuid.uuid4())
+    await jobs.enqueue(first_only)
+    before = time.time()
+
+    await jobs.requeue(again)
+
+    messages = await queued(client, stream)
+    assert [message.args for message in messages] == [[str(first_only)], [str(again)]]
+    remembered = await jobs.requeued_at([again, first_only])
+    assert set(remembered) == {again}
+    assert before - 0.01 <= remembered[again].timestamp() <= time.time()
+    assert 0 < await client.ttl(f"{stream}:requeued:{again}") <= 86_400
+    await client.delete(f"{stream}:requeued:{again}")

@@ -579,8 +579,11 @@ async def test_stale_replies_are_old_queued_or_lease_expired_oldest_first(
     async with new_uow() as uow:
         stale = await uow.messages.stale_replies(queued_before=at(40), now=at(100), limit=10)
         first = await uow.messages.stale_replies(queued_before=at(40), now=at(100), limit=1)
-    assert list(stale) == [expired.id, old_queued.id]
-    assert list(first) == [expired.id]
+    assert [(reply.id, reply.created_at) for reply in stale] == [
+        (expired.id, expired.created_at),
+        (old_queued.id, old_queued.created_at),
+    ]
+    assert [reply.id for reply in first] == [expired.id]
 
 
 # Subscriptions ------------------------------------------------------------------------

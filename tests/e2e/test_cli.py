@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 from tests.adapters.test_repository_contract import closed_port
 from tests.e2e.conftest import SCRIPT, clean_environment
+from tests.redis_server import RedisServer
 
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import SqlPosting
@@ -266,51 +267,9 @@ def test_bad_input_unknown_users_and_an_unreachable_database_fail_with_a_message
 # Jobs ---------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def stream(redis_url: str) -> Iterator[list[str]]:
-    """Reply ids the test queued; their jobs are removed from the shared stream afterwards."""
-    import redis
-
-    from gemini_clone.adapters.taskiq.names import REPLY_STREAM
-
-    reply_ids: list[str] = []
-    yield reply_ids
-    client = redis.Redis.from_url(redis_url)
-    try:
-        ours = [
-            entry_id
-            for entry_id, fields in client.xrange(REPLY_STREAM)
-            if any(
-                reply_id.encode() in value for value in fields.values() for reply_id in reply_ids
-            )
-        ]
-        if ours:
-            client.xdel(REPLY_STREAM, *ours)
-    finally:
-        client.close()
-
-
-def queued_jobs(redis_url: str, reply_id: str) -> int:
-    import redis
-
-    from gemini_clone.adapters.taskiq.names import REPLY_STREAM
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        return sum(
-            1
-            for _, fields in client.xrange(REPLY_STREAM)
-            if any(reply_id.encode() in value for value in fields.values())
-        )
-    finally:
-        client.close()
-
-
-@pytest.mark.redis
-def test_requeue_stale_queues_the_replies_nobody_is_producing(
-    cli: Cli, database_url: str, redis_url: str, stream: list[str]
-) -> None:
-    long_ago = datetime.now(UTC) - timedelta(hours=1)
+def stuck_reply(database_url: str, age: timedelta) -> str:
+    """A user, a room and a reply queued `age` ago whose job nobody ever queued."""
+    long_ago = datetime.now(UTC) - age
     owner = User(
         id=UserId(uuid4()),
         mobile_number=ASHA,
@@ -335,7 +294,6 @@ def test_requeue_stale_queues_the_replies_nobody_is_producing(
         status=MessageStatus.QUEUED,
         created_at=long_ago,
     )
-    stream.append(str(stuck.id))
 
     async def arrange(new_uow: UnitOfWorkFactory) -> None:
         async with new_uow() as uow:
@@ -345,9 +303,50 @@ def test_requeue_stale_queues_the_replies_nobody_is_producing(
             await uow.commit()
 
     on_database(database_url, arrange)
+    return str(stuck.id)
 
-    assert "1 stale reply queued again." in cli.ok("jobs", "requeue-stale", REDIS_URL=redis_url)
-    assert queued_jobs(redis_url, str(stuck.id)) == 1
+
+def queued_jobs(redis_url: str, reply_id: str) -> int:
+    import redis
+
+    from gemini_clone.adapters.taskiq.names import REPLY_STREAM
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return sum(
+            1
+            for _, fields in client.xrange(REPLY_STREAM)
+            if any(reply_id.encode() in value for value in fields.values())
+        )
+    finally:
+        client.close()
+
+
+@pytest.mark.redis
+def test_requeue_stale_queues_the_replies_nobody_is_producing_once(
+    cli: Cli, database_url: str, redis_server: RedisServer
+) -> None:
+    stuck = stuck_reply(database_url, timedelta(hours=1))
+
+    requeue = ("jobs", "requeue-stale")
+    assert "1 stale reply queued again." in cli.ok(*requeue, REDIS_URL=redis_server.url)
+    assert "0 stale replies queued again." in cli.ok(*requeue, REDIS_URL=redis_server.url)
+    assert queued_jobs(redis_server.url, stuck) == 1
+
+
+@pytest.mark.redis
+def test_a_reply_is_stale_after_stale_reply_seconds_not_after_the_sweep_interval(
+    cli: Cli, database_url: str, redis_server: RedisServer
+) -> None:
+    stuck = stuck_reply(database_url, timedelta(seconds=20))
+    settings = {"REDIS_URL": redis_server.url, "SWEEP_INTERVAL_SECONDS": "3600"}
+
+    fresh = cli.ok("jobs", "requeue-stale", **settings, STALE_REPLY_SECONDS="60")
+    stale = cli.ok("jobs", "requeue-stale", **settings, STALE_REPLY_SECONDS="10")
+
+    assert "0 stale replies queued again." in fresh
+    assert "1 stale reply queued again." in stale
+    assert queued_jobs(redis_server.url, stuck) == 1
 
 
 # Processes and settings ---------------------------------------------------------------

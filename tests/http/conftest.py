@@ -109,7 +109,9 @@ async def running(environment: Mapping[str, str]) -> AsyncIterator[Api]:
     (as an operator would), SQLite migrates itself on start."""
     settings = load_settings(environment, env_file=None)
     if not settings.is_sqlite:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(
+            settings.database_url, transaction_pooler=settings.database_transaction_pooler
+        )
         try:
             await upgrade(engine)
         finally:

@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ from tests.http.conftest import JWT_SECRET, Api, assert_problem, number, running
 
 from gemini_clone.application.messaging.generate_reply import ReplyOutcome
 from gemini_clone.domain.ids import MessageId
-from gemini_clone.entrypoints.logs import MASK, configure_logging
+from gemini_clone.entrypoints import logs
+from gemini_clone.entrypoints.logs import MASK, configure_logging, log_access
 from gemini_clone.entrypoints.metrics import reply_finished
 from gemini_clone.entrypoints.settings import Settings, SettingsError
 
@@ -88,8 +90,16 @@ def signed(payload: bytes, secret: str) -> dict[str, str]:
     return {"Stripe-Signature": f"t={timestamp},v1={digest.hexdigest()}"}
 
 
+def flush_logs() -> None:
+    """Write the access lines still waiting for their batch."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+
+
 def json_lines(buffer: io.StringIO) -> list[dict[str, Any]]:
-    """Every captured line, each of which must be one JSON object with the common fields."""
+    """Every captured line (flushed first), each of which must be one JSON object with the
+    common fields."""
+    flush_logs()
     lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
     for line in lines:
         assert {"timestamp", "level", "logger", "event"} <= set(line), line
@@ -262,6 +272,33 @@ async def test_metrics_count_requests_refusals_webhooks_and_pending_replies(
         assert f"# TYPE {family} " in after, family
     for status in ("completed", "failed", "blocked"):
         assert f'gemini_clone_replies_total{{status="{status}"}}' in after
+
+
+async def test_unknown_http_methods_share_one_metric_series_and_log_label(
+    api: Api, capture_logs: ConfigureLogs
+) -> None:
+    buffer = capture_logs()
+    before = await scrape(api)
+    for method in ("BREW", "WHEN-Bearer-abc", "PROPFIND"):
+        response = await api.client.request(method, "/chatroom")
+        assert response.status_code in (404, 405), response.text
+    await api.client.request("BREW", "/nowhere")
+    after = await scrape(api)
+
+    def other_requests(metrics: str) -> float:
+        return sum(
+            found.value
+            for family in text_string_to_metric_families(metrics)
+            for found in family.samples
+            if found.name == "gemini_clone_requests_total" and found.labels["method"] == "OTHER"
+        )
+
+    for method in ("BREW", "WHEN-Bearer-abc", "PROPFIND"):
+        assert f'method="{method}"' not in after, method
+    assert other_requests(after) - other_requests(before) == 4
+    access = [line for line in json_lines(buffer) if line["logger"] == ACCESS]
+    assert [line["method"] for line in access if line["path"] != "/metrics"] == ["OTHER"] * 4
+    assert not any("BREW" in line["event"] or "Bearer" in line["event"] for line in access)
 
 
 async def test_finished_replies_are_counted_by_status_with_their_latency(api: Api) -> None:
@@ -523,6 +560,110 @@ def test_console_lines_on_a_terminal_and_json_elsewhere(capture_logs: ConfigureL
             "timestamp": json_lines(piped)[0]["timestamp"],
         }
     ]
+
+
+def test_an_access_line_has_its_fields_and_reaches_the_output_without_a_flush(
+    capture_logs: ConfigureLogs,
+) -> None:
+    buffer = capture_logs()
+    log_access(logging.INFO, "GET", "/chatroom/{chatroom_id}", 404, 1.5, "req-1")
+
+    deadline = time.monotonic() + 10
+    while not buffer.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    [line] = [json.loads(text) for text in buffer.getvalue().splitlines()]
+    assert line == {
+        "event": "GET /chatroom/{chatroom_id} 404 1.5 ms",
+        "request_id": "req-1",
+        "level": "info",
+        "logger": ACCESS,
+        "timestamp": line["timestamp"],
+        "method": "GET",
+        "path": "/chatroom/{chatroom_id}",
+        "status": 404,
+        "duration_ms": 1.5,
+    }
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", line["timestamp"])
+
+
+def test_access_lines_stay_in_order_with_the_other_lines(capture_logs: ConfigureLogs) -> None:
+    buffer = capture_logs()
+    log_access(logging.INFO, "GET", "/chatroom", 200, 0.4, "req-1")
+    log_access(logging.INFO, "POST", "/chatroom", 201, 2.0, "req-2")
+    logging.getLogger("gemini_clone.test").warning("after both")
+
+    # No flush: the warning writes the waiting access lines before itself.
+    lines = [json.loads(text) for text in buffer.getvalue().splitlines()]
+    assert [line["event"] for line in lines] == [
+        "GET /chatroom 200 0.4 ms",
+        "POST /chatroom 201 2.0 ms",
+        "after both",
+    ]
+
+
+def test_the_access_logger_level_silences_access_lines(capture_logs: ConfigureLogs) -> None:
+    buffer = capture_logs()
+    access_logger = logging.getLogger(ACCESS)
+    access_logger.setLevel(logging.WARNING)
+    try:
+        log_access(logging.INFO, "GET", "/chatroom", 200, 0.4, "req-1")
+    finally:
+        access_logger.setLevel(logging.NOTSET)
+    log_access(logging.DEBUG, "GET", "/healthz", 200, 0.1, "req-2")
+
+    assert [line["event"] for line in json_lines(buffer)] == ["GET /healthz 200 0.1 ms"]
+
+
+def test_access_lines_on_a_terminal_are_readable(capture_logs: ConfigureLogs) -> None:
+    buffer = capture_logs("console")
+    log_access(logging.INFO, "GET", "/chatroom", 200, 0.4, "req-9")
+    flush_logs()
+
+    text = buffer.getvalue()
+    assert "GET /chatroom 200 0.4 ms" in text
+    assert "req-9" in text
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(text)
+
+
+def test_access_lines_the_output_cannot_take_are_dropped_and_counted(
+    capture_logs: ConfigureLogs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class StuckStream(io.StringIO):
+        """Output that blocks its first write until released (a full pipe, say)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.writing = threading.Event()
+            self.released = threading.Event()
+
+        def write(self, text: str) -> int:
+            self.writing.set()
+            assert self.released.wait(10)
+            return super().write(text)
+
+    monkeypatch.setattr(logs, "ACCESS_BACKLOG_LIMIT", 3)
+    stream = StuckStream()
+    capture_logs(stream=stream)
+    log_access(logging.INFO, "GET", "/chatroom", 200, 0.1, "first")
+    assert stream.writing.wait(10), "the writer thread did not write"
+    for n in range(5):
+        log_access(logging.INFO, "GET", "/chatroom", 200, 0.1, f"later-{n}")
+    stream.released.set()
+
+    deadline = time.monotonic() + 10
+    while "dropped" not in stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    lines = json_lines(stream)
+    assert [line["request_id"] for line in lines if line["logger"] == ACCESS] == [
+        "first",
+        "later-0",
+        "later-1",
+        "later-2",
+    ]
+    [warning] = [line for line in lines if line["logger"] != ACCESS]
+    assert warning["level"] == "warning"
+    assert warning["event"].startswith("2 access lines were dropped")
 
 
 def test_an_unknown_log_level_is_refused() -> None:

@@ -220,7 +220,7 @@ def build_world(
 
     cache = SlowCache(InMemoryCache(monotonic=monotonic))
     throttle = InMemoryThrottle(monotonic=monotonic)
-    jobs = InMemoryReplyJobs()
+    jobs = InMemoryReplyJobs(clock)
     otp_sender = InMemoryOtpSender()
     numbers = SimpleMobileNumbers()
     passwords = InMemoryPasswordHasher()

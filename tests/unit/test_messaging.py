@@ -315,6 +315,43 @@ async def test_the_sweeper_requeues_a_processing_reply_whose_lease_ran_out(
     assert world.jobs.queued == [posted.reply.id]
 
 
+async def test_the_sweeper_never_doubles_a_job_waiting_its_turn(
+    world: World, alice: User, room: Chatroom
+) -> None:
+    backlog = [(await world.post(alice, room, f"m{n}")).reply.id for n in range(3)]
+
+    for _ in range(4):
+        world.clock.advance(timedelta(minutes=10))
+        assert await world.requeue.execute() == 0
+    assert world.jobs.queued == backlog
+
+    assert await world.run_jobs() == ["completed"] * 3
+
+
+async def test_the_sweeper_queues_again_a_job_the_queue_lost_and_then_waits_for_it(
+    world: World, alice: User, room: Chatroom
+) -> None:
+    posted = await world.post(alice, room)
+    world.jobs.lose_all()
+    world.clock.advance(timedelta(seconds=31))
+
+    assert await world.requeue.execute() == 1
+    world.clock.advance(timedelta(minutes=10))
+    assert await world.requeue.execute() == 0
+    assert world.jobs.queued == [posted.reply.id]
+
+
+async def test_the_sweeper_queues_again_a_reply_whose_job_was_handed_out_but_not_done(
+    world: World, alice: User, room: Chatroom
+) -> None:
+    posted = await world.post(alice, room)
+    assert world.jobs.take_all() == [posted.reply.id]  # a worker took it, then failed
+    world.clock.advance(timedelta(seconds=31))
+
+    assert await world.requeue.execute() == 1
+    assert world.jobs.queued == [posted.reply.id]
+
+
 async def test_the_sweeper_stops_when_the_queue_is_down(
     world: World, alice: User, room: Chatroom
 ) -> None:

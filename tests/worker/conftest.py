@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from tests.pgbouncer import PgBouncer
 from tests.worker.harness import JWT_SECRET, Deployment, RedisServer
 
 from gemini_clone.adapters.sql.engine import create_engine
@@ -36,8 +38,31 @@ def migrated_database(postgres_url: str) -> str:
 async def deployment(
     migrated_database: str, redis_server: RedisServer, tmp_path: Path
 ) -> AsyncIterator[Deployment]:
+    async with _deployed({"DATABASE_URL": migrated_database}, redis_server, tmp_path) as deployed:
+        yield deployed
+
+
+@pytest.fixture
+async def deployment_behind_pgbouncer(
+    migrated_database: str, pgbouncer: PgBouncer, redis_server: RedisServer, tmp_path: Path
+) -> AsyncIterator[Deployment]:
+    """The same, with every process reaching PostgreSQL through PgBouncer in transaction
+    pooling mode, and replies stale after a second."""
+    database = {
+        "DATABASE_URL": pgbouncer.url(migrated_database),
+        "DATABASE_TRANSACTION_POOLER": "true",
+        "STALE_REPLY_SECONDS": "1",
+    }
+    async with _deployed(database, redis_server, tmp_path) as deployed:
+        yield deployed
+
+
+@asynccontextmanager
+async def _deployed(
+    database: dict[str, str], redis_server: RedisServer, tmp_path: Path
+) -> AsyncIterator[Deployment]:
     environ = {
-        "DATABASE_URL": migrated_database,
+        **database,
         "REDIS_URL": redis_server.url,
         "JWT_SECRET": JWT_SECRET,
         "BASIC_DAILY_LIMIT": "",

@@ -70,6 +70,7 @@ async def test_a_worker_killed_mid_generation_is_replaced_and_the_reply_is_store
         "OFFLINE_MODEL_LATENCY_SECONDS": "2",
         "REPLY_LEASE_SECONDS": "5",
         "SWEEP_INTERVAL_SECONDS": "1",
+        "STALE_REPLY_SECONDS": "1",
     }
     first = await deployment.start_worker(**slow).ready()
     user, room = await deployment.new_chatroom()
@@ -95,7 +96,9 @@ async def test_a_worker_killed_mid_generation_is_replaced_and_the_reply_is_store
 async def test_a_post_while_redis_is_down_is_answered_once_redis_is_back(
     deployment: Deployment,
 ) -> None:
-    worker = await deployment.start_worker(SWEEP_INTERVAL_SECONDS="1").ready()
+    worker = await deployment.start_worker(
+        SWEEP_INTERVAL_SECONDS="1", STALE_REPLY_SECONDS="1"
+    ).ready()
     user, room = await deployment.new_chatroom()
     warm_up = await deployment.post(user, room, "Before the outage")
     await deployment.wait_for_reply(user, warm_up.reply.id)

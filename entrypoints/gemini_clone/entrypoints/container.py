@@ -134,7 +134,10 @@ def derived_key(secret: str, purpose: str) -> bytes:
 def make_engine(settings: Settings) -> AsyncEngine:
     # No overflow: every connection is kept open once opened (bench/README.md, Decisions).
     return create_engine(
-        settings.database_url, pool_size=settings.database_pool_size, max_overflow=0
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=0,
+        transaction_pooler=settings.database_transaction_pooler,
     )
 
 
@@ -344,7 +347,7 @@ class Container(containers.DeclarativeContainer):
         uow,
         reply_jobs,
         clock,
-        settings.provided.sweep_interval_seconds,
+        settings.provided.stale_reply_seconds,
     )
 
     start_checkout = providers.Singleton(StartCheckout, uow, payment_gateway, ids)

@@ -16,16 +16,28 @@
   apart from the rest; never use that mode for real users.
 - Chatty libraries are held at a floor (`aiosqlite` at WARNING: at DEBUG it logs every
   statement with its parameters).
+- Access lines (`log_access`, one per HTTP request) skip the record machinery: every field
+  is the app's own (method, route template, status, duration, request id), so the line is
+  rendered straight away with no masking pass, kept in memory, and written by a background
+  thread at least every 0.1 s, in one write per batch. Any other line writes the waiting
+  access lines first, so the output stays in order; `Handler.flush()` (and the exit of the
+  process) writes them all. The `gemini_clone.http.access` logger's level still decides
+  whether they are written. Should the output fall 100 000 lines behind, further access
+  lines are dropped and counted in a warning instead of filling the memory.
 """
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 import sys
-from collections.abc import Mapping
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping
 from typing import Any, Final, TextIO
 
+import msgspec
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
@@ -33,6 +45,9 @@ from gemini_clone.adapters.security.otp import DELIVERY_LOGGER
 from gemini_clone.entrypoints.settings import Settings, SettingsError
 
 MASK: Final = "****"
+ACCESS_LOGGER: Final = "gemini_clone.http.access"
+ACCESS_FLUSH_SECONDS: Final = 0.1
+ACCESS_BACKLOG_LIMIT: Final = 100_000
 
 _SECRET_KEYS: Final = frozenset(
     {
@@ -92,6 +107,11 @@ _SECRET_HINTS: Final = (
 _OWN_KEYS: Final = frozenset({"timestamp", "level", "logger"})
 """Values the pipeline itself writes: nothing to mask there."""
 
+_root: Final = logging.getLogger()
+_access_logger: Final = logging.getLogger(ACCESS_LOGGER)
+_access_sink: _Handler | None = None
+"""The handler of the last `configure_logging`: access lines go straight to it."""
+
 _LIBRARY_FLOORS: Final[Mapping[str, int]] = {
     "aiosqlite": logging.WARNING,
     "hpack": logging.INFO,
@@ -119,7 +139,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    handler = _Handler(stream)
+    handler = _Handler(stream, _render_json if as_json else renderer)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[*shared, add_extra],
@@ -131,11 +151,13 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
             ],
         )
     )
+    global _access_sink
     root = logging.getLogger()
     for old in [h for h in root.handlers if isinstance(h, _Handler)]:
         root.removeHandler(old)
         old.close()
     root.addHandler(handler)
+    _access_sink = handler
     root.setLevel(level)
     for name, floor in _LIBRARY_FLOORS.items():
         logging.getLogger(name).setLevel(max(level, floor))
@@ -150,6 +172,39 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
+    )
+
+
+def log_access(
+    level: int, method: str, path: str, status: int, duration_ms: float, request_id: str
+) -> None:
+    """One access line on `gemini_clone.http.access`: `GET /chatroom 200 0.4 ms`, with each
+    value as a field of its own and the request id. Every value must be the app's own (a
+    route template, never a path or a query): the line is not masked."""
+    if not _access_logger.isEnabledFor(level):
+        return
+    event = f"{method} {path} {status} {duration_ms:.1f} ms"
+    sink = _access_sink
+    if sink is None or sink not in _root.handlers:
+        # The process's logging is not `configure_logging`'s: a plain record.
+        _access_logger.log(
+            level,
+            event,
+            extra={"method": method, "path": path, "status": status, "duration_ms": duration_ms},
+        )
+        return
+    sink.add_access_line(
+        {
+            "event": event,
+            "request_id": request_id,
+            "level": logging.getLevelName(level).lower(),
+            "logger": ACCESS_LOGGER,
+            "timestamp": _now(),
+            "method": method,
+            "path": path,
+            "status": status,
+            "duration_ms": duration_ms,
+        }
     )
 
 
@@ -217,8 +272,97 @@ def _is_terminal(stream: TextIO) -> bool:
     return bool(isatty and isatty())
 
 
+def _now() -> str:
+    """The time as structlog's `TimeStamper(fmt="iso", utc=True)` writes it."""
+    return datetime.datetime.now(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+_json_encoder: Final = msgspec.json.Encoder()
+
+
+def _render_json(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> str:
+    return _json_encoder.encode(event_dict).decode()
+
+
 class _Handler(logging.StreamHandler[TextIO]):
-    """The handler `configure_logging` installs (so that a second call can replace it)."""
+    """The handler `configure_logging` installs (so that a second call can replace it), and
+    the sink of the access lines (see the module)."""
+
+    def __init__(
+        self, stream: TextIO, render_access: Callable[[WrappedLogger, str, EventDict], Any]
+    ) -> None:
+        super().__init__(stream)
+        self._render_access = render_access
+        self._waiting: deque[str] = deque()
+        self._dropped = 0
+        self._wake = threading.Event()
+        self._closed = False
+        self._writer: threading.Thread | None = None
+
+    def add_access_line(self, event_dict: EventDict) -> None:
+        if len(self._waiting) >= ACCESS_BACKLOG_LIMIT:
+            self._dropped += 1
+            return
+        self._waiting.append(f"{self._render_access(None, 'info', event_dict)}\n")
+        if self._writer is None:
+            self._start_writer()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = f"{self.format(record)}{self.terminator}"
+            self._write(line)
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        self.acquire()
+        try:
+            self._write("")
+        finally:
+            self.release()
+
+    def close(self) -> None:
+        self.flush()
+        self._closed = True
+        self._wake.set()
+        super().close()
+
+    def _start_writer(self) -> None:
+        self._writer = threading.Thread(
+            target=self._write_periodically, name="access-log-writer", daemon=True
+        )
+        self._writer.start()
+
+    def _write_periodically(self) -> None:
+        while not self._closed:
+            self._wake.wait(ACCESS_FLUSH_SECONDS)
+            self.flush()
+            dropped, self._dropped = self._dropped, 0
+            if dropped:
+                logging.getLogger(__name__).warning(
+                    "%d access lines were dropped: the log output fell %d lines behind",
+                    dropped,
+                    ACCESS_BACKLOG_LIMIT,
+                )
+
+    def _write(self, line: str) -> None:
+        """Write the waiting access lines, then `line`; called with the handler's lock held."""
+        waiting = self._waiting
+        batch = [waiting.popleft() for _ in range(len(waiting))]
+        if line:
+            batch.append(line)
+        if batch and self.stream is not None:
+            self.stream.write("".join(batch))
+            self.stream.flush()
 
 
-__all__ = ["MASK", "add_extra", "configure_logging", "redact_secrets"]
+__all__ = [
+    "ACCESS_LOGGER",
+    "MASK",
+    "add_extra",
+    "configure_logging",
+    "log_access",
+    "redact_secrets",
+]

@@ -50,6 +50,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     database_url: str = EMBEDDED_DATABASE_URL
     database_pool_size: AtLeastOne = 40
     """PostgreSQL connections a process keeps open at most (opened as load needs them)."""
+    database_transaction_pooler: bool = False
+    """PostgreSQL is reached through PgBouncer (or another pooler) in transaction pooling
+    mode: no prepared statement is kept on the server between statements."""
     data_dir: str = ".gemini_clone"
     """Where the embedded mode keeps its generated JWT secret."""
     redis_url: str | None = None
@@ -92,6 +95,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
     reply_lease_seconds: AtLeastOne = 120
     sweep_interval_seconds: AtLeastOne = 30
+    stale_reply_seconds: AtLeastOne = 30
+    """A reply still queued this long, whose job the queue lost or handed out, is queued
+    again by the sweeper (until 2026-12 this was SWEEP_INTERVAL_SECONDS)."""
     worker_concurrency: AtLeastOne = 512
     worker_metrics_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
     """`gemini-clone worker` only: serve the process's Prometheus metrics (replies by status,

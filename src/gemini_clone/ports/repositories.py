@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
@@ -12,6 +13,15 @@ from gemini_clone.domain.ids import ChatroomId, MessageId, TokenFamilyId, UserId
 from gemini_clone.domain.messages import Message
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
+
+
+@dataclass(frozen=True, slots=True)
+class StaleReply:
+    """A reply the sweeper may have to queue again, and when it was posted (when the post
+    queued its first job)."""
+
+    id: MessageId
+    created_at: datetime
 
 
 class UserRepository(Protocol):
@@ -104,7 +114,7 @@ class MessageRepository(Protocol):
 
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int
-    ) -> Sequence[MessageId]:
+    ) -> Sequence[StaleReply]:
         """Replies queued before `queued_before`, or whose lease ended (`Message.lease_ended`),
         oldest first."""
         ...

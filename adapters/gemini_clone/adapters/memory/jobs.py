@@ -2,25 +2,64 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
-from gemini_clone.ports.jobs import ReplyJobs
+from gemini_clone.ports.clock import Clock
+from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 
 
 class InMemoryReplyJobs(ReplyJobs):
-    """Records queued reply ids; `down = True` makes it refuse like a queue that is down."""
+    """Records queued reply ids; `down = True` makes it refuse like a queue that is down.
 
-    def __init__(self) -> None:
+    `take_all()` hands every waiting job out, as workers would; `lose_all()` drops them, as
+    a queue that lost its jobs. Times come from `clock` (the system's when not given).
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
         self.queued: list[MessageId] = []
         self.request_ids: list[str | None] = []
         self.down = False
+        self._clock = clock
+        self._queued_at: list[datetime] = []
+        self._handed_out_until: datetime | None = None
+        self._requeued_at: dict[MessageId, datetime] = {}
 
     async def enqueue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
         if self.down:
             raise Unavailable("The job queue is down.")
         self.queued.append(reply_id)
         self.request_ids.append(request_id)
+        self._queued_at.append(self._now())
+
+    async def requeue(self, reply_id: MessageId) -> None:
+        await self.enqueue(reply_id)
+        self._requeued_at[reply_id] = self._queued_at[-1]
+
+    async def requeued_at(self, reply_ids: Sequence[MessageId]) -> Mapping[MessageId, datetime]:
+        if self.down:
+            raise Unavailable("The job queue is down.")
+        return {id_: self._requeued_at[id_] for id_ in reply_ids if id_ in self._requeued_at}
+
+    async def progress(self) -> QueueProgress:
+        if self.down:
+            raise Unavailable("The job queue is down.")
+        return QueueProgress(
+            oldest_kept=self._queued_at[0] if self._queued_at else None,
+            newest_kept=self._queued_at[-1] if self._queued_at else None,
+            handed_out_until=self._handed_out_until,
+        )
 
     def take_all(self) -> list[MessageId]:
-        taken, self.queued = self.queued, []
+        if self._queued_at:
+            self._handed_out_until = self._queued_at[-1]
+        taken, self.queued, self._queued_at = self.queued, [], []
         return taken
+
+    def lose_all(self) -> None:
+        self.queued, self.request_ids, self._queued_at = [], [], []
+
+    def _now(self) -> datetime:
+        return self._clock.now() if self._clock is not None else datetime.now(UTC)

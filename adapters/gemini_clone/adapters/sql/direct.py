@@ -17,8 +17,11 @@ from sqlalchemy import ClauseElement
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from gemini_clone.adapters.sql.engine import pooled_connection
+from gemini_clone.adapters.sql.engine import pooled_connection, uses_unnamed_statements
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
+
+_UNNAMED_STATEMENTS = "gemini_clone.unnamed_statements"
+_UNNAMED_STATEMENTS_PER_CONNECTION = 100
 
 
 def require_asyncpg(engine: AsyncEngine, adapter: str) -> None:
@@ -74,7 +77,7 @@ async def fetch(engine: AsyncEngine, query: str, *arguments: object) -> list[asy
     """
     try:
         async with pooled_connection(engine) as connection:
-            return await _fetch_on(connection, query, arguments)
+            return await _fetch_on(connection, query, arguments, uses_unnamed_statements(engine))
     except _LostConnection as lost:
         with contextlib.suppress(*DRIVER_ERRORS):
             await engine.dispose()
@@ -89,13 +92,18 @@ class _LostConnection(Exception):
 
 
 async def _fetch_on(
-    connection: AsyncConnection, query: str, arguments: tuple[object, ...]
+    connection: AsyncConnection, query: str, arguments: tuple[object, ...], unnamed: bool
 ) -> list[asyncpg.Record]:
     driver = await _driver(connection)
     try:
         # No transaction is open on the connection, so each statement commits alone,
         # and returning the connection to the pool costs no ROLLBACK round trip.
-        rows: list[asyncpg.Record] = await driver.fetch(query, *arguments)
+        rows: list[asyncpg.Record]
+        if unnamed:
+            statement = await _unnamed_statement(connection, driver, query)
+            rows = await statement.fetch(*arguments)
+        else:
+            rows = await driver.fetch(query, *arguments)
     except asyncpg.ForeignKeyViolationError:
         raise
     except Exception as error:
@@ -106,6 +114,24 @@ async def _fetch_on(
             raise _LostConnection from error
         raise database_unavailable() from error
     return rows
+
+
+async def _unnamed_statement(
+    connection: AsyncConnection, driver: asyncpg.Connection, query: str
+) -> asyncpg.prepared_stmt.PreparedStatement:
+    """The statement of `query` described once per connection (its parameter and column
+    types); asyncpg sends it again with each execution, in the same round trip. Without
+    this, `driver.fetch` with no statement cache would describe it on every call: a
+    second round trip."""
+    statements: dict[str, asyncpg.prepared_stmt.PreparedStatement] = connection.info.setdefault(
+        _UNNAMED_STATEMENTS, {}
+    )
+    statement = statements.get(query)
+    if statement is None:
+        if len(statements) >= _UNNAMED_STATEMENTS_PER_CONNECTION:
+            statements.clear()
+        statement = statements[query] = await driver.prepare(query)
+    return statement
 
 
 async def _driver(connection: AsyncConnection) -> asyncpg.Connection:

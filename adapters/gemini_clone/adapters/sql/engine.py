@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, WeakSet
 
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import URL, make_url
@@ -54,17 +54,31 @@ def create_engine(
     pool_size: int = 10,
     max_overflow: int = 10,
     connect_timeout: float = 10.0,
+    transaction_pooler: bool = False,
 ) -> AsyncEngine:
     """An engine for `url` (see `normalize_url`), configured for this service.
 
     - PostgreSQL: a recycled pool with connect and statement timeouts, so a
       dead server fails requests quickly instead of hanging them.
+    - PostgreSQL behind a pooler in transaction mode (`transaction_pooler`, PgBouncer's
+      `pool_mode = transaction`): one client connection's statements may run on a
+      different server connection each, where a named prepared statement does not exist
+      or already exists for someone else. asyncpg then keeps no statement cache and
+      prepares unnamed statements, which it parses again in the same round trip as each
+      execution (`uses_unnamed_statements`).
     - SQLite: foreign keys on, WAL, a busy timeout, and every transaction begun with
       `BEGIN IMMEDIATE`.
     """
     parsed = make_url(normalize_url(url))
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, echo=echo)
+    connect_args: dict[str, Any] = {
+        "timeout": connect_timeout,
+        "command_timeout": 60,
+        "server_settings": {"application_name": "gemini-clone"},
+    }
+    if transaction_pooler:
+        connect_args["statement_cache_size"] = 0
     engine = create_async_engine(
         parsed,
         echo=echo,
@@ -75,14 +89,18 @@ def create_engine(
         # invalidates the whole pool, so the next requests get fresh connections.
         pool_recycle=1800,
         pool_timeout=POOL_TIMEOUT_SECONDS,
-        connect_args={
-            "timeout": connect_timeout,
-            "command_timeout": 60,
-            "server_settings": {"application_name": "gemini-clone"},
-        },
+        connect_args=connect_args,
     )
     _gates[engine.sync_engine] = _FifoGate(pool_size + max_overflow, POOL_TIMEOUT_SECONDS)
+    if transaction_pooler:
+        _behind_transaction_pooler.add(engine.sync_engine)
     return engine
+
+
+def uses_unnamed_statements(engine: AsyncEngine) -> bool:
+    """Whether `engine` reaches PostgreSQL through a pooler in transaction mode (see
+    `create_engine`), so that statements must not stay prepared on the server."""
+    return engine.sync_engine in _behind_transaction_pooler
 
 
 @asynccontextmanager
@@ -131,6 +149,7 @@ class _FifoGate:
 
 
 _gates: WeakKeyDictionary[Engine, _FifoGate] = WeakKeyDictionary()
+_behind_transaction_pooler: WeakSet[Engine] = WeakSet()
 
 
 def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -17,7 +20,7 @@ from gemini_clone.adapters.taskiq.names import (
 from gemini_clone.adapters.taskiq.stream import ReplyStreamBroker
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
-from gemini_clone.ports.jobs import ReplyJobs
+from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 
 REDELIVERY_MARGIN_SECONDS = 60
 
@@ -73,6 +76,19 @@ class TaskiqReplyJobs(ReplyJobs):
 
     def __init__(self, broker: AsyncBroker) -> None:
         self._broker = broker
+
+    async def requeue(self, reply_id: MessageId) -> None:
+        await self.enqueue(reply_id)
+
+    async def requeued_at(self, reply_ids: Sequence[MessageId]) -> Mapping[MessageId, datetime]:
+        """Nothing to remember: no job counts as waiting here (`progress`)."""
+        return {}
+
+    async def progress(self) -> QueueProgress:
+        """With taskiq's in-memory broker (the one it is built with): a job starts as a task
+        of this process as soon as it is queued (or waits for a free slot inside taskiq),
+        so none is counted as waiting in the queue."""
+        return QueueProgress(oldest_kept=None, newest_kept=None, handed_out_until=datetime.now(UTC))
 
     async def enqueue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
         labels: dict[str, str] = {"request_id": request_id} if request_id else {}

@@ -11,18 +11,30 @@ formatter, and the worker tests consume it with the real broker.
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 
-from gemini_clone.adapters.taskiq.names import REPLY_STREAM, REPLY_TASK_NAME, STREAM_MAXLEN
+from gemini_clone.adapters.taskiq.names import (
+    CONSUMER_GROUP,
+    REPLY_STREAM,
+    REPLY_TASK_NAME,
+    STREAM_MAXLEN,
+)
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
-from gemini_clone.ports.jobs import ReplyJobs
+from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 
 _STR_LABEL = 3
 """taskiq's `LabelType.STR`: the worker reads the label back as a string."""
+REQUEUE_MEMORY_SECONDS = 86_400
+"""How long the time a job was queued again is kept (`requeued_at`): a job queued again
+and still waiting after this may be queued once more."""
 
 
 class StreamReplyJobs(ReplyJobs):
@@ -34,26 +46,97 @@ class StreamReplyJobs(ReplyJobs):
       still succeeds, the sweeper retries).
     """
 
-    def __init__(self, client: Redis, *, stream: str = REPLY_STREAM) -> None:
+    def __init__(
+        self, client: Redis, *, stream: str = REPLY_STREAM, group: str = CONSUMER_GROUP
+    ) -> None:
         self._client = client
         self._stream = stream
+        self._group = group
+
+    def _requeued_key(self, reply_id: MessageId) -> str:
+        return f"{self._stream}:requeued:{reply_id}"
 
     async def enqueue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
-        labels = {"request_id": request_id} if request_id else {}
-        message = {
-            "task_id": uuid.uuid4().hex,
-            "task_name": REPLY_TASK_NAME,
-            "labels": labels,
-            "labels_types": dict.fromkeys(labels, _STR_LABEL),
-            "args": [str(reply_id)],
-            "kwargs": {},
-        }
         try:
             await self._client.xadd(
-                self._stream,
-                {b"data": json.dumps(message, separators=(",", ":")).encode()},
-                maxlen=STREAM_MAXLEN,
-                approximate=True,
+                self._stream, _entry(reply_id, request_id), maxlen=STREAM_MAXLEN, approximate=True
             )
         except (RedisError, OSError) as error:
             raise Unavailable("The job queue cannot be reached.") from error
+
+    async def requeue(self, reply_id: MessageId) -> None:
+        """The entry, and beside it when it was queued again (`REQUEUE_MEMORY_SECONDS`)."""
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.xadd(
+                    self._stream, _entry(reply_id, None), maxlen=STREAM_MAXLEN, approximate=True
+                )
+                pipe.set(
+                    self._requeued_key(reply_id),
+                    time.time_ns() // 1_000_000,
+                    ex=REQUEUE_MEMORY_SECONDS,
+                )
+                await pipe.execute()
+        except (RedisError, OSError) as error:
+            raise Unavailable("The job queue cannot be reached.") from error
+
+    async def requeued_at(self, reply_ids: Sequence[MessageId]) -> Mapping[MessageId, datetime]:
+        if not reply_ids:
+            return {}
+        try:
+            found = await self._client.mget([self._requeued_key(id_) for id_ in reply_ids])
+        except (RedisError, OSError) as error:
+            raise Unavailable("The job queue cannot be reached.") from error
+        return {
+            id_: datetime.fromtimestamp(int(milliseconds) / 1000, UTC)
+            for id_, milliseconds in zip(reply_ids, found, strict=True)
+            if milliseconds is not None
+        }
+
+    async def progress(self) -> QueueProgress:
+        """From the stream's first and last entries and the workers' group (entry ids are
+        Redis's clock in milliseconds): entries before the first were trimmed, or the stream
+        was lost; the group has handed out every entry up to its last delivered id."""
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.xrange(self._stream, count=1)
+                pipe.xrevrange(self._stream, count=1)
+                pipe.xinfo_groups(self._stream)
+                oldest, newest, groups = await pipe.execute(raise_on_error=False)
+        except (RedisError, OSError) as error:
+            raise Unavailable("The job queue cannot be reached.") from error
+        for answer in (oldest, newest):
+            if isinstance(answer, Exception):
+                raise Unavailable("The job queue cannot be read.") from answer
+        handed_out_until = None
+        if not isinstance(groups, Exception):  # no stream, so no group yet
+            for group in groups:
+                if _text(group["name"]) == self._group:
+                    handed_out_until = _entry_time(group["last-delivered-id"])
+        return QueueProgress(
+            oldest_kept=_entry_time(oldest[0][0]) if oldest else None,
+            newest_kept=_entry_time(newest[0][0]) if newest else None,
+            handed_out_until=handed_out_until,
+        )
+
+
+def _entry(reply_id: MessageId, request_id: str | None) -> dict[FieldT, EncodableT]:
+    labels = {"request_id": request_id} if request_id else {}
+    message = {
+        "task_id": uuid.uuid4().hex,
+        "task_name": REPLY_TASK_NAME,
+        "labels": labels,
+        "labels_types": dict.fromkeys(labels, _STR_LABEL),
+        "args": [str(reply_id)],
+        "kwargs": {},
+    }
+    return {b"data": json.dumps(message, separators=(",", ":")).encode()}
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _entry_time(entry_id: bytes | str) -> datetime | None:
+    milliseconds = int(_text(entry_id).partition("-")[0])
+    return datetime.fromtimestamp(milliseconds / 1000, UTC) if milliseconds else None

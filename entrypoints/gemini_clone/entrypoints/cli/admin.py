@@ -330,8 +330,9 @@ def jobs() -> None:
 def jobs_requeue_stale() -> None:
     """Queue again the replies nobody is producing (production mode, with Redis).
 
-    Replies still queued after SWEEP_INTERVAL_SECONDS, and replies whose worker stopped
-    before finishing (lease over). Queueing one twice is harmless.
+    Replies still queued after STALE_REPLY_SECONDS whose job the queue lost or handed
+    out, and replies whose worker stopped before finishing (lease over). A job still
+    waiting its turn is left alone.
     """
     settings = cli_settings()
     if settings.redis_url is None:

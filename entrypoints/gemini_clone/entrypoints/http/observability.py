@@ -4,12 +4,14 @@
   `[A-Za-z0-9._-]`, else 32 fresh random hex digits. It is bound to the log context
   (`structlog.contextvars`) while the request runs, answered in `X-Request-ID` on every
   response (errors and unknown routes too), and carried into the reply job a post enqueues.
-- One access line per request at INFO on `gemini_clone.http.access`: method, route
-  template, status, duration in ms. Never a body, a query string or a header; probes
-  (`/healthz`, `/readyz`, `/metrics`) are logged at DEBUG and are not counted.
+- One access line per request at INFO on `gemini_clone.http.access` (`logs.log_access`):
+  method, route template, status, duration in ms, request id. Never a body, a query string
+  or a header; probes (`/healthz`, `/readyz`, `/metrics`) are logged at DEBUG and are not
+  counted.
 - Metrics: `gemini_clone_requests_total` and `gemini_clone_request_duration_seconds` by
   method and route template (`unmatched` for unknown routes, so that paths never become
-  label values).
+  label values). A method outside HTTP's standard ones is `OTHER`, in the metrics and the
+  access line alike: a client's made-up methods never become series or log text.
 
 `RequestObservability` wraps the whole application (outside routing and the exception
 handlers), so it sees every response.
@@ -30,14 +32,17 @@ from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
 from prometheus_client import Counter, Histogram
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
+from gemini_clone.entrypoints.logs import log_access
 from gemini_clone.entrypoints.metrics import REQUEST_SECONDS, REQUESTS
-
-access_log = logging.getLogger("gemini_clone.http.access")
 
 HEADER: Final = b"x-request-id"
 REQUEST_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9._-]{1,128}")
 UNMATCHED: Final = "unmatched"
 PROBES: Final = frozenset({"/healthz", "/readyz", "/metrics"})
+STANDARD_METHODS: Final = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+OTHER_METHOD: Final = "OTHER"
 _STATE_KEY: Final = "request_id"
 
 
@@ -75,7 +80,7 @@ class RequestObservability:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            _record(scope, status, time.perf_counter() - started)
+            _record(scope, status, time.perf_counter() - started, request_id)
             reset_contextvars(**tokens)
 
 
@@ -98,21 +103,16 @@ def _series(method: str, route: str, status: int) -> tuple[Counter, Histogram]:
     return REQUESTS.labels(method, route, str(status)), REQUEST_SECONDS.labels(method, route)
 
 
-def _record(scope: HTTPScope, status: int, seconds: float) -> None:
-    method = scope["method"]
+def _record(scope: HTTPScope, status: int, seconds: float, request_id: str) -> None:
+    method: str = scope["method"]
+    if method not in STANDARD_METHODS:
+        method = OTHER_METHOD
     route: str = scope.get("path_template") or UNMATCHED
     milliseconds = round(seconds * 1000, 1)
     if scope["path"] in PROBES:
-        access_log.debug("%s %s %d %.1f ms", method, route, status, milliseconds)
+        log_access(logging.DEBUG, method, route, status, milliseconds, request_id)
         return
     counter, histogram = _series(method, route, status)
     counter.inc()
     histogram.observe(seconds)
-    access_log.info(
-        "%s %s %d %.1f ms",
-        method,
-        route,
-        status,
-        milliseconds,
-        extra={"method": method, "path": route, "status": status, "duration_ms": milliseconds},
-    )
+    log_access(logging.INFO, method, route, status, milliseconds, request_id)

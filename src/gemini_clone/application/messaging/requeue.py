@@ -12,12 +12,18 @@ logger = logging.getLogger("gemini_clone.replies")
 
 
 class RequeueStaleReplies:
-    """Queue again the replies nobody is producing: the sweeper.
+    """Queue again the replies nobody will produce: the sweeper.
 
-    - Replies still `queued` after `stale_after` (their job was lost, or never queued
-      because the queue was down when the message was posted).
-    - Replies `processing` whose lease ran out (their worker died).
-    - Queueing twice is harmless: generation claims the reply first.
+    - It looks at replies still `queued` after `stale_after`, and at replies `processing`
+      whose lease ran out (their worker died), oldest first, `batch_size` at a time.
+    - Such a reply is queued again only when its job can no longer be in the queue: the
+      queue lost it (trimmed, or lost with the queue), or handed it to a worker already.
+      A job still waiting its turn is never doubled, however long the backlog.
+    - Its job is the latest one: the sweeper's own when it queued it again, else the
+      post's, queued when the reply was created. This process's clock and the queue's may
+      differ by up to `clock_margin`; a job within that margin of the queue's bounds counts
+      as possibly waiting, and is looked at again on the next pass.
+    - Queueing twice stays harmless: generation claims the reply first.
     """
 
     def __init__(
@@ -27,26 +33,43 @@ class RequeueStaleReplies:
         clock: Clock,
         stale_after: timedelta = timedelta(seconds=30),
         batch_size: int = 500,
+        clock_margin: timedelta = timedelta(seconds=5),
     ) -> None:
         self._uow = uow
         self._jobs = jobs
         self._clock = clock
         self._stale_after = stale_after
         self._batch_size = batch_size
+        self._clock_margin = clock_margin
 
     async def execute(self) -> int:
-        """The number of replies queued again (stops early if the queue is down)."""
+        """The number of replies queued again (none, or fewer, while the queue is down)."""
         now = self._clock.now()
         async with self._uow() as uow:
             stale = await uow.messages.stale_replies(
                 queued_before=now - self._stale_after, now=now, limit=self._batch_size
             )
+        if not stale:
+            return 0
+        try:
+            progress = await self._jobs.progress()
+            requeued_at = await self._jobs.requeued_at([reply.id for reply in stale])
+        except Unavailable:
+            logger.warning("queue unavailable; %d stale replies wait", len(stale))
+            return 0
+        lost = [
+            reply.id
+            for reply in stale
+            if not progress.may_hold_waiting(
+                requeued_at.get(reply.id, reply.created_at), self._clock_margin
+            )
+        ]
         queued = 0
-        for reply_id in stale:
+        for reply_id in lost:
             try:
-                await self._jobs.enqueue(reply_id)
+                await self._jobs.requeue(reply_id)
             except Unavailable:
-                logger.warning("queue unavailable; %d stale replies wait", len(stale) - queued)
+                logger.warning("queue unavailable; %d stale replies wait", len(lost) - queued)
                 break
             queued += 1
         return queued

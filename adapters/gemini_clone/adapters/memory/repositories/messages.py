@@ -14,7 +14,7 @@ from gemini_clone.domain.messages import (
     MessageStatus,
     Role,
 )
-from gemini_clone.ports.repositories import MessageRepository
+from gemini_clone.ports.repositories import MessageRepository, StaleReply
 
 
 class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
@@ -65,7 +65,7 @@ class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
 
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int
-    ) -> Sequence[MessageId]:
+    ) -> Sequence[StaleReply]:
         """Replies queued before `queued_before` or with a lease ended by `now`, oldest first."""
         stale = sorted(
             (
@@ -79,7 +79,7 @@ class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
             ),
             key=lambda message: (message.created_at, message.id),
         )
-        return [message.id for message in stale[:limit]]
+        return [StaleReply(message.id, message.created_at) for message in stale[:limit]]
 
     @staticmethod
     def _newest_first(messages: Iterable[Message], limit: int) -> Sequence[Message]:

@@ -31,7 +31,7 @@ from gemini_clone.domain.messages import (
     Role,
     TokenUsage,
 )
-from gemini_clone.ports.repositories import MessageRepository
+from gemini_clone.ports.repositories import MessageRepository, StaleReply
 
 
 class SqlMessageRepository(SqlRepository, MessageRepository):
@@ -87,11 +87,11 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
 
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int
-    ) -> Sequence[MessageId]:
+    ) -> Sequence[StaleReply]:
         """Replies queued before `queued_before` or with a lease ended by `now`, oldest first."""
         c = messages.c
         statement = (
-            select(c.id)
+            select(c.id, c.created_at)
             .where(
                 c.role == Role.MODEL.value,
                 or_(
@@ -102,7 +102,8 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
             .order_by(c.created_at, c.id)
             .limit(limit)
         )
-        return [MessageId(reply_id) for reply_id in (await self._execute(statement)).scalars()]
+        rows = (await self._execute(statement)).all()
+        return [StaleReply(MessageId(row.id), row.created_at) for row in rows]
 
 
 _INSERT_MESSAGE = messages.insert()
