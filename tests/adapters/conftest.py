@@ -14,7 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gemini_clone.adapters.memory.repositories import InMemoryStore
+from gemini_clone.adapters.memory.tables import InMemoryStore
 from gemini_clone.adapters.memory.unit_of_work import in_memory_unit_of_work_factory
 from gemini_clone.adapters.redis import create_redis_client
 from gemini_clone.adapters.sql.engine import create_engine

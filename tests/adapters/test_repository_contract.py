@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from gemini_clone.adapters.memory.repositories import InMemoryStore
+from gemini_clone.adapters.memory.tables import InMemoryStore
 from gemini_clone.adapters.memory.unit_of_work import in_memory_unit_of_work_factory
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.schema import upgrade

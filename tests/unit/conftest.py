@@ -17,13 +17,13 @@ from tests.unit.fakes import (
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
 from gemini_clone.adapters.memory.clock import FixedClock, SequentialIdGenerator
 from gemini_clone.adapters.memory.jobs import InMemoryReplyJobs
-from gemini_clone.adapters.memory.repositories import InMemoryStore
 from gemini_clone.adapters.memory.security import (
     InMemoryOtpSender,
     InMemoryPasswordHasher,
     InMemoryTokenService,
     SimpleMobileNumbers,
 )
+from gemini_clone.adapters.memory.tables import InMemoryStore
 from gemini_clone.adapters.memory.unit_of_work import InMemoryUnitOfWork
 from gemini_clone.application.auth.get_me import GetMe
 from gemini_clone.application.auth.login import PasswordLogin, PasswordLoginInput

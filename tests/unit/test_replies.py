@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from tests.unit.conftest import World, WorldFactory
 from tests.unit.fakes import RecordingUnitOfWork, RepositoryCall
 
-from gemini_clone.adapters.memory.repositories import InMemoryStore
+from gemini_clone.adapters.memory.tables import InMemoryStore
 from gemini_clone.adapters.memory.unit_of_work import InMemoryUnitOfWork
 from gemini_clone.application.messaging.context import HISTORY_BATCH, HISTORY_MAX_MESSAGES
 from gemini_clone.application.messaging.generate_reply import ReplyOutcome, ReplySettings

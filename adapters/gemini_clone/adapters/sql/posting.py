@@ -17,7 +17,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemini_clone.adapters.sql.direct import fetch, require_asyncpg
-from gemini_clone.adapters.sql.repositories import message_row
+from gemini_clone.adapters.sql.repositories.messages import message_row
 from gemini_clone.adapters.sql.tables import messages
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import ChatroomId, UserId

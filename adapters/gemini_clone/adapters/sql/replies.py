@@ -16,7 +16,7 @@ from datetime import date, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemini_clone.adapters.sql.direct import fetch, require_asyncpg
-from gemini_clone.adapters.sql.repositories import usage_document
+from gemini_clone.adapters.sql.repositories.messages import usage_document
 from gemini_clone.application.messaging.context import CHARS_PER_TOKEN, TOKENS_PER_TURN
 from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import MessageStatus, Role

@@ -1,0 +1,127 @@
+"""Chatrooms over SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import (
+    RowMapping,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+
+from gemini_clone.adapters.sql.repositories.base import SqlRepository
+from gemini_clone.adapters.sql.tables import chatrooms, subscriptions
+from gemini_clone.adapters.sql.types import UtcDateTime
+from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.ids import ChatroomId, UserId
+from gemini_clone.ports.repositories import ChatroomRepository
+
+
+class SqlChatroomRepository(SqlRepository, ChatroomRepository):
+    async def add(self, chatroom: Chatroom) -> None:
+        await self._execute(
+            chatrooms.insert().values(
+                id=chatroom.id,
+                user_id=chatroom.user_id,
+                title=chatroom.title,
+                created_at=chatroom.created_at,
+                updated_at=chatroom.updated_at,
+                last_message_at=chatroom.last_message_at,
+                last_activity_at=chatroom.last_activity_at,
+                message_count=chatroom.message_count,
+            )
+        )
+
+    async def get(self, chatroom_id: ChatroomId, user_id: UserId) -> Chatroom | None:
+        """The chatroom if it exists and belongs to this user."""
+        statement = select(chatrooms).where(
+            chatrooms.c.id == chatroom_id, chatrooms.c.user_id == user_id
+        )
+        row = (await self._execute(statement)).mappings().one_or_none()
+        return None if row is None else _chatroom(row)
+
+    async def get_with_plan_status(
+        self, chatroom_id: ChatroomId, user_id: UserId
+    ) -> tuple[Chatroom, str | None] | None:
+        """The owned chatroom joined with its owner's subscription status: one read."""
+        statement = _CHATROOM_WITH_PLAN_STATUS.params(chatroom_id=chatroom_id, user_id=user_id)
+        row = (await self._execute(statement)).mappings().one_or_none()
+        return None if row is None else (_chatroom(row), row["plan_status"])
+
+    async def list_for_user(
+        self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
+    ) -> Sequence[Chatroom]:
+        """Newest activity first (ties by id); `before` excludes it and everything newer."""
+        c = chatrooms.c
+        statement = select(chatrooms).where(c.user_id == user_id)
+        if before is not None:
+            statement = statement.where(tuple_(c.last_activity_at, c.id) < tuple_(*before))
+        statement = statement.order_by(c.last_activity_at.desc(), c.id.desc()).limit(limit)
+        return [_chatroom(row) for row in (await self._execute(statement)).mappings()]
+
+    async def update_title(self, chatroom: Chatroom) -> None:
+        await self._execute(
+            update(chatrooms)
+            .where(chatrooms.c.id == chatroom.id)
+            .values(title=chatroom.title, updated_at=chatroom.updated_at)
+        )
+
+    async def record_message(self, chatroom_id: ChatroomId, at: datetime, count: int) -> None:
+        """Add `count` messages; the last message time only ever moves forward."""
+        c = chatrooms.c
+        at_value = literal(at, UtcDateTime())
+        await self._execute(
+            update(chatrooms)
+            .where(c.id == chatroom_id)
+            .values(
+                message_count=c.message_count + count,
+                last_message_at=case(
+                    (or_(c.last_message_at.is_(None), c.last_message_at < at_value), at_value),
+                    else_=c.last_message_at,
+                ),
+                last_activity_at=case(
+                    (c.last_activity_at < at_value, at_value), else_=c.last_activity_at
+                ),
+            )
+        )
+
+    async def delete(self, chatroom_id: ChatroomId) -> None:
+        """Delete the room; its messages go with it (foreign key cascade)."""
+        await self._execute(delete(chatrooms).where(chatrooms.c.id == chatroom_id))
+
+    async def count_for_user(self, user_id: UserId) -> int:
+        statement = (
+            select(func.count()).select_from(chatrooms).where(chatrooms.c.user_id == user_id)
+        )
+        return int((await self._execute(statement)).scalar_one())
+
+
+_CHATROOM_WITH_PLAN_STATUS = (
+    select(chatrooms, subscriptions.c.status.label("plan_status"))
+    .select_from(chatrooms.outerjoin(subscriptions, subscriptions.c.user_id == chatrooms.c.user_id))
+    .where(
+        chatrooms.c.id == bindparam("chatroom_id", type_=chatrooms.c.id.type),
+        chatrooms.c.user_id == bindparam("user_id", type_=chatrooms.c.user_id.type),
+    )
+)
+
+
+def _chatroom(row: RowMapping) -> Chatroom:
+    return Chatroom(
+        id=ChatroomId(row["id"]),
+        user_id=UserId(row["user_id"]),
+        title=row["title"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        last_message_at=row["last_message_at"],
+        message_count=row["message_count"],
+    )
