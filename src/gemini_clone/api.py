@@ -35,7 +35,13 @@ from gemini_clone.application.chatrooms.listing import (
     ListChatrooms,
     ListChatroomsInput,
 )
-from gemini_clone.application.chatrooms.rename import RenameChatroom, RenameChatroomInput
+from gemini_clone.application.chatrooms.models import ListModels, ModelList
+from gemini_clone.application.chatrooms.titles import TitleChatroom, TitleInput
+from gemini_clone.application.chatrooms.update import (
+    Unchanged,
+    UpdateChatroom,
+    UpdateChatroomInput,
+)
 from gemini_clone.application.common import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
@@ -57,11 +63,12 @@ from gemini_clone.application.messaging.send_message import (
     SendMessageInput,
     SendMessageOutput,
 )
-from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
     Conflict,
     FieldError,
+    Forbidden,
     GeminiCloneError,
     InvalidInput,
     NotFound,
@@ -72,6 +79,7 @@ from gemini_clone.domain.errors import (
 )
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
+from gemini_clone.domain.model_access import ModelAccess, ModelOption
 from gemini_clone.domain.quota import DailyUsage, Plans
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
@@ -86,6 +94,7 @@ from gemini_clone.ports.language_model import (
     ModelConfigurationError,
     ModelError,
     ModelUnavailable,
+    Purpose,
     Turn,
 )
 from gemini_clone.ports.otp import MobileNumbers, OtpSender
@@ -130,6 +139,7 @@ __all__ = [
     "DeleteChatroom",
     "EventOutcome",
     "FieldError",
+    "Forbidden",
     "ForgotPassword",
     "GeminiCloneError",
     "GenerateReply",
@@ -148,6 +158,7 @@ __all__ = [
     "ListChatroomsInput",
     "ListMessages",
     "ListMessagesInput",
+    "ListModels",
     "ListUsers",
     "ListUsersInput",
     "Logout",
@@ -160,8 +171,11 @@ __all__ = [
     "MessageRepository",
     "MessageStatus",
     "MobileNumbers",
+    "ModelAccess",
     "ModelConfigurationError",
     "ModelError",
+    "ModelList",
+    "ModelOption",
     "ModelUnavailable",
     "NotFound",
     "OpenBillingPortal",
@@ -182,6 +196,7 @@ __all__ = [
     "PaymentGateway",
     "Plans",
     "Profile",
+    "Purpose",
     "QuotaExceeded",
     "QuotaTake",
     "QuotaUnit",
@@ -189,8 +204,6 @@ __all__ = [
     "RefreshSession",
     "RefreshToken",
     "RefreshTokenRepository",
-    "RenameChatroom",
-    "RenameChatroomInput",
     "ReplyJobs",
     "ReplyOutcome",
     "ReplyResult",
@@ -218,6 +231,9 @@ __all__ = [
     "Throttle",
     "ThrottleDecision",
     "Tier",
+    "TitleChatroom",
+    "TitleInput",
+    "TitleSource",
     "TokenPair",
     "TokenService",
     "TokenUsage",
@@ -226,8 +242,11 @@ __all__ = [
     "TransactionalReplyStore",
     "Turn",
     "Unavailable",
+    "Unchanged",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "UpdateChatroom",
+    "UpdateChatroomInput",
     "UsageReport",
     "UsageRepository",
     "User",

@@ -44,7 +44,9 @@ from gemini_clone.application.chatrooms.create import CreateChatroom, CreateChat
 from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.chatrooms.get import GetChatroom
 from gemini_clone.application.chatrooms.listing import ListChatrooms
-from gemini_clone.application.chatrooms.rename import RenameChatroom
+from gemini_clone.application.chatrooms.models import ListModels
+from gemini_clone.application.chatrooms.titles import TitleChatroom
+from gemini_clone.application.chatrooms.update import UpdateChatroom
 from gemini_clone.application.common import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
@@ -63,6 +65,7 @@ from gemini_clone.application.messaging.send_message import (
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import Message
+from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.quota import Plans
 from gemini_clone.domain.subscriptions import PaymentEvent
 from gemini_clone.domain.users import User
@@ -70,6 +73,10 @@ from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 """A Monday morning, UTC: far enough from midnight that the quota day does not turn."""
+
+DEFAULT_MODEL = "model-a"
+MODELS = {"model-a": "gemini", "model-b": "gemini", "model-pro": "gemini", "title-model": "gemini"}
+PRO_MODELS = ("model-pro",)
 
 ALICE = "+919876543210"
 BOB = "+14155550123"
@@ -111,7 +118,10 @@ class World:
     create_chatroom: CreateChatroom
     list_chatrooms: ListChatrooms
     get_chatroom: GetChatroom
-    rename_chatroom: RenameChatroom
+    update_chatroom: UpdateChatroom
+    list_models: ListModels
+    title_model: ScriptedLanguageModel
+    title_chatroom: TitleChatroom
     delete_chatroom: DeleteChatroom
 
     send_message: SendMessage
@@ -233,6 +243,9 @@ def build_world(
     plans = plans or Plans()
     sleep = ClockSleep(clock)
     reply_settings = reply_settings or ReplySettings()
+    models = ModelAccess(MODELS, default=DEFAULT_MODEL, pro_only=PRO_MODELS)
+    title_model = ScriptedLanguageModel()
+    title_model.answer("Monads explained")
 
     hasher = KeyedHasher("unit-test-secret")
     sessions = SessionIssuer(tokens, hasher, ids)
@@ -277,10 +290,13 @@ def build_world(
         reset_password=ResetPassword(uow_factory, checker, passwords, clock),
         change_password=ChangePassword(uow_factory, passwords),
         get_me=GetMe(uow_factory, plans, clock),
-        create_chatroom=CreateChatroom(uow_factory, cache, clock, ids),
+        create_chatroom=CreateChatroom(uow_factory, cache, clock, ids, models),
         list_chatrooms=ListChatrooms(uow_factory, cache),
         get_chatroom=GetChatroom(uow_factory),
-        rename_chatroom=RenameChatroom(uow_factory, cache, clock),
+        update_chatroom=UpdateChatroom(uow_factory, cache, clock, models),
+        list_models=ListModels(uow_factory, models),
+        title_model=title_model,
+        title_chatroom=TitleChatroom(uow_factory, title_model, cache, clock, "title-model"),
         delete_chatroom=DeleteChatroom(uow_factory, cache, clock),
         send_message=SendMessage(TransactionalPosting(uow_factory), jobs, cache, plans, clock, ids),
         generate_reply=GenerateReply(

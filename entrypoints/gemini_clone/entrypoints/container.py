@@ -65,7 +65,9 @@ from gemini_clone.application.chatrooms.create import CreateChatroom
 from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.chatrooms.get import GetChatroom
 from gemini_clone.application.chatrooms.listing import ListChatrooms
-from gemini_clone.application.chatrooms.rename import RenameChatroom
+from gemini_clone.application.chatrooms.models import ListModels
+from gemini_clone.application.chatrooms.titles import TitleChatroom
+from gemini_clone.application.chatrooms.update import UpdateChatroom
 from gemini_clone.application.common import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
 from gemini_clone.application.messaging.posting import TransactionalPosting
@@ -73,6 +75,8 @@ from gemini_clone.application.messaging.reading import GetMessage, ListMessages,
 from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import SendMessage
+from gemini_clone.domain.model_access import ModelAccess
+from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import Plans
 from gemini_clone.entrypoints.runtime import Runtime
 from gemini_clone.entrypoints.settings import Settings
@@ -193,6 +197,27 @@ def make_language_model(settings: Settings) -> LanguageModel:
     return OfflineLanguageModel(latency_seconds=settings.offline_model_latency_seconds)
 
 
+def make_model_catalogue(settings: Settings) -> ModelCatalogue:
+    """Gemini's models (`GEMINI_MODELS`, default first) with a key, else the offline model."""
+    if settings.gemini_api_key:
+        return ModelCatalogue(
+            (CatalogueModel(id=model, provider="gemini") for model in settings.gemini_model_ids),
+            default=settings.gemini_model,
+        )
+    return ModelCatalogue([CatalogueModel(id="offline", provider="offline")], default="offline")
+
+
+def make_model_access(settings: Settings, catalogue: ModelCatalogue) -> ModelAccess:
+    try:
+        return ModelAccess(
+            {model.id: model.provider for model in catalogue.models},
+            default=catalogue.default,
+            pro_only=settings.pro_model_ids,
+        )
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from error
+
+
 def make_sandbox(settings: Settings) -> SandboxPaymentGateway | None:
     return None if settings.stripe_secret_key else SandboxPaymentGateway()
 
@@ -270,6 +295,8 @@ class Container(containers.DeclarativeContainer):
         settings.provided.access_token_ttl_seconds,
     )
     plans = providers.Singleton(make_plans, settings)
+    model_catalogue = providers.Singleton(make_model_catalogue, settings)
+    model_access = providers.Singleton(make_model_access, settings, model_catalogue)
     reply_settings = providers.Singleton(make_reply_settings, settings)
 
     sessions = providers.Singleton(
@@ -304,12 +331,16 @@ class Container(containers.DeclarativeContainer):
     change_password = providers.Singleton(ChangePassword, uow, password_hasher)
     get_me = providers.Singleton(GetMe, uow, plans, clock)
 
-    create_chatroom = providers.Singleton(CreateChatroom, uow, cache, clock, ids)
+    create_chatroom = providers.Singleton(CreateChatroom, uow, cache, clock, ids, model_access)
     list_chatrooms = providers.Singleton(
         ListChatrooms, uow, cache, settings.provided.chatroom_cache_ttl
     )
     get_chatroom = providers.Singleton(GetChatroom, uow)
-    rename_chatroom = providers.Singleton(RenameChatroom, uow, cache, clock)
+    update_chatroom = providers.Singleton(UpdateChatroom, uow, cache, clock, model_access)
+    list_models = providers.Singleton(ListModels, uow, model_access)
+    title_chatroom = providers.Singleton(
+        TitleChatroom, uow, language_model, cache, clock, settings.provided.title_model
+    )
     delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock)
 
     message_posting = providers.Singleton(make_message_posting, engine, uow)

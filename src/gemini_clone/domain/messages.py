@@ -69,4 +69,7 @@ class Message:
     lease_expires_at: datetime | None = None
     attempts: int = 0
     quota_day: str | None = None
-    """UTC day (ISO date) whose quota unit the user message took; a failed reply gives it back."""
+    """UTC day (ISO date) of the quota unit taken for the question's current reply (by the
+    post, a regenerate or an edit); a reply that fails gives it back."""
+    edited_at: datetime | None = None
+    """When the user last replaced the question's content (edit); None if never."""

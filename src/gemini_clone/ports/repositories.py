@@ -76,7 +76,22 @@ class ChatroomRepository(Protocol):
         """Newest activity first; `before` is the (activity, id) of the last item seen."""
         ...
 
-    async def update_title(self, chatroom: Chatroom) -> None: ...
+    async def update(self, chatroom: Chatroom) -> None:
+        """Store the room's title, title source, system instruction, model and update time."""
+        ...
+
+    async def start_title_try(self, chatroom_id: ChatroomId, max_tries: int) -> bool:
+        """Count one more try of the model at the room's title, if the title is still the
+        default and fewer than `max_tries` were made; False, changing nothing, otherwise.
+
+        A conditional update: of two concurrent tries, one counts.
+        """
+        ...
+
+    async def set_model_title(self, chatroom_id: ChatroomId, title: str, now: datetime) -> bool:
+        """Store the model's title if the room's title is still the default (a user's
+        rename always wins); False, changing nothing, otherwise."""
+        ...
 
     async def record_message(self, chatroom_id: ChatroomId, at: datetime, count: int) -> None:
         """Bump `last_message_at` and add `count` to `message_count`."""

@@ -39,6 +39,7 @@ def _message_values(first_parameter: int) -> str:
     casts = {"id": "uuid", "chatroom_id": "uuid", "user_id": "uuid", "in_reply_to": "uuid"}
     casts |= {"created_at": "timestamptz", "completed_at": "timestamptz"}
     casts |= {"lease_expires_at": "timestamptz", "usage": "jsonb", "attempts": "integer"}
+    casts |= {"edited_at": "timestamptz"}
     return "({})".format(
         ", ".join(
             f"${first_parameter + n}::{casts.get(name, 'text')}"

@@ -27,16 +27,17 @@ USE_CASES = (
     "get_subscription_status",
     "list_chatrooms",
     "list_messages",
+    "list_models",
     "logout",
     "open_billing_portal",
     "password_login",
     "refresh_session",
-    "rename_chatroom",
     "reset_password",
     "send_message",
     "send_otp",
     "sign_up",
     "start_checkout",
+    "update_chatroom",
     "verify_otp",
 )
 """The container's providers handlers may ask for, by the same name."""

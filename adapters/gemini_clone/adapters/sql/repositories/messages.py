@@ -247,6 +247,7 @@ def message_row(message: Message) -> dict[str, Any]:
         "lease_expires_at": message.lease_expires_at,
         "attempts": message.attempts,
         "quota_day": message.quota_day,
+        "edited_at": message.edited_at,
     }
 
 
@@ -276,4 +277,5 @@ def _message(row: RowMapping) -> Message:
         lease_expires_at=row["lease_expires_at"],
         attempts=row["attempts"],
         quota_day=row["quota_day"],
+        edited_at=row["edited_at"],
     )
