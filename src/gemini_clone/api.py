@@ -5,6 +5,7 @@ Entities, errors, ports and use cases of the core. Adapters live in
 """
 
 from gemini_clone.application.admin.list_users import ListUsers, ListUsersInput, UserSummary
+from gemini_clone.application.admin.show_chatroom import ChatroomSettings, ShowChatroom
 from gemini_clone.application.admin.show_user import ShowUser, UserDetail
 from gemini_clone.application.admin.usage_report import DailyUsageReport, UsageReport, UserUsage
 from gemini_clone.application.auth.get_me import GetMe, Profile
@@ -127,6 +128,7 @@ __all__ = [
     "ChatroomId",
     "ChatroomPage",
     "ChatroomRepository",
+    "ChatroomSettings",
     "CheckoutRequest",
     "CheckoutSession",
     "ClaimedReply",
@@ -220,6 +222,7 @@ __all__ = [
     "SendOtpInput",
     "SessionIssuer",
     "SetProBySupport",
+    "ShowChatroom",
     "ShowUser",
     "SignUp",
     "SignUpInput",

@@ -44,6 +44,7 @@ from gemini_clone.adapters.sql.replies import PostgresReplyStore
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.adapters.taskiq.producer import StreamReplyJobs
 from gemini_clone.application.admin.list_users import ListUsers
+from gemini_clone.application.admin.show_chatroom import ShowChatroom
 from gemini_clone.application.admin.show_user import ShowUser
 from gemini_clone.application.admin.usage_report import UsageReport
 from gemini_clone.application.auth.get_me import GetMe
@@ -374,6 +375,7 @@ class Container(containers.DeclarativeContainer):
 
     list_users = providers.Singleton(ListUsers, uow)
     show_user = providers.Singleton(ShowUser, uow, mobile_numbers, plans, clock)
+    show_chatroom = providers.Singleton(ShowChatroom, uow, model_access)
     usage_report = providers.Singleton(UsageReport, uow, clock)
 
     runtime = providers.Singleton(Runtime, __self__)

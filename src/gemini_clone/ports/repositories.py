@@ -63,6 +63,10 @@ class ChatroomRepository(Protocol):
         """The chatroom if it exists and belongs to this user."""
         ...
 
+    async def get_any(self, chatroom_id: ChatroomId) -> Chatroom | None:
+        """The chatroom whoever owns it (operators' reads)."""
+        ...
+
     async def get_with_plan_status(
         self, chatroom_id: ChatroomId, user_id: UserId
     ) -> tuple[Chatroom, str | None] | None:

@@ -21,6 +21,9 @@ class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
         chatroom = self._tables.chatrooms.get(chatroom_id)
         return chatroom if chatroom is not None and chatroom.user_id == user_id else None
 
+    async def get_any(self, chatroom_id: ChatroomId) -> Chatroom | None:
+        return self._tables.chatrooms.get(chatroom_id)
+
     async def get_with_plan_status(
         self, chatroom_id: ChatroomId, user_id: UserId
     ) -> tuple[Chatroom, str | None] | None:

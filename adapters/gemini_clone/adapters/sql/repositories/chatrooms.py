@@ -53,6 +53,11 @@ class SqlChatroomRepository(SqlRepository, ChatroomRepository):
         row = (await self._execute(statement)).mappings().one_or_none()
         return None if row is None else _chatroom(row)
 
+    async def get_any(self, chatroom_id: ChatroomId) -> Chatroom | None:
+        statement = select(chatrooms).where(chatrooms.c.id == chatroom_id)
+        row = (await self._execute(statement)).mappings().one_or_none()
+        return None if row is None else _chatroom(row)
+
     async def get_with_plan_status(
         self, chatroom_id: ChatroomId, user_id: UserId
     ) -> tuple[Chatroom, str | None] | None:
