@@ -59,6 +59,13 @@ from gemini_clone.application.messaging.reading import (
 )
 from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
+from gemini_clone.application.messaging.retry import (
+    EditQuestion,
+    EditQuestionInput,
+    RegenerateInput,
+    RegenerateReply,
+    RetryOutput,
+)
 from gemini_clone.application.messaging.send_message import (
     SendMessage,
     SendMessageInput,
@@ -139,6 +146,8 @@ __all__ = [
     "DailyUsage",
     "DailyUsageReport",
     "DeleteChatroom",
+    "EditQuestion",
+    "EditQuestionInput",
     "EventOutcome",
     "FieldError",
     "Forbidden",
@@ -206,6 +215,8 @@ __all__ = [
     "RefreshSession",
     "RefreshToken",
     "RefreshTokenRepository",
+    "RegenerateInput",
+    "RegenerateReply",
     "ReplyJobs",
     "ReplyOutcome",
     "ReplyResult",
@@ -214,6 +225,7 @@ __all__ = [
     "RequeueStaleReplies",
     "ResetPassword",
     "ResetPasswordInput",
+    "RetryOutput",
     "Role",
     "SendMessage",
     "SendMessageInput",

@@ -57,6 +57,7 @@ from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
+from gemini_clone.application.messaging.retry import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.send_message import (
     SendMessage,
     SendMessageInput,
@@ -125,6 +126,8 @@ class World:
     delete_chatroom: DeleteChatroom
 
     send_message: SendMessage
+    regenerate_reply: RegenerateReply
+    edit_question: EditQuestion
     generate_reply: GenerateReply
     list_messages: ListMessages
     get_message: GetMessage
@@ -299,6 +302,8 @@ def build_world(
         title_chatroom=TitleChatroom(uow_factory, title_model, cache, clock, "title-model"),
         delete_chatroom=DeleteChatroom(uow_factory, cache, clock),
         send_message=SendMessage(TransactionalPosting(uow_factory), jobs, cache, plans, clock, ids),
+        regenerate_reply=RegenerateReply(uow_factory, jobs, cache, plans, clock, ids),
+        edit_question=EditQuestion(uow_factory, jobs, cache, plans, clock, ids),
         generate_reply=GenerateReply(
             TransactionalReplyStore(uow_factory), model, clock, reply_settings
         ),

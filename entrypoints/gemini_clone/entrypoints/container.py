@@ -75,6 +75,7 @@ from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
+from gemini_clone.application.messaging.retry import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.send_message import SendMessage
 from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
@@ -348,6 +349,10 @@ class Container(containers.DeclarativeContainer):
     send_message = providers.Singleton(
         SendMessage, message_posting, reply_jobs, cache, plans, clock, ids
     )
+    regenerate_reply = providers.Singleton(
+        RegenerateReply, uow, reply_jobs, cache, plans, clock, ids
+    )
+    edit_question = providers.Singleton(EditQuestion, uow, reply_jobs, cache, plans, clock, ids)
     list_messages = providers.Singleton(ListMessages, uow)
     get_message = providers.Singleton(GetMessage, uow)
     wait_for_reply = providers.Singleton(WaitForReply, get_message, clock)

@@ -4,11 +4,26 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from gemini_clone.domain.errors import InvalidInput
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 
 CONTENT_MAX_LENGTH = 16_000
+REPLY_OFFSET = timedelta(microseconds=1)
+"""A reply is created this much after its question, so it sorts right after it even where
+two rows would share a timestamp."""
+
+
+def checked_content(content: str) -> str:
+    """A question is 1 to 16 000 characters, not only blanks (422 on `content`)."""
+    if not content.strip():
+        raise InvalidInput.field("content", "The message is empty.")
+    if len(content) > CONTENT_MAX_LENGTH:
+        raise InvalidInput.field(
+            "content", f"Messages have at most {CONTENT_MAX_LENGTH} characters."
+        )
+    return content
 
 
 class Role(enum.StrEnum):

@@ -165,6 +165,19 @@ class MessageRepository(Protocol):
 
     async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> int: ...
 
+    async def latest_question(self, chatroom_id: ChatroomId) -> Message | None:
+        """The room's newest user message (ties by id): its latest exchange's question."""
+        ...
+
+    async def supersede_replies(self, question_id: MessageId, now: datetime) -> int:
+        """Cancel the question's queued and processing replies (a new one replaces them);
+        how many were cancelled. Final replies stay as they are."""
+        ...
+
+    async def update_question(self, question: Message) -> None:
+        """Store a question's content, `edited_at` and `quota_day`."""
+        ...
+
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int
     ) -> Sequence[MessageId]:

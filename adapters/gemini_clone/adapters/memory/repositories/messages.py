@@ -138,6 +138,39 @@ class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
             )
         return len(pending)
 
+    async def latest_question(self, chatroom_id: ChatroomId) -> Message | None:
+        questions = self._newest_first(
+            (
+                message
+                for message in self._tables.messages.values()
+                if message.chatroom_id == chatroom_id and message.role is Role.USER
+            ),
+            1,
+        )
+        return questions[0] if questions else None
+
+    async def supersede_replies(self, question_id: MessageId, now: datetime) -> int:
+        pending = [
+            message
+            for message in self._tables.messages.values()
+            if message.in_reply_to == question_id and message.status in PENDING_STATUSES
+        ]
+        for reply in pending:
+            self._tables.messages[reply.id] = replace(
+                reply, status=MessageStatus.CANCELLED, completed_at=now, lease_expires_at=None
+            )
+        return len(pending)
+
+    async def update_question(self, question: Message) -> None:
+        stored = self._tables.messages.get(question.id)
+        if stored is not None:
+            self._tables.messages[question.id] = replace(
+                stored,
+                content=question.content,
+                edited_at=question.edited_at,
+                quota_day=question.quota_day,
+            )
+
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int
     ) -> Sequence[MessageId]:

@@ -204,6 +204,40 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
         )
         return result.rowcount
 
+    async def latest_question(self, chatroom_id: ChatroomId) -> Message | None:
+        c = messages.c
+        statement = (
+            select(messages)
+            .where(c.chatroom_id == chatroom_id, c.role == Role.USER.value)
+            .order_by(c.created_at.desc(), c.id.desc())
+            .limit(1)
+        )
+        row = (await self._execute(statement)).mappings().one_or_none()
+        return None if row is None else _message(row)
+
+    async def supersede_replies(self, question_id: MessageId, now: datetime) -> int:
+        c = messages.c
+        result = await self._execute(
+            update(messages)
+            .where(
+                c.in_reply_to == question_id,
+                c.status.in_([status.value for status in PENDING_STATUSES]),
+            )
+            .values(status=MessageStatus.CANCELLED.value, completed_at=now, lease_expires_at=None)
+        )
+        return result.rowcount
+
+    async def update_question(self, question: Message) -> None:
+        await self._execute(
+            update(messages)
+            .where(messages.c.id == question.id)
+            .values(
+                content=question.content,
+                edited_at=question.edited_at,
+                quota_day=question.quota_day,
+            )
+        )
+
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int
     ) -> Sequence[MessageId]:

@@ -1,0 +1,214 @@
+"""Another try at the latest exchange: regenerate its reply, or edit its question."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from gemini_clone.application.common import forget_chatroom_list
+from gemini_clone.domain.errors import Conflict, InvalidInput, NotFound, QuotaExceeded, Unavailable
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.messages import REPLY_OFFSET, Message, MessageStatus, Role, checked_content
+from gemini_clone.domain.quota import DailyUsage, Plans, quota_day, resets_at
+from gemini_clone.domain.subscriptions import tier_for_status
+from gemini_clone.ports.cache import Cache
+from gemini_clone.ports.clock import Clock, IdGenerator
+from gemini_clone.ports.jobs import ReplyJobs
+from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
+
+logger = logging.getLogger("gemini_clone.messaging")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegenerateInput:
+    user_id: UserId
+    chatroom_id: ChatroomId
+    reply_id: MessageId
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EditQuestionInput:
+    user_id: UserId
+    chatroom_id: ChatroomId
+    message_id: MessageId
+    content: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryOutput:
+    message: Message
+    """The question, as it now is."""
+    reply: Message
+    """Its new, queued reply."""
+    usage: DailyUsage
+
+
+class _Retry:
+    """A new queued reply to the room's latest question, the way a post stores one.
+
+    - Only the latest exchange may be tried again; an earlier one is 409
+      `not_latest_exchange` (checked again once the quota row is held, so a question posted
+      meanwhile wins).
+    - One unit of the plan's daily quota is taken in the transaction that stores the new
+      reply: exact under any concurrency, 429 `daily_limit_reached` over the limit.
+    - The question's replies still pending are cancelled, and their units are not given
+      back: the user asked for another answer instead of waiting for that one. Earlier
+      replies stay readable; the newest reply is the current one.
+    - The question's quota day becomes the new unit's, which a failed reply gives back.
+    - If queueing the job fails, the try still succeeds: the sweeper queues it later.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        jobs: ReplyJobs,
+        cache: Cache,
+        plans: Plans,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
+        self._uow = uow
+        self._jobs = jobs
+        self._cache = cache
+        self._plans = plans
+        self._clock = clock
+        self._ids = ids
+
+    async def _retry(
+        self,
+        user_id: UserId,
+        chatroom_id: ChatroomId,
+        question_of: Callable[[UnitOfWork], Awaitable[Message]],
+        *,
+        new_content: str | None,
+        request_id: str | None,
+    ) -> RetryOutput:
+        now = self._clock.now()
+        day = quota_day(now)
+        async with self._uow() as uow:
+            found = await uow.chatrooms.get_with_plan_status(chatroom_id, user_id)
+            if found is None:
+                raise NotFound.chatroom()
+            question = await question_of(uow)
+            await _ensure_latest(uow, question)
+            limit = self._plans.daily_limit(tier_for_status(found[1]))
+            used = await uow.usage.take(user_id, day, limit)
+            if used is None:
+                assert limit is not None  # only a finite limit refuses
+                refused_at = await uow.usage.used(user_id, day)
+                raise QuotaExceeded(limit=limit, used=refused_at, resets_at=resets_at(day), now=now)
+            # The quota row is held now: a question posted meanwhile is seen here.
+            await _ensure_latest(uow, question)
+            await uow.messages.supersede_replies(question.id, now)
+            question = _retried(question, day, new_content, now)
+            await uow.messages.update_question(question)
+            reply = self._new_reply(question, now)
+            await uow.messages.add(reply)
+            await uow.chatrooms.record_message(chatroom_id, reply.created_at, 1)
+            await uow.commit()
+        await forget_chatroom_list(self._cache, user_id)
+        await self._enqueue(reply.id, request_id)
+        return RetryOutput(
+            message=question,
+            reply=reply,
+            usage=DailyUsage(used_today=used, daily_limit=limit, resets_at=resets_at(day)),
+        )
+
+    def _new_reply(self, question: Message, now: datetime) -> Message:
+        return Message(
+            id=MessageId(self._ids.new_id()),
+            chatroom_id=question.chatroom_id,
+            user_id=question.user_id,
+            role=Role.MODEL,
+            content="",
+            status=MessageStatus.QUEUED,
+            created_at=max(now, question.created_at + REPLY_OFFSET),
+            in_reply_to=question.id,
+        )
+
+    async def _enqueue(self, reply_id: MessageId, request_id: str | None) -> None:
+        try:
+            await self._jobs.enqueue(reply_id, request_id=request_id)
+        except Unavailable:
+            logger.warning("reply %s not queued; the sweeper will queue it", reply_id)
+
+
+class RegenerateReply(_Retry):
+    """A new reply to the same question (see `_Retry` for the rules).
+
+    - `reply_id` is one of the user's replies in this room (else 404 `message_not_found`;
+      a question's id is 422 `not_a_reply`).
+    """
+
+    async def execute(self, data: RegenerateInput) -> RetryOutput:
+        async def question_of(uow: UnitOfWork) -> Message:
+            reply = await _owned_message(uow, data.reply_id, data)
+            if reply.role is not Role.MODEL or reply.in_reply_to is None:
+                raise InvalidInput("Only a reply can be regenerated.", code="not_a_reply")
+            question = await uow.messages.get_any(reply.in_reply_to)
+            if question is None:
+                raise NotFound("No such message.", code="message_not_found")
+            return question
+
+        return await self._retry(
+            data.user_id,
+            data.chatroom_id,
+            question_of,
+            new_content=None,
+            request_id=data.request_id,
+        )
+
+
+class EditQuestion(_Retry):
+    """Replace the latest question's content and ask for a new reply (see `_Retry`).
+
+    - `message_id` is one of the user's questions in this room (else 404
+      `message_not_found`; a reply's id is 422 `not_a_question`).
+    - Content is 1 to 16 000 characters, not only blanks; `edited_at` is set.
+    """
+
+    async def execute(self, data: EditQuestionInput) -> RetryOutput:
+        content = checked_content(data.content)
+
+        async def question_of(uow: UnitOfWork) -> Message:
+            question = await _owned_message(uow, data.message_id, data)
+            if question.role is not Role.USER:
+                raise InvalidInput("Only a question can be edited.", code="not_a_question")
+            return question
+
+        return await self._retry(
+            data.user_id,
+            data.chatroom_id,
+            question_of,
+            new_content=content,
+            request_id=data.request_id,
+        )
+
+
+async def _owned_message(
+    uow: UnitOfWork, message_id: MessageId, data: RegenerateInput | EditQuestionInput
+) -> Message:
+    message = await uow.messages.get(message_id, data.user_id)
+    if message is None or message.chatroom_id != data.chatroom_id:
+        raise NotFound("No such message.", code="message_not_found")
+    return message
+
+
+async def _ensure_latest(uow: UnitOfWork, question: Message) -> None:
+    latest = await uow.messages.latest_question(question.chatroom_id)
+    if latest is None or latest.id != question.id:
+        raise Conflict(
+            "Only the room's latest exchange can be regenerated or edited.",
+            code="not_latest_exchange",
+        )
+
+
+def _retried(question: Message, day: date, new_content: str | None, now: datetime) -> Message:
+    retried = replace(question, quota_day=day.isoformat())
+    if new_content is None:
+        return retried
+    return replace(retried, content=new_content, edited_at=now)
