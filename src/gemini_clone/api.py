@@ -49,7 +49,6 @@ from gemini_clone.application.messaging.generate_reply import (
     ReplyOutcome,
     ReplySettings,
 )
-from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.application.messaging.reading import (
     GetMessage,
     ListMessages,
@@ -57,7 +56,6 @@ from gemini_clone.application.messaging.reading import (
     MessagePage,
     WaitForReply,
 )
-from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.retry import (
     EditQuestion,
@@ -253,8 +251,6 @@ __all__ = [
     "TokenService",
     "TokenUsage",
     "TooManyRequests",
-    "TransactionalPosting",
-    "TransactionalReplyStore",
     "Turn",
     "Unavailable",
     "Unchanged",

@@ -1,9 +1,11 @@
-"""Regenerate and edit take their quota unit exactly like a post, on every store: memory,
-SQLite and PostgreSQL."""
+"""Regenerate and edit take their quota unit exactly like a post (`MessagePosting.store_retry`),
+on every store: memory, SQLAlchemy's path on SQLite and PostgreSQL, and PostgreSQL's
+one-statement adapter."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -21,25 +23,16 @@ from gemini_clone.application.messaging.retry import (
     RetryOutput,
 )
 from gemini_clone.domain.chatrooms import Chatroom
-from gemini_clone.domain.errors import QuotaExceeded
+from gemini_clone.domain.errors import Conflict, QuotaExceeded
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import Message, MessageStatus, Role
 from gemini_clone.domain.quota import Plans, quota_day
+from gemini_clone.ports.posting import Retry
 
 NOW = datetime(2025, 3, 1, 15, 0, tzinfo=UTC)
-LIMIT = 5
+LIMIT = 3
+"""The question's post takes one unit: two are left."""
 CONCURRENT = 20
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: object) -> tuple[str, str | None]:
-    """The unit-of-work stores (regenerate and edit have no one-statement adapter)."""
-    if request.param == "memory":
-        return "memory", None
-    if request.param == "sqlite":
-        return "sqlite", f"sqlite:///{tmp_path}/retry.db"
-    url: str = request.getfixturevalue("postgres_url")
-    return "postgresql", url
 
 
 async def given_answered_question(storage: Storage, room: Chatroom) -> tuple[Message, Message]:
@@ -63,11 +56,8 @@ async def given_answered_question(storage: Storage, room: Chatroom) -> tuple[Mes
         created_at=question.created_at + timedelta(microseconds=1),
         in_reply_to=question.id,
     )
-    async with storage.uow() as uow:
-        await uow.messages.add_many([question, reply])
-        for _ in range(LIMIT - 2):
-            await uow.usage.take(room.user_id, quota_day(NOW), LIMIT)
-        await uow.commit()
+    posted = await storage.posting.store(question, reply, day=quota_day(NOW), limit=LIMIT)
+    assert posted.taken
     return question, reply
 
 
@@ -88,10 +78,10 @@ async def test_of_20_concurrent_regenerates_with_2_units_left_exactly_2_are_acce
     room = await given_room(storage.uow)
     _, reply = await given_answered_question(storage, room)
     jobs = InMemoryReplyJobs()
+    plans = Plans(basic_daily_limit=LIMIT)
     regenerate = RegenerateReply(
-        storage.uow, jobs, InMemoryCache(), Plans(basic_daily_limit=LIMIT), FixedClock(NOW),
-        UuidGenerator(),
-    )  # fmt: skip
+        storage.uow, storage.posting, jobs, InMemoryCache(), plans, FixedClock(NOW), UuidGenerator()
+    )
     data = RegenerateInput(user_id=room.user_id, chatroom_id=room.id, reply_id=reply.id)
 
     accepted, refused = await outcomes(
@@ -109,7 +99,7 @@ async def test_of_20_concurrent_regenerates_with_2_units_left_exactly_2_are_acce
         [MessageStatus.COMPLETED, MessageStatus.CANCELLED, MessageStatus.QUEUED]
     )
     assert stored_room is not None
-    assert stored_room.message_count == 2
+    assert stored_room.message_count == 4, "the post's two messages and two new replies"
 
 
 async def test_of_20_concurrent_edits_with_2_units_left_exactly_2_are_accepted(
@@ -117,10 +107,16 @@ async def test_of_20_concurrent_edits_with_2_units_left_exactly_2_are_accepted(
 ) -> None:
     room = await given_room(storage.uow)
     question, _ = await given_answered_question(storage, room)
+    plans = Plans(basic_daily_limit=LIMIT)
     edit = EditQuestion(
-        storage.uow, InMemoryReplyJobs(), InMemoryCache(), Plans(basic_daily_limit=LIMIT),
-        FixedClock(NOW), UuidGenerator(),
-    )  # fmt: skip
+        storage.uow,
+        storage.posting,
+        InMemoryReplyJobs(),
+        InMemoryCache(),
+        plans,
+        FixedClock(NOW),
+        UuidGenerator(),
+    )
 
     accepted, refused = await outcomes(
         [
@@ -145,3 +141,28 @@ async def test_of_20_concurrent_edits_with_2_units_left_exactly_2_are_accepted(
     assert stored is not None
     assert stored.content.startswith("Edit number ")
     assert stored.edited_at == NOW
+
+
+async def test_a_retry_of_a_question_that_is_no_longer_the_latest_stores_nothing(
+    storage: Storage,
+) -> None:
+    room = await given_room(storage.uow)
+    question, reply = await given_answered_question(storage, room)
+    newer = replace(question, id=MessageId(uuid4()), created_at=NOW - timedelta(minutes=1))
+    newer_reply = replace(
+        reply, id=MessageId(uuid4()), in_reply_to=newer.id, created_at=NOW - timedelta(seconds=59)
+    )
+    assert (await storage.posting.store(newer, newer_reply, day=quota_day(NOW), limit=None)).taken
+    retry = Retry(
+        question=replace(question, content="changed", edited_at=NOW),
+        reply=replace(reply, id=MessageId(uuid4()), status=MessageStatus.QUEUED, created_at=NOW),
+    )
+
+    with pytest.raises(Conflict) as raised:
+        await storage.posting.store_retry(retry, day=quota_day(NOW), limit=None, now=NOW)
+
+    assert raised.value.code == "not_latest_exchange"
+    async with storage.uow() as uow:
+        assert await uow.messages.get_any(question.id) == question
+        assert await uow.messages.get_any(retry.reply.id) is None
+        assert await uow.usage.used(room.user_id, quota_day(NOW)) == 2

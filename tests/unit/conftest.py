@@ -17,6 +17,8 @@ from tests.unit.fakes import (
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
 from gemini_clone.adapters.memory.clock import FixedClock, SequentialIdGenerator
 from gemini_clone.adapters.memory.jobs import InMemoryReplyJobs
+from gemini_clone.adapters.memory.posting import InMemoryPosting
+from gemini_clone.adapters.memory.replies import InMemoryReplyStore
 from gemini_clone.adapters.memory.security import (
     InMemoryOtpSender,
     InMemoryPasswordHasher,
@@ -53,9 +55,7 @@ from gemini_clone.application.messaging.generate_reply import (
     ReplyOutcome,
     ReplySettings,
 )
-from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
-from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.retry import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.send_message import (
@@ -222,14 +222,11 @@ def build_world(
     plans: Plans | None = None,
     reveal_otp: bool = True,
     reply_settings: ReplySettings | None = None,
-    uow: Callable[[InMemoryStore], UnitOfWorkFactory] | None = None,
 ) -> World:
     clock = FixedClock(START)
     ids = SequentialIdGenerator()
     store = InMemoryStore()
-    uow_factory: UnitOfWorkFactory = (
-        uow(store) if uow is not None else _plain_unit_of_work_factory(store)
-    )
+    uow_factory = _plain_unit_of_work_factory(store)
 
     def monotonic() -> float:
         return clock.now().timestamp()
@@ -249,6 +246,7 @@ def build_world(
     models = ModelAccess(MODELS, default=DEFAULT_MODEL, pro_only=PRO_MODELS)
     title_model = ScriptedLanguageModel()
     title_model.answer("Monads explained")
+    posting = InMemoryPosting(store)
 
     hasher = KeyedHasher("unit-test-secret")
     sessions = SessionIssuer(tokens, hasher, ids)
@@ -301,12 +299,10 @@ def build_world(
         title_model=title_model,
         title_chatroom=TitleChatroom(uow_factory, title_model, cache, clock, "title-model"),
         delete_chatroom=DeleteChatroom(uow_factory, cache, clock),
-        send_message=SendMessage(TransactionalPosting(uow_factory), jobs, cache, plans, clock, ids),
-        regenerate_reply=RegenerateReply(uow_factory, jobs, cache, plans, clock, ids),
-        edit_question=EditQuestion(uow_factory, jobs, cache, plans, clock, ids),
-        generate_reply=GenerateReply(
-            TransactionalReplyStore(uow_factory), model, clock, reply_settings
-        ),
+        send_message=SendMessage(posting, jobs, cache, plans, clock, ids),
+        regenerate_reply=RegenerateReply(uow_factory, posting, jobs, cache, plans, clock, ids),
+        edit_question=EditQuestion(uow_factory, posting, jobs, cache, plans, clock, ids),
+        generate_reply=GenerateReply(InMemoryReplyStore(store), model, clock, reply_settings),
         list_messages=ListMessages(uow_factory),
         get_message=get_message,
         wait_for_reply=WaitForReply(get_message, clock, sleep),

@@ -39,8 +39,8 @@ from gemini_clone.adapters.security import (
     PhonenumbersMobileNumbers,
 )
 from gemini_clone.adapters.sql.engine import create_engine
-from gemini_clone.adapters.sql.posting import PostgresPosting
-from gemini_clone.adapters.sql.replies import PostgresReplyStore
+from gemini_clone.adapters.sql.posting import PostgresPosting, SqlPosting
+from gemini_clone.adapters.sql.replies import PostgresReplyStore, SqlReplyStore
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.adapters.taskiq.producer import StreamReplyJobs
 from gemini_clone.application.admin.list_users import ListUsers
@@ -71,9 +71,7 @@ from gemini_clone.application.chatrooms.titles import TitleChatroom
 from gemini_clone.application.chatrooms.update import UpdateChatroom
 from gemini_clone.application.common import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
-from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
-from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.retry import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.send_message import SendMessage
@@ -135,19 +133,19 @@ def make_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def make_message_posting(engine: AsyncEngine, uow: UnitOfWorkFactory) -> MessagePosting:
-    # PostgreSQL posts in one statement; any other database through the unit of work.
+def make_message_posting(engine: AsyncEngine) -> MessagePosting:
+    # PostgreSQL posts in one statement; any other database statement by statement.
     if engine.dialect.name == "postgresql":
         return PostgresPosting(engine)
-    return TransactionalPosting(uow)
+    return SqlPosting(engine)
 
 
-def make_reply_store(engine: AsyncEngine, uow: UnitOfWorkFactory) -> ReplyStore:
+def make_reply_store(engine: AsyncEngine) -> ReplyStore:
     # PostgreSQL claims and finishes a reply in one statement each; any other database
-    # through the unit of work.
+    # statement by statement.
     if engine.dialect.name == "postgresql":
         return PostgresReplyStore(engine)
-    return TransactionalReplyStore(uow)
+    return SqlReplyStore(engine)
 
 
 def make_redis(settings: Settings) -> Redis | None:
@@ -345,18 +343,20 @@ class Container(containers.DeclarativeContainer):
     )
     delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock)
 
-    message_posting = providers.Singleton(make_message_posting, engine, uow)
+    message_posting = providers.Singleton(make_message_posting, engine)
     send_message = providers.Singleton(
         SendMessage, message_posting, reply_jobs, cache, plans, clock, ids
     )
     regenerate_reply = providers.Singleton(
-        RegenerateReply, uow, reply_jobs, cache, plans, clock, ids
+        RegenerateReply, uow, message_posting, reply_jobs, cache, plans, clock, ids
     )
-    edit_question = providers.Singleton(EditQuestion, uow, reply_jobs, cache, plans, clock, ids)
+    edit_question = providers.Singleton(
+        EditQuestion, uow, message_posting, reply_jobs, cache, plans, clock, ids
+    )
     list_messages = providers.Singleton(ListMessages, uow)
     get_message = providers.Singleton(GetMessage, uow)
     wait_for_reply = providers.Singleton(WaitForReply, get_message, clock)
-    reply_store = providers.Singleton(make_reply_store, engine, uow)
+    reply_store = providers.Singleton(make_reply_store, engine)
     generate_reply = providers.Singleton(
         GenerateReply, reply_store, language_model, clock, reply_settings
     )

@@ -54,6 +54,16 @@ class Chatroom:
         not used up."""
         return self.title_source is TitleSource.DEFAULT and self.title_tries < TITLE_TRIES
 
+    def with_messages(self, count: int, at: datetime) -> Chatroom:
+        """The room's counters after `count` new messages created at `at`: the last message
+        time (and so the last activity) only ever moves forward."""
+        last = self.last_message_at
+        return replace(
+            self,
+            message_count=self.message_count + count,
+            last_message_at=at if last is None or last < at else last,
+        )
+
     def renamed(self, title: str, now: datetime) -> Chatroom:
         """The user's title, which the model never replaces."""
         return replace(self, title=title, title_source=TitleSource.USER, updated_at=now)

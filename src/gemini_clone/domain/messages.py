@@ -3,16 +3,28 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from gemini_clone.domain.errors import InvalidInput
+from gemini_clone.domain.errors import Conflict, InvalidInput
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 
 CONTENT_MAX_LENGTH = 16_000
 REPLY_OFFSET = timedelta(microseconds=1)
 """A reply is created this much after its question, so it sorts right after it even where
 two rows would share a timestamp."""
+
+
+def newest_first_key(message: Message) -> tuple[datetime, MessageId]:
+    """A room's messages in order: by creation time, ties by id (newest first: reversed)."""
+    return message.created_at, message.id
+
+
+def not_latest_exchange() -> Conflict:
+    return Conflict(
+        "Only the room's latest exchange can be regenerated or edited.",
+        code="not_latest_exchange",
+    )
 
 
 def checked_content(content: str) -> str:
@@ -88,3 +100,23 @@ class Message:
     post, a regenerate or an edit); a reply that fails gives it back."""
     edited_at: datetime | None = None
     """When the user last replaced the question's content (edit); None if never."""
+
+    def is_claimable(self, now: datetime) -> bool:
+        """A reply a worker may claim: queued, or processing with a lease that ended
+        before `now` (its worker died)."""
+        return self.role is Role.MODEL and (
+            self.status is MessageStatus.QUEUED or self.lease_ended(now)
+        )
+
+    def superseded(self, now: datetime) -> Message:
+        """A pending reply replaced by a newer try at its question: cancelled."""
+        return replace(
+            self, status=MessageStatus.CANCELLED, completed_at=now, lease_expires_at=None
+        )
+
+    def lease_ended(self, now: datetime) -> bool:
+        return (
+            self.status is MessageStatus.PROCESSING
+            and self.lease_expires_at is not None
+            and self.lease_expires_at < now
+        )

@@ -59,11 +59,11 @@ class ReplyStore(Protocol):
         """Move the reply to `processing` until `lease_until` (counting an attempt) if it
         is queued or its lease ended before `now`, and read what the model needs.
 
-        None, changing nothing, when the reply is missing, is not a reply, is held by a live
-        lease, or is final. Of two concurrent claims, one wins. The history holds the newest
-        completed turns before the question, at most `history_limit`, while their estimated
-        tokens (`estimate_tokens`), summed newest first, and the question's stay within
-        `token_budget`.
+        The rule is `Message.is_claimable`. None, changing nothing, when the reply is
+        missing, is not a reply, answers no stored question, is held by a live lease, or is
+        final. Of two concurrent claims, one wins. The history holds the room's completed
+        turns created before the question, newest first (ties by id), cut by
+        `domain.history.within_budget` at `token_budget` and `history_limit`.
         """
         ...
 
@@ -75,4 +75,9 @@ class ReplyStore(Protocol):
         when the reply is no longer `processing` (cancelled, deleted, or already finished
         by a worker that claimed it after this one's lease ran out).
         """
+        ...
+
+    async def release(self, reply_id: MessageId) -> None:
+        """Put a `processing` reply back to `queued` with no lease (its worker is stopping
+        and hands it back); a reply in any other state is left alone."""
         ...

@@ -5,17 +5,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import datetime
 
 from gemini_clone.application.common import forget_chatroom_list
-from gemini_clone.domain.errors import Conflict, InvalidInput, NotFound, QuotaExceeded, Unavailable
+from gemini_clone.domain.errors import InvalidInput, NotFound, QuotaExceeded, Unavailable
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
-from gemini_clone.domain.messages import REPLY_OFFSET, Message, MessageStatus, Role, checked_content
+from gemini_clone.domain.messages import (
+    REPLY_OFFSET,
+    Message,
+    MessageStatus,
+    Role,
+    checked_content,
+    not_latest_exchange,
+)
 from gemini_clone.domain.quota import DailyUsage, Plans, quota_day, resets_at
 from gemini_clone.domain.subscriptions import tier_for_status
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import ReplyJobs
+from gemini_clone.ports.posting import MessagePosting, Retry
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger("gemini_clone.messaging")
@@ -47,17 +55,22 @@ class RetryOutput:
     usage: DailyUsage
 
 
+QuestionOf = Callable[[UnitOfWork], Awaitable[Message]]
+"""Reads the exchange's question for a try, or raises why there is none."""
+
+
 class _Retry:
-    """A new queued reply to the room's latest question, the way a post stores one.
+    """A new queued reply to the room's latest question, stored like a post.
 
     - Only the latest exchange may be tried again; an earlier one is 409
-      `not_latest_exchange` (checked again once the quota row is held, so a question posted
+      `not_latest_exchange` (checked again when the try is stored, so a question posted
       meanwhile wins).
     - One unit of the plan's daily quota is taken in the transaction that stores the new
-      reply: exact under any concurrency, 429 `daily_limit_reached` over the limit.
+      reply (`MessagePosting.store_retry`): exact under any concurrency, 429
+      `daily_limit_reached` over the limit.
     - The question's replies still pending are cancelled, and their units are not given
-      back: the user asked for another answer instead of waiting for that one. Earlier
-      replies stay readable; the newest reply is the current one.
+      back: the user asked for another answer instead of that one. Earlier replies stay
+      readable; the newest reply is the current one.
     - The question's quota day becomes the new unit's, which a failed reply gives back.
     - If queueing the job fails, the try still succeeds: the sweeper queues it later.
     """
@@ -65,6 +78,7 @@ class _Retry:
     def __init__(
         self,
         uow: UnitOfWorkFactory,
+        posting: MessagePosting,
         jobs: ReplyJobs,
         cache: Cache,
         plans: Plans,
@@ -72,6 +86,7 @@ class _Retry:
         ids: IdGenerator,
     ) -> None:
         self._uow = uow
+        self._posting = posting
         self._jobs = jobs
         self._cache = cache
         self._plans = plans
@@ -82,40 +97,36 @@ class _Retry:
         self,
         user_id: UserId,
         chatroom_id: ChatroomId,
-        question_of: Callable[[UnitOfWork], Awaitable[Message]],
+        question_of: QuestionOf,
         *,
         new_content: str | None,
         request_id: str | None,
     ) -> RetryOutput:
+        plan_status = await self._posting.owner_plan_status(chatroom_id, user_id)
+        async with self._uow() as uow:
+            question = await question_of(uow)
+            latest = await uow.messages.latest_question(chatroom_id)
+        if latest is None or latest.id != question.id:
+            raise not_latest_exchange()
         now = self._clock.now()
         day = quota_day(now)
-        async with self._uow() as uow:
-            found = await uow.chatrooms.get_with_plan_status(chatroom_id, user_id)
-            if found is None:
-                raise NotFound.chatroom()
-            question = await question_of(uow)
-            await _ensure_latest(uow, question)
-            limit = self._plans.daily_limit(tier_for_status(found[1]))
-            used = await uow.usage.take(user_id, day, limit)
-            if used is None:
-                assert limit is not None  # only a finite limit refuses
-                refused_at = await uow.usage.used(user_id, day)
-                raise QuotaExceeded(limit=limit, used=refused_at, resets_at=resets_at(day), now=now)
-            # The quota row is held now: a question posted meanwhile is seen here.
-            await _ensure_latest(uow, question)
-            await uow.messages.supersede_replies(question.id, now)
-            question = _retried(question, day, new_content, now)
-            await uow.messages.update_question(question)
-            reply = self._new_reply(question, now)
-            await uow.messages.add(reply)
-            await uow.chatrooms.record_message(chatroom_id, reply.created_at, 1)
-            await uow.commit()
+        retried = replace(question, quota_day=day.isoformat())
+        if new_content is not None:
+            retried = replace(retried, content=new_content, edited_at=now)
+        reply = self._new_reply(question, now)
+        limit = self._plans.daily_limit(tier_for_status(plan_status))
+        quota = await self._posting.store_retry(
+            Retry(question=retried, reply=reply), day=day, limit=limit, now=now
+        )
+        if not quota.taken:
+            assert limit is not None  # only a finite limit refuses
+            raise QuotaExceeded(limit=limit, used=quota.used, resets_at=resets_at(day), now=now)
         await forget_chatroom_list(self._cache, user_id)
         await self._enqueue(reply.id, request_id)
         return RetryOutput(
-            message=question,
+            message=retried,
             reply=reply,
-            usage=DailyUsage(used_today=used, daily_limit=limit, resets_at=resets_at(day)),
+            usage=DailyUsage(used_today=quota.used, daily_limit=limit, resets_at=resets_at(day)),
         )
 
     def _new_reply(self, question: Message, now: datetime) -> Message:
@@ -138,7 +149,7 @@ class _Retry:
 
 
 class RegenerateReply(_Retry):
-    """A new reply to the same question (see `_Retry` for the rules).
+    """A new reply to the same question (the rules of a try: see `_Retry`).
 
     - `reply_id` is one of the user's replies in this room (else 404 `message_not_found`;
       a question's id is 422 `not_a_reply`).
@@ -196,19 +207,3 @@ async def _owned_message(
     if message is None or message.chatroom_id != data.chatroom_id:
         raise NotFound("No such message.", code="message_not_found")
     return message
-
-
-async def _ensure_latest(uow: UnitOfWork, question: Message) -> None:
-    latest = await uow.messages.latest_question(question.chatroom_id)
-    if latest is None or latest.id != question.id:
-        raise Conflict(
-            "Only the room's latest exchange can be regenerated or edited.",
-            code="not_latest_exchange",
-        )
-
-
-def _retried(question: Message, day: date, new_content: str | None, now: datetime) -> Message:
-    retried = replace(question, quota_day=day.isoformat())
-    if new_content is None:
-        return retried
-    return replace(retried, content=new_content, edited_at=now)

@@ -24,15 +24,6 @@ class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
     async def get_any(self, chatroom_id: ChatroomId) -> Chatroom | None:
         return self._tables.chatrooms.get(chatroom_id)
 
-    async def get_with_plan_status(
-        self, chatroom_id: ChatroomId, user_id: UserId
-    ) -> tuple[Chatroom, str | None] | None:
-        chatroom = await self.get(chatroom_id, user_id)
-        if chatroom is None:
-            return None
-        subscription = self._tables.subscriptions.get(user_id)
-        return chatroom, subscription.status if subscription else None
-
     async def list_for_user(
         self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
     ) -> Sequence[Chatroom]:
@@ -77,18 +68,6 @@ class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
             stored, title=title, title_source=TitleSource.MODEL, updated_at=now
         )
         return True
-
-    async def record_message(self, chatroom_id: ChatroomId, at: datetime, count: int) -> None:
-        """Add `count` messages; the last message time only ever moves forward."""
-        stored = self._tables.chatrooms.get(chatroom_id)
-        if stored is None:
-            return
-        last = stored.last_message_at
-        self._tables.chatrooms[chatroom_id] = replace(
-            stored,
-            message_count=stored.message_count + count,
-            last_message_at=at if last is None or last < at else last,
-        )
 
     async def delete(self, chatroom_id: ChatroomId) -> None:
         """Delete the room and its messages."""

@@ -11,23 +11,6 @@ from gemini_clone.ports.repositories import UsageRepository
 
 
 class InMemoryUsageRepository(InMemoryRepository, UsageRepository):
-    async def take(self, user_id: UserId, day: date, limit: int | None) -> int | None:
-        """Take one unit of the day's quota; the new count, or None when the limit is reached.
-
-        `limit` None is unlimited.
-        """
-        used = self._tables.usage.get((user_id, day), 0)
-        if limit is not None and used >= limit:
-            return None
-        self._tables.usage[(user_id, day)] = used + 1
-        return used + 1
-
-    async def give_back(self, user_id: UserId, day: date) -> None:
-        """Return one unit; the count never goes below zero."""
-        used = self._tables.usage.get((user_id, day), 0)
-        if used > 0:
-            self._tables.usage[(user_id, day)] = used - 1
-
     async def used(self, user_id: UserId, day: date) -> int:
         return self._tables.usage.get((user_id, day), 0)
 

@@ -7,20 +7,15 @@ from datetime import datetime
 
 from sqlalchemy import (
     RowMapping,
-    bindparam,
-    case,
     delete,
     func,
-    literal,
-    or_,
     select,
     tuple_,
     update,
 )
 
 from gemini_clone.adapters.sql.repositories.base import SqlRepository
-from gemini_clone.adapters.sql.tables import chatrooms, subscriptions
-from gemini_clone.adapters.sql.types import UtcDateTime
+from gemini_clone.adapters.sql.tables import chatrooms
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.ports.repositories import ChatroomRepository
@@ -57,14 +52,6 @@ class SqlChatroomRepository(SqlRepository, ChatroomRepository):
         statement = select(chatrooms).where(chatrooms.c.id == chatroom_id)
         row = (await self._execute(statement)).mappings().one_or_none()
         return None if row is None else _chatroom(row)
-
-    async def get_with_plan_status(
-        self, chatroom_id: ChatroomId, user_id: UserId
-    ) -> tuple[Chatroom, str | None] | None:
-        """The owned chatroom joined with its owner's subscription status: one read."""
-        statement = _CHATROOM_WITH_PLAN_STATUS.params(chatroom_id=chatroom_id, user_id=user_id)
-        row = (await self._execute(statement)).mappings().one_or_none()
-        return None if row is None else (_chatroom(row), row["plan_status"])
 
     async def list_for_user(
         self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
@@ -114,25 +101,6 @@ class SqlChatroomRepository(SqlRepository, ChatroomRepository):
         )
         return result.rowcount == 1
 
-    async def record_message(self, chatroom_id: ChatroomId, at: datetime, count: int) -> None:
-        """Add `count` messages; the last message time only ever moves forward."""
-        c = chatrooms.c
-        at_value = literal(at, UtcDateTime())
-        await self._execute(
-            update(chatrooms)
-            .where(c.id == chatroom_id)
-            .values(
-                message_count=c.message_count + count,
-                last_message_at=case(
-                    (or_(c.last_message_at.is_(None), c.last_message_at < at_value), at_value),
-                    else_=c.last_message_at,
-                ),
-                last_activity_at=case(
-                    (c.last_activity_at < at_value, at_value), else_=c.last_activity_at
-                ),
-            )
-        )
-
     async def delete(self, chatroom_id: ChatroomId) -> None:
         """Delete the room; its messages go with it (foreign key cascade)."""
         await self._execute(delete(chatrooms).where(chatrooms.c.id == chatroom_id))
@@ -142,16 +110,6 @@ class SqlChatroomRepository(SqlRepository, ChatroomRepository):
             select(func.count()).select_from(chatrooms).where(chatrooms.c.user_id == user_id)
         )
         return int((await self._execute(statement)).scalar_one())
-
-
-_CHATROOM_WITH_PLAN_STATUS = (
-    select(chatrooms, subscriptions.c.status.label("plan_status"))
-    .select_from(chatrooms.outerjoin(subscriptions, subscriptions.c.user_id == chatrooms.c.user_id))
-    .where(
-        chatrooms.c.id == bindparam("chatroom_id", type_=chatrooms.c.id.type),
-        chatrooms.c.user_id == bindparam("user_id", type_=chatrooms.c.user_id.type),
-    )
-)
 
 
 def _chatroom(row: RowMapping) -> Chatroom:

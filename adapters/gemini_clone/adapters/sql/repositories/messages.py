@@ -8,12 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    CursorResult,
-    Executable,
-    Integer,
     RowMapping,
     and_,
-    bindparam,
+    literal,
     or_,
     select,
     tuple_,
@@ -22,7 +19,9 @@ from sqlalchemy import (
 
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
 from gemini_clone.adapters.sql.repositories.base import SqlRepository
+from gemini_clone.adapters.sql.rules import lease_ended
 from gemini_clone.adapters.sql.tables import messages
+from gemini_clone.adapters.sql.types import UtcDateTime
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import (
     PENDING_STATUSES,
@@ -34,67 +33,8 @@ from gemini_clone.domain.messages import (
 )
 from gemini_clone.ports.repositories import MessageRepository
 
-# The reply path's statements, built once with named parameters: building a statement per
-# call costs more CPU (expression building, cache-key hashing) than the driver spends on
-# its round trip. Parameters bound in SET take the column's type; in UPDATE a parameter
-# may not be named like a column.
-_m = messages.c
-_GET_MESSAGE = select(messages).where(_m.id == bindparam("message_id"))
-_HISTORY = (
-    select(messages)
-    .where(
-        _m.chatroom_id == bindparam("chatroom_id"),
-        _m.status == MessageStatus.COMPLETED.value,
-        _m.created_at < bindparam("before"),
-    )
-    .order_by(_m.created_at.desc(), _m.id.desc())
-    .limit(bindparam("limit", type_=Integer))
-)
-_CLAIM = (
-    update(messages)
-    .where(
-        _m.id == bindparam("reply_id"),
-        _m.role == Role.MODEL.value,
-        or_(
-            _m.status == MessageStatus.QUEUED.value,
-            and_(
-                _m.status == MessageStatus.PROCESSING.value,
-                _m.lease_expires_at < bindparam("now"),
-            ),
-        ),
-    )
-    .values(
-        status=MessageStatus.PROCESSING.value,
-        lease_expires_at=bindparam("new_lease"),
-        attempts=_m.attempts + 1,
-    )
-)
-_FINISH = (
-    update(messages)
-    .where(_m.id == bindparam("reply_id"), _m.status == MessageStatus.PROCESSING.value)
-    .values(
-        status=bindparam("new_status"),
-        content=bindparam("new_content"),
-        model=bindparam("new_model"),
-        finish_reason=bindparam("new_finish_reason"),
-        usage=bindparam("new_usage"),
-        error_code=bindparam("new_error_code"),
-        error_message=bindparam("new_error_message"),
-        completed_at=bindparam("new_completed_at"),
-        lease_expires_at=None,
-    )
-)
-_RELEASE = (
-    update(messages)
-    .where(_m.id == bindparam("reply_id"), _m.status == MessageStatus.PROCESSING.value)
-    .values(status=MessageStatus.QUEUED.value, lease_expires_at=None)
-)
-
 
 class SqlMessageRepository(SqlRepository, MessageRepository):
-    async def add(self, message: Message) -> None:
-        await self.add_many([message])
-
     async def add_many(self, messages: Sequence[Message]) -> None:
         """One INSERT executed for every row (the driver sends them in one round trip); the
         statement is constant, so SQLAlchemy compiles it once for the process."""
@@ -112,8 +52,8 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
         return None if row is None else _message(row)
 
     async def get_any(self, message_id: MessageId) -> Message | None:
-        result = await self._run(_GET_MESSAGE, {"message_id": message_id})
-        row = result.mappings().one_or_none()
+        statement = select(messages).where(messages.c.id == message_id)
+        row = (await self._execute(statement)).mappings().one_or_none()
         return None if row is None else _message(row)
 
     async def list_page(
@@ -130,65 +70,6 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
             statement = statement.where(tuple_(c.created_at, c.id) < tuple_(*before))
         statement = statement.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
         return [_message(row) for row in (await self._execute(statement)).mappings()]
-
-    async def history(
-        self, chatroom_id: ChatroomId, *, before: datetime, limit: int
-    ) -> Sequence[Message]:
-        """Completed turns of both roles created before `before`, newest first."""
-        result = await self._run(
-            _HISTORY, {"chatroom_id": chatroom_id, "before": before, "limit": limit}
-        )
-        return [_message(row) for row in result.mappings()]
-
-    async def claim(self, reply_id: MessageId, now: datetime, lease_until: datetime) -> bool:
-        """Move a reply to `processing` if it is queued or its lease has expired.
-
-        One conditional UPDATE: of two concurrent claims, one wins. Each claim counts an
-        attempt.
-        """
-        result = await self._run(
-            _CLAIM, {"reply_id": reply_id, "now": now, "new_lease": lease_until}
-        )
-        return result.rowcount == 1
-
-    async def finish(
-        self,
-        reply_id: MessageId,
-        *,
-        status: MessageStatus,
-        content: str,
-        model: str | None,
-        finish_reason: str | None,
-        usage: TokenUsage | None,
-        error: MessageError | None,
-        completed_at: datetime,
-    ) -> bool:
-        """Store a reply's outcome if it is still `processing`; False if it no longer is."""
-        result = await self._run(
-            _FINISH,
-            {
-                "reply_id": reply_id,
-                "new_status": status.value,
-                "new_content": content,
-                "new_model": model,
-                "new_finish_reason": finish_reason,
-                "new_usage": usage_document(usage),
-                "new_error_code": error.code if error else None,
-                "new_error_message": error.message if error else None,
-                "new_completed_at": completed_at,
-            },
-        )
-        return result.rowcount == 1
-
-    async def release(self, reply_id: MessageId) -> None:
-        """Put a claimed reply back to `queued`; a reply in any other state is left alone."""
-        await self._run(_RELEASE, {"reply_id": reply_id})
-
-    async def _run(self, statement: Executable, parameters: dict[str, Any]) -> CursorResult[Any]:
-        try:
-            return await self._connection.execute(statement, parameters)
-        except DRIVER_ERRORS as error:
-            raise database_unavailable() from error
 
     async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> int:
         """Cancel the room's queued and processing replies; how many were cancelled."""
@@ -215,29 +96,6 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
         row = (await self._execute(statement)).mappings().one_or_none()
         return None if row is None else _message(row)
 
-    async def supersede_replies(self, question_id: MessageId, now: datetime) -> int:
-        c = messages.c
-        result = await self._execute(
-            update(messages)
-            .where(
-                c.in_reply_to == question_id,
-                c.status.in_([status.value for status in PENDING_STATUSES]),
-            )
-            .values(status=MessageStatus.CANCELLED.value, completed_at=now, lease_expires_at=None)
-        )
-        return result.rowcount
-
-    async def update_question(self, question: Message) -> None:
-        await self._execute(
-            update(messages)
-            .where(messages.c.id == question.id)
-            .values(
-                content=question.content,
-                edited_at=question.edited_at,
-                quota_day=question.quota_day,
-            )
-        )
-
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int
     ) -> Sequence[MessageId]:
@@ -249,7 +107,7 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
                 c.role == Role.MODEL.value,
                 or_(
                     and_(c.status == MessageStatus.QUEUED.value, c.created_at < queued_before),
-                    and_(c.status == MessageStatus.PROCESSING.value, c.lease_expires_at < now),
+                    lease_ended(literal(now, UtcDateTime())),
                 ),
             )
             .order_by(c.created_at, c.id)
