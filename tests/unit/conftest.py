@@ -247,6 +247,7 @@ def build_world(
     title_model = ScriptedLanguageModel()
     title_model.answer("Monads explained")
     posting = InMemoryPosting(store)
+    title_chatroom = TitleChatroom(uow_factory, title_model, cache, clock, "title-model")
 
     hasher = KeyedHasher("unit-test-secret")
     sessions = SessionIssuer(tokens, hasher, ids)
@@ -297,12 +298,14 @@ def build_world(
         update_chatroom=UpdateChatroom(uow_factory, cache, clock, models),
         list_models=ListModels(uow_factory, models),
         title_model=title_model,
-        title_chatroom=TitleChatroom(uow_factory, title_model, cache, clock, "title-model"),
+        title_chatroom=title_chatroom,
         delete_chatroom=DeleteChatroom(uow_factory, cache, clock),
         send_message=SendMessage(posting, jobs, cache, plans, clock, ids),
         regenerate_reply=RegenerateReply(uow_factory, posting, jobs, cache, plans, clock, ids),
         edit_question=EditQuestion(uow_factory, posting, jobs, cache, plans, clock, ids),
-        generate_reply=GenerateReply(InMemoryReplyStore(store), model, clock, reply_settings),
+        generate_reply=GenerateReply(
+            InMemoryReplyStore(store), model, clock, reply_settings, models, title_chatroom
+        ),
         list_messages=ListMessages(uow_factory),
         get_message=get_message,
         wait_for_reply=WaitForReply(get_message, clock, sleep),

@@ -317,3 +317,77 @@ async def test_an_update_that_names_nothing_is_invalid(world: World, alice: User
 
     assert raised.value.errors[0].field == "body"
     assert await stored_room(world, room) == room
+
+
+# The worker: a room's settings and title after its replies
+
+
+async def test_a_rooms_instruction_and_model_answer_its_replies(world: World, alice: User) -> None:
+    room = await create(world, alice, system_instruction="Answer in French.", model="model-b")
+    plain = await create(world, alice)
+
+    await world.post(alice, room, "Hello")
+    await world.post(alice, plain, "Hello")
+    await world.run_jobs()
+
+    room_request, plain_request = world.model.requests
+    assert (room_request.system_instruction, room_request.model) == (
+        "Answer in French.",
+        "model-b",
+    )
+    assert (plain_request.system_instruction, plain_request.model) == (None, DEFAULT_MODEL)
+
+
+async def test_a_room_whose_owner_went_back_to_basic_answers_with_the_default_model(
+    world: World, alice: User
+) -> None:
+    await world.pay(alice, "active")
+    room = await create(world, alice, model="model-pro")
+    await world.post(alice, room, "While Pro")
+    await world.run_jobs()
+    await world.pay(alice, "canceled")
+
+    posted = await world.post(alice, room, "Back on Basic")
+    world.model.answer("Fine.", model=None)
+    await world.run_jobs()
+
+    assert [request.model for request in world.model.requests] == ["model-pro", DEFAULT_MODEL]
+    reply = await world.stored(posted.reply.id)
+    assert reply is not None
+    assert reply.model == DEFAULT_MODEL, "the reply names the model that wrote it"
+    assert (await stored_room(world, room)).model == "model-pro", "the room keeps its choice"
+
+
+async def test_a_room_is_titled_by_the_model_after_its_first_completed_reply_only(
+    world: World, alice: User
+) -> None:
+    room = await create(world, alice)
+    world.model.fail(ModelUnavailable("down"))
+    await world.post(alice, room, "What is a monad?")
+    await world.run_jobs()
+    assert world.title_model.requests == [], "a failed reply asks for no title"
+    world.model.answer("A monoid.")
+
+    await world.post(alice, room, "What is a monad, again?")
+    await world.run_jobs()
+    await world.post(alice, room, "And a functor?")
+    await world.run_jobs()
+
+    assert len(world.title_model.requests) == 1
+    stored = await stored_room(world, room)
+    assert (stored.title, stored.title_source) == ("Monads explained", TitleSource.MODEL)
+
+
+async def test_a_title_that_cannot_be_stored_never_fails_the_reply(
+    world: World, alice: User
+) -> None:
+    room = await create(world, alice)
+    world.title_model.fail(RuntimeError("a bug in the title path"))
+
+    posted = await world.post(alice, room, "Hello")
+    outcomes = await world.run_jobs()
+
+    assert outcomes == ["completed"]
+    reply = await world.stored(posted.reply.id)
+    assert reply is not None
+    assert reply.status.value == "completed"

@@ -358,7 +358,13 @@ class Container(containers.DeclarativeContainer):
     wait_for_reply = providers.Singleton(WaitForReply, get_message, clock)
     reply_store = providers.Singleton(make_reply_store, engine)
     generate_reply = providers.Singleton(
-        GenerateReply, reply_store, language_model, clock, reply_settings
+        GenerateReply,
+        reply_store,
+        language_model,
+        clock,
+        reply_settings,
+        model_access,
+        title_chatroom,
     )
     requeue_stale_replies = providers.Singleton(
         lambda uow, jobs, clock, seconds: RequeueStaleReplies(

@@ -50,9 +50,7 @@ class Chatroom:
 
     @property
     def wants_model_title(self) -> bool:
-        """The model may still title the room: the title is the default and the tries are
-        not used up."""
-        return self.title_source is TitleSource.DEFAULT and self.title_tries < TITLE_TRIES
+        return wants_model_title(self.title_source, self.title_tries)
 
     def with_messages(self, count: int, at: datetime) -> Chatroom:
         """The room's counters after `count` new messages created at `at`: the last message
@@ -67,6 +65,12 @@ class Chatroom:
     def renamed(self, title: str, now: datetime) -> Chatroom:
         """The user's title, which the model never replaces."""
         return replace(self, title=title, title_source=TitleSource.USER, updated_at=now)
+
+
+def wants_model_title(title_source: TitleSource, title_tries: int) -> bool:
+    """The model may still title a room: its title is the default and the tries are not
+    used up."""
+    return title_source is TitleSource.DEFAULT and title_tries < TITLE_TRIES
 
 
 def clean_title(title: str | None) -> str:

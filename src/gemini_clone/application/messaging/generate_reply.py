@@ -5,9 +5,12 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from gemini_clone.application.chatrooms.titles import TitleChatroom, TitleInput
 from gemini_clone.application.messaging.context import HISTORY_MAX_MESSAGES, build_request
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import MessageError, MessageStatus
+from gemini_clone.domain.model_access import ModelAccess
+from gemini_clone.domain.subscriptions import tier_for_status
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.language_model import (
     GenerationRequest,
@@ -35,6 +38,7 @@ class ReplySettings:
     lease: timedelta = timedelta(seconds=120)
     context_token_budget: int = 8_000
     system_instruction: str | None = None
+    """For rooms without an instruction of their own."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,6 +59,11 @@ class GenerateReply:
     - A blocked prompt or answer makes the reply `blocked`; the unit is used.
     - A failure of ours or the model's (unavailable, misconfigured, a bug) makes it `failed`
       with a code and gives the quota unit back.
+    - The model sees the room's system instruction (else the service's) and is the room's
+      model while its owner's plan allows it, else the default (`ModelAccess`); the reply's
+      `model` names the model that wrote it.
+    - After a completed reply, a room still titled by default is named by the model
+      (`TitleChatroom`); a title that cannot be made never fails the reply.
     """
 
     def __init__(
@@ -63,11 +72,15 @@ class GenerateReply:
         model: LanguageModel,
         clock: Clock,
         settings: ReplySettings,
+        models: ModelAccess,
+        titles: TitleChatroom | None = None,
     ) -> None:
         self._store = store
         self._model = model
         self._clock = clock
         self._settings = settings
+        self._models = models
+        self._titles = titles
 
     async def execute(self, reply_id: MessageId) -> ReplyOutcome:
         now = self._clock.now()
@@ -80,13 +93,34 @@ class GenerateReply:
         )
         if claimed is None:
             return ReplyOutcome.SKIPPED
+        room = claimed.room
         request = build_request(
             claimed.question,
             claimed.history,
-            system_instruction=self._settings.system_instruction,
+            system_instruction=room.system_instruction or self._settings.system_instruction,
+            model=self._models.answering_model(room.model, tier_for_status(room.owner_plan_status)),
         )
         outcome = await self._generate(reply_id, request)
-        return await self._finish(reply_id, claimed, outcome)
+        finished = await self._finish(reply_id, claimed, request, outcome)
+        if finished is ReplyOutcome.COMPLETED and room.wants_model_title:
+            await self._title(claimed, outcome.content)
+        return finished
+
+    async def _title(self, claimed: ClaimedReply, answer: str) -> None:
+        if self._titles is None:
+            return
+        try:
+            await self._titles.execute(
+                TitleInput(
+                    chatroom_id=claimed.room.chatroom_id,
+                    user_id=claimed.room.user_id,
+                    question=claimed.question,
+                    answer=answer,
+                )
+            )
+        except Exception:
+            # The reply is stored; the room keeps its title and is tried after the next one.
+            logger.warning("room %s not titled", claimed.room.chatroom_id, exc_info=True)
 
     async def _generate(self, reply_id: MessageId, request: GenerationRequest) -> _Outcome:
         try:
@@ -119,7 +153,11 @@ class GenerateReply:
         return _Outcome(status=MessageStatus.COMPLETED, content=result.text, result=result)
 
     async def _finish(
-        self, reply_id: MessageId, claimed: ClaimedReply, outcome: _Outcome
+        self,
+        reply_id: MessageId,
+        claimed: ClaimedReply,
+        request: GenerationRequest,
+        outcome: _Outcome,
     ) -> ReplyOutcome:
         result = outcome.result
         stored = await self._store.finish(
@@ -127,7 +165,7 @@ class GenerateReply:
             ReplyResult(
                 status=outcome.status,
                 content=outcome.content,
-                model=(result.model if result else None) or self._model.name,
+                model=(result.model if result else None) or request.model,
                 finish_reason=_finish_reason(result),
                 usage=result.usage if result else None,
                 error=outcome.error,
