@@ -69,6 +69,8 @@ from gemini_clone.application.messaging.send_message import (
     SendMessageInput,
     SendMessageOutput,
 )
+from gemini_clone.application.messaging.stop_reply import StopOutcome, StoppedReply, StopReply
+from gemini_clone.application.messaging.streaming import ReplyEvent, ReplyEventKind, StreamReply
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
@@ -107,6 +109,8 @@ from gemini_clone.ports.otp import MobileNumbers, OtpSender
 from gemini_clone.ports.payments import CheckoutRequest, CheckoutSession, PaymentGateway
 from gemini_clone.ports.posting import MessagePosting, QuotaTake
 from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyStore
+from gemini_clone.ports.reply_pieces import Piece, PieceEvent, PieceKind, ReplyPieces
+from gemini_clone.ports.reply_stops import ReplyStops
 from gemini_clone.ports.repositories import (
     ChatroomRepository,
     MessageRepository,
@@ -203,6 +207,9 @@ __all__ = [
     "PaymentEvent",
     "PaymentEventRepository",
     "PaymentGateway",
+    "Piece",
+    "PieceEvent",
+    "PieceKind",
     "Plans",
     "Profile",
     "Purpose",
@@ -215,10 +222,14 @@ __all__ = [
     "RefreshTokenRepository",
     "RegenerateInput",
     "RegenerateReply",
+    "ReplyEvent",
+    "ReplyEventKind",
     "ReplyJobs",
     "ReplyOutcome",
+    "ReplyPieces",
     "ReplyResult",
     "ReplySettings",
+    "ReplyStops",
     "ReplyStore",
     "RequeueStaleReplies",
     "ResetPassword",
@@ -238,6 +249,10 @@ __all__ = [
     "SignUpInput",
     "StartCheckout",
     "StartCheckoutInput",
+    "StopOutcome",
+    "StopReply",
+    "StoppedReply",
+    "StreamReply",
     "Subscription",
     "SubscriptionRepository",
     "SubscriptionView",

@@ -435,3 +435,122 @@ async def test_a_reply_finished_without_usage_stores_none_the_same_way_everywher
                 select(messages.c.usage.is_(None)).where(messages.c.id == reply.id)
             )
         assert usage.scalar_one(), "a missing usage is SQL NULL, not the JSON value null"
+
+
+# Stop and lease renewal (streaming, issue 13)
+
+
+async def used_units(backend: Backend, room: Chatroom) -> int:
+    async with backend.uow() as uow:
+        return await uow.usage.used(room.user_id, DAY)
+
+
+async def test_a_claim_says_which_attempt_it_is(backend: Backend) -> None:
+    room = await given_room(backend.uow)
+    _, reply = await given_question(backend, room, T0)
+    now = T0 + timedelta(hours=1)
+
+    first = await claim(backend, reply.id, now=now)
+    second = await claim(backend, reply.id, now=now + LEASE + timedelta(seconds=1))
+
+    assert first is not None
+    assert second is not None
+    assert (first.attempt, second.attempt) == (1, 2)
+
+
+async def test_a_queued_reply_is_cancelled_with_its_unit_given_back_once(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend.uow)
+    _, reply = await given_question(backend, room, T0)
+    at = T0 + timedelta(minutes=5)
+    assert await used_units(backend, room) == 1
+
+    assert await backend.store.cancel(reply.id, cancelled_at=at, being_written=False)
+    assert not await backend.store.cancel(reply.id, cancelled_at=at, being_written=True)
+
+    assert await stored(backend, reply.id) == replace(
+        reply, status=MessageStatus.CANCELLED, completed_at=at
+    )
+    assert await used_units(backend, room) == 0
+    assert await claim(backend, reply.id) is None
+
+
+async def test_a_reply_being_written_is_cancelled_only_when_the_stop_says_so(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend.uow)
+    _, reply = await given_question(backend, room, T0)
+    await claim(backend, reply.id)
+    at = T0 + timedelta(hours=1, minutes=1)
+
+    assert not await backend.store.cancel(reply.id, cancelled_at=at, being_written=False)
+    assert (await stored(backend, reply.id)).status is MessageStatus.PROCESSING
+    assert await used_units(backend, room) == 1
+
+    assert await backend.store.cancel(reply.id, cancelled_at=at, being_written=True)
+
+    after = await stored(backend, reply.id)
+    assert (after.status, after.completed_at, after.lease_expires_at) == (
+        MessageStatus.CANCELLED,
+        at,
+        None,
+    )
+    assert await used_units(backend, room) == 0
+    assert not await backend.store.finish(reply.id, completed(), give_back=None)
+    assert (await stored(backend, reply.id)).status is MessageStatus.CANCELLED
+
+
+async def test_cancel_leaves_final_replies_questions_and_unknown_ids_alone(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend.uow)
+    question, reply = await given_question(backend, room, T0)
+    await claim(backend, reply.id)
+    assert await backend.store.finish(reply.id, completed(), give_back=None)
+    before = [await stored(backend, reply.id), await stored(backend, question.id)]
+
+    for target in (reply.id, question.id, MessageId(uuid4())):
+        assert not await backend.store.cancel(target, cancelled_at=T0, being_written=True)
+
+    assert [await stored(backend, reply.id), await stored(backend, question.id)] == before
+    assert await used_units(backend, room) == 1
+
+
+async def test_cancelling_a_reply_whose_question_took_no_unit_gives_nothing_back(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend.uow)
+    await given_question(backend, room, T0)
+    _, free = await given_question(backend, room, T0 + timedelta(seconds=1), quota_day=None)
+
+    assert await backend.store.cancel(free.id, cancelled_at=T0, being_written=False)
+
+    assert await used_units(backend, room) == 1
+
+
+async def test_only_the_claim_holding_a_reply_renews_its_lease(backend: Backend) -> None:
+    room = await given_room(backend.uow)
+    _, reply = await given_question(backend, room, T0)
+    now = T0 + timedelta(hours=1)
+    first = await claim(backend, reply.id, now=now)
+    assert first is not None
+    later = now + timedelta(minutes=10)
+
+    assert await backend.store.renew(reply.id, attempt=first.attempt, lease_until=later)
+    assert (await stored(backend, reply.id)).lease_expires_at == later
+    assert await claim(backend, reply.id, now=now + LEASE + timedelta(seconds=1)) is None
+
+    second = await claim(backend, reply.id, now=later + timedelta(seconds=1))
+    assert second is not None
+    assert not await backend.store.renew(
+        reply.id, attempt=first.attempt, lease_until=later + timedelta(hours=1)
+    )
+    assert (await stored(backend, reply.id)).lease_expires_at == later + timedelta(
+        seconds=1
+    ) + LEASE
+    assert await backend.store.finish(reply.id, completed(), give_back=None)
+    assert not await backend.store.renew(reply.id, attempt=second.attempt, lease_until=later)
+    _, queued = await given_question(backend, room, T0 + timedelta(seconds=1))
+    assert not await backend.store.renew(queued.id, attempt=0, lease_until=later)
+    assert (await stored(backend, queued.id)).lease_expires_at is None

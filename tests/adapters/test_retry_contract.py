@@ -15,6 +15,9 @@ from tests.adapters.conftest import Storage, given_room
 from gemini_clone.adapters.memory.cache import InMemoryCache
 from gemini_clone.adapters.memory.clock import FixedClock, UuidGenerator
 from gemini_clone.adapters.memory.jobs import InMemoryReplyJobs
+from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
+from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
+from gemini_clone.application.messaging.reading import GetMessage
 from gemini_clone.application.messaging.retry import (
     EditQuestion,
     EditQuestionInput,
@@ -22,6 +25,7 @@ from gemini_clone.application.messaging.retry import (
     RegenerateReply,
     RetryOutput,
 )
+from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import Conflict, QuotaExceeded
 from gemini_clone.domain.ids import MessageId
@@ -33,6 +37,16 @@ NOW = datetime(2025, 3, 1, 15, 0, tzinfo=UTC)
 LIMIT = 3
 """The question's post takes one unit: two are left."""
 CONCURRENT = 20
+
+
+def stop_reply(storage: Storage) -> StopReply:
+    return StopReply(
+        GetMessage(storage.uow),
+        storage.replies,
+        InMemoryReplyStops(),
+        InMemoryReplyPieces(),
+        FixedClock(NOW),
+    )
 
 
 async def given_answered_question(storage: Storage, room: Chatroom) -> tuple[Message, Message]:
@@ -80,7 +94,15 @@ async def test_of_20_concurrent_regenerates_with_2_units_left_exactly_2_are_acce
     jobs = InMemoryReplyJobs()
     plans = Plans(basic_daily_limit=LIMIT)
     regenerate = RegenerateReply(
-        storage.uow, storage.posting, jobs, InMemoryCache(), plans, FixedClock(NOW), UuidGenerator()
+        storage.uow,
+        storage.posting,
+        stop_reply(storage),
+        InMemoryReplyPieces(),
+        jobs,
+        InMemoryCache(),
+        plans,
+        FixedClock(NOW),
+        UuidGenerator(),
     )
     data = RegenerateInput(user_id=room.user_id, chatroom_id=room.id, reply_id=reply.id)
 
@@ -111,6 +133,8 @@ async def test_of_20_concurrent_edits_with_2_units_left_exactly_2_are_accepted(
     edit = EditQuestion(
         storage.uow,
         storage.posting,
+        stop_reply(storage),
+        InMemoryReplyPieces(),
         InMemoryReplyJobs(),
         InMemoryCache(),
         plans,

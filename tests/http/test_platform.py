@@ -34,6 +34,8 @@ ROUTES = {
     ("GET", "/chatroom/{chatroom_id}/message/{message_id}"),
     ("PATCH", "/chatroom/{chatroom_id}/message/{message_id}"),
     ("POST", "/chatroom/{chatroom_id}/message/{reply_id}/regenerate"),
+    ("GET", "/chatroom/{chatroom_id}/message/{reply_id}/stream"),
+    ("POST", "/chatroom/{chatroom_id}/message/{reply_id}/stop"),
     ("GET", "/models"),
     ("GET", "/chatroom/message-status/{task_id}"),
     ("POST", "/subscribe/pro"),

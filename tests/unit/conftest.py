@@ -19,6 +19,8 @@ from gemini_clone.adapters.memory.clock import FixedClock, SequentialIdGenerator
 from gemini_clone.adapters.memory.jobs import InMemoryReplyJobs
 from gemini_clone.adapters.memory.posting import InMemoryPosting
 from gemini_clone.adapters.memory.replies import InMemoryReplyStore
+from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
+from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
 from gemini_clone.adapters.memory.security import (
     InMemoryOtpSender,
     InMemoryPasswordHasher,
@@ -63,6 +65,7 @@ from gemini_clone.application.messaging.send_message import (
     SendMessageInput,
     SendMessageOutput,
 )
+from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import Message
@@ -104,6 +107,7 @@ class World:
     plans: Plans
     sleep: ClockSleep
     reply_settings: ReplySettings
+    models: ModelAccess
 
     signup: SignUp
     send_otp: SendOtp
@@ -247,6 +251,11 @@ def build_world(
     title_model = ScriptedLanguageModel()
     title_model.answer("Monads explained")
     posting = InMemoryPosting(store)
+    pieces = InMemoryReplyPieces()
+    stop_reply = StopReply(
+        GetMessage(uow_factory), InMemoryReplyStore(store), InMemoryReplyStops(), pieces, clock,
+        sleep=sleep,
+    )  # fmt: skip
     title_chatroom = TitleChatroom(uow_factory, title_model, cache, clock, "title-model")
 
     hasher = KeyedHasher("unit-test-secret")
@@ -282,6 +291,7 @@ def build_world(
         plans=plans,
         sleep=sleep,
         reply_settings=reply_settings,
+        models=models,
         signup=SignUp(uow_factory, numbers, passwords, clock, ids),
         send_otp=SendOtp(issuer),
         forgot_password=ForgotPassword(issuer),
@@ -301,10 +311,14 @@ def build_world(
         title_chatroom=title_chatroom,
         delete_chatroom=DeleteChatroom(uow_factory, cache, clock),
         send_message=SendMessage(posting, jobs, cache, plans, clock, ids),
-        regenerate_reply=RegenerateReply(uow_factory, posting, jobs, cache, plans, clock, ids),
-        edit_question=EditQuestion(uow_factory, posting, jobs, cache, plans, clock, ids),
+        regenerate_reply=RegenerateReply(
+            uow_factory, posting, stop_reply, pieces, jobs, cache, plans, clock, ids
+        ),
+        edit_question=EditQuestion(
+            uow_factory, posting, stop_reply, pieces, jobs, cache, plans, clock, ids
+        ),
         generate_reply=GenerateReply(
-            InMemoryReplyStore(store), model, clock, reply_settings, models, title_chatroom
+            InMemoryReplyStore(store), model, clock, reply_settings, models, titles=title_chatroom
         ),
         list_messages=ListMessages(uow_factory),
         get_message=get_message,

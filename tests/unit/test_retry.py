@@ -207,3 +207,24 @@ async def test_queueing_failure_does_not_undo_a_regenerate(
     retried = await regenerate(world, alice, room, posted.reply.id)
 
     assert (await world.stored(retried.reply.id)).status is MessageStatus.QUEUED  # type: ignore[union-attr]
+
+
+async def test_a_reply_being_written_is_stopped_before_the_new_one_is_queued(
+    world: World, alice: User, room: Chatroom
+) -> None:
+    posted = await world.post(alice, room, "Slow one")
+    retried: list[RetryOutput] = []
+
+    async def regenerate_meanwhile() -> None:
+        retried.append(await regenerate(world, alice, room, posted.reply.id))
+
+    world.model.answer("Half", " an answer")
+    world.model.during = regenerate_meanwhile
+    outcomes = await world.run_jobs()
+
+    stopped = await world.stored(posted.reply.id)
+    assert stopped is not None
+    assert stopped.status is MessageStatus.CANCELLED, "its writer did not answer the stop"
+    assert outcomes == ["skipped"], "the old writer's outcome is refused"
+    assert (await world.stored(retried[0].reply.id)).status is MessageStatus.QUEUED  # type: ignore[union-attr]
+    assert await world.used_today(alice.id) == 1, "the stopped reply's unit came back"

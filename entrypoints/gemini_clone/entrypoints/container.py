@@ -7,6 +7,8 @@ Each port's adapter is chosen by its own setting, so any mix works:
 | database        | SQLite file (aiosqlite)       | DATABASE_URL=postgresql://...       |
 | jobs            | taskiq in-memory broker       | REDIS_URL (taskiq-redis streams)    |
 | cache, throttle | in process                    | REDIS_URL                           |
+| reply pieces,   | in process                    | REDIS_URL (a stream per reply;      |
+| stop requests   |                               | pub/sub for stops)                  |
 | language model  | offline model                 | GEMINI_API_KEY                      |
 | payments        | sandbox checkout              | STRIPE_SECRET_KEY (+ webhook, price)|
 | OTP delivery    | in the response               | OTP_DELIVERY=log                    |
@@ -29,8 +31,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gemini_clone.adapters.jwt import JwtTokenService, load_or_create_secret
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
 from gemini_clone.adapters.memory.clock import SystemClock, UuidGenerator
+from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
+from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
 from gemini_clone.adapters.offline import OfflineLanguageModel
-from gemini_clone.adapters.redis import NearCache, RedisThrottle, create_redis_client
+from gemini_clone.adapters.redis import (
+    NearCache,
+    RedisReplyPieces,
+    RedisReplyStops,
+    RedisThrottle,
+    create_redis_client,
+)
 from gemini_clone.adapters.sandbox import SandboxPaymentGateway
 from gemini_clone.adapters.security import (
     Argon2PasswordHasher,
@@ -75,6 +85,8 @@ from gemini_clone.application.messaging.reading import GetMessage, ListMessages,
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.retry import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.send_message import SendMessage
+from gemini_clone.application.messaging.stop_reply import StopReply
+from gemini_clone.application.messaging.streaming import StreamReply
 from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import Plans
@@ -87,6 +99,8 @@ from gemini_clone.ports.otp import OtpSender
 from gemini_clone.ports.payments import PaymentGateway
 from gemini_clone.ports.posting import MessagePosting
 from gemini_clone.ports.replies import ReplyStore
+from gemini_clone.ports.reply_pieces import ReplyPieces
+from gemini_clone.ports.reply_stops import ReplyStops
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 if TYPE_CHECKING:
@@ -194,7 +208,18 @@ def make_language_model(settings: Settings) -> LanguageModel:
             max_attempts=settings.gemini_max_attempts,
             max_connections=max(512, settings.worker_concurrency),
         )
-    return OfflineLanguageModel(latency_seconds=settings.offline_model_latency_seconds)
+    return OfflineLanguageModel(
+        latency_seconds=settings.offline_model_latency_seconds,
+        word_delay_seconds=settings.offline_model_word_delay_seconds,
+    )
+
+
+def make_reply_pieces(redis: Redis | None) -> ReplyPieces:
+    return RedisReplyPieces(redis) if redis is not None else InMemoryReplyPieces()
+
+
+def make_reply_stops(redis: Redis | None) -> ReplyStops:
+    return RedisReplyStops(redis) if redis is not None else InMemoryReplyStops()
 
 
 def make_model_catalogue(settings: Settings) -> ModelCatalogue:
@@ -282,6 +307,8 @@ class Container(containers.DeclarativeContainer):
     throttle = providers.Singleton(make_throttle, redis)
     broker = providers.Singleton(make_broker, settings)
     reply_jobs = providers.Singleton(make_reply_jobs, redis, broker.provider)
+    reply_pieces = providers.Singleton(make_reply_pieces, redis)
+    reply_stops = providers.Singleton(make_reply_stops, redis)
     language_model = providers.Singleton(make_language_model, settings)
     sandbox_gateway = providers.Singleton(make_sandbox, settings)
     payment_gateway = providers.Singleton(make_payment_gateway, settings, sandbox_gateway)
@@ -347,12 +374,6 @@ class Container(containers.DeclarativeContainer):
     send_message = providers.Singleton(
         SendMessage, message_posting, reply_jobs, cache, plans, clock, ids
     )
-    regenerate_reply = providers.Singleton(
-        RegenerateReply, uow, message_posting, reply_jobs, cache, plans, clock, ids
-    )
-    edit_question = providers.Singleton(
-        EditQuestion, uow, message_posting, reply_jobs, cache, plans, clock, ids
-    )
     list_messages = providers.Singleton(ListMessages, uow)
     get_message = providers.Singleton(GetMessage, uow)
     wait_for_reply = providers.Singleton(WaitForReply, get_message, clock)
@@ -364,8 +385,22 @@ class Container(containers.DeclarativeContainer):
         clock,
         reply_settings,
         model_access,
-        title_chatroom,
+        titles=title_chatroom,
+        pieces=reply_pieces,
+        stops=reply_stops,
     )
+    stream_reply = providers.Singleton(StreamReply, get_message, reply_pieces)
+    stop_reply = providers.Singleton(
+        StopReply, get_message, reply_store, reply_stops, reply_pieces, clock
+    )
+    regenerate_reply = providers.Singleton(
+        RegenerateReply,
+        uow, message_posting, stop_reply, reply_pieces, reply_jobs, cache, plans, clock, ids,
+    )  # fmt: skip
+    edit_question = providers.Singleton(
+        EditQuestion,
+        uow, message_posting, stop_reply, reply_pieces, reply_jobs, cache, plans, clock, ids,
+    )  # fmt: skip
     requeue_stale_replies = providers.Singleton(
         lambda uow, jobs, clock, seconds: RequeueStaleReplies(
             uow, jobs, clock, stale_after=timedelta(seconds=seconds)

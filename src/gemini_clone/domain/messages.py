@@ -114,6 +114,19 @@ class Message:
             self, status=MessageStatus.CANCELLED, completed_at=now, lease_expires_at=None
         )
 
+    def is_cancellable(self, *, being_written: bool) -> bool:
+        """A reply a stop may cancel: queued; with `being_written`, also one a worker is
+        writing (whose worker did not store it when asked to stop)."""
+        return self.role is Role.MODEL and (
+            self.status is MessageStatus.QUEUED
+            or (being_written and self.status is MessageStatus.PROCESSING)
+        )
+
+    def is_held_by(self, attempt: int) -> bool:
+        """Being written under claim number `attempt` (the `attempts` it made): only that
+        claim may renew its lease."""
+        return self.status is MessageStatus.PROCESSING and self.attempts == attempt
+
     def lease_ended(self, now: datetime) -> bool:
         return (
             self.status is MessageStatus.PROCESSING

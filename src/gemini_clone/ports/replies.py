@@ -53,6 +53,9 @@ class ClaimedReply:
     quota: QuotaUnit | None
     """The unit the question took, if any: a reply that fails gives it back."""
     room: ReplyRoom
+    attempt: int
+    """Which claim of the reply this is (its `attempts` after the claim; 1 for the
+    first): a later one starts over, and only this claim may renew the lease."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -98,6 +101,22 @@ class ReplyStore(Protocol):
         when the reply is no longer `processing` (cancelled, deleted, or already finished
         by a worker that claimed it after this one's lease ran out).
         """
+        ...
+
+    async def cancel(
+        self, reply_id: MessageId, *, cancelled_at: datetime, being_written: bool
+    ) -> bool:
+        """All or nothing: if the reply may be cancelled (`Message.is_cancellable`), make it
+        `cancelled` at `cancelled_at` with no lease, and give back the unit its question
+        took (a count never goes below zero). False, changing nothing, otherwise: final
+        already, missing, not a reply, or being written without `being_written`.
+        """
+        ...
+
+    async def renew(self, reply_id: MessageId, *, attempt: int, lease_until: datetime) -> bool:
+        """Move the lease to `lease_until` while claim number `attempt` still holds the
+        reply (`Message.is_held_by`). False, changing nothing, otherwise: the reply was
+        stopped, deleted, finished or claimed again after the lease ran out."""
         ...
 
     async def release(self, reply_id: MessageId) -> None:

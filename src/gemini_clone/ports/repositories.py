@@ -121,6 +121,10 @@ class MessageRepository(Protocol):
 
     async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> int: ...
 
+    async def replies_to(self, question_id: MessageId) -> Sequence[Message]:
+        """Every reply to the question, oldest first (ties by id)."""
+        ...
+
     async def latest_question(self, chatroom_id: ChatroomId) -> Message | None:
         """The room's newest user message (ties by id): its latest exchange's question."""
         ...

@@ -1,4 +1,5 @@
-"""The worker's claim, finish and hand-back in memory, under the store's lock."""
+"""The worker's claim, finish, lease renewal and hand-back, and a stop's cancel, in memory,
+under the store's lock."""
 
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ class InMemoryReplyStore(ReplyStore):
             question.content, earlier, token_budget=token_budget, limit=history_limit
         )
         return ClaimedReply(
+            attempt=reply.attempts + 1,
             question=question.content,
             history=[Turn(role=message.role, text=message.content) for message in history],
             quota=None
@@ -99,6 +101,36 @@ class InMemoryReplyStore(ReplyStore):
                 key = (give_back.user_id, give_back.day)
                 if key in tables.usage:
                     tables.usage[key] = after_give_back(tables.usage[key])
+        return True
+
+    async def cancel(
+        self, reply_id: MessageId, *, cancelled_at: datetime, being_written: bool
+    ) -> bool:
+        async with self._store.lock:
+            tables = self._store.tables
+            reply = tables.messages.get(reply_id)
+            if reply is None or not reply.is_cancellable(being_written=being_written):
+                return False
+            tables.messages[reply_id] = replace(
+                reply,
+                status=MessageStatus.CANCELLED,
+                completed_at=cancelled_at,
+                lease_expires_at=None,
+            )
+            question = tables.messages.get(reply.in_reply_to) if reply.in_reply_to else None
+            if question is not None and question.quota_day is not None:
+                key = (question.user_id, date.fromisoformat(question.quota_day))
+                if key in tables.usage:
+                    tables.usage[key] = after_give_back(tables.usage[key])
+        return True
+
+    async def renew(self, reply_id: MessageId, *, attempt: int, lease_until: datetime) -> bool:
+        async with self._store.lock:
+            messages = self._store.tables.messages
+            reply = messages.get(reply_id)
+            if reply is None or not reply.is_held_by(attempt):
+                return False
+            messages[reply_id] = replace(reply, lease_expires_at=lease_until)
         return True
 
     async def release(self, reply_id: MessageId) -> None:

@@ -1,6 +1,7 @@
-"""The worker's claim, finish and hand-back over SQL: the rules of `sql.rules`, statement
-by statement in one transaction (`SqlReplyStore`, SQLite in production), or composed into
-one statement each on PostgreSQL (`PostgresReplyStore`, see bench/README.md, "Decisions")."""
+"""The worker's claim, finish, lease renewal and hand-back, and a stop's cancel, over SQL:
+the rules of `sql.rules`, statement by statement in one transaction (`SqlReplyStore`,
+SQLite in production), or composed into one statement each on PostgreSQL
+(`PostgresReplyStore`, see bench/README.md, "Decisions")."""
 
 from __future__ import annotations
 
@@ -49,6 +50,13 @@ _CLAIM = rules.claim(_REPLY, _NOW, _LEASE_UNTIL)
 _FINISH = rules.finish(_REPLY, _OUTCOME)
 _GIVE_BACK = rules.give_back_quota(_UNIT_USER, _UNIT_DAY)
 _RELEASE = rules.release(_REPLY)
+_CANCELLED_AT = parameter("cancelled_at", _m.completed_at)
+_CANCEL_QUEUED = rules.cancel(_REPLY, _CANCELLED_AT, being_written=False)
+_CANCEL_ANY = rules.cancel(_REPLY, _CANCELLED_AT, being_written=True)
+_RENEW = rules.renew(
+    _REPLY, parameter("attempt", _m.attempts), parameter("renewed_until", _m.lease_expires_at)
+)
+_QUOTA_UNIT = rules.quota_unit(parameter("question_id", _m.id))
 
 
 def _history(question_cost: Any, window: Any) -> Select[int, str, str]:
@@ -89,10 +97,13 @@ def _unit(give_back: QuotaUnit | None) -> dict[str, object]:
     }
 
 
-def _claimed(question: Mapping[Any, Any], history: Sequence[Mapping[Any, Any]]) -> ClaimedReply:
+def _claimed(
+    attempt: int, question: Mapping[Any, Any], history: Sequence[Mapping[Any, Any]]
+) -> ClaimedReply:
     quota_day: str | None = question["quota_day"]
     owner = UserId(question["user_id"])
     return ClaimedReply(
+        attempt=attempt,
         question=question["content"],
         history=[Turn(role=Role(row["role"]), text=row["content"]) for row in history],
         quota=None
@@ -129,9 +140,10 @@ class SqlReplyStore(ReplyStore):
             claimed = await connection.execute(
                 _CLAIM, {"reply_id": reply_id, "now": now, "lease_until": lease_until}
             )
-            question_id = claimed.scalar_one_or_none()
-            if question_id is None:
+            row = claimed.first()
+            if row is None:
                 return None
+            question_id, attempt = row
             asked = await connection.execute(_SQL_QUESTION, {"question_id": question_id})
             question = asked.mappings().one()
             history = await connection.execute(
@@ -146,7 +158,7 @@ class SqlReplyStore(ReplyStore):
             )
             rows = list(history.mappings())
             await connection.commit()
-        return _claimed(question, rows)
+        return _claimed(attempt, question, rows)
 
     async def finish(
         self, reply_id: MessageId, result: ReplyResult, *, give_back: QuotaUnit | None
@@ -157,6 +169,36 @@ class SqlReplyStore(ReplyStore):
                 return False
             if give_back is not None:
                 await connection.execute(_GIVE_BACK, _unit(give_back))
+            await connection.commit()
+        return True
+
+    async def cancel(
+        self, reply_id: MessageId, *, cancelled_at: datetime, being_written: bool
+    ) -> bool:
+        statement = _CANCEL_ANY if being_written else _CANCEL_QUEUED
+        async with transaction(self._engine) as connection:
+            cancelled = await connection.execute(
+                statement, {"reply_id": reply_id, "cancelled_at": cancelled_at}
+            )
+            row = cancelled.first()
+            if row is None:
+                return False
+            unit = (await connection.execute(_QUOTA_UNIT, {"question_id": row[0]})).first()
+            if unit is not None:
+                user_id, day = unit
+                await connection.execute(
+                    _GIVE_BACK, _unit(QuotaUnit(user_id=user_id, day=date.fromisoformat(day)))
+                )
+            await connection.commit()
+        return True
+
+    async def renew(self, reply_id: MessageId, *, attempt: int, lease_until: datetime) -> bool:
+        async with transaction(self._engine) as connection:
+            renewed = await connection.execute(
+                _RENEW, {"reply_id": reply_id, "attempt": attempt, "renewed_until": lease_until}
+            )
+            if renewed.first() is None:
+                return False
             await connection.commit()
         return True
 
@@ -190,10 +232,11 @@ def _one_statement_claim() -> Select[Any]:
         null().label("role"),
         question.c.content,
         *room_columns,
+        claimed.c.attempts,
     )
     history = (
         _history(question.c.cost, window)
-        .add_columns(*(null() for _ in room_columns))
+        .add_columns(*(null() for _ in [*room_columns, claimed.c.attempts]))
         .select_from(question)
         .join(window, true())
     )
@@ -209,11 +252,14 @@ def _one_statement_finish() -> Select[Any]:
 
 class PostgresReplyStore(ReplyStore):
     """`ReplyStore` for PostgreSQL engines (asyncpg driver): one statement per call, atomic
-    on its own (no BEGIN, no COMMIT)."""
+    on its own (no BEGIN, no COMMIT), for the claim, the finish and the hand-back. A stop's
+    cancel and a lease renewal (rare: a stop button, a generation longer than a third of
+    its lease) take the SQLAlchemy path of the same rules."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         require_asyncpg(engine, "PostgresReplyStore")
         self._engine = engine
+        self._rare = SqlReplyStore(engine)
         self._claim = OneStatement(_one_statement_claim(), engine)
         self._finish = OneStatement(_one_statement_finish(), engine)
         self._release = OneStatement(_RELEASE, engine)
@@ -237,7 +283,7 @@ class PostgresReplyStore(ReplyStore):
         )
         if not rows:
             return None
-        return _claimed(rows[0], rows[1:])
+        return _claimed(rows[0]["attempts"], rows[0], rows[1:])
 
     async def finish(
         self, reply_id: MessageId, result: ReplyResult, *, give_back: QuotaUnit | None
@@ -247,6 +293,16 @@ class PostgresReplyStore(ReplyStore):
         )
         finished: bool = rows[0]["finished"]
         return finished
+
+    async def cancel(
+        self, reply_id: MessageId, *, cancelled_at: datetime, being_written: bool
+    ) -> bool:
+        return await self._rare.cancel(
+            reply_id, cancelled_at=cancelled_at, being_written=being_written
+        )
+
+    async def renew(self, reply_id: MessageId, *, attempt: int, lease_until: datetime) -> bool:
+        return await self._rare.renew(reply_id, attempt=attempt, lease_until=lease_until)
 
     async def release(self, reply_id: MessageId) -> None:
         await self._release.fetch(self._engine, reply_id=reply_id)

@@ -35,7 +35,7 @@ from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
 from gemini_clone.adapters.sql.tables import chatrooms, daily_usage, messages, subscriptions
 from gemini_clone.domain.history import CHARS_PER_TOKEN, TOKENS_PER_TURN
-from gemini_clone.domain.ids import MessageId
+from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import MessageStatus, Role
 
 Value = ColumnElement[Any]
@@ -65,9 +65,10 @@ def claimable(now: Value) -> ColumnElement[bool]:
     )
 
 
-def claim(reply_id: Value, now: Value, lease_until: Value) -> ReturningUpdate[MessageId]:
+def claim(reply_id: Value, now: Value, lease_until: Value) -> ReturningUpdate[MessageId, int]:
     """Move a claimable reply whose question exists to `processing` until `lease_until`,
-    counting an attempt; returns the question's id, no row when nothing was claimed."""
+    counting an attempt; returns the question's id and the attempt, no row when nothing
+    was claimed."""
     question_exists = exists().where(_question.c.id == _m.in_reply_to)
     return (
         update(messages)
@@ -77,7 +78,7 @@ def claim(reply_id: Value, now: Value, lease_until: Value) -> ReturningUpdate[Me
             lease_expires_at=lease_until,
             attempts=_m.attempts + 1,
         )
-        .returning(_m.in_reply_to)
+        .returning(_m.in_reply_to, _m.attempts)
     )
 
 
@@ -90,6 +91,50 @@ def finish(reply_id: Value, outcome: Mapping[str, Value]) -> ReturningUpdate[Mes
         .values(**outcome, lease_expires_at=None)
         .returning(_m.id)
     )
+
+
+def cancellable(*, being_written: bool) -> ColumnElement[bool]:
+    """`Message.is_cancellable`: a reply, queued (or, being written, processing)."""
+    statuses = [MessageStatus.QUEUED.value]
+    if being_written:
+        statuses.append(MessageStatus.PROCESSING.value)
+    return and_(_m.role == Role.MODEL.value, _m.status.in_(statuses))
+
+
+def cancel(
+    reply_id: Value, cancelled_at: Value, *, being_written: bool
+) -> ReturningUpdate[MessageId]:
+    """Make a cancellable reply `cancelled` at `cancelled_at` with no lease; returns its
+    question's id, no row when nothing was cancelled."""
+    return (
+        update(messages)
+        .where(_m.id == reply_id, cancellable(being_written=being_written))
+        .values(
+            status=MessageStatus.CANCELLED.value, completed_at=cancelled_at, lease_expires_at=None
+        )
+        .returning(_m.in_reply_to)
+    )
+
+
+def held_by(attempt: Value) -> ColumnElement[bool]:
+    """`Message.is_held_by`: processing under claim number `attempt`."""
+    return and_(_m.status == MessageStatus.PROCESSING.value, _m.attempts == attempt)
+
+
+def renew(reply_id: Value, attempt: Value, lease_until: Value) -> ReturningUpdate[MessageId]:
+    """Move the lease of a reply claim `attempt` holds; returns its id, no row otherwise."""
+    return (
+        update(messages)
+        .where(_m.id == reply_id, held_by(attempt))
+        .values(lease_expires_at=lease_until)
+        .returning(_m.id)
+    )
+
+
+def quota_unit(question_id: Value) -> Select[UserId, str]:
+    """The user and day whose unit the question took; no row when it took none."""
+    q = _question.c
+    return select(q.user_id, q.quota_day).where(q.id == question_id, q.quota_day.is_not(None))
 
 
 def release(reply_id: Value) -> Update:

@@ -39,6 +39,8 @@ USE_CASES = (
     "send_otp",
     "sign_up",
     "start_checkout",
+    "stop_reply",
+    "stream_reply",
     "update_chatroom",
     "verify_otp",
 )

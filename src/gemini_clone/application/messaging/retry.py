@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from gemini_clone.application.common import forget_chatroom_list
+from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.domain.errors import InvalidInput, NotFound, QuotaExceeded, Unavailable
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import (
@@ -24,6 +25,7 @@ from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import ReplyJobs
 from gemini_clone.ports.posting import MessagePosting, Retry
+from gemini_clone.ports.reply_pieces import Piece, PieceKind, ReplyPieces
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger("gemini_clone.messaging")
@@ -68,8 +70,10 @@ class _Retry:
     - One unit of the plan's daily quota is taken in the transaction that stores the new
       reply (`MessagePosting.store_retry`): exact under any concurrency, 429
       `daily_limit_reached` over the limit.
-    - The question's replies still pending are cancelled, and their units are not given
-      back: the user asked for another answer instead of that one. Earlier replies stay
+    - A reply still being written is stopped first (`StopReply`: stored with its text so
+      far, or cancelled with its unit given back when it had none). Replies still queued
+      are cancelled with the try, and their units are not given back: the user asked for
+      another answer instead of that one. Their open streams end. Earlier replies stay
       readable; the newest reply is the current one.
     - The question's quota day becomes the new unit's, which a failed reply gives back.
     - If queueing the job fails, the try still succeeds: the sweeper queues it later.
@@ -79,6 +83,8 @@ class _Retry:
         self,
         uow: UnitOfWorkFactory,
         posting: MessagePosting,
+        stop_reply: StopReply,
+        pieces: ReplyPieces,
         jobs: ReplyJobs,
         cache: Cache,
         plans: Plans,
@@ -87,6 +93,8 @@ class _Retry:
     ) -> None:
         self._uow = uow
         self._posting = posting
+        self._stop_reply = stop_reply
+        self._pieces = pieces
         self._jobs = jobs
         self._cache = cache
         self._plans = plans
@@ -106,8 +114,11 @@ class _Retry:
         async with self._uow() as uow:
             question = await question_of(uow)
             latest = await uow.messages.latest_question(chatroom_id)
+            replies = await uow.messages.replies_to(question.id)
         if latest is None or latest.id != question.id:
             raise not_latest_exchange()
+        for being_written in [r for r in replies if r.status is MessageStatus.PROCESSING]:
+            await self._stop_reply.execute(user_id, chatroom_id, being_written.id)
         now = self._clock.now()
         day = quota_day(now)
         retried = replace(question, quota_day=day.isoformat())
@@ -121,6 +132,8 @@ class _Retry:
         if not quota.taken:
             assert limit is not None  # only a finite limit refuses
             raise QuotaExceeded(limit=limit, used=quota.used, resets_at=resets_at(day), now=now)
+        for queued in [r for r in replies if r.status is MessageStatus.QUEUED]:
+            self._pieces.publish(queued.id, Piece(kind=PieceKind.DONE))
         await forget_chatroom_list(self._cache, user_id)
         await self._enqueue(reply.id, request_id)
         return RetryOutput(

@@ -85,6 +85,13 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
         )
         return result.rowcount
 
+    async def replies_to(self, question_id: MessageId) -> Sequence[Message]:
+        c = messages.c
+        statement = (
+            select(messages).where(c.in_reply_to == question_id).order_by(c.created_at, c.id)
+        )
+        return [_message(row) for row in (await self._execute(statement)).mappings()]
+
     async def latest_question(self, chatroom_id: ChatroomId) -> Message | None:
         c = messages.c
         statement = (
