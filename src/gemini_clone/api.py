@@ -49,6 +49,7 @@ from gemini_clone.application.messaging.generate_reply import (
     ReplyOutcome,
     ReplySettings,
 )
+from gemini_clone.application.messaging.model_routing import RoutedLanguageModel
 from gemini_clone.application.messaging.reading import (
     GetMessage,
     ListMessages,
@@ -88,6 +89,7 @@ from gemini_clone.domain.errors import (
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.model_access import ModelAccess, ModelOption
+from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
@@ -130,6 +132,7 @@ __all__ = [
     "ApplyPaymentEvent",
     "AuthenticationFailed",
     "Cache",
+    "CatalogueModel",
     "ChangePassword",
     "ChangePasswordInput",
     "Chatroom",
@@ -185,6 +188,7 @@ __all__ = [
     "MessageStatus",
     "MobileNumbers",
     "ModelAccess",
+    "ModelCatalogue",
     "ModelConfigurationError",
     "ModelError",
     "ModelList",
@@ -236,6 +240,7 @@ __all__ = [
     "ResetPasswordInput",
     "RetryOutput",
     "Role",
+    "RoutedLanguageModel",
     "SendMessage",
     "SendMessageInput",
     "SendMessageOutput",

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from gemini_clone.adapters.gemini import DEFAULT_BASE_URL, DEFAULT_MODEL, GeminiLanguageModel
-from gemini_clone.adapters.gemini._model import POOL_CONNECTIONS
+from gemini_clone.adapters.model_http import POOL_CONNECTIONS
 from gemini_clone.domain.messages import Role, TokenUsage
 from gemini_clone.ports.language_model import (
     GenerationChunk,

@@ -384,7 +384,7 @@ def test_requeue_stale_queues_the_replies_nobody_is_producing(
         async with new_uow() as uow:
             await uow.users.add(owner)
             await uow.chatrooms.add(room)
-            await uow.messages.add(stuck)
+            await uow.messages.add_many([stuck])
             await uow.commit()
 
     on_database(database_url, arrange)
@@ -412,6 +412,7 @@ def test_config_prints_every_setting_with_secrets_masked(tmp_path: Path) -> None
     secrets = {
         "JWT_SECRET": JWT_SECRET,
         "GEMINI_API_KEY": "AIza-gemini-key",
+        "OPENAI_API_KEY": "sk-openai-key",
         "STRIPE_SECRET_KEY": "sk_test_stripe",
         "STRIPE_WEBHOOK_SECRET": "whsec_stripe",
     }

@@ -9,7 +9,7 @@ Each port's adapter is chosen by its own setting, so any mix works:
 | cache, throttle | in process                    | REDIS_URL                           |
 | reply pieces,   | in process                    | REDIS_URL (a stream per reply;      |
 | stop requests   |                               | pub/sub for stops)                  |
-| language model  | offline model                 | GEMINI_API_KEY                      |
+| language model  | offline model                 | GEMINI_API_KEY and/or OPENAI_BASE_URL |
 | payments        | sandbox checkout              | STRIPE_SECRET_KEY (+ webhook, price)|
 | OTP delivery    | in the response               | OTP_DELIVERY=log                    |
 """
@@ -33,7 +33,6 @@ from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
 from gemini_clone.adapters.memory.clock import SystemClock, UuidGenerator
 from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
 from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
-from gemini_clone.adapters.offline import OfflineLanguageModel
 from gemini_clone.adapters.redis import (
     NearCache,
     RedisReplyPieces,
@@ -88,13 +87,13 @@ from gemini_clone.application.messaging.send_message import SendMessage
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.application.messaging.streaming import StreamReply
 from gemini_clone.domain.model_access import ModelAccess
-from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
+from gemini_clone.domain.model_catalogue import ModelCatalogue
 from gemini_clone.domain.quota import Plans
+from gemini_clone.entrypoints.model_providers import make_language_model, make_model_catalogue
 from gemini_clone.entrypoints.runtime import Runtime
 from gemini_clone.entrypoints.settings import Settings
 from gemini_clone.ports.cache import Cache, Throttle
 from gemini_clone.ports.jobs import ReplyJobs
-from gemini_clone.ports.language_model import LanguageModel
 from gemini_clone.ports.otp import OtpSender
 from gemini_clone.ports.payments import PaymentGateway
 from gemini_clone.ports.posting import MessagePosting
@@ -194,42 +193,12 @@ def make_reply_jobs(redis: Redis | None, broker: Callable[[], AsyncBroker]) -> R
     return TaskiqReplyJobs(broker())
 
 
-def make_language_model(settings: Settings) -> LanguageModel:
-    if settings.gemini_api_key:
-        from gemini_clone.adapters.gemini import GeminiLanguageModel
-
-        return GeminiLanguageModel(
-            api_key=settings.gemini_api_key,
-            model=settings.gemini_model,
-            base_url=settings.gemini_base_url,
-            temperature=settings.gemini_temperature,
-            max_output_tokens=settings.gemini_max_output_tokens,
-            read_timeout=settings.gemini_timeout_seconds,
-            max_attempts=settings.gemini_max_attempts,
-            max_connections=max(512, settings.worker_concurrency),
-        )
-    return OfflineLanguageModel(
-        latency_seconds=settings.offline_model_latency_seconds,
-        word_delay_seconds=settings.offline_model_word_delay_seconds,
-    )
-
-
 def make_reply_pieces(redis: Redis | None) -> ReplyPieces:
     return RedisReplyPieces(redis) if redis is not None else InMemoryReplyPieces()
 
 
 def make_reply_stops(redis: Redis | None) -> ReplyStops:
     return RedisReplyStops(redis) if redis is not None else InMemoryReplyStops()
-
-
-def make_model_catalogue(settings: Settings) -> ModelCatalogue:
-    """Gemini's models (`GEMINI_MODELS`, default first) with a key, else the offline model."""
-    if settings.gemini_api_key:
-        return ModelCatalogue(
-            (CatalogueModel(id=model, provider="gemini") for model in settings.gemini_model_ids),
-            default=settings.gemini_model,
-        )
-    return ModelCatalogue([CatalogueModel(id="offline", provider="offline")], default="offline")
 
 
 def make_model_access(settings: Settings, catalogue: ModelCatalogue) -> ModelAccess:
@@ -309,7 +278,8 @@ class Container(containers.DeclarativeContainer):
     reply_jobs = providers.Singleton(make_reply_jobs, redis, broker.provider)
     reply_pieces = providers.Singleton(make_reply_pieces, redis)
     reply_stops = providers.Singleton(make_reply_stops, redis)
-    language_model = providers.Singleton(make_language_model, settings)
+    model_catalogue = providers.Singleton(make_model_catalogue, settings)
+    language_model = providers.Singleton(make_language_model, settings, model_catalogue)
     sandbox_gateway = providers.Singleton(make_sandbox, settings)
     payment_gateway = providers.Singleton(make_payment_gateway, settings, sandbox_gateway)
     otp_sender = providers.Singleton(make_otp_sender, settings)
@@ -322,7 +292,6 @@ class Container(containers.DeclarativeContainer):
         settings.provided.access_token_ttl_seconds,
     )
     plans = providers.Singleton(make_plans, settings)
-    model_catalogue = providers.Singleton(make_model_catalogue, settings)
     model_access = providers.Singleton(make_model_access, settings, model_catalogue)
     reply_settings = providers.Singleton(make_reply_settings, settings)
 

@@ -18,7 +18,13 @@ import msgspec
 
 EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./gemini_clone.db"
 SECRET_FIELDS = frozenset(
-    {"jwt_secret", "gemini_api_key", "stripe_secret_key", "stripe_webhook_secret"}
+    {
+        "jwt_secret",
+        "gemini_api_key",
+        "openai_api_key",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+    }
 )
 
 
@@ -55,6 +61,16 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     gemini_max_attempts: int = 4
     gemini_temperature: float | None = None
     gemini_max_output_tokens: int | None = None
+    openai_base_url: str | None = None
+    """An OpenAI-compatible server (Ollama: `http://127.0.0.1:11434/v1`); unset, none is used."""
+    openai_api_key: str | None = None
+    """The key, for servers that want one (OpenAI, OpenRouter, Groq; Ollama needs none)."""
+    openai_models: str | None = None
+    """The models that server offers, comma-separated; the first is its default."""
+    openai_timeout_seconds: float = 120.0
+    openai_max_attempts: int = 4
+    default_model: str | None = None
+    """The model answering when none is asked for; unset: the first configured one."""
     system_instruction: str | None = None
     context_token_budget: int = 8000
     offline_model_latency_seconds: float = 0.0
@@ -132,9 +148,15 @@ def load_settings(
     for name, text in fields.items():
         values[name] = None if text.strip() == "" else text.strip()
     try:
-        return msgspec.convert(values, Settings, strict=False)
+        settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as error:
         raise SettingsError(f"Invalid setting: {_upper_path(str(error))}") from None
+    # Imported here: the model rules live with the providers, which import this module.
+    # Checked on load so that every command reports a bad model setting in one line.
+    from gemini_clone.entrypoints.model_providers import make_model_catalogue
+
+    make_model_catalogue(settings)
+    return settings
 
 
 def _read_env_file(path: Path) -> dict[str, str]:

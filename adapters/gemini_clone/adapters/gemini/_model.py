@@ -14,7 +14,12 @@ import httpx
 import msgspec
 
 from gemini_clone.adapters.gemini._wire import ApiError, parse_error, parse_event, request_body
-from gemini_clone.adapters.model_http import Backoff, event_data, retry_after_seconds
+from gemini_clone.adapters.model_http import (
+    Backoff,
+    ClientPools,
+    event_data,
+    retry_after_seconds,
+)
 from gemini_clone.ports.language_model import (
     GenerationChunk,
     GenerationRequest,
@@ -26,8 +31,6 @@ from gemini_clone.ports.language_model import (
 
 DEFAULT_MODEL = "gemini-2.5-flash"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
-POOL_CONNECTIONS = 8
-"""Connections per httpx pool; the adapter spreads its streams over as many pools as needed."""
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -95,14 +98,13 @@ class GeminiLanguageModel(LanguageModel):
             raise ValueError("A Gemini API key is required")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        if client is not None and transport is not None:
-            raise ValueError("Pass a client or a transport, not both")
         if httpx.URL(base_url).scheme not in ("http", "https"):
             raise ValueError("The Gemini base URL must be an http:// or https:// URL")
         model = model.removeprefix("models/")
         self.name = model
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
+        self._urls: dict[str, httpx.URL] = {}
         self._headers = {
             "x-goog-api-key": api_key,
             "accept": "text/event-stream",
@@ -114,43 +116,18 @@ class GeminiLanguageModel(LanguageModel):
         self._backoff = Backoff(base=backoff_base, cap=backoff_max, rng=rng or random.Random())
         self._max_retry_delay = max_retry_delay
         self._sleep = sleep
-        self._owns_client = client is None
-        if client is not None:
-            self._clients = [client]
-        else:
-            # Many small pools instead of one large: on every request it starts and ends,
-            # httpcore's pool checks each of its idle connections (a few system calls
-            # each), which at hundreds of streams costs more CPU than the streams
-            # themselves (encode/httpcore#1035). The pools share one TLS context: each
-            # would otherwise load the CA bundle again.
-            pools = max(1, -(-max_connections // POOL_CONNECTIONS))
-            verify = httpx.create_ssl_context() if transport is None else True
-            self._clients = [
-                httpx.AsyncClient(
-                    transport=transport,
-                    verify=verify,
-                    timeout=httpx.Timeout(
-                        connect=connect_timeout,
-                        read=read_timeout,
-                        write=connect_timeout,
-                        pool=pool_timeout,
-                    ),
-                    limits=httpx.Limits(
-                        max_connections=POOL_CONNECTIONS,
-                        max_keepalive_connections=POOL_CONNECTIONS,
-                        keepalive_expiry=30.0,
-                    ),
-                )
-                for _ in range(pools)
-            ]
-        self._streams = [0] * len(self._clients)
-        self._next_pool = 0
+        self._pools = ClientPools(
+            timeout=httpx.Timeout(
+                connect=connect_timeout, read=read_timeout, write=connect_timeout, pool=pool_timeout
+            ),
+            max_connections=max_connections,
+            client=client,
+            transport=transport,
+        )
 
     async def aclose(self) -> None:
         """Close the clients this adapter created (an injected client is left open)."""
-        if self._owns_client:
-            for client in self._clients:
-                await client.aclose()
+        await self._pools.aclose()
 
     async def __aenter__(self) -> GeminiLanguageModel:
         return self
@@ -195,11 +172,15 @@ class GeminiLanguageModel(LanguageModel):
                     yield GenerationChunk(restart=True)
 
     def _url(self, model: str) -> httpx.URL:
-        model = model.removeprefix("models/")
-        return httpx.URL(
-            f"{self._base_url}/v1beta/models/{quote(model, safe='')}:streamGenerateContent",
-            params={"alt": "sse"},
-        )
+        url = self._urls.get(model)
+        if url is None:
+            name = quote(model.removeprefix("models/"), safe="")
+            url = httpx.URL(
+                f"{self._base_url}/v1beta/models/{name}:streamGenerateContent",
+                params={"alt": "sse"},
+            )
+            self._urls[model] = url
+        return url
 
     def _delay_before_retry(self, attempt: int, failure: _Transient) -> float | None:
         """Seconds to wait before the next attempt, or None when there is none."""
@@ -221,21 +202,12 @@ class GeminiLanguageModel(LanguageModel):
             return failure.retry_after
         return self._backoff.delay(attempt)
 
-    def _pool(self) -> int:
-        """The next pool in turn, or the least busy one when that one is full."""
-        pool = self._next_pool
-        self._next_pool = (pool + 1) % len(self._clients)
-        if self._streams[pool] >= POOL_CONNECTIONS:
-            pool = min(range(len(self._clients)), key=self._streams.__getitem__)
-        return pool
-
     async def _attempt(self, url: httpx.URL, body: bytes) -> AsyncGenerator[GenerationChunk, None]:
-        pool = self._pool()
-        self._streams[pool] += 1
         try:
-            async with self._clients[pool].stream(
-                "POST", url, content=body, headers=self._headers
-            ) as response:
+            async with (
+                self._pools.client() as client,
+                client.stream("POST", url, content=body, headers=self._headers) as response,
+            ):
                 if response.status_code != 200:
                     await response.aread()
                     raise self._status_error(
@@ -259,8 +231,6 @@ class GeminiLanguageModel(LanguageModel):
             message = self._masked(f"Gemini could not be called ({type(error).__name__}: {error})")
             logger.error("Gemini %s is misconfigured: %s", self.name, message)
             raise ModelConfigurationError(message) from error
-        finally:
-            self._streams[pool] -= 1
 
     async def _chunks(self, response: httpx.Response) -> AsyncIterator[GenerationChunk]:
         finish_reason = block_reason = model = None

@@ -6,13 +6,13 @@ import asyncio
 import json
 import logging
 import random
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 
 import httpx
 import msgspec
 
-from gemini_clone.adapters.model_http import Backoff, event_data, retry_after_seconds
+from gemini_clone.adapters.model_http import Backoff, ClientPools, event_data, retry_after_seconds
 from gemini_clone.adapters.openai_compatible._wire import (
     DONE,
     ApiError,
@@ -55,7 +55,7 @@ class OpenAICompatibleLanguageModel(LanguageModel):
       `stream_options.include_usage`; the key, when there is one, travels only in the
       `Authorization: Bearer` header, is never logged and is masked in any error text the
       server echoes back. A local server (Ollama, vLLM without `--api-key`) needs none.
-    - The request's `model` picks the model; without one, the first of `models`.
+    - The request's `model` picks the model (any the server offers); without one, `model`.
     - Text comes from `choices[0].delta.content`, however the bytes are cut (inside a
       multi-byte character too). `finish_reason` `length` completes as `max_tokens`;
       `content_filter` blocks the answer (block reason `content_filter`).
@@ -73,17 +73,20 @@ class OpenAICompatibleLanguageModel(LanguageModel):
       code that says what to fix (`model_api_key_invalid`, `model_permission_denied`,
       `model_not_found`, `model_quota_exhausted` for a 429 `insufficient_quota`,
       `model_configuration_error`), logged at ERROR. So are proxy and URL errors.
+    - A connection lost after the finish reason keeps the answer (its usage may then be
+      missing) instead of paying for it twice.
     - An error object inside a 200 stream is handled like its status; a stream that is not
       JSON is `ModelError` (`model_bad_response`), not retried.
 
-    An injected `client` is used as it is and not closed by `aclose`.
+    Streams are spread over many small connection pools (`ClientPools`); an injected
+    `client` is used as it is and not closed by `aclose`.
     """
 
     def __init__(
         self,
         *,
         base_url: str,
-        models: Sequence[str],
+        model: str,
         api_key: str | None = None,
         connect_timeout: float = 10.0,
         read_timeout: float = 120.0,
@@ -98,15 +101,13 @@ class OpenAICompatibleLanguageModel(LanguageModel):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
     ) -> None:
-        if not models:
-            raise ValueError("An OpenAI-compatible server needs at least one model")
+        if not model:
+            raise ValueError("An OpenAI-compatible server needs a model")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        if client is not None and transport is not None:
-            raise ValueError("Pass a client or a transport, not both")
         if httpx.URL(base_url).scheme not in ("http", "https"):
             raise ValueError("The OpenAI-compatible base URL must be an http:// or https:// URL")
-        self.name = models[0]
+        self.name = model
         self._api_key = api_key or None
         self._url = httpx.URL(f"{base_url.rstrip('/')}/chat/completions")
         self._headers = {"accept": "text/event-stream", "content-type": "application/json"}
@@ -116,23 +117,18 @@ class OpenAICompatibleLanguageModel(LanguageModel):
         self._backoff = Backoff(base=backoff_base, cap=backoff_max, rng=rng or random.Random())
         self._max_retry_delay = max_retry_delay
         self._sleep = sleep
-        self._owns_client = client is None
-        self._client = client or httpx.AsyncClient(
-            transport=transport,
+        self._pools = ClientPools(
             timeout=httpx.Timeout(
                 connect=connect_timeout, read=read_timeout, write=connect_timeout, pool=pool_timeout
             ),
-            limits=httpx.Limits(
-                max_connections=max_connections,
-                max_keepalive_connections=max_connections,
-                keepalive_expiry=30.0,
-            ),
+            max_connections=max_connections,
+            client=client,
+            transport=transport,
         )
 
     async def aclose(self) -> None:
         """Close the client this adapter created (an injected client is left open)."""
-        if self._owns_client:
-            await self._client.aclose()
+        await self._pools.aclose()
 
     async def __aenter__(self) -> OpenAICompatibleLanguageModel:
         return self
@@ -198,9 +194,10 @@ class OpenAICompatibleLanguageModel(LanguageModel):
 
     async def _attempt(self, model: str, body: bytes) -> AsyncGenerator[GenerationChunk, None]:
         try:
-            async with self._client.stream(
-                "POST", self._url, content=body, headers=self._headers
-            ) as response:
+            async with (
+                self._pools.client() as client,
+                client.stream("POST", self._url, content=body, headers=self._headers) as response,
+            ):
                 if response.status_code != 200:
                     await response.aread()
                     raise self._status_error(
@@ -239,7 +236,23 @@ class OpenAICompatibleLanguageModel(LanguageModel):
         finish_reason = reported_model = None
         usage = None
         done = False
-        async for data in event_data(response.aiter_bytes()):
+        events = aiter(event_data(response.aiter_bytes()))
+        while True:
+            try:
+                data = await anext(events)
+            except StopAsyncIteration:
+                break
+            except httpx.TransportError:
+                if finish_reason is None:
+                    raise
+                # The answer is whole; only the usage chunk or `[DONE]` was lost with the
+                # connection, and asking again would pay for the answer twice.
+                logger.warning(
+                    "OpenAI-compatible model %s: the connection ended after the finish reason; "
+                    "keeping the answer without the rest of the stream",
+                    model,
+                )
+                break
             if not data.strip():
                 continue
             if data.strip() == DONE:

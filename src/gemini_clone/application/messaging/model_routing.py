@@ -41,6 +41,13 @@ class RoutedLanguageModel(LanguageModel):
     def catalogue(self) -> ModelCatalogue:
         return self._catalogue
 
+    async def aclose(self) -> None:
+        """Close every provider that holds connections (those with an `aclose`)."""
+        for provider in self._providers.values():
+            aclose = getattr(provider, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
     async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         model = request.model or self._catalogue.default
         try:
