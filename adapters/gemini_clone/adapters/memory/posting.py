@@ -70,9 +70,8 @@ class InMemoryPosting(MessagePosting):
                 for message in tables.messages.values()
                 if message.chatroom_id == room.id and message.role is Role.USER
             ]
-            if max(questions, key=newest_first_key, default=None) != tables.messages.get(
-                question.id
-            ):
+            latest = max(questions, key=newest_first_key, default=None)
+            if latest is None or latest.id != question.id:
                 raise not_latest_exchange()
             for pending in [
                 message
