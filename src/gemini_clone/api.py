@@ -5,6 +5,7 @@ Entities, errors, ports and use cases of the core. Adapters live in
 """
 
 from gemini_clone.application.admin.list_users import ListUsers, ListUsersInput, UserSummary
+from gemini_clone.application.admin.show_chatroom import ChatroomSettings, ShowChatroom
 from gemini_clone.application.admin.show_user import ShowUser, UserDetail
 from gemini_clone.application.admin.usage_report import DailyUsageReport, UsageReport, UserUsage
 from gemini_clone.application.auth.get_me import GetMe, Profile
@@ -31,8 +32,14 @@ from gemini_clone.application.chatrooms.create import CreateChatroom, CreateChat
 from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.chatrooms.get import ChatroomDetail, GetChatroom
 from gemini_clone.application.chatrooms.listing import ListChatrooms, ListChatroomsInput
+from gemini_clone.application.chatrooms.models import ListModels, ModelList
 from gemini_clone.application.chatrooms.pages import ChatroomPage
-from gemini_clone.application.chatrooms.rename import RenameChatroom, RenameChatroomInput
+from gemini_clone.application.chatrooms.titles import TitleChatroom, TitleInput
+from gemini_clone.application.chatrooms.update import (
+    Unchanged,
+    UpdateChatroom,
+    UpdateChatroomInput,
+)
 from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
@@ -48,6 +55,13 @@ from gemini_clone.application.messaging.reading import (
     WaitForReply,
 )
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
+from gemini_clone.application.messaging.retry import (
+    EditQuestion,
+    EditQuestionInput,
+    RegenerateInput,
+    RegenerateReply,
+    RetryOutput,
+)
 from gemini_clone.application.messaging.send_message import (
     SendMessage,
     SendMessageInput,
@@ -55,11 +69,12 @@ from gemini_clone.application.messaging.send_message import (
 )
 from gemini_clone.application.messaging.stop_reply import StopOutcome, StoppedReply, StopReply
 from gemini_clone.application.messaging.streaming import ReplyEvent, ReplyEventKind, StreamReply
-from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
     Conflict,
     FieldError,
+    Forbidden,
     GeminiCloneError,
     InvalidInput,
     NotFound,
@@ -70,6 +85,7 @@ from gemini_clone.domain.errors import (
 )
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
+from gemini_clone.domain.model_access import ModelAccess, ModelOption
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
@@ -85,6 +101,7 @@ from gemini_clone.ports.language_model import (
     ModelConfigurationError,
     ModelError,
     ModelUnavailable,
+    Purpose,
     Turn,
 )
 from gemini_clone.ports.otp import MobileNumbers, OtpSender
@@ -122,6 +139,7 @@ __all__ = [
     "ChatroomId",
     "ChatroomPage",
     "ChatroomRepository",
+    "ChatroomSettings",
     "CheckoutRequest",
     "CheckoutSession",
     "ClaimedReply",
@@ -132,8 +150,11 @@ __all__ = [
     "DailyUsage",
     "DailyUsageReport",
     "DeleteChatroom",
+    "EditQuestion",
+    "EditQuestionInput",
     "EventOutcome",
     "FieldError",
+    "Forbidden",
     "ForgotPassword",
     "GeminiCloneError",
     "GenerateReply",
@@ -152,6 +173,7 @@ __all__ = [
     "ListChatroomsInput",
     "ListMessages",
     "ListMessagesInput",
+    "ListModels",
     "ListUsers",
     "ListUsersInput",
     "Logout",
@@ -164,9 +186,12 @@ __all__ = [
     "MessageRepository",
     "MessageStatus",
     "MobileNumbers",
+    "ModelAccess",
     "ModelCatalogue",
     "ModelConfigurationError",
     "ModelError",
+    "ModelList",
+    "ModelOption",
     "ModelUnavailable",
     "NotFound",
     "OpenBillingPortal",
@@ -190,6 +215,7 @@ __all__ = [
     "PieceKind",
     "Plans",
     "Profile",
+    "Purpose",
     "QueueProgress",
     "QuotaExceeded",
     "QuotaTake",
@@ -198,8 +224,8 @@ __all__ = [
     "RefreshSession",
     "RefreshToken",
     "RefreshTokenRepository",
-    "RenameChatroom",
-    "RenameChatroomInput",
+    "RegenerateInput",
+    "RegenerateReply",
     "ReplyEvent",
     "ReplyEventKind",
     "ReplyJobs",
@@ -213,6 +239,7 @@ __all__ = [
     "RequeueStaleReplies",
     "ResetPassword",
     "ResetPasswordInput",
+    "RetryOutput",
     "Role",
     "RoutedLanguageModel",
     "SendMessage",
@@ -222,6 +249,7 @@ __all__ = [
     "SendOtpInput",
     "SessionIssuer",
     "SetProBySupport",
+    "ShowChatroom",
     "ShowUser",
     "SignUp",
     "SignUpInput",
@@ -238,14 +266,20 @@ __all__ = [
     "Throttle",
     "ThrottleDecision",
     "Tier",
+    "TitleChatroom",
+    "TitleInput",
+    "TitleSource",
     "TokenPair",
     "TokenService",
     "TokenUsage",
     "TooManyRequests",
     "Turn",
     "Unavailable",
+    "Unchanged",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "UpdateChatroom",
+    "UpdateChatroomInput",
     "UsageReport",
     "UsageRepository",
     "User",

@@ -33,6 +33,7 @@ from gemini_clone.ports.language_model import (
     ModelConfigurationError,
     ModelError,
     ModelUnavailable,
+    Purpose,
     Turn,
     collect,
 )
@@ -339,6 +340,33 @@ async def test_request_body_has_the_shape_of_the_recorded_request(
     assert h.gemini.requests[0].url.path == (
         "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
     )
+
+
+@pytest.mark.parametrize(
+    ("model", "thinking"),
+    [
+        ("gemini-2.5-flash", {"thinkingBudget": 0}),
+        ("gemini-2.5-flash-lite", {"thinkingBudget": 0}),
+        ("gemini-2.5-pro", {"thinkingBudget": 128}),
+        ("gemini-3-pro-preview", {"thinkingLevel": "low"}),
+        ("gemini-2.0-flash", None),
+    ],
+)
+async def test_a_title_request_asks_for_a_short_answer_with_the_least_thinking(
+    harness: Callable[..., Harness], model: str, thinking: dict[str, Any] | None
+) -> None:
+    h = harness(recorded_stream())
+
+    await h.ask(
+        GenerationRequest(
+            turns=[Turn(role=Role.USER, text="Name this.")], model=model, purpose=Purpose.TITLE
+        )
+    )
+
+    [body] = h.gemini.bodies()
+    assert body["generationConfig"].get("thinkingConfig") == thinking
+    assert body["generationConfig"]["maxOutputTokens"] == 256
+    assert h.gemini.requests[0].url.path == f"/v1beta/models/{model}:streamGenerateContent"
 
 
 async def test_no_system_instruction_is_sent_when_none_is_given(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,11 @@ from gemini_clone.adapters.sql.schema import (
     upgrade,
 )
 from gemini_clone.adapters.sql.tables import metadata
+from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
+from gemini_clone.domain.chatrooms import TitleSource
 from gemini_clone.domain.errors import Unavailable
+from gemini_clone.domain.ids import MessageId, UserId
+from gemini_clone.domain.messages import MessageStatus, TokenUsage
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -179,3 +186,136 @@ async def test_migrating_an_unreachable_database_is_unavailable() -> None:
         await engine.dispose()
     assert not isinstance(upgrading.value, SchemaOutdated)
     assert not isinstance(checking.value, SchemaOutdated)
+
+
+WAVE_1_ROWS = {
+    "users": [
+        {"id": "11111111-1111-4111-8111-111111111111", "mobile_number": "+15550000001",
+         "name": "Ann", "email": "ann@example.com", "password_hash": None,
+         "created_at": "2026-11-01T10:00:00+00:00"},
+    ],
+    "chatrooms": [
+        {"id": "22222222-2222-4222-8222-222222222221",
+         "user_id": "11111111-1111-4111-8111-111111111111", "title": "New chat",
+         "created_at": "2026-11-01T10:01:00+00:00", "updated_at": "2026-11-01T10:01:00+00:00",
+         "last_message_at": "2026-11-01T10:02:00+00:00",
+         "last_activity_at": "2026-11-01T10:02:00+00:00", "message_count": 2},
+        {"id": "22222222-2222-4222-8222-222222222222",
+         "user_id": "11111111-1111-4111-8111-111111111111", "title": "Trip to Goa",
+         "created_at": "2026-11-01T10:03:00+00:00", "updated_at": "2026-11-01T10:03:00+00:00",
+         "last_message_at": None, "last_activity_at": "2026-11-01T10:03:00+00:00",
+         "message_count": 0},
+    ],
+    "messages": [
+        {"id": "33333333-3333-4333-8333-333333333331",
+         "chatroom_id": "22222222-2222-4222-8222-222222222221",
+         "user_id": "11111111-1111-4111-8111-111111111111", "role": "user",
+         "content": "What is a monad?", "status": "completed",
+         "created_at": "2026-11-01T10:02:00+00:00", "in_reply_to": None, "model": None,
+         "finish_reason": None, "usage": None, "error_code": None, "error_message": None,
+         "completed_at": "2026-11-01T10:02:00+00:00", "lease_expires_at": None, "attempts": 0,
+         "quota_day": "2026-11-01"},
+        {"id": "33333333-3333-4333-8333-333333333332",
+         "chatroom_id": "22222222-2222-4222-8222-222222222221",
+         "user_id": "11111111-1111-4111-8111-111111111111", "role": "model",
+         "content": "A monoid in the category of endofunctors.", "status": "completed",
+         "created_at": "2026-11-01T10:02:00.000001+00:00",
+         "in_reply_to": "33333333-3333-4333-8333-333333333331", "model": "gemini-2.5-flash",
+         "finish_reason": "stop",
+         "usage": '{"prompt_tokens": 4, "output_tokens": 8, "thoughts_tokens": 0, '
+                  '"total_tokens": 12}',
+         "error_code": None, "error_message": None,
+         "completed_at": "2026-11-01T10:02:03+00:00", "lease_expires_at": None, "attempts": 1,
+         "quota_day": None},
+    ],
+    "daily_usage": [
+        {"user_id": "11111111-1111-4111-8111-111111111111", "day": "2026-11-01", "used": 1},
+    ],
+}  # fmt: skip
+
+
+async def _insert_wave_1_rows(engine: AsyncEngine) -> None:
+    """The rows as wave-1 code wrote them: through the tables' column types, naming only the
+    columns the previous revision has."""
+    async with engine.begin() as connection:
+        for table, rows in WAVE_1_ROWS.items():
+            for row in rows:
+                values = {name: _typed(name, value) for name, value in row.items()}
+                await connection.execute(metadata.tables[table].insert().values(**values))
+
+
+def _typed(name: str, value: object) -> object:
+    if not isinstance(value, str):
+        return value
+    if name in {"id", "user_id", "chatroom_id", "in_reply_to"}:
+        return uuid.UUID(value)
+    if name.endswith("_at"):
+        return datetime.fromisoformat(value)
+    if name == "day":
+        return date.fromisoformat(value)
+    if name == "usage":
+        return json.loads(value)
+    return value
+
+
+async def test_upgrading_a_populated_wave_1_database_keeps_every_row_readable(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0001")
+    await _insert_wave_1_rows(engine)
+
+    await upgrade(engine)
+
+    assert await current_revision(engine) == head_revision()
+    async with engine.connect() as connection:
+        for table, rows in WAVE_1_ROWS.items():
+            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+            assert count == len(rows), table
+    uow_factory = sql_unit_of_work_factory(engine)
+    user_id = UserId(uuid.UUID(WAVE_1_ROWS["users"][0]["id"]))  # type: ignore[arg-type]
+    async with uow_factory() as uow:
+        user = await uow.users.get(user_id)
+        rooms = await uow.chatrooms.list_for_user(user_id, limit=10, before=None)
+        question = await uow.messages.get_any(MessageId(uuid.UUID(_id("messages", 0))))
+        reply = await uow.messages.get_any(MessageId(uuid.UUID(_id("messages", 1))))
+        used = await uow.usage.used(user_id, date(2026, 11, 1))
+    assert user is not None
+    assert user.name == "Ann"
+    by_title = {room.title: room for room in rooms}
+    assert by_title["New chat"].title_source is TitleSource.DEFAULT
+    assert by_title["New chat"].message_count == 2
+    assert by_title["Trip to Goa"].title_source is TitleSource.USER
+    assert {room.system_instruction for room in rooms} == {None}
+    assert {room.model for room in rooms} == {None}
+    assert {room.title_tries for room in rooms} == {0}
+    assert question is not None
+    assert question.content == "What is a monad?"
+    assert question.edited_at is None
+    assert question.quota_day == "2026-11-01"
+    assert reply is not None
+    assert reply.in_reply_to == question.id
+    assert reply.usage == TokenUsage(prompt_tokens=4, output_tokens=8, total_tokens=12)
+    assert (reply.model, reply.status) == ("gemini-2.5-flash", MessageStatus.COMPLETED)
+    assert used == 1
+
+
+def _id(table: str, index: int) -> str:
+    value = WAVE_1_ROWS[table][index]["id"]
+    assert isinstance(value, str)
+    return value
+
+
+async def test_the_conversation_revision_downgrades_to_wave_1_keeping_its_rows(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0001")
+    await _insert_wave_1_rows(engine)
+    await upgrade(engine)
+
+    await downgrade(engine, "0001")
+
+    assert await current_revision(engine) == "0001"
+    async with engine.connect() as connection:
+        for table, rows in WAVE_1_ROWS.items():
+            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+            assert count == len(rows), table

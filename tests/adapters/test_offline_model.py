@@ -14,6 +14,7 @@ from gemini_clone.ports.language_model import (
     GenerationChunk,
     GenerationRequest,
     LanguageModel,
+    Purpose,
     Turn,
     collect,
 )
@@ -159,3 +160,20 @@ async def test_slow_answers_run_concurrently() -> None:
 def test_negative_delays_are_refused(delays: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="negative"):
         OfflineLanguageModel(**delays)
+
+
+async def test_a_title_is_the_first_words_of_the_first_question_every_time() -> None:
+    model = OfflineLanguageModel()
+    request = GenerationRequest(
+        turns=[
+            Turn(role=Role.USER, text="what is the capital of France, and why?"),
+            Turn(role=Role.MODEL, text="Paris."),
+            Turn(role=Role.USER, text="Name this conversation."),
+        ],
+        purpose=Purpose.TITLE,
+    )
+
+    first = await collect(model.stream(request))
+    second = await collect(model.stream(request))
+
+    assert first.text == second.text == "What is the capital of France"

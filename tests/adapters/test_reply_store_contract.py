@@ -154,20 +154,31 @@ async def test_a_question_that_took_no_unit_has_none_to_give_back(backend: Backe
     assert claimed.quota is None
 
 
-async def test_history_is_the_rooms_completed_turns_before_the_question_newest_first(
+def exchange(
+    room: Chatroom,
+    question: str,
+    answer: str,
+    at: datetime,
+    status: MessageStatus = MessageStatus.COMPLETED,
+) -> tuple[Message, Message]:
+    """A question and its reply (with `status`) a second later."""
+    asked = message(room, Role.USER, question, at)
+    return asked, message(
+        room, Role.MODEL, answer, at + timedelta(seconds=1), status, in_reply_to=asked.id
+    )
+
+
+async def test_history_is_the_rooms_answered_exchanges_before_the_question_newest_first(
     backend: Backend,
 ) -> None:
     room = await given_room(backend.uow)
     other = await given_room(backend.uow, "+15550000002")
     await given(
         backend,
-        message(room, Role.USER, "first", T0),
-        message(room, Role.MODEL, "first answer", T0 + timedelta(seconds=1)),
-        message(room, Role.USER, "second", T0 + timedelta(seconds=2)),
-        message(room, Role.MODEL, "half", T0 + timedelta(seconds=3), MessageStatus.FAILED),
-        message(room, Role.MODEL, "", T0 + timedelta(seconds=4), MessageStatus.QUEUED),
-        message(other, Role.USER, "another room", T0 + timedelta(seconds=5)),
-        message(room, Role.USER, "later than the question", T0 + timedelta(minutes=5)),
+        *exchange(room, "first", "first answer", T0),
+        *exchange(room, "second", "half", T0 + timedelta(seconds=2), MessageStatus.FAILED),
+        *exchange(other, "another room", "its answer", T0 + timedelta(seconds=4)),
+        *exchange(room, "later than the question", "later", T0 + timedelta(minutes=5)),
     )
     _, reply = await given_question(backend, room, T0 + timedelta(minutes=1))
 
@@ -175,7 +186,6 @@ async def test_history_is_the_rooms_completed_turns_before_the_question_newest_f
 
     assert claimed is not None
     assert list(claimed.history) == [
-        Turn(role=Role.USER, text="second"),
         Turn(role=Role.MODEL, text="first answer"),
         Turn(role=Role.USER, text="first"),
     ]
@@ -189,13 +199,11 @@ async def test_history_fills_the_budget_exactly_or_stops_at_the_limit(
     await given(
         backend,
         *(
-            message(
-                room,
-                Role.USER if index % 2 == 0 else Role.MODEL,
-                content,
-                T0 + timedelta(seconds=index),
+            turn
+            for index in range(0, len(contents), 2)
+            for turn in exchange(
+                room, contents[index], contents[index + 1], T0 + timedelta(seconds=index)
             )
-            for index, content in enumerate(contents)
         ),
     )
     question, reply = await given_question(backend, room, T0 + timedelta(minutes=5))
@@ -218,17 +226,18 @@ async def test_history_stops_at_the_first_turn_over_the_budget_even_if_older_one
     room = await given_room(backend.uow)
     await given(
         backend,
-        message(room, Role.USER, "old and short", T0),
-        message(room, Role.MODEL, "long " * 100, T0 + timedelta(seconds=1)),
-        message(room, Role.USER, "recent", T0 + timedelta(seconds=2)),
+        *exchange(room, "old and short", "short", T0),
+        *exchange(room, "long " * 100, "recent answer", T0 + timedelta(seconds=2)),
     )
     question, reply = await given_question(backend, room, T0 + timedelta(minutes=1))
-    budget = sum(map(estimate_tokens, [question.content, "recent", "old and short"]))
+    budget = sum(
+        map(estimate_tokens, [question.content, "recent answer", "old and short", "short"])
+    )
 
     claimed = await claim(backend, reply.id, budget=budget)
 
     assert claimed is not None
-    assert list(claimed.history) == [Turn(role=Role.USER, text="recent")]
+    assert list(claimed.history) == [Turn(role=Role.MODEL, text="recent answer")]
 
 
 async def test_a_question_over_the_budget_alone_gets_no_history(backend: Backend) -> None:
@@ -395,7 +404,11 @@ async def test_history_keeps_every_turn_that_shares_a_timestamp(backend: Backend
     """Turns created at the same instant (a batch import, a coarse clock) are ordered by
     id and none is skipped, however many there are."""
     room = await given_room(backend.uow)
-    same_time = [message(room, Role.USER, f"turn {index}", T0) for index in range(130)]
+    same_time = []
+    for index in range(65):
+        asked = message(room, Role.USER, f"turn {2 * index}", T0)
+        answer = message(room, Role.MODEL, f"turn {2 * index + 1}", T0, in_reply_to=asked.id)
+        same_time += [asked, answer]
     await given(backend, *same_time)
     _, reply = await given_question(backend, room, T0 + timedelta(minutes=1))
 

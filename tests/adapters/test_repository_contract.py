@@ -20,7 +20,7 @@ from tests.adapters.conftest import Storage, open_storage
 
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
-from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.errors import Conflict, Unavailable
 from gemini_clone.domain.ids import (
     ChatroomId,
@@ -451,10 +451,82 @@ async def test_a_new_title_is_stored_with_its_update_time(new_uow: UnitOfWorkFac
     owner = await given_user(new_uow)
     room = await given_room(new_uow, owner)
     async with new_uow() as uow:
-        await uow.chatrooms.update_title(room.renamed("Trip plans", at(5)))
+        await uow.chatrooms.update(room.renamed("Trip plans", at(5)))
         await uow.commit()
     async with new_uow() as uow:
         assert await uow.chatrooms.get(room.id, owner.id) == room.renamed("Trip plans", at(5))
+
+
+async def test_a_rooms_settings_round_trip_and_are_updated_together(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner = await given_user(new_uow)
+    room = replace(
+        make_room(owner),
+        title_source=TitleSource.USER,
+        system_instruction="Answer in French.",
+        model="gemini-2.5-pro",
+    )
+    async with new_uow() as uow:
+        await uow.chatrooms.add(room)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.chatrooms.get(room.id, owner.id) == room
+    changed = replace(
+        room,
+        title="Default again",
+        title_source=TitleSource.DEFAULT,
+        system_instruction=None,
+        model=None,
+        updated_at=at(9),
+    )
+    async with new_uow() as uow:
+        await uow.chatrooms.update(changed)
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.chatrooms.get(room.id, owner.id) == changed
+
+
+async def test_title_tries_count_only_while_the_title_is_the_default_and_tries_remain(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner = await given_user(new_uow)
+    room, named = await given_room(new_uow, owner), await given_room(new_uow, owner)
+    async with new_uow() as uow:
+        await uow.chatrooms.update(named.renamed("Mine", at(1)))
+        tries = [await uow.chatrooms.start_title_try(room.id, 2) for _ in range(3)]
+        named_try = await uow.chatrooms.start_title_try(named.id, 2)
+        missing_try = await uow.chatrooms.start_title_try(ChatroomId(uuid4()), 2)
+        await uow.commit()
+    async with new_uow() as uow:
+        stored = await uow.chatrooms.get(room.id, owner.id)
+        stored_named = await uow.chatrooms.get(named.id, owner.id)
+    assert tries == [True, True, False]
+    assert (named_try, missing_try) == (False, False)
+    assert stored is not None
+    assert stored.title_tries == 2
+    assert stored_named is not None
+    assert stored_named.title_tries == 0
+
+
+async def test_the_models_title_replaces_only_the_default_one(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner = await given_user(new_uow)
+    room, named = await given_room(new_uow, owner), await given_room(new_uow, owner)
+    async with new_uow() as uow:
+        await uow.chatrooms.update(named.renamed("Mine", at(1)))
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.chatrooms.set_model_title(room.id, "Monads explained", at(2))
+        assert not await uow.chatrooms.set_model_title(named.id, "Monads explained", at(2))
+        assert not await uow.chatrooms.set_model_title(room.id, "A second title", at(3))
+        await uow.commit()
+    async with new_uow() as uow:
+        assert await uow.chatrooms.get(room.id, owner.id) == replace(
+            room, title="Monads explained", title_source=TitleSource.MODEL, updated_at=at(2)
+        )
+        assert await uow.chatrooms.get(named.id, owner.id) == named.renamed("Mine", at(1))
 
 
 async def test_chatrooms_are_counted_per_user(new_uow: UnitOfWorkFactory) -> None:
@@ -486,7 +558,7 @@ async def test_deleting_a_chatroom_deletes_its_messages_only(new_uow: UnitOfWork
 async def test_a_message_round_trips_every_field(new_uow: UnitOfWorkFactory) -> None:
     owner = await given_user(new_uow)
     room = await given_room(new_uow, owner)
-    question = replace(make_message(room), quota_day=DAY.isoformat())
+    question = replace(make_message(room), quota_day=DAY.isoformat(), edited_at=at(4))
     answer = Message(
         id=MessageId(uuid4()),
         chatroom_id=room.id,

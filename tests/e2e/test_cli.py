@@ -28,7 +28,7 @@ from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import SqlPosting
 from gemini_clone.adapters.sql.schema import upgrade
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
-from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageStatus, Role
 from gemini_clone.domain.users import User
@@ -245,6 +245,49 @@ def test_an_operator_creates_users_grants_pro_and_reads_the_days_usage(
     assert "usage today:   3 of 5 (2 left)" in text
 
 
+def test_chatrooms_show_prints_a_rooms_settings_and_the_model_that_answers(
+    cli: Cli, database_url: str
+) -> None:
+    owner = User(
+        id=UserId(uuid4()),
+        mobile_number=ASHA,
+        name=None,
+        email=None,
+        password_hash=None,
+        created_at=datetime.now(UTC),
+    )
+    room = Chatroom(
+        id=ChatroomId(uuid4()),
+        user_id=owner.id,
+        title="Bonjour",
+        title_source=TitleSource.USER,
+        system_instruction="Answer in French.",
+        created_at=owner.created_at,
+        updated_at=owner.created_at,
+    )
+
+    async def arrange(new_uow: UnitOfWorkFactory) -> None:
+        async with new_uow() as uow:
+            await uow.users.add(owner)
+            await uow.chatrooms.add(room)
+            await uow.commit()
+
+    on_database(database_url, arrange)
+
+    shown = cli.json("chatrooms", "show", str(room.id))
+    text = cli.ok("chatrooms", "show", str(room.id))
+
+    assert shown["id"] == str(room.id)
+    assert (shown["title"], shown["title_source"]) == ("Bonjour", "user")
+    assert (shown["system_instruction"], shown["model"]) == ("Answer in French.", None)
+    assert shown["answering_model"] == "offline"
+    assert (shown["owner"]["mobile_number"], shown["owner"]["tier"]) == (ASHA, "basic")
+    assert "instruction:   Answer in French." in text
+    assert "model:         (default); answers with offline" in text
+    assert "No such chatroom" in cli.fails("chatrooms", "show", str(uuid4()))
+    assert "'CHATROOM_ID'" in cli.fails("chatrooms", "show", "not-a-uuid", code=2)
+
+
 def test_bad_input_unknown_users_and_an_unreachable_database_fail_with_a_message(
     tmp_path: Path,
 ) -> None:
@@ -420,6 +463,7 @@ def test_every_command_explains_itself_with_help() -> None:
         ("users", "list"),
         ("users", "show"),
         ("users", "create"),
+        ("chatrooms", "show"),
         ("subscriptions", "grant"),
         ("subscriptions", "revoke"),
         ("usage",),

@@ -8,7 +8,17 @@ from tests.http.conftest import Api, assert_problem, number
 from gemini_clone.application.chatrooms.pages import ChatroomPage, decode_page, encode_page
 from gemini_clone.entrypoints.http.chatrooms import EncodedPages
 
-CHATROOM_FIELDS = {"id", "title", "created_at", "updated_at", "last_message_at", "message_count"}
+CHATROOM_FIELDS = {
+    "id",
+    "title",
+    "title_source",
+    "system_instruction",
+    "model",
+    "created_at",
+    "updated_at",
+    "last_message_at",
+    "message_count",
+}
 
 
 async def test_chatrooms_are_created_read_renamed_and_deleted(api: Api) -> None:
@@ -192,7 +202,7 @@ async def test_bad_chatroom_input_is_refused_and_changes_nothing(api: Api) -> No
             field=field,
         )
     missing = await api.client.patch(f"/chatroom/{room}", json={}, headers=headers)
-    assert_problem(missing, 422, "validation_error", field="title")
+    assert_problem(missing, 422, "validation_error", field="body")
     malformed = await api.client.patch(
         f"/chatroom/{room}",
         content=b'{"title": "x"',

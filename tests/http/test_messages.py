@@ -26,6 +26,7 @@ MESSAGE_FIELDS = {
     "error",
     "created_at",
     "completed_at",
+    "edited_at",
 }
 
 

@@ -32,8 +32,11 @@ ROUTES = {
     ("GET", "/chatroom/{chatroom_id}/messages"),
     ("POST", "/chatroom/{chatroom_id}/message"),
     ("GET", "/chatroom/{chatroom_id}/message/{message_id}"),
+    ("PATCH", "/chatroom/{chatroom_id}/message/{message_id}"),
+    ("POST", "/chatroom/{chatroom_id}/message/{reply_id}/regenerate"),
     ("GET", "/chatroom/{chatroom_id}/message/{reply_id}/stream"),
     ("POST", "/chatroom/{chatroom_id}/message/{reply_id}/stop"),
+    ("GET", "/models"),
     ("GET", "/chatroom/message-status/{task_id}"),
     ("POST", "/subscribe/pro"),
     ("POST", "/subscription/portal"),
@@ -187,6 +190,12 @@ async def test_the_openapi_document_lists_every_route_and_its_errors(api: Api) -
     assert {"Location", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(
         posted["202"]["headers"]
     )
+    regenerated = document["paths"]["/chatroom/{chatroom_id}/message/{reply_id}/regenerate"]
+    edited = document["paths"]["/chatroom/{chatroom_id}/message/{message_id}"]["patch"]
+    for retried in (regenerated["post"]["responses"], edited["responses"]):
+        assert {"202", "404", "409", "422", "429"} <= set(retried)
+    chatroom_patch = document["paths"]["/chatroom/{chatroom_id}"]["patch"]["responses"]
+    assert {"403", "404", "422"} <= set(chatroom_patch)
 
     for page in ("/schema/swagger", "/schema/scalar"):
         html = await api.client.get(page)

@@ -19,6 +19,8 @@ from gemini_clone.adapters.memory.clock import FixedClock, SequentialIdGenerator
 from gemini_clone.adapters.memory.jobs import InMemoryReplyJobs
 from gemini_clone.adapters.memory.posting import InMemoryPosting
 from gemini_clone.adapters.memory.replies import InMemoryReplyStore
+from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
+from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
 from gemini_clone.adapters.memory.security import (
     InMemoryOtpSender,
     InMemoryPasswordHasher,
@@ -46,7 +48,9 @@ from gemini_clone.application.chatrooms.create import CreateChatroom, CreateChat
 from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.chatrooms.get import GetChatroom
 from gemini_clone.application.chatrooms.listing import ListChatrooms
-from gemini_clone.application.chatrooms.rename import RenameChatroom
+from gemini_clone.application.chatrooms.models import ListModels
+from gemini_clone.application.chatrooms.titles import TitleChatroom
+from gemini_clone.application.chatrooms.update import UpdateChatroom
 from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
@@ -55,14 +59,17 @@ from gemini_clone.application.messaging.generate_reply import (
 )
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
+from gemini_clone.application.messaging.retry import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.send_message import (
     SendMessage,
     SendMessageInput,
     SendMessageOutput,
 )
+from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import Message
+from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.quota import Plans
 from gemini_clone.domain.subscriptions import PaymentEvent
 from gemini_clone.domain.users import User
@@ -70,6 +77,10 @@ from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 """A Monday morning, UTC: far enough from midnight that the quota day does not turn."""
+
+DEFAULT_MODEL = "model-a"
+MODELS = {"model-a": "gemini", "model-b": "gemini", "model-pro": "gemini", "title-model": "gemini"}
+PRO_MODELS = ("model-pro",)
 
 ALICE = "+919876543210"
 BOB = "+14155550123"
@@ -96,6 +107,7 @@ class World:
     plans: Plans
     sleep: ClockSleep
     reply_settings: ReplySettings
+    models: ModelAccess
 
     signup: SignUp
     send_otp: SendOtp
@@ -111,10 +123,15 @@ class World:
     create_chatroom: CreateChatroom
     list_chatrooms: ListChatrooms
     get_chatroom: GetChatroom
-    rename_chatroom: RenameChatroom
+    update_chatroom: UpdateChatroom
+    list_models: ListModels
+    title_model: ScriptedLanguageModel
+    title_chatroom: TitleChatroom
     delete_chatroom: DeleteChatroom
 
     send_message: SendMessage
+    regenerate_reply: RegenerateReply
+    edit_question: EditQuestion
     generate_reply: GenerateReply
     list_messages: ListMessages
     get_message: GetMessage
@@ -230,6 +247,16 @@ def build_world(
     plans = plans or Plans()
     sleep = ClockSleep(clock)
     reply_settings = reply_settings or ReplySettings()
+    models = ModelAccess(MODELS, default=DEFAULT_MODEL, pro_only=PRO_MODELS)
+    title_model = ScriptedLanguageModel()
+    title_model.answer("Monads explained")
+    posting = InMemoryPosting(store)
+    pieces = InMemoryReplyPieces()
+    stop_reply = StopReply(
+        GetMessage(uow_factory), InMemoryReplyStore(store), InMemoryReplyStops(), pieces, clock,
+        sleep=sleep,
+    )  # fmt: skip
+    title_chatroom = TitleChatroom(uow_factory, title_model, cache, clock, "title-model")
 
     hasher = KeyedHasher("unit-test-secret")
     sessions = SessionIssuer(tokens, hasher, ids)
@@ -264,6 +291,7 @@ def build_world(
         plans=plans,
         sleep=sleep,
         reply_settings=reply_settings,
+        models=models,
         signup=SignUp(uow_factory, numbers, passwords, clock, ids),
         send_otp=SendOtp(issuer),
         forgot_password=ForgotPassword(issuer),
@@ -274,13 +302,24 @@ def build_world(
         reset_password=ResetPassword(uow_factory, checker, passwords, clock),
         change_password=ChangePassword(uow_factory, passwords),
         get_me=GetMe(uow_factory, plans, clock),
-        create_chatroom=CreateChatroom(uow_factory, cache, clock, ids),
+        create_chatroom=CreateChatroom(uow_factory, cache, clock, ids, models),
         list_chatrooms=ListChatrooms(uow_factory, cache),
         get_chatroom=GetChatroom(uow_factory),
-        rename_chatroom=RenameChatroom(uow_factory, cache, clock),
+        update_chatroom=UpdateChatroom(uow_factory, cache, clock, models),
+        list_models=ListModels(uow_factory, models),
+        title_model=title_model,
+        title_chatroom=title_chatroom,
         delete_chatroom=DeleteChatroom(uow_factory, cache, clock),
-        send_message=SendMessage(InMemoryPosting(store), jobs, cache, plans, clock, ids),
-        generate_reply=GenerateReply(InMemoryReplyStore(store), model, clock, reply_settings),
+        send_message=SendMessage(posting, jobs, cache, plans, clock, ids),
+        regenerate_reply=RegenerateReply(
+            uow_factory, posting, stop_reply, pieces, jobs, cache, plans, clock, ids
+        ),
+        edit_question=EditQuestion(
+            uow_factory, posting, stop_reply, pieces, jobs, cache, plans, clock, ids
+        ),
+        generate_reply=GenerateReply(
+            InMemoryReplyStore(store), model, clock, reply_settings, models, titles=title_chatroom
+        ),
         list_messages=ListMessages(uow_factory),
         get_message=get_message,
         wait_for_reply=WaitForReply(get_message, clock, sleep),

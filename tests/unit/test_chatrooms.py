@@ -8,7 +8,7 @@ import pytest
 from tests.unit.conftest import World, WorldFactory
 
 from gemini_clone.application.chatrooms.listing import ListChatroomsInput
-from gemini_clone.application.chatrooms.rename import RenameChatroomInput
+from gemini_clone.application.chatrooms.update import UpdateChatroomInput
 from gemini_clone.application.cursors import encode_cursor
 from gemini_clone.application.messaging.reading import ListMessagesInput
 from gemini_clone.domain.chatrooms import Chatroom
@@ -126,8 +126,8 @@ async def test_rename_changes_title_and_updated_at(
 ) -> None:
     world.clock.advance(timedelta(minutes=3))
 
-    renamed = await world.rename_chatroom.execute(
-        RenameChatroomInput(user_id=alice.id, chatroom_id=room.id, title="  Renamed ")
+    renamed = await world.update_chatroom.execute(
+        UpdateChatroomInput(user_id=alice.id, chatroom_id=room.id, title="  Renamed ")
     )
 
     assert renamed.title == "Renamed"
@@ -140,8 +140,8 @@ async def test_renaming_another_users_chatroom_is_not_found_and_changes_nothing(
     world: World, alice: User, bob: User, room: Chatroom
 ) -> None:
     with pytest.raises(NotFound):
-        await world.rename_chatroom.execute(
-            RenameChatroomInput(user_id=bob.id, chatroom_id=room.id, title="Mine now")
+        await world.update_chatroom.execute(
+            UpdateChatroomInput(user_id=bob.id, chatroom_id=room.id, title="Mine now")
         )
 
     assert (await world.get_chatroom.execute(alice.id, room.id)).chatroom.title == "Alice's room"
@@ -151,8 +151,8 @@ async def test_renaming_to_an_over_long_title_is_refused(
     world: World, alice: User, room: Chatroom
 ) -> None:
     with pytest.raises(InvalidInput):
-        await world.rename_chatroom.execute(
-            RenameChatroomInput(user_id=alice.id, chatroom_id=room.id, title="t" * 201)
+        await world.update_chatroom.execute(
+            UpdateChatroomInput(user_id=alice.id, chatroom_id=room.id, title="t" * 201)
         )
 
 
@@ -322,8 +322,8 @@ async def test_renaming_a_chatroom_drops_the_cached_list(
     world: World, alice: User, room: Chatroom
 ) -> None:
     await list_page(world, alice)
-    await world.rename_chatroom.execute(
-        RenameChatroomInput(user_id=alice.id, chatroom_id=room.id, title="Renamed")
+    await world.update_chatroom.execute(
+        UpdateChatroomInput(user_id=alice.id, chatroom_id=room.id, title="Renamed")
     )
 
     titles, _, from_cache = await list_page(world, alice)

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
-from tests.unit.conftest import World, WorldFactory
+from tests.unit.conftest import DEFAULT_MODEL, World, WorldFactory
 
 from gemini_clone.adapters.memory.replies import InMemoryReplyStore
 from gemini_clone.application.messaging.context import HISTORY_MAX_MESSAGES
@@ -67,7 +67,7 @@ async def test_a_reply_completes_with_text_usage_finish_reason_and_model(
     assert stored.lease_expires_at is None
 
 
-async def test_the_reply_names_the_model_adapter_when_chunks_name_none(
+async def test_the_reply_names_the_model_it_asked_when_chunks_name_none(
     world: World, alice: User, room: Chatroom
 ) -> None:
     world.model.answer("Hi.", model=None)
@@ -75,7 +75,7 @@ async def test_the_reply_names_the_model_adapter_when_chunks_name_none(
 
     await world.generate_reply.execute(reply.id)
 
-    assert (await final(world, reply.id)).model == "scripted-model"
+    assert (await final(world, reply.id)).model == DEFAULT_MODEL
 
 
 async def test_token_usage_comes_from_the_last_chunk_not_a_sum(
@@ -434,7 +434,9 @@ async def test_the_model_sees_history_newest_first_within_the_budget_then_the_qu
     ]
 
 
-async def test_the_model_sees_only_completed_turns(make_world: WorldFactory) -> None:
+async def test_the_model_sees_only_answered_exchanges(make_world: WorldFactory) -> None:
+    """A failed, a blocked and a still-waiting question are left out with their replies:
+    a blocked prompt sent with every later question would get them blocked too."""
     world = make_world(plans=Plans(basic_daily_limit=None))
     alice = await world.new_user()
     room = await world.new_chatroom(alice)
@@ -453,12 +455,9 @@ async def test_the_model_sees_only_completed_turns(make_world: WorldFactory) -> 
     await world.generate_reply.execute(reply.id)
 
     assert list(world.model.requests[-1].turns) == [
-        Turn(role=Role.USER, text="first question\n\nsecond question\n\nthird question"),
+        Turn(role=Role.USER, text="third question"),
         Turn(role=Role.MODEL, text="third answer"),
-        Turn(
-            role=Role.USER,
-            text="fourth question (its reply still queued)\n\nthe new question",
-        ),
+        Turn(role=Role.USER, text="the new question"),
     ]
 
 
@@ -508,7 +507,7 @@ async def test_history_stops_at_its_message_cap_even_within_the_budget(
     room = await world.new_chatroom(alice)
     start = world.clock.now()
     async with world.uow() as uow:
-        earlier = []
+        earlier: list[Message] = []
         for index in range(3 * HISTORY_MAX_MESSAGES):
             role = Role.USER if index % 2 == 0 else Role.MODEL
             earlier.append(
@@ -520,6 +519,7 @@ async def test_history_stops_at_its_message_cap_even_within_the_budget(
                     content=f"{role.value} {index}",
                     status=MessageStatus.COMPLETED,
                     created_at=start + timedelta(seconds=index),
+                    in_reply_to=earlier[-1].id if role is Role.MODEL else None,
                 )
             )
         await uow.messages.add_many(earlier)

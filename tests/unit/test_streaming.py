@@ -55,6 +55,7 @@ class Streaming:
             world.model,
             world.clock,
             ReplySettings(lease=lease),
+            world.models,
             pieces=self.pieces,
             stops=self.stops,
         )

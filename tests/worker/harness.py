@@ -15,8 +15,10 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import redis.asyncio as aioredis
@@ -30,6 +32,8 @@ from gemini_clone.application.messaging.send_message import SendMessageInput, Se
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message
 from gemini_clone.entrypoints.container import Container
+
+T = TypeVar("T")
 
 JWT_SECRET = "worker-tests-secret-0123456789abcdef"
 READY_TIMEOUT_SECONDS = 20.0
@@ -148,6 +152,17 @@ class Deployment:
             if time.monotonic() > deadline:
                 pytest.fail(f"reply {reply_id} never reached {status}")
             await asyncio.sleep(0.02)
+
+    async def wait_for(
+        self, read: Callable[[], Awaitable[T]], expected: T, seconds: float = 20.0
+    ) -> bool:
+        """Whether `read()` gives `expected` within `seconds` (read every 50 ms)."""
+        deadline = time.monotonic() + seconds
+        while (found := await read()) != expected:
+            if time.monotonic() > deadline:
+                pytest.fail(f"still {found!r}, never {expected!r}")
+            await asyncio.sleep(0.05)
+        return True
 
     async def model_rows(self, question_id: MessageId) -> list[dict[str, object]]:
         """Every model message stored for this question, read straight from the database."""

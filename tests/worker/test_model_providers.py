@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from tests.worker.harness import Deployment
 
+from gemini_clone.application.chatrooms.update import UpdateChatroomInput
 from gemini_clone.domain.messages import MessageStatus, TokenUsage
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -92,6 +93,10 @@ async def test_each_model_is_answered_by_its_own_provider(deployment: Deployment
             "OPENAI_MODELS": "llama3.2, qwen2.5",
         }
         user, room = await deployment.new_chatroom()
+        # A room the user named: no title request joins the replies' requests.
+        await deployment.app.update_chatroom().execute(
+            UpdateChatroomInput(user_id=user, chatroom_id=room, title="Capitals")
+        )
 
         on_local = await deployment.post(user, room, "Capital of France?")
         worker = await deployment.start_worker(DEFAULT_MODEL="llama3.2", **providers).ready()

@@ -54,6 +54,7 @@ from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.adapters.system import SystemClock, UuidGenerator
 from gemini_clone.adapters.taskiq.producer import StreamReplyJobs
 from gemini_clone.application.admin.list_users import ListUsers
+from gemini_clone.application.admin.show_chatroom import ShowChatroom
 from gemini_clone.application.admin.show_user import ShowUser
 from gemini_clone.application.admin.usage_report import UsageReport
 from gemini_clone.application.auth.get_me import GetMe
@@ -75,14 +76,19 @@ from gemini_clone.application.chatrooms.create import CreateChatroom
 from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.chatrooms.get import GetChatroom
 from gemini_clone.application.chatrooms.listing import ListChatrooms
-from gemini_clone.application.chatrooms.rename import RenameChatroom
+from gemini_clone.application.chatrooms.models import ListModels
+from gemini_clone.application.chatrooms.titles import TitleChatroom
+from gemini_clone.application.chatrooms.update import UpdateChatroom
 from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
+from gemini_clone.application.messaging.retry import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.send_message import SendMessage
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.application.messaging.streaming import StreamReply
+from gemini_clone.domain.model_access import ModelAccess
+from gemini_clone.domain.model_catalogue import ModelCatalogue
 from gemini_clone.domain.quota import Plans
 from gemini_clone.entrypoints.model_providers import make_language_model, make_model_catalogue
 from gemini_clone.entrypoints.settings import Settings
@@ -196,6 +202,17 @@ def make_reply_stops(redis: Redis | None) -> ReplyStops:
     return RedisReplyStops(redis) if redis is not None else InMemoryReplyStops()
 
 
+def make_model_access(settings: Settings, catalogue: ModelCatalogue) -> ModelAccess:
+    try:
+        return ModelAccess(
+            {model.id: model.provider for model in catalogue.models},
+            default=catalogue.default,
+            pro_only=settings.pro_model_ids,
+        )
+    except ValueError as error:
+        raise ConfigurationError(str(error)) from error
+
+
 def make_sandbox(settings: Settings) -> SandboxPaymentGateway | None:
     return None if settings.stripe_secret_key else SandboxPaymentGateway()
 
@@ -277,6 +294,7 @@ class Container(containers.DeclarativeContainer):
         settings.provided.access_token_ttl_seconds,
     )
     plans = providers.Singleton(make_plans, settings)
+    model_access = providers.Singleton(make_model_access, settings, model_catalogue)
     reply_settings = providers.Singleton(make_reply_settings, settings)
 
     sessions = providers.Singleton(
@@ -311,12 +329,16 @@ class Container(containers.DeclarativeContainer):
     change_password = providers.Singleton(ChangePassword, uow, password_hasher)
     get_me = providers.Singleton(GetMe, uow, plans, clock)
 
-    create_chatroom = providers.Singleton(CreateChatroom, uow, cache, clock, ids)
+    create_chatroom = providers.Singleton(CreateChatroom, uow, cache, clock, ids, model_access)
     list_chatrooms = providers.Singleton(
         ListChatrooms, uow, cache, settings.provided.chatroom_cache_ttl
     )
     get_chatroom = providers.Singleton(GetChatroom, uow)
-    rename_chatroom = providers.Singleton(RenameChatroom, uow, cache, clock)
+    update_chatroom = providers.Singleton(UpdateChatroom, uow, cache, clock, model_access)
+    list_models = providers.Singleton(ListModels, uow, model_access)
+    title_chatroom = providers.Singleton(
+        TitleChatroom, uow, language_model, cache, clock, settings.provided.title_model
+    )
     delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock)
 
     message_posting = providers.Singleton(make_message_posting, engine)
@@ -333,6 +355,8 @@ class Container(containers.DeclarativeContainer):
         language_model,
         clock,
         reply_settings,
+        model_access,
+        titles=title_chatroom,
         pieces=reply_pieces,
         stops=reply_stops,
     )
@@ -340,6 +364,14 @@ class Container(containers.DeclarativeContainer):
     stop_reply = providers.Singleton(
         StopReply, get_message, reply_store, reply_stops, reply_pieces, clock
     )
+    regenerate_reply = providers.Singleton(
+        RegenerateReply,
+        uow, message_posting, stop_reply, reply_pieces, reply_jobs, cache, plans, clock, ids,
+    )  # fmt: skip
+    edit_question = providers.Singleton(
+        EditQuestion,
+        uow, message_posting, stop_reply, reply_pieces, reply_jobs, cache, plans, clock, ids,
+    )  # fmt: skip
     requeue_stale_replies = providers.Singleton(
         lambda uow, jobs, clock, seconds: RequeueStaleReplies(
             uow, jobs, clock, stale_after=timedelta(seconds=seconds)
@@ -360,6 +392,7 @@ class Container(containers.DeclarativeContainer):
 
     list_users = providers.Singleton(ListUsers, uow)
     show_user = providers.Singleton(ShowUser, uow, mobile_numbers, plans, clock)
+    show_chatroom = providers.Singleton(ShowChatroom, uow, model_access)
     usage_report = providers.Singleton(UsageReport, uow, clock)
 
 

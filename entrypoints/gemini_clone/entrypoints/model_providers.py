@@ -3,9 +3,9 @@
 | settings                                   | models (the default first)                  |
 |--------------------------------------------|---------------------------------------------|
 | nothing                                    | `offline` (the offline model)               |
-| GEMINI_API_KEY                             | GEMINI_MODEL, served by Gemini              |
+| GEMINI_API_KEY                             | GEMINI_MODEL and GEMINI_MODELS, by Gemini   |
 | OPENAI_BASE_URL + OPENAI_MODELS            | OPENAI_MODELS, served by that server        |
-| both                                       | GEMINI_MODEL, then OPENAI_MODELS            |
+| both                                       | Gemini's, then OPENAI_MODELS                |
 
 `DEFAULT_MODEL` picks another default among them. `OPENAI_API_KEY` alone chooses nothing:
 many machines have it set for other tools, so only `OPENAI_BASE_URL` turns the provider on.
@@ -37,8 +37,9 @@ def make_model_catalogue(settings: Settings) -> ModelCatalogue:
     """The catalogue the settings describe; `SettingsError` names what to fix."""
     models: list[CatalogueModel] = []
     if settings.gemini_api_key:
-        models.append(
-            CatalogueModel(id=settings.gemini_model.removeprefix("models/"), provider=GEMINI)
+        models.extend(
+            CatalogueModel(id=model.removeprefix("models/"), provider=GEMINI)
+            for model in settings.gemini_model_ids
         )
     openai_ids = openai_model_ids(settings)
     if settings.openai_base_url:

@@ -70,6 +70,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
     gemini_api_key: str | None = None
     gemini_model: str = "gemini-2.5-flash"
+    gemini_models: str | None = None
+    """Comma-separated Gemini model ids people may pick for a room; unset: `GEMINI_MODEL`
+    alone."""
+    pro_models: str | None = None
+    """Comma-separated model ids only Pro users may pick (never the default model)."""
+    title_model: str | None = None
+    """The model asked for room titles; unset: the default model. A cheap, fast one such as
+    `gemini-2.5-flash-lite` is the advice: a title needs no thinking."""
     gemini_base_url: str = "https://generativelanguage.googleapis.com"
     gemini_timeout_seconds: Seconds = 60.0
     gemini_max_attempts: AtLeastOne = 4
@@ -126,6 +134,16 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
                 _check_url(name.upper(), value, {"http", "https"}, "https://host/...")
 
     @property
+    def gemini_model_ids(self) -> tuple[str, ...]:
+        """`GEMINI_MODELS`, with `GEMINI_MODEL` first when the list leaves it out."""
+        listed = model_ids(self.gemini_models)
+        return listed if self.gemini_model in listed else (self.gemini_model, *listed)
+
+    @property
+    def pro_model_ids(self) -> tuple[str, ...]:
+        return model_ids(self.pro_models)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -138,6 +156,12 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         for name in ("database_url", "redis_url"):
             values[name] = _mask_url_password(values[name])
         return values
+
+
+def model_ids(listed: str | None) -> tuple[str, ...]:
+    """Model ids of a comma-separated setting, trimmed, each once, in order."""
+    names = (name.strip() for name in (listed or "").split(","))
+    return tuple(dict.fromkeys(name for name in names if name))
 
 
 class SettingsError(ValueError):

@@ -3,8 +3,9 @@
     GeminiCloneError
     ├── InvalidInput            (422)  bad values that passed the edge's type checks
     ├── AuthenticationFailed    (401)  bad token, bad code, bad password
+    ├── Forbidden               (403)  allowed to others, not to this user (model_requires_pro)
     ├── NotFound                (404)  missing, or owned by someone else
-    ├── Conflict                (409)  user_exists, already_pro
+    ├── Conflict                (409)  user_exists, already_pro, not_latest_exchange
     ├── TooManyRequests         (429)  cooldowns, OTP attempts, throttles
     │   └── QuotaExceeded              the plan's daily limit
     ├── PaymentError            (400)  bad webhook signature or payload
@@ -53,6 +54,10 @@ class InvalidInput(GeminiCloneError):
 
 class AuthenticationFailed(GeminiCloneError):
     code = "invalid_credentials"
+
+
+class Forbidden(GeminiCloneError):
+    code = "forbidden"
 
 
 class NotFound(GeminiCloneError):

@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
+from gemini_clone.domain.errors import Conflict, InvalidInput
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 
 CONTENT_MAX_LENGTH = 16_000
+REPLY_OFFSET = timedelta(microseconds=1)
+"""A reply is created this much after its question, so it sorts right after it even where
+two rows would share a timestamp."""
+
+
+def newest_first_key(message: Message) -> tuple[datetime, MessageId]:
+    """A room's messages in order: by creation time, ties by id (newest first: reversed)."""
+    return message.created_at, message.id
+
+
+def not_latest_exchange() -> Conflict:
+    return Conflict(
+        "Only the room's latest exchange can be regenerated or edited.",
+        code="not_latest_exchange",
+    )
+
+
+def checked_content(content: str) -> str:
+    """A question is 1 to 16 000 characters, not only blanks (422 on `content`)."""
+    if not content.strip():
+        raise InvalidInput.field("content", "The message is empty.")
+    if len(content) > CONTENT_MAX_LENGTH:
+        raise InvalidInput.field(
+            "content", f"Messages have at most {CONTENT_MAX_LENGTH} characters."
+        )
+    return content
 
 
 class Role(enum.StrEnum):
@@ -69,13 +96,22 @@ class Message:
     lease_expires_at: datetime | None = None
     attempts: int = 0
     quota_day: str | None = None
-    """UTC day (ISO date) whose quota unit the user message took; a failed reply gives it back."""
+    """UTC day (ISO date) of the quota unit taken for the question's current reply (by the
+    post, a regenerate or an edit); a reply that fails gives it back."""
+    edited_at: datetime | None = None
+    """When the user last replaced the question's content (edit); None if never."""
 
     def is_claimable(self, now: datetime) -> bool:
         """A reply a worker may claim: queued, or processing with a lease that ended
         before `now` (its worker died)."""
         return self.role is Role.MODEL and (
             self.status is MessageStatus.QUEUED or self.lease_ended(now)
+        )
+
+    def superseded(self, now: datetime) -> Message:
+        """A pending reply replaced by a newer try at its question: cancelled."""
+        return replace(
+            self, status=MessageStatus.CANCELLED, completed_at=now, lease_expires_at=None
         )
 
     def is_cancellable(self, *, being_written: bool) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -15,6 +16,14 @@ class Turn:
     text: str
 
 
+class Purpose(enum.StrEnum):
+    """What the answer is for. Adapters answer a `TITLE` request cheaply: a small output
+    limit and the least thinking the model allows, never a thinking model's full budget."""
+
+    REPLY = "reply"
+    TITLE = "title"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GenerationRequest:
     """History oldest first, ending with the user's new message.
@@ -26,6 +35,7 @@ class GenerationRequest:
     turns: Sequence[Turn]
     system_instruction: str | None = None
     model: str | None = None
+    purpose: Purpose = Purpose.REPLY
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

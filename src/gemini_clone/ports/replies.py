@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from gemini_clone.domain.ids import MessageId, UserId
+from gemini_clone.domain.chatrooms import TitleSource, wants_model_title
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import MessageError, MessageStatus, TokenUsage
 from gemini_clone.ports.language_model import Turn
 
@@ -23,14 +24,35 @@ class QuotaUnit:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyRoom:
+    """The room a claimed reply is written in, as its model call and its title need it."""
+
+    chatroom_id: ChatroomId
+    user_id: UserId
+    system_instruction: str | None
+    """None: the service's default."""
+    model: str | None
+    """The room's chosen model; None: the default (`ModelAccess.answering_model` decides)."""
+    owner_plan_status: str | None
+    """The owner's subscription status (None: never subscribed)."""
+    title_source: TitleSource
+    title_tries: int
+
+    @property
+    def wants_model_title(self) -> bool:
+        return wants_model_title(self.title_source, self.title_tries)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ClaimedReply:
     question: str
     """The user's message the reply answers."""
     history: Sequence[Turn]
-    """Completed turns of the room older than the question, newest first, within the
-    token budget (see `ReplyStore.claim`)."""
+    """Turns of the room's answered exchanges older than the question, newest first,
+    within the token budget (see `ReplyStore.claim`)."""
     quota: QuotaUnit | None
     """The unit the question took, if any: a reply that fails gives it back."""
+    room: ReplyRoom
     attempt: int
     """Which claim of the reply this is (its `attempts` after the claim; 1 for the
     first): a later one starts over, and only this claim may renew the lease."""
@@ -64,9 +86,10 @@ class ReplyStore(Protocol):
 
         The rule is `Message.is_claimable`. None, changing nothing, when the reply is
         missing, is not a reply, answers no stored question, is held by a live lease, or is
-        final. Of two concurrent claims, one wins. The history holds the room's completed
-        turns created before the question, newest first (ties by id), cut by
-        `domain.history.within_budget` at `token_budget` and `history_limit`.
+        final. Of two concurrent claims, one wins. The history holds the turns of the
+        room's answered exchanges (`domain.history.answered_exchanges`) created before the
+        question, newest first (ties by id), cut by `domain.history.within_budget` at
+        `token_budget` and `history_limit`.
         """
         ...
 

@@ -73,13 +73,32 @@ class ChatroomRepository(Protocol):
         """The chatroom if it exists and belongs to this user."""
         ...
 
+    async def get_any(self, chatroom_id: ChatroomId) -> Chatroom | None:
+        """The chatroom whoever owns it (operators' reads)."""
+        ...
+
     async def list_for_user(
         self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
     ) -> Sequence[Chatroom]:
         """Newest activity first; `before` is the (activity, id) of the last item seen."""
         ...
 
-    async def update_title(self, chatroom: Chatroom) -> None: ...
+    async def update(self, chatroom: Chatroom) -> None:
+        """Store the room's title, title source, system instruction, model and update time."""
+        ...
+
+    async def start_title_try(self, chatroom_id: ChatroomId, max_tries: int) -> bool:
+        """Count one more try of the model at the room's title, if the title is still the
+        default and fewer than `max_tries` were made; False, changing nothing, otherwise.
+
+        A conditional update: of two concurrent tries, one counts.
+        """
+        ...
+
+    async def set_model_title(self, chatroom_id: ChatroomId, title: str, now: datetime) -> bool:
+        """Store the model's title if the room's title is still the default (a user's
+        rename always wins); False, changing nothing, otherwise."""
+        ...
 
     async def delete(self, chatroom_id: ChatroomId) -> None: ...
 
@@ -111,6 +130,14 @@ class MessageRepository(Protocol):
         ...
 
     async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> int: ...
+
+    async def replies_to(self, question_id: MessageId) -> Sequence[Message]:
+        """Every reply to the question, oldest first (ties by id)."""
+        ...
+
+    async def latest_question(self, chatroom_id: ChatroomId) -> Message | None:
+        """The room's newest user message (ties by id): its latest exchange's question."""
+        ...
 
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int

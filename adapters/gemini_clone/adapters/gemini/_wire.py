@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gemini_clone.domain.messages import Role, TokenUsage
-from gemini_clone.ports.language_model import GenerationRequest
+from gemini_clone.ports.language_model import GenerationRequest, Purpose
 
 BLOCKING_FINISH_REASONS = frozenset(
     {
@@ -28,15 +28,27 @@ _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
 _ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 
 
+TITLE_MAX_OUTPUT_TOKENS = 256
+"""A title's output limit, thinking included (2.5 Pro cannot think less than 128 tokens)."""
+
+
 def request_body(
     request: GenerationRequest, *, temperature: float | None, max_output_tokens: int | None
 ) -> dict[str, Any]:
-    """The `GenerateContentRequest`: one text part per turn, settings only when given."""
+    """The `GenerateContentRequest`: one text part per turn, settings only when given.
+
+    A title request gets a small output limit and the least thinking its model allows.
+    """
     generation_config: dict[str, Any] = {}
     if temperature is not None:
         generation_config["temperature"] = temperature
     if max_output_tokens is not None:
         generation_config["maxOutputTokens"] = max_output_tokens
+    if request.purpose is Purpose.TITLE:
+        generation_config["maxOutputTokens"] = TITLE_MAX_OUTPUT_TOKENS
+        thinking = least_thinking(request.model or "")
+        if thinking is not None:
+            generation_config["thinkingConfig"] = thinking
     body: dict[str, Any] = {
         "contents": [
             {"role": _ROLES[turn.role], "parts": [{"text": turn.text}]} for turn in request.turns
@@ -46,6 +58,18 @@ def request_body(
     if request.system_instruction:
         body["systemInstruction"] = {"parts": [{"text": request.system_instruction}]}
     return body
+
+
+def least_thinking(model: str) -> dict[str, Any] | None:
+    """The smallest thinking a Gemini model accepts: Gemini 3 models take a level, 2.5 Pro
+    at least 128 tokens, other 2.5 models none; older models do not think."""
+    if model.startswith("gemini-3"):
+        return {"thinkingLevel": "low"}
+    if model.startswith("gemini-2.5-pro"):
+        return {"thinkingBudget": 128}
+    if model.startswith("gemini-2.5"):
+        return {"thinkingBudget": 0}
+    return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

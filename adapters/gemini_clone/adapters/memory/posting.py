@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 
 from gemini_clone.adapters.memory.tables import InMemoryStore
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import ChatroomId, UserId
-from gemini_clone.domain.messages import Message
+from gemini_clone.domain.messages import (
+    PENDING_STATUSES,
+    Message,
+    Role,
+    newest_first_key,
+    not_latest_exchange,
+)
 from gemini_clone.domain.quota import allows_another, refused_count
-from gemini_clone.ports.posting import MessagePosting, QuotaTake
+from gemini_clone.ports.posting import MessagePosting, QuotaTake, Retry
 
 
 class InMemoryPosting(MessagePosting):
@@ -42,4 +49,43 @@ class InMemoryPosting(MessagePosting):
             tables.messages[message.id] = message
             tables.messages[reply.id] = reply
             tables.chatrooms[room.id] = room.with_messages(2, message.created_at)
+        return QuotaTake(taken=True, used=used + 1)
+
+    async def store_retry(
+        self, retry: Retry, *, day: date, limit: int | None, now: datetime
+    ) -> QuotaTake:
+        question, reply = retry.question, retry.reply
+        async with self._store.lock:
+            tables = self._store.tables
+            key = (question.user_id, day)
+            used = tables.usage.get(key, 0)
+            if not allows_another(used, limit):
+                assert limit is not None  # only a finite limit refuses
+                return QuotaTake(taken=False, used=refused_count(used, limit))
+            room = tables.chatrooms.get(question.chatroom_id)
+            if room is None or room.user_id != question.user_id:
+                raise NotFound.chatroom()
+            questions = [
+                message
+                for message in tables.messages.values()
+                if message.chatroom_id == room.id and message.role is Role.USER
+            ]
+            latest = max(questions, key=newest_first_key, default=None)
+            if latest is None or latest.id != question.id:
+                raise not_latest_exchange()
+            for pending in [
+                message
+                for message in tables.messages.values()
+                if message.in_reply_to == question.id and message.status in PENDING_STATUSES
+            ]:
+                tables.messages[pending.id] = pending.superseded(now)
+            tables.usage[key] = used + 1
+            tables.messages[question.id] = replace(
+                tables.messages[question.id],
+                content=question.content,
+                edited_at=question.edited_at,
+                quota_day=question.quota_day,
+            )
+            tables.messages[reply.id] = reply
+            tables.chatrooms[room.id] = room.with_messages(1, reply.created_at)
         return QuotaTake(taken=True, used=used + 1)

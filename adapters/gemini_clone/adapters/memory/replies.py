@@ -7,12 +7,12 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from gemini_clone.adapters.memory.tables import InMemoryStore
-from gemini_clone.domain.history import within_budget
+from gemini_clone.domain.history import answered_exchanges, within_budget
 from gemini_clone.domain.ids import MessageId
-from gemini_clone.domain.messages import MessageStatus
+from gemini_clone.domain.messages import MessageStatus, newest_first_key
 from gemini_clone.domain.quota import after_give_back
 from gemini_clone.ports.language_model import Turn
-from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyStore
+from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyRoom, ReplyStore
 
 
 class InMemoryReplyStore(ReplyStore):
@@ -45,14 +45,18 @@ class InMemoryReplyStore(ReplyStore):
             earlier = sorted(
                 (
                     message
-                    for message in messages.values()
-                    if message.chatroom_id == question.chatroom_id
-                    and message.status is MessageStatus.COMPLETED
-                    and message.created_at < question.created_at
+                    for message in answered_exchanges(
+                        message
+                        for message in messages.values()
+                        if message.chatroom_id == question.chatroom_id
+                    )
+                    if message.created_at < question.created_at
                 ),
-                key=lambda message: (message.created_at, message.id),
+                key=newest_first_key,
                 reverse=True,
             )
+            room = self._store.tables.chatrooms[question.chatroom_id]
+            subscription = self._store.tables.subscriptions.get(room.user_id)
         history = within_budget(
             question.content, earlier, token_budget=token_budget, limit=history_limit
         )
@@ -63,6 +67,15 @@ class InMemoryReplyStore(ReplyStore):
             quota=None
             if question.quota_day is None
             else QuotaUnit(user_id=question.user_id, day=date.fromisoformat(question.quota_day)),
+            room=ReplyRoom(
+                chatroom_id=room.id,
+                user_id=room.user_id,
+                system_instruction=room.system_instruction,
+                model=room.model,
+                owner_plan_status=None if subscription is None else subscription.status,
+                title_source=room.title_source,
+                title_tries=room.title_tries,
+            ),
         )
 
     async def finish(

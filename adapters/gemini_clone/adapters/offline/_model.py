@@ -6,10 +6,16 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from gemini_clone.domain.messages import Role, TokenUsage
-from gemini_clone.ports.language_model import GenerationChunk, GenerationRequest, LanguageModel
+from gemini_clone.ports.language_model import (
+    GenerationChunk,
+    GenerationRequest,
+    LanguageModel,
+    Purpose,
+)
 
 LABEL = "[offline model]"
 SUMMARY_WORDS = 12
+TITLE_WORDS = 6
 
 
 class OfflineLanguageModel(LanguageModel):
@@ -18,6 +24,8 @@ class OfflineLanguageModel(LanguageModel):
     - Every answer starts with "[offline model]", so nobody takes it for Gemini's.
     - The answer depends on the request alone: it quotes the first words of the last user
       message, counts its words and the turns it saw, and says how to switch to Gemini.
+    - A title request (`Purpose.TITLE`) is answered with the first six words of the
+      conversation's first user turn, capitalised, so rooms name themselves offline too.
     - It streams one chunk per word; the last one carries finish reason "stop", the usage
       counted in words (prompt: system instruction and every turn) and the model name.
     - `latency_seconds` is waited once before the first word, `word_delay_seconds` before
@@ -63,6 +71,8 @@ class OfflineLanguageModel(LanguageModel):
 
 
 def _answer(request: GenerationRequest) -> str:
+    if request.purpose is Purpose.TITLE:
+        return _title(request)
     said = next((turn.text for turn in reversed(request.turns) if turn.role is Role.USER), "")
     words = said.split()
     turns = len(request.turns)
@@ -75,6 +85,13 @@ def _answer(request: GenerationRequest) -> str:
         f"{LABEL} {heard} I saw {_plural(turns, 'turn')} of this conversation. "
         "Set GEMINI_API_KEY to get real answers from Gemini."
     )
+
+
+def _title(request: GenerationRequest) -> str:
+    first = next((turn.text for turn in request.turns if turn.role is Role.USER), "")
+    words = first.split()[:TITLE_WORDS]
+    title = " ".join(words).strip(".,;:!?\"'") or "Conversation"
+    return title[0].upper() + title[1:]
 
 
 def _count_words(text: str) -> int:

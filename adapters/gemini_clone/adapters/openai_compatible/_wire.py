@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gemini_clone.domain.messages import Role, TokenUsage
-from gemini_clone.ports.language_model import GenerationRequest
+from gemini_clone.ports.language_model import GenerationRequest, Purpose
 
 DONE = "[DONE]"
 """The `data` of the event that ends every stream."""
@@ -19,22 +19,30 @@ DONE = "[DONE]"
 _ROLES = {Role.USER: "user", Role.MODEL: "assistant"}
 
 
+TITLE_MAX_TOKENS = 64
+"""A title's output limit: a few words."""
+
+
 def request_body(request: GenerationRequest, *, model: str) -> dict[str, Any]:
     """The streamed chat completion request: the system instruction first, then the turns.
 
     `stream_options.include_usage` asks for the usage chunk before `[DONE]`; servers that
-    do not know it (older ones) ignore it and send no usage.
+    do not know it (older ones) ignore it and send no usage. A title request is capped at
+    `TITLE_MAX_TOKENS`.
     """
     messages: list[dict[str, str]] = []
     if request.system_instruction:
         messages.append({"role": "system", "content": request.system_instruction})
     messages.extend({"role": _ROLES[turn.role], "content": turn.text} for turn in request.turns)
-    return {
+    body: dict[str, Any] = {
         "model": model,
         "messages": messages,
         "stream": True,
         "stream_options": {"include_usage": True},
     }
+    if request.purpose is Purpose.TITLE:
+        body["max_tokens"] = TITLE_MAX_TOKENS
+    return body
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

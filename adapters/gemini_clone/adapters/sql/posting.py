@@ -4,7 +4,7 @@ PostgreSQL (`PostgresPosting`, see bench/README.md, "Decisions")."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -21,9 +21,9 @@ from gemini_clone.adapters.sql.tables import chatrooms, daily_usage, messages
 from gemini_clone.adapters.sql.transaction import transaction
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import ChatroomId, UserId
-from gemini_clone.domain.messages import Message
+from gemini_clone.domain.messages import Message, not_latest_exchange
 from gemini_clone.domain.quota import refused_count
-from gemini_clone.ports.posting import MessagePosting, QuotaTake
+from gemini_clone.ports.posting import MessagePosting, QuotaTake, Retry
 
 _ROOM = parameter("room_id", chatrooms.c.id)
 _OWNER = parameter("owner_id", chatrooms.c.user_id)
@@ -36,6 +36,18 @@ _OWNER_PLAN_STATUS = rules.owner_plan_status(_ROOM, _OWNER)
 _USED = rules.used_quota(_UNIT_USER, _UNIT_DAY)
 _COUNT = rules.count_messages(_ROOM, 2, _POSTED_AT)
 _INSERT = insert(messages)
+_QUESTION = parameter("question_id", messages.c.id)
+_NOW = parameter("now", messages.c.completed_at)
+_LATEST_QUESTION = rules.latest_question(_ROOM)
+_SUPERSEDE = rules.supersede_replies(_QUESTION, _NOW)
+_RETRY_QUESTION = rules.retry_question(
+    _QUESTION,
+    {
+        name: parameter(f"new_{name}", messages.c[name])
+        for name in ("content", "edited_at", "quota_day")
+    },
+)
+_COUNT_ONE = rules.count_messages(_ROOM, 1, _POSTED_AT)
 
 
 class SqlPosting(MessagePosting):
@@ -82,6 +94,46 @@ class SqlPosting(MessagePosting):
             await connection.commit()
         return QuotaTake(taken=True, used=used)
 
+    async def store_retry(
+        self, retry: Retry, *, day: date, limit: int | None, now: datetime
+    ) -> QuotaTake:
+        """The unit is taken first: its row lock queues the user's posts and tries, so the
+        latest question read after it is the one the try answers."""
+        question, reply = retry.question, retry.reply
+        unit = {"unit_user": question.user_id, "unit_day": day}
+        async with transaction(self._engine) as connection:
+            taken = await connection.execute(self._take, {**unit, "daily_limit": limit})
+            used = taken.scalar_one_or_none()
+            if used is None:
+                assert limit is not None  # only a finite limit refuses
+                found = (await connection.execute(_USED, unit)).scalar_one_or_none()
+                return QuotaTake(taken=False, used=refused_count(found or 0, limit))
+            latest = await connection.execute(_LATEST_QUESTION, {"room_id": question.chatroom_id})
+            latest_id = latest.scalar_one_or_none()
+            if latest_id is None:
+                raise NotFound.chatroom()
+            if latest_id != question.id:
+                raise not_latest_exchange()
+            await connection.execute(_SUPERSEDE, {"question_id": question.id, "now": now})
+            await connection.execute(
+                _RETRY_QUESTION,
+                {
+                    "question_id": question.id,
+                    "new_content": question.content,
+                    "new_edited_at": question.edited_at,
+                    "new_quota_day": question.quota_day,
+                },
+            )
+            try:
+                await connection.execute(insert(messages), [message_row(reply)])
+            except IntegrityError as error:
+                raise NotFound.chatroom() from error
+            await connection.execute(
+                _COUNT_ONE, {"room_id": question.chatroom_id, "posted_at": reply.created_at}
+            )
+            await connection.commit()
+        return QuotaTake(taken=True, used=used)
+
 
 def _row_parameters(prefix: str) -> list[BindParameter[object]]:
     return [parameter(f"{prefix}{column.name}", column) for column in messages.columns]
@@ -115,6 +167,7 @@ class PostgresPosting(MessagePosting):
         self._engine = engine
         self._owner_plan_status = OneStatement(_OWNER_PLAN_STATUS, engine)
         self._store = OneStatement(_one_statement_post(), engine)
+        self._retries = SqlPosting(engine)
 
     async def owner_plan_status(self, chatroom_id: ChatroomId, user_id: UserId) -> str | None:
         rows = await self._owner_plan_status.fetch(
@@ -147,3 +200,10 @@ class PostgresPosting(MessagePosting):
             return QuotaTake(taken=True, used=taken)
         assert limit is not None  # only a finite limit refuses
         return QuotaTake(taken=False, used=refused_count(found or 0, limit))
+
+    async def store_retry(
+        self, retry: Retry, *, day: date, limit: int | None, now: datetime
+    ) -> QuotaTake:
+        """Through the SQLAlchemy path: retries are rare next to posts, and the rules are
+        the same expressions."""
+        return await self._retries.store_retry(retry, day=day, limit=limit, now=now)

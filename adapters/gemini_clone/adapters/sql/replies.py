@@ -18,10 +18,11 @@ from gemini_clone.adapters.sql.repositories.messages import usage_document
 from gemini_clone.adapters.sql.rules import parameter
 from gemini_clone.adapters.sql.tables import daily_usage, messages
 from gemini_clone.adapters.sql.transaction import transaction
-from gemini_clone.domain.ids import MessageId, UserId
+from gemini_clone.domain.chatrooms import TitleSource
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Role
 from gemini_clone.ports.language_model import Turn
-from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyStore
+from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyRoom, ReplyStore
 
 _m = messages.c
 _REPLY = parameter("reply_id", _m.id)
@@ -100,13 +101,23 @@ def _claimed(
     attempt: int, question: Mapping[Any, Any], history: Sequence[Mapping[Any, Any]]
 ) -> ClaimedReply:
     quota_day: str | None = question["quota_day"]
+    owner = UserId(question["user_id"])
     return ClaimedReply(
         attempt=attempt,
         question=question["content"],
         history=[Turn(role=Role(row["role"]), text=row["content"]) for row in history],
         quota=None
         if quota_day is None
-        else QuotaUnit(user_id=UserId(question["user_id"]), day=date.fromisoformat(quota_day)),
+        else QuotaUnit(user_id=owner, day=date.fromisoformat(quota_day)),
+        room=ReplyRoom(
+            chatroom_id=ChatroomId(question["chatroom_id"]),
+            user_id=owner,
+            system_instruction=question["system_instruction"],
+            model=question["room_model"],
+            owner_plan_status=question["plan_status"],
+            title_source=TitleSource(question["title_source"]),
+            title_tries=question["title_tries"],
+        ),
     )
 
 
@@ -206,17 +217,26 @@ def _one_statement_claim() -> Select[Any]:
     window = rules.history_window(
         question.c.chatroom_id, question.c.created_at, _HISTORY_LIMIT
     ).lateral("turns")
+    room_columns = [
+        question.c.chatroom_id,
+        question.c.user_id,
+        question.c.quota_day,
+        question.c.system_instruction,
+        question.c.room_model,
+        question.c.title_source,
+        question.c.title_tries,
+        question.c.plan_status,
+    ]
     asked = select(
         literal(0, Integer).label("position"),
         null().label("role"),
         question.c.content,
-        question.c.user_id,
-        question.c.quota_day,
+        *room_columns,
         claimed.c.attempts,
     )
     history = (
         _history(question.c.cost, window)
-        .add_columns(null(), null(), null())
+        .add_columns(*(null() for _ in [*room_columns, claimed.c.attempts]))
         .select_from(question)
         .join(window, true())
     )

@@ -10,7 +10,6 @@ Python twin in the domain, named in its docstring; one contract suite per port
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -36,7 +35,7 @@ from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
 from gemini_clone.adapters.sql.tables import chatrooms, daily_usage, messages, subscriptions
 from gemini_clone.domain.history import CHARS_PER_TOKEN, TOKENS_PER_TURN
-from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import MessageStatus, Role
 
 Value = ColumnElement[Any]
@@ -48,6 +47,9 @@ _m = messages.c
 _u = daily_usage.c
 _c = chatrooms.c
 _question = messages.alias("q")
+_answer = messages.alias("answer")
+_newer_than_answer = messages.alias("newer_than_answer")
+_newer_than_turn = messages.alias("newer_than_turn")
 
 
 def lease_ended(now: Value) -> ColumnElement[bool]:
@@ -198,6 +200,33 @@ def count_messages(chatroom_id: Value, count: int, at: Value) -> Update:
     )
 
 
+def latest_question(chatroom_id: Value) -> Select[MessageId]:
+    """The id of the room's newest user message (ties by id), as `newest_first_key` orders."""
+    return (
+        select(_m.id)
+        .where(_m.chatroom_id == chatroom_id, _m.role == Role.USER.value)
+        .order_by(_m.created_at.desc(), _m.id.desc())
+        .limit(1)
+    )
+
+
+def supersede_replies(question_id: Value, now: Value) -> Update:
+    """`Message.superseded`: the question's queued and processing replies, cancelled."""
+    return (
+        update(messages)
+        .where(
+            _m.in_reply_to == question_id,
+            _m.status.in_([MessageStatus.QUEUED.value, MessageStatus.PROCESSING.value]),
+        )
+        .values(status=MessageStatus.CANCELLED.value, completed_at=now, lease_expires_at=None)
+    )
+
+
+def retry_question(question_id: Value, values: Mapping[str, Value]) -> Update:
+    """Store a retried question's content, `edited_at` and `quota_day`."""
+    return update(messages).where(_m.id == question_id).values(**values)
+
+
 def owner_plan_status(chatroom_id: Value, user_id: Value) -> Select[str | None]:
     """The subscription status of the room's owner; no row unless the room is this user's."""
     return (
@@ -212,23 +241,67 @@ def token_cost(content: Value) -> ColumnElement[int]:
     return func.length(content, type_=Integer) // CHARS_PER_TOKEN + TOKENS_PER_TURN
 
 
-def question(question_id: Value) -> Select[ChatroomId, datetime, str, UserId, str, int]:
-    """What a claim reads of the question, with its token cost."""
+def question(question_id: Value) -> Select[Any]:
+    """What a claim reads of the question, with its token cost, and of its room (settings,
+    title state, and the owner's subscription status)."""
     q = _question.c
-    return select(
-        q.chatroom_id,
-        q.created_at,
-        q.content,
-        q.user_id,
-        q.quota_day,
-        token_cost(q.content).label("cost"),
-    ).where(q.id == question_id)
+    return (
+        select(
+            q.chatroom_id,
+            q.created_at,
+            q.content,
+            q.user_id,
+            q.quota_day,
+            token_cost(q.content).label("cost"),
+            _c.system_instruction,
+            _c.model.label("room_model"),
+            _c.title_source,
+            _c.title_tries,
+            subscriptions.c.status.label("plan_status"),
+        )
+        .select_from(
+            _question.join(chatrooms, _c.id == q.chatroom_id).outerjoin(
+                subscriptions, subscriptions.c.user_id == _c.user_id
+            )
+        )
+        .where(q.id == question_id)
+    )
+
+
+def _is_current_reply(reply: Any, newer: Any) -> ColumnElement[bool]:
+    """No newer reply (later, ties by id) answers the same question."""
+    return ~exists().where(
+        newer.c.in_reply_to == reply.in_reply_to,
+        or_(
+            newer.c.created_at > reply.created_at,
+            and_(newer.c.created_at == reply.created_at, newer.c.id > reply.id),
+        ),
+    )
+
+
+def in_answered_exchange() -> ColumnElement[bool]:
+    """`domain.history.answered_exchanges`: the turn is a question whose current (newest)
+    reply is completed, or that reply."""
+    answer = _answer.c
+    answered_question = exists().where(
+        answer.in_reply_to == _m.id,
+        answer.status == MessageStatus.COMPLETED.value,
+        _is_current_reply(answer, _newer_than_answer),
+    )
+    return or_(
+        and_(_m.role == Role.USER.value, answered_question),
+        and_(
+            _m.role == Role.MODEL.value,
+            _m.in_reply_to.is_not(None),
+            _is_current_reply(_m, _newer_than_turn),
+        ),
+    )
 
 
 def history_window(chatroom_id: Value, before: Value, limit: Value) -> Select[int, str, str, int]:
-    """The room's completed turns created before `before`, newest first (ties by id), at
-    most `limit`, each with its position (1 the newest) and the tokens spent from the
-    newest to it."""
+    """The turns of the room's answered exchanges created before `before`, newest first
+    (ties by id), at most `limit`, each with its position (1 the newest) and the tokens
+    spent from the newest to it."""
     newest = (_m.created_at.desc(), _m.id.desc())
     return (
         select(
@@ -241,6 +314,7 @@ def history_window(chatroom_id: Value, before: Value, limit: Value) -> Select[in
             _m.chatroom_id == chatroom_id,
             _m.status == MessageStatus.COMPLETED.value,
             _m.created_at < before,
+            in_answered_exchange(),
         )
         .order_by(*newest)
         .limit(limit)

@@ -84,6 +84,11 @@ chatrooms = Table(
     # pages of a user's list are a plain range scan of one index.
     Column("last_activity_at", UtcDateTime, nullable=False),
     Column("message_count", Integer, nullable=False),
+    Column("title_source", String(16), nullable=False, server_default="default"),
+    Column("system_instruction", Text),
+    Column("model", String(100)),
+    Column("title_tries", Integer, nullable=False, server_default="0"),
+    CheckConstraint("title_source IN ('default', 'model', 'user')", name="title_source"),
     Index(None, "user_id", "last_activity_at", "id"),
 )
 
@@ -112,6 +117,7 @@ messages = Table(
     Column("lease_expires_at", UtcDateTime),
     Column("attempts", Integer, nullable=False),
     Column("quota_day", String(10)),
+    Column("edited_at", UtcDateTime),
     CheckConstraint("role IN ('user', 'model')", name="role"),
     CheckConstraint(
         "status IN ('queued', 'processing', 'completed', 'failed', 'blocked', 'cancelled')",
@@ -119,6 +125,8 @@ messages = Table(
     ),
     Index(None, "chatroom_id", "created_at", "id"),
     Index(None, "status", "created_at"),
+    # A question's replies, newest last: the current reply of each exchange (history).
+    Index(None, "in_reply_to", "created_at"),
 )
 
 subscriptions = Table(

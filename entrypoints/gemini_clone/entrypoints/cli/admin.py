@@ -1,4 +1,4 @@
-"""Operator commands: users, subscriptions, usage and stale jobs.
+"""Operator commands: users, chatrooms, subscriptions, usage and stale jobs.
 
 Each command drives a use case of the core through the container; the text output is for
 people, `--json` for scripts (times in RFC 3339 UTC, as the HTTP API writes them).
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
 import click
 
@@ -17,10 +18,12 @@ from gemini_clone.application.admin.list_users import (
     ListUsersInput,
     UserSummary,
 )
+from gemini_clone.application.admin.show_chatroom import ChatroomSettings
 from gemini_clone.application.admin.show_user import UserDetail
 from gemini_clone.application.admin.usage_report import DailyUsageReport
 from gemini_clone.application.auth.signup import SignUpInput
 from gemini_clone.application.billing.apply_payment_event import EventOutcome
+from gemini_clone.domain.ids import ChatroomId
 from gemini_clone.domain.users import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, User
 from gemini_clone.entrypoints.cli.common import (
     cli_settings,
@@ -126,6 +129,69 @@ def users_show(mobile_number: str, as_json: bool) -> None:
         _echo_json(_detail_json(detail))
     else:
         click.echo(_detail_text(detail))
+
+
+# chatrooms ----------------------------------------------------------------------------
+
+
+@click.group()
+def chatrooms() -> None:
+    """Show chatrooms and their settings."""
+
+
+@chatrooms.command("show")
+@click.argument("chatroom_id", type=click.UUID)
+@JSON_OPTION
+def chatrooms_show(chatroom_id: UUID, as_json: bool) -> None:
+    """Show one chatroom: owner, title, system instruction, model and counts.
+
+    CHATROOM_ID is the room's id (a UUID), any user's.
+    """
+
+    async def action(container: Container) -> ChatroomSettings:
+        return await container.show_chatroom().execute(ChatroomId(chatroom_id))
+
+    shown = run_on_database(cli_settings(), action)
+    if as_json:
+        _echo_json(_chatroom_json(shown))
+    else:
+        click.echo(_chatroom_text(shown))
+
+
+def _chatroom_json(shown: ChatroomSettings) -> dict[str, Any]:
+    """The chatroom object of the HTTP API, with its owner and the answering model."""
+    room = shown.chatroom
+    return {
+        "id": str(room.id),
+        "title": room.title,
+        "title_source": room.title_source.value,
+        "system_instruction": room.system_instruction,
+        "model": room.model,
+        "answering_model": shown.answering_model,
+        "created_at": utc_json(room.created_at),
+        "updated_at": utc_json(room.updated_at),
+        "last_message_at": utc_json(room.last_message_at),
+        "message_count": room.message_count,
+        "owner": _user_json(shown.owner, shown.owner_tier),
+    }
+
+
+def _chatroom_text(shown: ChatroomSettings) -> str:
+    room = shown.chatroom
+    model = room.model or "(default)"
+    instruction = printable(room.system_instruction) if room.system_instruction else "(default)"
+    fields = [
+        ("id", str(room.id)),
+        ("owner", f"{shown.owner.mobile_number} ({shown.owner_tier.value}, {shown.owner.id})"),
+        ("title", f"{printable(room.title)} (by {room.title_source.value})"),
+        ("instruction", instruction),
+        ("model", f"{model}; answers with {shown.answering_model}"),
+        ("messages", str(room.message_count)),
+        ("created", utc_text(room.created_at)),
+        ("updated", utc_text(room.updated_at)),
+        ("last message", utc_text(room.last_message_at) if room.last_message_at else "never"),
+    ]
+    return "\n".join(f"{label + ':':<15}{value}" for label, value in fields)
 
 
 def _detail_json(detail: UserDetail) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gemini_clone.domain.errors import GeminiCloneError
-from gemini_clone.entrypoints.cli.admin import jobs, subscriptions, usage, users
+from gemini_clone.entrypoints.cli.admin import chatrooms, jobs, subscriptions, usage, users
 from gemini_clone.entrypoints.cli.common import cli_settings, failure, run_with_container
 from gemini_clone.entrypoints.logs import configure_logging
 from gemini_clone.entrypoints.settings import Settings, SettingsError
@@ -196,5 +196,5 @@ def config() -> None:
         click.echo(f"{name.upper()}={'' if value is None else value}")
 
 
-for command in (users, subscriptions, usage, jobs):
+for command in (users, chatrooms, subscriptions, usage, jobs):
     main.add_command(command)

@@ -31,6 +31,7 @@ from gemini_clone.entrypoints.http.errors import problem_response
 from gemini_clone.entrypoints.http.health import HealthController
 from gemini_clone.entrypoints.http.messages import MessageController
 from gemini_clone.entrypoints.http.metrics import MetricsController
+from gemini_clone.entrypoints.http.models import ModelController
 from gemini_clone.entrypoints.http.observability import RequestObservability
 from gemini_clone.entrypoints.http.sandbox import SandboxController
 from gemini_clone.entrypoints.http.users import UserController
@@ -71,6 +72,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
         UserController,
         ChatroomController,
         MessageController,
+        ModelController,
         SubscriptionController,
         WebhookController,
         HealthController,

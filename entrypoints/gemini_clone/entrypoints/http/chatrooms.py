@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, cast
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
@@ -20,7 +21,11 @@ from gemini_clone.application.chatrooms.listing import (
     ListChatroomsInput,
 )
 from gemini_clone.application.chatrooms.pages import DECODED_PAGES_KEPT, ChatroomPage
-from gemini_clone.application.chatrooms.rename import RenameChatroom, RenameChatroomInput
+from gemini_clone.application.chatrooms.update import (
+    UNCHANGED,
+    UpdateChatroom,
+    UpdateChatroomInput,
+)
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
 from gemini_clone.entrypoints.http.errors import problems
@@ -29,7 +34,7 @@ from gemini_clone.entrypoints.http.schemas import (
     ChatroomDetailBody,
     ChatroomPageBody,
     CreateChatroomRequest,
-    RenameChatroomRequest,
+    UpdateChatroomRequest,
     chatroom_body,
     chatroom_detail_body,
 )
@@ -38,6 +43,10 @@ ChatroomIdParam = Annotated[ChatroomId, PathParameter(description="The chatroom'
 CURSOR_MAX_LENGTH = 512
 
 _NOT_FOUND = {404: "`chatroom_not_found`: no such chatroom, or another user's."}
+_MODEL_CHOICE = {
+    403: "`model_requires_pro`: the model is for Pro users.",
+    422: "A field is not valid (`validation_error`, with `errors`), or `unknown_model`.",
+}
 
 
 def page_body(page: ChatroomPage) -> ChatroomPageBody:
@@ -84,8 +93,12 @@ class ChatroomController(Controller):
         "/",
         status_code=201,
         summary="Open a chatroom",
-        description='A missing or blank title becomes "New chat". The body may be left out.',
-        responses=problems(401, 422),
+        description=(
+            'A missing or blank title becomes "New chat" (`title_source: "default"`), which the '
+            "model replaces after the first reply. `system_instruction` (at most 4 000 "
+            "characters) and `model` (see GET /models) are optional. The body may be left out."
+        ),
+        responses=problems(401, codes=_MODEL_CHOICE),
     )
     async def create(
         self,
@@ -95,7 +108,12 @@ class ChatroomController(Controller):
     ) -> ChatroomBody:
         user_id = request.user
         chatroom = await create_chatroom.execute(
-            CreateChatroomInput(user_id=user_id, title=data.title if data else None)
+            CreateChatroomInput(
+                user_id=user_id,
+                title=data.title if data else None,
+                system_instruction=data.system_instruction if data else None,
+                model=data.model if data else None,
+            )
         )
         return chatroom_body(chatroom)
 
@@ -155,19 +173,32 @@ class ChatroomController(Controller):
 
     @patch(
         "/{chatroom_id:str}",
-        summary="Rename a chatroom",
-        responses=problems(401, 422, codes=_NOT_FOUND),
+        summary="Rename a chatroom or change its system instruction or model",
+        description=(
+            "Only the fields given change. A title is the user's (the model never replaces "
+            "it); `null` sets `system_instruction` or `model` back to the service's default. "
+            "Later replies use the new settings."
+        ),
+        responses=problems(401, codes={**_NOT_FOUND, **_MODEL_CHOICE}),
     )
-    async def rename(
+    async def update(
         self,
         chatroom_id: ChatroomIdParam,
-        data: JSONBody[RenameChatroomRequest],
+        data: JSONBody[UpdateChatroomRequest],
         request: Request[UserId, Any, Any],
-        rename_chatroom: NamedDependency[RenameChatroom],
+        update_chatroom: NamedDependency[UpdateChatroom],
     ) -> ChatroomBody:
         user_id = request.user
-        chatroom = await rename_chatroom.execute(
-            RenameChatroomInput(user_id=user_id, chatroom_id=chatroom_id, title=data.title)
+        chatroom = await update_chatroom.execute(
+            UpdateChatroomInput(
+                user_id=user_id,
+                chatroom_id=chatroom_id,
+                title=UNCHANGED if data.title is msgspec.UNSET else data.title,
+                system_instruction=UNCHANGED
+                if data.system_instruction is msgspec.UNSET
+                else data.system_instruction,
+                model=UNCHANGED if data.model is msgspec.UNSET else data.model,
+            )
         )
         return chatroom_body(chatroom)
 

@@ -6,6 +6,7 @@ a stable machine `code`; validation failures add `errors: [{field, message}]`.
     domain error                   status  extra
     InvalidInput                   422     errors
     AuthenticationFailed           401     WWW-Authenticate: Bearer
+    Forbidden                      403
     NotFound                       404
     Conflict                       409
     TooManyRequests                429     Retry-After
@@ -39,6 +40,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
     Conflict,
+    Forbidden,
     GeminiCloneError,
     InvalidInput,
     NotFound,
@@ -59,6 +61,7 @@ PROBLEM_TYPE_PREFIX = "urn:gemini-clone:problem:"
 _DOMAIN_STATUS: dict[type[GeminiCloneError], int] = {
     InvalidInput: 422,
     AuthenticationFailed: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
     TooManyRequests: 429,
@@ -192,6 +195,7 @@ def _internal_problem(request: Request[Any, Any, Any], exc: Exception) -> Respon
 _STATUS_DESCRIPTIONS: dict[int, str] = {
     400: "The body is not valid JSON (`malformed_json`) or the request cannot be read.",
     401: "No valid access token (`missing_token`, `invalid_token`).",
+    403: "Not allowed on the user's plan.",
     404: "Not found, or owned by another user (`not_found`).",
     409: "Conflicts with the current state.",
     422: "A field is not valid (`validation_error`, with `errors`).",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -34,6 +34,13 @@ from gemini_clone.application.messaging.reading import (
     ListMessagesInput,
     WaitForReply,
 )
+from gemini_clone.application.messaging.retry import (
+    EditQuestion,
+    EditQuestionInput,
+    RegenerateInput,
+    RegenerateReply,
+    RetryOutput,
+)
 from gemini_clone.application.messaging.send_message import SendMessage, SendMessageInput
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.application.messaging.streaming import StreamReply
@@ -47,6 +54,7 @@ from gemini_clone.entrypoints.http.dependencies import base_url
 from gemini_clone.entrypoints.http.errors import problems
 from gemini_clone.entrypoints.http.observability import request_id_of
 from gemini_clone.entrypoints.http.schemas import (
+    EditMessageRequest,
     MessageBody,
     MessagePageBody,
     PostedMessageBody,
@@ -67,6 +75,18 @@ MessageIdParam = Annotated[MessageId, PathParameter(description="The message's i
 
 _CHATROOM_NOT_FOUND = {404: "`chatroom_not_found`: no such chatroom, or another user's."}
 _MESSAGE_NOT_FOUND = {404: "`message_not_found`: no such message here, or another user's."}
+_QUOTA_REFUSED = (
+    "`daily_limit_reached`, with `limit`, `used`, `resets_at`, `Retry-After` and the "
+    "X-RateLimit headers."
+)
+_RETRY_REFUSED = {
+    404: "`chatroom_not_found` or `message_not_found`: no such room or message here, or "
+    "another user's.",
+    409: "`not_latest_exchange`: only the room's latest exchange can be tried again.",
+    422: "A field is not valid (`validation_error`, with `errors`), or the id is not a reply "
+    "(`not_a_reply`) or not a question (`not_a_question`).",
+    429: _QUOTA_REFUSED,
+}
 _RATE_LIMIT_HEADERS = [
     ResponseHeader(
         name="X-RateLimit-Limit",
@@ -121,11 +141,7 @@ class MessageController(Controller):
             **problems(
                 401,
                 422,
-                codes={
-                    **_CHATROOM_NOT_FOUND,
-                    429: "`daily_limit_reached`, with `limit`, `used`, `resets_at`, "
-                    "`Retry-After` and the X-RateLimit headers.",
-                },
+                codes={**_CHATROOM_NOT_FOUND, 429: _QUOTA_REFUSED},
             ),
         },
     )
@@ -176,6 +192,68 @@ class MessageController(Controller):
             status_code=200 if reply.status.is_final else 202,
             headers=headers,
         )
+
+    @post(
+        "/{chatroom_id:str}/message/{reply_id:str}/regenerate",
+        status_code=202,
+        summary="Ask again: a new reply to the latest question",
+        description=(
+            "Only the room's latest exchange; its replies still pending are cancelled, earlier "
+            "ones stay readable (the newest reply is the current one). Takes one unit of the "
+            "daily quota, like a post."
+        ),
+        response_description="The question and its new, queued reply.",
+        response_headers=_RATE_LIMIT_HEADERS,
+        responses=problems(401, codes=_RETRY_REFUSED),
+    )
+    async def regenerate(
+        self,
+        request: Request[UserId, Any, Any],
+        chatroom_id: ChatroomIdParam,
+        reply_id: Annotated[MessageId, PathParameter(description="A reply's id (a UUID).")],
+        regenerate_reply: NamedDependency[RegenerateReply],
+    ) -> Response[PostedMessageBody]:
+        retried = await regenerate_reply.execute(
+            RegenerateInput(
+                user_id=request.user,
+                chatroom_id=chatroom_id,
+                reply_id=reply_id,
+                request_id=request_id_of(request),
+            )
+        )
+        return _retried_response(request, retried)
+
+    @patch(
+        "/{chatroom_id:str}/message/{message_id:str}",
+        status_code=202,
+        summary="Edit the latest question; a new reply is made",
+        description=(
+            "Only the room's latest question; its content is replaced (`edited_at` set), its "
+            "replies still pending are cancelled and earlier ones stay readable. Takes one unit "
+            "of the daily quota, like a post."
+        ),
+        response_description="The edited question and its new, queued reply.",
+        response_headers=_RATE_LIMIT_HEADERS,
+        responses=problems(401, codes=_RETRY_REFUSED),
+    )
+    async def edit(
+        self,
+        request: Request[UserId, Any, Any],
+        chatroom_id: ChatroomIdParam,
+        message_id: MessageIdParam,
+        data: JSONBody[EditMessageRequest],
+        edit_question: NamedDependency[EditQuestion],
+    ) -> Response[PostedMessageBody]:
+        retried = await edit_question.execute(
+            EditQuestionInput(
+                user_id=request.user,
+                chatroom_id=chatroom_id,
+                message_id=message_id,
+                content=data.content,
+                request_id=request_id_of(request),
+            )
+        )
+        return _retried_response(request, retried)
 
     @get(
         "/{chatroom_id:str}/messages",
@@ -311,6 +389,19 @@ async def _wait_or_as_is(
         # The message is stored and its reply queued: the client polls `Location` instead.
         logger.warning("waiting for reply %s failed; answering 202", reply.id, exc_info=True)
         return reply
+
+
+def _retried_response(
+    request: Request[UserId, Any, Any], retried: RetryOutput
+) -> Response[PostedMessageBody]:
+    reply = retried.reply
+    headers = _rate_limit_headers(retried.usage)
+    headers["Location"] = f"{base_url(request)}/chatroom/{reply.chatroom_id}/message/{reply.id}"
+    return Response(
+        PostedMessageBody(message=message_body(retried.message), reply=message_body(reply)),
+        status_code=202,
+        headers=headers,
+    )
 
 
 def _rate_limit_headers(usage: DailyUsage) -> dict[str, str]:

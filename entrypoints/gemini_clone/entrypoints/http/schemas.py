@@ -17,7 +17,13 @@ import msgspec
 from gemini_clone.application.auth.get_me import Profile
 from gemini_clone.application.billing.status import SubscriptionView
 from gemini_clone.application.chatrooms.get import ChatroomDetail
-from gemini_clone.domain.chatrooms import TITLE_MAX_LENGTH, Chatroom
+from gemini_clone.application.chatrooms.models import ModelList
+from gemini_clone.domain.chatrooms import (
+    SYSTEM_INSTRUCTION_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Chatroom,
+    TitleSource,
+)
 from gemini_clone.domain.messages import CONTENT_MAX_LENGTH, Message, MessageStatus, Role
 from gemini_clone.domain.quota import DailyUsage
 from gemini_clone.domain.subscriptions import Tier
@@ -48,6 +54,22 @@ Otp = Annotated[
 RefreshToken = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 Title = Annotated[str, msgspec.Meta(max_length=TITLE_MAX_LENGTH)]
 Content = Annotated[str, msgspec.Meta(min_length=1, max_length=CONTENT_MAX_LENGTH)]
+SystemInstruction = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=SYSTEM_INSTRUCTION_MAX_LENGTH,
+        description="How the model should answer in this room; null or blank: the default.",
+    ),
+]
+ModelId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=100,
+        description="A model id of GET /models; null: the default model.",
+        examples=["gemini-2.5-flash"],
+    ),
+]
 
 
 class _Request(msgspec.Struct, forbid_unknown_fields=True):
@@ -92,10 +114,21 @@ class ChangePasswordRequest(_Request):
 
 class CreateChatroomRequest(_Request):
     title: Title | None = None
+    system_instruction: SystemInstruction | None = None
+    model: ModelId | None = None
 
 
-class RenameChatroomRequest(_Request):
-    title: Title
+class UpdateChatroomRequest(_Request):
+    """Only the fields given change; `null` sets the instruction or the model back to the
+    service's default."""
+
+    title: Title | msgspec.UnsetType = msgspec.UNSET
+    system_instruction: SystemInstruction | msgspec.UnsetType | None = msgspec.UNSET
+    model: ModelId | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class EditMessageRequest(_Request):
+    content: Content
 
 
 class SendMessageRequest(_Request):
@@ -170,6 +203,12 @@ class PasswordUpdatedBody(_Body):
 class ChatroomBody(_Body):
     id: UUID
     title: str
+    title_source: TitleSource
+    """`default` (nobody named the room yet), `model` or `user`."""
+    system_instruction: str | None
+    """null: the service's default instruction."""
+    model: str | None
+    """null: the service's default model."""
     created_at: datetime
     updated_at: datetime
     last_message_at: datetime | None
@@ -201,6 +240,8 @@ class MessageBody(_Body):
     error: MessageErrorBody | None
     created_at: datetime
     completed_at: datetime | None
+    edited_at: datetime | None
+    """When the user last edited this question; null if never."""
 
 
 class ChatroomDetailBody(ChatroomBody):
@@ -229,6 +270,19 @@ class TaskStatusBody(_Body):
     task_id: UUID
     status: MessageStatus
     message: MessageBody
+
+
+class ModelBody(_Body):
+    id: str
+    provider: str
+    pro_only: bool
+    available: bool
+    """Whether the caller's plan may pick it."""
+
+
+class ModelsBody(_Body):
+    default: str
+    items: list[ModelBody]
 
 
 class CheckoutBody(_Body):
@@ -331,6 +385,9 @@ def chatroom_body(chatroom: Chatroom) -> ChatroomBody:
     return ChatroomBody(
         id=chatroom.id,
         title=chatroom.title,
+        title_source=chatroom.title_source,
+        system_instruction=chatroom.system_instruction,
+        model=chatroom.model,
         created_at=chatroom.created_at,
         updated_at=chatroom.updated_at,
         last_message_at=chatroom.last_message_at,
@@ -370,6 +427,22 @@ def message_body(message: Message) -> MessageBody:
         else None,
         created_at=message.created_at,
         completed_at=message.completed_at,
+        edited_at=message.edited_at,
+    )
+
+
+def models_body(models: ModelList) -> ModelsBody:
+    return ModelsBody(
+        default=models.default,
+        items=[
+            ModelBody(
+                id=option.id,
+                provider=option.provider,
+                pro_only=option.pro_only,
+                available=option.available,
+            )
+            for option in models.items
+        ],
     )
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.ids import ChatroomId, UserId
 
 DECODED_PAGES_KEPT = 1024
@@ -48,6 +48,10 @@ def encode_page(page: ChatroomPage) -> bytes:
                     if room.last_message_at
                     else None,
                     "message_count": room.message_count,
+                    "title_source": room.title_source.value,
+                    "system_instruction": room.system_instruction,
+                    "model": room.model,
+                    "title_tries": room.title_tries,
                 }
                 for room in page.items
             ],
@@ -70,6 +74,11 @@ def decode_page(raw: bytes) -> ChatroomPage:
             if item["last_message_at"]
             else None,
             message_count=item["message_count"],
+            # Pages cached by an older version lack the room settings until they expire.
+            title_source=TitleSource(item.get("title_source", TitleSource.USER.value)),
+            system_instruction=item.get("system_instruction"),
+            model=item.get("model"),
+            title_tries=item.get("title_tries", 0),
         )
         for item in data["items"]
     )

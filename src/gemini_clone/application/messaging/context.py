@@ -17,12 +17,13 @@ def build_request(
     history_newest_first: Sequence[Turn],
     *,
     system_instruction: str | None,
+    model: str | None = None,
 ) -> GenerationRequest:
-    """The history (completed turns within the budget, as the `ReplyStore` read them) put
-    back in order, then the question, which always goes in, even when it alone exceeds the
-    budget."""
+    """The history (answered exchanges within the budget, as the `ReplyStore` read them)
+    put back in order, then the question, which always goes in, even when it alone exceeds
+    the budget. A reply whose question the budget cut off is dropped (`_alternating`)."""
     turns = _alternating([*reversed(history_newest_first), Turn(role=Role.USER, text=question)])
-    return GenerationRequest(turns=turns, system_instruction=system_instruction)
+    return GenerationRequest(turns=turns, system_instruction=system_instruction, model=model)
 
 
 def _alternating(turns: Sequence[Turn]) -> tuple[Turn, ...]:

@@ -8,9 +8,12 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
+from gemini_clone.application.chatrooms.titles import TitleChatroom, TitleInput
 from gemini_clone.application.messaging.context import HISTORY_MAX_MESSAGES, build_request
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import MessageError, MessageStatus
+from gemini_clone.domain.model_access import ModelAccess
+from gemini_clone.domain.subscriptions import tier_for_status
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.language_model import (
     GenerationChunk,
@@ -43,6 +46,7 @@ class ReplySettings:
     lease: timedelta = timedelta(seconds=120)
     context_token_budget: int = 8_000
     system_instruction: str | None = None
+    """For rooms without an instruction of their own."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,6 +67,11 @@ class GenerateReply:
     - A blocked prompt or answer makes the reply `blocked`; the unit is used.
     - A failure of ours or the model's (unavailable, misconfigured, a bug) makes it `failed`
       with a code and gives the quota unit back.
+    - The model sees the room's system instruction (else the service's) and is the room's
+      model while its owner's plan allows it, else the default (`ModelAccess`); the reply's
+      `model` names the model that wrote it.
+    - After a completed reply, a room still titled by default is named by the model
+      (`TitleChatroom`); a title that cannot be made never fails the reply.
     - The text is published piece by piece as the model writes it (`pieces`); an attempt
       after the first starts with `restart`, so readers drop what an earlier one wrote.
       Once the outcome is stored, `done`.
@@ -81,7 +90,9 @@ class GenerateReply:
         model: LanguageModel,
         clock: Clock,
         settings: ReplySettings,
+        models: ModelAccess,
         *,
+        titles: TitleChatroom | None = None,
         pieces: ReplyPieces | None = None,
         stops: ReplyStops | None = None,
     ) -> None:
@@ -89,6 +100,8 @@ class GenerateReply:
         self._model = model
         self._clock = clock
         self._settings = settings
+        self._models = models
+        self._titles = titles
         self._pieces = pieces
         self._stops = stops
 
@@ -103,16 +116,36 @@ class GenerateReply:
         )
         if claimed is None:
             return ReplyOutcome.SKIPPED
+        room = claimed.room
         request = build_request(
             claimed.question,
             claimed.history,
-            system_instruction=self._settings.system_instruction,
+            system_instruction=room.system_instruction or self._settings.system_instruction,
+            model=self._models.answering_model(room.model, tier_for_status(room.owner_plan_status)),
         )
         outcome = await self._generate_or_stop(reply_id, claimed, request)
-        finished = await self._finish(reply_id, claimed, outcome)
+        finished = await self._finish(reply_id, claimed, request, outcome)
         if finished is not ReplyOutcome.SKIPPED and self._pieces is not None:
             self._pieces.publish(reply_id, Piece(kind=PieceKind.DONE, attempt=claimed.attempt))
+        if finished is ReplyOutcome.COMPLETED and claimed.room.wants_model_title:
+            await self._title(claimed, outcome.content)
         return finished
+
+    async def _title(self, claimed: ClaimedReply, answer: str) -> None:
+        if self._titles is None:
+            return
+        try:
+            await self._titles.execute(
+                TitleInput(
+                    chatroom_id=claimed.room.chatroom_id,
+                    user_id=claimed.room.user_id,
+                    question=claimed.question,
+                    answer=answer,
+                )
+            )
+        except Exception:
+            # The reply is stored; the room keeps its title and is tried after the next one.
+            logger.warning("room %s not titled", claimed.room.chatroom_id, exc_info=True)
 
     async def _generate_or_stop(
         self, reply_id: MessageId, claimed: ClaimedReply, request: GenerationRequest
@@ -244,7 +277,11 @@ class GenerateReply:
             yield chunk
 
     async def _finish(
-        self, reply_id: MessageId, claimed: ClaimedReply, outcome: _Outcome
+        self,
+        reply_id: MessageId,
+        claimed: ClaimedReply,
+        request: GenerationRequest,
+        outcome: _Outcome,
     ) -> ReplyOutcome:
         result = outcome.result
         stored = await self._store.finish(
@@ -252,7 +289,7 @@ class GenerateReply:
             ReplyResult(
                 status=outcome.status,
                 content=outcome.content,
-                model=(result.model if result else None) or self._model.name,
+                model=(result.model if result else None) or request.model,
                 finish_reason=_finish_reason(result),
                 usage=result.usage if result else None,
                 error=outcome.error,

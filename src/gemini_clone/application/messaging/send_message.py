@@ -3,12 +3,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from gemini_clone.application.cache_scope import forget_chatroom_list
-from gemini_clone.domain.errors import InvalidInput, QuotaExceeded, Unavailable
+from gemini_clone.domain.errors import QuotaExceeded, Unavailable
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
-from gemini_clone.domain.messages import CONTENT_MAX_LENGTH, Message, MessageStatus, Role
+from gemini_clone.domain.messages import (
+    REPLY_OFFSET,
+    Message,
+    MessageStatus,
+    Role,
+    checked_content,
+)
 from gemini_clone.domain.quota import DailyUsage, Plans, quota_day, resets_at
 from gemini_clone.domain.subscriptions import tier_for_status
 from gemini_clone.ports.cache import Cache
@@ -17,9 +23,6 @@ from gemini_clone.ports.jobs import ReplyJobs
 from gemini_clone.ports.posting import MessagePosting
 
 logger = logging.getLogger("gemini_clone.messaging")
-
-# The reply sorts right after its question even where two rows share a timestamp.
-_REPLY_OFFSET = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,12 +67,7 @@ class SendMessage:
         self._ids = ids
 
     async def execute(self, data: SendMessageInput) -> SendMessageOutput:
-        if not data.content.strip():
-            raise InvalidInput.field("content", "The message is empty.")
-        if len(data.content) > CONTENT_MAX_LENGTH:
-            raise InvalidInput.field(
-                "content", f"Messages have at most {CONTENT_MAX_LENGTH} characters."
-            )
+        checked_content(data.content)
         now = self._clock.now()
         day = quota_day(now)
         message, reply = self._new_pair(data, now, day)
@@ -110,7 +108,7 @@ class SendMessage:
             role=Role.MODEL,
             content="",
             status=MessageStatus.QUEUED,
-            created_at=now + _REPLY_OFFSET,
+            created_at=now + REPLY_OFFSET,
             in_reply_to=message.id,
         )
         return message, reply

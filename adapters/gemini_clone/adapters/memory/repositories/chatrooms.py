@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from gemini_clone.adapters.memory.repositories.base import InMemoryRepository
-from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.ports.repositories import ChatroomRepository
 
@@ -20,6 +20,9 @@ class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
         """The chatroom if it exists and belongs to this user."""
         chatroom = self._tables.chatrooms.get(chatroom_id)
         return chatroom if chatroom is not None and chatroom.user_id == user_id else None
+
+    async def get_any(self, chatroom_id: ChatroomId) -> Chatroom | None:
+        return self._tables.chatrooms.get(chatroom_id)
 
     async def list_for_user(
         self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
@@ -34,12 +37,37 @@ class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
         rooms.sort(key=lambda room: (room.last_activity_at, room.id), reverse=True)
         return rooms[:limit]
 
-    async def update_title(self, chatroom: Chatroom) -> None:
+    async def update(self, chatroom: Chatroom) -> None:
         stored = self._tables.chatrooms.get(chatroom.id)
         if stored is not None:
             self._tables.chatrooms[chatroom.id] = replace(
-                stored, title=chatroom.title, updated_at=chatroom.updated_at
+                stored,
+                title=chatroom.title,
+                title_source=chatroom.title_source,
+                system_instruction=chatroom.system_instruction,
+                model=chatroom.model,
+                updated_at=chatroom.updated_at,
             )
+
+    async def start_title_try(self, chatroom_id: ChatroomId, max_tries: int) -> bool:
+        stored = self._tables.chatrooms.get(chatroom_id)
+        if (
+            stored is None
+            or stored.title_source is not TitleSource.DEFAULT
+            or stored.title_tries >= max_tries
+        ):
+            return False
+        self._tables.chatrooms[chatroom_id] = replace(stored, title_tries=stored.title_tries + 1)
+        return True
+
+    async def set_model_title(self, chatroom_id: ChatroomId, title: str, now: datetime) -> bool:
+        stored = self._tables.chatrooms.get(chatroom_id)
+        if stored is None or stored.title_source is not TitleSource.DEFAULT:
+            return False
+        self._tables.chatrooms[chatroom_id] = replace(
+            stored, title=title, title_source=TitleSource.MODEL, updated_at=now
+        )
+        return True
 
     async def delete(self, chatroom_id: ChatroomId) -> None:
         """Delete the room and its messages."""

@@ -13,6 +13,7 @@ from gemini_clone.domain.messages import (
     Message,
     MessageStatus,
     Role,
+    newest_first_key,
 )
 from gemini_clone.ports.repositories import MessageRepository, StaleReply
 
@@ -62,6 +63,21 @@ class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
                 reply, status=MessageStatus.CANCELLED, completed_at=now, lease_expires_at=None
             )
         return len(pending)
+
+    async def replies_to(self, question_id: MessageId) -> Sequence[Message]:
+        replies = [m for m in self._tables.messages.values() if m.in_reply_to == question_id]
+        return sorted(replies, key=newest_first_key)
+
+    async def latest_question(self, chatroom_id: ChatroomId) -> Message | None:
+        questions = self._newest_first(
+            (
+                message
+                for message in self._tables.messages.values()
+                if message.chatroom_id == chatroom_id and message.role is Role.USER
+            ),
+            1,
+        )
+        return questions[0] if questions else None
 
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int

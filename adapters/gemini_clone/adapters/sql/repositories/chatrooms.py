@@ -16,7 +16,7 @@ from sqlalchemy import (
 
 from gemini_clone.adapters.sql.repositories.base import SqlRepository
 from gemini_clone.adapters.sql.tables import chatrooms
-from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.ports.repositories import ChatroomRepository
 
@@ -33,6 +33,10 @@ class SqlChatroomRepository(SqlRepository, ChatroomRepository):
                 last_message_at=chatroom.last_message_at,
                 last_activity_at=chatroom.last_activity_at,
                 message_count=chatroom.message_count,
+                title_source=chatroom.title_source.value,
+                system_instruction=chatroom.system_instruction,
+                model=chatroom.model,
+                title_tries=chatroom.title_tries,
             )
         )
 
@@ -41,6 +45,11 @@ class SqlChatroomRepository(SqlRepository, ChatroomRepository):
         statement = select(chatrooms).where(
             chatrooms.c.id == chatroom_id, chatrooms.c.user_id == user_id
         )
+        row = (await self._execute(statement)).mappings().one_or_none()
+        return None if row is None else _chatroom(row)
+
+    async def get_any(self, chatroom_id: ChatroomId) -> Chatroom | None:
+        statement = select(chatrooms).where(chatrooms.c.id == chatroom_id)
         row = (await self._execute(statement)).mappings().one_or_none()
         return None if row is None else _chatroom(row)
 
@@ -55,12 +64,42 @@ class SqlChatroomRepository(SqlRepository, ChatroomRepository):
         statement = statement.order_by(c.last_activity_at.desc(), c.id.desc()).limit(limit)
         return [_chatroom(row) for row in (await self._execute(statement)).mappings()]
 
-    async def update_title(self, chatroom: Chatroom) -> None:
+    async def update(self, chatroom: Chatroom) -> None:
         await self._execute(
             update(chatrooms)
             .where(chatrooms.c.id == chatroom.id)
-            .values(title=chatroom.title, updated_at=chatroom.updated_at)
+            .values(
+                title=chatroom.title,
+                title_source=chatroom.title_source.value,
+                system_instruction=chatroom.system_instruction,
+                model=chatroom.model,
+                updated_at=chatroom.updated_at,
+            )
         )
+
+    async def start_title_try(self, chatroom_id: ChatroomId, max_tries: int) -> bool:
+        """One conditional UPDATE: of two concurrent tries, one counts."""
+        c = chatrooms.c
+        result = await self._execute(
+            update(chatrooms)
+            .where(
+                c.id == chatroom_id,
+                c.title_source == TitleSource.DEFAULT.value,
+                c.title_tries < max_tries,
+            )
+            .values(title_tries=c.title_tries + 1)
+        )
+        return result.rowcount == 1
+
+    async def set_model_title(self, chatroom_id: ChatroomId, title: str, now: datetime) -> bool:
+        """One conditional UPDATE: a rename committed first makes it change nothing."""
+        c = chatrooms.c
+        result = await self._execute(
+            update(chatrooms)
+            .where(c.id == chatroom_id, c.title_source == TitleSource.DEFAULT.value)
+            .values(title=title, title_source=TitleSource.MODEL.value, updated_at=now)
+        )
+        return result.rowcount == 1
 
     async def delete(self, chatroom_id: ChatroomId) -> None:
         """Delete the room; its messages go with it (foreign key cascade)."""
@@ -82,4 +121,8 @@ def _chatroom(row: RowMapping) -> Chatroom:
         updated_at=row["updated_at"],
         last_message_at=row["last_message_at"],
         message_count=row["message_count"],
+        title_source=TitleSource(row["title_source"]),
+        system_instruction=row["system_instruction"],
+        model=row["model"],
+        title_tries=row["title_tries"],
     )

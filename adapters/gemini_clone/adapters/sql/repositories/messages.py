@@ -85,6 +85,24 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
         )
         return result.rowcount
 
+    async def replies_to(self, question_id: MessageId) -> Sequence[Message]:
+        c = messages.c
+        statement = (
+            select(messages).where(c.in_reply_to == question_id).order_by(c.created_at, c.id)
+        )
+        return [_message(row) for row in (await self._execute(statement)).mappings()]
+
+    async def latest_question(self, chatroom_id: ChatroomId) -> Message | None:
+        c = messages.c
+        statement = (
+            select(messages)
+            .where(c.chatroom_id == chatroom_id, c.role == Role.USER.value)
+            .order_by(c.created_at.desc(), c.id.desc())
+            .limit(1)
+        )
+        row = (await self._execute(statement)).mappings().one_or_none()
+        return None if row is None else _message(row)
+
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int
     ) -> Sequence[StaleReply]:
@@ -129,6 +147,7 @@ def message_row(message: Message) -> dict[str, Any]:
         "lease_expires_at": message.lease_expires_at,
         "attempts": message.attempts,
         "quota_day": message.quota_day,
+        "edited_at": message.edited_at,
     }
 
 
@@ -158,4 +177,5 @@ def _message(row: RowMapping) -> Message:
         lease_expires_at=row["lease_expires_at"],
         attempts=row["attempts"],
         quota_day=row["quota_day"],
+        edited_at=row["edited_at"],
     )

@@ -1,0 +1,222 @@
+"""Another try at the latest exchange: regenerate its reply, or edit its question."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from gemini_clone.application.cache_scope import forget_chatroom_list
+from gemini_clone.application.messaging.stop_reply import StopReply
+from gemini_clone.domain.errors import InvalidInput, NotFound, QuotaExceeded, Unavailable
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.messages import (
+    REPLY_OFFSET,
+    Message,
+    MessageStatus,
+    Role,
+    checked_content,
+    not_latest_exchange,
+)
+from gemini_clone.domain.quota import DailyUsage, Plans, quota_day, resets_at
+from gemini_clone.domain.subscriptions import tier_for_status
+from gemini_clone.ports.cache import Cache
+from gemini_clone.ports.clock import Clock, IdGenerator
+from gemini_clone.ports.jobs import ReplyJobs
+from gemini_clone.ports.posting import MessagePosting, Retry
+from gemini_clone.ports.reply_pieces import Piece, PieceKind, ReplyPieces
+from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
+
+logger = logging.getLogger("gemini_clone.messaging")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegenerateInput:
+    user_id: UserId
+    chatroom_id: ChatroomId
+    reply_id: MessageId
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EditQuestionInput:
+    user_id: UserId
+    chatroom_id: ChatroomId
+    message_id: MessageId
+    content: str
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RetryOutput:
+    message: Message
+    """The question, as it now is."""
+    reply: Message
+    """Its new, queued reply."""
+    usage: DailyUsage
+
+
+QuestionOf = Callable[[UnitOfWork], Awaitable[Message]]
+"""Reads the exchange's question for a try, or raises why there is none."""
+
+
+class _Retry:
+    """A new queued reply to the room's latest question, stored like a post.
+
+    - Only the latest exchange may be tried again; an earlier one is 409
+      `not_latest_exchange` (checked again when the try is stored, so a question posted
+      meanwhile wins).
+    - One unit of the plan's daily quota is taken in the transaction that stores the new
+      reply (`MessagePosting.store_retry`): exact under any concurrency, 429
+      `daily_limit_reached` over the limit.
+    - A reply still being written is stopped first (`StopReply`: stored with its text so
+      far, or cancelled with its unit given back when it had none). Replies still queued
+      are cancelled with the try, and their units are not given back: the user asked for
+      another answer instead of that one. Their open streams end. Earlier replies stay
+      readable; the newest reply is the current one.
+    - The question's quota day becomes the new unit's, which a failed reply gives back.
+    - If queueing the job fails, the try still succeeds: the sweeper queues it later.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        posting: MessagePosting,
+        stop_reply: StopReply,
+        pieces: ReplyPieces,
+        jobs: ReplyJobs,
+        cache: Cache,
+        plans: Plans,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
+        self._uow = uow
+        self._posting = posting
+        self._stop_reply = stop_reply
+        self._pieces = pieces
+        self._jobs = jobs
+        self._cache = cache
+        self._plans = plans
+        self._clock = clock
+        self._ids = ids
+
+    async def _retry(
+        self,
+        user_id: UserId,
+        chatroom_id: ChatroomId,
+        question_of: QuestionOf,
+        *,
+        new_content: str | None,
+        request_id: str | None,
+    ) -> RetryOutput:
+        plan_status = await self._posting.owner_plan_status(chatroom_id, user_id)
+        async with self._uow() as uow:
+            question = await question_of(uow)
+            latest = await uow.messages.latest_question(chatroom_id)
+            replies = await uow.messages.replies_to(question.id)
+        if latest is None or latest.id != question.id:
+            raise not_latest_exchange()
+        for being_written in [r for r in replies if r.status is MessageStatus.PROCESSING]:
+            await self._stop_reply.execute(user_id, chatroom_id, being_written.id)
+        now = self._clock.now()
+        day = quota_day(now)
+        retried = replace(question, quota_day=day.isoformat())
+        if new_content is not None:
+            retried = replace(retried, content=new_content, edited_at=now)
+        reply = self._new_reply(question, now)
+        limit = self._plans.daily_limit(tier_for_status(plan_status))
+        quota = await self._posting.store_retry(
+            Retry(question=retried, reply=reply), day=day, limit=limit, now=now
+        )
+        if not quota.taken:
+            assert limit is not None  # only a finite limit refuses
+            raise QuotaExceeded(limit=limit, used=quota.used, resets_at=resets_at(day), now=now)
+        for queued in [r for r in replies if r.status is MessageStatus.QUEUED]:
+            self._pieces.publish(queued.id, Piece(kind=PieceKind.DONE))
+        await forget_chatroom_list(self._cache, user_id)
+        await self._enqueue(reply.id, request_id)
+        return RetryOutput(
+            message=retried,
+            reply=reply,
+            usage=DailyUsage(used_today=quota.used, daily_limit=limit, resets_at=resets_at(day)),
+        )
+
+    def _new_reply(self, question: Message, now: datetime) -> Message:
+        return Message(
+            id=MessageId(self._ids.new_id()),
+            chatroom_id=question.chatroom_id,
+            user_id=question.user_id,
+            role=Role.MODEL,
+            content="",
+            status=MessageStatus.QUEUED,
+            created_at=max(now, question.created_at + REPLY_OFFSET),
+            in_reply_to=question.id,
+        )
+
+    async def _enqueue(self, reply_id: MessageId, request_id: str | None) -> None:
+        try:
+            await self._jobs.enqueue(reply_id, request_id=request_id)
+        except Unavailable:
+            logger.warning("reply %s not queued; the sweeper will queue it", reply_id)
+
+
+class RegenerateReply(_Retry):
+    """A new reply to the same question (the rules of a try: see `_Retry`).
+
+    - `reply_id` is one of the user's replies in this room (else 404 `message_not_found`;
+      a question's id is 422 `not_a_reply`).
+    """
+
+    async def execute(self, data: RegenerateInput) -> RetryOutput:
+        async def question_of(uow: UnitOfWork) -> Message:
+            reply = await _owned_message(uow, data.reply_id, data)
+            if reply.role is not Role.MODEL or reply.in_reply_to is None:
+                raise InvalidInput("Only a reply can be regenerated.", code="not_a_reply")
+            question = await uow.messages.get_any(reply.in_reply_to)
+            if question is None:
+                raise NotFound("No such message.", code="message_not_found")
+            return question
+
+        return await self._retry(
+            data.user_id,
+            data.chatroom_id,
+            question_of,
+            new_content=None,
+            request_id=data.request_id,
+        )
+
+
+class EditQuestion(_Retry):
+    """Replace the latest question's content and ask for a new reply (see `_Retry`).
+
+    - `message_id` is one of the user's questions in this room (else 404
+      `message_not_found`; a reply's id is 422 `not_a_question`).
+    - Content is 1 to 16 000 characters, not only blanks; `edited_at` is set.
+    """
+
+    async def execute(self, data: EditQuestionInput) -> RetryOutput:
+        content = checked_content(data.content)
+
+        async def question_of(uow: UnitOfWork) -> Message:
+            question = await _owned_message(uow, data.message_id, data)
+            if question.role is not Role.USER:
+                raise InvalidInput("Only a question can be edited.", code="not_a_question")
+            return question
+
+        return await self._retry(
+            data.user_id,
+            data.chatroom_id,
+            question_of,
+            new_content=content,
+            request_id=data.request_id,
+        )
+
+
+async def _owned_message(
+    uow: UnitOfWork, message_id: MessageId, data: RegenerateInput | EditQuestionInput
+) -> Message:
+    message = await uow.messages.get(message_id, data.user_id)
+    if message is None or message.chatroom_id != data.chatroom_id:
+        raise NotFound("No such message.", code="message_not_found")
+    return message

@@ -1,0 +1,189 @@
+"""The history a reply's model call sees, on every `ReplyStore`: memory, SQLAlchemy's path
+on SQLite and PostgreSQL, and PostgreSQL's one-statement claim.
+
+History is made of answered exchanges: a question with its current (newest) reply, when
+that reply is completed. A question whose current reply failed, was blocked, was cancelled
+or is still pending is left out with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from uuid import uuid4
+
+from tests.adapters.conftest import Storage, given_room
+
+from gemini_clone.domain.chatrooms import Chatroom, TitleSource
+from gemini_clone.domain.ids import MessageId
+from gemini_clone.domain.messages import Message, MessageStatus, Role
+from gemini_clone.ports.language_model import Turn
+from gemini_clone.ports.replies import ClaimedReply
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+DAY = date(2025, 3, 1)
+NOW = T0 + timedelta(hours=1)
+BIG_BUDGET = 1_000_000
+
+
+class Room:
+    """A room's exchanges, written as the service writes them, one second apart."""
+
+    def __init__(self, storage: Storage, room: Chatroom) -> None:
+        self.storage = storage
+        self.room = room
+        self.seconds = 0
+
+    def _at(self) -> datetime:
+        self.seconds += 1
+        return T0 + timedelta(seconds=self.seconds)
+
+    def _message(
+        self, role: Role, content: str, status: MessageStatus, **fields: object
+    ) -> Message:
+        return Message(
+            id=MessageId(uuid4()),
+            chatroom_id=self.room.id,
+            user_id=self.room.user_id,
+            role=role,
+            content=content,
+            status=status,
+            created_at=self._at(),
+            **fields,  # type: ignore[arg-type]
+        )
+
+    async def exchange(
+        self, question: str, *replies: tuple[MessageStatus, str], edited: str | None = None
+    ) -> tuple[Message, list[Message]]:
+        """A question with its replies, oldest first (the last is the current one)."""
+        asked = self._message(Role.USER, question, MessageStatus.COMPLETED)
+        answers = [
+            self._message(Role.MODEL, text, status, in_reply_to=asked.id)
+            for status, text in replies
+        ]
+        if edited is not None:
+            asked = replace(asked, content=edited, edited_at=self._at())
+        async with self.storage.uow() as uow:
+            await uow.messages.add_many([asked, *answers])
+            await uow.commit()
+        return asked, answers
+
+    async def claim_last(self, budget: int = BIG_BUDGET, limit: int = 100) -> ClaimedReply:
+        """Ask a new question and claim its reply."""
+        _, [reply] = await self.exchange("The new question?", (MessageStatus.QUEUED, ""))
+        claimed = await self.storage.replies.claim(
+            reply.id,
+            now=NOW,
+            lease_until=NOW + timedelta(minutes=2),
+            token_budget=budget,
+            history_limit=limit,
+        )
+        assert claimed is not None
+        return claimed
+
+
+def turns(*pairs: tuple[str, str]) -> list[Turn]:
+    """Exchanges given oldest first, as the history lists them: newest first."""
+    listed: list[Turn] = []
+    for question, answer in reversed(pairs):
+        listed += [Turn(role=Role.MODEL, text=answer), Turn(role=Role.USER, text=question)]
+    return listed
+
+
+OK = MessageStatus.COMPLETED
+
+
+async def test_a_blocked_exchange_is_left_out_with_its_question(storage: Storage) -> None:
+    room = Room(storage, await given_room(storage.uow))
+    await room.exchange("first", (OK, "first answer"))
+    await room.exchange("something blocked", (MessageStatus.BLOCKED, ""))
+    await room.exchange("third", (OK, "third answer"))
+
+    claimed = await room.claim_last()
+
+    assert list(claimed.history) == turns(("first", "first answer"), ("third", "third answer"))
+
+
+async def test_failed_and_cancelled_exchanges_are_left_out(storage: Storage) -> None:
+    room = Room(storage, await given_room(storage.uow))
+    await room.exchange("failed", (MessageStatus.FAILED, ""))
+    await room.exchange("kept", (OK, "kept answer"))
+    await room.exchange("cancelled", (MessageStatus.CANCELLED, ""))
+
+    claimed = await room.claim_last()
+
+    assert list(claimed.history) == turns(("kept", "kept answer"))
+
+
+async def test_a_regenerated_question_counts_with_its_newest_reply_only(
+    storage: Storage,
+) -> None:
+    room = Room(storage, await given_room(storage.uow))
+    await room.exchange(
+        "again", (OK, "first try"), (MessageStatus.CANCELLED, ""), (OK, "third try")
+    )
+    await room.exchange("failed at last", (OK, "was fine"), (MessageStatus.FAILED, ""))
+
+    claimed = await room.claim_last()
+
+    assert list(claimed.history) == turns(("again", "third try"))
+
+
+async def test_an_edited_question_counts_with_its_new_content_and_reply(
+    storage: Storage,
+) -> None:
+    room = Room(storage, await given_room(storage.uow))
+    await room.exchange("old words", (OK, "old answer"), (OK, "new answer"), edited="new words")
+
+    claimed = await room.claim_last()
+
+    assert list(claimed.history) == turns(("new words", "new answer"))
+
+
+async def test_a_question_still_waiting_is_left_out_of_a_later_ones_history(
+    storage: Storage,
+) -> None:
+    room = Room(storage, await given_room(storage.uow))
+    await room.exchange("answered", (OK, "answer"))
+    await room.exchange("waiting", (MessageStatus.QUEUED, ""))
+    await room.exchange("being written", (OK, "older try"), (MessageStatus.PROCESSING, "half"))
+
+    claimed = await room.claim_last()
+
+    assert list(claimed.history) == turns(("answered", "answer"))
+
+
+async def test_other_rooms_and_later_exchanges_are_not_history(storage: Storage) -> None:
+    room = Room(storage, await given_room(storage.uow))
+    other = Room(storage, await given_room(storage.uow, "+15550000002"))
+    await room.exchange("mine", (OK, "my answer"))
+    await other.exchange("theirs", (OK, "their answer"))
+
+    claimed = await room.claim_last()
+    await room.exchange("later", (OK, "later answer"))
+
+    assert list(claimed.history) == turns(("mine", "my answer"))
+
+
+async def test_the_claim_reads_the_rooms_settings_and_its_owners_plan(
+    storage: Storage,
+) -> None:
+    chatroom = await given_room(storage.uow)
+    async with storage.uow() as uow:
+        await uow.chatrooms.update(
+            replace(chatroom, system_instruction="Answer in French.", model="gemini-2.5-pro")
+        )
+        await uow.commit()
+    room = Room(storage, chatroom)
+
+    claimed = await room.claim_last()
+
+    assert claimed.room.chatroom_id == chatroom.id
+    assert claimed.room.user_id == chatroom.user_id
+    assert (claimed.room.system_instruction, claimed.room.model) == (
+        "Answer in French.",
+        "gemini-2.5-pro",
+    )
+    assert claimed.room.owner_plan_status is None
+    assert claimed.room.title_source is TitleSource.DEFAULT
+    assert claimed.room.title_tries == 0

@@ -1,0 +1,230 @@
+"""Regenerate and edit: another try at the latest exchange, paid like a post."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import uuid4
+
+import pytest
+from tests.unit.conftest import World, WorldFactory
+
+from gemini_clone.application.messaging.reading import ListMessagesInput
+from gemini_clone.application.messaging.retry import (
+    EditQuestionInput,
+    RegenerateInput,
+    RetryOutput,
+)
+from gemini_clone.application.messaging.send_message import SendMessageOutput
+from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from gemini_clone.domain.ids import MessageId
+from gemini_clone.domain.messages import Message, MessageStatus
+from gemini_clone.domain.quota import Plans
+from gemini_clone.domain.users import User
+from gemini_clone.ports.language_model import ModelUnavailable
+
+
+async def regenerate(world: World, user: User, room: Chatroom, reply_id: MessageId) -> RetryOutput:
+    return await world.regenerate_reply.execute(
+        RegenerateInput(user_id=user.id, chatroom_id=room.id, reply_id=reply_id)
+    )
+
+
+async def edit(
+    world: World, user: User, room: Chatroom, message_id: MessageId, content: str
+) -> RetryOutput:
+    return await world.edit_question.execute(
+        EditQuestionInput(
+            user_id=user.id, chatroom_id=room.id, message_id=message_id, content=content
+        )
+    )
+
+
+async def answered(world: World, user: User, room: Chatroom, content: str) -> SendMessageOutput:
+    posted = await world.post(user, room, content)
+    await world.run_jobs()
+    world.clock.advance(timedelta(seconds=1))
+    return posted
+
+
+async def room_messages(world: World, user: User, room: Chatroom) -> list[Message]:
+    page = await world.list_messages.execute(
+        ListMessagesInput(user_id=user.id, chatroom_id=room.id)
+    )
+    return list(page.items)
+
+
+async def test_regenerate_queues_a_new_reply_and_keeps_the_earlier_one(
+    world: World, alice: User, room: Chatroom
+) -> None:
+    posted = await answered(world, alice, room, "What is a monad?")
+    first = await world.stored(posted.reply.id)
+
+    retried = await regenerate(world, alice, room, posted.reply.id)
+
+    assert retried.message.id == posted.message.id
+    assert (retried.reply.status, retried.reply.in_reply_to) == (
+        MessageStatus.QUEUED,
+        posted.message.id,
+    )
+    assert world.jobs.queued == [retried.reply.id]
+    assert retried.usage.used_today == 2
+    assert await world.used_today(alice.id) == 2
+    messages = await room_messages(world, alice, room)
+    assert [m.id for m in messages] == [posted.message.id, posted.reply.id, retried.reply.id]
+    assert messages[1] == first
+    rooms = await world.get_chatroom.execute(alice.id, room.id)
+    assert rooms.chatroom.message_count == 3
+    await world.run_jobs()
+    assert (await world.stored(retried.reply.id)).status is MessageStatus.COMPLETED  # type: ignore[union-attr]
+
+
+async def test_a_pending_reply_is_cancelled_by_a_regenerate_and_its_unit_kept(
+    world: World, alice: User, room: Chatroom
+) -> None:
+    posted = await world.post(alice, room, "Hello?")
+
+    retried = await regenerate(world, alice, room, posted.reply.id)
+
+    cancelled = await world.stored(posted.reply.id)
+    assert cancelled is not None
+    assert cancelled.status is MessageStatus.CANCELLED
+    assert await world.used_today(alice.id) == 2
+    assert await world.run_jobs() == ["skipped", "completed"]
+    assert (await world.stored(retried.reply.id)).status is MessageStatus.COMPLETED  # type: ignore[union-attr]
+
+
+async def test_only_the_latest_exchange_can_be_regenerated_or_edited(
+    world: World, alice: User, room: Chatroom
+) -> None:
+    earlier = await answered(world, alice, room, "first")
+    await answered(world, alice, room, "second")
+    before = await room_messages(world, alice, room)
+
+    with pytest.raises(Conflict) as regenerating:
+        await regenerate(world, alice, room, earlier.reply.id)
+    with pytest.raises(Conflict) as editing:
+        await edit(world, alice, room, earlier.message.id, "first, again")
+
+    assert regenerating.value.code == editing.value.code == "not_latest_exchange"
+    assert await room_messages(world, alice, room) == before
+    assert await world.used_today(alice.id) == 2
+    assert world.jobs.queued == []
+
+
+async def test_ids_that_are_not_the_users_or_not_of_the_right_kind_are_refused(
+    world: World, alice: User, bob: User, room: Chatroom
+) -> None:
+    posted = await answered(world, alice, room, "mine")
+    other_room = await world.new_chatroom(alice, "Other")
+
+    with pytest.raises(NotFound) as strangers:
+        await regenerate(world, bob, room, posted.reply.id)
+    with pytest.raises(NotFound) as wrong_room:
+        await regenerate(world, alice, other_room, posted.reply.id)
+    with pytest.raises(NotFound) as missing:
+        await edit(world, alice, room, MessageId(uuid4()), "x")
+    with pytest.raises(InvalidInput) as question:
+        await regenerate(world, alice, room, posted.message.id)
+    with pytest.raises(InvalidInput) as reply:
+        await edit(world, alice, room, posted.reply.id, "x")
+
+    assert strangers.value.code == "chatroom_not_found"
+    assert (wrong_room.value.code, missing.value.code) == ("message_not_found",) * 2
+    assert (question.value.code, reply.value.code) == ("not_a_reply", "not_a_question")
+    assert await world.used_today(alice.id) == 1
+
+
+async def test_edit_replaces_the_question_and_asks_for_a_new_reply(
+    world: World, alice: User, room: Chatroom
+) -> None:
+    posted = await answered(world, alice, room, "What is a monad?")
+
+    edited = await edit(world, alice, room, posted.message.id, "What is a functor?")
+
+    assert edited.message.content == "What is a functor?"
+    assert edited.message.edited_at == world.clock.now()
+    assert edited.message.created_at == posted.message.created_at
+    stored = await world.stored(posted.message.id)
+    assert stored == edited.message
+    assert (await world.stored(posted.reply.id)).status is MessageStatus.COMPLETED  # type: ignore[union-attr]
+    await world.run_jobs()
+    [request] = world.model.requests[-1:]
+    assert request.turns[-1].text == "What is a functor?"
+
+
+@pytest.mark.parametrize("content", ["", "   ", "x" * 16_001])
+async def test_an_empty_or_too_long_edit_is_refused(
+    world: World, alice: User, room: Chatroom, content: str
+) -> None:
+    posted = await answered(world, alice, room, "question")
+
+    with pytest.raises(InvalidInput) as raised:
+        await edit(world, alice, room, posted.message.id, content)
+
+    assert raised.value.errors[0].field == "content"
+    assert (await world.stored(posted.message.id)) == posted.message
+
+
+async def test_regenerate_and_edit_are_refused_over_the_daily_limit(
+    make_world: WorldFactory,
+) -> None:
+    world = make_world(plans=Plans(basic_daily_limit=1))
+    alice = await world.new_user()
+    room = await world.new_chatroom(alice)
+    posted = await answered(world, alice, room, "only one")
+
+    with pytest.raises(QuotaExceeded) as regenerating:
+        await regenerate(world, alice, room, posted.reply.id)
+    with pytest.raises(QuotaExceeded):
+        await edit(world, alice, room, posted.message.id, "changed")
+
+    assert (regenerating.value.limit, regenerating.value.used) == (1, 1)
+    assert await world.stored(posted.message.id) == posted.message
+    assert len(await room_messages(world, alice, room)) == 2
+
+
+async def test_a_regenerated_reply_that_fails_gives_back_the_regenerates_unit(
+    world: World, alice: User, room: Chatroom
+) -> None:
+    posted = await answered(world, alice, room, "question")
+    world.clock.advance(timedelta(days=1))
+    await regenerate(world, alice, room, posted.reply.id)
+    assert await world.used_today(alice.id) == 1
+
+    world.model.fail(ModelUnavailable("down"))
+    await world.run_jobs()
+
+    assert await world.used_today(alice.id) == 0
+
+
+async def test_queueing_failure_does_not_undo_a_regenerate(
+    world: World, alice: User, room: Chatroom
+) -> None:
+    posted = await answered(world, alice, room, "question")
+    world.jobs.down = True
+
+    retried = await regenerate(world, alice, room, posted.reply.id)
+
+    assert (await world.stored(retried.reply.id)).status is MessageStatus.QUEUED  # type: ignore[union-attr]
+
+
+async def test_a_reply_being_written_is_stopped_before_the_new_one_is_queued(
+    world: World, alice: User, room: Chatroom
+) -> None:
+    posted = await world.post(alice, room, "Slow one")
+    retried: list[RetryOutput] = []
+
+    async def regenerate_meanwhile() -> None:
+        retried.append(await regenerate(world, alice, room, posted.reply.id))
+
+    world.model.answer("Half", " an answer")
+    world.model.during = regenerate_meanwhile
+    outcomes = await world.run_jobs()
+
+    stopped = await world.stored(posted.reply.id)
+    assert stopped is not None
+    assert stopped.status is MessageStatus.CANCELLED, "its writer did not answer the stop"
+    assert outcomes == ["skipped"], "the old writer's outcome is refused"
+    assert (await world.stored(retried[0].reply.id)).status is MessageStatus.QUEUED  # type: ignore[union-attr]
+    assert await world.used_today(alice.id) == 1, "the stopped reply's unit came back"
