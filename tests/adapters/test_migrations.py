@@ -163,7 +163,7 @@ async def test_a_database_at_an_older_known_revision_is_asked_to_upgrade(
 def test_serving_does_not_import_alembic() -> None:
     # Alembic, Mako and Pygments cost each process about 10 MB; only migrating needs them.
     script = (
-        "import sys, gemini_clone.entrypoints.cli.serve; "
+        "import sys, gemini_clone.entrypoints.asgi; "
         "print(sorted({'alembic', 'mako'} & set(sys.modules)))"
     )
     result = subprocess.run(

@@ -83,7 +83,7 @@ def test_an_api_process_does_not_load_taskiq() -> None:
     # taskiq, taskiq-redis and aiohttp cost an API process about 13 MB; only workers and
     # the embedded mode need them.
     script = (
-        "import sys, gemini_clone.entrypoints.cli.serve; "
+        "import sys, gemini_clone.entrypoints.asgi; "
         "print(sorted({'taskiq', 'taskiq_redis', 'aiohttp'} & set(sys.modules)))"
     )
     result = subprocess.run(

@@ -8,7 +8,7 @@ import sys
 
 PROGRAM = """
 import json, sys
-from gemini_clone.entrypoints.cli.serve import create_app
+from gemini_clone.entrypoints.asgi import create_app
 from gemini_clone.entrypoints.settings import load_settings
 
 settings = load_settings(

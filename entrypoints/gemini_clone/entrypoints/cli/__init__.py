@@ -1,10 +1,5 @@
-"""The `gemini-clone` command."""
+"""The `gemini-clone` command (the console script is `entrypoints.command:run`)."""
 
-from gemini_clone.entrypoints.lean_imports import leave_out_unused_integrations
-
-# Before anything imports the libraries that would load them (see the module).
-leave_out_unused_integrations()
-
-from gemini_clone.entrypoints.cli.main import main  # noqa: E402
+from gemini_clone.entrypoints.cli.main import main
 
 __all__ = ["main"]

@@ -72,7 +72,7 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         raise click.ClickException(str(error)) from None
     click.echo(banner(settings, f"http://{host}:{port}"), err=True)
     uvicorn.run(
-        "gemini_clone.entrypoints.cli.serve:app_from_environment",
+        "gemini_clone.entrypoints.asgi:app_from_environment",
         factory=True,
         host=host,
         port=port,
