@@ -30,18 +30,16 @@ from gemini_clone.application.billing.support import SetProBySupport
 from gemini_clone.application.chatrooms.create import CreateChatroom, CreateChatroomInput
 from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.chatrooms.get import ChatroomDetail, GetChatroom
-from gemini_clone.application.chatrooms.listing import (
-    ChatroomPage,
-    ListChatrooms,
-    ListChatroomsInput,
-)
+from gemini_clone.application.chatrooms.listing import ListChatrooms, ListChatroomsInput
+from gemini_clone.application.chatrooms.pages import ChatroomPage
 from gemini_clone.application.chatrooms.rename import RenameChatroom, RenameChatroomInput
-from gemini_clone.application.common import KeyedHasher
+from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
     ReplyOutcome,
     ReplySettings,
 )
+from gemini_clone.application.messaging.model_routing import RoutedLanguageModel
 from gemini_clone.application.messaging.reading import (
     GetMessage,
     ListMessages,
@@ -72,6 +70,7 @@ from gemini_clone.domain.errors import (
 )
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
+from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
@@ -106,6 +105,7 @@ from gemini_clone.ports.repositories import (
     UsageRepository,
     UserRepository,
 )
+from gemini_clone.ports.statistics import ReplyStatistics
 from gemini_clone.ports.tokens import AccessToken, PasswordHasher, TokenService
 
 __all__ = [
@@ -113,6 +113,7 @@ __all__ = [
     "ApplyPaymentEvent",
     "AuthenticationFailed",
     "Cache",
+    "CatalogueModel",
     "ChangePassword",
     "ChangePasswordInput",
     "Chatroom",
@@ -162,6 +163,7 @@ __all__ = [
     "MessageRepository",
     "MessageStatus",
     "MobileNumbers",
+    "ModelCatalogue",
     "ModelConfigurationError",
     "ModelError",
     "ModelUnavailable",
@@ -203,12 +205,14 @@ __all__ = [
     "ReplyPieces",
     "ReplyResult",
     "ReplySettings",
+    "ReplyStatistics",
     "ReplyStops",
     "ReplyStore",
     "RequeueStaleReplies",
     "ResetPassword",
     "ResetPasswordInput",
     "Role",
+    "RoutedLanguageModel",
     "SendMessage",
     "SendMessageInput",
     "SendMessageOutput",

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from gemini_clone.adapters.gemini import DEFAULT_BASE_URL, DEFAULT_MODEL, GeminiLanguageModel
-from gemini_clone.adapters.gemini._model import POOL_CONNECTIONS
+from gemini_clone.adapters.model_http import POOL_CONNECTIONS
 from gemini_clone.domain.messages import Role, TokenUsage
 from gemini_clone.ports.language_model import (
     GenerationChunk,
@@ -670,33 +670,92 @@ async def test_timeouts_on_every_attempt_fail_as_model_timeout(
     assert len(h.gemini.requests) == 2
 
 
-async def test_a_failure_after_text_streamed_is_not_retried(
+async def test_a_failure_after_text_streamed_restarts_the_answer_from_the_start(
     harness: Callable[..., Harness],
 ) -> None:
     first_event = recording("stream_ok.sse").split(b"\r\n\r\n")[0] + b"\r\n\r\n"
     h = harness(sse(first_event, then_raise=httpx.ReadError), recorded_stream())
+
+    chunks = await h.ask()
+
+    restarts = [index for index, chunk in enumerate(chunks) if chunk.restart]
+    assert restarts == [1]
+    assert [chunk.text for chunk in chunks[:1]] == ["The"]
+    assert "".join(chunk.text for chunk in chunks[2:]) == STREAMED_TEXT
+    assert len(h.gemini.requests) == 2
+    assert len(h.sleeps) == 1
+
+
+async def test_a_restarted_answer_is_collected_once(harness: Callable[..., Harness]) -> None:
+    first_event = recording("stream_ok.sse").split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    h = harness(sse(first_event, then_raise=httpx.ReadError), recorded_stream())
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert result.text == STREAMED_TEXT
+    assert result.usage == STREAMED_USAGE
+
+
+async def test_failures_after_text_on_every_attempt_fail_as_unavailable(
+    harness: Callable[..., Harness],
+) -> None:
+    first_event = recording("stream_ok.sse").split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    h = harness(
+        sse(first_event, then_raise=httpx.ReadError),
+        sse(first_event, then_raise=httpx.ReadError),
+        max_attempts=2,
+    )
     chunks: list[GenerationChunk] = []
 
     with pytest.raises(ModelUnavailable) as raised:
         await gather_into(chunks, h.model.stream(QUESTION))
 
-    assert [chunk.text for chunk in chunks] == ["The"]
+    assert [chunk.restart for chunk in chunks] == [False, True, False]
     assert raised.value.code == "model_unavailable"
-    assert len(h.gemini.requests) == 1
-    assert h.sleeps == []
+    assert len(h.gemini.requests) == 2
+
+
+async def test_the_requests_model_picks_the_endpoint(harness: Callable[..., Harness]) -> None:
+    h = harness(recorded_stream(), recorded_stream())
+
+    await h.ask(GenerationRequest(turns=QUESTION.turns, model="gemini-2.5-pro"))
+    await h.ask()
+
+    paths = [request.url.path for request in h.gemini.requests]
+    assert paths == [
+        "/v1beta/models/gemini-2.5-pro:streamGenerateContent",
+        f"/v1beta/models/{DEFAULT_MODEL}:streamGenerateContent",
+    ]
 
 
 async def test_a_stream_cut_before_its_finish_reason_is_an_error(
     harness: Callable[..., Harness],
 ) -> None:
     first_event = recording("stream_ok.sse").split(b"\r\n\r\n")[0] + b"\r\n\r\n"
-    h = harness(sse(first_event), recorded_stream())
+    h = harness(sse(first_event), max_attempts=1)
 
     with pytest.raises(ModelUnavailable) as raised:
         await h.ask()
 
     assert raised.value.code == "model_stream_incomplete"
     assert len(h.gemini.requests) == 1
+
+
+async def test_a_stream_cut_before_its_finish_reason_is_restarted(
+    harness: Callable[..., Harness],
+) -> None:
+    first_event = recording("stream_ok.sse").split(b"\r\n\r\n")[0] + b"\r\n\r\n"
+    h = harness(sse(first_event), recorded_stream())
+
+    chunks = await h.ask()
+
+    assert [chunk.restart for chunk in chunks].count(True) == 1
+    assert (await collect(_replay(chunks))).text == STREAMED_TEXT
+
+
+async def _replay(chunks: list[GenerationChunk]) -> AsyncIterator[GenerationChunk]:
+    for chunk in chunks:
+        yield chunk
 
 
 async def test_an_empty_stream_is_retried(harness: Callable[..., Harness]) -> None:

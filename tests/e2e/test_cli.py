@@ -369,6 +369,7 @@ def test_config_prints_every_setting_with_secrets_masked(tmp_path: Path) -> None
     secrets = {
         "JWT_SECRET": JWT_SECRET,
         "GEMINI_API_KEY": "AIza-gemini-key",
+        "OPENAI_API_KEY": "sk-openai-key",
         "STRIPE_SECRET_KEY": "sk_test_stripe",
         "STRIPE_WEBHOOK_SECRET": "whsec_stripe",
     }

@@ -5,7 +5,7 @@ import uuid
 
 from tests.http.conftest import Api, assert_problem, number
 
-from gemini_clone.application.chatrooms.listing import ChatroomPage
+from gemini_clone.application.chatrooms.pages import ChatroomPage, decode_page, encode_page
 from gemini_clone.entrypoints.http.chatrooms import EncodedPages
 
 CHATROOM_FIELDS = {"id", "title", "created_at", "updated_at", "last_message_at", "message_count"}
@@ -96,8 +96,12 @@ async def test_a_cached_page_is_answered_with_the_same_bytes_as_when_it_was_read
     assert pages[2].json()["next_cursor"]
 
 
+def _cached_page(next_cursor: str) -> ChatroomPage:
+    return decode_page(encode_page(ChatroomPage(items=(), next_cursor=next_cursor)))
+
+
 def test_a_page_body_is_encoded_once_while_kept_and_again_once_forgotten() -> None:
-    pages = [ChatroomPage(items=(), next_cursor=cursor) for cursor in ("a", "b", "c")]
+    pages = [_cached_page(cursor) for cursor in ("a", "b", "c")]
     bodies = EncodedPages(kept=2)
 
     first = bodies.encoded(pages[0])
@@ -108,6 +112,26 @@ def test_a_page_body_is_encoded_once_while_kept_and_again_once_forgotten() -> No
     again = bodies.encoded(pages[0])
     assert again == first
     assert again is not first
+
+
+def test_a_body_is_found_by_the_cached_bytes_whichever_page_object_carries_them() -> None:
+    raw = encode_page(ChatroomPage(items=(), next_cursor="a"))
+    bodies = EncodedPages(kept=2)
+
+    first = bodies.encoded(decode_page(raw))
+    again = bodies.encoded(decode_page(bytes(bytearray(raw))))
+
+    assert again is first
+
+
+def test_a_page_read_from_the_database_is_encoded_without_being_kept() -> None:
+    page = ChatroomPage(items=(), next_cursor="a")
+    bodies = EncodedPages(kept=1)
+
+    body = bodies.encoded(page)
+
+    assert json.loads(body) == {"items": [], "next_cursor": "a"}
+    assert bodies.encoded(page) is not body
 
 
 async def test_the_list_is_paged_newest_activity_first(api: Api) -> None:

@@ -118,9 +118,12 @@ class _DatabaseDown:
         return [("database", False, "postgresql unreachable"), ("broker", True, "in-process")]
 
 
-async def test_readiness_is_503_when_a_dependency_is_down(api: Api) -> None:
-    with api.container.runtime.override(providers.Object(_DatabaseDown())):
-        ready = await api.client.get("/readyz")
+async def test_readiness_is_503_when_a_dependency_is_down(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(api.app.state, "runtime", _DatabaseDown())
+
+    ready = await api.client.get("/readyz")
 
     assert ready.status_code == 503
     assert ready.json() == {

@@ -47,7 +47,7 @@ from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.chatrooms.get import GetChatroom
 from gemini_clone.application.chatrooms.listing import ListChatrooms
 from gemini_clone.application.chatrooms.rename import RenameChatroom
-from gemini_clone.application.common import KeyedHasher
+from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
     ReplyOutcome,

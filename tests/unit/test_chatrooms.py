@@ -9,7 +9,7 @@ from tests.unit.conftest import World, WorldFactory
 
 from gemini_clone.application.chatrooms.listing import ListChatroomsInput
 from gemini_clone.application.chatrooms.rename import RenameChatroomInput
-from gemini_clone.application.common import encode_cursor
+from gemini_clone.application.cursors import encode_cursor
 from gemini_clone.application.messaging.reading import ListMessagesInput
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import InvalidInput, NotFound

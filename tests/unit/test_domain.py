@@ -9,7 +9,8 @@ from uuid import UUID
 
 import pytest
 
-from gemini_clone.application.common import KeyedHasher, decode_cursor, encode_cursor
+from gemini_clone.application.cursors import decode_cursor, encode_cursor
+from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.domain.chatrooms import Chatroom, clean_title
 from gemini_clone.domain.errors import (
     AuthenticationFailed,

@@ -13,6 +13,7 @@ from tests.worker.harness import JWT_SECRET, Deployment, RedisServer
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.schema import upgrade
 from gemini_clone.entrypoints.container import build_container
+from gemini_clone.entrypoints.runtime import Runtime
 from gemini_clone.entrypoints.settings import load_settings
 
 
@@ -45,7 +46,7 @@ async def deployment(
     deployment = Deployment(environ=environ, directory=tmp_path, redis=redis_server)
     try:
         deployment.app = build_container(load_settings(environ, env_file=None))
-        runtime = deployment.app.runtime()
+        runtime = Runtime(deployment.app)
         await runtime.start(background=False)
         try:
             yield deployment

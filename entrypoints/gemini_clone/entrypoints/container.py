@@ -9,7 +9,7 @@ Each port's adapter is chosen by its own setting, so any mix works:
 | cache, throttle | in process                    | REDIS_URL                           |
 | reply pieces,   | in process                    | REDIS_URL (a stream per reply;      |
 | stop requests   |                               | pub/sub for stops)                  |
-| language model  | offline model                 | GEMINI_API_KEY                      |
+| language model  | offline model                 | GEMINI_API_KEY and/or OPENAI_BASE_URL |
 | payments        | sandbox checkout              | STRIPE_SECRET_KEY (+ webhook, price)|
 | OTP delivery    | in the response               | OTP_DELIVERY=log                    |
 """
@@ -30,10 +30,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemini_clone.adapters.jwt import JwtTokenService, load_or_create_secret
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
-from gemini_clone.adapters.memory.clock import SystemClock, UuidGenerator
 from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
 from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
-from gemini_clone.adapters.offline import OfflineLanguageModel
 from gemini_clone.adapters.redis import (
     NearCache,
     RedisReplyPieces,
@@ -51,7 +49,9 @@ from gemini_clone.adapters.security import (
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting, SqlPosting
 from gemini_clone.adapters.sql.replies import PostgresReplyStore, SqlReplyStore
+from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
+from gemini_clone.adapters.system import SystemClock, UuidGenerator
 from gemini_clone.adapters.taskiq.producer import StreamReplyJobs
 from gemini_clone.application.admin.list_users import ListUsers
 from gemini_clone.application.admin.show_user import ShowUser
@@ -76,7 +76,7 @@ from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.chatrooms.get import GetChatroom
 from gemini_clone.application.chatrooms.listing import ListChatrooms
 from gemini_clone.application.chatrooms.rename import RenameChatroom
-from gemini_clone.application.common import KeyedHasher
+from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
@@ -84,11 +84,10 @@ from gemini_clone.application.messaging.send_message import SendMessage
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.application.messaging.streaming import StreamReply
 from gemini_clone.domain.quota import Plans
-from gemini_clone.entrypoints.runtime import Runtime
+from gemini_clone.entrypoints.model_providers import make_language_model, make_model_catalogue
 from gemini_clone.entrypoints.settings import Settings
 from gemini_clone.ports.cache import Cache, Throttle
 from gemini_clone.ports.jobs import ReplyJobs
-from gemini_clone.ports.language_model import LanguageModel
 from gemini_clone.ports.otp import OtpSender
 from gemini_clone.ports.payments import PaymentGateway
 from gemini_clone.ports.posting import MessagePosting
@@ -133,11 +132,9 @@ def derived_key(secret: str, purpose: str) -> bytes:
 
 
 def make_engine(settings: Settings) -> AsyncEngine:
-    # Twice the setting, all kept open once opened: with overflow connections instead, each
-    # burst closed and reopened them (connect, authentication, statements prepared again),
-    # which cost a busy worker about 5% of its CPU.
+    # No overflow: every connection is kept open once opened (bench/README.md, Decisions).
     return create_engine(
-        settings.database_url, pool_size=2 * settings.database_pool_size, max_overflow=0
+        settings.database_url, pool_size=settings.database_pool_size, max_overflow=0
     )
 
 
@@ -186,26 +183,6 @@ def make_reply_jobs(redis: Redis | None, broker: Callable[[], AsyncBroker]) -> R
     from gemini_clone.adapters.taskiq.jobs import TaskiqReplyJobs
 
     return TaskiqReplyJobs(broker())
-
-
-def make_language_model(settings: Settings) -> LanguageModel:
-    if settings.gemini_api_key:
-        from gemini_clone.adapters.gemini import GeminiLanguageModel
-
-        return GeminiLanguageModel(
-            api_key=settings.gemini_api_key,
-            model=settings.gemini_model,
-            base_url=settings.gemini_base_url,
-            temperature=settings.gemini_temperature,
-            max_output_tokens=settings.gemini_max_output_tokens,
-            read_timeout=settings.gemini_timeout_seconds,
-            max_attempts=settings.gemini_max_attempts,
-            max_connections=max(512, settings.worker_concurrency),
-        )
-    return OfflineLanguageModel(
-        latency_seconds=settings.offline_model_latency_seconds,
-        word_delay_seconds=settings.offline_model_word_delay_seconds,
-    )
 
 
 def make_reply_pieces(redis: Redis | None) -> ReplyPieces:
@@ -275,14 +252,16 @@ class Container(containers.DeclarativeContainer):
 
     engine = providers.Singleton(make_engine, settings)
     uow = providers.Singleton(sql_unit_of_work_factory, engine)
+    reply_statistics = providers.Singleton(SqlReplyStatistics, engine)
     redis = providers.Singleton(make_redis, settings)
     cache = providers.Singleton(make_cache, redis)
     throttle = providers.Singleton(make_throttle, redis)
     broker = providers.Singleton(make_broker, settings)
     reply_jobs = providers.Singleton(make_reply_jobs, redis, broker.provider)
+    model_catalogue = providers.Singleton(make_model_catalogue, settings)
+    language_model = providers.Singleton(make_language_model, settings, model_catalogue)
     reply_pieces = providers.Singleton(make_reply_pieces, redis)
     reply_stops = providers.Singleton(make_reply_stops, redis)
-    language_model = providers.Singleton(make_language_model, settings)
     sandbox_gateway = providers.Singleton(make_sandbox, settings)
     payment_gateway = providers.Singleton(make_payment_gateway, settings, sandbox_gateway)
     otp_sender = providers.Singleton(make_otp_sender, settings)
@@ -379,8 +358,6 @@ class Container(containers.DeclarativeContainer):
     list_users = providers.Singleton(ListUsers, uow)
     show_user = providers.Singleton(ShowUser, uow, mobile_numbers, plans, clock)
     usage_report = providers.Singleton(UsageReport, uow, clock)
-
-    runtime = providers.Singleton(Runtime, __self__)
 
 
 def build_container(settings: Settings) -> Container:

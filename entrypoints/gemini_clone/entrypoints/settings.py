@@ -10,54 +10,89 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
 EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./gemini_clone.db"
 SECRET_FIELDS = frozenset(
-    {"jwt_secret", "gemini_api_key", "stripe_secret_key", "stripe_webhook_secret"}
+    {
+        "jwt_secret",
+        "gemini_api_key",
+        "openai_api_key",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+    }
 )
+DATABASE_SCHEMES = frozenset(
+    {"postgres", "postgresql", "postgresql+asyncpg", "sqlite", "sqlite+aiosqlite"}
+)
+"""What `adapters.sql.engine.normalize_url` accepts; checked here so that a bad URL is one
+clear line at start, not a driver's traceback at the first query."""
+REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+HTTP_URL_FIELDS = (
+    "public_base_url",
+    "gemini_base_url",
+    "stripe_api_base",
+    "stripe_success_url",
+    "stripe_cancel_url",
+)
+
+AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
+NotNegative = Annotated[int, msgspec.Meta(ge=0)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
 
 
 class Settings(msgspec.Struct, kw_only=True, frozen=True):
     database_url: str = EMBEDDED_DATABASE_URL
-    database_pool_size: int = 20
+    database_pool_size: AtLeastOne = 40
+    """PostgreSQL connections a process keeps open at most (opened as load needs them)."""
     data_dir: str = ".gemini_clone"
     """Where the embedded mode keeps its generated JWT secret."""
     redis_url: str | None = None
     public_base_url: str | None = None
 
     jwt_secret: str | None = None
-    access_token_ttl_seconds: int = 900
-    refresh_token_ttl_days: int = 30
+    access_token_ttl_seconds: AtLeastOne = 900
+    refresh_token_ttl_days: AtLeastOne = 30
     otp_delivery: Literal["response", "log"] = "response"
-    auth_rate_limit_per_minute: int = 120
+    auth_rate_limit_per_minute: AtLeastOne = 120
 
-    basic_daily_limit: int | None = 5
-    pro_daily_limit: int | None = None
-    chatroom_cache_ttl: int = 300
+    basic_daily_limit: NotNegative | None = 5
+    pro_daily_limit: NotNegative | None = None
+    chatroom_cache_ttl: AtLeastOne = 300
 
     gemini_api_key: str | None = None
     gemini_model: str = "gemini-2.5-flash"
     gemini_base_url: str = "https://generativelanguage.googleapis.com"
-    gemini_timeout_seconds: float = 60.0
-    gemini_max_attempts: int = 4
-    gemini_temperature: float | None = None
-    gemini_max_output_tokens: int | None = None
+    gemini_timeout_seconds: Seconds = 60.0
+    gemini_max_attempts: AtLeastOne = 4
+    gemini_temperature: Annotated[float, msgspec.Meta(ge=0, le=2)] | None = None
+    gemini_max_output_tokens: AtLeastOne | None = None
+    openai_base_url: str | None = None
+    """An OpenAI-compatible server (Ollama: `http://127.0.0.1:11434/v1`); unset, none is used."""
+    openai_api_key: str | None = None
+    """The key, for servers that want one (OpenAI, OpenRouter, Groq; Ollama needs none)."""
+    openai_models: str | None = None
+    """The models that server offers, comma-separated; the first is its default."""
+    openai_timeout_seconds: Seconds = 120.0
+    openai_max_attempts: AtLeastOne = 4
+    default_model: str | None = None
+    """The model answering when none is asked for; unset: the first configured one."""
     system_instruction: str | None = None
-    context_token_budget: int = 8000
-    offline_model_latency_seconds: float = 0.0
+    context_token_budget: AtLeastOne = 8000
+    offline_model_latency_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0
     """Embedded model only: a pause before each answer (to try waiting, or to benchmark)."""
     offline_model_word_delay_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.03
     """Embedded model only: a pause before each word after the first, so that its answers
     stream the way a real model's do (0: all at once)."""
 
-    reply_lease_seconds: int = 120
-    sweep_interval_seconds: int = 30
-    worker_concurrency: int = 512
+    reply_lease_seconds: AtLeastOne = 120
+    sweep_interval_seconds: AtLeastOne = 30
+    worker_concurrency: AtLeastOne = 512
     worker_metrics_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
     """`gemini-clone worker` only: serve the process's Prometheus metrics (replies by status,
     generation latency) on this port, at `/metrics`; unset, they are not served."""
@@ -74,6 +109,15 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
 
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
+
+    def __post_init__(self) -> None:
+        _check_database_url(self.database_url)
+        if self.redis_url is not None:
+            _check_url("REDIS_URL", self.redis_url, REDIS_SCHEMES, "redis://host:6379/0")
+        for name in HTTP_URL_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                _check_url(name.upper(), value, {"http", "https"}, "https://host/...")
 
     @property
     def is_sqlite(self) -> bool:
@@ -108,9 +152,42 @@ def load_settings(
     for name, text in fields.items():
         values[name] = None if text.strip() == "" else text.strip()
     try:
-        return msgspec.convert(values, Settings, strict=False)
+        settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as error:
-        raise SettingsError(f"Invalid setting: {_upper_path(str(error))}") from None
+        raise SettingsError(_named(str(error))) from None
+    # Imported here: the model rules live with the providers, which import this module.
+    # Checked on load so that every command reports a bad model setting in one line.
+    from gemini_clone.entrypoints.model_providers import make_model_catalogue
+
+    make_model_catalogue(settings)
+    return settings
+
+
+def _check_database_url(url: str) -> None:
+    scheme = url.partition("://")[0].lower()
+    if scheme.startswith("sqlite") and scheme in DATABASE_SCHEMES:
+        return
+    _check_url(
+        "DATABASE_URL", url, DATABASE_SCHEMES, "postgresql://user@host/db or sqlite:///file.db"
+    )
+
+
+def _check_url(name: str, url: str, schemes: Collection[str], example: str) -> None:
+    """A URL of one of `schemes`, with a numeric port if any and, over HTTP, a host.
+
+    A database or Redis URL may leave the host out: the driver's default (a local socket)."""
+    shown = _mask_url_password(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (parsing the port is the check: it raises on a bad one)
+    except ValueError:
+        raise ValueError(
+            f"Invalid setting {name}: {shown!r} has a bad port; use {example}."
+        ) from None
+    if parts.scheme.lower() not in schemes:
+        raise ValueError(f"Invalid setting {name}: {shown!r} is not supported; use {example}.")
+    if parts.scheme in ("http", "https") and not parts.hostname:
+        raise ValueError(f"Invalid setting {name}: {shown!r} names no host; use {example}.")
 
 
 def _read_env_file(path: Path) -> dict[str, str]:
@@ -127,9 +204,16 @@ def _read_env_file(path: Path) -> dict[str, str]:
     return values
 
 
-def _upper_path(message: str) -> str:
-    # msgspec names the field as `$.field_name`; users know it as FIELD_NAME.
-    return re.sub(r"`\$\.(\w+)`", lambda match: match.group(1).upper(), message)
+def _named(message: str) -> str:
+    """`Invalid setting NAME: what is wrong`, naming the variable as users know it
+    (msgspec names the field `$.field_name` at the end)."""
+    if message.startswith("Invalid setting"):
+        return message
+    found = re.fullmatch(r"(.*) - at `\$\.(\w+)`", message)
+    if found is None:
+        return f"Invalid setting: {message}"
+    problem, field = found.groups()
+    return f"Invalid setting {field.upper()}: {problem[:1].lower()}{problem[1:]}."
 
 
 def _mask_url_password(url: object) -> object:

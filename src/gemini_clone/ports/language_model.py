@@ -17,10 +17,15 @@ class Turn:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class GenerationRequest:
-    """History oldest first, ending with the user's new message."""
+    """History oldest first, ending with the user's new message.
+
+    `model` names the model that should answer (an id of the `ModelCatalogue`); None means
+    the service's default model.
+    """
 
     turns: Sequence[Turn]
     system_instruction: str | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -28,6 +33,10 @@ class GenerationChunk:
     """A piece of the answer. The last chunk carries `finish_reason` and the usage so far.
 
     `block_reason` is set when the prompt or the answer was blocked.
+
+    `restart` means the answer starts over: an attempt failed after some of its text had
+    streamed and the model is asked again from the start, so whoever keeps or shows the text
+    drops everything received so far. A restart chunk carries nothing else.
     """
 
     text: str = ""
@@ -35,6 +44,7 @@ class GenerationChunk:
     block_reason: str | None = None
     usage: TokenUsage | None = None
     model: str | None = None
+    restart: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -78,16 +88,28 @@ class LanguageModel(Protocol):
     name: str
 
     def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        """Stream the answer. Raises `ModelError` (before or between chunks)."""
+        """Stream the answer. Raises `ModelError` (before or between chunks).
+
+        A transient failure is retried inside the stream; when text had already streamed,
+        the retry is announced with a `restart` chunk before the new attempt's text.
+        """
         ...
 
 
 async def collect(chunks: AsyncIterator[GenerationChunk]) -> GenerationResult:
-    """Join streamed chunks: text concatenated, reasons and usage from the last that has them."""
+    """Join streamed chunks: text concatenated, reasons and usage from the last that has them.
+
+    A `restart` chunk drops what came before it, so a retried answer is kept once.
+    """
     parts: list[str] = []
     finish_reason = block_reason = model = None
     usage: TokenUsage | None = None
     async for chunk in chunks:
+        if chunk.restart:
+            parts.clear()
+            finish_reason = block_reason = model = None
+            usage = None
+            continue
         parts.append(chunk.text)
         finish_reason = chunk.finish_reason or finish_reason
         block_reason = chunk.block_reason or block_reason

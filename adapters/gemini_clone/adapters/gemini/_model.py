@@ -8,15 +8,18 @@ import logging
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from urllib.parse import quote
 
 import httpx
 import msgspec
 
-from gemini_clone.adapters.gemini._sse import event_data
 from gemini_clone.adapters.gemini._wire import ApiError, parse_error, parse_event, request_body
+from gemini_clone.adapters.model_http import (
+    Backoff,
+    ClientPools,
+    event_data,
+    retry_after_seconds,
+)
 from gemini_clone.ports.language_model import (
     GenerationChunk,
     GenerationRequest,
@@ -28,8 +31,6 @@ from gemini_clone.ports.language_model import (
 
 DEFAULT_MODEL = "gemini-2.5-flash"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
-POOL_CONNECTIONS = 8
-"""Connections per httpx pool; the adapter spreads its streams over as many pools as needed."""
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
@@ -56,8 +57,9 @@ class GeminiLanguageModel(LanguageModel):
       header when given, else exponential backoff with full jitter. A server-requested wait
       longer than `max_retry_delay` ends the retries at once. After the last attempt:
       `ModelUnavailable` (`model_rate_limited` for 429, `model_timeout`, `model_unavailable`).
-    - Retries happen only before the first chunk is yielded; a failure after text has
-      streamed raises `ModelUnavailable` straight away, so no text is ever repeated.
+    - A failure after text has streamed is retried too, from the start: a `restart` chunk
+      comes first, so whoever shows or keeps the text drops the failed attempt's part.
+    - The request's `model` picks the model (any Gemini model id); without one, `model`.
     - Other 4xx (400, 401, 403, 404, ...) are not retried: `ModelConfigurationError`
       (`model_api_key_invalid`, `model_permission_denied`, `model_not_found`,
       `model_configuration_error`), logged at ERROR. So are proxy and protocol errors.
@@ -96,17 +98,13 @@ class GeminiLanguageModel(LanguageModel):
             raise ValueError("A Gemini API key is required")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        if client is not None and transport is not None:
-            raise ValueError("Pass a client or a transport, not both")
         if httpx.URL(base_url).scheme not in ("http", "https"):
             raise ValueError("The Gemini base URL must be an http:// or https:// URL")
         model = model.removeprefix("models/")
         self.name = model
         self._api_key = api_key
-        self._url = httpx.URL(
-            f"{base_url.rstrip('/')}/v1beta/models/{quote(model, safe='')}:streamGenerateContent",
-            params={"alt": "sse"},
-        )
+        self._base_url = base_url.rstrip("/")
+        self._urls: dict[str, httpx.URL] = {}
         self._headers = {
             "x-goog-api-key": api_key,
             "accept": "text/event-stream",
@@ -115,48 +113,21 @@ class GeminiLanguageModel(LanguageModel):
         self._temperature = temperature
         self._max_output_tokens = max_output_tokens
         self._max_attempts = max_attempts
-        self._backoff_base = backoff_base
-        self._backoff_max = backoff_max
+        self._backoff = Backoff(base=backoff_base, cap=backoff_max, rng=rng or random.Random())
         self._max_retry_delay = max_retry_delay
         self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._owns_client = client is None
-        if client is not None:
-            self._clients = [client]
-        else:
-            # Many small pools instead of one large: on every request it starts and ends,
-            # httpcore's pool checks each of its idle connections (a few system calls
-            # each), which at hundreds of streams costs more CPU than the streams
-            # themselves (encode/httpcore#1035). The pools share one TLS context: each
-            # would otherwise load the CA bundle again.
-            pools = max(1, -(-max_connections // POOL_CONNECTIONS))
-            verify = httpx.create_ssl_context() if transport is None else True
-            self._clients = [
-                httpx.AsyncClient(
-                    transport=transport,
-                    verify=verify,
-                    timeout=httpx.Timeout(
-                        connect=connect_timeout,
-                        read=read_timeout,
-                        write=connect_timeout,
-                        pool=pool_timeout,
-                    ),
-                    limits=httpx.Limits(
-                        max_connections=POOL_CONNECTIONS,
-                        max_keepalive_connections=POOL_CONNECTIONS,
-                        keepalive_expiry=30.0,
-                    ),
-                )
-                for _ in range(pools)
-            ]
-        self._streams = [0] * len(self._clients)
-        self._next_pool = 0
+        self._pools = ClientPools(
+            timeout=httpx.Timeout(
+                connect=connect_timeout, read=read_timeout, write=connect_timeout, pool=pool_timeout
+            ),
+            max_connections=max_connections,
+            client=client,
+            transport=transport,
+        )
 
     async def aclose(self) -> None:
         """Close the clients this adapter created (an injected client is left open)."""
-        if self._owns_client:
-            for client in self._clients:
-                await client.aclose()
+        await self._pools.aclose()
 
     async def __aenter__(self) -> GeminiLanguageModel:
         return self
@@ -170,36 +141,46 @@ class GeminiLanguageModel(LanguageModel):
                 request, temperature=self._temperature, max_output_tokens=self._max_output_tokens
             )
         )
+        url = self._url(request.model or self.name)
         attempt = 0
+        streamed = False
         while True:
             attempt += 1
-            streamed = False
             try:
-                async with aclosing(self._attempt(body)) as chunks:
+                async with aclosing(self._attempt(url, body)) as chunks:
                     async for chunk in chunks:
-                        streamed = True
+                        if not streamed and chunk.text:
+                            streamed = True
                         yield chunk
                 return
             except _Transient as failure:
-                if streamed:
-                    logger.warning(
-                        "Gemini %s failed after its answer began streaming: %s",
-                        self.name,
-                        failure.message,
-                    )
-                    raise ModelUnavailable(failure.message, code=failure.code) from failure
                 delay = self._delay_before_retry(attempt, failure)
                 if delay is None:
                     raise ModelUnavailable(failure.message, code=failure.code) from failure
                 logger.warning(
-                    "Gemini %s attempt %d of %d failed (%s); retrying in %.2fs",
+                    "Gemini %s attempt %d of %d failed%s (%s); retrying in %.2fs",
                     self.name,
                     attempt,
                     self._max_attempts,
+                    " after its answer began streaming" if streamed else "",
                     failure.message,
                     delay,
                 )
                 await self._sleep(delay)
+                if streamed:
+                    streamed = False
+                    yield GenerationChunk(restart=True)
+
+    def _url(self, model: str) -> httpx.URL:
+        url = self._urls.get(model)
+        if url is None:
+            name = quote(model.removeprefix("models/"), safe="")
+            url = httpx.URL(
+                f"{self._base_url}/v1beta/models/{name}:streamGenerateContent",
+                params={"alt": "sse"},
+            )
+            self._urls[model] = url
+        return url
 
     def _delay_before_retry(self, attempt: int, failure: _Transient) -> float | None:
         """Seconds to wait before the next attempt, or None when there is none."""
@@ -219,31 +200,20 @@ class GeminiLanguageModel(LanguageModel):
                 )
                 return None
             return failure.retry_after
-        # Full jitter spreads the retries of many concurrent streams hit by the same outage.
-        ceiling = min(self._backoff_max, self._backoff_base * 2 ** (attempt - 1))
-        return self._rng.uniform(0.0, ceiling)
+        return self._backoff.delay(attempt)
 
-    def _pool(self) -> int:
-        """The next pool in turn, or the least busy one when that one is full."""
-        pool = self._next_pool
-        self._next_pool = (pool + 1) % len(self._clients)
-        if self._streams[pool] >= POOL_CONNECTIONS:
-            pool = min(range(len(self._clients)), key=self._streams.__getitem__)
-        return pool
-
-    async def _attempt(self, body: bytes) -> AsyncGenerator[GenerationChunk, None]:
-        pool = self._pool()
-        self._streams[pool] += 1
+    async def _attempt(self, url: httpx.URL, body: bytes) -> AsyncGenerator[GenerationChunk, None]:
         try:
-            async with self._clients[pool].stream(
-                "POST", self._url, content=body, headers=self._headers
-            ) as response:
+            async with (
+                self._pools.client() as client,
+                client.stream("POST", url, content=body, headers=self._headers) as response,
+            ):
                 if response.status_code != 200:
                     await response.aread()
                     raise self._status_error(
                         response.status_code,
                         _error_body(response.content),
-                        _retry_after(response.headers.get("retry-after")),
+                        retry_after_seconds(response.headers),
                     )
                 async for chunk in self._chunks(response):
                     yield chunk
@@ -261,8 +231,6 @@ class GeminiLanguageModel(LanguageModel):
             message = self._masked(f"Gemini could not be called ({type(error).__name__}: {error})")
             logger.error("Gemini %s is misconfigured: %s", self.name, message)
             raise ModelConfigurationError(message) from error
-        finally:
-            self._streams[pool] -= 1
 
     async def _chunks(self, response: httpx.Response) -> AsyncIterator[GenerationChunk]:
         finish_reason = block_reason = model = None
@@ -339,20 +307,3 @@ def _error_body(content: bytes) -> ApiError:
     except ValueError:
         payload = None
     return parse_error(payload)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """The `Retry-After` header: delay seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())

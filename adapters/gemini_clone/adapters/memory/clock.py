@@ -1,19 +1,13 @@
-"""Time and ids: the real ones (`SystemClock`, `UuidGenerator`) and controllable test doubles."""
+"""Time and ids that tests control: a clock that moves when told and predictable ids.
+
+The real ones are in `adapters.system`."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from gemini_clone.ports.clock import Clock, IdGenerator
-
-
-class SystemClock(Clock):
-    """The machine's clock, in UTC."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
 
 
 class FixedClock(Clock):
@@ -34,14 +28,6 @@ class FixedClock(Clock):
 
     def advance(self, delta: timedelta) -> None:
         self._now += delta
-
-
-class UuidGenerator(IdGenerator):
-    """Random version-4 UUIDs. Not time-ordered on purpose: ids appear in URLs, and ordering
-    comes from timestamps, never from ids."""
-
-    def new_id(self) -> UUID:
-        return uuid.uuid4()
 
 
 class SequentialIdGenerator(IdGenerator):

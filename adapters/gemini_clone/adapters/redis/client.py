@@ -26,8 +26,8 @@ def create_redis_client(
       so a Redis restart costs no failed request once the server is back.
     - Timeouts are not retried: the command may have run, and waiting twice is worse.
     - A burst opens as many connections as it needs, up to `max_connections`: redis-py's
-      default of 100 failed enqueues under 200 simultaneous posts. (Its blocking pool, which
-      waits instead, cost a cached chatroom list a third more CPU per request.)
+      default of 100 failed enqueues under 200 simultaneous posts. A plain pool, not the
+      blocking one, for speed (bench/README.md, Decisions).
 
     The caller owns the client and closes it with `await client.aclose()`.
     """

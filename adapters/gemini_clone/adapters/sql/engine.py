@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,6 +18,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 POOL_TIMEOUT_SECONDS = 30
+WAL_RETRY_SECONDS = 0.01
 
 _ASYNC_DRIVERS = {
     "postgres": "postgresql+asyncpg",
@@ -86,11 +89,9 @@ def create_engine(
 async def pooled_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection of `engine`'s pool, handed out in the order callers asked for one.
 
-    SQLAlchemy's async pool waits on an `asyncio.Queue`, which lets a newcomer take a
-    connection just returned for a waiter that was already woken; that waiter goes back to
-    the end of the line. With the pool busy, most requests passed while a few waited for
-    seconds (at 256 connections, the message post's p99 went past wrk's 2 s timeout). A
-    FIFO gate as wide as the pool, in front of it, keeps the order.
+    SQLAlchemy's async pool lets a newcomer overtake a waiter that was already woken; a
+    FIFO gate as wide as the pool, in front of it, keeps the order, so no request waits
+    for seconds while others pass (bench/README.md, Decisions).
     """
     gate = _gates.get(engine.sync_engine)
     if gate is None:
@@ -141,10 +142,10 @@ def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
         # module, which would not begin a transaction before a SELECT.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        _use_wal(cursor)
+        cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -155,3 +156,23 @@ def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch the database to WAL (the mode is kept in the file: only a new one switches).
+
+    The switch needs the database to itself, and SQLite refuses it at once, without the
+    busy timeout, while another connection holds a new database's write lock (another
+    process setting up the same new file: two `serve` or `db upgrade` started together).
+    It is tried again until the busy timeout. The pause blocks this process only while
+    another one sets up a new database, so once at most.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(WAL_RETRY_SECONDS)

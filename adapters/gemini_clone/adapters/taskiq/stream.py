@@ -71,8 +71,7 @@ class ReplyStreamBroker(RedisStreamBroker):
         self.forget_consumers_after = forget_consumers_after
         self.min_reconnect_delay = min_reconnect_delay
         self.max_reconnect_delay = max_reconnect_delay
-        # One client for every acknowledgement: building a redis-py client costs about as
-        # much CPU as the command itself. It borrows connections from the broker's pool.
+        # One client for every acknowledgement, on the broker's pool (bench/README.md, Decisions).
         self._acknowledger = Redis(connection_pool=self.connection_pool)
 
     async def startup(self) -> None:

@@ -342,7 +342,9 @@ def jobs_requeue_stale() -> None:
         )
 
     async def action(container: Container) -> int | None:
-        checks = await container.runtime().check()
+        from gemini_clone.entrypoints.runtime import Runtime
+
+        checks = await Runtime(container).check()
         if not all(ok for name, ok, _ in checks if name == "redis"):
             return None
         return await container.requeue_stale_replies().execute()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gemini_clone.entrypoints.model_providers import OFFLINE, describe_providers
 from gemini_clone.entrypoints.settings import Settings
 
 
@@ -35,13 +36,7 @@ def adapter_lines(settings: Settings) -> list[tuple[str, str, str]]:
             else "reply pieces and stops in this process",
             "" if redis else "set REDIS_URL=redis://...",
         ),
-        (
-            "language model",
-            f"Gemini ({settings.gemini_model})"
-            if settings.gemini_api_key
-            else "offline model (canned, labelled answers)",
-            "" if settings.gemini_api_key else "set GEMINI_API_KEY=...",
-        ),
+        *language_model_lines(settings),
         (
             "payments",
             "Stripe" if settings.stripe_secret_key else "sandbox checkout served by this app",
@@ -60,6 +55,24 @@ def adapter_lines(settings: Settings) -> list[tuple[str, str, str]]:
             "" if settings.jwt_secret else "set JWT_SECRET=...",
         ),
     ]
+
+
+def language_model_lines(settings: Settings) -> list[tuple[str, str, str]]:
+    """One line per model provider: which models it serves, the default marked."""
+    lines = []
+    for provider, models in describe_providers(settings):
+        if provider == OFFLINE:
+            lines.append(
+                (
+                    "language model",
+                    "offline model (canned, labelled answers)",
+                    "set GEMINI_API_KEY=..., or OPENAI_BASE_URL and OPENAI_MODELS "
+                    "for a local model",
+                )
+            )
+        else:
+            lines.append(("language model", f"{provider}: {models}", ""))
+    return lines
 
 
 def banner(settings: Settings, url: str) -> str:

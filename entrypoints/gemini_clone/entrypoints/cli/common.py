@@ -36,10 +36,11 @@ def run_with_container(
 ) -> T:
     """Run one async action on a started container (no background work) and stop it."""
     from gemini_clone.entrypoints.container import build_container
+    from gemini_clone.entrypoints.runtime import Runtime
 
     async def main() -> T:
         container = build_container(settings)
-        runtime = container.runtime()
+        runtime = Runtime(container)
         if start:
             await runtime.start(background=False)
         try:

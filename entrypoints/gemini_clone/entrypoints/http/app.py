@@ -34,6 +34,7 @@ from gemini_clone.entrypoints.http.metrics import MetricsController
 from gemini_clone.entrypoints.http.observability import RequestObservability
 from gemini_clone.entrypoints.http.sandbox import SandboxController
 from gemini_clone.entrypoints.http.users import UserController
+from gemini_clone.entrypoints.runtime import Runtime
 from gemini_clone.entrypoints.settings import Settings
 
 DESCRIPTION = """\
@@ -83,6 +84,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
         state=State(
             {
                 "container": container,
+                "runtime": Runtime(container),
                 "public_base_url": public_base_url,
                 "auth_rate_limit_per_minute": settings.auth_rate_limit_per_minute,
                 # Not a dependency: a second one makes Litestar resolve them in a task group.
@@ -114,7 +116,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
 
 @asynccontextmanager
 async def _runtime(app: Litestar) -> AsyncIterator[None]:
-    runtime = app.state.container.runtime()
+    runtime: Runtime = app.state.runtime
     await runtime.start()
     try:
         yield

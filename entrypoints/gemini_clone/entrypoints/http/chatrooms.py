@@ -14,13 +14,12 @@ from gemini_clone.application.chatrooms.create import CreateChatroom, CreateChat
 from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.chatrooms.get import LATEST_MESSAGES, GetChatroom
 from gemini_clone.application.chatrooms.listing import (
-    DECODED_PAGES_KEPT,
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
-    ChatroomPage,
     ListChatrooms,
     ListChatroomsInput,
 )
+from gemini_clone.application.chatrooms.pages import DECODED_PAGES_KEPT, ChatroomPage
 from gemini_clone.application.chatrooms.rename import RenameChatroom, RenameChatroomInput
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
@@ -52,25 +51,26 @@ class EncodedPages:
     """The JSON bodies of cached chatroom pages, encoded once per page (one per app, in
     its state).
 
-    `ListChatrooms` hands out the same page object for every hit on the same cached bytes,
-    so a body is found by the page's identity; the page is kept with its body, so no other
-    page can take its id meanwhile. Building and encoding the body was about a tenth of a
-    cached list request's CPU. Bounded like the decoded pages, oldest forgotten first.
+    A body is found by the cached bytes its page was decoded from: the same bytes are the
+    same page, whichever page object carries them. A page read from the database has no
+    such bytes and is encoded afresh. Bounded like the decoded pages, oldest forgotten
+    first. Why a memo at all: bench/README.md, Decisions.
     """
 
     def __init__(self, kept: int = DECODED_PAGES_KEPT) -> None:
         self._kept = kept
-        self._bodies: dict[int, tuple[ChatroomPage, bytes]] = {}
+        self._bodies: dict[bytes, bytes] = {}
 
     def encoded(self, page: ChatroomPage) -> bytes:
-        found = self._bodies.get(id(page))
-        if found is not None:
-            return found[1]
-        # Litestar's own encoder: the same bytes as a body it would encode itself.
-        body = encode_json(page_body(page))
-        if len(self._bodies) >= self._kept:
-            del self._bodies[next(iter(self._bodies))]
-        self._bodies[id(page)] = (page, body)
+        if page.cached_bytes is None:
+            return encode_json(page_body(page))
+        body = self._bodies.get(page.cached_bytes)
+        if body is None:
+            # Litestar's own encoder: the same bytes as a body it would encode itself.
+            body = encode_json(page_body(page))
+            if len(self._bodies) >= self._kept:
+                del self._bodies[next(iter(self._bodies))]
+            self._bodies[page.cached_bytes] = body
         return body
 
 

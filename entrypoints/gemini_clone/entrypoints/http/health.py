@@ -33,7 +33,7 @@ class HealthController(Controller):
     )
     async def readyz(self, state: State) -> Response[ReadinessBody]:
         try:
-            results = await state.container.runtime().check()
+            results = await state.runtime.check()
         except Exception:
             logger.exception("the readiness check failed")
             results = [("runtime", False, "the check itself failed")]

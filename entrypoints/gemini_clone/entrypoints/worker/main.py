@@ -17,6 +17,7 @@ from taskiq import AckableMessage
 from taskiq.receiver import Receiver
 
 from gemini_clone.entrypoints.container import ConfigurationError, Container, build_container
+from gemini_clone.entrypoints.runtime import Runtime
 from gemini_clone.entrypoints.settings import Settings
 from gemini_clone.entrypoints.worker.tasks import register_reply_task
 
@@ -57,7 +58,7 @@ class ReplyWorker:
         self._stopping.set()
 
     async def run(self) -> None:
-        runtime = self._container.runtime()
+        runtime = Runtime(self._container)
         broker = self._container.broker()
         register_reply_task(broker, self._container)
         await runtime.start()
@@ -159,11 +160,9 @@ def _long_lived_collection() -> Iterator[None]:
     """Python's cyclic garbage collector, tuned for a process that keeps hundreds of replies
     in flight.
 
-    With the default threshold, the young generation is collected every 700 net
-    allocations, so the short-lived objects of replies in flight survive into the older
-    generations, whose collections walk every object of the process: about a tenth of the
-    worker's CPU went to collecting, a fortieth with this threshold. What exists once the
-    process has started (modules, classes, the container) is frozen out of collections.
+    The young generation is collected less often, so that the short-lived objects of
+    replies in flight die young (bench/README.md, Decisions); what exists once the process
+    has started (modules, classes, the container) is frozen out of collections.
     """
     young, middle, old = gc.get_threshold()
     gc.freeze()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gemini_clone.application.common import tier_of, usage_today
+from gemini_clone.application.plans import tier_of, usage_today
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import UserId
 from gemini_clone.domain.quota import DailyUsage, Plans

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gemini_clone.application.auth.sessions import SessionIssuer, TokenPair
-from gemini_clone.application.common import verify_password
+from gemini_clone.application.hashing import verify_password
 from gemini_clone.domain.errors import AuthenticationFailed
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.otp import MobileNumbers

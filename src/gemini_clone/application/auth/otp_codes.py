@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from gemini_clone.application.common import KeyedHasher
+from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.domain.errors import AuthenticationFailed, NotFound, TooManyRequests
 from gemini_clone.domain.ids import OtpChallengeId
 from gemini_clone.domain.users import (

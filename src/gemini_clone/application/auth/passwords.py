@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from gemini_clone.application.auth.otp_codes import OtpChecker
 from gemini_clone.application.auth.signup import check_password
-from gemini_clone.application.common import hash_password, verify_password
+from gemini_clone.application.hashing import hash_password, verify_password
 from gemini_clone.domain.errors import AuthenticationFailed, InvalidInput, NotFound
 from gemini_clone.domain.ids import UserId
 from gemini_clone.domain.users import OtpPurpose, User

@@ -6,7 +6,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gemini_clone.application.common import KeyedHasher, tier_of
+from gemini_clone.application.hashing import KeyedHasher
+from gemini_clone.application.plans import tier_of
 from gemini_clone.domain.ids import RefreshTokenId, TokenFamilyId
 from gemini_clone.domain.subscriptions import Tier
 from gemini_clone.domain.users import RefreshToken, User

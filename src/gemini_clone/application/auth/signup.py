@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gemini_clone.application.common import hash_password
+from gemini_clone.application.hashing import hash_password
 from gemini_clone.domain.errors import InvalidInput
 from gemini_clone.domain.ids import UserId
 from gemini_clone.domain.users import PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, User

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gemini_clone.application.common import forget_chatroom_list
+from gemini_clone.application.cache_scope import forget_chatroom_list
 from gemini_clone.domain.chatrooms import TITLE_MAX_LENGTH, Chatroom, clean_title
 from gemini_clone.domain.errors import InvalidInput
 from gemini_clone.domain.ids import ChatroomId, UserId

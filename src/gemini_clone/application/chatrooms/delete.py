@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+from gemini_clone.application.cache_scope import forget_chatroom_list
 from gemini_clone.application.chatrooms.get import owned_chatroom
-from gemini_clone.application.common import forget_chatroom_list
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock

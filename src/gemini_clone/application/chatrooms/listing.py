@@ -1,13 +1,12 @@
+"""Listing a user's chatrooms, a page at a time, through the per-user cache."""
+
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
-from uuid import UUID
 
-from gemini_clone.application.common import chatroom_list_scope, decode_cursor, encode_cursor
-from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.application.cache_scope import chatroom_list_scope
+from gemini_clone.application.chatrooms.pages import ChatroomPage, DecodedPages, encode_page
+from gemini_clone.application.cursors import decode_cursor, encode_cursor
 from gemini_clone.domain.errors import InvalidInput
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.ports.cache import Cache
@@ -15,7 +14,6 @@ from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
-DECODED_PAGES_KEPT = 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,13 +21,6 @@ class ListChatroomsInput:
     user_id: UserId
     limit: int = DEFAULT_PAGE_SIZE
     cursor: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ChatroomPage:
-    items: tuple[Chatroom, ...]
-    next_cursor: str | None
-    from_cache: bool = False
 
 
 class ListChatrooms:
@@ -41,13 +32,14 @@ class ListChatrooms:
       taken before the read, which the change's invalidation drops.
     - A cache that is down is a miss (the `Cache` port's promise): the database answers,
       and without a stamp the page is not cached.
+    - A cached page is decoded once per cached bytes and shared (`pages.DecodedPages`).
     """
 
     def __init__(self, uow: UnitOfWorkFactory, cache: Cache, ttl_seconds: int = 300) -> None:
         self._uow = uow
         self._cache = cache
         self._ttl = ttl_seconds
-        self._decoded: dict[bytes, ChatroomPage] = {}
+        self._decoded = DecodedPages()
 
     async def execute(self, data: ListChatroomsInput) -> ChatroomPage:
         if not 1 <= data.limit <= MAX_PAGE_SIZE:
@@ -57,7 +49,7 @@ class ListChatrooms:
         key = f"{data.limit}:{data.cursor or ''}"
         cached = await self._cache.get(scope, key)
         if cached is not None:
-            return self._decode(cached)
+            return self._decoded.decoded(cached)
         stamp = await self._cache.stamp(scope, self._ttl)
         async with self._uow() as uow:
             rows = await uow.chatrooms.list_for_user(
@@ -72,58 +64,5 @@ class ListChatrooms:
             next_cursor = encode_cursor(last.last_activity_at, last.id)
         page = ChatroomPage(items=items, next_cursor=next_cursor)
         if stamp is not None:
-            await self._cache.set(scope, key, _dump(page), self._ttl, stamp=stamp)
+            await self._cache.set(scope, key, encode_page(page), self._ttl, stamp=stamp)
         return page
-
-    def _decode(self, raw: bytes) -> ChatroomPage:
-        """Pages are immutable and their bytes name their owner, so a page decoded once is
-        shared by every later hit on the same bytes (bounded, oldest forgotten first)."""
-        page = self._decoded.get(raw)
-        if page is None:
-            page = _load(raw)
-            if len(self._decoded) >= DECODED_PAGES_KEPT:
-                del self._decoded[next(iter(self._decoded))]
-            self._decoded[raw] = page
-        return page
-
-
-def _dump(page: ChatroomPage) -> bytes:
-    return json.dumps(
-        {
-            "items": [
-                {
-                    "id": str(room.id),
-                    "user_id": str(room.user_id),
-                    "title": room.title,
-                    "created_at": room.created_at.isoformat(),
-                    "updated_at": room.updated_at.isoformat(),
-                    "last_message_at": room.last_message_at.isoformat()
-                    if room.last_message_at
-                    else None,
-                    "message_count": room.message_count,
-                }
-                for room in page.items
-            ],
-            "next_cursor": page.next_cursor,
-        },
-        separators=(",", ":"),
-    ).encode()
-
-
-def _load(raw: bytes) -> ChatroomPage:
-    data: dict[str, Any] = json.loads(raw)
-    items = tuple(
-        Chatroom(
-            id=ChatroomId(UUID(item["id"])),
-            user_id=UserId(UUID(item["user_id"])),
-            title=item["title"],
-            created_at=datetime.fromisoformat(item["created_at"]),
-            updated_at=datetime.fromisoformat(item["updated_at"]),
-            last_message_at=datetime.fromisoformat(item["last_message_at"])
-            if item["last_message_at"]
-            else None,
-            message_count=item["message_count"],
-        )
-        for item in data["items"]
-    )
-    return ChatroomPage(items=items, next_cursor=data["next_cursor"], from_cache=True)

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gemini_clone.application.cache_scope import forget_chatroom_list
 from gemini_clone.application.chatrooms.create import checked_title
 from gemini_clone.application.chatrooms.get import owned_chatroom
-from gemini_clone.application.common import forget_chatroom_list
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.ports.cache import Cache

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from gemini_clone.application.chatrooms.get import owned_chatroom
-from gemini_clone.application.common import decode_cursor, encode_cursor
+from gemini_clone.application.cursors import decode_cursor, encode_cursor
 from gemini_clone.domain.errors import InvalidInput, NotFound
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message

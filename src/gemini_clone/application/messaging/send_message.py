@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from gemini_clone.application.common import forget_chatroom_list
+from gemini_clone.application.cache_scope import forget_chatroom_list
 from gemini_clone.domain.errors import InvalidInput, QuotaExceeded, Unavailable
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import CONTENT_MAX_LENGTH, Message, MessageStatus, Role

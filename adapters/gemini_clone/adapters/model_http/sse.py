@@ -4,7 +4,7 @@
 - Only those three end a line: text such as U+2028 inside a JSON payload does not, which is
   why this does not use `str.splitlines` (httpx's `aiter_lines` does).
 - A blank line ends an event; its `data` lines are joined with LF. Comment lines (`:`) and the
-  other fields (`event`, `id`, `retry`) are ignored, as Gemini sends none we need.
+  other fields (`event`, `id`, `retry`) are ignored: no model provider sends one we need.
 - UTF-8 sequences split between chunks are decoded whole.
 - An event not closed by a blank line when the stream ends is still delivered.
 """

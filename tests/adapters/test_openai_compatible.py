@@ -1,0 +1,854 @@
+"""The OpenAI-compatible adapter against Chat Completions traffic of OpenAI, Ollama and vLLM.
+
+Every recording in `tests/fixtures/openai_compatible/` (SOURCES.md says which documented
+shape each follows) is served over HTTP through `httpx.MockTransport`; one test uses a real
+socket on localhost for a connection the server really drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gemini_clone.adapters.openai_compatible import OpenAICompatibleLanguageModel
+from gemini_clone.domain.messages import Role, TokenUsage
+from gemini_clone.ports.language_model import (
+    GenerationChunk,
+    GenerationRequest,
+    LanguageModel,
+    ModelConfigurationError,
+    ModelError,
+    ModelUnavailable,
+    Turn,
+    collect,
+)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "openai_compatible"
+API_KEY = "sk-test-key-never-logged-0123456789"
+BASE_URL = "http://127.0.0.1:11434/v1"
+QUESTION = GenerationRequest(turns=[Turn(role=Role.USER, text="What is the capital of the UK?")])
+OPENAI_TEXT = "The capital of the UK is London."
+OPENAI_USAGE = TokenUsage(prompt_tokens=78, output_tokens=9, thoughts_tokens=0, total_tokens=87)
+VLLM_TEXT = "Paris est la capitale de la France 🇫🇷."
+VLLM_USAGE = TokenUsage(prompt_tokens=21, output_tokens=11, thoughts_tokens=0, total_tokens=32)
+MODEL_LOGGER = "gemini_clone.adapters.openai_compatible._model"
+
+
+def recording(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+def events_of(name: str) -> list[bytes]:
+    """The `data` payloads of a recorded stream, `[DONE]` included."""
+    return [event.removeprefix(b"data: ") for event in recording(name).split(b"\n\n") if event]
+
+
+def as_stream(events: list[bytes]) -> bytes:
+    return b"".join(b"data: " + event + b"\n\n" for event in events)
+
+
+def sse(
+    body: bytes, *, chunk_size: int | None = None, then_raise: type[Exception] | None = None
+) -> httpx.Response:
+    """A 200 event stream sent in pieces of `chunk_size` bytes, optionally failing after."""
+
+    async def pieces() -> AsyncIterator[bytes]:
+        size = chunk_size or max(1, len(body))
+        for start in range(0, len(body), size):
+            yield body[start : start + size]
+        if then_raise is not None:
+            raise then_raise("peer closed connection without sending complete message body")
+
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=pieces())
+
+
+def recorded_stream(name: str = "openai_stream_usage.sse", **options: Any) -> httpx.Response:
+    return sse(recording(name), **options)
+
+
+def error(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> httpx.Response:
+    content_type = "application/json" if body.startswith(b"{") else "text/html"
+    return httpx.Response(
+        status, content=body, headers={"content-type": content_type, **(headers or {})}
+    )
+
+
+Reply = httpx.Response | type[httpx.TransportError]
+
+
+@dataclass
+class FakeServer:
+    """Answers each request with the next queued reply; an exception class is raised."""
+
+    replies: list[Reply]
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        reply = self.replies.pop(0)
+        if isinstance(reply, type):
+            raise reply("simulated", request=request)
+        return reply
+
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(request.content) for request in self.requests]
+
+
+@dataclass
+class Harness:
+    model: OpenAICompatibleLanguageModel
+    server: FakeServer
+    sleeps: list[float]
+
+    async def ask(self, request: GenerationRequest = QUESTION) -> list[GenerationChunk]:
+        return [chunk async for chunk in self.model.stream(request)]
+
+
+class UpperBound(random.Random):
+    """Jitter that always draws its maximum, to see the backoff ceilings."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+@pytest.fixture
+async def harness() -> AsyncIterator[Callable[..., Harness]]:
+    models: list[OpenAICompatibleLanguageModel] = []
+
+    def make(*replies: Reply, **options: Any) -> Harness:
+        server = FakeServer(list(replies))
+        sleeps: list[float] = []
+
+        async def sleep(seconds: float) -> None:
+            sleeps.append(seconds)
+
+        options.setdefault("rng", random.Random(1234))
+        options.setdefault("api_key", API_KEY)
+        options.setdefault("model", "gpt-4o-mini")
+        model = OpenAICompatibleLanguageModel(
+            base_url=BASE_URL, transport=httpx.MockTransport(server), sleep=sleep, **options
+        )
+        models.append(model)
+        return Harness(model, server, sleeps)
+
+    yield make
+    for model in models:
+        await model.aclose()
+
+
+async def gather_into(
+    chunks: list[GenerationChunk], stream: AsyncIterator[GenerationChunk]
+) -> None:
+    async for chunk in stream:
+        chunks.append(chunk)
+
+
+async def replay(chunks: list[GenerationChunk]) -> AsyncIterator[GenerationChunk]:
+    for chunk in chunks:
+        yield chunk
+
+
+# --- the streamed answer ---------------------------------------------------------------
+
+
+async def test_the_adapter_is_a_language_model_named_after_its_model(
+    harness: Callable[..., Harness],
+) -> None:
+    model: LanguageModel = harness().model
+    assert model.name == "gpt-4o-mini"
+
+
+@pytest.mark.parametrize(
+    ("recording_name", "text", "usage", "model"),
+    [
+        pytest.param(
+            "openai_stream_usage.sse",
+            OPENAI_TEXT,
+            OPENAI_USAGE,
+            "gpt-4o-mini-2024-07-18",
+            id="openai-with-usage-chunk",
+        ),
+        pytest.param("openai_stream_plain.sse", "2", None, "gpt-3.5-turbo-0613", id="openai-plain"),
+        pytest.param(
+            "ollama_stream_plain.sse",
+            "My name is Neo Vim.",
+            None,
+            "qwen2.5-coder:7b-instruct-q8_0",
+            id="ollama-without-usage",
+        ),
+        pytest.param(
+            "ollama_stream_usage.sse",
+            "The capital of France is Paris.",
+            TokenUsage(prompt_tokens=32, output_tokens=8, total_tokens=40),
+            "llama3.2",
+            id="ollama-with-usage-chunk",
+        ),
+        pytest.param(
+            "vllm_stream_usage.sse",
+            VLLM_TEXT,
+            VLLM_USAGE,
+            "Qwen/Qwen2.5-7B-Instruct",
+            id="vllm-usage-choices-empty",
+        ),
+        pytest.param(
+            "vllm_stream_usage_choices_null.sse",
+            VLLM_TEXT,
+            VLLM_USAGE,
+            "Qwen/Qwen2.5-7B-Instruct",
+            id="vllm-usage-choices-null",
+        ),
+    ],
+)
+async def test_each_recorded_stream_gives_its_text_stop_usage_and_model(
+    harness: Callable[..., Harness],
+    recording_name: str,
+    text: str,
+    usage: TokenUsage | None,
+    model: str,
+) -> None:
+    h = harness(recorded_stream(recording_name))
+
+    chunks = await h.ask()
+
+    assert "".join(chunk.text for chunk in chunks) == text
+    assert all(chunk.finish_reason is None for chunk in chunks[:-1])
+    last = chunks[-1]
+    assert (last.finish_reason, last.block_reason, last.usage, last.model) == (
+        "stop",
+        None,
+        usage,
+        model,
+    )
+    assert not any(chunk.restart for chunk in chunks)
+
+
+async def test_text_arrives_piece_by_piece_as_the_server_sends_it(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(recorded_stream())
+
+    chunks = await h.ask()
+
+    assert [chunk.text for chunk in chunks if chunk.text] == [
+        "The",
+        " capital",
+        " of",
+        " the",
+        " UK",
+        " is",
+        " London",
+        ".",
+    ]
+
+
+async def test_a_usage_chunk_without_its_choices_key_is_read_too(
+    harness: Callable[..., Harness],
+) -> None:
+    events = events_of("vllm_stream_usage.sse")
+    usage_chunk = json.loads(events[-2])
+    del usage_chunk["choices"]
+    events[-2] = json.dumps(usage_chunk, ensure_ascii=False).encode()
+    h = harness(sse(as_stream(events)))
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert (result.text, result.usage) == (VLLM_TEXT, VLLM_USAGE)
+
+
+async def test_usage_is_the_last_reported_never_a_sum(harness: Callable[..., Harness]) -> None:
+    # A server reporting running usage on every chunk (vLLM's continuous usage stats) still
+    # ends with the total: that total is the usage, not the sum of all reports.
+    events = events_of("vllm_stream_usage.sse")
+    running = []
+    for count, event in enumerate(events[:-2], start=1):
+        chunk = json.loads(event)
+        chunk["usage"] = {
+            "prompt_tokens": 21,
+            "completion_tokens": count,
+            "total_tokens": 21 + count,
+        }
+        running.append(json.dumps(chunk, ensure_ascii=False).encode())
+    h = harness(sse(as_stream([*running, *events[-2:]])))
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert result.usage == VLLM_USAGE
+
+
+async def test_reasoning_tokens_are_thoughts_and_not_output(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(recorded_stream("openai_stream_reasoning_usage.sse"))
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert result.text == "51"
+    assert result.usage == TokenUsage(
+        prompt_tokens=18, output_tokens=18, thoughts_tokens=192, total_tokens=228
+    )
+
+
+async def test_length_completes_with_finish_reason_max_tokens(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(recorded_stream("openai_stream_length.sse"))
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert (result.text, result.finish_reason, result.is_blocked) == (
+        "Once upon a time",
+        "max_tokens",
+        False,
+    )
+    assert result.usage == TokenUsage(prompt_tokens=14, output_tokens=4, total_tokens=18)
+
+
+async def test_content_filter_blocks_the_answer(harness: Callable[..., Harness]) -> None:
+    h = harness(recorded_stream("openai_stream_content_filter.sse"))
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert result.is_blocked
+    assert result.block_reason == "content_filter"
+    assert result.text == "Here is how"
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 3, 5, 7])
+async def test_text_is_reassembled_exactly_however_the_bytes_are_cut(
+    harness: Callable[..., Harness], chunk_size: int
+) -> None:
+    # Cutting every few bytes splits the four-byte emoji (and the flag's two of them).
+    h = harness(recorded_stream("vllm_stream_usage.sse", chunk_size=chunk_size))
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert (result.text, result.usage) == (VLLM_TEXT, VLLM_USAGE)
+
+
+async def test_text_survives_random_cuts_inside_multibyte_characters(
+    harness: Callable[..., Harness],
+) -> None:
+    body = recording("vllm_stream_usage.sse")
+    emoji_at = body.index("🇫🇷".encode())
+    rng = random.Random(7)
+    for _ in range(30):
+        cuts = sorted({*rng.sample(range(1, len(body)), 12), emoji_at + 1, emoji_at + 6})
+        pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+
+        async def sent(pieces: list[bytes] = pieces) -> AsyncIterator[bytes]:
+            for piece in pieces:
+                yield piece
+
+        h = harness(httpx.Response(200, content=sent()))
+        assert (await collect(h.model.stream(QUESTION))).text == VLLM_TEXT
+
+
+async def test_nothing_after_done_is_read(harness: Callable[..., Harness]) -> None:
+    h = harness(sse(recording("openai_stream_plain.sse") + b"data: not json at all\n\n"))
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert (result.text, result.finish_reason) == ("2", "stop")
+
+
+async def test_done_without_a_finish_reason_ends_the_answer(
+    harness: Callable[..., Harness],
+) -> None:
+    events = events_of("ollama_stream_plain.sse")
+    h = harness(sse(as_stream([*events[:-2], events[-1]])))
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert (result.text, result.finish_reason) == ("My name is Neo Vim.", None)
+    assert len(h.server.requests) == 1
+
+
+# --- the request ---------------------------------------------------------------------------
+
+
+async def test_request_carries_the_key_the_model_the_roles_and_asks_for_usage(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(recorded_stream())
+    request = GenerationRequest(
+        turns=[
+            Turn(role=Role.USER, text="Hi"),
+            Turn(role=Role.MODEL, text="Hello!"),
+            Turn(role=Role.USER, text="Capital of the UK?"),
+        ],
+        system_instruction="Answer in one sentence.",
+        model="gpt-4o",
+    )
+
+    await h.ask(request)
+
+    sent = h.server.requests[0]
+    assert sent.method == "POST"
+    assert str(sent.url) == f"{BASE_URL}/chat/completions"
+    assert sent.headers["authorization"] == f"Bearer {API_KEY}"
+    assert h.server.bodies()[0] == {
+        "model": "gpt-4o",
+        "messages": [
+            {"role": "system", "content": "Answer in one sentence."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": "Capital of the UK?"},
+        ],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+
+
+async def test_without_a_model_the_adapters_own_answers(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(recorded_stream())
+
+    await h.ask()
+
+    assert h.server.bodies()[0]["model"] == "gpt-4o-mini"
+    assert "system" not in [message["role"] for message in h.server.bodies()[0]["messages"]]
+
+
+async def test_a_server_without_a_key_gets_no_authorization_header(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(recorded_stream("ollama_stream_plain.sse"), api_key=None, model="llama3.2")
+
+    await h.ask()
+
+    assert "authorization" not in h.server.requests[0].headers
+
+
+# --- retries ------------------------------------------------------------------------------
+
+
+async def test_429_with_retry_after_waits_that_long_then_succeeds(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(
+        error(429, recording("openai_error_429_rate_limit.json"), {"retry-after": "20"}),
+        recorded_stream(),
+    )
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert result.text == OPENAI_TEXT
+    assert h.sleeps == [20.0]
+    assert len(h.server.requests) == 2
+
+
+async def test_retry_after_ms_wins_over_retry_after(harness: Callable[..., Harness]) -> None:
+    h = harness(
+        error(
+            429,
+            recording("openai_error_429_rate_limit.json"),
+            {"retry-after": "20", "retry-after-ms": "1500"},
+        ),
+        recorded_stream(),
+    )
+
+    await h.ask()
+
+    assert h.sleeps == [1.5]
+
+
+async def test_retry_after_as_an_http_date_is_honoured(harness: Callable[..., Harness]) -> None:
+    moment = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
+    h = harness(
+        error(429, recording("openai_error_429_rate_limit.json"), {"retry-after": moment}),
+        recorded_stream(),
+    )
+
+    await h.ask()
+
+    assert len(h.sleeps) == 1
+    assert 25 <= h.sleeps[0] <= 30
+
+
+async def test_503_twice_then_success_with_and_without_an_error_body(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(
+        error(503, recording("ollama_error_503_busy.json")),
+        error(503, b"<html><body>503 Service Unavailable</body></html>"),
+        recorded_stream("ollama_stream_usage.sse"),
+    )
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert result.text == "The capital of France is Paris."
+    assert len(h.sleeps) == 2
+    assert len(h.server.requests) == 3
+
+
+async def test_a_rate_limit_that_never_lifts_fails_as_rate_limited(
+    harness: Callable[..., Harness],
+) -> None:
+    body = recording("openai_error_429_rate_limit.json")
+    h = harness(error(429, body), error(429, body), max_attempts=2)
+
+    with pytest.raises(ModelUnavailable) as raised:
+        await h.ask()
+
+    assert raised.value.code == "model_rate_limited"
+    assert "rate_limit_exceeded" in raised.value.message
+    assert len(h.server.requests) == 2
+
+
+async def test_a_requested_wait_longer_than_allowed_fails_at_once(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(
+        error(429, recording("openai_error_429_rate_limit.json"), {"retry-after": "3600"}),
+        recorded_stream(),
+    )
+
+    with pytest.raises(ModelUnavailable) as raised:
+        await h.ask()
+
+    assert raised.value.code == "model_rate_limited"
+    assert h.sleeps == []
+
+
+@pytest.mark.parametrize("status", [408, 409, 500, 502, 504])
+async def test_other_transient_statuses_are_retried(
+    harness: Callable[..., Harness], status: int
+) -> None:
+    h = harness(error(status), recorded_stream())
+
+    assert (await collect(h.model.stream(QUESTION))).text == OPENAI_TEXT
+    assert len(h.sleeps) == 1
+
+
+async def test_backoff_doubles_up_to_its_cap_with_full_jitter(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(
+        *[error(503)] * 5,
+        recorded_stream(),
+        max_attempts=6,
+        backoff_base=1.0,
+        backoff_max=5.0,
+        rng=UpperBound(),
+    )
+
+    await h.ask()
+
+    assert h.sleeps == [1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+async def test_timeouts_and_connection_errors_are_retried(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(httpx.ConnectTimeout, httpx.ReadTimeout, httpx.ConnectError, recorded_stream())
+
+    assert (await collect(h.model.stream(QUESTION))).text == OPENAI_TEXT
+    assert len(h.sleeps) == 3
+
+
+async def test_timeouts_on_every_attempt_fail_as_model_timeout(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(httpx.ReadTimeout, httpx.ReadTimeout, max_attempts=2)
+
+    with pytest.raises(ModelUnavailable) as raised:
+        await h.ask()
+
+    assert raised.value.code == "model_timeout"
+
+
+async def test_an_error_event_inside_the_stream_is_handled_like_its_status(
+    harness: Callable[..., Harness],
+) -> None:
+    overloaded = as_stream(
+        [b'{"error":{"message":"Provider disconnected","type":"api_error","code":503}}']
+    )
+    h = harness(sse(overloaded), recorded_stream())
+
+    assert (await collect(h.model.stream(QUESTION))).text == OPENAI_TEXT
+    assert len(h.sleeps) == 1
+
+
+# --- a connection dropped mid-stream ------------------------------------------------------
+
+
+async def test_a_connection_dropped_mid_stream_restarts_the_answer_from_the_start(
+    harness: Callable[..., Harness],
+) -> None:
+    first_half = as_stream(events_of("openai_stream_usage.sse")[:4])
+    h = harness(sse(first_half, then_raise=httpx.RemoteProtocolError), recorded_stream())
+
+    chunks = await h.ask()
+
+    assert [chunk.text for chunk in chunks[:3]] == ["The", " capital", " of"]
+    assert chunks[3].restart
+    assert chunks[3] == GenerationChunk(restart=True)
+    assert "".join(chunk.text for chunk in chunks[4:]) == OPENAI_TEXT
+    assert len(h.server.requests) == 2
+    assert h.server.bodies()[0] == h.server.bodies()[1]
+
+
+async def test_a_restarted_answer_is_kept_once(harness: Callable[..., Harness]) -> None:
+    first_half = as_stream(events_of("openai_stream_usage.sse")[:4])
+    h = harness(sse(first_half, then_raise=httpx.ReadError), recorded_stream())
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert (result.text, result.usage, result.finish_reason) == (OPENAI_TEXT, OPENAI_USAGE, "stop")
+
+
+async def test_a_stream_ending_before_its_finish_reason_is_restarted(
+    harness: Callable[..., Harness],
+) -> None:
+    first_half = as_stream(events_of("ollama_stream_plain.sse")[:3])
+    h = harness(sse(first_half), recorded_stream("ollama_stream_plain.sse"))
+
+    chunks = await h.ask()
+
+    assert [chunk.restart for chunk in chunks].count(True) == 1
+    assert (await collect(replay(chunks))).text == "My name is Neo Vim."
+
+
+async def test_a_stream_that_keeps_breaking_fails_as_incomplete(
+    harness: Callable[..., Harness],
+) -> None:
+    first_half = as_stream(events_of("ollama_stream_plain.sse")[:3])
+    h = harness(sse(first_half), sse(first_half), max_attempts=2)
+    chunks: list[GenerationChunk] = []
+
+    with pytest.raises(ModelUnavailable) as raised:
+        await gather_into(chunks, h.model.stream(QUESTION))
+
+    assert raised.value.code == "model_stream_incomplete"
+    assert [chunk.restart for chunk in chunks].count(True) == 1
+
+
+async def test_a_connection_lost_after_the_finish_reason_keeps_the_answer(
+    harness: Callable[..., Harness],
+) -> None:
+    # "If the stream is interrupted, you may not receive the final usage chunk."
+    through_finish = as_stream(events_of("openai_stream_usage.sse")[:-2])
+    h = harness(sse(through_finish, then_raise=httpx.ReadError))
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert (result.text, result.finish_reason, result.usage) == (OPENAI_TEXT, "stop", None)
+    assert len(h.server.requests) == 1
+
+
+# --- refusals that retrying cannot fix ---------------------------------------------------
+
+
+async def test_401_is_a_bad_key_logged_loudly_without_the_key_and_not_retried(
+    harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness(error(401, recording("openai_error_401_invalid_api_key.json")), recorded_stream())
+
+    with (
+        caplog.at_level(logging.DEBUG, logger=MODEL_LOGGER),
+        pytest.raises(ModelConfigurationError) as raised,
+    ):
+        await h.ask()
+
+    assert raised.value.code == "model_api_key_invalid"
+    assert "Incorrect API key provided" in raised.value.message
+    assert len(h.server.requests) == 1
+    assert h.sleeps == []
+    errors = [record for record in caplog.records if record.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "OPENAI_API_KEY" in errors[0].getMessage()
+    assert API_KEY not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("body_name", "server_says"),
+    [
+        ("openai_error_404_model_not_found.json", "does not exist"),
+        ("ollama_error_404_model_not_found.json", "try pulling it first"),
+        ("vllm_error_404_model_not_found.json", "does not exist"),
+    ],
+)
+async def test_404_for_an_unknown_model_is_model_not_found_and_not_retried(
+    harness: Callable[..., Harness], body_name: str, server_says: str
+) -> None:
+    h = harness(error(404, recording(body_name)), recorded_stream())
+
+    with pytest.raises(ModelConfigurationError) as raised:
+        await h.ask()
+
+    assert raised.value.code == "model_not_found"
+    assert server_says in raised.value.message
+    assert len(h.server.requests) == 1
+
+
+async def test_403_and_400_are_configuration_errors_and_not_retried(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(error(403), error(400, b'{"error": "messages must alternate"}'))
+
+    with pytest.raises(ModelConfigurationError) as forbidden:
+        await h.ask()
+    with pytest.raises(ModelConfigurationError) as bad_request:
+        await h.ask()
+
+    assert forbidden.value.code == "model_permission_denied"
+    assert bad_request.value.code == "model_configuration_error"
+    assert "messages must alternate" in bad_request.value.message
+    assert h.sleeps == []
+
+
+async def test_an_exhausted_quota_is_not_retried(harness: Callable[..., Harness]) -> None:
+    h = harness(error(429, recording("openai_error_429_insufficient_quota.json")))
+
+    with pytest.raises(ModelConfigurationError) as raised:
+        await h.ask()
+
+    assert raised.value.code == "model_quota_exhausted"
+    assert h.sleeps == []
+
+
+async def test_a_key_echoed_in_an_error_is_masked(harness: Callable[..., Harness]) -> None:
+    echoed = json.dumps({"error": {"message": f"Bad key {API_KEY}", "code": None}}).encode()
+    h = harness(error(401, echoed))
+
+    with pytest.raises(ModelConfigurationError) as raised:
+        await h.ask()
+
+    assert API_KEY not in raised.value.message
+    assert "***" in raised.value.message
+
+
+async def test_an_event_that_is_not_json_fails_without_retry(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(sse(b"data: {not json\n\n"), recorded_stream())
+
+    with pytest.raises(ModelError) as raised:
+        await h.ask()
+
+    assert raised.value.code == "model_bad_response"
+    assert len(h.server.requests) == 1
+
+
+async def test_the_key_never_reaches_the_logs(
+    harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness(
+        error(503, recording("ollama_error_503_busy.json")),
+        httpx.ReadTimeout,
+        error(401, recording("openai_error_401_invalid_api_key.json")),
+    )
+
+    with caplog.at_level(logging.DEBUG), pytest.raises(ModelConfigurationError):
+        await h.ask()
+
+    assert len(caplog.records) >= 3
+    assert API_KEY not in caplog.text
+
+
+def test_the_base_url_must_be_http() -> None:
+    with pytest.raises(ValueError, match="http"):
+        OpenAICompatibleLanguageModel(base_url="127.0.0.1:11434/v1", model="llama3.2")
+
+
+def test_a_model_is_required() -> None:
+    with pytest.raises(ValueError, match="model"):
+        OpenAICompatibleLanguageModel(base_url=BASE_URL, model="")
+
+
+async def test_aclose_closes_only_the_client_the_model_created() -> None:
+    own = OpenAICompatibleLanguageModel(
+        base_url=BASE_URL, model="m", transport=httpx.MockTransport(FakeServer([]))
+    )
+    await own.aclose()
+    with pytest.raises(RuntimeError, match="client has been closed"):
+        await collect(own.stream(QUESTION))
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(FakeServer([]))) as client:
+        async with OpenAICompatibleLanguageModel(base_url=BASE_URL, model="m", client=client):
+            pass
+        assert not client.is_closed
+
+
+# --- over a real socket ----------------------------------------------------------------
+
+
+class DroppingServer:
+    """An HTTP/1.1 server on localhost that streams a recording with chunked encoding.
+
+    The first `drop` requests get the first `keep` events, then the connection is closed
+    in the middle of the body; later requests get the whole recording.
+    """
+
+    def __init__(self, name: str, *, drop: int, keep: int) -> None:
+        self.events = events_of(name)
+        self.drop = drop
+        self.keep = keep
+        self.requests = 0
+        self._handlers: set[asyncio.Task[None]] = set()
+
+    async def __aenter__(self) -> str:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}/v1"
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._server.close()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
+            await reader.readexactly(int(length.group(1)) if length else 0)
+            self.requests += 1
+            dropping = self.requests <= self.drop
+            events = self.events[: self.keep] if dropping else self.events
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                b"transfer-encoding: chunked\r\n\r\n"
+            )
+            for event in events:
+                piece = b"data: " + event + b"\n\n"
+                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                await writer.drain()
+            if not dropping:
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
+        writer.close()
+
+
+async def test_a_connection_the_server_really_drops_is_restarted_over_real_http() -> None:
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    async with (
+        DroppingServer("openai_stream_usage.sse", drop=1, keep=5) as url,
+        OpenAICompatibleLanguageModel(base_url=url, model="gpt-4o-mini", sleep=sleep) as model,
+    ):
+        chunks = [chunk async for chunk in model.stream(QUESTION)]
+
+    assert [chunk.restart for chunk in chunks].count(True) == 1
+    result = await collect(replay(chunks))
+    assert (result.text, result.usage) == (OPENAI_TEXT, OPENAI_USAGE)
+    assert len(sleeps) == 1

@@ -1,0 +1,94 @@
+"""Settings are checked when read: bounds and URLs, each refusal naming its variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from gemini_clone.adapters.sql.engine import normalize_url
+from gemini_clone.entrypoints.container import make_engine
+from gemini_clone.entrypoints.settings import DATABASE_SCHEMES, SettingsError, load_settings
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_POOL_SIZE", "-1"),
+        ("DATABASE_POOL_SIZE", "0"),
+        ("BASIC_DAILY_LIMIT", "-5"),
+        ("PRO_DAILY_LIMIT", "-1"),
+        ("ACCESS_TOKEN_TTL_SECONDS", "0"),
+        ("REFRESH_TOKEN_TTL_DAYS", "-1"),
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
+        ("CHATROOM_CACHE_TTL", "0"),
+        ("GEMINI_TIMEOUT_SECONDS", "0"),
+        ("GEMINI_MAX_ATTEMPTS", "0"),
+        ("GEMINI_TEMPERATURE", "2.5"),
+        ("GEMINI_MAX_OUTPUT_TOKENS", "0"),
+        ("CONTEXT_TOKEN_BUDGET", "0"),
+        ("OFFLINE_MODEL_LATENCY_SECONDS", "-1"),
+        ("REPLY_LEASE_SECONDS", "0"),
+        ("SWEEP_INTERVAL_SECONDS", "0"),
+        ("WORKER_CONCURRENCY", "0"),
+    ],
+)
+def test_a_number_out_of_bounds_is_refused_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"^Invalid setting {name}: expected"):
+        load_settings({name: value}, env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DATABASE_URL", "nonsense"),
+        ("DATABASE_URL", "mysql://app@db/app"),
+        ("DATABASE_URL", "postgresql://app@db:port/app"),
+        ("REDIS_URL", "localhost:6379"),
+        ("REDIS_URL", "redis://cache:port/0"),
+        ("PUBLIC_BASE_URL", "chat.example.com"),
+        ("GEMINI_BASE_URL", "https://"),
+        ("STRIPE_API_BASE", "ftp://stripe.example"),
+    ],
+)
+def test_a_url_that_cannot_work_is_refused_naming_the_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=f"^Invalid setting {name}: "):
+        load_settings({name: value}, env_file=None)
+
+
+def test_a_url_setting_shows_no_password_in_its_refusal() -> None:
+    with pytest.raises(SettingsError) as refused:
+        load_settings({"DATABASE_URL": "mysql://app:db-password@db/app"}, env_file=None)
+
+    assert "db-password" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"DATABASE_URL": "postgres://app:secret@db:5432/app"},
+        {"DATABASE_URL": "postgresql+asyncpg:///app"},
+        {"DATABASE_URL": "sqlite:///./data/chat.db"},
+        {"DATABASE_URL": "sqlite+aiosqlite://"},
+        {"REDIS_URL": "rediss://:secret@cache:6380/1", "PUBLIC_BASE_URL": "https://chat.example"},
+        {"BASIC_DAILY_LIMIT": "0", "PRO_DAILY_LIMIT": ""},
+    ],
+)
+def test_usable_values_are_accepted(environ: dict[str, str]) -> None:
+    load_settings(environ, env_file=None)
+
+
+def test_the_database_pool_size_is_the_number_of_connections_a_process_keeps() -> None:
+    settings = load_settings(
+        {"DATABASE_URL": "postgresql://app@db/app", "DATABASE_POOL_SIZE": "7"}, env_file=None
+    )
+
+    engine = make_engine(settings)
+
+    assert engine.pool.size() == 7  # type: ignore[attr-defined]
+    assert engine.pool._max_overflow == 0  # type: ignore[attr-defined]
+
+
+def test_the_database_kinds_the_settings_accept_are_those_the_engine_takes() -> None:
+    for scheme in DATABASE_SCHEMES:
+        normalize_url(f"{scheme}://app@db/app")
+    with pytest.raises(ValueError, match="unsupported database"):
+        normalize_url("mysql://app@db/app")

@@ -1,0 +1,122 @@
+"""Two model providers configured at once: `gemini-clone worker` processes send each model's
+requests to its own server, over real HTTP to stand-in servers that replay recorded traffic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.worker.harness import Deployment
+
+from gemini_clone.domain.messages import MessageStatus, TokenUsage
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+GEMINI_TEXT = "The capital of France is Paris.\n"
+OLLAMA_TEXT = "The capital of France is Paris."
+
+
+@dataclass
+class StandIn:
+    """An HTTP/1.1 server on localhost that streams one recording to every POST, in
+    chunked encoding, one event per chunk. The first `drop` requests get only the first
+    `keep` events before the connection is closed in the middle of the body."""
+
+    recording: Path
+    drop: int = 0
+    keep: int = 0
+    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """(request target, JSON body) of each request, in order."""
+
+    async def __aenter__(self) -> str:
+        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        host, port = self._server.sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._server.close()
+        for writer in self._connections.values():
+            writer.close()
+        # Let every handler see its connection end, so none is left pending with the loop.
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections[task] = writer
+        events = [event for event in self.recording.read_bytes().split(b"\n\n") if event.strip()]
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                target = head.split(b" ", 2)[1].decode()
+                length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
+                body = await reader.readexactly(int(length.group(1)) if length else 0)
+                self.requests.append((target, json.loads(body)))
+                dropping = len(self.requests) <= self.drop
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                    b"transfer-encoding: chunked\r\n\r\n"
+                )
+                for event in events[: self.keep] if dropping else events:
+                    piece = event.strip(b"\r\n") + b"\n\n"
+                    writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                    await writer.drain()
+                if dropping:
+                    break
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
+        writer.close()
+
+
+async def test_each_model_is_answered_by_its_own_provider(deployment: Deployment) -> None:
+    gemini = StandIn(FIXTURES / "gemini" / "stream_ok.sse")
+    # The local server drops the first connection mid-answer: the worker asks again from
+    # the start and stores the reply once.
+    local = StandIn(FIXTURES / "openai_compatible" / "ollama_stream_usage.sse", drop=1, keep=3)
+    async with gemini as gemini_url, local as local_url:
+        providers = {
+            "GEMINI_API_KEY": "stand-in-gemini-key",
+            "GEMINI_BASE_URL": gemini_url,
+            "GEMINI_MODEL": "gemini-2.5-flash",
+            "OPENAI_BASE_URL": f"{local_url}/v1",
+            "OPENAI_MODELS": "llama3.2, qwen2.5",
+        }
+        user, room = await deployment.new_chatroom()
+
+        on_local = await deployment.post(user, room, "Capital of France?")
+        worker = await deployment.start_worker(DEFAULT_MODEL="llama3.2", **providers).ready()
+        local_reply = await deployment.wait_for_reply(user, on_local.reply.id)
+        worker.kill()
+
+        on_gemini = await deployment.post(user, room, "And again, please?")
+        await deployment.start_worker(**providers).ready()
+        gemini_reply = await deployment.wait_for_reply(user, on_gemini.reply.id)
+
+    assert local_reply.status is MessageStatus.COMPLETED
+    assert (local_reply.content, local_reply.model) == (OLLAMA_TEXT, "llama3.2")
+    assert local_reply.usage == TokenUsage(prompt_tokens=32, output_tokens=8, total_tokens=40)
+    assert [path for path, _ in local.requests] == ["/v1/chat/completions"] * 2
+    assert [body["model"] for _, body in local.requests] == ["llama3.2"] * 2
+    assert local.requests[0][1] == local.requests[1][1]
+
+    assert gemini_reply.status is MessageStatus.COMPLETED
+    assert gemini_reply.content == GEMINI_TEXT
+    assert [path for path, _ in gemini.requests] == [
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    ]
+    assert len(local.requests) == 2, "the second reply never reached the local server"
+    assert [turn["parts"] for turn in gemini.requests[0][1]["contents"]] == [
+        [{"text": "Capital of France?"}],
+        [{"text": OLLAMA_TEXT}],
+        [{"text": "And again, please?"}],
+    ]
