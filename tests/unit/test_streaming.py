@@ -33,6 +33,7 @@ from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import Message, MessageStatus
 from gemini_clone.domain.users import User
+from gemini_clone.ports.language_model import GenerationChunk
 from gemini_clone.ports.reply_pieces import Piece, PieceKind
 
 
@@ -112,6 +113,28 @@ async def test_the_worker_publishes_each_piece_then_done_once_the_reply_is_store
         Piece(kind=PieceKind.DELTA, attempt=1, text=" a time"),
         Piece(kind=PieceKind.DONE, attempt=1),
     ]
+
+
+async def test_a_model_starting_over_publishes_restart_and_keeps_the_second_answer(
+    world: World, streaming: Streaming, alice: User, room: Chatroom
+) -> None:
+    world.model.answer("Hel", "lo again")
+    world.model.chunks.insert(1, GenerationChunk(restart=True))
+    world.model.chunks.insert(2, GenerationChunk(text="Hel"))
+    reply = await streaming.queued_reply(alice, room)
+
+    assert await streaming.generate.execute(reply.id) is ReplyOutcome.COMPLETED
+
+    assert await streaming.published(reply.id) == [
+        Piece(kind=PieceKind.DELTA, attempt=1, text="Hel"),
+        Piece(kind=PieceKind.RESTART, attempt=1),
+        Piece(kind=PieceKind.DELTA, attempt=1, text="Hel"),
+        Piece(kind=PieceKind.DELTA, attempt=1, text="lo again"),
+        Piece(kind=PieceKind.DONE, attempt=1),
+    ]
+    stored = await world.stored(reply.id)
+    assert stored is not None
+    assert stored.content == "Hello again"
 
 
 async def test_a_stop_while_writing_keeps_the_text_so_far_as_completed_and_the_unit(

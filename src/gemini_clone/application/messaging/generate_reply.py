@@ -73,7 +73,8 @@ class GenerateReply:
     - After a completed reply, a room still titled by default is named by the model
       (`TitleChatroom`); a title that cannot be made never fails the reply.
     - The text is published piece by piece as the model writes it (`pieces`); an attempt
-      after the first starts with `restart`, so readers drop what an earlier one wrote.
+      after the first starts with `restart`, so readers drop what an earlier one wrote,
+      and so does a model that starts its answer over (a retry after text had streamed).
       Once the outcome is stored, `done`.
     - A stop request (`stops`) ends the generation at once: with text, the reply is
       `completed` with the text so far and finish reason `stopped` (the unit is kept: the
@@ -262,17 +263,25 @@ class GenerateReply:
         request: GenerationRequest,
         written: list[str],
     ) -> AsyncIterator[GenerationChunk]:
-        """The model's chunks, each one's text kept in `written` and published."""
+        """The model's chunks, each one's text kept in `written` and published; a new
+        claim, and a model starting its answer over, publish `restart` first."""
         pieces = self._pieces
         attempt = claimed.attempt
+        announced = attempt == 1
         async for chunk in self._model.stream(request):
-            if chunk.text:
+            if chunk.restart:
+                if written and pieces is not None:
+                    pieces.publish(reply_id, Piece(kind=PieceKind.RESTART, attempt=attempt))
+                written.clear()
+                announced = True
+            elif chunk.text:
                 if pieces is not None:
-                    if not written and attempt > 1:
+                    if not announced:
                         pieces.publish(reply_id, Piece(kind=PieceKind.RESTART, attempt=attempt))
                     pieces.publish(
                         reply_id, Piece(kind=PieceKind.DELTA, attempt=attempt, text=chunk.text)
                     )
+                announced = True
                 written.append(chunk.text)
             yield chunk
 
