@@ -1,10 +1,6 @@
-"""PostgreSQL statements sent to asyncpg directly, on a connection of the engine's pool.
-
-For the hottest paths (the message post, the worker's claim and finish): each is one
-data-modifying statement, atomic on its own, with no BEGIN or COMMIT around it, and
-asyncpg keeps it prepared per connection. SQLAlchemy's execution layer would cost more CPU
-than the round trip itself.
-"""
+"""PostgreSQL statements sent to asyncpg directly, on a connection of the engine's pool:
+the hot paths' one-statement calls, each atomic on its own with no BEGIN or COMMIT (why:
+bench/README.md, "Decisions")."""
 
 from __future__ import annotations
 
@@ -13,9 +9,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import ClauseElement
+from sqlalchemy import BindParameter, ClauseElement, Dialect, literal_column
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import ExternallyTraversible, replacement_traverse
 
 from gemini_clone.adapters.sql.engine import pooled_connection, uses_unnamed_statements
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
@@ -31,30 +28,52 @@ def require_asyncpg(engine: AsyncEngine, adapter: str) -> None:
 
 class OneStatement:
     """A Core statement compiled once for the engine's dialect, and how to turn named
-    values into asyncpg's positional arguments as SQLAlchemy's execution would: constants
-    of the expression filled in, each value through its column type's conversion."""
+    values into asyncpg's positional arguments as SQLAlchemy's execution would.
+
+    The expression's constants are written into the SQL text (as the hand-written text
+    had them), so a call sends only its values, each through its column type's conversion.
+    """
 
     def __init__(self, statement: ClauseElement, engine: AsyncEngine) -> None:
         dialect = engine.dialect
-        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+        compiled = cast(
+            SQLCompiler, _with_constants_inline(statement, dialect).compile(dialect=dialect)
+        )
         self.text = str(compiled)
         by_name = {name: bind for bind, name in compiled.bind_names.items()}
-        self._slots: list[tuple[str | None, object, Callable[[Any], Any] | None]] = []
-        for name in compiled.positiontup or ():
+        self._takes: list[tuple[str | None, object]] = []
+        self._conversions: list[tuple[int, Callable[[Any], Any]]] = []
+        for index, name in enumerate(compiled.positiontup or ()):
             bind = by_name[name]
+            self._takes.append((bind.key if bind.required else None, bind.value))
             convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
-            self._slots.append((bind.key if bind.required else None, bind.value, convert))
+            if convert is not None:
+                self._conversions.append((index, convert))
 
     def arguments(self, values: Mapping[str, object]) -> list[object]:
         """The statement's arguments: `values` by parameter name, constants otherwise."""
-        arguments = []
-        for key, constant, convert in self._slots:
-            value = constant if key is None else values[key]
-            arguments.append(value if convert is None else convert(value))
+        arguments = [constant if key is None else values[key] for key, constant in self._takes]
+        for index, convert in self._conversions:
+            arguments[index] = convert(arguments[index])
         return arguments
 
     async def fetch(self, engine: AsyncEngine, **values: object) -> list[asyncpg.Record]:
         return await fetch(engine, self.text, *self.arguments(values))
+
+
+def _with_constants_inline(statement: ClauseElement, dialect: Dialect) -> ClauseElement:
+    """The statement with each constant of its expressions (a status, a token cost's
+    divisor) rendered as a literal instead of a parameter."""
+
+    def inline(element: ExternallyTraversible, **_: Any) -> ExternallyTraversible | None:
+        if isinstance(element, BindParameter) and not element.required:
+            render = element.type.dialect_impl(dialect).literal_processor(dialect)
+            if render is not None:
+                return literal_column(render(element.value), element.type)
+        return None
+
+    options: dict[str, Any] = {}
+    return cast(ClauseElement, replacement_traverse(statement, options, inline))
 
 
 _CONNECTION_LOST: tuple[type[BaseException], ...] = (

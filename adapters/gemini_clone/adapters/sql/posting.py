@@ -139,6 +139,10 @@ def _row_parameters(prefix: str) -> list[BindParameter[object]]:
     return [parameter(f"{prefix}{column.name}", column) for column in messages.columns]
 
 
+_MESSAGE_PARAMETERS = [(f"message_{column.name}", column.name) for column in messages.columns]
+_REPLY_PARAMETERS = [(f"reply_{column.name}", column.name) for column in messages.columns]
+
+
 def _one_statement_post() -> Select[Any]:
     """The post as one statement: the unit is taken first; the messages are stored and
     counted only if it was (a refused post writes nothing). It reads the count it took and
@@ -188,8 +192,10 @@ class PostgresPosting(MessagePosting):
             "room_id": message.chatroom_id,
             "posted_at": message.created_at,
         }
-        values |= {f"message_{name}": value for name, value in message_row(message).items()}
-        values |= {f"reply_{name}": value for name, value in message_row(reply).items()}
+        stored = message_row(message)
+        values |= {key: stored[name] for key, name in _MESSAGE_PARAMETERS}
+        stored = message_row(reply)
+        values |= {key: stored[name] for key, name in _REPLY_PARAMETERS}
         try:
             rows = await self._store.fetch(self._engine, **values)
         except asyncpg.ForeignKeyViolationError as error:

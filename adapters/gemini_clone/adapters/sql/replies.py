@@ -43,6 +43,7 @@ _OUTCOME = {
         "completed_at",
     )
 }
+_ROLES = {role.value: role for role in Role}
 _UNIT_USER = parameter("unit_user", daily_usage.c.user_id)
 _UNIT_DAY = parameter("unit_day", daily_usage.c.day)
 
@@ -105,7 +106,7 @@ def _claimed(
     return ClaimedReply(
         attempt=attempt,
         question=question["content"],
-        history=[Turn(role=Role(row["role"]), text=row["content"]) for row in history],
+        history=[Turn(role=_ROLES[row["role"]], text=row["content"]) for row in history],
         quota=None
         if quota_day is None
         else QuotaUnit(user_id=owner, day=date.fromisoformat(quota_day)),
