@@ -13,10 +13,11 @@ import pytest
 from tests.adapters.conftest import Storage, given_room
 
 from gemini_clone.adapters.memory.cache import InMemoryCache
-from gemini_clone.adapters.memory.clock import FixedClock, UuidGenerator
+from gemini_clone.adapters.memory.clock import FixedClock
 from gemini_clone.adapters.memory.jobs import InMemoryReplyJobs
 from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
 from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
+from gemini_clone.adapters.system import UuidGenerator
 from gemini_clone.application.messaging.reading import GetMessage
 from gemini_clone.application.messaging.retry import (
     EditQuestion,
