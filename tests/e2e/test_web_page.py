@@ -1,0 +1,286 @@
+"""The chat page in a real headless browser (Debian's chromium driven by Playwright) against
+a real `gemini-clone serve` on embedded defaults.
+
+Screenshots of the main screens, at desktop and phone width and in both colour schemes,
+are written to `tests/e2e/screenshots/` (not committed) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.e2e.conftest import Server, clean_environment, start_server, stop_server
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+Page = playwright_api.Page
+expect = playwright_api.expect
+
+SCREENSHOTS = Path(__file__).parent / "screenshots"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Nothing may reach the internet: no updates, no sync, no field trials.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+NUMBER = "+91 98765 43210"
+HOSTILE = '<img src=x onerror="window.pwned=1"> <script>window.pwned=2</script>'
+WORD_DELAY_SECONDS = "0.15"
+"""The offline model's pause between words, so a reply is seen being written and stopped."""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        reason = "no chromium (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI is set, so this is a failure")
+        pytest.skip(reason)
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    env = clean_environment(tmp_path, OFFLINE_MODEL_WORD_DELAY_SECONDS=WORD_DELAY_SECONDS)
+    server = start_server(folder, env)
+    try:
+        yield server
+    finally:
+        stop_server(server)
+
+
+@pytest.fixture
+def page(browser: object, server: Server) -> Iterator[Page]:
+    context = browser.new_context(viewport=DESKTOP, base_url=server.url)  # type: ignore[attr-defined]
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: errors.append(message.text) if message.type == "error" else None,
+    )
+    yield page
+    context.close()
+    assert not [e for e in errors if "Failed to load resource" not in e], errors
+
+
+def shot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png")
+
+
+def send(page: Page, text: str) -> None:
+    page.locator("#input").fill(text)
+    page.locator("#input").press("Enter")
+
+
+def last_reply(page: Page) -> object:
+    return page.locator("li.message.model").last
+
+
+def route_exists(server: Server, method: str, path: str) -> bool:
+    """An optional route (streaming, stop, regenerate) is on this server."""
+    none = "00000000-0000-0000-0000-000000000000"
+    answer = httpx.request(method, f"{server.url}{path.format(id=none)}", json={"content": "x"})
+    return answer.status_code != 405 and answer.json().get("code") != "not_found"
+
+
+def log_in(page: Page) -> None:
+    page.goto("/")
+    expect(page.locator("#mobile")).to_be_focused()
+    shot(page, "01-login-desktop")
+    page.locator("#mobile").fill(NUMBER)
+    page.locator("#mobile").press("Enter")
+    expect(page.locator("#name")).to_be_visible()  # a new number: sign up first
+    page.locator("#name").fill("Asha")
+    page.get_by_role("button", name="Create account and send code").click()
+    expect(page.locator("#code-filled")).to_be_visible()
+    expect(page.locator("#code-filled")).to_contain_text("Embedded mode")
+    expect(page.locator("#code")).to_have_value(re.compile(r"^\d{6}$"))
+    shot(page, "02-code-desktop")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#app")).to_be_visible()
+    expect(page.locator("#account-name")).to_have_text("Asha")
+
+
+def test_a_person_chats_in_the_browser_from_sign_up_to_log_out(
+    page: Page, server: Server
+) -> None:
+    streams = route_exists(server, "GET", "/chatroom/{id}/message/{id}/stream")
+    stops = route_exists(server, "POST", "/chatroom/{id}/message/{id}/stop")
+    regenerates = route_exists(server, "POST", "/chatroom/{id}/message/{id}/regenerate")
+
+    log_in(page)
+    expect(page.locator("#plan-name")).to_have_text("Basic plan")
+    expect(page.locator("#plan-usage")).to_have_text("0 of 5 messages today")
+    expect(page.locator("#empty")).to_be_visible()
+
+    # A message and its answer, with markdown of the model's text rendered.
+    send(page, "Hello **there**, show `code` please")
+    expect(page.locator("li.message.user").first).to_contain_text("Hello **there**")
+    reply = last_reply(page)
+    if streams:
+        seen = set()
+        deadline = time.monotonic() + 20
+        while reply.get_attribute("data-status") != "completed" and time.monotonic() < deadline:
+            seen.add(reply.locator(".bubble").inner_text())
+        assert len(seen) >= 3, f"the answer came in {len(seen)} steps"
+    expect(reply).to_have_attribute("data-status", "completed", timeout=20_000)
+    expect(reply.locator(".bubble")).to_contain_text("[offline model]")
+    expect(reply.locator(".bubble strong")).to_have_text("there")
+    expect(reply.locator(".bubble code")).to_have_text("code")
+    expect(page.locator("#plan-usage")).to_have_text("1 of 5 messages today")
+    expect(page.locator("#input")).to_be_focused()
+
+    # HTML the model writes stays text.
+    send(page, HOSTILE)
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "completed", timeout=20_000)
+    expect(reply.locator(".bubble")).to_contain_text('<img src=x onerror="window.pwned=1">')
+    expect(reply.locator(".bubble")).to_contain_text("<script>window.pwned=2</script>")
+    assert page.locator("#messages img, #messages script").count() == 0
+    assert page.evaluate("window.pwned") is None
+    shot(page, "03-chat-desktop")
+
+    # Shift+Enter is a new line, not a send.
+    page.locator("#input").fill("first line")
+    page.locator("#input").press("Shift+Enter")
+    page.locator("#input").type("second line")
+    expect(page.locator("#input")).to_have_value("first line\nsecond line")
+    page.locator("#input").fill("")
+
+    if stops:
+        send(page, "Tell me a long story about " + "many " * 30 + "things")
+        expect(page.locator("#stop")).to_be_visible()
+        expect(last_reply(page).locator(".bubble")).to_contain_text("offline")
+        shot(page, "04-writing-desktop")
+        page.locator("#stop").click()
+        expect(last_reply(page)).to_have_attribute("data-status", "completed")
+        expect(last_reply(page).locator(".status")).to_contain_text("stopped")
+        expect(page.locator("#send")).to_be_visible()
+    else:
+        expect(page.locator("#stop")).to_be_hidden()
+
+    regenerate = last_reply(page).get_by_role("button", name="Regenerate")
+    if regenerates:
+        before = page.locator("li.message.model").count()
+        regenerate.click()
+        expect(page.locator("li.message.model")).to_have_count(before + 1)
+        expect(last_reply(page)).to_have_attribute("data-status", "completed", timeout=20_000)
+        expect(page.locator("details.earlier").last).to_be_attached()
+    else:
+        expect(regenerate).to_have_count(0)
+
+    # Rename the chat in its settings.
+    page.get_by_role("button", name="Settings").click()
+    expect(page.locator("#settings-dialog")).to_be_visible()
+    page.locator("#set-title").fill("Trip planning")
+    shot(page, "05-settings-desktop")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#room-title")).to_have_text("Trip planning")
+    expect(page.locator("#room-list")).to_contain_text("Trip planning")
+
+    # A second chat, deleted again.
+    page.get_by_role("button", name="New chat").click()
+    expect(page.locator("#room-list li")).to_have_count(2)
+    expect(page.locator("#empty")).to_be_visible()
+    page.get_by_role("button", name="Delete", exact=True).first.click()
+    expect(page.locator("#confirm-dialog")).to_be_visible()
+    page.locator("#confirm-ok").click()
+    expect(page.locator("#room-list li")).to_have_count(1)
+    expect(page.locator("#room-title")).to_have_text("Trip planning")
+
+    # Up to the daily limit, then the clear message with when it resets.
+    for _ in range(6):
+        if page.locator("#limit").is_visible():
+            break
+        send(page, "One more question")
+        expect(page.locator("#send")).to_be_visible(timeout=20_000)
+    expect(page.locator("#limit")).to_be_visible()
+    expect(page.locator("#limit-text")).to_contain_text("You have used all 5 messages")
+    expect(page.locator("#limit-text")).to_contain_text("You can send again at")
+    expect(page.locator("#input")).to_have_value("One more question")
+    expect(page.locator("#plan-usage")).to_have_text("5 of 5 messages today")
+    shot(page, "06-limit-desktop")
+
+    # Phone width: the list of chats opens from the menu.
+    page.set_viewport_size(PHONE)
+    expect(page.locator("#sidebar")).not_to_be_in_viewport()
+    shot(page, "07-chat-phone")
+    page.get_by_role("button", name="Show the list of chats").click()
+    expect(page.locator("#sidebar")).to_be_in_viewport()
+    shot(page, "08-chats-phone")
+    page.keyboard.press("Escape")
+    expect(page.locator("#sidebar")).not_to_be_in_viewport()
+    page.emulate_media(color_scheme="dark")
+    shot(page, "09-chat-phone-dark")
+    page.set_viewport_size(DESKTOP)
+    shot(page, "10-limit-desktop-dark")
+    page.emulate_media(color_scheme="light")
+
+    # Upgrade through the sandbox checkout and come back.
+    page.locator("#limit-upgrade").click()
+    expect(page).to_have_url(re.compile(re.escape(f"{server.url}/sandbox/checkout/cs_sandbox_")))
+    page.get_by_role("button", name="Pay (sandbox)").click()
+    expect(page.get_by_role("heading", name="Payment complete")).to_be_visible()
+    page.get_by_role("link", name="Continue").click()
+    expect(page.locator("#notice")).to_contain_text("Welcome to Pro")
+    expect(page.locator("#plan-name")).to_have_text("Pro plan")
+    expect(page.locator("#upgrade")).to_be_hidden()
+    assert page.url == f"{server.url}/"
+    send(page, "Back as a Pro")
+    reply = last_reply(page)
+    expect(reply).to_have_attribute("data-status", "completed", timeout=20_000)
+    expect(reply.locator(".bubble")).to_contain_text("Back as a Pro")
+    expect(page.locator("#limit")).to_be_hidden()
+    shot(page, "11-pro-desktop")
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.locator("#login")).to_be_visible()
+    page.reload()
+    expect(page.locator("#mobile")).to_be_visible()
+
+
+def test_the_page_sends_a_policy_that_allows_only_its_own_origin(server: Server) -> None:
+    page = httpx.get(f"{server.url}/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "<script>" not in page.text  # no inline script: the page loads its modules
+    script = httpx.get(f"{server.url}/web/app.js")
+    assert script.headers["content-type"].startswith("text/javascript")
+    assert script.headers["content-security-policy"] == policy
+
+
+def test_with_the_web_ui_off_there_is_no_page_but_the_api_docs_stay(tmp_path: Path) -> None:
+    folder = tmp_path / "work"
+    folder.mkdir()
+    server = start_server(folder, clean_environment(tmp_path, WEB_UI="false"))
+    try:
+        assert httpx.get(f"{server.url}/").status_code == 404
+        assert httpx.get(f"{server.url}/web/app.js").status_code == 404
+        assert httpx.get(f"{server.url}/schema/swagger").status_code == 200
+        assert httpx.get(f"{server.url}/schema/openapi.json").status_code == 200
+    finally:
+        stop_server(server)
