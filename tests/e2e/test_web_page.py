@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import subprocess
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,7 +86,7 @@ def page(browser: object, server: Server) -> Iterator[Page]:
 
 def shot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=SCREENSHOTS / f"{name}.png")
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", animations="disabled")
 
 
 def send(page: Page, text: str) -> None:
@@ -121,9 +123,7 @@ def log_in(page: Page) -> None:
     expect(page.locator("#account-name")).to_have_text("Asha")
 
 
-def test_a_person_chats_in_the_browser_from_sign_up_to_log_out(
-    page: Page, server: Server
-) -> None:
+def test_a_person_chats_in_the_browser_from_sign_up_to_log_out(page: Page, server: Server) -> None:
     streams = route_exists(server, "GET", "/chatroom/{id}/message/{id}/stream")
     stops = route_exists(server, "POST", "/chatroom/{id}/message/{id}/stop")
     regenerates = route_exists(server, "POST", "/chatroom/{id}/message/{id}/regenerate")
@@ -215,7 +215,9 @@ def test_a_person_chats_in_the_browser_from_sign_up_to_log_out(
         send(page, "One more question")
         expect(page.locator("#send")).to_be_visible(timeout=20_000)
     expect(page.locator("#limit")).to_be_visible()
-    expect(page.locator("#limit-text")).to_contain_text("You have used all 5 messages")
+    expect(page.locator("#limit-text")).to_contain_text(
+        "You have used all 5 messages your plan allows today"
+    )
     expect(page.locator("#limit-text")).to_contain_text("You can send again at")
     expect(page.locator("#input")).to_have_value("One more question")
     expect(page.locator("#plan-usage")).to_have_text("5 of 5 messages today")
@@ -284,3 +286,62 @@ def test_with_the_web_ui_off_there_is_no_page_but_the_api_docs_stay(tmp_path: Pa
         assert httpx.get(f"{server.url}/schema/openapi.json").status_code == 200
     finally:
         stop_server(server)
+
+
+MARKDOWN_SAMPLES = {
+    "html": '<img src=x onerror="window.pwned=1"> <b>bold?</b>',
+    "fence": "```html\n<script>window.pwned=3</script>\n```",
+    "script_link": "[click](javascript:window.pwned=4)",
+    "link": "[docs](https://example.com/x)",
+    "blocks": "## Plan\n\n- one **two**\n- `three`\n\n| a | b |\n|---|---|\n| <i>1</i> | 2 |",
+}
+
+
+def test_answers_markdown_is_built_from_text_never_parsed_as_html(
+    page: Page, server: Server
+) -> None:
+    page.goto("/")
+    rendered = page.evaluate(
+        """async (samples) => {
+            const { renderMarkdown } = await import("/web/markdown.js");
+            const out = {};
+            for (const [name, text] of Object.entries(samples)) {
+                const box = document.createElement("div");
+                box.append(renderMarkdown(text));
+                document.body.append(box);
+                out[name] = box.innerHTML;
+            }
+            return out;
+        }""",
+        MARKDOWN_SAMPLES,
+    )
+    assert rendered["html"] == (
+        '<p>&lt;img src=x onerror="window.pwned=1"&gt; &lt;b&gt;bold?&lt;/b&gt;</p>'
+    )
+    assert "<code>&lt;script&gt;window.pwned=3&lt;/script&gt;</code>" in rendered["fence"]
+    assert "<span>html</span>" in rendered["fence"]
+    assert "<a" not in rendered["script_link"]
+    assert rendered["link"] == (
+        '<p><a href="https://example.com/x" target="_blank" '
+        'rel="noopener noreferrer nofollow">docs</a></p>'
+    )
+    assert "<h4>Plan</h4>" in rendered["blocks"]
+    assert "<li>one <strong>two</strong></li><li><code>three</code></li>" in rendered["blocks"]
+    assert "<td>&lt;i&gt;1&lt;/i&gt;</td>" in rendered["blocks"]
+    assert page.evaluate("window.pwned") is None
+
+
+def test_the_wheel_ships_the_page(tmp_path: Path) -> None:
+    uv = shutil.which("uv")
+    assert uv is not None, "uv builds the wheel"
+    root = Path(__file__).parents[2]
+    subprocess.run(
+        [uv, "build", "--wheel", "--out-dir", str(tmp_path), str(root)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    static = "gemini_clone/entrypoints/http/web/static/"
+    for name in ("index.html", "app.js", "api.js", "markdown.js", "app.css", "icon.svg"):
+        assert static + name in names

@@ -195,7 +195,7 @@ $("limit-upgrade").addEventListener("click", upgrade);
 function showLimit(error) {
   const { limit, resets_at: resetsAt } = error.problem;
   $("limit-text").textContent =
-    `You have used all ${limit} messages of today's plan. ` +
+    `You have used all ${limit} messages your plan allows today. ` +
     `You can send again at ${timeFormat.format(new Date(resetsAt))} (in ${untilText(resetsAt)}), ` +
     "or upgrade to Pro to keep chatting now.";
   $("limit").hidden = false;
@@ -400,8 +400,10 @@ function messageNode(message) {
 }
 
 function timeLabel(message) {
+  const created = new Date(message.created_at);
+  const today = created.toDateString() === new Date().toDateString();
   const edited = message.edited_at ? " · edited" : "";
-  return `${dateFormat.format(new Date(message.created_at))}${edited}`;
+  return `${(today ? timeFormat : dateFormat).format(created)}${edited}`;
 }
 
 function fillReply(bubble, text, status) {
