@@ -58,15 +58,19 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+def server(tmp_path: Path, server_settings: dict[str, str]) -> Iterator[Server]:
     folder = tmp_path / "work"
     folder.mkdir()
-    env = clean_environment(tmp_path, OFFLINE_MODEL_WORD_DELAY_SECONDS=WORD_DELAY_SECONDS)
-    server = start_server(folder, env)
+    server = start_server(folder, clean_environment(tmp_path, **server_settings))
     try:
         yield server
     finally:
         stop_server(server)
+
+
+@pytest.fixture
+def server_settings() -> dict[str, str]:
+    return {"OFFLINE_MODEL_WORD_DELAY_SECONDS": WORD_DELAY_SECONDS}
 
 
 @pytest.fixture
@@ -105,10 +109,11 @@ def route_exists(server: Server, method: str, path: str) -> bool:
     return answer.status_code != 405 and answer.json().get("code") != "not_found"
 
 
-def log_in(page: Page) -> None:
+def log_in(page: Page, *, screenshots: bool = True) -> None:
     page.goto("/")
     expect(page.locator("#mobile")).to_be_focused()
-    shot(page, "01-login-desktop")
+    if screenshots:
+        shot(page, "01-login-desktop")
     page.locator("#mobile").fill(NUMBER)
     page.locator("#mobile").press("Enter")
     expect(page.locator("#name")).to_be_visible()  # a new number: sign up first
@@ -117,7 +122,8 @@ def log_in(page: Page) -> None:
     expect(page.locator("#code-filled")).to_be_visible()
     expect(page.locator("#code-filled")).to_contain_text("Embedded mode")
     expect(page.locator("#code")).to_have_value(re.compile(r"^\d{6}$"))
-    shot(page, "02-code-desktop")
+    if screenshots:
+        shot(page, "02-code-desktop")
     page.get_by_role("button", name="Log in").click()
     expect(page.locator("#app")).to_be_visible()
     expect(page.locator("#account-name")).to_have_text("Asha")
@@ -199,7 +205,7 @@ def test_a_person_chats_in_the_browser_from_sign_up_to_log_out(page: Page, serve
     expect(page.locator("#room-list")).to_contain_text("Trip planning")
 
     # A second chat, deleted again.
-    page.get_by_role("button", name="New chat").click()
+    page.locator("#new-room").click()
     expect(page.locator("#room-list li")).to_have_count(2)
     expect(page.locator("#empty")).to_be_visible()
     page.get_by_role("button", name="Delete", exact=True).first.click()
@@ -259,6 +265,27 @@ def test_a_person_chats_in_the_browser_from_sign_up_to_log_out(page: Page, serve
     expect(page.locator("#login")).to_be_visible()
     page.reload()
     expect(page.locator("#mobile")).to_be_visible()
+
+
+@pytest.mark.parametrize(
+    "server_settings", [{"ACCESS_TOKEN_TTL_SECONDS": "63"}], ids=["63 s tokens"]
+)
+def test_the_access_token_is_refreshed_before_it_expires(page: Page) -> None:
+    log_in(page, screenshots=False)
+    first = page.evaluate("JSON.parse(localStorage.getItem('gemini-clone.session'))")
+    # The page refreshes a minute early: about 3 s after logging in here.
+    page.wait_for_function(
+        "token => JSON.parse(localStorage.getItem('gemini-clone.session')).refreshToken !== token",
+        arg=first["refreshToken"],
+        timeout=15_000,
+    )
+    second = page.evaluate("JSON.parse(localStorage.getItem('gemini-clone.session'))")
+    assert second["accessToken"] != first["accessToken"]
+    assert second["expiresAt"] > first["expiresAt"]
+    page.locator("#new-room").click()
+    expect(page.locator("#room-list li")).to_have_count(2)
+    page.reload()  # the rotated refresh token is the one kept
+    expect(page.locator("#room-list li")).to_have_count(2)
 
 
 def test_the_page_sends_a_policy_that_allows_only_its_own_origin(server: Server) -> None:
