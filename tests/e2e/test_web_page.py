@@ -133,6 +133,8 @@ def test_a_person_chats_in_the_browser_from_sign_up_to_log_out(page: Page, serve
     streams = route_exists(server, "GET", "/chatroom/{id}/message/{id}/stream")
     stops = route_exists(server, "POST", "/chatroom/{id}/message/{id}/stop")
     regenerates = route_exists(server, "POST", "/chatroom/{id}/message/{id}/regenerate")
+    edits = route_exists(server, "PATCH", "/chatroom/{id}/message/{id}")
+    room_settings = route_exists(server, "GET", "/models")
 
     log_in(page)
     expect(page.locator("#plan-name")).to_have_text("Basic plan")
@@ -195,14 +197,36 @@ def test_a_person_chats_in_the_browser_from_sign_up_to_log_out(page: Page, serve
     else:
         expect(regenerate).to_have_count(0)
 
-    # Rename the chat in its settings.
+    edit = page.locator("li.message.user").last.get_by_role("button", name="Edit")
+    if edits:
+        edit.click()
+        page.get_by_label("Edit your message").fill("Edited question")
+        page.get_by_role("button", name="Save and send").click()
+        expect(page.locator("li.message.user").last).to_contain_text("Edited question")
+        expect(last_reply(page)).to_have_attribute("data-status", "completed", timeout=20_000)
+        expect(last_reply(page).locator(".bubble")).to_contain_text("Edited question")
+    else:
+        expect(edit).to_have_count(0)
+
+    # Rename the chat in its settings (and give it an instruction where rooms have one).
     page.get_by_role("button", name="Settings").click()
     expect(page.locator("#settings-dialog")).to_be_visible()
     page.locator("#set-title").fill("Trip planning")
+    if room_settings:
+        expect(page.locator("#set-model option")).not_to_have_count(0)
+        page.locator("#set-instruction").fill("Answer like a travel agent.")
+    else:
+        expect(page.locator("#instruction-row")).to_be_hidden()
+        expect(page.locator("#model-row")).to_be_hidden()
     shot(page, "05-settings-desktop")
     page.get_by_role("button", name="Save").click()
+    expect(page.locator("#settings-dialog")).to_be_hidden()
     expect(page.locator("#room-title")).to_have_text("Trip planning")
     expect(page.locator("#room-list")).to_contain_text("Trip planning")
+    if room_settings:
+        page.get_by_role("button", name="Settings").click()
+        expect(page.locator("#set-instruction")).to_have_value("Answer like a travel agent.")
+        page.get_by_role("button", name="Cancel").click()
 
     # A second chat, deleted again.
     page.locator("#new-room").click()
