@@ -312,6 +312,32 @@ def test_the_access_token_is_refreshed_before_it_expires(page: Page) -> None:
     expect(page.locator("#room-list li")).to_have_count(2)
 
 
+@pytest.mark.parametrize("server_settings", [{"BASIC_DAILY_LIMIT": ""}], ids=["unlimited"])
+def test_older_messages_load_when_scrolling_up_and_the_place_is_kept(
+    page: Page, server: Server
+) -> None:
+    log_in(page, screenshots=False)
+    token = page.evaluate("JSON.parse(localStorage.getItem('gemini-clone.session')).accessToken")
+    room_id = page.locator(".room").first.get_attribute("data-id")
+    with httpx.Client(base_url=server.url, headers={"authorization": f"Bearer {token}"}) as api:
+        for n in range(20):
+            posted = api.post(f"/chatroom/{room_id}/message?wait=10", json={"content": f"Q{n}"})
+            assert posted.status_code == 200, posted.text
+    page.reload()
+    messages = page.locator("li.message")
+    expect(messages).to_have_count(30)
+    expect(messages.last).to_be_in_viewport()
+    expect(page.locator("#older")).to_be_visible()
+    top = messages.first.get_attribute("data-id")
+
+    page.locator("#messages").evaluate("box => { box.scrollTop = 0; }")
+
+    expect(messages).to_have_count(40)
+    expect(page.locator("li.message.user").first).to_have_text(re.compile("^Q0"))
+    expect(page.locator(f'li[data-id="{top}"]')).to_be_in_viewport()
+    expect(page.locator("#older")).to_be_hidden()
+
+
 def test_the_page_sends_a_policy_that_allows_only_its_own_origin(server: Server) -> None:
     page = httpx.get(f"{server.url}/")
     assert page.status_code == 200
