@@ -7,13 +7,16 @@ are written to `tests/e2e/screenshots/` (not committed) for a person to look at.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import threading
 import time
 import zipfile
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -69,7 +72,14 @@ def server(tmp_path: Path, server_settings: dict[str, str]) -> Iterator[Server]:
 
 
 @pytest.fixture
-def server_settings() -> dict[str, str]:
+def server_settings(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The offline model, slowed down; or, for `"gemini"`, Gemini as the stand-in answers."""
+    if getattr(request, "param", None) == "gemini":
+        return {
+            "GEMINI_API_KEY": "stand-in-key",
+            "GEMINI_BASE_URL": request.getfixturevalue("gemini_stand_in"),
+            "GEMINI_MAX_ATTEMPTS": "1",
+        }
     return {"OFFLINE_MODEL_WORD_DELAY_SECONDS": WORD_DELAY_SECONDS}
 
 
@@ -336,6 +346,72 @@ def test_older_messages_load_when_scrolling_up_and_the_place_is_kept(
     expect(page.locator("li.message.user").first).to_have_text(re.compile("^Q0"))
     expect(page.locator(f'li[data-id="{top}"]')).to_be_in_viewport()
     expect(page.locator("#older")).to_be_hidden()
+
+
+GEMINI_FIXTURES = Path(__file__).parents[1] / "fixtures" / "gemini"
+
+
+class GeminiStandIn(BaseHTTPRequestHandler):
+    """Answers as Gemini did in the recordings: a blocked prompt when the question says
+    "block", an overload when it says "fail", the recorded stream otherwise."""
+
+    def do_POST(self) -> None:
+        request = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        question = request["contents"][-1]["parts"][0]["text"]
+        if "block" in question:
+            blocked = json.dumps(json.loads((GEMINI_FIXTURES / "blocked_prompt.json").read_text()))
+            self._answer(200, "text/event-stream", f"data: {blocked}\n\n".encode())
+        elif "fail" in question:
+            overloaded = (GEMINI_FIXTURES / "error_503_unavailable.json").read_bytes()
+            self._answer(503, "application/json", overloaded)
+        else:
+            recorded = (GEMINI_FIXTURES / "stream_ok.sse").read_bytes()
+            self._answer(200, "text/event-stream", recorded)
+
+    def _answer(self, status: int, content_type: str, payload: bytes) -> None:
+        self.send_response(status)
+        self.send_header("content-type", content_type)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the test reports what matters."""
+
+
+@pytest.fixture
+def gemini_stand_in() -> Iterator[str]:
+    stand_in = ThreadingHTTPServer(("127.0.0.1", 0), GeminiStandIn)
+    thread = threading.Thread(target=stand_in.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{stand_in.server_address[1]}"
+    stand_in.shutdown()
+    stand_in.server_close()
+
+
+@pytest.mark.parametrize("server_settings", ["gemini"], indirect=True)
+def test_failed_and_blocked_replies_say_why(page: Page) -> None:
+    log_in(page, screenshots=False)
+    send(page, "What is the capital of France?")
+    expect(last_reply(page)).to_have_attribute("data-status", "completed", timeout=20_000)
+    expect(last_reply(page).locator(".bubble")).to_contain_text("capital of France")
+
+    send(page, "Please block this")
+    expect(last_reply(page)).to_have_attribute("data-status", "blocked", timeout=20_000)
+    problem = last_reply(page).locator(".problem")
+    expect(problem).to_contain_text("Blocked: the model withheld this answer")
+    expect(problem).to_contain_text("PROHIBITED_CONTENT")
+
+    shot(page, "12-blocked-desktop")
+    # In a new chat, so that the stand-in hears this question alone.
+    page.locator("#new-room").click()
+    expect(page.locator("#empty")).to_be_visible()
+    send(page, "Please fail now")
+    expect(last_reply(page)).to_have_attribute("data-status", "failed", timeout=20_000)
+    problem = last_reply(page).locator(".problem")
+    expect(problem).to_contain_text("Failed: no answer this time")
+    expect(problem).to_contain_text("The model is overloaded")
+    shot(page, "13-failed-desktop")
 
 
 def test_the_page_sends_a_policy_that_allows_only_its_own_origin(server: Server) -> None:

@@ -376,11 +376,14 @@ const STATUS_TEXT = {
   cancelled: "Stopped before any text was written.",
 };
 
+const PROBLEM_TITLE = {
+  failed: "Failed: no answer this time",
+  blocked: "Blocked: the model withheld this answer",
+};
+
 function replyMeta(reply) {
-  if (reply.status === "failed") return `Failed: ${reply.error?.message ?? "the model could not answer."}`;
-  if (reply.status === "blocked") return `Blocked: ${reply.error?.message ?? "the answer was withheld for safety."}`;
-  if (reply.status !== "completed") return STATUS_TEXT[reply.status] ?? reply.status;
-  const parts = [reply.model ?? "model"];
+  if (reply.status in STATUS_TEXT) return STATUS_TEXT[reply.status];
+  const parts = [reply.status in PROBLEM_TITLE ? reply.status : reply.model ?? "model"];
   if (reply.finish_reason === "stopped") parts.push("stopped");
   if (reply.finish_reason === "max_tokens") parts.push("cut off at the length limit");
   if (reply.completed_at) parts.push(timeFormat.format(new Date(reply.completed_at)));
@@ -393,7 +396,7 @@ function messageNode(message) {
   item.dataset.status = message.status;
   const bubble = item.appendChild(el("div", "bubble"));
   if (message.role === "user") bubble.textContent = message.content;
-  else fillReply(bubble, message.content, message.status);
+  else fillReply(bubble, message);
   const meta = item.appendChild(el("div", "meta"));
   meta.append(el("span", "status", message.role === "user" ? timeLabel(message) : replyMeta(message)));
   return item;
@@ -406,9 +409,15 @@ function timeLabel(message) {
   return `${(today ? timeFormat : dateFormat).format(created)}${edited}`;
 }
 
-function fillReply(bubble, text, status) {
-  bubble.replaceChildren(renderMarkdown(text));
-  if (!text && !isFinal({ status })) bubble.append(el("span", "typing", "…"));
+/** A reply's text as markdown; a failed or blocked one says why. */
+function fillReply(bubble, reply) {
+  bubble.replaceChildren(renderMarkdown(reply.content));
+  if (!reply.content && !isFinal(reply)) bubble.append(el("span", "typing", "…"));
+  if (reply.status in PROBLEM_TITLE) {
+    const problem = bubble.appendChild(el("div", "problem"));
+    problem.append(el("strong", null, PROBLEM_TITLE[reply.status]));
+    problem.append(el("p", null, reply.error?.message ?? "No reason was given."));
+  }
 }
 
 /** The whole list: each question, its current reply, earlier replies folded away. */
@@ -455,7 +464,7 @@ function updateReply(reply, text) {
   const node = document.querySelector(`li[data-id="${reply.id}"]`);
   if (!node) return;
   node.dataset.status = reply.status;
-  fillReply(node.querySelector(".bubble"), text, reply.status);
+  fillReply(node.querySelector(".bubble"), { ...reply, content: text });
   node.querySelector(".status").textContent = replyMeta(reply);
   if (nearEnd()) scrollToEnd();
 }
