@@ -137,6 +137,7 @@ def log_in(page: Page, *, screenshots: bool = True) -> None:
     page.get_by_role("button", name="Log in").click()
     expect(page.locator("#app")).to_be_visible()
     expect(page.locator("#account-name")).to_have_text("Asha")
+    expect(page.locator("#send")).to_be_enabled()  # a chat is open
 
 
 def test_a_person_chats_in_the_browser_from_sign_up_to_log_out(page: Page, server: Server) -> None:

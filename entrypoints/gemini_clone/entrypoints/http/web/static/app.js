@@ -143,6 +143,8 @@ $("logout").addEventListener("click", () => api.logout().catch(() => {}));
 // ---------- the app ----------
 
 async function startApp() {
+  state.room = null;
+  $("send").disabled = true; // until a chat is open
   $("login").hidden = true;
   $("app").hidden = false;
   $("account-name").textContent = api.user.name || api.user.mobile_number;
@@ -237,6 +239,7 @@ $("new-room").addEventListener("click", createRoom);
 
 function setRoom(room) {
   state.room = room;
+  $("send").disabled = false;
   state.rooms = state.rooms.map((each) => (each.id === room.id ? { ...each, ...room } : each));
   $("room-title").textContent = room.title;
   document.title = `${room.title} · gemini-clone`;
@@ -583,7 +586,7 @@ const input = $("input");
 $("composer").addEventListener("submit", async (event) => {
   event.preventDefault();
   const content = input.value.trim();
-  if (!content || state.writing) return;
+  if (!content || state.writing || !state.room) return; // typed early: kept for Enter again
   $("limit").hidden = true;
   const room = state.room;
   input.value = "";
