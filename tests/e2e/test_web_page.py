@@ -300,6 +300,8 @@ def test_a_person_chats_in_the_browser_from_sign_up_to_log_out(page: Page, serve
     expect(page.locator("#login")).to_be_visible()
     page.reload()
     expect(page.locator("#mobile")).to_be_visible()
+    page.set_viewport_size(PHONE)
+    shot(page, "14-login-phone")
 
 
 @pytest.mark.parametrize(
