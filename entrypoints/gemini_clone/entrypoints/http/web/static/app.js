@@ -467,6 +467,7 @@ function updateReply(reply, text) {
   const node = document.querySelector(`li[data-id="${reply.id}"]`);
   if (!node) return;
   node.dataset.status = reply.status;
+  node.classList.toggle("writing", Boolean(text) && !isFinal(reply));
   fillReply(node.querySelector(".bubble"), { ...reply, content: text });
   node.querySelector(".status").textContent = replyMeta(reply);
   if (nearEnd()) scrollToEnd();
