@@ -284,9 +284,18 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--replies", type=int, default=2000)
+    parser.add_argument(
+        "--pieces", type=int, default=None, help="pieces per stand-in reply (default 3)"
+    )
+    parser.add_argument(
+        "--pool-size", type=int, default=None, help="DATABASE_POOL_SIZE (default: the setting's)"
+    )
+    parser.add_argument(
+        "--replies-only", action="store_true", help="measure the worker only (no wrk runs)"
+    )
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
+    if shutil.which("wrk") is None and not args.replies_only:
         sys.exit("wrk is needed: apt-get install wrk")
 
     folder = Path(tempfile.mkdtemp(prefix="gemini-clone-bench-"))
@@ -321,6 +330,8 @@ def main() -> None:
                 "AUTH_RATE_LIMIT_PER_MINUTE": "0",
                 "LOG_LEVEL": "WARNING",
             }
+            if args.pool_size:
+                env["DATABASE_POOL_SIZE"] = str(args.pool_size)
             subprocess.run(
                 [str(SCRIPT), "db", "upgrade"], env=env, cwd=folder, check=True, capture_output=True
             )
@@ -334,6 +345,7 @@ def main() -> None:
                     str(stand_in_port),
                     "--latency",
                     str(args.latency),
+                    *(["--pieces", str(args.pieces)] if args.pieces else []),
                 ],
                 env,
             )
@@ -377,6 +389,9 @@ def main() -> None:
             results["replies"] = replies
             results["worker_peak_rss_mb"] = peak_rss_mb(worker.pid)
             processes.stop("worker")
+            if args.replies_only:
+                print(json.dumps(results, indent=2))
+                return
 
             wrk_args = {"connections": args.connections, "duration": args.duration}
             body = json.dumps({"content": "Hello from the benchmark"})

@@ -42,7 +42,6 @@ from gemini_clone.application.messaging.generate_reply import (
     ReplyOutcome,
     ReplySettings,
 )
-from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.application.messaging.reading import (
     GetMessage,
     ListMessages,
@@ -50,13 +49,14 @@ from gemini_clone.application.messaging.reading import (
     MessagePage,
     WaitForReply,
 )
-from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import (
     SendMessage,
     SendMessageInput,
     SendMessageOutput,
 )
+from gemini_clone.application.messaging.stop_reply import StopOutcome, StoppedReply, StopReply
+from gemini_clone.application.messaging.streaming import ReplyEvent, ReplyEventKind, StreamReply
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
@@ -92,6 +92,8 @@ from gemini_clone.ports.otp import MobileNumbers, OtpSender
 from gemini_clone.ports.payments import CheckoutRequest, CheckoutSession, PaymentGateway
 from gemini_clone.ports.posting import MessagePosting, QuotaTake
 from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyStore
+from gemini_clone.ports.reply_pieces import Piece, PieceEvent, PieceKind, ReplyPieces
+from gemini_clone.ports.reply_stops import ReplyStops
 from gemini_clone.ports.repositories import (
     ChatroomRepository,
     MessageRepository,
@@ -180,6 +182,9 @@ __all__ = [
     "PaymentEvent",
     "PaymentEventRepository",
     "PaymentGateway",
+    "Piece",
+    "PieceEvent",
+    "PieceKind",
     "Plans",
     "Profile",
     "QuotaExceeded",
@@ -191,10 +196,14 @@ __all__ = [
     "RefreshTokenRepository",
     "RenameChatroom",
     "RenameChatroomInput",
+    "ReplyEvent",
+    "ReplyEventKind",
     "ReplyJobs",
     "ReplyOutcome",
+    "ReplyPieces",
     "ReplyResult",
     "ReplySettings",
+    "ReplyStops",
     "ReplyStore",
     "RequeueStaleReplies",
     "ResetPassword",
@@ -212,6 +221,10 @@ __all__ = [
     "SignUpInput",
     "StartCheckout",
     "StartCheckoutInput",
+    "StopOutcome",
+    "StopReply",
+    "StoppedReply",
+    "StreamReply",
     "Subscription",
     "SubscriptionRepository",
     "SubscriptionView",
@@ -222,8 +235,6 @@ __all__ = [
     "TokenService",
     "TokenUsage",
     "TooManyRequests",
-    "TransactionalPosting",
-    "TransactionalReplyStore",
     "Turn",
     "Unavailable",
     "UnitOfWork",

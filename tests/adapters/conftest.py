@@ -1,10 +1,11 @@
 """Shared by the adapter tests: the contracts of the hot paths' ports (`MessagePosting`,
-`ReplyStore`), each run over the unit-of-work implementation on memory, SQLite and
-PostgreSQL and over PostgreSQL's one-statement adapter; and a client of the test Redis."""
+`ReplyStore`), each run over every implementation (memory; SQLAlchemy's path on SQLite and
+on PostgreSQL; PostgreSQL's one-statement path); and a client of the test Redis."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,15 +15,21 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gemini_clone.adapters.memory.repositories import InMemoryStore
+from gemini_clone.adapters.memory.posting import InMemoryPosting
+from gemini_clone.adapters.memory.replies import InMemoryReplyStore
+from gemini_clone.adapters.memory.tables import InMemoryStore
 from gemini_clone.adapters.memory.unit_of_work import in_memory_unit_of_work_factory
 from gemini_clone.adapters.redis import create_redis_client
 from gemini_clone.adapters.sql.engine import create_engine
+from gemini_clone.adapters.sql.posting import PostgresPosting, SqlPosting
+from gemini_clone.adapters.sql.replies import PostgresReplyStore, SqlReplyStore
 from gemini_clone.adapters.sql.schema import upgrade
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.domain.users import User
+from gemini_clone.ports.posting import MessagePosting
+from gemini_clone.ports.replies import ReplyStore
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 ROOM_CREATED_AT = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -49,26 +56,41 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, str |
 
 @dataclass(frozen=True)
 class Storage:
-    """A migrated database's unit of work, and its engine when the adapter under test is
-    PostgreSQL's one-statement one (None: the unit-of-work implementation)."""
+    """A migrated database: its unit of work (to set up and look), and the hot paths'
+    implementations under test."""
 
     uow: UnitOfWorkFactory
-    one_statement_engine: AsyncEngine | None
+    posting: MessagePosting
+    replies: ReplyStore
+    engine: AsyncEngine | None
+
+
+@asynccontextmanager
+async def open_storage(url: str | None, *, one_statement: bool = False) -> AsyncIterator[Storage]:
+    """In memory (no URL) or a freshly migrated database; on PostgreSQL, the hot paths'
+    one-statement implementations if asked, else SQLAlchemy's."""
+    if url is None:
+        store = InMemoryStore()
+        uow = in_memory_unit_of_work_factory(store)
+        yield Storage(uow, InMemoryPosting(store), InMemoryReplyStore(store), None)
+        return
+    engine = create_engine(url)
+    try:
+        await upgrade(engine)
+        uow = sql_unit_of_work_factory(engine)
+        if one_statement:
+            yield Storage(uow, PostgresPosting(engine), PostgresReplyStore(engine), engine)
+        else:
+            yield Storage(uow, SqlPosting(engine), SqlReplyStore(engine), engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture
 async def storage(database: tuple[str, str | None]) -> AsyncIterator[Storage]:
     kind, url = database
-    if url is None:
-        yield Storage(in_memory_unit_of_work_factory(InMemoryStore()), None)
-        return
-    engine = create_engine(url)
-    try:
-        await upgrade(engine)
-        one_statement = engine if kind == "postgresql-one-statement" else None
-        yield Storage(sql_unit_of_work_factory(engine), one_statement)
-    finally:
-        await engine.dispose()
+    async with open_storage(url, one_statement=kind == "postgresql-one-statement") as opened:
+        yield opened
 
 
 async def given_room(uow_factory: UnitOfWorkFactory, number: str = "+15550000001") -> Chatroom:

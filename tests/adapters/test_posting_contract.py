@@ -1,5 +1,5 @@
-"""One contract for the message post's writes (`MessagePosting`): the unit-of-work
-implementation on memory, SQLite and PostgreSQL, and PostgreSQL's one-statement adapter.
+"""One contract for the message post's writes (`MessagePosting`): memory, SQLAlchemy's
+path on SQLite and PostgreSQL, and PostgreSQL's one-statement path.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from tests.adapters.conftest import Storage, given_room
 
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting
-from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import NotFound, Unavailable
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
@@ -37,9 +36,7 @@ class Backend:
 
 @pytest.fixture
 def backend(storage: Storage) -> Backend:
-    engine = storage.one_statement_engine
-    posting = TransactionalPosting(storage.uow) if engine is None else PostgresPosting(engine)
-    return Backend(posting, storage.uow)
+    return Backend(storage.posting, storage.uow)
 
 
 def pair(room: Chatroom, at: datetime) -> tuple[Message, Message]:
@@ -218,3 +215,28 @@ async def test_an_unreachable_database_is_unavailable() -> None:
 def test_the_one_statement_adapter_refuses_other_databases(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="postgresql"):
         PostgresPosting(create_engine(f"sqlite:///{tmp_path / 'x.db'}"))
+
+
+async def test_every_refused_post_reports_the_count_that_refused_it(backend: Backend) -> None:
+    """The honest count: the day's count as the refusal read it, never below the limit
+    (a read that saw less raced another post; PostgreSQL's one statement reads a snapshot
+    from before it)."""
+    room = await given_room(backend.uow)
+    outcomes = await asyncio.gather(
+        *(backend.posting.store(*pair(room, T0), day=DAY, limit=3) for _ in range(12))
+    )
+
+    refused = [outcome for outcome in outcomes if not outcome.taken]
+    assert refused == [QuotaTake(taken=False, used=3)] * 9
+
+
+async def test_a_refusal_under_a_lowered_limit_reports_the_days_whole_count(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend.uow)
+    for _ in range(4):
+        await backend.posting.store(*pair(room, T0), day=DAY, limit=None)
+
+    refused = await backend.posting.store(*pair(room, T0), day=DAY, limit=2)
+
+    assert refused == QuotaTake(taken=False, used=4)

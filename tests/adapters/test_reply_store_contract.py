@@ -1,5 +1,5 @@
-"""One contract for the worker's claim and finish (`ReplyStore`): the unit-of-work
-implementation on memory, SQLite and PostgreSQL, and PostgreSQL's one-statement adapter.
+"""One contract for the worker's claim, finish and hand-back (`ReplyStore`): memory,
+SQLAlchemy's path on SQLite and PostgreSQL, and PostgreSQL's one-statement path.
 """
 
 from __future__ import annotations
@@ -10,15 +10,16 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 import pytest
+from sqlalchemy import select
 from tests.adapters.conftest import Storage, given_room
 
-from gemini_clone.adapters.sql.replies import PostgresReplyStore
-from gemini_clone.application.messaging.context import estimate_tokens
-from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
+from gemini_clone.adapters.sql.tables import messages
 from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.history import estimate_tokens
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.ports.language_model import Turn
+from gemini_clone.ports.posting import MessagePosting
 from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyStore
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
@@ -31,14 +32,13 @@ BIG_BUDGET = 1_000_000
 @dataclass
 class Backend:
     store: ReplyStore
+    posting: MessagePosting
     uow: UnitOfWorkFactory
 
 
 @pytest.fixture
 def backend(storage: Storage) -> Backend:
-    engine = storage.one_statement_engine
-    store = TransactionalReplyStore(storage.uow) if engine is None else PostgresReplyStore(engine)
-    return Backend(store, storage.uow)
+    return Backend(storage.replies, storage.posting, storage.uow)
 
 
 def message(
@@ -70,7 +70,8 @@ async def given(backend: Backend, *messages: Message) -> None:
 async def given_question(
     backend: Backend, room: Chatroom, at: datetime, *, quota_day: str | None = DAY.isoformat()
 ) -> tuple[Message, Message]:
-    """A user message and its queued reply, stored."""
+    """A user message and its queued reply: posted, taking a unit of `quota_day`, or, with
+    None, stored as they are (a question that took no unit)."""
     question = message(room, Role.USER, "What is a monad?", at, quota_day=quota_day)
     reply = message(
         room,
@@ -80,7 +81,11 @@ async def given_question(
         MessageStatus.QUEUED,
         in_reply_to=question.id,
     )
-    await given(backend, question, reply)
+    if quota_day is None:
+        await given(backend, question, reply)
+    else:
+        day = date.fromisoformat(quota_day)
+        assert (await backend.posting.store(question, reply, day=day, limit=None)).taken
     return question, reply
 
 
@@ -198,9 +203,7 @@ async def test_history_fills_the_budget_exactly_or_stops_at_the_limit(
     budget = estimate_tokens(question.content) + sum(map(estimate_tokens, newest_first[:37]))
 
     within_budget = await claim(backend, reply.id, budget=budget)
-    async with backend.uow() as uow:
-        await uow.messages.release(reply.id)
-        await uow.commit()
+    await backend.store.release(reply.id)
     within_limit = await claim(backend, reply.id, limit=25)
 
     assert within_budget is not None
@@ -312,22 +315,20 @@ async def test_finish_keeps_usage_and_finish_reason(backend: Backend) -> None:
 
 async def test_a_finish_gives_its_unit_back_once_and_never_below_zero(backend: Backend) -> None:
     room = await given_room(backend.uow)
-    async with backend.uow() as uow:
-        for _ in range(2):
-            await uow.usage.take(room.user_id, DAY, None)
-        await uow.commit()
     unit = QuotaUnit(user_id=room.user_id, day=DAY)
     replies = [
         (await given_question(backend, room, T0 + timedelta(seconds=index)))[1]
-        for index in range(3)
+        for index in range(2)
     ]
-    for reply in replies:
+    _, took_nothing = await given_question(backend, room, T0 + timedelta(seconds=5), quota_day=None)
+    for reply in [*replies, took_nothing]:
         await claim(backend, reply.id)
 
     async def used() -> int:
         async with backend.uow() as uow:
             return await uow.usage.used(room.user_id, DAY)
 
+    assert await used() == 2
     assert await backend.store.finish(
         replies[0].id, completed(MessageStatus.FAILED), give_back=unit
     )
@@ -336,7 +337,7 @@ async def test_a_finish_gives_its_unit_back_once_and_never_below_zero(backend: B
         replies[0].id, completed(MessageStatus.FAILED), give_back=unit
     )
     assert await used() == 1
-    for reply in replies[1:]:
+    for reply in (replies[1], took_nothing):
         assert await backend.store.finish(reply.id, completed(MessageStatus.FAILED), give_back=unit)
     assert await used() == 0
 
@@ -357,9 +358,6 @@ async def test_a_reply_no_longer_processing_is_not_finished_and_nothing_changes(
     deleted_room = await given_room(backend.uow, "+15550000002")
     _, queued = await given_question(backend, room, T0)
     _, cancelled = await given_question(backend, deleted_room, T0 + timedelta(seconds=1))
-    async with backend.uow() as uow:
-        assert await uow.usage.take(room.user_id, DAY, None) == 1
-        await uow.commit()
     await claim(backend, cancelled.id)
     async with backend.uow() as uow:
         await uow.messages.cancel_pending(deleted_room.id, T0 + timedelta(hours=2))
@@ -375,3 +373,171 @@ async def test_a_reply_no_longer_processing_is_not_finished_and_nothing_changes(
     assert [await stored(backend, queued.id), await stored(backend, cancelled.id)] == before
     async with backend.uow() as uow:
         assert await uow.usage.used(room.user_id, DAY) == 1
+
+
+async def test_a_released_reply_is_queued_again_and_any_other_is_left_alone(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend.uow)
+    question, reply = await given_question(backend, room, T0)
+    await claim(backend, reply.id)
+
+    await backend.store.release(reply.id)
+    for other in (question.id, reply.id, MessageId(uuid4())):
+        await backend.store.release(other)
+
+    assert await stored(backend, reply.id) == replace(reply, attempts=1)
+    assert await stored(backend, question.id) == question
+    assert await claim(backend, reply.id) is not None
+
+
+async def test_history_keeps_every_turn_that_shares_a_timestamp(backend: Backend) -> None:
+    """Turns created at the same instant (a batch import, a coarse clock) are ordered by
+    id and none is skipped, however many there are."""
+    room = await given_room(backend.uow)
+    same_time = [message(room, Role.USER, f"turn {index}", T0) for index in range(130)]
+    await given(backend, *same_time)
+    _, reply = await given_question(backend, room, T0 + timedelta(minutes=1))
+
+    claimed = await claim(backend, reply.id, limit=120)
+
+    assert claimed is not None
+    newest_first = sorted(same_time, key=lambda turn: turn.id, reverse=True)
+    assert [turn.text for turn in claimed.history] == [turn.content for turn in newest_first][:120]
+
+
+async def test_a_reply_finished_without_usage_stores_none_the_same_way_everywhere(
+    backend: Backend, storage: Storage
+) -> None:
+    room = await given_room(backend.uow)
+    _, reply = await given_question(backend, room, T0)
+    await claim(backend, reply.id)
+
+    assert await backend.store.finish(reply.id, replace(completed(), usage=None), give_back=None)
+
+    assert (await stored(backend, reply.id)).usage is None
+    if storage.engine is not None:
+        async with storage.engine.connect() as connection:
+            usage = await connection.execute(
+                select(messages.c.usage.is_(None)).where(messages.c.id == reply.id)
+            )
+        assert usage.scalar_one(), "a missing usage is SQL NULL, not the JSON value null"
+
+
+# Stop and lease renewal (streaming, issue 13)
+
+
+async def used_units(backend: Backend, room: Chatroom) -> int:
+    async with backend.uow() as uow:
+        return await uow.usage.used(room.user_id, DAY)
+
+
+async def test_a_claim_says_which_attempt_it_is(backend: Backend) -> None:
+    room = await given_room(backend.uow)
+    _, reply = await given_question(backend, room, T0)
+    now = T0 + timedelta(hours=1)
+
+    first = await claim(backend, reply.id, now=now)
+    second = await claim(backend, reply.id, now=now + LEASE + timedelta(seconds=1))
+
+    assert first is not None
+    assert second is not None
+    assert (first.attempt, second.attempt) == (1, 2)
+
+
+async def test_a_queued_reply_is_cancelled_with_its_unit_given_back_once(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend.uow)
+    _, reply = await given_question(backend, room, T0)
+    at = T0 + timedelta(minutes=5)
+    assert await used_units(backend, room) == 1
+
+    assert await backend.store.cancel(reply.id, cancelled_at=at, being_written=False)
+    assert not await backend.store.cancel(reply.id, cancelled_at=at, being_written=True)
+
+    assert await stored(backend, reply.id) == replace(
+        reply, status=MessageStatus.CANCELLED, completed_at=at
+    )
+    assert await used_units(backend, room) == 0
+    assert await claim(backend, reply.id) is None
+
+
+async def test_a_reply_being_written_is_cancelled_only_when_the_stop_says_so(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend.uow)
+    _, reply = await given_question(backend, room, T0)
+    await claim(backend, reply.id)
+    at = T0 + timedelta(hours=1, minutes=1)
+
+    assert not await backend.store.cancel(reply.id, cancelled_at=at, being_written=False)
+    assert (await stored(backend, reply.id)).status is MessageStatus.PROCESSING
+    assert await used_units(backend, room) == 1
+
+    assert await backend.store.cancel(reply.id, cancelled_at=at, being_written=True)
+
+    after = await stored(backend, reply.id)
+    assert (after.status, after.completed_at, after.lease_expires_at) == (
+        MessageStatus.CANCELLED,
+        at,
+        None,
+    )
+    assert await used_units(backend, room) == 0
+    assert not await backend.store.finish(reply.id, completed(), give_back=None)
+    assert (await stored(backend, reply.id)).status is MessageStatus.CANCELLED
+
+
+async def test_cancel_leaves_final_replies_questions_and_unknown_ids_alone(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend.uow)
+    question, reply = await given_question(backend, room, T0)
+    await claim(backend, reply.id)
+    assert await backend.store.finish(reply.id, completed(), give_back=None)
+    before = [await stored(backend, reply.id), await stored(backend, question.id)]
+
+    for target in (reply.id, question.id, MessageId(uuid4())):
+        assert not await backend.store.cancel(target, cancelled_at=T0, being_written=True)
+
+    assert [await stored(backend, reply.id), await stored(backend, question.id)] == before
+    assert await used_units(backend, room) == 1
+
+
+async def test_cancelling_a_reply_whose_question_took_no_unit_gives_nothing_back(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend.uow)
+    await given_question(backend, room, T0)
+    _, free = await given_question(backend, room, T0 + timedelta(seconds=1), quota_day=None)
+
+    assert await backend.store.cancel(free.id, cancelled_at=T0, being_written=False)
+
+    assert await used_units(backend, room) == 1
+
+
+async def test_only_the_claim_holding_a_reply_renews_its_lease(backend: Backend) -> None:
+    room = await given_room(backend.uow)
+    _, reply = await given_question(backend, room, T0)
+    now = T0 + timedelta(hours=1)
+    first = await claim(backend, reply.id, now=now)
+    assert first is not None
+    later = now + timedelta(minutes=10)
+
+    assert await backend.store.renew(reply.id, attempt=first.attempt, lease_until=later)
+    assert (await stored(backend, reply.id)).lease_expires_at == later
+    assert await claim(backend, reply.id, now=now + LEASE + timedelta(seconds=1)) is None
+
+    second = await claim(backend, reply.id, now=later + timedelta(seconds=1))
+    assert second is not None
+    assert not await backend.store.renew(
+        reply.id, attempt=first.attempt, lease_until=later + timedelta(hours=1)
+    )
+    assert (await stored(backend, reply.id)).lease_expires_at == later + timedelta(
+        seconds=1
+    ) + LEASE
+    assert await backend.store.finish(reply.id, completed(), give_back=None)
+    assert not await backend.store.renew(reply.id, attempt=second.attempt, lease_until=later)
+    _, queued = await given_question(backend, room, T0 + timedelta(seconds=1))
+    assert not await backend.store.renew(queued.id, attempt=0, lease_until=later)
+    assert (await stored(backend, queued.id)).lease_expires_at is None

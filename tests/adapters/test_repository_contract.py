@@ -1,7 +1,8 @@
 """One contract for every repository backend: in memory, SQLite and PostgreSQL.
 
 Each test runs once per backend against a fresh, migrated database and talks to it only
-through the `UnitOfWork` port, so the three implementations are held to the same rules.
+through the `UnitOfWork` port (and, to set up the day's counts, the hot paths' ports), so
+the three implementations are held to the same rules.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
+from tests.adapters.conftest import Storage, open_storage
 
-from gemini_clone.adapters.memory.repositories import InMemoryStore
-from gemini_clone.adapters.memory.unit_of_work import in_memory_unit_of_work_factory
 from gemini_clone.adapters.sql.engine import create_engine
-from gemini_clone.adapters.sql.schema import upgrade
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import Conflict, Unavailable
@@ -34,6 +33,7 @@ from gemini_clone.domain.ids import (
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
+from gemini_clone.ports.replies import QuotaUnit, ReplyResult
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -62,16 +62,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str | None:
 
 
 @pytest.fixture
-async def new_uow(database_url: str | None) -> AsyncIterator[UnitOfWorkFactory]:
-    if database_url is None:
-        yield in_memory_unit_of_work_factory(InMemoryStore())
-        return
-    engine = create_engine(database_url)
-    try:
-        await upgrade(engine)
-        yield sql_unit_of_work_factory(engine)
-    finally:
-        await engine.dispose()
+async def storage(database_url: str | None) -> AsyncIterator[Storage]:
+    async with open_storage(database_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def new_uow(storage: Storage) -> UnitOfWorkFactory:
+    return storage.uow
 
 
 # Builders -----------------------------------------------------------------------------
@@ -129,6 +127,18 @@ def make_reply(
     )
 
 
+def processing_reply(
+    room: Chatroom, *, created_at: datetime = T0, lease_until: datetime
+) -> Message:
+    """A reply a worker claimed once, its lease running until `lease_until`."""
+    return replace(
+        make_reply(room, created_at=created_at),
+        status=MessageStatus.PROCESSING,
+        lease_expires_at=lease_until,
+        attempts=1,
+    )
+
+
 def make_token(
     user: User, *, family_id: UUID | None = None, token_hash: str = "h1"
 ) -> RefreshToken:
@@ -160,9 +170,20 @@ async def given_room(new_uow: UnitOfWorkFactory, user: User) -> Chatroom:
 
 async def given_messages(new_uow: UnitOfWorkFactory, *messages: Message) -> None:
     async with new_uow() as uow:
-        for message in messages:
-            await uow.messages.add(message)
+        await uow.messages.add_many(messages)
         await uow.commit()
+
+
+async def given_used(storage: Storage, user: User, day: date, times: int) -> list[Message]:
+    """`times` posts of `user` on `day` (each takes a unit); their replies."""
+    room = await given_room(storage.uow, user)
+    replies = []
+    for _ in range(times):
+        question = replace(make_message(room), quota_day=day.isoformat())
+        reply = replace(make_reply(room), in_reply_to=question.id)
+        await storage.posting.store(question, reply, day=day, limit=None)
+        replies.append(reply)
+    return replies
 
 
 async def read_message(new_uow: UnitOfWorkFactory, message_id: MessageId) -> Message:
@@ -387,21 +408,6 @@ async def test_a_chatroom_is_visible_only_to_its_owner(new_uow: UnitOfWorkFactor
         assert await uow.chatrooms.get(ChatroomId(uuid4()), owner.id) is None
 
 
-async def test_a_chatroom_is_read_with_its_owners_plan_status_only_by_its_owner(
-    new_uow: UnitOfWorkFactory,
-) -> None:
-    owner, stranger = await given_user(new_uow), await given_user(new_uow, "+15550000002")
-    room = await given_room(new_uow, owner)
-    async with new_uow() as uow:
-        assert await uow.chatrooms.get_with_plan_status(room.id, owner.id) == (room, None)
-        assert await uow.chatrooms.get_with_plan_status(room.id, stranger.id) is None
-        await uow.subscriptions.save(Subscription(user_id=owner.id, status="past_due"))
-        await uow.subscriptions.save(Subscription(user_id=stranger.id, status="active"))
-        await uow.commit()
-    async with new_uow() as uow:
-        assert await uow.chatrooms.get_with_plan_status(room.id, owner.id) == (room, "past_due")
-
-
 async def test_messages_added_together_are_all_stored(new_uow: UnitOfWorkFactory) -> None:
     room = await given_room(new_uow, await given_user(new_uow))
     question = make_message(room, created_at=at(1))
@@ -420,11 +426,14 @@ async def test_chatrooms_are_listed_newest_activity_first_and_paged_by_keyset(
     old = make_room(owner, created_at=at(0), room_id=UUID(int=1))
     tie_low = make_room(owner, created_at=at(10), room_id=UUID(int=2))
     tie_high = make_room(owner, created_at=at(10), room_id=UUID(int=3))
-    busy = make_room(owner, created_at=at(-50), room_id=UUID(int=4))
+    busy = replace(
+        make_room(owner, created_at=at(-50), room_id=UUID(int=4)),
+        last_message_at=at(20),
+        message_count=2,
+    )
     async with new_uow() as uow:
         for room in (old, tie_low, tie_high, busy, make_room(stranger, created_at=at(99))):
             await uow.chatrooms.add(room)
-        await uow.chatrooms.record_message(busy.id, at(20), 2)
         await uow.commit()
     expected = [busy.id, tie_high.id, tie_low.id, old.id]
 
@@ -436,22 +445,6 @@ async def test_chatrooms_are_listed_newest_activity_first_and_paged_by_keyset(
             pages.append(ids(page))
             before = (page[-1].last_activity_at, page[-1].id)
     assert pages == [expected[:2], expected[2:]]
-
-
-async def test_recording_messages_counts_them_and_moves_the_last_time_only_forward(
-    new_uow: UnitOfWorkFactory,
-) -> None:
-    owner = await given_user(new_uow)
-    room = await given_room(new_uow, owner)
-    async with new_uow() as uow:
-        await uow.chatrooms.record_message(room.id, at(30), 2)
-        await uow.chatrooms.record_message(room.id, at(20), 1)
-        await uow.commit()
-    async with new_uow() as uow:
-        stored = await uow.chatrooms.get(room.id, owner.id)
-        listed = await uow.chatrooms.list_for_user(owner.id, limit=1, before=(at(31), room.id))
-    assert stored == replace(room, message_count=3, last_message_at=at(30))
-    assert ids(listed) == [room.id]
 
 
 async def test_a_new_title_is_stored_with_its_update_time(new_uow: UnitOfWorkFactory) -> None:
@@ -552,135 +545,17 @@ async def test_messages_are_paged_newest_first_strictly_before_the_cursor(
     assert pages == [expected[:3], expected[3:]]
 
 
-async def test_history_is_the_completed_turns_before_a_time_newest_first(
-    new_uow: UnitOfWorkFactory,
-) -> None:
-    owner = await given_user(new_uow)
-    room, other_room = await given_room(new_uow, owner), await given_room(new_uow, owner)
-    oldest = make_message(room, created_at=at(0))
-    answer = make_message(room, role=Role.MODEL, created_at=at(1))
-    failed = make_message(room, role=Role.MODEL, status=MessageStatus.FAILED, created_at=at(2))
-    question = make_message(room, created_at=at(3))
-    pending = make_reply(room, created_at=at(4))
-    now = make_message(room, created_at=at(5))
-    elsewhere = make_message(other_room, created_at=at(3))
-    await given_messages(new_uow, oldest, answer, failed, question, pending, now, elsewhere)
-    async with new_uow() as uow:
-        history = await uow.messages.history(room.id, before=at(5), limit=10)
-        latest_two = await uow.messages.history(room.id, before=at(5), limit=2)
-    assert ids(history) == [question.id, answer.id, oldest.id]
-    assert ids(latest_two) == [question.id, answer.id]
-
-
-async def test_a_queued_reply_is_claimed_once_until_its_lease_expires(
-    new_uow: UnitOfWorkFactory,
-) -> None:
-    room = await given_room(new_uow, await given_user(new_uow))
-    question, reply = make_message(room), make_reply(room)
-    await given_messages(new_uow, question, reply)
-    async with new_uow() as uow:
-        assert await uow.messages.claim(reply.id, at(0), at(60)) is True
-        assert await uow.messages.claim(reply.id, at(30), at(90)) is False
-        assert await uow.messages.claim(reply.id, at(61), at(121)) is True
-        assert await uow.messages.claim(question.id, at(0), at(60)) is False
-        assert await uow.messages.claim(MessageId(uuid4()), at(0), at(60)) is False
-        await uow.commit()
-    assert await read_message(new_uow, reply.id) == replace(
-        reply, status=MessageStatus.PROCESSING, lease_expires_at=at(121), attempts=2
-    )
-
-
-async def test_of_two_concurrent_claims_one_wins(new_uow: UnitOfWorkFactory) -> None:
-    reply = make_reply(await given_room(new_uow, await given_user(new_uow)))
-    await given_messages(new_uow, reply)
-
-    async def claim() -> bool:
-        async with new_uow() as uow:
-            claimed = await uow.messages.claim(reply.id, at(0), at(60))
-            await uow.commit()
-        return claimed
-
-    assert sorted(await asyncio.gather(claim(), claim())) == [False, True]
-    assert (await read_message(new_uow, reply.id)).attempts == 1
-
-
-async def test_an_outcome_is_stored_only_while_the_reply_is_processing(
-    new_uow: UnitOfWorkFactory,
-) -> None:
-    reply = make_reply(await given_room(new_uow, await given_user(new_uow)))
-    await given_messages(new_uow, reply)
-    outcome = {
-        "status": MessageStatus.COMPLETED,
-        "content": "Hi!",
-        "model": "offline",
-        "finish_reason": "stop",
-        "usage": TokenUsage(prompt_tokens=1, output_tokens=2, total_tokens=3),
-        "error": None,
-        "completed_at": at(5),
-    }
-    async with new_uow() as uow:
-        assert await uow.messages.finish(reply.id, **outcome) is False
-        await uow.messages.claim(reply.id, at(0), at(60))
-        assert await uow.messages.finish(reply.id, **outcome) is True
-        assert await uow.messages.finish(reply.id, **outcome) is False
-        await uow.commit()
-    assert await read_message(new_uow, reply.id) == replace(
-        reply,
-        status=MessageStatus.COMPLETED,
-        content="Hi!",
-        model="offline",
-        finish_reason="stop",
-        usage=TokenUsage(prompt_tokens=1, output_tokens=2, total_tokens=3),
-        completed_at=at(5),
-        attempts=1,
-    )
-
-
-async def test_a_failed_outcome_keeps_its_error(new_uow: UnitOfWorkFactory) -> None:
-    reply = make_reply(await given_room(new_uow, await given_user(new_uow)))
-    await given_messages(new_uow, reply)
-    error = MessageError(code="model_unavailable", message="The model is busy.")
-    async with new_uow() as uow:
-        await uow.messages.claim(reply.id, at(0), at(60))
-        await uow.messages.finish(
-            reply.id,
-            status=MessageStatus.FAILED,
-            content="",
-            model=None,
-            finish_reason=None,
-            usage=None,
-            error=error,
-            completed_at=at(5),
-        )
-        await uow.commit()
-    stored = await read_message(new_uow, reply.id)
-    assert (stored.status, stored.error, stored.usage) == (MessageStatus.FAILED, error, None)
-
-
-async def test_a_released_reply_is_queued_again(new_uow: UnitOfWorkFactory) -> None:
-    room = await given_room(new_uow, await given_user(new_uow))
-    reply, done = make_reply(room), make_message(room, role=Role.MODEL)
-    await given_messages(new_uow, reply, done)
-    async with new_uow() as uow:
-        await uow.messages.claim(reply.id, at(0), at(60))
-        await uow.messages.release(reply.id)
-        await uow.messages.release(done.id)
-        await uow.commit()
-    assert await read_message(new_uow, reply.id) == replace(reply, attempts=1)
-    assert await read_message(new_uow, done.id) == done
-
-
 async def test_cancelling_a_room_cancels_its_queued_and_processing_replies(
     new_uow: UnitOfWorkFactory,
 ) -> None:
     owner = await given_user(new_uow)
     room, other_room = await given_room(new_uow, owner), await given_room(new_uow, owner)
-    queued, processing, question = make_reply(room), make_reply(room), make_message(room)
+    queued, question = make_reply(room), make_message(room)
+    processing = processing_reply(room, lease_until=at(60))
     done = make_message(room, role=Role.MODEL)
     elsewhere = make_reply(other_room)
     await given_messages(new_uow, queued, processing, question, done, elsewhere)
     async with new_uow() as uow:
-        await uow.messages.claim(processing.id, at(0), at(60))
         assert await uow.messages.cancel_pending(room.id, at(9)) == 2
         await uow.commit()
     for reply in (queued, processing):
@@ -695,16 +570,12 @@ async def test_stale_replies_are_old_queued_or_lease_expired_oldest_first(
 ) -> None:
     room = await given_room(new_uow, await given_user(new_uow))
     old_queued = make_reply(room, created_at=at(0))
-    expired = make_reply(room, created_at=at(-10))
-    leased = make_reply(room, created_at=at(-20))
+    expired = processing_reply(room, created_at=at(-10), lease_until=at(10))
+    leased = processing_reply(room, created_at=at(-20), lease_until=at(1000))
     fresh = make_reply(room, created_at=at(50))
     old_question = make_message(room, created_at=at(-30))
     old_done = make_message(room, role=Role.MODEL, created_at=at(-40))
     await given_messages(new_uow, old_queued, expired, leased, fresh, old_question, old_done)
-    async with new_uow() as uow:
-        await uow.messages.claim(expired.id, at(0), at(10))
-        await uow.messages.claim(leased.id, at(0), at(1000))
-        await uow.commit()
     async with new_uow() as uow:
         stale = await uow.messages.stale_replies(queued_before=at(40), now=at(100), limit=10)
         first = await uow.messages.stale_replies(queued_before=at(40), now=at(100), limit=1)
@@ -799,64 +670,32 @@ async def test_many_subscriptions_are_fetched_by_user_id_in_one_call(
 # Daily usage --------------------------------------------------------------------------
 
 
-async def test_the_quota_counts_up_to_the_limit_and_refuses_beyond(
-    new_uow: UnitOfWorkFactory,
-) -> None:
-    user = await given_user(new_uow)
-    async with new_uow() as uow:
-        taken = [await uow.usage.take(user.id, DAY, 3) for _ in range(4)]
-        assert await uow.usage.used(user.id, DAY) == 3
-        assert await uow.usage.take(user.id, DAY, 0) is None
-    assert taken == [1, 2, 3, None]
-
-
-async def test_an_unlimited_quota_never_refuses(new_uow: UnitOfWorkFactory) -> None:
-    user = await given_user(new_uow)
-    async with new_uow() as uow:
-        assert [await uow.usage.take(user.id, DAY, None) for _ in range(7)] == list(range(1, 8))
-
-
-async def test_a_unit_given_back_can_be_taken_again_but_never_below_zero(
-    new_uow: UnitOfWorkFactory,
-) -> None:
-    user = await given_user(new_uow)
-    async with new_uow() as uow:
-        await uow.usage.give_back(user.id, DAY)
-        assert await uow.usage.take(user.id, DAY, 1) == 1
-        assert await uow.usage.take(user.id, DAY, 1) is None
-        await uow.usage.give_back(user.id, DAY)
-        assert await uow.usage.take(user.id, DAY, 1) == 1
-        await uow.usage.give_back(user.id, DAY)
-        await uow.usage.give_back(user.id, DAY)
-        assert await uow.usage.used(user.id, DAY) == 0
-
-
-async def test_each_user_and_day_has_its_own_count(new_uow: UnitOfWorkFactory) -> None:
-    user, other = await given_user(new_uow), await given_user(new_uow, "+15550000002")
-    tomorrow = DAY + timedelta(days=1)
-    async with new_uow() as uow:
-        await uow.usage.take(user.id, DAY, 5)
-        await uow.usage.take(user.id, DAY, 5)
-        assert await uow.usage.take(user.id, tomorrow, 5) == 1
-        assert await uow.usage.take(other.id, DAY, 5) == 1
-        assert await uow.usage.used(user.id, DAY) == 2
-        assert await uow.usage.used(other.id, tomorrow) == 0
-
-
 async def test_a_days_usage_lists_users_with_a_count_highest_first_ties_by_id(
-    new_uow: UnitOfWorkFactory,
+    storage: Storage,
 ) -> None:
+    new_uow = storage.uow
     users = [await given_user(new_uow, f"+1555000000{n}") for n in range(1, 6)]
     tied_low, tied_high = sorted(users[1:3], key=lambda user: user.id)
     busiest, given_back, other_day_only = users[0], users[3], users[4]
-    async with new_uow() as uow:
-        for user, times in ((busiest, 3), (tied_high, 2), (tied_low, 2), (given_back, 1)):
-            for _ in range(times):
-                await uow.usage.take(user.id, DAY, None)
-        await uow.usage.give_back(given_back.id, DAY)
-        await uow.usage.take(other_day_only.id, DAY + timedelta(days=1), None)
-        await uow.usage.take(busiest.id, DAY - timedelta(days=1), None)
-        await uow.commit()
+    for user, times in ((busiest, 3), (tied_high, 2), (tied_low, 2)):
+        await given_used(storage, user, DAY, times)
+    [failed] = await given_used(storage, given_back, DAY, 1)
+    assert await storage.replies.claim(
+        failed.id, now=at(1), lease_until=at(60), token_budget=1000, history_limit=10
+    )
+    failure = ReplyResult(
+        status=MessageStatus.FAILED,
+        content="",
+        model=None,
+        finish_reason=None,
+        usage=None,
+        error=MessageError(code="model_unavailable", message="The model is busy."),
+        completed_at=at(2),
+    )
+    unit = QuotaUnit(user_id=given_back.id, day=DAY)
+    assert await storage.replies.finish(failed.id, failure, give_back=unit)
+    await given_used(storage, other_day_only, DAY + timedelta(days=1), 1)
+    await given_used(storage, busiest, DAY - timedelta(days=1), 1)
     async with new_uow() as uow:
         assert list(await uow.usage.for_day(DAY)) == [
             (busiest.id, 3),
@@ -864,24 +703,6 @@ async def test_a_days_usage_lists_users_with_a_count_highest_first_ties_by_id(
             (tied_high.id, 2),
         ]
         assert list(await uow.usage.for_day(DAY + timedelta(days=2))) == []
-
-
-async def test_twenty_concurrent_takes_with_a_limit_of_five_give_exactly_five(
-    new_uow: UnitOfWorkFactory,
-) -> None:
-    user = await given_user(new_uow)
-
-    async def take() -> int | None:
-        async with new_uow() as uow:
-            taken = await uow.usage.take(user.id, DAY, 5)
-            await uow.commit()
-        return taken
-
-    results = await asyncio.gather(*(take() for _ in range(20)))
-    assert sorted(r for r in results if r is not None) == [1, 2, 3, 4, 5]
-    assert results.count(None) == 15
-    async with new_uow() as uow:
-        assert await uow.usage.used(user.id, DAY) == 5
 
 
 # Payment events -----------------------------------------------------------------------

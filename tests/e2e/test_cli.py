@@ -12,7 +12,7 @@ import json
 import subprocess
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -24,6 +24,7 @@ from tests.adapters.test_repository_contract import closed_port
 from tests.e2e.conftest import SCRIPT, clean_environment
 
 from gemini_clone.adapters.sql.engine import create_engine
+from gemini_clone.adapters.sql.posting import SqlPosting
 from gemini_clone.adapters.sql.schema import upgrade
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.domain.chatrooms import Chatroom
@@ -111,17 +112,58 @@ def on_database(url: str, arrange: Callable[[UnitOfWorkFactory], Awaitable[None]
 
 
 def take_quota(url: str, counts: dict[str, dict[date, int]]) -> None:
-    """Take the daily quota as posting messages would: {user id: {day: messages}}."""
+    """Take the daily quota by posting messages: {user id: {day: messages}}."""
 
-    async def arrange(new_uow: UnitOfWorkFactory) -> None:
-        async with new_uow() as uow:
+    async def run() -> None:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+            posting = SqlPosting(engine)
             for user_id, days in counts.items():
+                room = await given_room_of(sql_unit_of_work_factory(engine), UserId(UUID(user_id)))
                 for day, messages in days.items():
                     for _ in range(messages):
-                        await uow.usage.take(UserId(UUID(user_id)), day, None)
-            await uow.commit()
+                        await posting.store(*question_and_reply(room, day), day=day, limit=None)
+        finally:
+            await engine.dispose()
 
-    on_database(url, arrange)
+    asyncio.run(run())
+
+
+async def given_room_of(new_uow: UnitOfWorkFactory, user_id: UserId) -> Chatroom:
+    at = datetime(2025, 1, 1, tzinfo=UTC)
+    room = Chatroom(
+        id=ChatroomId(uuid4()), user_id=user_id, title="A", created_at=at, updated_at=at
+    )
+    async with new_uow() as uow:
+        await uow.chatrooms.add(room)
+        await uow.commit()
+    return room
+
+
+def question_and_reply(room: Chatroom, day: date) -> tuple[Message, Message]:
+    at = datetime.combine(day, time(12), tzinfo=UTC)
+    question = Message(
+        id=MessageId(uuid4()),
+        chatroom_id=room.id,
+        user_id=room.user_id,
+        role=Role.USER,
+        content="Hello",
+        status=MessageStatus.COMPLETED,
+        created_at=at,
+        quota_day=day.isoformat(),
+    )
+    reply = Message(
+        id=MessageId(uuid4()),
+        chatroom_id=room.id,
+        user_id=room.user_id,
+        role=Role.MODEL,
+        content="",
+        status=MessageStatus.QUEUED,
+        created_at=at,
+        in_reply_to=question.id,
+    )
+    return question, reply
 
 
 # Migrations ---------------------------------------------------------------------------

@@ -17,13 +17,15 @@ from tests.unit.fakes import (
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
 from gemini_clone.adapters.memory.clock import FixedClock, SequentialIdGenerator
 from gemini_clone.adapters.memory.jobs import InMemoryReplyJobs
-from gemini_clone.adapters.memory.repositories import InMemoryStore
+from gemini_clone.adapters.memory.posting import InMemoryPosting
+from gemini_clone.adapters.memory.replies import InMemoryReplyStore
 from gemini_clone.adapters.memory.security import (
     InMemoryOtpSender,
     InMemoryPasswordHasher,
     InMemoryTokenService,
     SimpleMobileNumbers,
 )
+from gemini_clone.adapters.memory.tables import InMemoryStore
 from gemini_clone.adapters.memory.unit_of_work import InMemoryUnitOfWork
 from gemini_clone.application.auth.get_me import GetMe
 from gemini_clone.application.auth.login import PasswordLogin, PasswordLoginInput
@@ -51,9 +53,7 @@ from gemini_clone.application.messaging.generate_reply import (
     ReplyOutcome,
     ReplySettings,
 )
-from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
-from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import (
     SendMessage,
@@ -209,14 +209,11 @@ def build_world(
     plans: Plans | None = None,
     reveal_otp: bool = True,
     reply_settings: ReplySettings | None = None,
-    uow: Callable[[InMemoryStore], UnitOfWorkFactory] | None = None,
 ) -> World:
     clock = FixedClock(START)
     ids = SequentialIdGenerator()
     store = InMemoryStore()
-    uow_factory: UnitOfWorkFactory = (
-        uow(store) if uow is not None else _plain_unit_of_work_factory(store)
-    )
+    uow_factory = _plain_unit_of_work_factory(store)
 
     def monotonic() -> float:
         return clock.now().timestamp()
@@ -282,10 +279,8 @@ def build_world(
         get_chatroom=GetChatroom(uow_factory),
         rename_chatroom=RenameChatroom(uow_factory, cache, clock),
         delete_chatroom=DeleteChatroom(uow_factory, cache, clock),
-        send_message=SendMessage(TransactionalPosting(uow_factory), jobs, cache, plans, clock, ids),
-        generate_reply=GenerateReply(
-            TransactionalReplyStore(uow_factory), model, clock, reply_settings
-        ),
+        send_message=SendMessage(InMemoryPosting(store), jobs, cache, plans, clock, ids),
+        generate_reply=GenerateReply(InMemoryReplyStore(store), model, clock, reply_settings),
         list_messages=ListMessages(uow_factory),
         get_message=get_message,
         wait_for_reply=WaitForReply(get_message, clock, sleep),

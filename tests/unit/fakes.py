@@ -1,6 +1,5 @@
 """Test doubles the unit tests need beyond the in-memory adapters: a scripted language
-model, a recording payment gateway, a sleep that moves the fake clock, and a unit of work
-that records the repository calls made through it."""
+model, a recording payment gateway and a sleep that moves the fake clock."""
 
 from __future__ import annotations
 
@@ -8,8 +7,6 @@ import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from types import TracebackType
-from typing import Any, Self
 
 from gemini_clone.adapters.memory.clock import FixedClock
 from gemini_clone.domain.messages import TokenUsage
@@ -21,7 +18,6 @@ from gemini_clone.ports.language_model import (
     LanguageModel,
 )
 from gemini_clone.ports.payments import CheckoutRequest, CheckoutSession, PaymentGateway
-from gemini_clone.ports.repositories import UnitOfWork
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -159,75 +155,3 @@ class ClockSleep:
     @property
     def total(self) -> float:
         return sum(self.slept)
-
-
-@dataclass(frozen=True, slots=True)
-class RepositoryCall:
-    repository: str
-    method: str
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
-    result: Any
-
-
-class _RecordingRepository:
-    def __init__(self, name: str, inner: Any, calls: list[RepositoryCall]) -> None:
-        self._name = name
-        self._inner = inner
-        self._calls = calls
-
-    def __getattr__(self, method: str) -> Any:
-        target = getattr(self._inner, method)
-        if not callable(target):
-            return target
-
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            result = await target(*args, **kwargs)
-            self._calls.append(RepositoryCall(self._name, method, args, kwargs, result))
-            return result
-
-        return call
-
-
-class RecordingUnitOfWork:
-    """Wraps a unit of work; every repository call made through it lands in `calls`."""
-
-    REPOSITORIES = (
-        "users",
-        "otps",
-        "refresh_tokens",
-        "chatrooms",
-        "messages",
-        "subscriptions",
-        "usage",
-        "payment_events",
-    )
-
-    def __init__(self, inner: UnitOfWork, calls: list[RepositoryCall]) -> None:
-        self._inner = inner
-        self._entered: UnitOfWork = inner
-        self._calls = calls
-
-    async def __aenter__(self) -> Self:
-        self._entered = await self._inner.__aenter__()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self._inner.__aexit__(exc_type, exc, tb)
-
-    async def commit(self) -> None:
-        await self._entered.commit()
-
-    async def rollback(self) -> None:
-        await self._entered.rollback()
-
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._entered, name)
-        if name in self.REPOSITORIES:
-            return _RecordingRepository(name, attribute, self._calls)
-        return attribute

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from uuid import UUID
 
 import pytest
 
 from gemini_clone.application.common import KeyedHasher, decode_cursor, encode_cursor
-from gemini_clone.application.messaging.context import estimate_tokens
 from gemini_clone.domain.chatrooms import Chatroom, clean_title
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
@@ -22,15 +22,31 @@ from gemini_clone.domain.errors import (
     TooManyRequests,
     Unavailable,
 )
+from gemini_clone.domain.history import estimate_tokens, within_budget
 from gemini_clone.domain.ids import (
     ChatroomId,
+    MessageId,
     OtpChallengeId,
     RefreshTokenId,
     TokenFamilyId,
     UserId,
 )
-from gemini_clone.domain.messages import PENDING_STATUSES, MessageStatus, TokenUsage
-from gemini_clone.domain.quota import DailyUsage, Plans, quota_day, resets_at
+from gemini_clone.domain.messages import (
+    PENDING_STATUSES,
+    Message,
+    MessageStatus,
+    Role,
+    TokenUsage,
+)
+from gemini_clone.domain.quota import (
+    DailyUsage,
+    Plans,
+    after_give_back,
+    allows_another,
+    quota_day,
+    refused_count,
+    resets_at,
+)
 from gemini_clone.domain.subscriptions import Subscription, Tier, tier_for_status
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken
 from gemini_clone.ports.language_model import GenerationChunk, collect
@@ -298,6 +314,63 @@ def test_tokens_are_estimated_at_four_characters_plus_four_a_turn() -> None:
     assert estimate_tokens("") == 4
     assert estimate_tokens("x" * 40) == 14
     assert estimate_tokens("x" * 43) == 14
+
+
+@dataclass(frozen=True)
+class _Said:
+    content: str
+
+
+def test_history_within_budget_stops_at_the_first_turn_over_it_or_at_the_limit() -> None:
+    turns = [_Said("x" * 40), _Said("x" * 400), _Said("")]  # 14, 104 and 4 tokens
+    question = "x" * 8  # 6 tokens
+
+    assert list(within_budget(question, turns, token_budget=6 + 14, limit=9)) == turns[:1]
+    assert list(within_budget(question, turns, token_budget=6 + 14 + 103, limit=9)) == turns[:1]
+    assert list(within_budget(question, turns, token_budget=10_000, limit=2)) == turns[:2]
+    assert list(within_budget(question, turns, token_budget=5, limit=9)) == []
+
+
+def test_a_reply_is_claimable_when_queued_or_when_its_lease_ended() -> None:
+    reply = Message(
+        id=MessageId(UUID(int=1)),
+        chatroom_id=ChatroomId(UUID(int=2)),
+        user_id=UserId(UUID(int=3)),
+        role=Role.MODEL,
+        content="",
+        status=MessageStatus.QUEUED,
+        created_at=NOW,
+    )
+    leased = replace(reply, status=MessageStatus.PROCESSING, lease_expires_at=NOW)
+
+    assert reply.is_claimable(NOW)
+    assert not leased.is_claimable(NOW)
+    assert leased.is_claimable(NOW + timedelta(microseconds=1))
+    assert not replace(reply, role=Role.USER).is_claimable(NOW)
+    assert not replace(reply, status=MessageStatus.COMPLETED).is_claimable(NOW)
+
+
+def test_the_quota_allows_up_to_the_limit_and_gives_back_down_to_zero() -> None:
+    assert [allows_another(used, 2) for used in (0, 1, 2, 3)] == [True, True, False, False]
+    assert allows_another(10**6, None)
+    assert not allows_another(0, 0)
+    assert (after_give_back(2), after_give_back(0)) == (1, 0)
+    assert (refused_count(2, 2), refused_count(1, 2), refused_count(7, 2)) == (2, 2, 7)
+
+
+def test_new_messages_count_in_a_room_and_its_last_time_only_moves_forward() -> None:
+    room = Chatroom(
+        id=ChatroomId(UUID(int=1)),
+        user_id=UserId(UUID(int=2)),
+        title="A",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    later = room.with_messages(2, NOW + timedelta(minutes=5))
+    earlier = later.with_messages(1, NOW + timedelta(minutes=1))
+
+    assert (later.message_count, later.last_activity_at) == (2, NOW + timedelta(minutes=5))
+    assert (earlier.message_count, earlier.last_message_at) == (3, NOW + timedelta(minutes=5))
 
 
 async def chunks(*items: GenerationChunk) -> AsyncIterator[GenerationChunk]:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tests.unit.conftest import World, WorldFactory
 
+from gemini_clone.adapters.memory.replies import InMemoryReplyStore
 from gemini_clone.application.messaging.reading import ListMessagesInput
 from gemini_clone.application.messaging.send_message import SendMessageInput
 from gemini_clone.domain.chatrooms import Chatroom
@@ -297,10 +298,14 @@ async def test_the_sweeper_requeues_a_processing_reply_whose_lease_ran_out(
 ) -> None:
     posted = await world.post(alice, room)
     world.jobs.take_all()
-    async with world.uow() as uow:
-        now = world.clock.now()
-        assert await uow.messages.claim(posted.reply.id, now, now + timedelta(seconds=120))
-        await uow.commit()
+    now = world.clock.now()
+    assert await InMemoryReplyStore(world.store).claim(
+        posted.reply.id,
+        now=now,
+        lease_until=now + timedelta(seconds=120),
+        token_budget=1000,
+        history_limit=10,
+    )
 
     world.clock.advance(timedelta(seconds=60))
     assert await world.requeue.execute() == 0

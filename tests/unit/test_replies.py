@@ -7,11 +7,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from tests.unit.conftest import World, WorldFactory
-from tests.unit.fakes import RecordingUnitOfWork, RepositoryCall
 
-from gemini_clone.adapters.memory.repositories import InMemoryStore
-from gemini_clone.adapters.memory.unit_of_work import InMemoryUnitOfWork
-from gemini_clone.application.messaging.context import HISTORY_BATCH, HISTORY_MAX_MESSAGES
+from gemini_clone.adapters.memory.replies import InMemoryReplyStore
+from gemini_clone.application.messaging.context import HISTORY_MAX_MESSAGES
 from gemini_clone.application.messaging.generate_reply import ReplyOutcome, ReplySettings
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import MessageId
@@ -24,7 +22,6 @@ from gemini_clone.ports.language_model import (
     ModelUnavailable,
     Turn,
 )
-from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 
 async def post_and_take(world: World, user: User, room: Chatroom, content: str = "Hi!") -> Message:
@@ -284,10 +281,7 @@ async def test_a_reply_held_by_a_live_lease_is_skipped(
     world: World, alice: User, room: Chatroom
 ) -> None:
     reply = await post_and_take(world, alice, room)
-    async with world.uow() as uow:
-        now = world.clock.now()
-        assert await uow.messages.claim(reply.id, now, now + timedelta(seconds=120))
-        await uow.commit()
+    await claimed_elsewhere(world, reply.id)  # by a worker that holds it, or died
     world.clock.advance(timedelta(seconds=119))
 
     assert await world.generate_reply.execute(reply.id) is ReplyOutcome.SKIPPED
@@ -298,10 +292,7 @@ async def test_an_expired_lease_lets_another_worker_claim_the_reply(
     world: World, alice: User, room: Chatroom
 ) -> None:
     reply = await post_and_take(world, alice, room)
-    async with world.uow() as uow:  # a worker claims it, then dies
-        now = world.clock.now()
-        assert await uow.messages.claim(reply.id, now, now + timedelta(seconds=120))
-        await uow.commit()
+    await claimed_elsewhere(world, reply.id)  # by a worker that holds it, or died
     world.clock.advance(timedelta(seconds=121))
 
     outcome = await world.generate_reply.execute(reply.id)
@@ -387,19 +378,19 @@ async def test_a_user_message_is_not_a_reply_to_generate(
     assert world.model.requests == []
 
 
+async def claimed_elsewhere(world: World, reply_id: MessageId) -> None:
+    """Another worker's claim of the reply, with a lease of 120 s."""
+    now = world.clock.now()
+    assert await InMemoryReplyStore(world.store).claim(
+        reply_id,
+        now=now,
+        lease_until=now + timedelta(seconds=120),
+        token_budget=1000,
+        history_limit=10,
+    )
+
+
 # What the model sees
-
-
-def recording(calls: list[RepositoryCall]) -> Callable[[InMemoryStore], UnitOfWorkFactory]:
-    """Units of work that record every repository call in `calls`."""
-
-    def on(store: InMemoryStore) -> UnitOfWorkFactory:
-        def factory() -> UnitOfWork:
-            return RecordingUnitOfWork(InMemoryUnitOfWork(store), calls)
-
-        return factory
-
-    return on
 
 
 async def converse(world: World, user: User, room: Chatroom, *turns: tuple[str, str]) -> None:
@@ -509,82 +500,18 @@ async def test_without_a_system_instruction_none_is_passed(
     assert world.model.requests[0].system_instruction is None
 
 
-async def test_history_is_read_in_batches_and_reading_stops_at_the_budget(
-    make_world: WorldFactory,
-) -> None:
-    calls: list[RepositoryCall] = []
-
-    # A batch and eight more earlier turns of 14 tokens fit besides the question; the room
-    # holds 200.
-    fitting = HISTORY_BATCH + 8
-    world = make_world(
-        uow=recording(calls), reply_settings=ReplySettings(context_token_budget=14 + fitting * 14)
-    )
-    alice = await world.new_user()
-    room = await world.new_chatroom(alice)
-    start = world.clock.now()
-    async with world.uow() as uow:
-        for index in range(200):
-            role = Role.USER if index % 2 == 0 else Role.MODEL
-            await uow.messages.add(
-                Message(
-                    id=MessageId(world.ids.new_id()),
-                    chatroom_id=room.id,
-                    user_id=alice.id,
-                    role=role,
-                    content=padded(f"{role.value} {index}"),
-                    status=MessageStatus.COMPLETED,
-                    created_at=start + timedelta(seconds=index),
-                )
-            )
-        await uow.commit()
-    world.clock.advance(timedelta(seconds=200))
-    reply = await post_and_take(world, alice, room, padded("question"))
-    calls.clear()
-
-    await world.generate_reply.execute(reply.id)
-
-    history_calls = [call for call in calls if call.method == "history"]
-    assert len(history_calls) == 2
-    assert {call.kwargs["limit"] for call in history_calls} == {HISTORY_BATCH}
-    assert sum(len(call.result) for call in history_calls) == 2 * HISTORY_BATCH
-    turns = world.model.requests[-1].turns
-    assert len(turns) == fitting + 1
-    assert turns[0] == Turn(role=Role.USER, text=padded(f"user {200 - fitting}"))
-    assert turns[-2] == Turn(role=Role.MODEL, text=padded("model 199"))
-    assert turns[-1] == Turn(role=Role.USER, text=padded("question"))
-
-
-async def test_a_small_chatroom_is_read_in_one_batch(make_world: WorldFactory) -> None:
-    calls: list[RepositoryCall] = []
-
-    world = make_world(uow=recording(calls))
-    alice = await world.new_user()
-    room = await world.new_chatroom(alice)
-    await converse(world, alice, room, ("one", "two"))
-    reply = await post_and_take(world, alice, room, "three")
-    calls.clear()
-
-    await world.generate_reply.execute(reply.id)
-
-    assert [call.method for call in calls if call.method == "history"] == ["history"]
-    assert [turn.text for turn in world.model.requests[-1].turns] == ["one", "two", "three"]
-
-
 async def test_history_stops_at_its_message_cap_even_within_the_budget(
     make_world: Callable[..., World],
 ) -> None:
-    calls: list[RepositoryCall] = []
-    world = make_world(
-        uow=recording(calls), reply_settings=ReplySettings(context_token_budget=1_000_000)
-    )
+    world = make_world(reply_settings=ReplySettings(context_token_budget=1_000_000))
     alice = await world.new_user()
     room = await world.new_chatroom(alice)
     start = world.clock.now()
     async with world.uow() as uow:
+        earlier = []
         for index in range(3 * HISTORY_MAX_MESSAGES):
             role = Role.USER if index % 2 == 0 else Role.MODEL
-            await uow.messages.add(
+            earlier.append(
                 Message(
                     id=MessageId(world.ids.new_id()),
                     chatroom_id=room.id,
@@ -595,13 +522,13 @@ async def test_history_stops_at_its_message_cap_even_within_the_budget(
                     created_at=start + timedelta(seconds=index),
                 )
             )
+        await uow.messages.add_many(earlier)
         await uow.commit()
     world.clock.advance(timedelta(seconds=3 * HISTORY_MAX_MESSAGES))
     reply = await post_and_take(world, alice, room, "question")
-    calls.clear()
 
     await world.generate_reply.execute(reply.id)
 
-    read = sum(len(call.result) for call in calls if call.method == "history")
-    assert read == HISTORY_MAX_MESSAGES
-    assert len(world.model.requests[-1].turns) == HISTORY_MAX_MESSAGES + 1
+    turns = world.model.requests[-1].turns
+    assert len(turns) == HISTORY_MAX_MESSAGES + 1
+    assert turns[0] == Turn(role=Role.USER, text=f"user {2 * HISTORY_MAX_MESSAGES}")

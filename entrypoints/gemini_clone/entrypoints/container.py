@@ -7,6 +7,8 @@ Each port's adapter is chosen by its own setting, so any mix works:
 | database        | SQLite file (aiosqlite)       | DATABASE_URL=postgresql://...       |
 | jobs            | taskiq in-memory broker       | REDIS_URL (taskiq-redis streams)    |
 | cache, throttle | in process                    | REDIS_URL                           |
+| reply pieces,   | in process                    | REDIS_URL (a stream per reply;      |
+| stop requests   |                               | pub/sub for stops)                  |
 | language model  | offline model                 | GEMINI_API_KEY                      |
 | payments        | sandbox checkout              | STRIPE_SECRET_KEY (+ webhook, price)|
 | OTP delivery    | in the response               | OTP_DELIVERY=log                    |
@@ -29,8 +31,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gemini_clone.adapters.jwt import JwtTokenService, load_or_create_secret
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
 from gemini_clone.adapters.memory.clock import SystemClock, UuidGenerator
+from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
+from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
 from gemini_clone.adapters.offline import OfflineLanguageModel
-from gemini_clone.adapters.redis import NearCache, RedisThrottle, create_redis_client
+from gemini_clone.adapters.redis import (
+    NearCache,
+    RedisReplyPieces,
+    RedisReplyStops,
+    RedisThrottle,
+    create_redis_client,
+)
 from gemini_clone.adapters.sandbox import SandboxPaymentGateway
 from gemini_clone.adapters.security import (
     Argon2PasswordHasher,
@@ -39,8 +49,8 @@ from gemini_clone.adapters.security import (
     PhonenumbersMobileNumbers,
 )
 from gemini_clone.adapters.sql.engine import create_engine
-from gemini_clone.adapters.sql.posting import PostgresPosting
-from gemini_clone.adapters.sql.replies import PostgresReplyStore
+from gemini_clone.adapters.sql.posting import PostgresPosting, SqlPosting
+from gemini_clone.adapters.sql.replies import PostgresReplyStore, SqlReplyStore
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.adapters.taskiq.producer import StreamReplyJobs
 from gemini_clone.application.admin.list_users import ListUsers
@@ -68,11 +78,11 @@ from gemini_clone.application.chatrooms.listing import ListChatrooms
 from gemini_clone.application.chatrooms.rename import RenameChatroom
 from gemini_clone.application.common import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
-from gemini_clone.application.messaging.posting import TransactionalPosting
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
-from gemini_clone.application.messaging.reply_store import TransactionalReplyStore
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import SendMessage
+from gemini_clone.application.messaging.stop_reply import StopReply
+from gemini_clone.application.messaging.streaming import StreamReply
 from gemini_clone.domain.quota import Plans
 from gemini_clone.entrypoints.runtime import Runtime
 from gemini_clone.entrypoints.settings import Settings
@@ -83,6 +93,8 @@ from gemini_clone.ports.otp import OtpSender
 from gemini_clone.ports.payments import PaymentGateway
 from gemini_clone.ports.posting import MessagePosting
 from gemini_clone.ports.replies import ReplyStore
+from gemini_clone.ports.reply_pieces import ReplyPieces
+from gemini_clone.ports.reply_stops import ReplyStops
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 if TYPE_CHECKING:
@@ -129,19 +141,19 @@ def make_engine(settings: Settings) -> AsyncEngine:
     )
 
 
-def make_message_posting(engine: AsyncEngine, uow: UnitOfWorkFactory) -> MessagePosting:
-    # PostgreSQL posts in one statement; any other database through the unit of work.
+def make_message_posting(engine: AsyncEngine) -> MessagePosting:
+    # PostgreSQL posts in one statement; any other database statement by statement.
     if engine.dialect.name == "postgresql":
         return PostgresPosting(engine)
-    return TransactionalPosting(uow)
+    return SqlPosting(engine)
 
 
-def make_reply_store(engine: AsyncEngine, uow: UnitOfWorkFactory) -> ReplyStore:
+def make_reply_store(engine: AsyncEngine) -> ReplyStore:
     # PostgreSQL claims and finishes a reply in one statement each; any other database
-    # through the unit of work.
+    # statement by statement.
     if engine.dialect.name == "postgresql":
         return PostgresReplyStore(engine)
-    return TransactionalReplyStore(uow)
+    return SqlReplyStore(engine)
 
 
 def make_redis(settings: Settings) -> Redis | None:
@@ -190,7 +202,18 @@ def make_language_model(settings: Settings) -> LanguageModel:
             max_attempts=settings.gemini_max_attempts,
             max_connections=max(512, settings.worker_concurrency),
         )
-    return OfflineLanguageModel(latency_seconds=settings.offline_model_latency_seconds)
+    return OfflineLanguageModel(
+        latency_seconds=settings.offline_model_latency_seconds,
+        word_delay_seconds=settings.offline_model_word_delay_seconds,
+    )
+
+
+def make_reply_pieces(redis: Redis | None) -> ReplyPieces:
+    return RedisReplyPieces(redis) if redis is not None else InMemoryReplyPieces()
+
+
+def make_reply_stops(redis: Redis | None) -> ReplyStops:
+    return RedisReplyStops(redis) if redis is not None else InMemoryReplyStops()
 
 
 def make_sandbox(settings: Settings) -> SandboxPaymentGateway | None:
@@ -260,6 +283,8 @@ class Container(containers.DeclarativeContainer):
     throttle = providers.Singleton(make_throttle, redis)
     broker = providers.Singleton(make_broker, settings)
     reply_jobs = providers.Singleton(make_reply_jobs, redis, broker.provider)
+    reply_pieces = providers.Singleton(make_reply_pieces, redis)
+    reply_stops = providers.Singleton(make_reply_stops, redis)
     language_model = providers.Singleton(make_language_model, settings)
     sandbox_gateway = providers.Singleton(make_sandbox, settings)
     payment_gateway = providers.Singleton(make_payment_gateway, settings, sandbox_gateway)
@@ -315,16 +340,26 @@ class Container(containers.DeclarativeContainer):
     rename_chatroom = providers.Singleton(RenameChatroom, uow, cache, clock)
     delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock)
 
-    message_posting = providers.Singleton(make_message_posting, engine, uow)
+    message_posting = providers.Singleton(make_message_posting, engine)
     send_message = providers.Singleton(
         SendMessage, message_posting, reply_jobs, cache, plans, clock, ids
     )
     list_messages = providers.Singleton(ListMessages, uow)
     get_message = providers.Singleton(GetMessage, uow)
     wait_for_reply = providers.Singleton(WaitForReply, get_message, clock)
-    reply_store = providers.Singleton(make_reply_store, engine, uow)
+    reply_store = providers.Singleton(make_reply_store, engine)
     generate_reply = providers.Singleton(
-        GenerateReply, reply_store, language_model, clock, reply_settings
+        GenerateReply,
+        reply_store,
+        language_model,
+        clock,
+        reply_settings,
+        pieces=reply_pieces,
+        stops=reply_stops,
+    )
+    stream_reply = providers.Singleton(StreamReply, get_message, reply_pieces)
+    stop_reply = providers.Singleton(
+        StopReply, get_message, reply_store, reply_stops, reply_pieces, clock
     )
     requeue_stale_replies = providers.Singleton(
         lambda uow, jobs, clock, seconds: RequeueStaleReplies(

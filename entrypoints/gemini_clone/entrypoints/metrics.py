@@ -10,6 +10,9 @@ raised (`QuotaExceeded`). Every family is named `gemini_clone_*`:
     reply_generation_seconds{status}             claim + generate + store of one reply
     replies_pending{status}                      replies queued or processing (at scrape time)
     quota_refusals_total                         posts refused with `daily_limit_reached`
+    streams_open                                 reply streams (SSE) open now
+    reply_stops_total{outcome}                   stop requests: cancelled (queued), stopped
+                                                 (being written), final (nothing to stop)
     webhook_events_total{type,outcome}           payment webhooks: applied, duplicate, stale,
                                                  unknown_user, ignored, invalid
 
@@ -26,6 +29,7 @@ from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 
 from gemini_clone.application.billing.apply_payment_event import EventOutcome
 from gemini_clone.application.messaging.generate_reply import ReplyOutcome
+from gemini_clone.application.messaging.stop_reply import StopOutcome
 
 # `*_created` series double every counter for a timestamp nobody here reads.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -63,6 +67,18 @@ WEBHOOK_EVENTS: Final = Counter(
     ["type", "outcome"],
 )
 
+STREAMS_OPEN: Final = Gauge(
+    "gemini_clone_streams_open",
+    "Reply streams (Server-Sent Events) open now.",
+    multiprocess_mode="livesum",
+)
+REPLY_STOPS: Final = Counter(
+    "gemini_clone_reply_stops",
+    "Stop requests, by outcome: cancelled (it was queued), stopped (being written), "
+    "final (nothing left to stop).",
+    ["outcome"],
+)
+
 WEBHOOK_IGNORED: Final = "ignored"
 WEBHOOK_INVALID: Final = "invalid"
 UNKNOWN_EVENT_TYPE: Final = "unknown"
@@ -70,6 +86,8 @@ UNKNOWN_EVENT_TYPE: Final = "unknown"
 
 for _status in (ReplyOutcome.COMPLETED, ReplyOutcome.FAILED, ReplyOutcome.BLOCKED):
     REPLIES.labels(_status.value)
+for _stop in StopOutcome:
+    REPLY_STOPS.labels(_stop.value)
 
 
 def reply_finished(outcome: ReplyOutcome, seconds: float) -> None:
@@ -78,6 +96,10 @@ def reply_finished(outcome: ReplyOutcome, seconds: float) -> None:
         return
     REPLIES.labels(outcome.value).inc()
     GENERATION_SECONDS.labels(outcome.value).observe(seconds)
+
+
+def reply_stopped(outcome: StopOutcome) -> None:
+    REPLY_STOPS.labels(outcome.value).inc()
 
 
 def webhook_event(event_type: str, outcome: EventOutcome | str) -> None:
@@ -90,12 +112,15 @@ def quota_refused() -> None:
 
 __all__ = [
     "PENDING_REPLIES",
+    "REPLY_STOPS",
     "REQUESTS",
     "REQUEST_SECONDS",
+    "STREAMS_OPEN",
     "UNKNOWN_EVENT_TYPE",
     "WEBHOOK_IGNORED",
     "WEBHOOK_INVALID",
     "quota_refused",
     "reply_finished",
+    "reply_stopped",
     "webhook_event",
 ]

@@ -88,6 +88,8 @@ class Runtime:
                     await asyncio.wait_for(broker.wait_all(), timeout=10)
             await broker.shutdown()
         closeables = (
+            self._container.reply_pieces(),
+            self._container.reply_stops(),
             self._container.cache(),
             self._container.language_model(),
             self._container.payment_gateway(),

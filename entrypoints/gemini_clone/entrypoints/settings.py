@@ -51,6 +51,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     context_token_budget: int = 8000
     offline_model_latency_seconds: float = 0.0
     """Embedded model only: a pause before each answer (to try waiting, or to benchmark)."""
+    offline_model_word_delay_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.03
+    """Embedded model only: a pause before each word after the first, so that its answers
+    stream the way a real model's do (0: all at once)."""
 
     reply_lease_seconds: int = 120
     sweep_interval_seconds: int = 30

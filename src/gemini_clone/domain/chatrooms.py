@@ -26,6 +26,16 @@ class Chatroom:
         """Ordering key of a user's list: newest activity first."""
         return self.last_message_at or self.created_at
 
+    def with_messages(self, count: int, at: datetime) -> Chatroom:
+        """The room's counters after `count` new messages created at `at`: the last message
+        time (and so the last activity) only ever moves forward."""
+        last = self.last_message_at
+        return replace(
+            self,
+            message_count=self.message_count + count,
+            last_message_at=at if last is None or last < at else last,
+        )
+
     def renamed(self, title: str, now: datetime) -> Chatroom:
         return replace(self, title=title, updated_at=now)
 

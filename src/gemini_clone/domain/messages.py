@@ -70,3 +70,30 @@ class Message:
     attempts: int = 0
     quota_day: str | None = None
     """UTC day (ISO date) whose quota unit the user message took; a failed reply gives it back."""
+
+    def is_claimable(self, now: datetime) -> bool:
+        """A reply a worker may claim: queued, or processing with a lease that ended
+        before `now` (its worker died)."""
+        return self.role is Role.MODEL and (
+            self.status is MessageStatus.QUEUED or self.lease_ended(now)
+        )
+
+    def is_cancellable(self, *, being_written: bool) -> bool:
+        """A reply a stop may cancel: queued; with `being_written`, also one a worker is
+        writing (whose worker did not store it when asked to stop)."""
+        return self.role is Role.MODEL and (
+            self.status is MessageStatus.QUEUED
+            or (being_written and self.status is MessageStatus.PROCESSING)
+        )
+
+    def is_held_by(self, attempt: int) -> bool:
+        """Being written under claim number `attempt` (the `attempts` it made): only that
+        claim may renew its lease."""
+        return self.status is MessageStatus.PROCESSING and self.attempts == attempt
+
+    def lease_ended(self, now: datetime) -> bool:
+        return (
+            self.status is MessageStatus.PROCESSING
+            and self.lease_expires_at is not None
+            and self.lease_expires_at < now
+        )

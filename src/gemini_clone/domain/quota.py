@@ -19,6 +19,23 @@ class Plans:
         return self.pro_daily_limit if tier is Tier.PRO else self.basic_daily_limit
 
 
+def allows_another(used: int, limit: int | None) -> bool:
+    """Whether a post may take a unit when `used` units of the day are taken (`limit` None
+    is unlimited; a limit of 0 allows nothing)."""
+    return limit is None or used < limit
+
+
+def after_give_back(used: int) -> int:
+    """The count once a unit is given back: it never goes below zero."""
+    return max(used - 1, 0)
+
+
+def refused_count(found: int, limit: int) -> int:
+    """The count a refused post reports: the day's count as the refusal read it, which is
+    at least the limit (a read that saw less raced another post of the same user)."""
+    return max(found, limit)
+
+
 def quota_day(now: datetime) -> date:
     return now.astimezone(UTC).date()
 

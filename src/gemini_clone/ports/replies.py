@@ -31,6 +31,9 @@ class ClaimedReply:
     token budget (see `ReplyStore.claim`)."""
     quota: QuotaUnit | None
     """The unit the question took, if any: a reply that fails gives it back."""
+    attempt: int
+    """Which claim of the reply this is (its `attempts` after the claim; 1 for the
+    first): a later one starts over, and only this claim may renew the lease."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,11 +62,11 @@ class ReplyStore(Protocol):
         """Move the reply to `processing` until `lease_until` (counting an attempt) if it
         is queued or its lease ended before `now`, and read what the model needs.
 
-        None, changing nothing, when the reply is missing, is not a reply, is held by a live
-        lease, or is final. Of two concurrent claims, one wins. The history holds the newest
-        completed turns before the question, at most `history_limit`, while their estimated
-        tokens (`estimate_tokens`), summed newest first, and the question's stay within
-        `token_budget`.
+        The rule is `Message.is_claimable`. None, changing nothing, when the reply is
+        missing, is not a reply, answers no stored question, is held by a live lease, or is
+        final. Of two concurrent claims, one wins. The history holds the room's completed
+        turns created before the question, newest first (ties by id), cut by
+        `domain.history.within_budget` at `token_budget` and `history_limit`.
         """
         ...
 
@@ -75,4 +78,25 @@ class ReplyStore(Protocol):
         when the reply is no longer `processing` (cancelled, deleted, or already finished
         by a worker that claimed it after this one's lease ran out).
         """
+        ...
+
+    async def cancel(
+        self, reply_id: MessageId, *, cancelled_at: datetime, being_written: bool
+    ) -> bool:
+        """All or nothing: if the reply may be cancelled (`Message.is_cancellable`), make it
+        `cancelled` at `cancelled_at` with no lease, and give back the unit its question
+        took (a count never goes below zero). False, changing nothing, otherwise: final
+        already, missing, not a reply, or being written without `being_written`.
+        """
+        ...
+
+    async def renew(self, reply_id: MessageId, *, attempt: int, lease_until: datetime) -> bool:
+        """Move the lease to `lease_until` while claim number `attempt` still holds the
+        reply (`Message.is_held_by`). False, changing nothing, otherwise: the reply was
+        stopped, deleted, finished or claimed again after the lease ran out."""
+        ...
+
+    async def release(self, reply_id: MessageId) -> None:
+        """Put a `processing` reply back to `queued` with no lease (its worker is stopping
+        and hands it back); a reply in any other state is left alone."""
         ...

@@ -9,7 +9,7 @@ from typing import Protocol, Self
 
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import ChatroomId, MessageId, TokenFamilyId, UserId
-from gemini_clone.domain.messages import Message, MessageError, MessageStatus, TokenUsage
+from gemini_clone.domain.messages import Message
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 
@@ -63,13 +63,6 @@ class ChatroomRepository(Protocol):
         """The chatroom if it exists and belongs to this user."""
         ...
 
-    async def get_with_plan_status(
-        self, chatroom_id: ChatroomId, user_id: UserId
-    ) -> tuple[Chatroom, str | None] | None:
-        """The chatroom if this user owns it, with the owner's subscription status, in one
-        read (the message post's hot path)."""
-        ...
-
     async def list_for_user(
         self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
     ) -> Sequence[Chatroom]:
@@ -78,20 +71,15 @@ class ChatroomRepository(Protocol):
 
     async def update_title(self, chatroom: Chatroom) -> None: ...
 
-    async def record_message(self, chatroom_id: ChatroomId, at: datetime, count: int) -> None:
-        """Bump `last_message_at` and add `count` to `message_count`."""
-        ...
-
     async def delete(self, chatroom_id: ChatroomId) -> None: ...
 
     async def count_for_user(self, user_id: UserId) -> int: ...
 
 
 class MessageRepository(Protocol):
-    async def add(self, message: Message) -> None: ...
-
     async def add_many(self, messages: Sequence[Message]) -> None:
-        """Store several messages in one round trip."""
+        """Store several messages in one round trip, as they are (an import or a test's
+        setup; a post goes through `MessagePosting`)."""
         ...
 
     async def get(self, message_id: MessageId, user_id: UserId) -> Message | None:
@@ -112,44 +100,13 @@ class MessageRepository(Protocol):
         """Newest first: the page just older than `before`."""
         ...
 
-    async def history(
-        self, chatroom_id: ChatroomId, *, before: datetime, limit: int
-    ) -> Sequence[Message]:
-        """Completed turns created before `before`, newest first (context for the model)."""
-        ...
-
-    async def claim(self, reply_id: MessageId, now: datetime, lease_until: datetime) -> bool:
-        """Move a reply to `processing` if it is queued or its lease has expired.
-
-        A conditional update: of two concurrent claims, one wins.
-        """
-        ...
-
-    async def finish(
-        self,
-        reply_id: MessageId,
-        *,
-        status: MessageStatus,
-        content: str,
-        model: str | None,
-        finish_reason: str | None,
-        usage: TokenUsage | None,
-        error: MessageError | None,
-        completed_at: datetime,
-    ) -> bool:
-        """Store a reply's outcome if it is still `processing`; False if it no longer is."""
-        ...
-
-    async def release(self, reply_id: MessageId) -> None:
-        """Put a claimed reply back to `queued` (the worker is shutting down)."""
-        ...
-
     async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> int: ...
 
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int
     ) -> Sequence[MessageId]:
-        """Replies queued before `queued_before`, or processing with an expired lease."""
+        """Replies queued before `queued_before`, or whose lease ended (`Message.lease_ended`),
+        oldest first."""
         ...
 
 
@@ -176,14 +133,8 @@ class SubscriptionRepository(Protocol):
 
 
 class UsageRepository(Protocol):
-    async def take(self, user_id: UserId, day: date, limit: int | None) -> int | None:
-        """Take one unit of the day's quota; the new count, or None when the limit is reached.
-
-        A conditional upsert on the user's row for that day, inside the caller's transaction.
-        """
-        ...
-
-    async def give_back(self, user_id: UserId, day: date) -> None: ...
+    """The day's counts, read; a post takes a unit and a failed reply gives it back
+    through `MessagePosting` and `ReplyStore`."""
 
     async def used(self, user_id: UserId, day: date) -> int: ...
 

@@ -6,18 +6,19 @@ from functools import partial
 from types import TracebackType
 from typing import Self
 
-from gemini_clone.adapters.memory.repositories import (
-    InMemoryChatroomRepository,
-    InMemoryMessageRepository,
-    InMemoryOtpRepository,
+from gemini_clone.adapters.memory.repositories.billing import (
     InMemoryPaymentEventRepository,
-    InMemoryRefreshTokenRepository,
-    InMemoryStore,
     InMemorySubscriptionRepository,
-    InMemoryTables,
-    InMemoryUsageRepository,
-    InMemoryUserRepository,
 )
+from gemini_clone.adapters.memory.repositories.chatrooms import InMemoryChatroomRepository
+from gemini_clone.adapters.memory.repositories.credentials import (
+    InMemoryOtpRepository,
+    InMemoryRefreshTokenRepository,
+)
+from gemini_clone.adapters.memory.repositories.messages import InMemoryMessageRepository
+from gemini_clone.adapters.memory.repositories.usage import InMemoryUsageRepository
+from gemini_clone.adapters.memory.repositories.users import InMemoryUserRepository
+from gemini_clone.adapters.memory.tables import InMemoryStore, InMemoryTables
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 

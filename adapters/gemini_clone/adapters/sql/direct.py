@@ -9,9 +9,13 @@ than the round trip itself.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import asyncpg
+from sqlalchemy import ClauseElement
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from gemini_clone.adapters.sql.engine import pooled_connection
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
@@ -20,6 +24,34 @@ from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
 def require_asyncpg(engine: AsyncEngine, adapter: str) -> None:
     if engine.dialect.name != "postgresql" or engine.dialect.driver != "asyncpg":
         raise ValueError(f"{adapter} needs a postgresql+asyncpg engine")
+
+
+class OneStatement:
+    """A Core statement compiled once for the engine's dialect, and how to turn named
+    values into asyncpg's positional arguments as SQLAlchemy's execution would: constants
+    of the expression filled in, each value through its column type's conversion."""
+
+    def __init__(self, statement: ClauseElement, engine: AsyncEngine) -> None:
+        dialect = engine.dialect
+        compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+        self.text = str(compiled)
+        by_name = {name: bind for bind, name in compiled.bind_names.items()}
+        self._slots: list[tuple[str | None, object, Callable[[Any], Any] | None]] = []
+        for name in compiled.positiontup or ():
+            bind = by_name[name]
+            convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            self._slots.append((bind.key if bind.required else None, bind.value, convert))
+
+    def arguments(self, values: Mapping[str, object]) -> list[object]:
+        """The statement's arguments: `values` by parameter name, constants otherwise."""
+        arguments = []
+        for key, constant, convert in self._slots:
+            value = constant if key is None else values[key]
+            arguments.append(value if convert is None else convert(value))
+        return arguments
+
+    async def fetch(self, engine: AsyncEngine, **values: object) -> list[asyncpg.Record]:
+        return await fetch(engine, self.text, *self.arguments(values))
 
 
 _CONNECTION_LOST: tuple[type[BaseException], ...] = (

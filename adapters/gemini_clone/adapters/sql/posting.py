@@ -1,124 +1,149 @@
-"""The message post on PostgreSQL: one read, then one statement that takes the quota,
-stores both messages and bumps the room's counters.
-
-The generic path (`TransactionalPosting` over the unit of work) spends six round trips
-through SQLAlchemy and holds the user's quota row locked across three of them, so one
-user's posts queue behind each other's network waits. Here every write is one data-modifying
-statement, atomic on its own (no BEGIN, no COMMIT): the quota row is locked only while
-PostgreSQL executes it (`direct.fetch`).
-"""
+"""The message post over SQL: the rules of `sql.rules`, statement by statement in one
+transaction (`SqlPosting`, SQLite in production), or composed into one statement on
+PostgreSQL (`PostgresPosting`, see bench/README.md, "Decisions")."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
+from typing import Any
 
 import asyncpg
+from sqlalchemy import BindParameter, Select, exists, insert, select, union_all
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gemini_clone.adapters.sql.direct import fetch, require_asyncpg
-from gemini_clone.adapters.sql.repositories import message_row
-from gemini_clone.adapters.sql.tables import messages
+from gemini_clone.adapters.sql import rules
+from gemini_clone.adapters.sql.direct import OneStatement, require_asyncpg
+from gemini_clone.adapters.sql.repositories.messages import message_row
+from gemini_clone.adapters.sql.rules import parameter
+from gemini_clone.adapters.sql.tables import chatrooms, daily_usage, messages
+from gemini_clone.adapters.sql.transaction import transaction
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.domain.messages import Message
+from gemini_clone.domain.quota import refused_count
 from gemini_clone.ports.posting import MessagePosting, QuotaTake
 
-_OWNER_PLAN_STATUS = """
-SELECT s.status
-FROM chatrooms AS c LEFT JOIN subscriptions AS s ON s.user_id = c.user_id
-WHERE c.id = $1 AND c.user_id = $2
-"""
+_ROOM = parameter("room_id", chatrooms.c.id)
+_OWNER = parameter("owner_id", chatrooms.c.user_id)
+_UNIT_USER = parameter("unit_user", daily_usage.c.user_id)
+_UNIT_DAY = parameter("unit_day", daily_usage.c.day)
+_LIMIT = parameter("daily_limit", daily_usage.c.used)
+_POSTED_AT = parameter("posted_at", chatrooms.c.last_message_at)
 
-_MESSAGE_COLUMNS = [column.name for column in messages.columns]
-
-
-def _message_values(first_parameter: int) -> str:
-    """`($n::type, ...)` for one message row, in the table's column order (a test inserts
-    every field of both messages and reads them back)."""
-    casts = {"id": "uuid", "chatroom_id": "uuid", "user_id": "uuid", "in_reply_to": "uuid"}
-    casts |= {"created_at": "timestamptz", "completed_at": "timestamptz"}
-    casts |= {"lease_expires_at": "timestamptz", "usage": "jsonb", "attempts": "integer"}
-    return "({})".format(
-        ", ".join(
-            f"${first_parameter + n}::{casts.get(name, 'text')}"
-            for n, name in enumerate(_MESSAGE_COLUMNS)
-        )
-    )
+_OWNER_PLAN_STATUS = rules.owner_plan_status(_ROOM, _OWNER)
+_USED = rules.used_quota(_UNIT_USER, _UNIT_DAY)
+_COUNT = rules.count_messages(_ROOM, 2, _POSTED_AT)
+_INSERT = insert(messages)
 
 
-# $1 user, $2 day, $3 limit (NULL: unlimited), $4 room, $5 the messages' time, then every
-# column of the message and of the reply. The insert's source row exists only when the
-# limit allows one (a limit of 0 takes nothing); on conflict, the WHERE refuses the update
-# at the limit, so `taken` is empty and the other statements write nothing. The final
-# SELECT reads the snapshot from before the statement: the count that refused the post.
-_STORE = f"""
-WITH taken AS (
-    INSERT INTO daily_usage AS u (user_id, day, used)
-    SELECT $1::uuid, $2::date, 1 WHERE $3::integer IS NULL OR $3::integer > 0
-    ON CONFLICT (user_id, day) DO UPDATE SET used = u.used + 1
-        WHERE $3::integer IS NULL OR u.used < $3::integer
-    RETURNING u.used
-), stored AS (
-    INSERT INTO messages ({", ".join(_MESSAGE_COLUMNS)})
-    SELECT * FROM (VALUES {_message_values(6)}, {_message_values(6 + len(_MESSAGE_COLUMNS))})
-        AS pair ({", ".join(_MESSAGE_COLUMNS)})
-    WHERE EXISTS (SELECT FROM taken)
-), counted AS (
-    UPDATE chatrooms
-    SET message_count = message_count + 2,
-        last_message_at = GREATEST(last_message_at, $5::timestamptz),
-        last_activity_at = GREATEST(last_activity_at, $5::timestamptz)
-    WHERE id = $4::uuid AND EXISTS (SELECT FROM taken)
-)
-SELECT (SELECT used FROM taken) AS taken,
-       (SELECT used FROM daily_usage WHERE user_id = $1::uuid AND day = $2::date) AS found
-"""  # noqa: S608 (only the table's column names and parameter numbers are formatted in)
-
-
-class PostgresPosting(MessagePosting):
-    """`MessagePosting` for PostgreSQL engines (asyncpg driver)."""
+class SqlPosting(MessagePosting):
+    """`MessagePosting` through SQLAlchemy on any database: take the unit, store both
+    messages, count them, in one transaction. A room deleted since `owner_plan_status`
+    fails the messages' foreign key, and nothing is kept."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        require_asyncpg(engine, "PostgresPosting")
         self._engine = engine
+        insert_into = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+        self._take = rules.take_quota(insert_into, _UNIT_USER, _UNIT_DAY, _LIMIT)
 
     async def owner_plan_status(self, chatroom_id: ChatroomId, user_id: UserId) -> str | None:
-        rows = await self._fetch(_OWNER_PLAN_STATUS, chatroom_id, user_id)
-        if not rows:
+        async with transaction(self._engine) as connection:
+            found = await connection.execute(
+                _OWNER_PLAN_STATUS, {"room_id": chatroom_id, "owner_id": user_id}
+            )
+            row = found.first()
+        if row is None:
             raise NotFound.chatroom()
-        status: str | None = rows[0]["status"]
+        status: str | None = row[0]
         return status
 
     async def store(
         self, message: Message, reply: Message, *, day: date, limit: int | None
     ) -> QuotaTake:
-        try:
-            rows = await self._fetch(
-                _STORE,
-                message.user_id,
-                day,
-                limit,
-                message.chatroom_id,
-                message.created_at,
-                *_row(message),
-                *_row(reply),
+        unit = {"unit_user": message.user_id, "unit_day": day}
+        async with transaction(self._engine) as connection:
+            taken = await connection.execute(self._take, {**unit, "daily_limit": limit})
+            used = taken.scalar_one_or_none()
+            if used is None:
+                assert limit is not None  # only a finite limit refuses
+                found = (await connection.execute(_USED, unit)).scalar_one_or_none()
+                return QuotaTake(taken=False, used=refused_count(found or 0, limit))
+            try:
+                await connection.execute(
+                    insert(messages), [message_row(message), message_row(reply)]
+                )
+            except IntegrityError as error:
+                raise NotFound.chatroom() from error
+            await connection.execute(
+                _COUNT, {"room_id": message.chatroom_id, "posted_at": message.created_at}
             )
+            await connection.commit()
+        return QuotaTake(taken=True, used=used)
+
+
+def _row_parameters(prefix: str) -> list[BindParameter[object]]:
+    return [parameter(f"{prefix}{column.name}", column) for column in messages.columns]
+
+
+def _one_statement_post() -> Select[Any]:
+    """The post as one statement: the unit is taken first; the messages are stored and
+    counted only if it was (a refused post writes nothing). It reads the count it took and
+    the count from the statement's snapshot (what a refusal reports)."""
+    taken = rules.take_quota(postgresql.insert, _UNIT_USER, _UNIT_DAY, _LIMIT).cte("taken")
+    was_taken = exists(taken.select())
+    pair = union_all(
+        select(*_row_parameters("message_")).where(was_taken),
+        select(*_row_parameters("reply_")).where(was_taken),
+    )
+    stored = insert(messages).from_select(list(messages.columns), pair).cte("stored")
+    counted = _COUNT.where(was_taken).cte("counted")
+    return select(
+        select(taken.c.used).scalar_subquery().label("taken"),
+        _USED.scalar_subquery().label("found"),
+    ).add_cte(stored, counted)
+
+
+class PostgresPosting(MessagePosting):
+    """`MessagePosting` for PostgreSQL engines (asyncpg driver): one read, then one
+    statement that is atomic on its own (no BEGIN, no COMMIT), so the quota row is locked
+    only while PostgreSQL executes it."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        require_asyncpg(engine, "PostgresPosting")
+        self._engine = engine
+        self._owner_plan_status = OneStatement(_OWNER_PLAN_STATUS, engine)
+        self._store = OneStatement(_one_statement_post(), engine)
+
+    async def owner_plan_status(self, chatroom_id: ChatroomId, user_id: UserId) -> str | None:
+        rows = await self._owner_plan_status.fetch(
+            self._engine, room_id=chatroom_id, owner_id=user_id
+        )
+        if not rows:
+            raise NotFound.chatroom()
+        status: str | None = rows[0][0]
+        return status
+
+    async def store(
+        self, message: Message, reply: Message, *, day: date, limit: int | None
+    ) -> QuotaTake:
+        values: dict[str, object] = {
+            "unit_user": message.user_id,
+            "unit_day": day,
+            "daily_limit": limit,
+            "room_id": message.chatroom_id,
+            "posted_at": message.created_at,
+        }
+        values |= {f"message_{name}": value for name, value in message_row(message).items()}
+        values |= {f"reply_{name}": value for name, value in message_row(reply).items()}
+        try:
+            rows = await self._store.fetch(self._engine, **values)
         except asyncpg.ForeignKeyViolationError as error:
             # The room was deleted since `owner_plan_status`; nothing was stored.
             raise NotFound.chatroom() from error
         taken, found = rows[0]["taken"], rows[0]["found"]
         if taken is not None:
             return QuotaTake(taken=True, used=taken)
-        # Refused: at least the limit is used, whatever an older snapshot says.
-        return QuotaTake(taken=False, used=max(found or 0, limit or 0))
-
-    async def _fetch(self, query: str, *arguments: object) -> list[asyncpg.Record]:
-        return await fetch(self._engine, query, *arguments)
-
-
-def _row(message: Message) -> list[object]:
-    values = message_row(message)
-    if values["usage"] is not None:
-        values["usage"] = json.dumps(values["usage"])
-    return [values[name] for name in _MESSAGE_COLUMNS]
+        assert limit is not None  # only a finite limit refuses
+        return QuotaTake(taken=False, used=refused_count(found or 0, limit))

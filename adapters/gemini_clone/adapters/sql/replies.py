@@ -1,97 +1,119 @@
-"""The worker's claim and finish on PostgreSQL: one statement each.
-
-The generic path (`TransactionalReplyStore` over the unit of work) spends seven to eight
-round trips through SQLAlchemy per reply (BEGIN, two reads, the claim, history pages,
-COMMIT; BEGIN, the finish, COMMIT) and turns every history row into a `Message`. Here the
-claim, the question and the history are one statement, and the finish with the quota unit
-given back another (`direct.fetch`); history comes back as its role and text only, already
-cut at the token budget.
-"""
+"""The worker's claim, finish, lease renewal and hand-back, and a stop's cancel, over SQL:
+the rules of `sql.rules`, statement by statement in one transaction (`SqlReplyStore`,
+SQLite in production), or composed into one statement each on PostgreSQL
+(`PostgresReplyStore`, see bench/README.md, "Decisions")."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
+from typing import Any
 
+from sqlalchemy import Integer, Select, exists, literal, null, select, true, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gemini_clone.adapters.sql.direct import fetch, require_asyncpg
-from gemini_clone.adapters.sql.repositories import usage_document
-from gemini_clone.application.messaging.context import CHARS_PER_TOKEN, TOKENS_PER_TURN
+from gemini_clone.adapters.sql import rules
+from gemini_clone.adapters.sql.direct import OneStatement, require_asyncpg
+from gemini_clone.adapters.sql.repositories.messages import usage_document
+from gemini_clone.adapters.sql.rules import parameter
+from gemini_clone.adapters.sql.tables import daily_usage, messages
+from gemini_clone.adapters.sql.transaction import transaction
 from gemini_clone.domain.ids import MessageId, UserId
-from gemini_clone.domain.messages import MessageStatus, Role
+from gemini_clone.domain.messages import Role
 from gemini_clone.ports.language_model import Turn
 from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyStore
 
-_PROCESSING = MessageStatus.PROCESSING.value
+_m = messages.c
+_REPLY = parameter("reply_id", _m.id)
+_NOW = parameter("now", _m.lease_expires_at)
+_LEASE_UNTIL = parameter("lease_until", _m.lease_expires_at)
+_BUDGET = parameter("token_budget", _m.attempts)
+_HISTORY_LIMIT = parameter("history_limit", _m.attempts)
+_OUTCOME = {
+    name: parameter(f"new_{name}", _m[name])
+    for name in (
+        "status",
+        "content",
+        "model",
+        "finish_reason",
+        "usage",
+        "error_code",
+        "error_message",
+        "completed_at",
+    )
+}
+_UNIT_USER = parameter("unit_user", daily_usage.c.user_id)
+_UNIT_DAY = parameter("unit_day", daily_usage.c.day)
 
-
-def _cost(content: str) -> str:
-    """`estimate_tokens` in SQL (integer division, like Python's //, on lengths)."""
-    return f"(length({content}) / {CHARS_PER_TOKEN} + {TOKENS_PER_TURN})"
-
-
-# $1 reply, $2 now, $3 the new lease's end, $4 token budget, $5 history limit.
-# The claim is the UPDATE's WHERE (queued, or processing with an ended lease; a reply whose
-# question exists). The question and history are read from the statement's snapshot (the
-# UPDATE touches only the reply's row). Row 0 is the question; rows 1.. the history,
-# newest first, kept while the tokens spent so far (the question's included) fit.
-_CLAIM = f"""
-WITH claimed AS (
-    UPDATE messages AS r
-    SET status = '{_PROCESSING}', lease_expires_at = $3::timestamptz, attempts = r.attempts + 1
-    WHERE r.id = $1::uuid AND r.role = '{Role.MODEL.value}'
-      AND (r.status = '{MessageStatus.QUEUED.value}'
-           OR (r.status = '{_PROCESSING}' AND r.lease_expires_at < $2::timestamptz))
-      AND EXISTS (SELECT FROM messages AS q WHERE q.id = r.in_reply_to)
-    RETURNING r.in_reply_to
-), question AS (
-    SELECT q.chatroom_id, q.created_at, q.content, q.user_id, q.quota_day,
-           {_cost("q.content")} AS cost
-    FROM messages AS q JOIN claimed ON q.id = claimed.in_reply_to
+_CLAIM = rules.claim(_REPLY, _NOW, _LEASE_UNTIL)
+_FINISH = rules.finish(_REPLY, _OUTCOME)
+_GIVE_BACK = rules.give_back_quota(_UNIT_USER, _UNIT_DAY)
+_RELEASE = rules.release(_REPLY)
+_CANCELLED_AT = parameter("cancelled_at", _m.completed_at)
+_CANCEL_QUEUED = rules.cancel(_REPLY, _CANCELLED_AT, being_written=False)
+_CANCEL_ANY = rules.cancel(_REPLY, _CANCELLED_AT, being_written=True)
+_RENEW = rules.renew(
+    _REPLY, parameter("attempt", _m.attempts), parameter("renewed_until", _m.lease_expires_at)
 )
-SELECT 0 AS position, NULL AS role, content, user_id, quota_day FROM question
-UNION ALL
-SELECT h.position, h.role, h.content, NULL, NULL
-FROM question, LATERAL (
-    SELECT row_number() OVER newest AS position, role, content,
-           sum({_cost("content")}) OVER newest AS spent
-    FROM messages
-    WHERE chatroom_id = question.chatroom_id AND status = '{MessageStatus.COMPLETED.value}'
-      AND created_at < question.created_at
-    WINDOW newest AS (ORDER BY created_at DESC, id DESC ROWS UNBOUNDED PRECEDING)
-    ORDER BY created_at DESC, id DESC
-    LIMIT $5::integer
-) AS h
-WHERE question.cost + h.spent <= $4::integer
-ORDER BY position
-"""  # noqa: S608 (only constants are formatted in)
-
-# $1 reply, $2..$9 the outcome, $10 and $11 the quota unit to give back (NULL: none).
-_FINISH = f"""
-WITH finished AS (
-    UPDATE messages
-    SET status = $2::text, content = $3::text, model = $4::text, finish_reason = $5::text,
-        usage = $6::jsonb, error_code = $7::text, error_message = $8::text,
-        completed_at = $9::timestamptz, lease_expires_at = NULL
-    WHERE id = $1::uuid AND status = '{_PROCESSING}'
-    RETURNING id
-), given_back AS (
-    UPDATE daily_usage SET used = used - 1
-    WHERE user_id = $10::uuid AND day = $11::date AND used > 0
-      AND EXISTS (SELECT FROM finished)
-)
-SELECT count(*) AS finished FROM finished
-"""  # noqa: S608 (only constants are formatted in)
-
-_ROLES = {role.value: role for role in Role}
+_QUOTA_UNIT = rules.quota_unit(parameter("question_id", _m.id))
 
 
-class PostgresReplyStore(ReplyStore):
-    """`ReplyStore` for PostgreSQL engines (asyncpg driver)."""
+def _history(question_cost: Any, window: Any) -> Select[int, str, str]:
+    """The window's turns that fit the budget with the question."""
+    return select(window.c.position, window.c.role, window.c.content).where(
+        rules.fits_budget(question_cost, window.c.spent, _BUDGET)
+    )
+
+
+_SQL_QUESTION = rules.question(parameter("question_id", _m.id))
+_SQL_HISTORY = _history(
+    parameter("question_cost", _m.attempts),
+    rules.history_window(
+        parameter("chatroom_id", _m.chatroom_id),
+        parameter("before", _m.created_at),
+        _HISTORY_LIMIT,
+    ).subquery("turns"),
+).order_by("position")
+
+
+def _outcome(result: ReplyResult) -> dict[str, object]:
+    return {
+        "new_status": result.status.value,
+        "new_content": result.content,
+        "new_model": result.model,
+        "new_finish_reason": result.finish_reason,
+        "new_usage": usage_document(result.usage),
+        "new_error_code": result.error.code if result.error else None,
+        "new_error_message": result.error.message if result.error else None,
+        "new_completed_at": result.completed_at,
+    }
+
+
+def _unit(give_back: QuotaUnit | None) -> dict[str, object]:
+    return {
+        "unit_user": give_back.user_id if give_back else None,
+        "unit_day": give_back.day if give_back else None,
+    }
+
+
+def _claimed(
+    attempt: int, question: Mapping[Any, Any], history: Sequence[Mapping[Any, Any]]
+) -> ClaimedReply:
+    quota_day: str | None = question["quota_day"]
+    return ClaimedReply(
+        attempt=attempt,
+        question=question["content"],
+        history=[Turn(role=Role(row["role"]), text=row["content"]) for row in history],
+        quota=None
+        if quota_day is None
+        else QuotaUnit(user_id=UserId(question["user_id"]), day=date.fromisoformat(quota_day)),
+    )
+
+
+class SqlReplyStore(ReplyStore):
+    """`ReplyStore` through SQLAlchemy on any database, each call one transaction."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        require_asyncpg(engine, "PostgresReplyStore")
         self._engine = engine
 
     async def claim(
@@ -103,39 +125,164 @@ class PostgresReplyStore(ReplyStore):
         token_budget: int,
         history_limit: int,
     ) -> ClaimedReply | None:
-        rows = await fetch(
-            self._engine, _CLAIM, reply_id, now, lease_until, token_budget, history_limit
-        )
-        if not rows:
-            return None
-        question, history = rows[0], rows[1:]
-        quota_day: str | None = question["quota_day"]
-        return ClaimedReply(
-            question=question["content"],
-            history=[Turn(role=_ROLES[row["role"]], text=row["content"]) for row in history],
-            quota=None
-            if quota_day is None
-            else QuotaUnit(user_id=UserId(question["user_id"]), day=date.fromisoformat(quota_day)),
-        )
+        async with transaction(self._engine) as connection:
+            claimed = await connection.execute(
+                _CLAIM, {"reply_id": reply_id, "now": now, "lease_until": lease_until}
+            )
+            row = claimed.first()
+            if row is None:
+                return None
+            question_id, attempt = row
+            asked = await connection.execute(_SQL_QUESTION, {"question_id": question_id})
+            question = asked.mappings().one()
+            history = await connection.execute(
+                _SQL_HISTORY,
+                {
+                    "chatroom_id": question["chatroom_id"],
+                    "before": question["created_at"],
+                    "question_cost": question["cost"],
+                    "token_budget": token_budget,
+                    "history_limit": history_limit,
+                },
+            )
+            rows = list(history.mappings())
+            await connection.commit()
+        return _claimed(attempt, question, rows)
 
     async def finish(
         self, reply_id: MessageId, result: ReplyResult, *, give_back: QuotaUnit | None
     ) -> bool:
-        usage = result.usage
-        rows = await fetch(
+        async with transaction(self._engine) as connection:
+            finished = await connection.execute(_FINISH, {"reply_id": reply_id, **_outcome(result)})
+            if finished.first() is None:
+                return False
+            if give_back is not None:
+                await connection.execute(_GIVE_BACK, _unit(give_back))
+            await connection.commit()
+        return True
+
+    async def cancel(
+        self, reply_id: MessageId, *, cancelled_at: datetime, being_written: bool
+    ) -> bool:
+        statement = _CANCEL_ANY if being_written else _CANCEL_QUEUED
+        async with transaction(self._engine) as connection:
+            cancelled = await connection.execute(
+                statement, {"reply_id": reply_id, "cancelled_at": cancelled_at}
+            )
+            row = cancelled.first()
+            if row is None:
+                return False
+            unit = (await connection.execute(_QUOTA_UNIT, {"question_id": row[0]})).first()
+            if unit is not None:
+                user_id, day = unit
+                await connection.execute(
+                    _GIVE_BACK, _unit(QuotaUnit(user_id=user_id, day=date.fromisoformat(day)))
+                )
+            await connection.commit()
+        return True
+
+    async def renew(self, reply_id: MessageId, *, attempt: int, lease_until: datetime) -> bool:
+        async with transaction(self._engine) as connection:
+            renewed = await connection.execute(
+                _RENEW, {"reply_id": reply_id, "attempt": attempt, "renewed_until": lease_until}
+            )
+            if renewed.first() is None:
+                return False
+            await connection.commit()
+        return True
+
+    async def release(self, reply_id: MessageId) -> None:
+        async with transaction(self._engine) as connection:
+            await connection.execute(_RELEASE, {"reply_id": reply_id})
+            await connection.commit()
+
+
+def _one_statement_claim() -> Select[Any]:
+    """The claim, the question and the history as one statement: the question and history
+    are read from the statement's snapshot (the claim touches only the reply's row). Row 0
+    is the question; rows 1.. the history, newest first."""
+    claimed = _CLAIM.cte("claimed")
+    question = rules.question(claimed.c.in_reply_to).cte("question")
+    window = rules.history_window(
+        question.c.chatroom_id, question.c.created_at, _HISTORY_LIMIT
+    ).lateral("turns")
+    asked = select(
+        literal(0, Integer).label("position"),
+        null().label("role"),
+        question.c.content,
+        question.c.user_id,
+        question.c.quota_day,
+        claimed.c.attempts,
+    )
+    history = (
+        _history(question.c.cost, window)
+        .add_columns(null(), null(), null())
+        .select_from(question)
+        .join(window, true())
+    )
+    return union_all(asked, history).order_by("position")  # type: ignore[return-value]
+
+
+def _one_statement_finish() -> Select[Any]:
+    """The finish with its unit given back (none: NULL parameters), one statement."""
+    finished = _FINISH.cte("finished")
+    given_back = _GIVE_BACK.where(exists(finished.select())).cte("given_back")
+    return select(exists(finished.select()).label("finished")).add_cte(given_back)
+
+
+class PostgresReplyStore(ReplyStore):
+    """`ReplyStore` for PostgreSQL engines (asyncpg driver): one statement per call, atomic
+    on its own (no BEGIN, no COMMIT), for the claim, the finish and the hand-back. A stop's
+    cancel and a lease renewal (rare: a stop button, a generation longer than a third of
+    its lease) take the SQLAlchemy path of the same rules."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        require_asyncpg(engine, "PostgresReplyStore")
+        self._engine = engine
+        self._rare = SqlReplyStore(engine)
+        self._claim = OneStatement(_one_statement_claim(), engine)
+        self._finish = OneStatement(_one_statement_finish(), engine)
+        self._release = OneStatement(_RELEASE, engine)
+
+    async def claim(
+        self,
+        reply_id: MessageId,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        token_budget: int,
+        history_limit: int,
+    ) -> ClaimedReply | None:
+        rows = await self._claim.fetch(
             self._engine,
-            _FINISH,
-            reply_id,
-            result.status.value,
-            result.content,
-            result.model,
-            result.finish_reason,
-            None if usage is None else json.dumps(usage_document(usage)),
-            result.error.code if result.error else None,
-            result.error.message if result.error else None,
-            result.completed_at,
-            give_back.user_id if give_back else None,
-            give_back.day if give_back else None,
+            reply_id=reply_id,
+            now=now,
+            lease_until=lease_until,
+            token_budget=token_budget,
+            history_limit=history_limit,
         )
-        finished: int = rows[0]["finished"]
-        return finished == 1
+        if not rows:
+            return None
+        return _claimed(rows[0]["attempts"], rows[0], rows[1:])
+
+    async def finish(
+        self, reply_id: MessageId, result: ReplyResult, *, give_back: QuotaUnit | None
+    ) -> bool:
+        rows = await self._finish.fetch(
+            self._engine, reply_id=reply_id, **_outcome(result), **_unit(give_back)
+        )
+        finished: bool = rows[0]["finished"]
+        return finished
+
+    async def cancel(
+        self, reply_id: MessageId, *, cancelled_at: datetime, being_written: bool
+    ) -> bool:
+        return await self._rare.cancel(
+            reply_id, cancelled_at=cancelled_at, being_written=being_written
+        )
+
+    async def renew(self, reply_id: MessageId, *, attempt: int, lease_until: datetime) -> bool:
+        return await self._rare.renew(reply_id, attempt=attempt, lease_until=lease_until)
+
+    async def release(self, reply_id: MessageId) -> None:
+        await self._release.fetch(self._engine, reply_id=reply_id)

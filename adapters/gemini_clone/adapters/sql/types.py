@@ -10,7 +10,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 UUID = Uuid(as_uuid=True)
 """Native `uuid` on PostgreSQL, 32 hex characters on SQLite; both sort like the UUIDs."""
 
-JSON_DOCUMENT = JSON().with_variant(JSONB(), "postgresql")
+JSON_DOCUMENT = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+"""A missing document (None) is SQL NULL, not the JSON value `null`."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):

@@ -11,16 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gemini_clone.adapters.sql.engine import pooled_connection
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
-from gemini_clone.adapters.sql.repositories import (
-    SqlChatroomRepository,
-    SqlMessageRepository,
-    SqlOtpRepository,
+from gemini_clone.adapters.sql.repositories.billing import (
     SqlPaymentEventRepository,
-    SqlRefreshTokenRepository,
     SqlSubscriptionRepository,
-    SqlUsageRepository,
-    SqlUserRepository,
 )
+from gemini_clone.adapters.sql.repositories.chatrooms import SqlChatroomRepository
+from gemini_clone.adapters.sql.repositories.credentials import (
+    SqlOtpRepository,
+    SqlRefreshTokenRepository,
+)
+from gemini_clone.adapters.sql.repositories.messages import SqlMessageRepository
+from gemini_clone.adapters.sql.repositories.usage import SqlUsageRepository
+from gemini_clone.adapters.sql.repositories.users import SqlUserRepository
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 

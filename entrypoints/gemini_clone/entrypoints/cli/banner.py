@@ -29,6 +29,13 @@ def adapter_lines(settings: Settings) -> list[tuple[str, str, str]]:
             "" if redis else "set REDIS_URL=redis://...",
         ),
         (
+            "streaming",
+            "reply pieces and stops through Redis (any API process streams any reply)"
+            if redis
+            else "reply pieces and stops in this process",
+            "" if redis else "set REDIS_URL=redis://...",
+        ),
+        (
             "language model",
             f"Gemini ({settings.gemini_model})"
             if settings.gemini_api_key

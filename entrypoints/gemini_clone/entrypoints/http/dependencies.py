@@ -37,6 +37,8 @@ USE_CASES = (
     "send_otp",
     "sign_up",
     "start_checkout",
+    "stop_reply",
+    "stream_reply",
     "verify_otp",
 )
 """The container's providers handlers may ask for, by the same name."""

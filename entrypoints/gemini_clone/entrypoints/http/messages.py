@@ -6,6 +6,11 @@
 - `?wait=N` waits up to N seconds for the reply and answers 200 when it is final in time.
   The message is stored before any waiting: a failure while waiting still answers 202.
 - The reply job carries the request's id (the `X-Request-ID` of the response).
+- With `Accept: text/event-stream` a post answers 200 as a stream: `accepted` (the 202
+  body), then the reply's events (`streaming.py`). Errors before the message is stored
+  (quota, validation, ownership) are problem details as always.
+- `GET .../{reply_id}/stream` follows a reply as it is written; `Last-Event-ID` resumes.
+- `POST .../{reply_id}/stop` stops a reply and answers it as it now is (200, idempotent).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
+from litestar.response import ServerSentEvent
 
 from gemini_clone.application.messaging.reading import (
     DEFAULT_PAGE_SIZE,
@@ -29,6 +35,8 @@ from gemini_clone.application.messaging.reading import (
     WaitForReply,
 )
 from gemini_clone.application.messaging.send_message import SendMessage, SendMessageInput
+from gemini_clone.application.messaging.stop_reply import StopReply
+from gemini_clone.application.messaging.streaming import StreamReply
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import Message, Role
@@ -46,6 +54,12 @@ from gemini_clone.entrypoints.http.schemas import (
     TaskStatusBody,
     message_body,
 )
+from gemini_clone.entrypoints.http.streaming import (
+    EVENT_STREAM,
+    event_stream,
+    wants_event_stream,
+)
+from gemini_clone.entrypoints.metrics import reply_stopped
 
 logger = logging.getLogger("gemini_clone.http")
 
@@ -96,7 +110,12 @@ class MessageController(Controller):
         responses={
             200: ResponseSpec(
                 data_container=PostedMessageBody,
-                description="With `wait`: the reply is final (completed, failed or blocked).",
+                description=(
+                    "With `wait`: the reply is final (completed, failed or blocked). With "
+                    "`Accept: text/event-stream`: a stream of Server-Sent Events, `accepted` "
+                    "(this body) then the reply's `delta`, `restart` and `done` events, as "
+                    "from `GET .../{reply_id}/stream`."
+                ),
                 generate_examples=False,
             ),
             **problems(
@@ -124,7 +143,7 @@ class MessageController(Controller):
                 description="Seconds to wait for the reply (0 to 60); 0 answers at once.",
             ),
         ] = 0,
-    ) -> Response[PostedMessageBody]:
+    ) -> Response[PostedMessageBody] | ServerSentEvent:
         user_id = request.user
         posted = await send_message.execute(
             SendMessageInput(
@@ -135,13 +154,23 @@ class MessageController(Controller):
             )
         )
         reply = posted.reply
+        headers = _rate_limit_headers(posted.usage)
+        headers["Location"] = f"{base_url(request)}/chatroom/{chatroom_id}/message/{reply.id}"
+        if wants_event_stream(request.headers.get("accept")):
+            # From the container, like `wait_for_reply`: one dependency per request.
+            stream_reply: StreamReply = request.app.state.container.stream_reply()
+            return event_stream(
+                stream_reply.events(reply),
+                accepted=PostedMessageBody(
+                    message=message_body(posted.message), reply=message_body(reply)
+                ),
+                headers=headers,
+            )
         if wait:
             # From the container, not a second dependency: Litestar resolves two or more
             # in an anyio task group on every request, waiting or not.
             wait_for_reply: WaitForReply = request.app.state.container.wait_for_reply()
             reply = await _wait_or_as_is(wait_for_reply, user_id, reply, wait)
-        headers = _rate_limit_headers(posted.usage)
-        headers["Location"] = f"{base_url(request)}/chatroom/{chatroom_id}/message/{reply.id}"
         return Response(
             PostedMessageBody(message=message_body(posted.message), reply=message_body(reply)),
             status_code=200 if reply.status.is_final else 202,
@@ -189,6 +218,67 @@ class MessageController(Controller):
     ) -> MessageBody:
         user_id = request.user
         return message_body(await get_message.execute(user_id, message_id, chatroom_id))
+
+    @get(
+        "/{chatroom_id:str}/message/{reply_id:str}/stream",
+        summary="Follow a reply as it is written (Server-Sent Events)",
+        description=(
+            "`text/event-stream`. Events: `delta` (`{attempt, text}`: the next piece), "
+            "`restart` (`{attempt}`: a new attempt starts over; drop the text so far), "
+            "`done` (the final message; the stream ends), and `: keep-alive` comments at "
+            "least every 15 s. Every event has an `id`; send the last one back as "
+            "`Last-Event-ID` to get only what came after it. A reply that is already final "
+            "answers its whole text as one `delta`, then `done`."
+        ),
+        media_type=EVENT_STREAM,
+        response_description="The reply's events.",
+        responses=problems(401, 422, codes=_MESSAGE_NOT_FOUND),
+    )
+    async def stream(
+        self,
+        chatroom_id: ChatroomIdParam,
+        reply_id: Annotated[MessageId, PathParameter(description="The reply's id (a UUID).")],
+        request: Request[UserId, Any, Any],
+        stream_reply: NamedDependency[StreamReply],
+        last_event_id: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Last-Event-ID",
+                max_length=64,
+                description="The `id` of the last event received, to resume after it.",
+            ),
+        ] = None,
+    ) -> ServerSentEvent:
+        events = await stream_reply.execute(
+            request.user, chatroom_id, reply_id, last_event_id=last_event_id
+        )
+        return event_stream(events)
+
+    @post(
+        "/{chatroom_id:str}/message/{reply_id:str}/stop",
+        status_code=200,
+        summary="Stop a reply",
+        description=(
+            "A queued reply is cancelled at once and gives its quota unit back. A reply "
+            "being written stops within a second wherever its worker runs: `completed` with "
+            'the text so far and `finish_reason: "stopped"` (the unit is kept), or '
+            "`cancelled` with the unit given back when no text had come yet. A final reply "
+            "is answered as it is: stopping is idempotent. Open streams of the reply end "
+            "with `done`."
+        ),
+        response_description="The reply as it now is.",
+        responses=problems(401, 422, codes=_MESSAGE_NOT_FOUND),
+    )
+    async def stop(
+        self,
+        chatroom_id: ChatroomIdParam,
+        reply_id: Annotated[MessageId, PathParameter(description="The reply's id (a UUID).")],
+        request: Request[UserId, Any, Any],
+        stop_reply: NamedDependency[StopReply],
+    ) -> MessageBody:
+        stopped = await stop_reply.execute(request.user, chatroom_id, reply_id)
+        reply_stopped(stopped.outcome)
+        return message_body(stopped.reply)
 
     @get(
         "/message-status/{task_id:str}",

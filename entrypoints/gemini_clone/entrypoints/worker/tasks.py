@@ -74,9 +74,7 @@ async def _hand_back(
     container: Container, reply_id: MessageId, request_id: str | None, *, requeue: bool
 ) -> None:
     try:
-        async with container.uow()() as uow:
-            await uow.messages.release(reply_id)
-            await uow.commit()
+        await container.reply_store().release(reply_id)
         if requeue:
             await container.reply_jobs().enqueue(reply_id, request_id=request_id)
     except Exception as error:

@@ -7,22 +7,9 @@ from collections.abc import Sequence
 from gemini_clone.domain.messages import Role
 from gemini_clone.ports.language_model import GenerationRequest, Turn
 
-HISTORY_BATCH = 50
 HISTORY_MAX_MESSAGES = 100
 """At most this many earlier messages are read, whatever the budget: many short turns
 would otherwise make every reply read a long history."""
-CHARS_PER_TOKEN = 4
-TOKENS_PER_TURN = 4
-
-
-def estimate_tokens(text: str) -> int:
-    """A cheap estimate (about four characters a token), so no network call per message."""
-    return len(text) // CHARS_PER_TOKEN + TOKENS_PER_TURN
-
-
-def history_budget(question: str, token_budget: int) -> int:
-    """The tokens left for earlier turns once the question is in."""
-    return token_budget - estimate_tokens(question)
 
 
 def build_request(

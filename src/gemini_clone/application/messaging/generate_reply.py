@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,6 +13,7 @@ from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import MessageError, MessageStatus
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.language_model import (
+    GenerationChunk,
     GenerationRequest,
     GenerationResult,
     LanguageModel,
@@ -18,6 +22,8 @@ from gemini_clone.ports.language_model import (
     collect,
 )
 from gemini_clone.ports.replies import ClaimedReply, ReplyResult, ReplyStore
+from gemini_clone.ports.reply_pieces import Piece, PieceKind, ReplyPieces
+from gemini_clone.ports.reply_stops import ReplyStops
 
 logger = logging.getLogger("gemini_clone.replies")
 
@@ -26,6 +32,8 @@ class ReplyOutcome(enum.StrEnum):
     COMPLETED = "completed"
     FAILED = "failed"
     BLOCKED = "blocked"
+    CANCELLED = "cancelled"
+    """Stopped before any text came."""
     SKIPPED = "skipped"
     """Nothing to do: the reply is gone, final already, or another worker holds it."""
 
@@ -55,6 +63,16 @@ class GenerateReply:
     - A blocked prompt or answer makes the reply `blocked`; the unit is used.
     - A failure of ours or the model's (unavailable, misconfigured, a bug) makes it `failed`
       with a code and gives the quota unit back.
+    - The text is published piece by piece as the model writes it (`pieces`); an attempt
+      after the first starts with `restart`, so readers drop what an earlier one wrote.
+      Once the outcome is stored, `done`.
+    - A stop request (`stops`) ends the generation at once: with text, the reply is
+      `completed` with the text so far and finish reason `stopped` (the unit is kept: the
+      model worked); with none yet, `cancelled` and the unit is given back.
+    - While the model writes, the claim's lease is renewed every third of its length, so
+      a slow model's reply is never taken over while its worker lives; a renewal that
+      finds the reply no longer this claim's (stopped, deleted, taken over) ends the
+      generation.
     """
 
     def __init__(
@@ -63,11 +81,16 @@ class GenerateReply:
         model: LanguageModel,
         clock: Clock,
         settings: ReplySettings,
+        *,
+        pieces: ReplyPieces | None = None,
+        stops: ReplyStops | None = None,
     ) -> None:
         self._store = store
         self._model = model
         self._clock = clock
         self._settings = settings
+        self._pieces = pieces
+        self._stops = stops
 
     async def execute(self, reply_id: MessageId) -> ReplyOutcome:
         now = self._clock.now()
@@ -85,12 +108,93 @@ class GenerateReply:
             claimed.history,
             system_instruction=self._settings.system_instruction,
         )
-        outcome = await self._generate(reply_id, request)
-        return await self._finish(reply_id, claimed, outcome)
+        outcome = await self._generate_or_stop(reply_id, claimed, request)
+        finished = await self._finish(reply_id, claimed, outcome)
+        if finished is not ReplyOutcome.SKIPPED and self._pieces is not None:
+            self._pieces.publish(reply_id, Piece(kind=PieceKind.DONE, attempt=claimed.attempt))
+        return finished
 
-    async def _generate(self, reply_id: MessageId, request: GenerationRequest) -> _Outcome:
+    async def _generate_or_stop(
+        self, reply_id: MessageId, claimed: ClaimedReply, request: GenerationRequest
+    ) -> _Outcome:
+        written: list[str] = []
         try:
-            result = await collect(self._model.stream(request))
+            async with asyncio.timeout(None) as cutoff:
+                # A stop, or a lease found lost, moves the cutoff to now: the generation
+                # ends at its next await.
+                def cut() -> None:
+                    cutoff.reschedule(0)
+
+                with (
+                    self._stops.watch(reply_id, cut) if self._stops else nullcontext(),
+                    self._lease_kept(reply_id, claimed, on_lost=cut),
+                ):
+                    return await self._generate(reply_id, claimed, request, written)
+        except TimeoutError:
+            if not cutoff.expired():
+                raise
+        logger.info("reply %s stopped", reply_id)
+        text = "".join(written)
+        if text:
+            return _Outcome(
+                status=MessageStatus.COMPLETED,
+                content=text,
+                result=GenerationResult(
+                    text=text, finish_reason="stopped", block_reason=None, usage=None, model=None
+                ),
+            )
+        return _Outcome(status=MessageStatus.CANCELLED)
+
+    @contextmanager
+    def _lease_kept(
+        self, reply_id: MessageId, claimed: ClaimedReply, *, on_lost: Callable[[], None]
+    ) -> Iterator[None]:
+        """Renew the claim's lease every third of its length while inside; `on_lost` when
+        the reply is no longer this claim's (stopped, deleted, taken over)."""
+        loop = asyncio.get_running_loop()
+        interval = self._settings.lease.total_seconds() / 3
+        renewal: asyncio.Task[None] | None = None
+        handle: asyncio.TimerHandle | None = None
+
+        async def renew() -> None:
+            nonlocal handle
+            try:
+                kept = await self._store.renew(
+                    reply_id,
+                    attempt=claimed.attempt,
+                    lease_until=self._clock.now() + self._settings.lease,
+                )
+            except Exception as error:
+                # The database may be back by the next beat; the lease has two more.
+                logger.warning("lease of reply %s not renewed: %s", reply_id, error)
+                kept = True
+            if kept:
+                handle = loop.call_later(interval, beat)
+            else:
+                logger.info("reply %s is no longer this worker's; stopping", reply_id)
+                on_lost()
+
+        def beat() -> None:
+            nonlocal renewal
+            renewal = loop.create_task(renew())
+
+        handle = loop.call_later(interval, beat)
+        try:
+            yield
+        finally:
+            handle.cancel()
+            if renewal is not None:
+                renewal.cancel()
+
+    async def _generate(
+        self,
+        reply_id: MessageId,
+        claimed: ClaimedReply,
+        request: GenerationRequest,
+        written: list[str],
+    ) -> _Outcome:
+        try:
+            result = await collect(self._published(reply_id, claimed, request, written))
         except ModelConfigurationError as error:
             logger.error("language model misconfigured (%s): %s", error.code, error.message)
             return _Outcome(
@@ -118,6 +222,27 @@ class GenerateReply:
             )
         return _Outcome(status=MessageStatus.COMPLETED, content=result.text, result=result)
 
+    async def _published(
+        self,
+        reply_id: MessageId,
+        claimed: ClaimedReply,
+        request: GenerationRequest,
+        written: list[str],
+    ) -> AsyncIterator[GenerationChunk]:
+        """The model's chunks, each one's text kept in `written` and published."""
+        pieces = self._pieces
+        attempt = claimed.attempt
+        async for chunk in self._model.stream(request):
+            if chunk.text:
+                if pieces is not None:
+                    if not written and attempt > 1:
+                        pieces.publish(reply_id, Piece(kind=PieceKind.RESTART, attempt=attempt))
+                    pieces.publish(
+                        reply_id, Piece(kind=PieceKind.DELTA, attempt=attempt, text=chunk.text)
+                    )
+                written.append(chunk.text)
+            yield chunk
+
     async def _finish(
         self, reply_id: MessageId, claimed: ClaimedReply, outcome: _Outcome
     ) -> ReplyOutcome:
@@ -133,9 +258,12 @@ class GenerateReply:
                 error=outcome.error,
                 completed_at=self._clock.now(),
             ),
-            give_back=claimed.quota if outcome.status is MessageStatus.FAILED else None,
+            give_back=claimed.quota if outcome.status in _GIVING_BACK else None,
         )
         return ReplyOutcome(outcome.status.value) if stored else ReplyOutcome.SKIPPED
+
+
+_GIVING_BACK = (MessageStatus.FAILED, MessageStatus.CANCELLED)
 
 
 def _finish_reason(result: GenerationResult | None) -> str | None:

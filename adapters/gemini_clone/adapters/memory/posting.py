@@ -1,0 +1,45 @@
+"""The message post in memory, under the store's lock (one writer at a time)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from gemini_clone.adapters.memory.tables import InMemoryStore
+from gemini_clone.domain.errors import NotFound
+from gemini_clone.domain.ids import ChatroomId, UserId
+from gemini_clone.domain.messages import Message
+from gemini_clone.domain.quota import allows_another, refused_count
+from gemini_clone.ports.posting import MessagePosting, QuotaTake
+
+
+class InMemoryPosting(MessagePosting):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    async def owner_plan_status(self, chatroom_id: ChatroomId, user_id: UserId) -> str | None:
+        async with self._store.lock:
+            tables = self._store.tables
+            room = tables.chatrooms.get(chatroom_id)
+            if room is None or room.user_id != user_id:
+                raise NotFound.chatroom()
+            subscription = tables.subscriptions.get(user_id)
+        return None if subscription is None else subscription.status
+
+    async def store(
+        self, message: Message, reply: Message, *, day: date, limit: int | None
+    ) -> QuotaTake:
+        async with self._store.lock:
+            tables = self._store.tables
+            key = (message.user_id, day)
+            used = tables.usage.get(key, 0)
+            if not allows_another(used, limit):
+                assert limit is not None  # only a finite limit refuses
+                return QuotaTake(taken=False, used=refused_count(used, limit))
+            room = tables.chatrooms.get(message.chatroom_id)
+            if room is None or room.user_id != message.user_id:
+                raise NotFound.chatroom()
+            tables.usage[key] = used + 1
+            tables.messages[message.id] = message
+            tables.messages[reply.id] = reply
+            tables.chatrooms[room.id] = room.with_messages(2, message.created_at)
+        return QuotaTake(taken=True, used=used + 1)

@@ -1,0 +1,130 @@
+"""The worker's claim, finish, lease renewal and hand-back, and a stop's cancel, in memory,
+under the store's lock."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date, datetime
+
+from gemini_clone.adapters.memory.tables import InMemoryStore
+from gemini_clone.domain.history import within_budget
+from gemini_clone.domain.ids import MessageId
+from gemini_clone.domain.messages import MessageStatus
+from gemini_clone.domain.quota import after_give_back
+from gemini_clone.ports.language_model import Turn
+from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyStore
+
+
+class InMemoryReplyStore(ReplyStore):
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    async def claim(
+        self,
+        reply_id: MessageId,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        token_budget: int,
+        history_limit: int,
+    ) -> ClaimedReply | None:
+        async with self._store.lock:
+            messages = self._store.tables.messages
+            reply = messages.get(reply_id)
+            if reply is None or not reply.is_claimable(now) or reply.in_reply_to is None:
+                return None
+            question = messages.get(reply.in_reply_to)
+            if question is None:
+                return None
+            messages[reply_id] = replace(
+                reply,
+                status=MessageStatus.PROCESSING,
+                lease_expires_at=lease_until,
+                attempts=reply.attempts + 1,
+            )
+            earlier = sorted(
+                (
+                    message
+                    for message in messages.values()
+                    if message.chatroom_id == question.chatroom_id
+                    and message.status is MessageStatus.COMPLETED
+                    and message.created_at < question.created_at
+                ),
+                key=lambda message: (message.created_at, message.id),
+                reverse=True,
+            )
+        history = within_budget(
+            question.content, earlier, token_budget=token_budget, limit=history_limit
+        )
+        return ClaimedReply(
+            attempt=reply.attempts + 1,
+            question=question.content,
+            history=[Turn(role=message.role, text=message.content) for message in history],
+            quota=None
+            if question.quota_day is None
+            else QuotaUnit(user_id=question.user_id, day=date.fromisoformat(question.quota_day)),
+        )
+
+    async def finish(
+        self, reply_id: MessageId, result: ReplyResult, *, give_back: QuotaUnit | None
+    ) -> bool:
+        async with self._store.lock:
+            tables = self._store.tables
+            reply = tables.messages.get(reply_id)
+            if reply is None or reply.status is not MessageStatus.PROCESSING:
+                return False
+            tables.messages[reply_id] = replace(
+                reply,
+                status=result.status,
+                content=result.content,
+                model=result.model,
+                finish_reason=result.finish_reason,
+                usage=result.usage,
+                error=result.error,
+                completed_at=result.completed_at,
+                lease_expires_at=None,
+            )
+            if give_back is not None:
+                key = (give_back.user_id, give_back.day)
+                if key in tables.usage:
+                    tables.usage[key] = after_give_back(tables.usage[key])
+        return True
+
+    async def cancel(
+        self, reply_id: MessageId, *, cancelled_at: datetime, being_written: bool
+    ) -> bool:
+        async with self._store.lock:
+            tables = self._store.tables
+            reply = tables.messages.get(reply_id)
+            if reply is None or not reply.is_cancellable(being_written=being_written):
+                return False
+            tables.messages[reply_id] = replace(
+                reply,
+                status=MessageStatus.CANCELLED,
+                completed_at=cancelled_at,
+                lease_expires_at=None,
+            )
+            question = tables.messages.get(reply.in_reply_to) if reply.in_reply_to else None
+            if question is not None and question.quota_day is not None:
+                key = (question.user_id, date.fromisoformat(question.quota_day))
+                if key in tables.usage:
+                    tables.usage[key] = after_give_back(tables.usage[key])
+        return True
+
+    async def renew(self, reply_id: MessageId, *, attempt: int, lease_until: datetime) -> bool:
+        async with self._store.lock:
+            messages = self._store.tables.messages
+            reply = messages.get(reply_id)
+            if reply is None or not reply.is_held_by(attempt):
+                return False
+            messages[reply_id] = replace(reply, lease_expires_at=lease_until)
+        return True
+
+    async def release(self, reply_id: MessageId) -> None:
+        async with self._store.lock:
+            messages = self._store.tables.messages
+            reply = messages.get(reply_id)
+            if reply is not None and reply.status is MessageStatus.PROCESSING:
+                messages[reply_id] = replace(
+                    reply, status=MessageStatus.QUEUED, lease_expires_at=None
+                )

@@ -1,0 +1,52 @@
+"""Chatrooms in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from gemini_clone.adapters.memory.repositories.base import InMemoryRepository
+from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.ids import ChatroomId, UserId
+from gemini_clone.ports.repositories import ChatroomRepository
+
+
+class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
+    async def add(self, chatroom: Chatroom) -> None:
+        self._tables.chatrooms[chatroom.id] = chatroom
+
+    async def get(self, chatroom_id: ChatroomId, user_id: UserId) -> Chatroom | None:
+        """The chatroom if it exists and belongs to this user."""
+        chatroom = self._tables.chatrooms.get(chatroom_id)
+        return chatroom if chatroom is not None and chatroom.user_id == user_id else None
+
+    async def list_for_user(
+        self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
+    ) -> Sequence[Chatroom]:
+        """Newest activity first (ties by id); `before` excludes it and everything newer."""
+        rooms = [
+            room
+            for room in self._tables.chatrooms.values()
+            if room.user_id == user_id
+            and (before is None or (room.last_activity_at, room.id) < before)
+        ]
+        rooms.sort(key=lambda room: (room.last_activity_at, room.id), reverse=True)
+        return rooms[:limit]
+
+    async def update_title(self, chatroom: Chatroom) -> None:
+        stored = self._tables.chatrooms.get(chatroom.id)
+        if stored is not None:
+            self._tables.chatrooms[chatroom.id] = replace(
+                stored, title=chatroom.title, updated_at=chatroom.updated_at
+            )
+
+    async def delete(self, chatroom_id: ChatroomId) -> None:
+        """Delete the room and its messages."""
+        self._tables.chatrooms.pop(chatroom_id, None)
+        doomed = [m.id for m in self._tables.messages.values() if m.chatroom_id == chatroom_id]
+        for message_id in doomed:
+            del self._tables.messages[message_id]
+
+    async def count_for_user(self, user_id: UserId) -> int:
+        return sum(1 for room in self._tables.chatrooms.values() if room.user_id == user_id)

@@ -1,0 +1,88 @@
+"""Messages in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from gemini_clone.adapters.memory.repositories.base import InMemoryRepository
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.messages import (
+    PENDING_STATUSES,
+    Message,
+    MessageStatus,
+    Role,
+)
+from gemini_clone.ports.repositories import MessageRepository
+
+
+class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
+    async def add_many(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            self._tables.messages[message.id] = message
+
+    async def get(self, message_id: MessageId, user_id: UserId) -> Message | None:
+        """The message if it exists and belongs to this user."""
+        message = self._tables.messages.get(message_id)
+        return message if message is not None and message.user_id == user_id else None
+
+    async def get_any(self, message_id: MessageId) -> Message | None:
+        return self._tables.messages.get(message_id)
+
+    async def list_page(
+        self,
+        chatroom_id: ChatroomId,
+        *,
+        limit: int,
+        before: tuple[datetime, MessageId] | None,
+    ) -> Sequence[Message]:
+        """Newest first (ties by id): the page strictly older than `before`."""
+        return self._newest_first(
+            (
+                message
+                for message in self._tables.messages.values()
+                if message.chatroom_id == chatroom_id
+                and (before is None or (message.created_at, message.id) < before)
+            ),
+            limit,
+        )
+
+    async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> int:
+        """Cancel the room's queued and processing replies; how many were cancelled."""
+        pending = [
+            message
+            for message in self._tables.messages.values()
+            if message.chatroom_id == chatroom_id
+            and message.role is Role.MODEL
+            and message.status in PENDING_STATUSES
+        ]
+        for reply in pending:
+            self._tables.messages[reply.id] = replace(
+                reply, status=MessageStatus.CANCELLED, completed_at=now, lease_expires_at=None
+            )
+        return len(pending)
+
+    async def stale_replies(
+        self, *, queued_before: datetime, now: datetime, limit: int
+    ) -> Sequence[MessageId]:
+        """Replies queued before `queued_before` or with a lease ended by `now`, oldest first."""
+        stale = sorted(
+            (
+                message
+                for message in self._tables.messages.values()
+                if message.role is Role.MODEL
+                and (
+                    (message.status is MessageStatus.QUEUED and message.created_at < queued_before)
+                    or message.lease_ended(now)
+                )
+            ),
+            key=lambda message: (message.created_at, message.id),
+        )
+        return [message.id for message in stale[:limit]]
+
+    @staticmethod
+    def _newest_first(messages: Iterable[Message], limit: int) -> Sequence[Message]:
+        ordered = sorted(messages, key=lambda message: (message.created_at, message.id))
+        ordered.reverse()
+        return ordered[:limit]

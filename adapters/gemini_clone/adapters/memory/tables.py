@@ -1,0 +1,60 @@
+"""The in-memory tables behind the in-memory repositories (adapters.memory.repositories),
+which keep the same contract as the SQL ones in dictionaries.
+
+`InMemoryStore` holds the committed state; each `InMemoryUnitOfWork` works on its own
+copy of it (`InMemoryTables`) and swaps it in on commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, RefreshTokenId, UserId
+from gemini_clone.domain.messages import Message
+from gemini_clone.domain.subscriptions import Subscription
+from gemini_clone.domain.users import OtpChallenge, RefreshToken, User
+
+
+@dataclass(slots=True, kw_only=True)
+class InMemoryTables:
+    """Every table as a dictionary of immutable entities, so a copy is a shallow one."""
+
+    users: dict[UserId, User] = field(default_factory=dict)
+    otps: dict[OtpChallengeId, OtpChallenge] = field(default_factory=dict)
+    refresh_tokens: dict[RefreshTokenId, RefreshToken] = field(default_factory=dict)
+    chatrooms: dict[ChatroomId, Chatroom] = field(default_factory=dict)
+    messages: dict[MessageId, Message] = field(default_factory=dict)
+    subscriptions: dict[UserId, Subscription] = field(default_factory=dict)
+    usage: dict[tuple[UserId, date], int] = field(default_factory=dict)
+    payment_events: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+
+    def copy(self) -> InMemoryTables:
+        copied = InMemoryTables()
+        copied.load(self)
+        return copied
+
+    def load(self, other: InMemoryTables) -> None:
+        """Replace this state with a copy of `other`, in place (repositories keep it)."""
+        self.users = dict(other.users)
+        self.otps = dict(other.otps)
+        self.refresh_tokens = dict(other.refresh_tokens)
+        self.chatrooms = dict(other.chatrooms)
+        self.messages = dict(other.messages)
+        self.subscriptions = dict(other.subscriptions)
+        self.usage = dict(other.usage)
+        self.payment_events = dict(other.payment_events)
+
+
+class InMemoryStore:
+    """The committed state shared by the units of work of one process (or one test).
+
+    `lock` lets one unit of work at a time run, from `async with` to its end, which makes
+    every unit of work serialisable (and concurrent quota takes exact).
+    """
+
+    def __init__(self) -> None:
+        self.tables = InMemoryTables()
+        self.lock = asyncio.Lock()

@@ -1,0 +1,40 @@
+"""What every SQL repository shares: the unit of work's connection and its error mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from typing import Any
+
+from sqlalchemy import CursorResult, Executable, Table
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
+from gemini_clone.domain.ids import UserId
+
+
+class SqlRepository:
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def _execute(self, statement: Executable) -> CursorResult[Any]:
+        try:
+            return await self._connection.execute(statement)
+        except DRIVER_ERRORS as error:
+            raise database_unavailable() from error
+
+    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT with the dialect's `ON CONFLICT` clauses."""
+        if self._connection.dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+
+IN_LIST_SIZE = 500
+"""Ids per `IN (...)` list: each is a bound parameter, and drivers cap their number."""
+
+
+def chunks(ids: Collection[UserId]) -> Iterator[list[UserId]]:
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), IN_LIST_SIZE):
+        yield unique[start : start + IN_LIST_SIZE]

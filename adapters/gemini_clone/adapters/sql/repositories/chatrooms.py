@@ -1,0 +1,85 @@
+"""Chatrooms over SQLAlchemy Core."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import (
+    RowMapping,
+    delete,
+    func,
+    select,
+    tuple_,
+    update,
+)
+
+from gemini_clone.adapters.sql.repositories.base import SqlRepository
+from gemini_clone.adapters.sql.tables import chatrooms
+from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.ids import ChatroomId, UserId
+from gemini_clone.ports.repositories import ChatroomRepository
+
+
+class SqlChatroomRepository(SqlRepository, ChatroomRepository):
+    async def add(self, chatroom: Chatroom) -> None:
+        await self._execute(
+            chatrooms.insert().values(
+                id=chatroom.id,
+                user_id=chatroom.user_id,
+                title=chatroom.title,
+                created_at=chatroom.created_at,
+                updated_at=chatroom.updated_at,
+                last_message_at=chatroom.last_message_at,
+                last_activity_at=chatroom.last_activity_at,
+                message_count=chatroom.message_count,
+            )
+        )
+
+    async def get(self, chatroom_id: ChatroomId, user_id: UserId) -> Chatroom | None:
+        """The chatroom if it exists and belongs to this user."""
+        statement = select(chatrooms).where(
+            chatrooms.c.id == chatroom_id, chatrooms.c.user_id == user_id
+        )
+        row = (await self._execute(statement)).mappings().one_or_none()
+        return None if row is None else _chatroom(row)
+
+    async def list_for_user(
+        self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
+    ) -> Sequence[Chatroom]:
+        """Newest activity first (ties by id); `before` excludes it and everything newer."""
+        c = chatrooms.c
+        statement = select(chatrooms).where(c.user_id == user_id)
+        if before is not None:
+            statement = statement.where(tuple_(c.last_activity_at, c.id) < tuple_(*before))
+        statement = statement.order_by(c.last_activity_at.desc(), c.id.desc()).limit(limit)
+        return [_chatroom(row) for row in (await self._execute(statement)).mappings()]
+
+    async def update_title(self, chatroom: Chatroom) -> None:
+        await self._execute(
+            update(chatrooms)
+            .where(chatrooms.c.id == chatroom.id)
+            .values(title=chatroom.title, updated_at=chatroom.updated_at)
+        )
+
+    async def delete(self, chatroom_id: ChatroomId) -> None:
+        """Delete the room; its messages go with it (foreign key cascade)."""
+        await self._execute(delete(chatrooms).where(chatrooms.c.id == chatroom_id))
+
+    async def count_for_user(self, user_id: UserId) -> int:
+        statement = (
+            select(func.count()).select_from(chatrooms).where(chatrooms.c.user_id == user_id)
+        )
+        return int((await self._execute(statement)).scalar_one())
+
+
+def _chatroom(row: RowMapping) -> Chatroom:
+    return Chatroom(
+        id=ChatroomId(row["id"]),
+        user_id=UserId(row["user_id"]),
+        title=row["title"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        last_message_at=row["last_message_at"],
+        message_count=row["message_count"],
+    )

@@ -1,0 +1,160 @@
+"""Messages over SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    RowMapping,
+    and_,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+
+from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
+from gemini_clone.adapters.sql.repositories.base import SqlRepository
+from gemini_clone.adapters.sql.rules import lease_ended
+from gemini_clone.adapters.sql.tables import messages
+from gemini_clone.adapters.sql.types import UtcDateTime
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.messages import (
+    PENDING_STATUSES,
+    Message,
+    MessageError,
+    MessageStatus,
+    Role,
+    TokenUsage,
+)
+from gemini_clone.ports.repositories import MessageRepository
+
+
+class SqlMessageRepository(SqlRepository, MessageRepository):
+    async def add_many(self, messages: Sequence[Message]) -> None:
+        """One INSERT executed for every row (the driver sends them in one round trip); the
+        statement is constant, so SQLAlchemy compiles it once for the process."""
+        try:
+            await self._connection.execute(_INSERT_MESSAGE, [message_row(m) for m in messages])
+        except DRIVER_ERRORS as error:
+            raise database_unavailable() from error
+
+    async def get(self, message_id: MessageId, user_id: UserId) -> Message | None:
+        """The message if it exists and belongs to this user."""
+        statement = select(messages).where(
+            messages.c.id == message_id, messages.c.user_id == user_id
+        )
+        row = (await self._execute(statement)).mappings().one_or_none()
+        return None if row is None else _message(row)
+
+    async def get_any(self, message_id: MessageId) -> Message | None:
+        statement = select(messages).where(messages.c.id == message_id)
+        row = (await self._execute(statement)).mappings().one_or_none()
+        return None if row is None else _message(row)
+
+    async def list_page(
+        self,
+        chatroom_id: ChatroomId,
+        *,
+        limit: int,
+        before: tuple[datetime, MessageId] | None,
+    ) -> Sequence[Message]:
+        """Newest first (ties by id): the page strictly older than `before`."""
+        c = messages.c
+        statement = select(messages).where(c.chatroom_id == chatroom_id)
+        if before is not None:
+            statement = statement.where(tuple_(c.created_at, c.id) < tuple_(*before))
+        statement = statement.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
+        return [_message(row) for row in (await self._execute(statement)).mappings()]
+
+    async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> int:
+        """Cancel the room's queued and processing replies; how many were cancelled."""
+        c = messages.c
+        result = await self._execute(
+            update(messages)
+            .where(
+                c.chatroom_id == chatroom_id,
+                c.role == Role.MODEL.value,
+                c.status.in_([status.value for status in PENDING_STATUSES]),
+            )
+            .values(status=MessageStatus.CANCELLED.value, completed_at=now, lease_expires_at=None)
+        )
+        return result.rowcount
+
+    async def stale_replies(
+        self, *, queued_before: datetime, now: datetime, limit: int
+    ) -> Sequence[MessageId]:
+        """Replies queued before `queued_before` or with a lease ended by `now`, oldest first."""
+        c = messages.c
+        statement = (
+            select(c.id)
+            .where(
+                c.role == Role.MODEL.value,
+                or_(
+                    and_(c.status == MessageStatus.QUEUED.value, c.created_at < queued_before),
+                    lease_ended(literal(now, UtcDateTime())),
+                ),
+            )
+            .order_by(c.created_at, c.id)
+            .limit(limit)
+        )
+        return [MessageId(reply_id) for reply_id in (await self._execute(statement)).scalars()]
+
+
+_INSERT_MESSAGE = messages.insert()
+
+
+def message_row(message: Message) -> dict[str, Any]:
+    """The message's column values (also what the one-statement post inserts)."""
+    return {
+        "id": message.id,
+        "chatroom_id": message.chatroom_id,
+        "user_id": message.user_id,
+        "role": message.role.value,
+        "content": message.content,
+        "status": message.status.value,
+        "created_at": message.created_at,
+        "in_reply_to": message.in_reply_to,
+        "model": message.model,
+        "finish_reason": message.finish_reason,
+        "usage": usage_document(message.usage),
+        "error_code": message.error.code if message.error else None,
+        "error_message": message.error.message if message.error else None,
+        "completed_at": message.completed_at,
+        "lease_expires_at": message.lease_expires_at,
+        "attempts": message.attempts,
+        "quota_day": message.quota_day,
+    }
+
+
+def usage_document(usage: TokenUsage | None) -> dict[str, int] | None:
+    """The usage column's JSON document (also what the one-statement finish stores)."""
+    return None if usage is None else dataclasses.asdict(usage)
+
+
+def _message(row: RowMapping) -> Message:
+    usage, error_code = row["usage"], row["error_code"]
+    return Message(
+        id=MessageId(row["id"]),
+        chatroom_id=ChatroomId(row["chatroom_id"]),
+        user_id=UserId(row["user_id"]),
+        role=Role(row["role"]),
+        content=row["content"],
+        status=MessageStatus(row["status"]),
+        created_at=row["created_at"],
+        in_reply_to=None if row["in_reply_to"] is None else MessageId(row["in_reply_to"]),
+        model=row["model"],
+        finish_reason=row["finish_reason"],
+        usage=None if usage is None else TokenUsage(**usage),
+        error=None
+        if error_code is None
+        else MessageError(code=error_code, message=row["error_message"] or ""),
+        completed_at=row["completed_at"],
+        lease_expires_at=row["lease_expires_at"],
+        attempts=row["attempts"],
+        quota_day=row["quota_day"],
+    )

@@ -1,0 +1,260 @@
+"""The hot paths' rules in SQL, each written once as a SQLAlchemy Core expression.
+
+The SQLAlchemy path (`SqlPosting`, `SqlReplyStore`) runs them statement by statement in
+one transaction; PostgreSQL's one-statement path (`PostgresPosting`, `PostgresReplyStore`)
+composes the same expressions into one statement per call, compiled once. Each has a
+Python twin in the domain, named in its docstring; one contract suite per port
+(tests/adapters/test_posting_contract.py, test_reply_store_contract.py) holds them together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BindParameter,
+    Column,
+    ColumnElement,
+    Integer,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
+
+from gemini_clone.adapters.sql.tables import chatrooms, daily_usage, messages, subscriptions
+from gemini_clone.domain.history import CHARS_PER_TOKEN, TOKENS_PER_TURN
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.messages import MessageStatus, Role
+
+Value = ColumnElement[Any]
+"""A bound parameter or a column of an enclosing statement."""
+
+InsertInto = Callable[[Table], postgresql.Insert | sqlite.Insert]
+
+_m = messages.c
+_u = daily_usage.c
+_c = chatrooms.c
+_question = messages.alias("q")
+
+
+def lease_ended(now: Value) -> ColumnElement[bool]:
+    """`Message.lease_ended`: processing with a lease that ended before `now`."""
+    return and_(_m.status == MessageStatus.PROCESSING.value, _m.lease_expires_at < now)
+
+
+def claimable(now: Value) -> ColumnElement[bool]:
+    """`Message.is_claimable`: a reply, queued or with an ended lease."""
+    return and_(
+        _m.role == Role.MODEL.value,
+        or_(_m.status == MessageStatus.QUEUED.value, lease_ended(now)),
+    )
+
+
+def claim(reply_id: Value, now: Value, lease_until: Value) -> ReturningUpdate[MessageId, int]:
+    """Move a claimable reply whose question exists to `processing` until `lease_until`,
+    counting an attempt; returns the question's id and the attempt, no row when nothing
+    was claimed."""
+    question_exists = exists().where(_question.c.id == _m.in_reply_to)
+    return (
+        update(messages)
+        .where(_m.id == reply_id, claimable(now), question_exists)
+        .values(
+            status=MessageStatus.PROCESSING.value,
+            lease_expires_at=lease_until,
+            attempts=_m.attempts + 1,
+        )
+        .returning(_m.in_reply_to, _m.attempts)
+    )
+
+
+def finish(reply_id: Value, outcome: Mapping[str, Value]) -> ReturningUpdate[MessageId]:
+    """Store a reply's outcome (column values) if it is still `processing`; returns its id,
+    no row when it no longer is."""
+    return (
+        update(messages)
+        .where(_m.id == reply_id, _m.status == MessageStatus.PROCESSING.value)
+        .values(**outcome, lease_expires_at=None)
+        .returning(_m.id)
+    )
+
+
+def cancellable(*, being_written: bool) -> ColumnElement[bool]:
+    """`Message.is_cancellable`: a reply, queued (or, being written, processing)."""
+    statuses = [MessageStatus.QUEUED.value]
+    if being_written:
+        statuses.append(MessageStatus.PROCESSING.value)
+    return and_(_m.role == Role.MODEL.value, _m.status.in_(statuses))
+
+
+def cancel(
+    reply_id: Value, cancelled_at: Value, *, being_written: bool
+) -> ReturningUpdate[MessageId]:
+    """Make a cancellable reply `cancelled` at `cancelled_at` with no lease; returns its
+    question's id, no row when nothing was cancelled."""
+    return (
+        update(messages)
+        .where(_m.id == reply_id, cancellable(being_written=being_written))
+        .values(
+            status=MessageStatus.CANCELLED.value, completed_at=cancelled_at, lease_expires_at=None
+        )
+        .returning(_m.in_reply_to)
+    )
+
+
+def held_by(attempt: Value) -> ColumnElement[bool]:
+    """`Message.is_held_by`: processing under claim number `attempt`."""
+    return and_(_m.status == MessageStatus.PROCESSING.value, _m.attempts == attempt)
+
+
+def renew(reply_id: Value, attempt: Value, lease_until: Value) -> ReturningUpdate[MessageId]:
+    """Move the lease of a reply claim `attempt` holds; returns its id, no row otherwise."""
+    return (
+        update(messages)
+        .where(_m.id == reply_id, held_by(attempt))
+        .values(lease_expires_at=lease_until)
+        .returning(_m.id)
+    )
+
+
+def quota_unit(question_id: Value) -> Select[UserId, str]:
+    """The user and day whose unit the question took; no row when it took none."""
+    q = _question.c
+    return select(q.user_id, q.quota_day).where(q.id == question_id, q.quota_day.is_not(None))
+
+
+def release(reply_id: Value) -> Update:
+    """Put a `processing` reply back to `queued` with no lease."""
+    return (
+        update(messages)
+        .where(_m.id == reply_id, _m.status == MessageStatus.PROCESSING.value)
+        .values(status=MessageStatus.QUEUED.value, lease_expires_at=None)
+    )
+
+
+def _allows_another(used: Value, limit: Value) -> ColumnElement[bool]:
+    """`domain.quota.allows_another`."""
+    return or_(limit.is_(None), used < limit)
+
+
+def take_quota(
+    insert_into: InsertInto, user_id: Value, day: Value, limit: Value
+) -> ReturningInsert[int]:
+    """Take one unit of the day's quota if the limit allows it; returns the new count, no
+    row when refused. One conditional upsert: the row lock it takes makes concurrent takes
+    queue, and each sees the count the one before it left."""
+    first = select(user_id, day, literal(1)).where(_allows_another(literal(0), limit))
+    return (
+        insert_into(daily_usage)
+        .from_select([_u.user_id, _u.day, _u.used], first)
+        .on_conflict_do_update(
+            index_elements=[_u.user_id, _u.day],
+            set_={"used": _u.used + 1},
+            where=_allows_another(_u.used, limit),
+        )
+        .returning(_u.used)
+    )
+
+
+def give_back_quota(user_id: Value, day: Value) -> Update:
+    """`domain.quota.after_give_back`: one unit back, never below zero."""
+    return (
+        update(daily_usage)
+        .where(_u.user_id == user_id, _u.day == day, _u.used > 0)
+        .values(used=_u.used - 1)
+    )
+
+
+def used_quota(user_id: Value, day: Value) -> Select[int]:
+    return select(_u.used).where(_u.user_id == user_id, _u.day == day)
+
+
+def count_messages(chatroom_id: Value, count: int, at: Value) -> Update:
+    """`Chatroom.with_messages`: add `count` messages; the last message time, and with it
+    the room's last activity (the list's order), only ever moves forward."""
+    return (
+        update(chatrooms)
+        .where(_c.id == chatroom_id)
+        .values(
+            message_count=_c.message_count + count,
+            last_message_at=case(
+                (or_(_c.last_message_at.is_(None), _c.last_message_at < at), at),
+                else_=_c.last_message_at,
+            ),
+            last_activity_at=case((_c.last_activity_at < at, at), else_=_c.last_activity_at),
+        )
+    )
+
+
+def owner_plan_status(chatroom_id: Value, user_id: Value) -> Select[str | None]:
+    """The subscription status of the room's owner; no row unless the room is this user's."""
+    return (
+        select(subscriptions.c.status)
+        .select_from(chatrooms.outerjoin(subscriptions, subscriptions.c.user_id == _c.user_id))
+        .where(_c.id == chatroom_id, _c.user_id == user_id)
+    )
+
+
+def token_cost(content: Value) -> ColumnElement[int]:
+    """`domain.history.estimate_tokens` (integer division on the length, like Python's //)."""
+    return func.length(content, type_=Integer) // CHARS_PER_TOKEN + TOKENS_PER_TURN
+
+
+def question(question_id: Value) -> Select[ChatroomId, datetime, str, UserId, str, int]:
+    """What a claim reads of the question, with its token cost."""
+    q = _question.c
+    return select(
+        q.chatroom_id,
+        q.created_at,
+        q.content,
+        q.user_id,
+        q.quota_day,
+        token_cost(q.content).label("cost"),
+    ).where(q.id == question_id)
+
+
+def history_window(chatroom_id: Value, before: Value, limit: Value) -> Select[int, str, str, int]:
+    """The room's completed turns created before `before`, newest first (ties by id), at
+    most `limit`, each with its position (1 the newest) and the tokens spent from the
+    newest to it."""
+    newest = (_m.created_at.desc(), _m.id.desc())
+    return (
+        select(
+            func.row_number().over(order_by=newest).label("position"),
+            _m.role,
+            _m.content,
+            func.sum(token_cost(_m.content)).over(order_by=newest, rows=(None, 0)).label("spent"),
+        )
+        .where(
+            _m.chatroom_id == chatroom_id,
+            _m.status == MessageStatus.COMPLETED.value,
+            _m.created_at < before,
+        )
+        .order_by(*newest)
+        .limit(limit)
+    )
+
+
+def fits_budget(question_cost: Value, spent: Value, token_budget: Value) -> ColumnElement[bool]:
+    """`domain.history.within_budget`: the question's tokens and those spent down to this
+    turn stay within the budget (costs are positive, so the first turn over it ends the
+    history)."""
+    return question_cost + spent <= token_budget
+
+
+def parameter(name: str, like: Column[Any]) -> BindParameter[Any]:
+    """A named parameter typed like `like` (in an UPDATE or INSERT, never name it like a
+    column of that table)."""
+    return bindparam(name, type_=like.type)

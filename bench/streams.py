@@ -1,0 +1,389 @@
+"""Benchmark streamed replies (goal P5) in production mode.
+
+Starts, like run.py, a throwaway PostgreSQL database, its own Redis, a Gemini stand-in
+that sends `--pieces` time-stamped pieces `--interval` seconds apart after `--latency`,
+one `gemini-clone serve` process and one `gemini-clone worker`, then measures:
+
+1. idle streams: `--idle` streams opened at once on replies that stay queued (no worker
+   running yet); the API process's resident memory with them open, per stream;
+2. live streams: `--streams` messages posted at once with `Accept: text/event-stream`;
+   for every piece, the delay from the stand-in sending it to the client reading it
+   (median, p99, max), and the API process's CPU and memory per open stream.
+
+    uv run python bench/streams.py [--streams 200] [--idle 1000] [--pieces 20]
+                                   [--interval 0.1] [--latency 0.5]
+
+The client is a minimal HTTP/1.1 reader on asyncio streams (one connection per stream),
+in this process. Everything runs on one machine, so the clocks agree; figures are
+measured, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+from run import SCRIPT, Processes, free_port, log_in, throwaway_database, wait_http
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+STAMP = re.compile(r"\[t=(\d+\.\d+)\]")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Stream:
+    """One SSE response read over a raw connection."""
+
+    delays: list[float] = field(default_factory=list)
+    events: int = 0
+    done: bool = False
+    opened: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def open_stream(
+    host: str,
+    port: int,
+    method: str,
+    path: str,
+    token: str,
+    stream: Stream,
+    body: bytes = b"",
+    until: asyncio.Event | None = None,
+) -> None:
+    """Send the request, then read the chunked event stream until `done` (or `until`)."""
+    reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n"
+    )
+    if body:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    writer.write(head.encode() + b"\r\n" + body)
+    status = await reader.readline()
+    if b" 200 " not in status:
+        raise RuntimeError(f"{method} {path}: {status!r}")
+    while (await reader.readline()) not in (b"\r\n", b""):
+        pass
+    stream.opened.set()
+    buffer = b""
+    try:
+        while not stream.done:
+            size_line = await _read_or_stop(reader.readline(), until)
+            if size_line is None:
+                return
+            size = int(size_line.strip() or b"0", 16)
+            if size == 0:
+                return
+            chunk = await reader.readexactly(size + 2)
+            now = time.time()
+            buffer += chunk[:-2]
+            while b"\r\n\r\n" in buffer:
+                event, buffer = buffer.split(b"\r\n\r\n", 1)
+                _take(event, now, stream)
+    finally:
+        writer.close()
+
+
+async def _read_or_stop(read: object, until: asyncio.Event | None) -> bytes | None:
+    assert asyncio.iscoroutine(read)
+    if until is None:
+        return await read
+    reading = asyncio.ensure_future(read)
+    stopping = asyncio.ensure_future(until.wait())
+    finished, _ = await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if reading in finished:
+        stopping.cancel()
+        return reading.result()
+    reading.cancel()
+    return None
+
+
+def _take(event: bytes, now: float, stream: Stream) -> None:
+    text = event.decode()
+    if text.startswith(":"):
+        return
+    stream.events += 1
+    if "event: done" in text:
+        stream.done = True
+    if "event: delta" in text:
+        stream.delays.extend(now - float(sent) for sent in STAMP.findall(text))
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+async def idle_streams(
+    api_host: str, api_port: int, token: str, rooms: list[str], count: int, api_pid: int
+) -> dict[str, float]:
+    """Open `count` streams on queued replies (no worker runs) and weigh them."""
+    headers = {"authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(
+        base_url=f"http://{api_host}:{api_port}",
+        headers=headers,
+        timeout=120,
+        limits=httpx.Limits(max_connections=32),
+    ) as client:
+        posted = await asyncio.gather(
+            *(
+                client.post(f"/chatroom/{rooms[n % len(rooms)]}/message", json={"content": "idle"})
+                for n in range(count)
+            )
+        )
+    replies = [(r.json()["reply"]["chatroom_id"], r.json()["reply"]["id"]) for r in posted]
+    await asyncio.sleep(2)
+    before = rss_mb(api_pid)
+    stop = asyncio.Event()
+    streams = [Stream() for _ in replies]
+    tasks = [
+        asyncio.create_task(
+            open_stream(
+                api_host,
+                api_port,
+                "GET",
+                f"/chatroom/{room}/message/{reply}/stream",
+                token,
+                stream,
+                until=stop,
+            )
+        )
+        for (room, reply), stream in zip(replies, streams, strict=True)
+    ]
+    await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in streams)), 120)
+    await asyncio.sleep(5)
+    during = rss_mb(api_pid)
+    stop.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    return {
+        "streams": len(streams),
+        "rss_before_mb": before,
+        "rss_open_mb": during,
+        "added_mb": during - before,
+        "kb_per_stream": (during - before) * 1024 / len(streams),
+    }
+
+
+async def live_streams(
+    api_host: str,
+    api_port: int,
+    token: str,
+    rooms: list[str],
+    count: int,
+    api_pid: int,
+    others: dict[str, int],
+) -> dict[str, float]:
+    """Post `count` messages at once, each asking for its stream, and time every piece."""
+    before_rss = rss_mb(api_pid)
+    before_cpu = cpu_seconds(api_pid)
+    others_before = {name: cpu_seconds(pid) for name, pid in others.items()}
+    client_before = time.process_time()
+    started = time.monotonic()
+    streams = [Stream() for _ in range(count)]
+    peak_rss = before_rss
+
+    async def sample() -> None:
+        nonlocal peak_rss
+        while True:
+            peak_rss = max(peak_rss, rss_mb(api_pid))
+            await asyncio.sleep(0.2)
+
+    sampler = asyncio.create_task(sample())
+    await asyncio.gather(
+        *(
+            open_stream(
+                api_host,
+                api_port,
+                "POST",
+                f"/chatroom/{rooms[n % len(rooms)]}/message",
+                token,
+                stream,
+                body=json.dumps({"content": f"stream {n}"}).encode(),
+            )
+            for n, stream in enumerate(streams)
+        )
+    )
+    sampler.cancel()
+    elapsed = time.monotonic() - started
+    cpu = cpu_seconds(api_pid) - before_cpu
+    others_cpu = {
+        f"{name}_cpu_seconds": cpu_seconds(pid) - others_before[name]
+        for name, pid in others.items()
+    }
+    delays = [d * 1000 for s in streams for d in s.delays]
+    later = [d * 1000 for s in streams for d in s.delays[1:]]
+    return {
+        "streams": count,
+        "finished": sum(s.done for s in streams),
+        "pieces_measured": len(delays),
+        "delay_p50_ms": statistics.median(delays),
+        "delay_p99_ms": percentile(delays, 0.99),
+        "delay_max_ms": max(delays),
+        "first_piece_p50_ms": statistics.median(s.delays[0] * 1000 for s in streams),
+        "first_piece_max_ms": max(s.delays[0] * 1000 for s in streams),
+        "later_pieces_p99_ms": percentile(later, 0.99),
+        "seconds": elapsed,
+        "api_cpu_seconds": cpu,
+        "api_cpu_share_per_stream_pct": 100 * cpu / elapsed / count,
+        "api_rss_before_mb": before_rss,
+        "api_rss_peak_mb": peak_rss,
+        "kb_per_stream": (peak_rss - before_rss) * 1024 / count,
+        "client_cpu_seconds": time.process_time() - client_before,
+        **others_cpu,
+    }
+
+
+async def wait_until_final(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        async with asyncio.timeout(300):
+            pending = 1
+            while pending:
+                await asyncio.sleep(0.2)
+                pending = await conn.fetchval(
+                    "SELECT count(*) FROM messages WHERE status IN ('queued', 'processing')"
+                )
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--streams", type=int, default=200)
+    parser.add_argument("--idle", type=int, default=1000)
+    parser.add_argument("--pieces", type=int, default=20)
+    parser.add_argument("--interval", type=float, default=0.1, help="seconds between pieces")
+    parser.add_argument("--latency", type=float, default=0.5, help="seconds before the first")
+    parser.add_argument(
+        "--stagger",
+        action="store_true",
+        help="each reply's pieces at a random phase (default: all 200 in step, the worst case)",
+    )
+    parser.add_argument(
+        "--pool-size", type=int, default=10, help="DATABASE_POOL_SIZE of both processes"
+    )
+    parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="gemini-clone-streams-"))
+    processes = Processes(folder)
+    results: dict[str, object] = {"settings": vars(args)}
+    try:
+        with throwaway_database(args.database) as database_url:
+            redis_port, stand_in_port, api_port = (free_port() for _ in range(3))
+            redis = processes.start(
+                "redis",
+                ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
+                dict(os.environ),
+            )
+            env = {
+                "PATH": os.environ["PATH"],
+                "HOME": str(folder),
+                "DATABASE_URL": database_url,
+                "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+                "JWT_SECRET": secrets.token_urlsafe(48),
+                "GEMINI_API_KEY": "bench-not-a-real-key",
+                "GEMINI_BASE_URL": f"http://127.0.0.1:{stand_in_port}",
+                "AUTH_RATE_LIMIT_PER_MINUTE": "0",
+                "LOG_LEVEL": "WARNING",
+                "DATABASE_POOL_SIZE": str(args.pool_size),
+            }
+            subprocess.run(
+                [str(SCRIPT), "db", "upgrade"], env=env, cwd=folder, check=True, capture_output=True
+            )
+            stand_in = processes.start(
+                "stand-in",
+                [
+                    sys.executable,
+                    str(HERE / "gemini_stand_in.py"),
+                    "--port",
+                    str(stand_in_port),
+                    "--latency",
+                    str(args.latency),
+                    "--pieces",
+                    str(args.pieces),
+                    "--piece-interval",
+                    str(args.interval),
+                    *(["--stagger"] if args.stagger else []),
+                ],
+                env,
+            )
+            api_process = processes.start(
+                "serve", [str(SCRIPT), "serve", "--port", str(api_port)], env
+            )
+            api = f"http://127.0.0.1:{api_port}"
+            wait_http(f"http://127.0.0.1:{stand_in_port}/stats")
+            wait_http(f"{api}/healthz")
+            token, _ = log_in(api, "+14155550100")
+            subprocess.run(
+                [str(SCRIPT), "subscriptions", "grant", "+14155550100"],
+                env=env,
+                cwd=folder,
+                check=True,
+                capture_output=True,
+            )
+            with httpx.Client(
+                base_url=api, headers={"authorization": f"Bearer {token}"}, timeout=30
+            ) as client:
+                rooms = [
+                    client.post("/chatroom", json={"title": f"streams {n}"}).json()["id"]
+                    for n in range(20)
+                ]
+
+            print(f"{args.idle} idle streams ...", flush=True)
+            results["idle"] = asyncio.run(
+                idle_streams("127.0.0.1", api_port, token, rooms, args.idle, api_process.pid)
+            )
+            worker = processes.start("worker", [str(SCRIPT), "worker"], env)
+            asyncio.run(wait_until_final(database_url))
+            print(
+                f"{args.streams} live streams, {args.pieces} pieces {args.interval} s apart ...",
+                flush=True,
+            )
+            results["live"] = asyncio.run(
+                live_streams(
+                    "127.0.0.1",
+                    api_port,
+                    token,
+                    rooms,
+                    args.streams,
+                    api_process.pid,
+                    {"worker": worker.pid, "stand_in": stand_in.pid, "redis": redis.pid},
+                )
+            )
+    finally:
+        processes.stop_all()
+    print(json.dumps(results, indent=2))
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""The history a reply's model call sees: the room's latest turns within a token budget."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Protocol, TypeVar
+
+CHARS_PER_TOKEN = 4
+TOKENS_PER_TURN = 4
+
+
+def estimate_tokens(text: str) -> int:
+    """A cheap estimate (about four characters a token, plus a turn's overhead), so no
+    network call per message."""
+    return len(text) // CHARS_PER_TOKEN + TOKENS_PER_TURN
+
+
+class _HasContent(Protocol):
+    @property
+    def content(self) -> str: ...
+
+
+_Turn = TypeVar("_Turn", bound=_HasContent)
+
+
+def within_budget(
+    question: str, newest_first: Iterable[_Turn], *, token_budget: int, limit: int
+) -> Iterator[_Turn]:
+    """The newest earlier turns, at most `limit`, while their estimated tokens, summed
+    newest first, and the question's stay within `token_budget`; it stops at the first
+    turn over it, even if older ones would fit."""
+    spent = estimate_tokens(question)
+    for kept, turn in enumerate(newest_first):
+        spent += estimate_tokens(turn.content)
+        if kept >= limit or spent > token_budget:
+            return
+        yield turn

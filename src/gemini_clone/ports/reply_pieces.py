@@ -1,0 +1,81 @@
+"""A reply's live pieces: the text a worker is writing, carried to whichever process serves
+the reply's stream while it is written. The database stays the record (the final text is
+stored once, by `ReplyStore.finish`); pieces are a live feed that may be lost, never the
+truth about a reply."""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from gemini_clone.domain.ids import MessageId
+
+EVENT_ID: Final = re.compile(r"(\d{1,20})-(\d{1,20})")
+"""Event ids are two numbers joined by `-` ("1718000000000-3"), ordered as pairs: the
+form Redis gives stream entries, which the in-memory adapter copies."""
+
+BEFORE_EVERY_PIECE: Final = "0-0"
+"""The event id that comes before every piece: following after it gives them all."""
+
+
+class PieceKind(enum.StrEnum):
+    DELTA = "delta"
+    """The next piece of the attempt's text."""
+    RESTART = "restart"
+    """A new attempt starts over (a worker died, or the model began again): readers drop
+    the text they have."""
+    DONE = "done"
+    """The reply is final and stored; nothing follows."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Piece:
+    kind: PieceKind
+    attempt: int = 0
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PieceEvent:
+    """A piece as a reader gets it, with the id to resume after."""
+
+    id: str
+    kind: PieceKind
+    attempt: int = 0
+    text: str = ""
+
+
+def is_event_id(text: str) -> bool:
+    return EVENT_ID.fullmatch(text) is not None
+
+
+class ReplyPieces(Protocol):
+    def publish(self, reply_id: MessageId, piece: Piece) -> None:
+        """Append `piece` to the reply's pieces without waiting for them to travel.
+
+        - One reply's pieces keep the order they were published in.
+        - Deltas of one attempt published close together may reach readers as one delta
+          (their texts joined): publishing costs no round trip per piece.
+        - A `done` piece ends the reply's pieces; they are kept a few minutes after it, so
+          a reader that reconnects late still resumes.
+        - Best effort: a piece lost to an outage is logged, never raised.
+        """
+        ...
+
+    async def flush(self) -> None:
+        """Return once every piece published before the call can be read (or was lost)."""
+        ...
+
+    def follow(
+        self, reply_id: MessageId, *, after: str | None, idle_seconds: float
+    ) -> AsyncGenerator[Sequence[PieceEvent], None]:
+        """The reply's pieces after the event `after` (all of them when None), in order,
+        in batches as they come; an empty batch after every `idle_seconds` without any.
+
+        Never ends by itself: the reader stops after `done` (or whenever it likes) and
+        closes the iterator. `after` must be an event id (`is_event_id`).
+        """
+        ...
