@@ -43,7 +43,7 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 NUMBER = "+91 98765 43210"
 HOSTILE = '<img src=x onerror="window.pwned=1"> <script>window.pwned=2</script>'
-WORD_DELAY_SECONDS = "0.15"
+WORD_DELAY_SECONDS = "0.1"
 """The offline model's pause between words, so a reply is seen being written and stopped."""
 
 

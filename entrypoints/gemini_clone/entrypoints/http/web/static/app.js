@@ -220,7 +220,7 @@ function renderRooms() {
     const item = list.appendChild(el("li"));
     const link = item.appendChild(button(room.title, "room", () => openRoom(room)));
     link.dataset.id = room.id;
-    if (state.room?.id === room.id) link.setAttribute("aria-current", "page");
+    if (isOpen(room)) link.setAttribute("aria-current", "page");
   }
   $("more-rooms").hidden = !state.roomsCursor;
 }
@@ -236,6 +236,9 @@ async function createRoom() {
   }
 }
 $("new-room").addEventListener("click", createRoom);
+
+/** The chat is the open one (by id: the open chat's object is replaced when it changes). */
+const isOpen = (room) => state.room?.id === room.id;
 
 function setRoom(room) {
   state.room = room;
@@ -259,7 +262,7 @@ async function openRoom(room) {
   $("limit").hidden = true;
   try {
     const page = await api.json("GET", `/chatroom/${room.id}/messages?limit=${PAGE}`);
-    if (state.room?.id !== room.id) return;
+    if (!isOpen(room)) return;
     state.messages = page.items;
     state.olderCursor = page.next_cursor;
     renderMessages();
@@ -485,7 +488,7 @@ messagesBox.addEventListener("scroll", async () => {
   try {
     const cursor = encodeURIComponent(state.olderCursor);
     const page = await api.json("GET", `/chatroom/${room.id}/messages?limit=${PAGE}&before=${cursor}`);
-    if (state.room !== room) return;
+    if (!isOpen(room)) return;
     const fromBottom = messagesBox.scrollHeight - messagesBox.scrollTop;
     state.messages = [...page.items, ...state.messages];
     state.olderCursor = page.next_cursor;
@@ -544,7 +547,7 @@ async function write(start) {
   };
   try {
     const final = await start(handlers, controller.signal);
-    if (state.room !== room) return;
+    if (!isOpen(room)) return;
     cancelAnimationFrame(frame);
     replaceMessage(final);
   } catch (error) {
@@ -554,7 +557,7 @@ async function write(start) {
     throw error;
   } finally {
     if (state.writing?.controller === controller) setWriting(null);
-    if (state.room === room) renderMessages();
+    if (isOpen(room)) renderMessages();
     loadPlan().catch(() => {});
     // The first answer names an untitled chat; the name arrives a moment later.
     setTimeout(() => refreshRoom(room), 1500);
@@ -565,7 +568,7 @@ async function refreshRoom(room) {
   try {
     const fresh = await api.json("GET", `/chatroom/${room.id}`);
     const { messages: _, ...chatroom } = fresh;
-    if (state.room?.id === room.id) setRoom(chatroom);
+    if (isOpen(room)) setRoom(chatroom);
     else state.rooms = state.rooms.map((each) => (each.id === room.id ? chatroom : each));
     state.rooms.sort((a, b) => (b.last_message_at ?? b.created_at).localeCompare(a.last_message_at ?? a.created_at));
     renderRooms();
