@@ -25,6 +25,7 @@ from tests.e2e.conftest import Server, clean_environment, start_server, stop_ser
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 Page = playwright_api.Page
+Locator = playwright_api.Locator
 expect = playwright_api.expect
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
@@ -103,12 +104,16 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=SCREENSHOTS / f"{name}.png", animations="disabled")
 
 
-def send(page: Page, text: str) -> None:
+def send(page: Page, text: str) -> Locator:
+    """Types `text` and presses Enter; answers the reply it gets, once that is on the page."""
+    replies = page.locator("li.message.model")
+    new_reply = replies.nth(replies.count())
     page.locator("#input").fill(text)
     page.locator("#input").press("Enter")
+    return new_reply
 
 
-def last_reply(page: Page) -> object:
+def last_reply(page: Page) -> Locator:
     return page.locator("li.message.model").last
 
 
@@ -153,9 +158,8 @@ def test_a_person_chats_in_the_browser_from_sign_up_to_log_out(page: Page, serve
     expect(page.locator("#empty")).to_be_visible()
 
     # A message and its answer, with markdown of the model's text rendered.
-    send(page, "Hello **there**, show `code` please")
+    reply = send(page, "Hello **there**, show `code` please")
     expect(page.locator("li.message.user").first).to_contain_text("Hello **there**")
-    reply = last_reply(page)
     if streams:
         seen = set()
         deadline = time.monotonic() + 20
@@ -170,8 +174,7 @@ def test_a_person_chats_in_the_browser_from_sign_up_to_log_out(page: Page, serve
     expect(page.locator("#input")).to_be_focused()
 
     # HTML the model writes stays text.
-    send(page, HOSTILE)
-    reply = last_reply(page)
+    reply = send(page, HOSTILE)
     expect(reply).to_have_attribute("data-status", "completed", timeout=20_000)
     expect(reply.locator(".bubble")).to_contain_text('<img src=x onerror="window.pwned=1">')
     expect(reply.locator(".bubble")).to_contain_text("<script>window.pwned=2</script>")
@@ -187,13 +190,14 @@ def test_a_person_chats_in_the_browser_from_sign_up_to_log_out(page: Page, serve
     page.locator("#input").fill("")
 
     if stops:
-        send(page, "Tell me a long story about " + "many " * 30 + "things")
+        story = send(page, "Tell me a long story about " + "many " * 30 + "things")
         expect(page.locator("#stop")).to_be_visible()
-        expect(last_reply(page).locator(".bubble")).to_contain_text("offline")
+        expect(story.locator(".bubble")).to_contain_text("offline")
         shot(page, "04-writing-desktop")
         page.locator("#stop").click()
-        expect(last_reply(page)).to_have_attribute("data-status", "completed")
-        expect(last_reply(page).locator(".status")).to_contain_text("stopped")
+        expect(story).to_have_attribute("data-status", "completed")
+        expect(story.locator(".status")).to_contain_text("stopped")
+        expect(story.locator(".bubble")).not_to_contain_text("GEMINI_API_KEY")
         expect(page.locator("#send")).to_be_visible()
     else:
         expect(page.locator("#stop")).to_be_hidden()
@@ -210,10 +214,12 @@ def test_a_person_chats_in_the_browser_from_sign_up_to_log_out(page: Page, serve
 
     edit = page.locator("li.message.user").last.get_by_role("button", name="Edit")
     if edits:
+        before = page.locator("li.message.model").count()
         edit.click()
         page.get_by_label("Edit your message").fill("Edited question")
         page.get_by_role("button", name="Save and send").click()
         expect(page.locator("li.message.user").last).to_contain_text("Edited question")
+        expect(page.locator("li.message.model")).to_have_count(before + 1)
         expect(last_reply(page)).to_have_attribute("data-status", "completed", timeout=20_000)
         expect(last_reply(page).locator(".bubble")).to_contain_text("Edited question")
     else:
@@ -289,8 +295,7 @@ def test_a_person_chats_in_the_browser_from_sign_up_to_log_out(page: Page, serve
     expect(page.locator("#plan-name")).to_have_text("Pro plan")
     expect(page.locator("#upgrade")).to_be_hidden()
     assert page.url == f"{server.url}/"
-    send(page, "Back as a Pro")
-    reply = last_reply(page)
+    reply = send(page, "Back as a Pro")
     expect(reply).to_have_attribute("data-status", "completed", timeout=20_000)
     expect(reply.locator(".bubble")).to_contain_text("Back as a Pro")
     expect(page.locator("#limit")).to_be_hidden()
@@ -395,13 +400,13 @@ def gemini_stand_in() -> Iterator[str]:
 @pytest.mark.parametrize("server_settings", ["gemini"], indirect=True)
 def test_failed_and_blocked_replies_say_why(page: Page) -> None:
     log_in(page, screenshots=False)
-    send(page, "What is the capital of France?")
-    expect(last_reply(page)).to_have_attribute("data-status", "completed", timeout=20_000)
-    expect(last_reply(page).locator(".bubble")).to_contain_text("capital of France")
+    answer = send(page, "What is the capital of France?")
+    expect(answer).to_have_attribute("data-status", "completed", timeout=20_000)
+    expect(answer.locator(".bubble")).to_contain_text("capital of France")
 
-    send(page, "Please block this")
-    expect(last_reply(page)).to_have_attribute("data-status", "blocked", timeout=20_000)
-    problem = last_reply(page).locator(".problem")
+    blocked = send(page, "Please block this")
+    expect(blocked).to_have_attribute("data-status", "blocked", timeout=20_000)
+    problem = blocked.locator(".problem")
     expect(problem).to_contain_text("Blocked: the model withheld this answer")
     expect(problem).to_contain_text("PROHIBITED_CONTENT")
 
@@ -409,9 +414,9 @@ def test_failed_and_blocked_replies_say_why(page: Page) -> None:
     # In a new chat, so that the stand-in hears this question alone.
     page.locator("#new-room").click()
     expect(page.locator("#empty")).to_be_visible()
-    send(page, "Please fail now")
-    expect(last_reply(page)).to_have_attribute("data-status", "failed", timeout=20_000)
-    problem = last_reply(page).locator(".problem")
+    failed = send(page, "Please fail now")
+    expect(failed).to_have_attribute("data-status", "failed", timeout=20_000)
+    problem = failed.locator(".problem")
     expect(problem).to_contain_text("Failed: no answer this time")
     expect(problem).to_contain_text("The model is overloaded")
     shot(page, "13-failed-desktop")
