@@ -55,6 +55,7 @@ def browser() -> Iterator[object]:
         if os.environ.get("CI"):
             pytest.fail(f"{reason}; CI is set, so this is a failure")
         pytest.skip(reason)
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # this run's screens only
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
