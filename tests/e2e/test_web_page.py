@@ -27,6 +27,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 Page = playwright_api.Page
 Locator = playwright_api.Locator
 expect = playwright_api.expect
+# Generous: the machines that run this share their CPUs with much else.
+expect.set_options(timeout=15_000)
 
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
