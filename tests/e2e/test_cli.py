@@ -341,7 +341,7 @@ def test_requeue_stale_queues_the_replies_nobody_is_producing(
         async with new_uow() as uow:
             await uow.users.add(owner)
             await uow.chatrooms.add(room)
-            await uow.messages.add(stuck)
+            await uow.messages.add_many([stuck])
             await uow.commit()
 
     on_database(database_url, arrange)

@@ -32,6 +32,8 @@ ROUTES = {
     ("GET", "/chatroom/{chatroom_id}/messages"),
     ("POST", "/chatroom/{chatroom_id}/message"),
     ("GET", "/chatroom/{chatroom_id}/message/{message_id}"),
+    ("GET", "/chatroom/{chatroom_id}/message/{reply_id}/stream"),
+    ("POST", "/chatroom/{chatroom_id}/message/{reply_id}/stop"),
     ("GET", "/chatroom/message-status/{task_id}"),
     ("POST", "/subscribe/pro"),
     ("POST", "/subscription/portal"),
