@@ -115,6 +115,18 @@ async def test_checkout_page_posts_to_the_pay_route_and_offers_to_cancel() -> No
     assert parsed.links[0][0] == f"{BASE_URL}/subscription/status?checkout=cancel"
 
 
+async def test_the_way_back_goes_to_the_given_page_with_the_outcome() -> None:
+    gateway = SandboxPaymentGateway(return_path="/")
+    session = await gateway.start_checkout(checkout_request())
+
+    page = gateway.checkout_page_html(session.session_id)
+
+    assert page is not None
+    assert parse(page).links[0][0] == f"{BASE_URL}/?checkout=cancel"
+    assert gateway.success_url(session.session_id) == f"{BASE_URL}/?checkout=success"
+    assert gateway.success_url("cs_sandbox_unknown") is None
+
+
 async def test_checkout_page_loads_nothing_from_elsewhere() -> None:
     gateway = SandboxPaymentGateway()
     session = await gateway.start_checkout(checkout_request())

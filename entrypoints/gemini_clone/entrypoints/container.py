@@ -214,7 +214,10 @@ def make_model_access(settings: Settings, catalogue: ModelCatalogue) -> ModelAcc
 
 
 def make_sandbox(settings: Settings) -> SandboxPaymentGateway | None:
-    return None if settings.stripe_secret_key else SandboxPaymentGateway()
+    if settings.stripe_secret_key:
+        return None
+    # With the chat page on, the checkout comes back to it instead of the JSON status route.
+    return SandboxPaymentGateway(return_path="/") if settings.web_ui else SandboxPaymentGateway()
 
 
 def make_payment_gateway(

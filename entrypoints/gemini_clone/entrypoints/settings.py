@@ -121,6 +121,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     stripe_success_url: str | None = None
     stripe_cancel_url: str | None = None
 
+    web_ui: bool = True
+    """Serve the chat page at `/` (its files under `/web/`); false serves no page, the API
+    and its docs stay."""
+
     log_level: str = "INFO"
     log_format: Literal["auto", "json", "console"] = "auto"
 

@@ -36,14 +36,17 @@ class SandboxPaymentGateway(PaymentGateway):
     - Paying a session yields the `checkout.session.completed` equivalent the webhook would
       have brought; paying it again yields the same event (same id), so a resubmitted form
       changes nothing.
+    - The page's way back (`return_path`, the status route unless told) gets `?checkout=`
+      `success` once paid, or `cancel`.
     - There are no webhooks (`read_event` refuses every delivery) and no billing portal:
       `portal_url` sends the user straight back to `return_url`.
     """
 
     name = "sandbox"
 
-    def __init__(self, *, max_sessions: int = 10_000) -> None:
+    def __init__(self, *, max_sessions: int = 10_000, return_path: str = RETURN_PATH) -> None:
         self._max_sessions = max_sessions
+        self._return_path = return_path
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
         self._by_idempotency_key: dict[str, str] = {}
 
@@ -67,8 +70,16 @@ class SandboxPaymentGateway(PaymentGateway):
         return checkout_page(
             session_id=session_id,
             pay_url=f"{session.base_url}{CHECKOUT_PATH}/{session_id}/pay",
-            cancel_url=f"{session.base_url}{RETURN_PATH}?checkout=cancel",
+            cancel_url=self._return_url(session, "cancel"),
         )
+
+    def success_url(self, session_id: str) -> str | None:
+        """Where the page sends its user once the session is paid; None for an unknown one."""
+        session = self._sessions.get(session_id)
+        return None if session is None else self._return_url(session, "success")
+
+    def _return_url(self, session: _Session, outcome: str) -> str:
+        return f"{session.base_url}{self._return_path}?checkout={outcome}"
 
     def complete_checkout(self, session_id: str, now: datetime) -> PaymentEvent:
         """Pay the session: the event to apply, as `ApplyPaymentEvent` applies Stripe's.

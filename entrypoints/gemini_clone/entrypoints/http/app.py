@@ -5,7 +5,7 @@ The container lives in `app.state.container`; handlers get use cases from it thr
 (database, broker, in-process worker). Every error leaves through `errors.problem_response`.
 Every request gets a request id, an access line and metrics (`observability.py`).
 OpenAPI 3.1 is served at `/schema/openapi.json`, with Swagger at `/schema/swagger` and
-Scalar at `/schema/scalar`.
+Scalar at `/schema/scalar`. The chat page is at `/` unless `WEB_UI=false` (`web/`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from gemini_clone.entrypoints.http.models import ModelController
 from gemini_clone.entrypoints.http.observability import RequestObservability
 from gemini_clone.entrypoints.http.sandbox import SandboxController
 from gemini_clone.entrypoints.http.users import UserController
+from gemini_clone.entrypoints.http.web import web_handlers
 from gemini_clone.entrypoints.runtime import Runtime
 from gemini_clone.entrypoints.settings import Settings
 
@@ -80,6 +81,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
     ]
     if container.sandbox_gateway() is not None:
         handlers.append(SandboxController)
+    if settings.web_ui:
+        handlers.extend(web_handlers())
     public_base_url = settings.public_base_url.rstrip("/") if settings.public_base_url else None
     app = Litestar(
         route_handlers=handlers,

@@ -34,7 +34,7 @@ _PAID_PAGE = """<!doctype html>
 <h1>Payment complete</h1>
 <p>You are on the Pro plan now (sandbox: nothing was charged). The daily message limit
    no longer applies.</p>
-<p><a href="{status_url}">Subscription status</a> (needs your access token).</p>
+<p><a href="{return_url}">Continue</a></p>
 </body>
 </html>
 """
@@ -83,9 +83,11 @@ class SandboxController(Controller):
         state: State,
         apply_payment_event: NamedDependency[ApplyPaymentEvent],
     ) -> Response[str]:
-        event = _sandbox(state).complete_checkout(session_id, state.container.clock().now())
+        sandbox = _sandbox(state)
+        event = sandbox.complete_checkout(session_id, state.container.clock().now())
         await apply_payment_event.execute(event)
+        return_url = sandbox.success_url(session_id) or base_url(request) + STATUS_PATH
         return Response(
-            _PAID_PAGE.format(status_url=escape(base_url(request) + STATUS_PATH)),
+            _PAID_PAGE.format(return_url=escape(return_url)),
             media_type=MediaType.HTML,
         )
