@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 from gemini_clone.adapters.sql.types import JSON_DOCUMENT, UUID, UtcDateTime
@@ -124,7 +125,14 @@ messages = Table(
         name="status",
     ),
     Index(None, "chatroom_id", "created_at", "id"),
-    Index(None, "status", "created_at"),
+    # Pending replies only, for the sweeper (migration 0002 says why).
+    Index(
+        None,
+        "status",
+        "created_at",
+        postgresql_where=text("status IN ('queued', 'processing')"),
+        sqlite_where=text("status IN ('queued', 'processing')"),
+    ),
     # A question's replies, newest last: the current reply of each exchange (history).
     Index(None, "in_reply_to", "created_at"),
 )

@@ -24,6 +24,8 @@ depends_on: str | Sequence[str] | None = None
 
 _DEFAULT_TITLE = "New chat"
 
+PENDING = sa.text("status IN ('queued', 'processing')")
+
 
 def upgrade() -> None:
     with op.batch_alter_table("chatrooms") as chatrooms:
@@ -48,9 +50,22 @@ def upgrade() -> None:
     with op.batch_alter_table("messages") as messages:
         messages.add_column(sa.Column("edited_at", sa.DateTime(timezone=True), nullable=True))
     op.create_index("ix_messages_in_reply_to_created_at", "messages", ["in_reply_to", "created_at"])
+    # The sweeper's index holds pending replies only: over every status, a planner whose
+    # statistics say completed turns are rare (a fresh table, autovacuum off) joins it into
+    # the history's look-up of a question's current reply, scanning every completed row.
+    op.drop_index("ix_messages_status_created_at", table_name="messages")
+    op.create_index(
+        "ix_messages_status_created_at",
+        "messages",
+        ["status", "created_at"],
+        postgresql_where=PENDING,
+        sqlite_where=PENDING,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_messages_status_created_at", table_name="messages")
+    op.create_index("ix_messages_status_created_at", "messages", ["status", "created_at"])
     op.drop_index("ix_messages_in_reply_to_created_at", table_name="messages")
     with op.batch_alter_table("messages") as messages:
         messages.drop_column("edited_at")
