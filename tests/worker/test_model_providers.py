@@ -15,8 +15,12 @@ from typing import Any
 import pytest
 from tests.worker.harness import Deployment
 
+from gemini_clone.application.chatrooms.create import CreateChatroom, CreateChatroomInput
 from gemini_clone.application.chatrooms.update import UpdateChatroomInput
 from gemini_clone.domain.messages import MessageStatus, TokenUsage
+from gemini_clone.entrypoints.container import make_model_access
+from gemini_clone.entrypoints.model_providers import make_model_catalogue
+from gemini_clone.entrypoints.settings import load_settings
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -124,4 +128,66 @@ async def test_each_model_is_answered_by_its_own_provider(deployment: Deployment
         [{"text": "Capital of France?"}],
         [{"text": OLLAMA_TEXT}],
         [{"text": "And again, please?"}],
+    ]
+
+
+async def test_one_worker_answers_each_room_with_its_models_provider(
+    deployment: Deployment,
+) -> None:
+    """One worker, both providers configured and Gemini the default: each room's model picks
+    the server that writes its reply."""
+    gemini = StandIn(FIXTURES / "gemini" / "stream_ok.sse")
+    local = StandIn(FIXTURES / "openai_compatible" / "ollama_stream_usage.sse")
+    async with gemini as gemini_url, local as local_url:
+        providers = {
+            "GEMINI_API_KEY": "stand-in-gemini-key",
+            "GEMINI_BASE_URL": gemini_url,
+            "GEMINI_MODEL": "gemini-2.5-flash",
+            "OPENAI_BASE_URL": f"{local_url}/v1",
+            "OPENAI_MODELS": "llama3.2, qwen2.5",
+        }
+        # The test's own container serves only the offline model, so it would refuse these
+        # models: the rooms are created by the use case over the same database, checked
+        # against the catalogue the worker's settings describe.
+        settings = load_settings({**deployment.environ, **providers}, env_file=None)
+        create_chatroom = CreateChatroom(
+            deployment.app.uow(),
+            deployment.app.cache(),
+            deployment.app.clock(),
+            deployment.app.ids(),
+            make_model_access(settings, make_model_catalogue(settings)),
+        )
+        user, _ = await deployment.new_chatroom()
+        # Rooms the user named: no title request joins the replies' requests.
+        local_room = await create_chatroom.execute(
+            CreateChatroomInput(user_id=user, title="On my laptop", model="llama3.2")
+        )
+        gemini_room = await create_chatroom.execute(
+            CreateChatroomInput(user_id=user, title="On Gemini", model="gemini-2.5-flash")
+        )
+
+        on_local = await deployment.post(user, local_room.id, "Capital of France?")
+        on_gemini = await deployment.post(user, gemini_room.id, "And of Italy?")
+        await deployment.start_worker(**providers).ready()
+        local_reply = await deployment.wait_for_reply(user, on_local.reply.id)
+        gemini_reply = await deployment.wait_for_reply(user, on_gemini.reply.id)
+
+    assert local_reply.status is MessageStatus.COMPLETED
+    assert (local_reply.content, local_reply.model) == (OLLAMA_TEXT, "llama3.2")
+    assert [path for path, _ in local.requests] == ["/v1/chat/completions"]
+    assert local.requests[0][1]["model"] == "llama3.2"
+    assert [
+        (turn["role"], turn["content"])
+        for turn in local.requests[0][1]["messages"]
+        if turn["role"] != "system"
+    ] == [("user", "Capital of France?")]
+
+    assert gemini_reply.status is MessageStatus.COMPLETED
+    # The reply's model is the one the server says answered: the recording's modelVersion.
+    assert (gemini_reply.content, gemini_reply.model) == (GEMINI_TEXT, "gemini-2.0-flash-exp")
+    assert [path for path, _ in gemini.requests] == [
+        "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    ]
+    assert [turn["parts"] for turn in gemini.requests[0][1]["contents"]] == [
+        [{"text": "And of Italy?"}]
     ]
