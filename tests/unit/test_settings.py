@@ -18,7 +18,7 @@ from gemini_clone.entrypoints.settings import DATABASE_SCHEMES, SettingsError, l
         ("PRO_DAILY_LIMIT", "-1"),
         ("ACCESS_TOKEN_TTL_SECONDS", "0"),
         ("REFRESH_TOKEN_TTL_DAYS", "-1"),
-        ("AUTH_RATE_LIMIT_PER_MINUTE", "0"),
+        ("AUTH_RATE_LIMIT_PER_MINUTE", "-1"),
         ("CHATROOM_CACHE_TTL", "0"),
         ("GEMINI_TIMEOUT_SECONDS", "0"),
         ("GEMINI_MAX_ATTEMPTS", "0"),
@@ -92,3 +92,8 @@ def test_the_database_kinds_the_settings_accept_are_those_the_engine_takes() -> 
         normalize_url(f"{scheme}://app@db/app")
     with pytest.raises(ValueError, match="unsupported database"):
         normalize_url("mysql://app@db/app")
+
+
+def test_an_auth_rate_limit_of_zero_turns_the_throttle_off() -> None:
+    settings = load_settings({"AUTH_RATE_LIMIT_PER_MINUTE": "0"}, env_file=None)
+    assert settings.auth_rate_limit_per_minute == 0

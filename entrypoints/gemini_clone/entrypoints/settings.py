@@ -62,7 +62,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     access_token_ttl_seconds: AtLeastOne = 900
     refresh_token_ttl_days: AtLeastOne = 30
     otp_delivery: Literal["response", "log"] = "response"
-    auth_rate_limit_per_minute: AtLeastOne = 120
+    auth_rate_limit_per_minute: NotNegative = 120
+    """0 turns the per-address throttle off."""
 
     basic_daily_limit: NotNegative | None = 5
     pro_daily_limit: NotNegative | None = None
