@@ -40,6 +40,7 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = Path(sys.executable).with_name("gemini-clone")
+"""The command that runs the service: this checkout's, unless `--service` names another."""
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -243,7 +244,7 @@ async def measure_replies(
     database_url: str,
     count: int,
     stand_in: str,
-    start_worker: Callable[[], object],
+    start_worker: Callable[[], subprocess.Popen[bytes]],
 ) -> dict[str, float]:
     """Post `count` messages at once with no worker running, then start one worker and time
     it until every reply is final: the worker's throughput, not the API's."""
@@ -270,8 +271,10 @@ async def measure_replies(
         responses = await asyncio.gather(*(post(n) for n in range(count)))
         posted = time.monotonic() - started
         reply_ids = [r.json()["reply"]["id"] for r in responses if r.status_code == 202]
-    start_worker()
+    worker = start_worker()
     started = time.monotonic()
+    # The worker's CPU from its first final reply to its last: per reply, without its start.
+    first_done: tuple[int, float] | None = None
     conn = await asyncpg.connect(database_url)
     try:
         while True:
@@ -280,7 +283,10 @@ async def measure_replies(
                 " AND status NOT IN ('queued', 'processing')",
                 reply_ids,
             )
+            if first_done is None and done > 0:
+                first_done = (done, cpu_seconds(worker.pid))
             if done >= len(reply_ids):
+                worker_cpu = cpu_seconds(worker.pid)
                 break
             if time.monotonic() - started > 900:
                 raise RuntimeError(f"only {done} of {len(reply_ids)} replies done after 900 s")
@@ -303,6 +309,11 @@ async def measure_replies(
         "replies_per_second": len(reply_ids) / elapsed,
         "drain_replies_per_second": completed / max((last - first).total_seconds(), 1e-3),
         "peak_in_flight": stats["peak"],
+        "worker_cpu_ms_per_reply": (
+            (worker_cpu - first_done[1]) / max(len(reply_ids) - first_done[0], 1) * 1e3
+            if first_done is not None
+            else float("nan")
+        ),
     }
 
 
@@ -332,6 +343,17 @@ def main() -> None:
     )
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
     parser.add_argument(
+        "--service",
+        type=Path,
+        help="another checkout (with its own `uv sync`ed .venv) whose service to measure, for"
+        " an A/B of two versions with this one harness, e.g. a `git worktree` of an older commit",
+    )
+    parser.add_argument(
+        "--setups",
+        default=",".join(API_SETUPS),
+        help=f"which API setups to measure, comma-separated (default: {','.join(API_SETUPS)})",
+    )
+    parser.add_argument(
         "--pool-size",
         type=int,
         default=None,
@@ -341,10 +363,18 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None and not args.replies_only:
         sys.exit("wrk is needed: apt-get install wrk")
+    setups = [setup for setup in args.setups.split(",") if setup]
+    if unknown := set(setups) - set(API_SETUPS):
+        sys.exit(f"unknown setups: {', '.join(sorted(unknown))} (known: {', '.join(API_SETUPS)})")
+    if args.service is not None:
+        global SCRIPT
+        SCRIPT = args.service.resolve() / ".venv" / "bin" / "gemini-clone"
+        if not SCRIPT.exists():
+            sys.exit(f"{SCRIPT} is missing: run `uv sync` in {args.service}")
 
     folder = Path(tempfile.mkdtemp(prefix="gemini-clone-bench-"))
     processes = Processes(folder)
-    results: dict[str, object] = {"latency_s": args.latency}
+    results: dict[str, object] = {"latency_s": args.latency, "service": str(SCRIPT)}
     try:
         with throwaway_database(args.database) as database_url:
             redis_port, stand_in_port, api_port, ceiling_port = (free_port() for _ in range(4))
@@ -371,7 +401,7 @@ def main() -> None:
                 "JWT_SECRET": secrets.token_urlsafe(48),
                 "GEMINI_API_KEY": "bench-not-a-real-key",
                 "GEMINI_BASE_URL": f"http://127.0.0.1:{stand_in_port}",
-                "AUTH_RATE_LIMIT_PER_MINUTE": "0",
+                "AUTH_RATE_LIMIT_PER_MINUTE": "1000000",  # off in effect; some versions refuse 0
             }
             if args.pool_size is not None:
                 env["DATABASE_POOL_SIZE"] = str(args.pool_size)
@@ -399,7 +429,7 @@ def main() -> None:
                 env,
             )
             api = f"http://127.0.0.1:{api_port}"
-            api_peaks: list[float] = []
+            api_peaks: dict[str, float] = {}
 
             def start_api(setup: str) -> subprocess.Popen[bytes]:
                 """One API process (or `--workers 2`) at a time: each holds up to twice
@@ -425,9 +455,10 @@ def main() -> None:
                     else:
                         return process
 
-            def stop_api(setup: str, process: subprocess.Popen[bytes]) -> None:
+            def stop_api(setup: str, process: subprocess.Popen[bytes], phase: str) -> None:
                 if setup == "default":
-                    api_peaks.append(peak_rss_mb(process.pid))
+                    peak = peak_rss_mb(process.pid)
+                    api_peaks[phase] = max(peak, api_peaks.get(phase, 0.0))
                 processes.stop(f"serve-{setup}")
 
             for url in (f"{stand_in}/stats", f"http://127.0.0.1:{ceiling_port}/ceiling/struct"):
@@ -457,7 +488,7 @@ def main() -> None:
             results["replies"] = replies
             results["worker_peak_rss_mb"] = peak_rss_mb(worker.pid)
             processes.stop("worker")
-            stop_api("default", api_process)
+            stop_api("default", api_process, "replies")
             if args.replies_only:
                 print(json.dumps(results, indent=2))
                 return
@@ -466,7 +497,7 @@ def main() -> None:
             body = json.dumps({"content": "Hello from the benchmark"})
             measured: dict[str, list[Figures]] = {"ceiling_io": [], "ceiling_struct": []}
             cpu_us: dict[str, list[float]] = {}
-            for setup in API_SETUPS:
+            for setup in setups:
                 measured[f"post_{setup}"] = []
                 measured[f"list_{setup}"] = []
                 cpu_us[f"post_{setup}"] = []
@@ -474,7 +505,7 @@ def main() -> None:
             for run in range(args.runs):
                 # Each setup in turn within a run, so that the machine's drift (shared,
                 # noisy) falls on all of them alike: compare them within a run.
-                for setup in API_SETUPS:
+                for setup in setups:
                     print(f"run {run + 1} of {args.runs}: {setup} ...", flush=True)
                     try:
                         api_process = start_api(setup)
@@ -493,7 +524,7 @@ def main() -> None:
                     posted = cpu_seconds(api_process.pid)
                     listed = wrk(f"{api}/chatroom", token=token, **wrk_args)
                     done = cpu_seconds(api_process.pid)
-                    stop_api(setup, api_process)
+                    stop_api(setup, api_process, "runs")
                     measured[f"post_{setup}"].append(post)
                     measured[f"list_{setup}"].append(listed)
                     cpu_us[f"post_{setup}"].append((posted - started) / max(post.requests, 1) * 1e6)
@@ -543,8 +574,9 @@ def main() -> None:
                     )
                 ]
             )
-            stop_api("default", api_process)
-            results["api_peak_rss_mb"] = max(api_peaks)
+            stop_api("default", api_process, "256 connections")
+            results["api_peak_rss_mb"] = max(api_peaks.values())
+            results["api_peak_rss_mb_by_phase"] = api_peaks
     finally:
         processes.stop_all()
     report(results)
@@ -599,10 +631,12 @@ def report(results: dict[str, object]) -> None:
         f" then one worker made them all final in {replies['seconds']:.1f} s from its start"
         f" ({replies['completed']:.0f} completed) = {replies['replies_per_second']:.0f} replies/s"
         f" ({replies['drain_replies_per_second']:.0f}/s from first to last completion),"
-        f" peak {replies['peak_in_flight']:.0f} generations in flight"
+        f" peak {replies['peak_in_flight']:.0f} generations in flight,"
+        f" {replies['worker_cpu_ms_per_reply']:.2f} ms of the worker's CPU a reply"
     )
     print(
-        f"peak RSS: API {results['api_peak_rss_mb']:.0f} MB (INFO, one process),"
+        f"peak RSS: API {results['api_peak_rss_mb']:.0f} MB (INFO, one process;"
+        f" by phase: {results.get('api_peak_rss_mb_by_phase')}),"
         f" worker {results['worker_peak_rss_mb']:.0f} MB"
     )
     print(json.dumps(results, indent=2))

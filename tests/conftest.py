@@ -23,7 +23,7 @@ DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
-def _unavailable(reason: str) -> None:
+def missing_service(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI is set, so a missing service is a failure)")
     pytest.skip(reason)
@@ -52,7 +52,7 @@ def postgres_server_url() -> str:
     try:
         asyncio.run(_admin(url, "SELECT 1"))
     except Exception as error:
-        _unavailable(f"PostgreSQL is not reachable at {url}: {error}")
+        missing_service(f"PostgreSQL is not reachable at {url}: {error}")
     return url
 
 
@@ -84,7 +84,7 @@ def redis_url() -> str:
     try:
         asyncio.run(ping())
     except Exception as error:
-        _unavailable(f"Redis is not reachable at {url}: {error}")
+        missing_service(f"Redis is not reachable at {url}: {error}")
     return url
 
 
@@ -94,7 +94,7 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     frozen): for tests that stop Redis or need a server nobody else writes to."""
     binary = shutil.which("redis-server")
     if binary is None:
-        _unavailable("redis-server is not on PATH: outage and worker tests start their own")
+        missing_service("redis-server is not on PATH: outage and worker tests start their own")
     assert binary is not None
     server = RedisServer(binary, tmp_path)
     try:
@@ -110,7 +110,7 @@ def pgbouncer(postgres_server_url: str) -> Iterator[PgBouncer]:
     PostgreSQL (`pgbouncer.url(postgres_url)` reaches a database through it)."""
     binary = pgbouncer_binary()
     if binary is None:
-        _unavailable("pgbouncer is not installed (apt-get install pgbouncer)")
+        missing_service("pgbouncer is not installed (apt-get install pgbouncer)")
     assert binary is not None
     server = PgBouncer(binary, postgres_server_url)
     try:

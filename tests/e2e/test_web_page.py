@@ -8,7 +8,6 @@ are written to `tests/e2e/screenshots/` (not committed) for a person to look at.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -21,12 +20,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Locator, Page, expect, sync_playwright
+from tests.conftest import missing_service
 from tests.e2e.conftest import Server, clean_environment, start_server, stop_server
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-Page = playwright_api.Page
-Locator = playwright_api.Locator
-expect = playwright_api.expect
 # Generous: the machines that run this share their CPUs with much else.
 expect.set_options(timeout=15_000)
 
@@ -53,12 +50,9 @@ WORD_DELAY_SECONDS = "0.1"
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
-        reason = "no chromium (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI is set, so this is a failure")
-        pytest.skip(reason)
+        missing_service("no chromium (apt-get install chromium)")
     shutil.rmtree(SCREENSHOTS, ignore_errors=True)  # this run's screens only
-    with playwright_api.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
