@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import random
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
+from collections.abc import AsyncIterator
+from typing import Unpack
 from urllib.parse import quote
 
 import httpx
@@ -15,10 +12,13 @@ import msgspec
 
 from gemini_clone.adapters.gemini._wire import ApiError, parse_error, parse_event, request_body
 from gemini_clone.adapters.model_http import (
-    Backoff,
-    ClientPools,
+    HttpOptions,
+    ServerWords,
+    StreamingClient,
+    StreamingClientOwner,
+    TransientFailure,
+    checked_base_url,
     event_data,
-    retry_after_seconds,
 )
 from gemini_clone.ports.language_model import (
     GenerationChunk,
@@ -26,7 +26,6 @@ from gemini_clone.ports.language_model import (
     LanguageModel,
     ModelConfigurationError,
     ModelError,
-    ModelUnavailable,
 )
 
 DEFAULT_MODEL = "gemini-2.5-flash"
@@ -36,18 +35,10 @@ RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 logger = logging.getLogger(__name__)
 
-
-class _Transient(Exception):
-    """A failure worth another attempt, if nothing was streamed yet."""
-
-    def __init__(self, message: str, *, code: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.retry_after = retry_after
+_WORDS = ServerWords(server="Gemini")
 
 
-class GeminiLanguageModel(LanguageModel):
+class GeminiLanguageModel(StreamingClientOwner, LanguageModel):
     """Streams answers from Gemini (`streamGenerateContent?alt=sse`) through one shared client.
 
     - The key travels only in the `x-goog-api-key` header; it is never logged and is masked
@@ -69,8 +60,8 @@ class GeminiLanguageModel(LanguageModel):
     - Chunks carry text as it arrives; the last chunk carries the finish reason, the block
       reason, the usage of the last event that reported it, and Gemini's `modelVersion`.
 
-    An injected `client` is used as it is (its timeouts and limits apply) and is not closed
-    by `aclose`; otherwise the adapter owns a client sized for hundreds of concurrent streams.
+    `options` are the HTTP ones (timeouts, attempts, backoff, pools, an injected `client`
+    or `transport`): see `StreamingClient`, which also maps timeouts and connection errors.
     """
 
     def __init__(
@@ -81,29 +72,14 @@ class GeminiLanguageModel(LanguageModel):
         base_url: str = DEFAULT_BASE_URL,
         temperature: float | None = None,
         max_output_tokens: int | None = None,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 60.0,
-        pool_timeout: float = 30.0,
-        max_attempts: int = 4,
-        backoff_base: float = 1.0,
-        backoff_max: float = 30.0,
-        max_retry_delay: float = 60.0,
-        max_connections: int = 512,
-        client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: random.Random | None = None,
+        **options: Unpack[HttpOptions],
     ) -> None:
         if not api_key:
             raise ValueError("A Gemini API key is required")
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if httpx.URL(base_url).scheme not in ("http", "https"):
-            raise ValueError("The Gemini base URL must be an http:// or https:// URL")
+        self._base_url = checked_base_url(base_url, name="The Gemini base URL")
         model = model.removeprefix("models/")
         self.name = model
-        self._api_key = api_key
-        self._base_url = base_url.rstrip("/")
+        self._label = f"Gemini {model}"
         self._urls: dict[str, httpx.URL] = {}
         self._headers = {
             "x-goog-api-key": api_key,
@@ -112,64 +88,20 @@ class GeminiLanguageModel(LanguageModel):
         }
         self._temperature = temperature
         self._max_output_tokens = max_output_tokens
-        self._max_attempts = max_attempts
-        self._backoff = Backoff(base=backoff_base, cap=backoff_max, rng=rng or random.Random())
-        self._max_retry_delay = max_retry_delay
-        self._sleep = sleep
-        self._pools = ClientPools(
-            timeout=httpx.Timeout(
-                connect=connect_timeout, read=read_timeout, write=connect_timeout, pool=pool_timeout
-            ),
-            max_connections=max_connections,
-            client=client,
-            transport=transport,
+        self._http = StreamingClient(words=_WORDS, secret=api_key, logger=logger, **options)
+
+    def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+        body = request_body(
+            request, temperature=self._temperature, max_output_tokens=self._max_output_tokens
         )
-
-    async def aclose(self) -> None:
-        """Close the clients this adapter created (an injected client is left open)."""
-        await self._pools.aclose()
-
-    async def __aenter__(self) -> GeminiLanguageModel:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        body = msgspec.json.encode(
-            request_body(
-                request, temperature=self._temperature, max_output_tokens=self._max_output_tokens
-            )
+        return self._http.stream(
+            self._url(request.model or self.name),
+            content=msgspec.json.encode(body),
+            headers=self._headers,
+            label=self._label,
+            refusal=self._refusal,
+            read=self._chunks,
         )
-        url = self._url(request.model or self.name)
-        attempt = 0
-        streamed = False
-        while True:
-            attempt += 1
-            try:
-                async with aclosing(self._attempt(url, body)) as chunks:
-                    async for chunk in chunks:
-                        if not streamed and chunk.text:
-                            streamed = True
-                        yield chunk
-                return
-            except _Transient as failure:
-                delay = self._delay_before_retry(attempt, failure)
-                if delay is None:
-                    raise ModelUnavailable(failure.message, code=failure.code) from failure
-                logger.warning(
-                    "Gemini %s attempt %d of %d failed%s (%s); retrying in %.2fs",
-                    self.name,
-                    attempt,
-                    self._max_attempts,
-                    " after its answer began streaming" if streamed else "",
-                    failure.message,
-                    delay,
-                )
-                await self._sleep(delay)
-                if streamed:
-                    streamed = False
-                    yield GenerationChunk(restart=True)
 
     def _url(self, model: str) -> httpx.URL:
         url = self._urls.get(model)
@@ -182,70 +114,13 @@ class GeminiLanguageModel(LanguageModel):
             self._urls[model] = url
         return url
 
-    def _delay_before_retry(self, attempt: int, failure: _Transient) -> float | None:
-        """Seconds to wait before the next attempt, or None when there is none."""
-        if attempt >= self._max_attempts:
-            logger.warning(
-                "Gemini %s failed after %d attempts: %s", self.name, attempt, failure.message
-            )
-            return None
-        if failure.retry_after is not None:
-            if failure.retry_after > self._max_retry_delay:
-                logger.warning(
-                    "Gemini %s asks to wait %.0fs, longer than the %.0fs allowed; giving up: %s",
-                    self.name,
-                    failure.retry_after,
-                    self._max_retry_delay,
-                    failure.message,
-                )
-                return None
-            return failure.retry_after
-        return self._backoff.delay(attempt)
-
-    async def _attempt(self, url: httpx.URL, body: bytes) -> AsyncGenerator[GenerationChunk, None]:
-        try:
-            async with (
-                self._pools.client() as client,
-                client.stream("POST", url, content=body, headers=self._headers) as response,
-            ):
-                if response.status_code != 200:
-                    await response.aread()
-                    raise self._status_error(
-                        response.status_code,
-                        _error_body(response.content),
-                        retry_after_seconds(response.headers),
-                    )
-                async for chunk in self._chunks(response):
-                    yield chunk
-        except httpx.TimeoutException as error:
-            raise _Transient(
-                f"Gemini did not answer in time ({type(error).__name__})", code="model_timeout"
-            ) from error
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as error:
-            raise _Transient(
-                f"Gemini could not be reached ({type(error).__name__})", code="model_unavailable"
-            ) from error
-        except httpx.TransportError as error:
-            # What is left (proxy, URL scheme, local protocol errors) will fail the same way
-            # on every attempt.
-            message = self._masked(f"Gemini could not be called ({type(error).__name__}: {error})")
-            logger.error("Gemini %s is misconfigured: %s", self.name, message)
-            raise ModelConfigurationError(message) from error
-
     async def _chunks(self, response: httpx.Response) -> AsyncIterator[GenerationChunk]:
         finish_reason = block_reason = model = None
         usage = None
         async for data in event_data(response.aiter_bytes()):
             if not data.strip():
                 continue
-            try:
-                payload = json.loads(data)
-            except ValueError as error:
-                raise ModelError(
-                    "Gemini sent an event that is not JSON", code="model_bad_response"
-                ) from error
-            if not isinstance(payload, dict):
-                raise ModelError("Gemini sent an unexpected event", code="model_bad_response")
+            payload = self._http.event_payload(data)
             if "error" in payload:
                 failure = parse_error(payload)
                 raise self._status_error(failure.code or 500, failure, None)
@@ -257,7 +132,7 @@ class GeminiLanguageModel(LanguageModel):
             usage = event.usage or usage
             model = event.model or model
         if finish_reason is None and block_reason is None:
-            raise _Transient(
+            raise TransientFailure(
                 "Gemini's stream ended before the answer was finished",
                 code="model_stream_incomplete",
             )
@@ -265,16 +140,19 @@ class GeminiLanguageModel(LanguageModel):
             finish_reason=finish_reason, block_reason=block_reason, usage=usage, model=model
         )
 
+    def _refusal(self, status: int, body: object, retry_after: float | None) -> Exception:
+        return self._status_error(status, parse_error(body), retry_after)
+
     def _status_error(
         self, status: int, error: ApiError, retry_after: float | None
-    ) -> _Transient | ModelError:
-        message = self._masked(
+    ) -> TransientFailure | ModelError:
+        message = self._http.masked(
             f"Gemini answered HTTP {status}"
             + (f" {error.status}" if error.status else "")
             + (f": {error.message}" if error.message else "")
         )
         if status in RETRYABLE_STATUSES:
-            return _Transient(
+            return TransientFailure(
                 message,
                 code="model_rate_limited" if status == 429 else "model_unavailable",
                 retry_after=error.retry_delay if error.retry_delay is not None else retry_after,
@@ -296,14 +174,3 @@ class GeminiLanguageModel(LanguageModel):
             )
             return ModelConfigurationError(message, code=code)
         return ModelError(message, code="model_error")
-
-    def _masked(self, text: str) -> str:
-        return text.replace(self._api_key, "***")
-
-
-def _error_body(content: bytes) -> ApiError:
-    try:
-        payload = json.loads(content)
-    except ValueError:
-        payload = None
-    return parse_error(payload)

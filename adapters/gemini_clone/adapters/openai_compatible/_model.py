@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import random
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
-from contextlib import aclosing
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Unpack
 
 import httpx
 import msgspec
 
-from gemini_clone.adapters.model_http import Backoff, ClientPools, event_data, retry_after_seconds
+from gemini_clone.adapters.model_http import (
+    HttpOptions,
+    ServerWords,
+    StreamingClient,
+    StreamingClientOwner,
+    TransientFailure,
+    checked_base_url,
+    event_data,
+)
 from gemini_clone.adapters.openai_compatible._wire import (
     DONE,
     ApiError,
@@ -26,7 +32,6 @@ from gemini_clone.ports.language_model import (
     LanguageModel,
     ModelConfigurationError,
     ModelError,
-    ModelUnavailable,
 )
 
 logger = logging.getLogger(__name__)
@@ -37,17 +42,17 @@ BLOCKING_FINISH_REASONS = frozenset({"content_filter"})
 """Finish reasons meaning the server's filter withheld or cut the answer."""
 
 
-class _Transient(Exception):
-    """A failure worth another attempt."""
+_WORDS = ServerWords(
+    server="The server",
+    unreachable="could not be reached or dropped the connection",
+    misconfigured_hint="; check OPENAI_BASE_URL",
+)
 
-    def __init__(self, message: str, *, code: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.retry_after = retry_after
+READ_TIMEOUT = 120.0
+"""Seconds between two bytes of an answer: a local server may load the model first."""
 
 
-class OpenAICompatibleLanguageModel(LanguageModel):
+class OpenAICompatibleLanguageModel(StreamingClientOwner, LanguageModel):
     """Streams answers from any server that speaks OpenAI's Chat Completions API: OpenAI,
     Ollama, vLLM, LM Studio, OpenRouter, Groq.
 
@@ -78,8 +83,8 @@ class OpenAICompatibleLanguageModel(LanguageModel):
     - An error object inside a 200 stream is handled like its status; a stream that is not
       JSON is `ModelError` (`model_bad_response`), not retried.
 
-    Streams are spread over many small connection pools (`ClientPools`); an injected
-    `client` is used as it is and not closed by `aclose`.
+    `options` are the HTTP ones (timeouts, attempts, backoff, pools, an injected `client`
+    or `transport`): see `StreamingClient`, which also maps timeouts and connection errors.
     """
 
     def __init__(
@@ -88,149 +93,29 @@ class OpenAICompatibleLanguageModel(LanguageModel):
         base_url: str,
         model: str,
         api_key: str | None = None,
-        connect_timeout: float = 10.0,
-        read_timeout: float = 120.0,
-        pool_timeout: float = 30.0,
-        max_attempts: int = 4,
-        backoff_base: float = 1.0,
-        backoff_max: float = 30.0,
-        max_retry_delay: float = 60.0,
-        max_connections: int = 512,
-        client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: random.Random | None = None,
+        **options: Unpack[HttpOptions],
     ) -> None:
         if not model:
             raise ValueError("An OpenAI-compatible server needs a model")
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if httpx.URL(base_url).scheme not in ("http", "https"):
-            raise ValueError("The OpenAI-compatible base URL must be an http:// or https:// URL")
+        base_url = checked_base_url(base_url, name="The OpenAI-compatible base URL")
         self.name = model
-        self._api_key = api_key or None
-        self._url = httpx.URL(f"{base_url.rstrip('/')}/chat/completions")
+        self._url = httpx.URL(f"{base_url}/chat/completions")
         self._headers = {"accept": "text/event-stream", "content-type": "application/json"}
-        if self._api_key:
-            self._headers["authorization"] = f"Bearer {self._api_key}"
-        self._max_attempts = max_attempts
-        self._backoff = Backoff(base=backoff_base, cap=backoff_max, rng=rng or random.Random())
-        self._max_retry_delay = max_retry_delay
-        self._sleep = sleep
-        self._pools = ClientPools(
-            timeout=httpx.Timeout(
-                connect=connect_timeout, read=read_timeout, write=connect_timeout, pool=pool_timeout
-            ),
-            max_connections=max_connections,
-            client=client,
-            transport=transport,
-        )
+        if api_key:
+            self._headers["authorization"] = f"Bearer {api_key}"
+        options.setdefault("read_timeout", READ_TIMEOUT)
+        self._http = StreamingClient(words=_WORDS, secret=api_key, logger=logger, **options)
 
-    async def aclose(self) -> None:
-        """Close the client this adapter created (an injected client is left open)."""
-        await self._pools.aclose()
-
-    async def __aenter__(self) -> OpenAICompatibleLanguageModel:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+    def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
         model = request.model or self.name
-        body = msgspec.json.encode(request_body(request, model=model))
-        attempt = 0
-        streamed = False
-        while True:
-            attempt += 1
-            try:
-                async with aclosing(self._attempt(model, body)) as chunks:
-                    async for chunk in chunks:
-                        if not streamed and chunk.text:
-                            streamed = True
-                        yield chunk
-                return
-            except _Transient as failure:
-                delay = self._delay_before_retry(model, attempt, failure)
-                if delay is None:
-                    raise ModelUnavailable(failure.message, code=failure.code) from failure
-                logger.warning(
-                    "OpenAI-compatible model %s attempt %d of %d failed%s (%s); retrying in %.2fs",
-                    model,
-                    attempt,
-                    self._max_attempts,
-                    " after its answer began streaming" if streamed else "",
-                    failure.message,
-                    delay,
-                )
-                await self._sleep(delay)
-                if streamed:
-                    streamed = False
-                    yield GenerationChunk(restart=True)
-
-    def _delay_before_retry(self, model: str, attempt: int, failure: _Transient) -> float | None:
-        """Seconds to wait before the next attempt, or None when there is none."""
-        if attempt >= self._max_attempts:
-            logger.warning(
-                "OpenAI-compatible model %s failed after %d attempts: %s",
-                model,
-                attempt,
-                failure.message,
-            )
-            return None
-        if failure.retry_after is not None:
-            if failure.retry_after > self._max_retry_delay:
-                logger.warning(
-                    "OpenAI-compatible model %s asks to wait %.0fs, longer than the %.0fs "
-                    "allowed; giving up: %s",
-                    model,
-                    failure.retry_after,
-                    self._max_retry_delay,
-                    failure.message,
-                )
-                return None
-            return failure.retry_after
-        return self._backoff.delay(attempt)
-
-    async def _attempt(self, model: str, body: bytes) -> AsyncGenerator[GenerationChunk, None]:
-        try:
-            async with (
-                self._pools.client() as client,
-                client.stream("POST", self._url, content=body, headers=self._headers) as response,
-            ):
-                if response.status_code != 200:
-                    await response.aread()
-                    raise self._status_error(
-                        model,
-                        response.status_code,
-                        _error_body(response.content),
-                        retry_after_seconds(response.headers),
-                    )
-                async for chunk in self._chunks(model, response):
-                    yield chunk
-        except httpx.TimeoutException as error:
-            raise _Transient(
-                f"The server did not answer in time ({type(error).__name__})",
-                code="model_timeout",
-            ) from error
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as error:
-            raise _Transient(
-                f"The server could not be reached or dropped the connection "
-                f"({type(error).__name__})",
-                code="model_unavailable",
-            ) from error
-        except httpx.TransportError as error:
-            # What is left (proxy, URL scheme, local protocol errors) fails the same way on
-            # every attempt.
-            message = self._masked(
-                f"The server could not be called ({type(error).__name__}: {error})"
-            )
-            logger.error(
-                "OpenAI-compatible model %s is misconfigured; check OPENAI_BASE_URL: %s",
-                model,
-                message,
-            )
-            raise ModelConfigurationError(message) from error
+        return self._http.stream(
+            self._url,
+            content=msgspec.json.encode(request_body(request, model=model)),
+            headers=self._headers,
+            label=f"OpenAI-compatible model {model}",
+            refusal=partial(self._refusal, model),
+            read=partial(self._chunks, model),
+        )
 
     async def _chunks(self, model: str, response: httpx.Response) -> AsyncIterator[GenerationChunk]:
         finish_reason = reported_model = None
@@ -258,14 +143,7 @@ class OpenAICompatibleLanguageModel(LanguageModel):
             if data.strip() == DONE:
                 done = True
                 break
-            try:
-                payload = json.loads(data)
-            except ValueError as error:
-                raise ModelError(
-                    "The server sent an event that is not JSON", code="model_bad_response"
-                ) from error
-            if not isinstance(payload, dict):
-                raise ModelError("The server sent an unexpected event", code="model_bad_response")
+            payload = self._http.event_payload(data)
             if payload.get("error"):
                 failure = parse_error(payload)
                 raise self._status_error(model, failure.status or 500, failure, None)
@@ -276,7 +154,7 @@ class OpenAICompatibleLanguageModel(LanguageModel):
             usage = chunk.usage or usage
             reported_model = chunk.model or reported_model
         if finish_reason is None and not done:
-            raise _Transient(
+            raise TransientFailure(
                 "The stream ended before the answer was finished", code="model_stream_incomplete"
             )
         yield GenerationChunk(
@@ -286,17 +164,22 @@ class OpenAICompatibleLanguageModel(LanguageModel):
             model=reported_model or model,
         )
 
+    def _refusal(
+        self, model: str, status: int, body: object, retry_after: float | None
+    ) -> Exception:
+        return self._status_error(model, status, parse_error(body), retry_after)
+
     def _status_error(
         self, model: str, status: int, error: ApiError, retry_after: float | None
-    ) -> _Transient | ModelError:
-        message = self._masked(
+    ) -> TransientFailure | ModelError:
+        message = self._http.masked(
             f"The server answered HTTP {status}"
             + (f" {error.code or error.type}" if error.code or error.type else "")
             + (f": {error.message}" if error.message else "")
         )
         quota_exhausted = status == 429 and error.code == "insufficient_quota"
         if (status in (408, 409, 429) and not quota_exhausted) or 500 <= status < 600:
-            return _Transient(
+            return TransientFailure(
                 message,
                 code="model_rate_limited" if status == 429 else "model_unavailable",
                 retry_after=retry_after,
@@ -313,9 +196,6 @@ class OpenAICompatibleLanguageModel(LanguageModel):
             return ModelConfigurationError(message, code=code)
         return ModelError(message, code="model_error")
 
-    def _masked(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
-
 
 def _configuration_code(status: int, error: ApiError, *, quota_exhausted: bool) -> str:
     if quota_exhausted:
@@ -327,11 +207,3 @@ def _configuration_code(status: int, error: ApiError, *, quota_exhausted: bool) 
     if status == 403:
         return "model_permission_denied"
     return "model_configuration_error"
-
-
-def _error_body(content: bytes) -> ApiError:
-    try:
-        payload = json.loads(content)
-    except ValueError:
-        payload = None
-    return parse_error(payload)
