@@ -16,7 +16,12 @@ a stable machine `code`; validation failures add `errors: [{field, message}]`.
     Litestar's validation          422     `validation_error`, errors
     malformed JSON body            400     `malformed_json`
     unknown route / method         404 `not_found` / 405 `method_not_allowed`
+    client gone before its body    499     `client_closed_request`, logged at DEBUG
     anything else                  500     `internal_error`, logged with its traceback
+
+499 is nginx's "client closed request": no client ever receives it (the server drops a
+response to a closed connection), but the access line and the metrics record it, so a
+client that hangs up mid-upload is neither an error line nor a 5xx to operators.
 
 Bodies never carry stack traces, driver messages or the request's content.
 """
@@ -26,12 +31,13 @@ from __future__ import annotations
 import logging
 import re
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import (
     HTTPException,
+    InternalServerException,
     SerializationException,
     ValidationException,
 )
@@ -49,6 +55,7 @@ from gemini_clone.domain.errors import (
     TooManyRequests,
     Unavailable,
 )
+from gemini_clone.entrypoints.http.observability import client_disconnected
 from gemini_clone.entrypoints.http.schemas import FieldProblem, Problem
 from gemini_clone.entrypoints.metrics import quota_refused
 
@@ -82,6 +89,10 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
 
 _INTERNAL = ("internal_error", "Something went wrong on our side; it has been logged.")
 
+CLIENT_CLOSED_REQUEST: Final = 499
+"""nginx's status for a request whose client closed the connection before the answer."""
+_UNOFFICIAL_PHRASES: Final = {CLIENT_CLOSED_REQUEST: "Client Closed Request"}
+
 _NAMED_FIELD = re.compile(r"(?:unknown|missing required) field `([^`]+)`")
 
 
@@ -93,6 +104,8 @@ def problem_response(request: Request[Any, Any, Any], exc: Exception) -> Respons
         return _validation_problem(exc)
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         return _http_problem(exc)
+    if _client_left_mid_body(request, exc):
+        return _client_closed_problem(request)
     return _internal_problem(request, exc)
 
 
@@ -107,7 +120,7 @@ def problem(
 ) -> Response[bytes]:
     body = Problem(
         type=PROBLEM_TYPE_PREFIX + code,
-        title=HTTPStatus(status).phrase,
+        title=_UNOFFICIAL_PHRASES.get(status) or HTTPStatus(status).phrase,
         status=status,
         detail=detail,
         code=code,
@@ -184,6 +197,26 @@ def _http_problem(exc: HTTPException) -> Response[bytes]:
     if status == 429:
         headers.setdefault("Retry-After", "1")
     return problem(status, code, detail, headers=headers)
+
+
+def _client_left_mid_body(request: Request[Any, Any, Any], exc: Exception) -> bool:
+    """Litestar raises `InternalServerException` when reading the body of a request whose
+    server has handed out `http.disconnect`; it is the client's doing only when that
+    disconnect did happen (any other exception, even then, is still ours)."""
+    return isinstance(exc, InternalServerException) and client_disconnected(request)
+
+
+def _client_closed_problem(request: Request[Any, Any, Any]) -> Response[bytes]:
+    logger.debug(
+        "client closed the connection before sending its body on %s %s",
+        request.method,
+        request.scope["path"],
+    )
+    return problem(
+        CLIENT_CLOSED_REQUEST,
+        "client_closed_request",
+        "The connection was closed before the whole body arrived.",
+    )
 
 
 def _internal_problem(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

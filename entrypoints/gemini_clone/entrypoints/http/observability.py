@@ -12,6 +12,9 @@
   method and route template (`unmatched` for unknown routes, so that paths never become
   label values). A method outside HTTP's standard ones is `OTHER`, in the metrics and the
   access line alike: a client's made-up methods never become series or log text.
+- Whether the server told the app that the client went away (an ASGI `http.disconnect`
+  handed out by `receive`), for `errors.py` to tell a client that left mid-body from a
+  fault of ours (`client_disconnected`).
 
 `RequestObservability` wraps the whole application (outside routing and the exception
 handlers), so it sees every response.
@@ -28,7 +31,7 @@ from typing import Any, Final
 
 from litestar import Request
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, HTTPScope, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPScope, Message, Receive, ReceiveMessage, Scope, Send
 from prometheus_client import Counter, Histogram
 from structlog.contextvars import bind_contextvars, reset_contextvars
 
@@ -44,6 +47,7 @@ STANDARD_METHODS: Final = frozenset(
 )
 OTHER_METHOD: Final = "OTHER"
 _STATE_KEY: Final = "request_id"
+_DISCONNECTED_KEY: Final = "client_disconnected"
 
 
 def request_id_of(request: Request[Any, Any, Any]) -> str | None:
@@ -51,6 +55,12 @@ def request_id_of(request: Request[Any, Any, Any]) -> str | None:
     state: dict[str, Any] = request.scope.get("state") or {}
     request_id: str | None = state.get(_STATE_KEY)
     return request_id
+
+
+def client_disconnected(request: Request[Any, Any, Any]) -> bool:
+    """Whether the server has told this request that its client closed the connection."""
+    state: dict[str, Any] = request.scope.get("state") or {}
+    return _DISCONNECTED_KEY in state
 
 
 class RequestObservability:
@@ -64,9 +74,16 @@ class RequestObservability:
             await self.app(scope, receive, send)
             return
         request_id = _request_id(scope)
-        scope.setdefault("state", {})[_STATE_KEY] = request_id
+        state = scope.setdefault("state", {})
+        state[_STATE_KEY] = request_id
         encoded = request_id.encode()
         status = 500
+
+        async def receive_noting_disconnect() -> ReceiveMessage:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                state[_DISCONNECTED_KEY] = True
+            return message
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -78,7 +95,7 @@ class RequestObservability:
         tokens = bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         try:
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive_noting_disconnect, send_with_id)
         finally:
             _record(scope, status, time.perf_counter() - started, request_id)
             reset_contextvars(**tokens)
