@@ -1,7 +1,8 @@
 """Production scaled out: API processes (`serve --workers 2` and a second `serve`) and two
 `gemini-clone worker` processes on one PostgreSQL and one Redis, driven over real HTTP
 through a whole session, each step on another API process than the one before: nothing
-one process keeps may be needed by another."""
+one process keeps may be needed by another. Without a Stripe key, the sandbox checkout
+opened on one API process is paid on the other."""
 
 from __future__ import annotations
 
@@ -100,6 +101,32 @@ def deployment(
             for worker in deployed.workers:
                 worker.kill()
                 worker.wait(timeout=10)
+
+
+@pytest.fixture
+def sandbox_apis(
+    postgres_url: str, redis_server: RedisServer, tmp_path: Path
+) -> Iterator[list[Server]]:
+    """Two API processes with no Stripe key (so the sandbox checkout) and no worker."""
+    env = clean_environment(
+        tmp_path,
+        DATABASE_URL=postgres_url,
+        REDIS_URL=redis_server.url,
+        JWT_SECRET=secrets.token_urlsafe(48),
+    )
+    folder = tmp_path / "work"
+    folder.mkdir()
+    subprocess.run(
+        [str(SCRIPT), "db", "upgrade"], env=env, cwd=folder, check=True, capture_output=True
+    )
+    apis: list[Server] = []
+    try:
+        apis.append(start_server(folder, env, "--workers", "2"))
+        apis.append(start_server(folder, env))
+        yield apis
+    finally:
+        for server in apis:
+            stop_server(server)
 
 
 def _wait_for_workers(deployed: Deployment) -> None:
@@ -250,3 +277,39 @@ def _until(condition: Any, what: str, seconds: float = 30) -> None:
         if time.monotonic() > deadline:
             pytest.fail(f"not within {seconds} s: {what}")
         time.sleep(0.05)
+
+
+def test_the_sandbox_checkout_opened_on_one_api_process_is_paid_on_another(
+    sandbox_apis: list[Server],
+) -> None:
+    two_workers, single = (httpx.Client(base_url=api.url, timeout=60) for api in sandbox_apis)
+    with two_workers, single:
+        signup = single.post("/auth/signup", json={"mobile_number": NUMBER})
+        assert signup.status_code == 201, signup.text
+        sent = single.post("/auth/send-otp", json={"mobile_number": NUMBER})
+        verified = single.post(
+            "/auth/verify-otp", json={"mobile_number": NUMBER, "otp": sent.json()["otp"]}
+        )
+        assert verified.status_code == 200, verified.text
+        auth = {"authorization": f"Bearer {verified.json()['access_token']}"}
+        checkout = single.post("/subscribe/pro", headers=auth)
+        assert checkout.status_code == 201, checkout.text
+        checkout_path = httpx.URL(checkout.json()["checkout_url"]).path
+
+        # The page and its form, as a browser sent to the other API process follows them.
+        page = two_workers.get(checkout_path)
+        assert page.status_code == 200, page.text
+        action = re.search(r'action="([^"]+)"', page.text)
+        assert action is not None, page.text
+        assert action.group(1) == f"{sandbox_apis[0].url}{checkout_path}/pay"
+        paid = two_workers.post(action.group(1))
+        assert paid.status_code == 200, paid.text
+        status = single.get("/subscription/status", headers=auth).json()
+        assert (status["tier"], status["status"]) == ("pro", "active")
+
+        resubmitted = single.post(f"{checkout_path}/pay")
+        assert resubmitted.status_code == 200, resubmitted.text
+        again = two_workers.get("/subscription/status", headers=auth).json()
+        assert again["current_period_end"] == status["current_period_end"]
+    for api in sandbox_apis:
+        assert "Traceback" not in api.output(), api.output()

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from tests.http.conftest import BASE_URL, Api, assert_problem, number, running
+from tests.http.conftest import BASE_URL, JWT_SECRET, Api, assert_problem, number, running
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "stripe"
 WEBHOOK_SECRET = "whsec_made_up_for_the_http_tests"
@@ -80,13 +80,73 @@ async def test_sandbox_checkout_makes_the_user_pro_and_lifts_the_limit(api: Api)
     assert portal.json() == {"url": f"{BASE_URL}/subscription/status"}
     paid_again = await api.client.post(f"{body['checkout_url']}/pay")
     assert paid_again.status_code == 200
+    # The same event again: recorded once, so the paid period does not move.
+    unchanged = (await api.client.get("/subscription/status", headers=session.headers)).json()
+    assert unchanged["current_period_end"] == view["current_period_end"]
 
 
 async def test_sandbox_pages_of_unknown_sessions_are_404(api: Api) -> None:
-    page = await api.client.get("/sandbox/checkout/cs_sandbox_nope")
-    assert_problem(page, 404, "checkout_session_not_found")
-    pay = await api.client.post("/sandbox/checkout/cs_sandbox_nope/pay")
-    assert_problem(pay, 404, "checkout_session_not_found")
+    session = await api.login(number(5))
+    real = (await api.client.post("/subscribe/pro", headers=session.headers)).json()
+    last = real["session_id"][-1]
+    altered = real["session_id"][:-1] + ("B" if last == "A" else "A")
+    for session_id in [
+        "cs_sandbox_nope",
+        altered,
+        real["session_id"] + "==",
+        "cs_sandbox_" + "A" * 76,
+        "cs_sandbox_%C3%A9" + "A" * 75,
+        "cs_sandbox_" + "A" * 4000,
+    ]:
+        page = await api.client.get(f"/sandbox/checkout/{session_id}")
+        assert_problem(page, 404, "checkout_session_not_found")
+        pay = await api.client.post(f"/sandbox/checkout/{session_id}/pay")
+        assert_problem(pay, 404, "checkout_session_not_found")
+        assert "cs_sandbox" not in pay.text
+    status = (await api.client.get("/subscription/status", headers=session.headers)).json()
+    assert status["tier"] == "basic"
+
+
+async def test_a_checkout_opened_on_one_api_process_is_paid_on_another(
+    environment: dict[str, str],
+) -> None:
+    """Two apps on one database and one JWT secret: nothing of the session is kept in the
+    process that opened it."""
+    async with running(environment) as opener, running(environment) as other:
+        session = await opener.login(number(6))
+        checkout = (await opener.client.post("/subscribe/pro", headers=session.headers)).json()
+
+        page = await other.client.get(checkout["checkout_url"])
+        assert page.status_code == 200, page.text
+        paid = await other.client.post(f"{checkout['checkout_url']}/pay")
+        assert paid.status_code == 200, paid.text
+
+        status = await opener.client.get("/subscription/status", headers=session.headers)
+        assert status.json()["tier"] == "pro"
+
+
+async def test_a_checkout_opened_before_a_restart_is_paid_after_it(tmp_path: Path) -> None:
+    """The embedded mode: with no JWT_SECRET the first start generates one into the data
+    folder, and the restarted app reads the session with it; another secret does not."""
+    embedded = {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/restart.db",
+        "DATA_DIR": str(tmp_path / "data"),
+    }
+    async with running(embedded) as api:
+        session = await api.login(number(7))
+        checkout = (await api.client.post("/subscribe/pro", headers=session.headers)).json()
+
+    async with running({**embedded, "JWT_SECRET": JWT_SECRET}) as other_secret:
+        refused = await other_secret.client.post(f"{checkout['checkout_url']}/pay")
+        assert_problem(refused, 404, "checkout_session_not_found")
+
+    async with running(embedded) as restarted:
+        page = await restarted.client.get(checkout["checkout_url"])
+        assert page.status_code == 200, page.text
+        paid = await restarted.client.post(f"{checkout['checkout_url']}/pay")
+        assert paid.status_code == 200, paid.text
+        status = await restarted.client.get("/subscription/status", headers=session.headers)
+        assert status.json()["tier"] == "pro"
 
 
 async def test_portal_needs_a_subscription(api: Api) -> None:

@@ -93,6 +93,7 @@ from gemini_clone.domain.quota import Plans
 from gemini_clone.entrypoints.model_providers import make_language_model, make_model_catalogue
 from gemini_clone.entrypoints.settings import Settings
 from gemini_clone.ports.cache import Cache, Throttle
+from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.jobs import ReplyJobs
 from gemini_clone.ports.otp import OtpSender
 from gemini_clone.ports.payments import PaymentGateway
@@ -213,11 +214,24 @@ def make_model_access(settings: Settings, catalogue: ModelCatalogue) -> ModelAcc
         raise ConfigurationError(str(error)) from error
 
 
-def make_sandbox(settings: Settings) -> SandboxPaymentGateway | None:
-    if settings.stripe_secret_key:
+def uses_sandbox(settings: Settings) -> bool:
+    """No Stripe key: the app serves the sandbox checkout itself."""
+    return not settings.stripe_secret_key
+
+
+def make_sandbox(
+    settings: Settings, secret: Callable[[], str], clock: Clock
+) -> SandboxPaymentGateway | None:
+    if not uses_sandbox(settings):
         return None
+    # Sessions are signed, not stored, with a key of their own from the secret every process
+    # shares (the embedded mode keeps it in its data folder): any process, and the same one
+    # after a restart, reads them.
+    key = derived_key(secret(), "sandbox-checkout-sessions")
     # With the chat page on, the checkout comes back to it instead of the JSON status route.
-    return SandboxPaymentGateway(return_path="/") if settings.web_ui else SandboxPaymentGateway()
+    if settings.web_ui:
+        return SandboxPaymentGateway(key, clock, return_path="/")
+    return SandboxPaymentGateway(key, clock)
 
 
 def make_payment_gateway(
@@ -285,7 +299,7 @@ class Container(containers.DeclarativeContainer):
     language_model = providers.Singleton(make_language_model, settings, model_catalogue)
     reply_pieces = providers.Singleton(make_reply_pieces, redis)
     reply_stops = providers.Singleton(make_reply_stops, redis)
-    sandbox_gateway = providers.Singleton(make_sandbox, settings)
+    sandbox_gateway = providers.Singleton(make_sandbox, settings, secret.provider, clock)
     payment_gateway = providers.Singleton(make_payment_gateway, settings, sandbox_gateway)
     otp_sender = providers.Singleton(make_otp_sender, settings)
     mobile_numbers = providers.Singleton(PhonenumbersMobileNumbers)

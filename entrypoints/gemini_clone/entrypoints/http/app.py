@@ -21,7 +21,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Tag
 from litestar.types import ControllerRouterHandler
 
-from gemini_clone.entrypoints.container import Container, build_container
+from gemini_clone.entrypoints.container import Container, build_container, uses_sandbox
 from gemini_clone.entrypoints.http.auth import SECURITY_SCHEMES
 from gemini_clone.entrypoints.http.auth_routes import AuthController
 from gemini_clone.entrypoints.http.billing import SubscriptionController, WebhookController
@@ -79,7 +79,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
         HealthController,
         MetricsController,
     ]
-    if container.sandbox_gateway() is not None:
+    if uses_sandbox(settings):
         handlers.append(SandboxController)
     if settings.web_ui:
         handlers.extend(web_handlers())

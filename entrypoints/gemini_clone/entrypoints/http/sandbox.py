@@ -16,7 +16,6 @@ from litestar.params import PathParameter
 from gemini_clone.adapters.sandbox import SandboxPaymentGateway
 from gemini_clone.application.billing.apply_payment_event import ApplyPaymentEvent
 from gemini_clone.domain.errors import NotFound
-from gemini_clone.entrypoints.http.billing import STATUS_PATH
 from gemini_clone.entrypoints.http.dependencies import base_url
 from gemini_clone.entrypoints.http.errors import problems
 
@@ -57,8 +56,10 @@ class SandboxController(Controller):
         description="Served when no Stripe key is set; it stands in for Stripe Checkout.",
         responses=problems(codes={404: "`checkout_session_not_found`."}),
     )
-    async def page(self, session_id: SessionIdParam, state: State) -> str:
-        html = _sandbox(state).checkout_page_html(session_id)
+    async def page(
+        self, session_id: SessionIdParam, request: Request[Any, Any, Any], state: State
+    ) -> str:
+        html = _sandbox(state).checkout_page_html(session_id, base_url(request))
         if html is None:
             raise NotFound(
                 "This sandbox checkout session does not exist or has expired.",
@@ -84,9 +85,9 @@ class SandboxController(Controller):
         apply_payment_event: NamedDependency[ApplyPaymentEvent],
     ) -> Response[str]:
         sandbox = _sandbox(state)
-        event = sandbox.complete_checkout(session_id, state.container.clock().now())
-        await apply_payment_event.execute(event)
-        return_url = sandbox.success_url(session_id) or base_url(request) + STATUS_PATH
+        # Paying again applies an event with the same id: recorded once, it changes nothing.
+        await apply_payment_event.execute(sandbox.complete_checkout(session_id))
+        return_url = sandbox.success_url(base_url(request))
         return Response(
             _PAID_PAGE.format(return_url=escape(return_url)),
             media_type=MediaType.HTML,
