@@ -133,3 +133,19 @@ class Message:
             and self.lease_expires_at is not None
             and self.lease_expires_at < now
         )
+
+
+def queued_reply(question: Message, reply_id: MessageId, now: datetime) -> Message:
+    """A new reply to `question`, queued at `now`: created at `now`, or `REPLY_OFFSET` after
+    the question when that is later (always for a post, whose question is created at `now`),
+    so it sorts after its question."""
+    return Message(
+        id=reply_id,
+        chatroom_id=question.chatroom_id,
+        user_id=question.user_id,
+        role=Role.MODEL,
+        content="",
+        status=MessageStatus.QUEUED,
+        created_at=max(now, question.created_at + REPLY_OFFSET),
+        in_reply_to=question.id,
+    )

@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
 
-from gemini_clone.application.cache_scope import forget_chatroom_list
+from gemini_clone.application.messaging.paid_exchange import PaidExchange
 from gemini_clone.application.messaging.stop_reply import StopReply
-from gemini_clone.domain.errors import InvalidInput, NotFound, QuotaExceeded, Unavailable
+from gemini_clone.domain.errors import InvalidInput, NotFound
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import (
-    REPLY_OFFSET,
     Message,
     MessageStatus,
     Role,
     checked_content,
     not_latest_exchange,
+    queued_reply,
 )
-from gemini_clone.domain.quota import DailyUsage, Plans, quota_day, resets_at
-from gemini_clone.domain.subscriptions import tier_for_status
+from gemini_clone.domain.quota import DailyUsage, Plans, quota_day
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import ReplyJobs
 from gemini_clone.ports.posting import MessagePosting, Retry
 from gemini_clone.ports.reply_pieces import Piece, PieceKind, ReplyPieces
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
-
-logger = logging.getLogger("gemini_clone.messaging")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,9 +90,7 @@ class _Retry:
         self._posting = posting
         self._stop_reply = stop_reply
         self._pieces = pieces
-        self._jobs = jobs
-        self._cache = cache
-        self._plans = plans
+        self._paid = PaidExchange(jobs, cache, plans)
         self._clock = clock
         self._ids = ids
 
@@ -124,41 +117,16 @@ class _Retry:
         retried = replace(question, quota_day=day.isoformat())
         if new_content is not None:
             retried = replace(retried, content=new_content, edited_at=now)
-        reply = self._new_reply(question, now)
-        limit = self._plans.daily_limit(tier_for_status(plan_status))
-        quota = await self._posting.store_retry(
+        reply = queued_reply(question, MessageId(self._ids.new_id()), now)
+        limit = self._paid.limit_for(plan_status)
+        take = await self._posting.store_retry(
             Retry(question=retried, reply=reply), day=day, limit=limit, now=now
         )
-        if not quota.taken:
-            assert limit is not None  # only a finite limit refuses
-            raise QuotaExceeded(limit=limit, used=quota.used, resets_at=resets_at(day), now=now)
+        usage = self._paid.usage_after(take, limit=limit, day=day, now=now)
         for queued in [r for r in replies if r.status is MessageStatus.QUEUED]:
             self._pieces.publish(queued.id, Piece(kind=PieceKind.DONE))
-        await forget_chatroom_list(self._cache, user_id)
-        await self._enqueue(reply.id, request_id)
-        return RetryOutput(
-            message=retried,
-            reply=reply,
-            usage=DailyUsage(used_today=quota.used, daily_limit=limit, resets_at=resets_at(day)),
-        )
-
-    def _new_reply(self, question: Message, now: datetime) -> Message:
-        return Message(
-            id=MessageId(self._ids.new_id()),
-            chatroom_id=question.chatroom_id,
-            user_id=question.user_id,
-            role=Role.MODEL,
-            content="",
-            status=MessageStatus.QUEUED,
-            created_at=max(now, question.created_at + REPLY_OFFSET),
-            in_reply_to=question.id,
-        )
-
-    async def _enqueue(self, reply_id: MessageId, request_id: str | None) -> None:
-        try:
-            await self._jobs.enqueue(reply_id, request_id=request_id)
-        except Unavailable:
-            logger.warning("reply %s not queued; the sweeper will queue it", reply_id)
+        await self._paid.after_storing(user_id, reply.id, request_id)
+        return RetryOutput(message=retried, reply=reply, usage=usage)
 
 
 class RegenerateReply(_Retry):

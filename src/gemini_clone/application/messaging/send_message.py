@@ -1,28 +1,22 @@
 from __future__ import annotations
 
-import asyncio
-import logging
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from gemini_clone.application.cache_scope import forget_chatroom_list
-from gemini_clone.domain.errors import QuotaExceeded, Unavailable
+from gemini_clone.application.messaging.paid_exchange import PaidExchange
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import (
-    REPLY_OFFSET,
     Message,
     MessageStatus,
     Role,
     checked_content,
+    queued_reply,
 )
-from gemini_clone.domain.quota import DailyUsage, Plans, quota_day, resets_at
-from gemini_clone.domain.subscriptions import tier_for_status
+from gemini_clone.domain.quota import DailyUsage, Plans, quota_day
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import ReplyJobs
 from gemini_clone.ports.posting import MessagePosting
-
-logger = logging.getLogger("gemini_clone.messaging")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -60,9 +54,7 @@ class SendMessage:
         ids: IdGenerator,
     ) -> None:
         self._posting = posting
-        self._jobs = jobs
-        self._cache = cache
-        self._plans = plans
+        self._paid = PaidExchange(jobs, cache, plans)
         self._clock = clock
         self._ids = ids
 
@@ -72,20 +64,11 @@ class SendMessage:
         day = quota_day(now)
         message, reply = self._new_pair(data, now, day)
         plan_status = await self._posting.owner_plan_status(data.chatroom_id, data.user_id)
-        limit = self._plans.daily_limit(tier_for_status(plan_status))
-        quota = await self._posting.store(message, reply, day=day, limit=limit)
-        if not quota.taken:
-            assert limit is not None  # only a finite limit refuses
-            raise QuotaExceeded(limit=limit, used=quota.used, resets_at=resets_at(day), now=now)
-        await asyncio.gather(
-            forget_chatroom_list(self._cache, data.user_id),
-            self._enqueue(reply.id, data.request_id),
-        )
-        return SendMessageOutput(
-            message=message,
-            reply=reply,
-            usage=DailyUsage(used_today=quota.used, daily_limit=limit, resets_at=resets_at(day)),
-        )
+        limit = self._paid.limit_for(plan_status)
+        take = await self._posting.store(message, reply, day=day, limit=limit)
+        usage = self._paid.usage_after(take, limit=limit, day=day, now=now)
+        await self._paid.after_storing(data.user_id, reply.id, data.request_id)
+        return SendMessageOutput(message=message, reply=reply, usage=usage)
 
     def _new_pair(
         self, data: SendMessageInput, now: datetime, day: date
@@ -101,20 +84,4 @@ class SendMessage:
             completed_at=now,
             quota_day=day.isoformat(),
         )
-        reply = Message(
-            id=MessageId(self._ids.new_id()),
-            chatroom_id=data.chatroom_id,
-            user_id=data.user_id,
-            role=Role.MODEL,
-            content="",
-            status=MessageStatus.QUEUED,
-            created_at=now + REPLY_OFFSET,
-            in_reply_to=message.id,
-        )
-        return message, reply
-
-    async def _enqueue(self, reply_id: MessageId, request_id: str | None) -> None:
-        try:
-            await self._jobs.enqueue(reply_id, request_id=request_id)
-        except Unavailable:
-            logger.warning("reply %s not queued; the sweeper will queue it", reply_id)
+        return message, queued_reply(message, MessageId(self._ids.new_id()), now)
