@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -117,17 +118,28 @@ def worker(concurrency: int | None, metrics_port: int | None, metrics_host: str)
         )
     _configure_logging(settings)
     try:
-        asyncio.run(
-            run_worker(
-                settings,
-                concurrency or settings.worker_concurrency,
-                grace_seconds=settings.worker_shutdown_grace_seconds,
-                metrics_port=metrics_port or settings.worker_metrics_port,
-                metrics_host=metrics_host,
+        with asyncio.Runner(loop_factory=fastest_event_loop()) as runner:
+            runner.run(
+                run_worker(
+                    settings,
+                    concurrency or settings.worker_concurrency,
+                    grace_seconds=settings.worker_shutdown_grace_seconds,
+                    metrics_port=metrics_port or settings.worker_metrics_port,
+                    metrics_host=metrics_host,
+                )
             )
-        )
     except (GeminiCloneError, ConfigurationError) as error:
         raise failure(settings, error) from None
+
+
+def fastest_event_loop() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop where it is installed (with uvicorn's standard extras, as the
+    API runs on it too), else asyncio's own (None). Why: bench/README.md, "Decisions"."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 @main.group()
