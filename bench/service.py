@@ -199,9 +199,9 @@ def running_service(
     """The database migrated, Redis and the stand-in (given `stand_in_options`) answering;
     `serve` and `worker` left for the caller to start. `pool_size` sets DATABASE_POOL_SIZE
     (default: the service's own), `settings` any other environment variables."""
-    folder = Path(tempfile.mkdtemp(prefix=folder_prefix))
-    processes = Processes(folder)
     with throwaway_database(server_url) as database_url:
+        folder = Path(tempfile.mkdtemp(prefix=folder_prefix))
+        processes = Processes(folder)
         try:
             redis_port, stand_in_port, api_port = (free_port() for _ in range(3))
             redis = processes.start(
