@@ -18,7 +18,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -26,7 +26,7 @@ from uuid import uuid4
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import DEFAULT_SERVER, throwaway_database
+from service import DEFAULT_SERVER, throwaway_database
 
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting
@@ -68,7 +68,7 @@ def pair(room: Chatroom, at: datetime) -> tuple[Message, Message]:
     return question, reply
 
 
-async def timed(calls: list[Callable[[], Awaitable[object]]]) -> tuple[float, float]:
+async def timed(calls: Sequence[Callable[[], Awaitable[object]]]) -> tuple[float, float]:
     """Microseconds of CPU and of wall time per call."""
     cpu, wall = time.process_time(), time.perf_counter()
     for call in calls:

@@ -22,33 +22,29 @@ import asyncio
 import json
 import os
 import re
-import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
 import httpx
+from service import (
+    DEFAULT_SERVER,
+    THIS_CHECKOUT,
+    free_port,
+    running_service,
+    wait_http,
+)
 
 HERE = Path(__file__).resolve().parent
-SCRIPT = Path(sys.executable).with_name("gemini-clone")
+SCRIPT = THIS_CHECKOUT
 """The command that runs the service: this checkout's, unless `--service` names another."""
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -153,89 +149,6 @@ def peak_rss_mb(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-class Processes:
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (self.folder / f"{name}.log").open("wb")
-        process = subprocess.Popen(
-            args, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=self.folder
-        )
-        self.running[name] = process
-        return process
-
-    def stop(self, name: str) -> None:
-        process = self.running.pop(name)
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    def stop_all(self) -> None:
-        for name in list(self.running):
-            self.stop(name)
-
-
-def wait_http(
-    url: str, timeout: float = 60, process: subprocess.Popen[bytes] | None = None
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"the process serving {url} exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer in {timeout} s")
-
-
-@contextmanager
-def throwaway_database(server_url: str) -> Iterator[str]:
-    name = f"gemini_clone_bench_{secrets.token_hex(4)}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server_url.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        for attempt in range(10):
-            try:
-                asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                break
-            except asyncpg.TooManyConnectionsError:
-                if attempt == 9:
-                    print(f"could not drop {name}: drop it by hand", file=sys.stderr)
-                time.sleep(3)
-
-
-def log_in(api: str, number: str) -> tuple[str, str]:
-    """Sign a user up and log in: (access token, chatroom id)."""
-    with httpx.Client(base_url=api, timeout=30) as client:
-        client.post("/auth/signup", json={"mobile_number": number}).raise_for_status()
-        otp = client.post("/auth/send-otp", json={"mobile_number": number}).json()["otp"]
-        token = client.post("/auth/verify-otp", json={"mobile_number": number, "otp": otp}).json()[
-            "access_token"
-        ]
-        client.headers["authorization"] = f"Bearer {token}"
-        room = client.post("/chatroom", json={"title": "bench"}).json()["id"]
-        for n in range(20):
-            client.post("/chatroom", json={"title": f"room {n}"}).raise_for_status()
-    return token, room
 
 
 async def measure_replies(
@@ -372,215 +285,153 @@ def main() -> None:
         if not SCRIPT.exists():
             sys.exit(f"{SCRIPT} is missing: run `uv sync` in {args.service}")
 
-    folder = Path(tempfile.mkdtemp(prefix="gemini-clone-bench-"))
-    processes = Processes(folder)
     results: dict[str, object] = {"latency_s": args.latency, "service": str(SCRIPT)}
-    try:
-        with throwaway_database(args.database) as database_url:
-            redis_port, stand_in_port, api_port, ceiling_port = (free_port() for _ in range(4))
-            processes.start(
-                "redis",
-                [
-                    "redis-server",
-                    "--port",
-                    str(redis_port),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    str(folder),
-                ],
-                dict(os.environ),
-            )
-            env = {
-                "PATH": os.environ["PATH"],
-                "HOME": str(folder),
-                "DATABASE_URL": database_url,
-                "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-                "JWT_SECRET": secrets.token_urlsafe(48),
-                "GEMINI_API_KEY": "bench-not-a-real-key",
-                "GEMINI_BASE_URL": f"http://127.0.0.1:{stand_in_port}",
-                "AUTH_RATE_LIMIT_PER_MINUTE": "1000000",  # off in effect; some versions refuse 0
-            }
-            if args.pool_size is not None:
-                env["DATABASE_POOL_SIZE"] = str(args.pool_size)
-                results["database_pool_size"] = args.pool_size
-            subprocess.run(
-                [str(SCRIPT), "db", "upgrade"], env=env, cwd=folder, check=True, capture_output=True
-            )
-            stand_in = f"http://127.0.0.1:{stand_in_port}"
-            processes.start(
-                "stand-in",
-                [
-                    sys.executable,
-                    str(HERE / "gemini_stand_in.py"),
-                    "--port",
-                    str(stand_in_port),
-                    "--latency",
-                    str(args.latency),
-                    *(["--pieces", str(args.pieces)] if args.pieces else []),
-                ],
-                env,
-            )
-            processes.start(
-                "ceilings",
-                [sys.executable, str(HERE / "ceilings.py"), "--port", str(ceiling_port)],
-                env,
-            )
-            api = f"http://127.0.0.1:{api_port}"
-            api_peaks: dict[str, float] = {}
+    if args.pool_size is not None:
+        results["database_pool_size"] = args.pool_size
+    with running_service(
+        server_url=args.database,
+        folder_prefix="gemini-clone-bench-",
+        stand_in_options=[
+            "--latency",
+            str(args.latency),
+            *(["--pieces", str(args.pieces)] if args.pieces else []),
+        ],
+        script=SCRIPT,
+        pool_size=args.pool_size,
+    ) as service:
+        ceiling_port = free_port()
+        service.processes.start(
+            "ceilings",
+            [sys.executable, str(HERE / "ceilings.py"), "--port", str(ceiling_port)],
+            service.env,
+        )
+        api = service.api_url
+        api_peaks: dict[str, float] = {}
 
-            def start_api(setup: str) -> subprocess.Popen[bytes]:
-                """One API process (or `--workers 2`) at a time: each holds up to twice
-                DATABASE_POOL_SIZE connections once loaded, and the server is shared."""
-                options, overrides = API_SETUPS[setup]
-                attempts = 0
-                while True:
-                    attempts += 1
-                    process = processes.start(
-                        f"serve-{setup}",
-                        [str(SCRIPT), "serve", "--port", str(api_port), *options],
-                        {**env, **overrides},
-                    )
-                    try:
-                        wait_http(f"{api}/healthz", process=process)
-                    except RuntimeError:
-                        # A shared PostgreSQL may refuse connections for a moment
-                        # (max_connections; the log says so): try again shortly.
-                        processes.stop(f"serve-{setup}")
-                        if attempts == 3:
-                            raise
-                        time.sleep(5)
-                    else:
-                        return process
+        def start_api(setup: str) -> subprocess.Popen[bytes]:
+            """One API process (or `--workers 2`) at a time: each holds up to twice
+            DATABASE_POOL_SIZE connections once loaded, and the server is shared."""
+            options, overrides = API_SETUPS[setup]
+            return service.start_api(f"serve-{setup}", options, overrides)
 
-            def stop_api(setup: str, process: subprocess.Popen[bytes], phase: str) -> None:
-                if setup == "default":
-                    peak = peak_rss_mb(process.pid)
-                    api_peaks[phase] = max(peak, api_peaks.get(phase, 0.0))
-                processes.stop(f"serve-{setup}")
+        def stop_api(setup: str, process: subprocess.Popen[bytes], phase: str) -> None:
+            if setup == "default":
+                peak = peak_rss_mb(process.pid)
+                api_peaks[phase] = max(peak, api_peaks.get(phase, 0.0))
+            service.processes.stop(f"serve-{setup}")
 
-            for url in (f"{stand_in}/stats", f"http://127.0.0.1:{ceiling_port}/ceiling/struct"):
-                wait_http(url)
-            api_process = start_api("default")
-            token, room = log_in(api, "+14155550100")
-            subprocess.run(
-                [str(SCRIPT), "subscriptions", "grant", "+14155550100"],
-                env=env,
-                cwd=folder,
-                check=True,
-                capture_output=True,
+        wait_http(f"http://127.0.0.1:{ceiling_port}/ceiling/struct")
+        api_process = start_api("default")
+        token, room = service.pro_user("+14155550100")
+
+        print(
+            f"replies: {args.replies} messages, model latency {args.latency} s, one worker ...",
+            flush=True,
+        )
+        replies = asyncio.run(
+            measure_replies(
+                api,
+                token,
+                service.database_url,
+                args.replies,
+                service.stand_in_url,
+                service.start_worker,
             )
+        )
+        worker = service.processes.running["worker"]
+        results["replies"] = replies
+        results["worker_peak_rss_mb"] = peak_rss_mb(worker.pid)
+        service.processes.stop("worker")
+        stop_api("default", api_process, "replies")
+        if args.replies_only:
+            print(json.dumps(results, indent=2))
+            return
 
-            print(
-                f"replies: {args.replies} messages, model latency {args.latency} s, one worker ...",
-                flush=True,
-            )
-
-            def start_worker() -> subprocess.Popen[bytes]:
-                return processes.start("worker", [str(SCRIPT), "worker"], env)
-
-            replies = asyncio.run(
-                measure_replies(api, token, database_url, args.replies, stand_in, start_worker)
-            )
-            worker = processes.running["worker"]
-            results["replies"] = replies
-            results["worker_peak_rss_mb"] = peak_rss_mb(worker.pid)
-            processes.stop("worker")
-            stop_api("default", api_process, "replies")
-            if args.replies_only:
-                print(json.dumps(results, indent=2))
-                return
-
-            wrk_args = {"connections": args.connections, "duration": args.duration}
-            body = json.dumps({"content": "Hello from the benchmark"})
-            measured: dict[str, list[Figures]] = {"ceiling_io": [], "ceiling_struct": []}
-            cpu_us: dict[str, list[float]] = {}
+        wrk_args = {"connections": args.connections, "duration": args.duration}
+        body = json.dumps({"content": "Hello from the benchmark"})
+        measured: dict[str, list[Figures]] = {"ceiling_io": [], "ceiling_struct": []}
+        cpu_us: dict[str, list[float]] = {}
+        for setup in setups:
+            measured[f"post_{setup}"] = []
+            measured[f"list_{setup}"] = []
+            cpu_us[f"post_{setup}"] = []
+            cpu_us[f"list_{setup}"] = []
+        for run in range(args.runs):
+            # Each setup in turn within a run, so that the machine's drift (shared,
+            # noisy) falls on all of them alike: compare them within a run.
             for setup in setups:
-                measured[f"post_{setup}"] = []
-                measured[f"list_{setup}"] = []
-                cpu_us[f"post_{setup}"] = []
-                cpu_us[f"list_{setup}"] = []
-            for run in range(args.runs):
-                # Each setup in turn within a run, so that the machine's drift (shared,
-                # noisy) falls on all of them alike: compare them within a run.
-                for setup in setups:
-                    print(f"run {run + 1} of {args.runs}: {setup} ...", flush=True)
-                    try:
-                        api_process = start_api(setup)
-                    except RuntimeError as error:
-                        print(f"  {setup} left out of this run: {error}", flush=True)
-                        continue
-                    wrk(f"{api}/chatroom", token=token, connections=8, duration=3)  # warm up
-                    started = cpu_seconds(api_process.pid)
-                    post = wrk(
-                        f"{api}/chatroom/{room}/message",
-                        token=token,
-                        method="POST",
-                        body=body,
-                        **wrk_args,
-                    )
-                    posted = cpu_seconds(api_process.pid)
-                    listed = wrk(f"{api}/chatroom", token=token, **wrk_args)
-                    done = cpu_seconds(api_process.pid)
-                    stop_api(setup, api_process, "runs")
-                    measured[f"post_{setup}"].append(post)
-                    measured[f"list_{setup}"].append(listed)
-                    cpu_us[f"post_{setup}"].append((posted - started) / max(post.requests, 1) * 1e6)
-                    cpu_us[f"list_{setup}"].append((done - posted) / max(listed.requests, 1) * 1e6)
-                    print(
-                        f"  post {post.requests_per_second:.0f} req/s"
-                        f" ({cpu_us[f'post_{setup}'][-1]:.0f} µs CPU each),"
-                        f" list {listed.requests_per_second:.0f} req/s"
-                        f" ({cpu_us[f'list_{setup}'][-1]:.0f} µs CPU each)",
-                        flush=True,
-                    )
-                measured["ceiling_io"].append(
-                    wrk(
-                        f"http://127.0.0.1:{ceiling_port}/ceiling/message",
-                        token=token,
-                        method="POST",
-                        body=body,
-                        **wrk_args,
-                    )
+                print(f"run {run + 1} of {args.runs}: {setup} ...", flush=True)
+                try:
+                    api_process = start_api(setup)
+                except RuntimeError as error:
+                    print(f"  {setup} left out of this run: {error}", flush=True)
+                    continue
+                wrk(f"{api}/chatroom", token=token, connections=8, duration=3)  # warm up
+                started = cpu_seconds(api_process.pid)
+                post = wrk(
+                    f"{api}/chatroom/{room}/message",
+                    token=token,
+                    method="POST",
+                    body=body,
+                    **wrk_args,
                 )
-                measured["ceiling_struct"].append(
-                    wrk(f"http://127.0.0.1:{ceiling_port}/ceiling/struct", token=token, **wrk_args)
-                )
+                posted = cpu_seconds(api_process.pid)
+                listed = wrk(f"{api}/chatroom", token=token, **wrk_args)
+                done = cpu_seconds(api_process.pid)
+                stop_api(setup, api_process, "runs")
+                measured[f"post_{setup}"].append(post)
+                measured[f"list_{setup}"].append(listed)
+                cpu_us[f"post_{setup}"].append((posted - started) / max(post.requests, 1) * 1e6)
+                cpu_us[f"list_{setup}"].append((done - posted) / max(listed.requests, 1) * 1e6)
                 print(
-                    f"  ceilings: message I/O {measured['ceiling_io'][-1].requests_per_second:.0f}"
-                    f" req/s, struct {measured['ceiling_struct'][-1].requests_per_second:.0f}"
-                    " req/s",
+                    f"  post {post.requests_per_second:.0f} req/s"
+                    f" ({cpu_us[f'post_{setup}'][-1]:.0f} µs CPU each),"
+                    f" list {listed.requests_per_second:.0f} req/s"
+                    f" ({cpu_us[f'list_{setup}'][-1]:.0f} µs CPU each)",
                     flush=True,
                 )
-            for name, runs in measured.items():
-                if runs:
-                    results[name] = summary(runs)
-            results["cpu_us_per_request"] = {
-                name: statistics.median(values) for name, values in cpu_us.items() if values
-            }
-            print("message post at 256 connections ...", flush=True)
-            api_process = start_api("default")
-            results["post_256"] = summary(
-                [
-                    wrk(
-                        f"{api}/chatroom/{room}/message",
-                        token=token,
-                        method="POST",
-                        body=body,
-                        connections=256,
-                        duration=args.duration,
-                    )
-                ]
+            measured["ceiling_io"].append(
+                wrk(
+                    f"http://127.0.0.1:{ceiling_port}/ceiling/message",
+                    token=token,
+                    method="POST",
+                    body=body,
+                    **wrk_args,
+                )
             )
-            stop_api("default", api_process, "256 connections")
-            results["api_peak_rss_mb"] = max(api_peaks.values())
-            results["api_peak_rss_mb_by_phase"] = api_peaks
-    finally:
-        processes.stop_all()
+            measured["ceiling_struct"].append(
+                wrk(f"http://127.0.0.1:{ceiling_port}/ceiling/struct", token=token, **wrk_args)
+            )
+            print(
+                f"  ceilings: message I/O {measured['ceiling_io'][-1].requests_per_second:.0f}"
+                f" req/s, struct {measured['ceiling_struct'][-1].requests_per_second:.0f}"
+                " req/s",
+                flush=True,
+            )
+        for name, runs in measured.items():
+            if runs:
+                results[name] = summary(runs)
+        results["cpu_us_per_request"] = {
+            name: statistics.median(values) for name, values in cpu_us.items() if values
+        }
+        print("message post at 256 connections ...", flush=True)
+        api_process = start_api("default")
+        results["post_256"] = summary(
+            [
+                wrk(
+                    f"{api}/chatroom/{room}/message",
+                    token=token,
+                    method="POST",
+                    body=body,
+                    connections=256,
+                    duration=args.duration,
+                )
+            ]
+        )
+        stop_api("default", api_process, "256 connections")
+        results["api_peak_rss_mb"] = max(api_peaks.values())
+        results["api_peak_rss_mb_by_phase"] = api_peaks
     report(results)
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def report(results: dict[str, object]) -> None:

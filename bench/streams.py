@@ -25,22 +25,16 @@ import asyncio
 import json
 import os
 import re
-import secrets
-import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 import httpx
-from run import SCRIPT, Processes, free_port, log_in, throwaway_database, wait_http
+from service import DEFAULT_SERVER, running_service
 
-HERE = Path(__file__).resolve().parent
-DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 STAMP = re.compile(r"\[t=(\d+\.\d+)\]")
 
 
@@ -110,8 +104,7 @@ async def open_stream(
         writer.close()
 
 
-async def _read_or_stop(read: object, until: asyncio.Event | None) -> bytes | None:
-    assert asyncio.iscoroutine(read)
+async def _read_or_stop(read: Awaitable[bytes], until: asyncio.Event | None) -> bytes | None:
     if until is None:
         return await read
     reading = asyncio.ensure_future(read)
@@ -293,96 +286,58 @@ def main() -> None:
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
     args = parser.parse_args()
 
-    folder = Path(tempfile.mkdtemp(prefix="gemini-clone-streams-"))
-    processes = Processes(folder)
     results: dict[str, object] = {"settings": vars(args)}
-    try:
-        with throwaway_database(args.database) as database_url:
-            redis_port, stand_in_port, api_port = (free_port() for _ in range(3))
-            redis = processes.start(
-                "redis",
-                ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
-                dict(os.environ),
-            )
-            env = {
-                "PATH": os.environ["PATH"],
-                "HOME": str(folder),
-                "DATABASE_URL": database_url,
-                "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-                "JWT_SECRET": secrets.token_urlsafe(48),
-                "GEMINI_API_KEY": "bench-not-a-real-key",
-                "GEMINI_BASE_URL": f"http://127.0.0.1:{stand_in_port}",
-                "AUTH_RATE_LIMIT_PER_MINUTE": "0",
-                "LOG_LEVEL": "WARNING",
-                "DATABASE_POOL_SIZE": str(args.pool_size),
-            }
-            subprocess.run(
-                [str(SCRIPT), "db", "upgrade"], env=env, cwd=folder, check=True, capture_output=True
-            )
-            stand_in = processes.start(
-                "stand-in",
-                [
-                    sys.executable,
-                    str(HERE / "gemini_stand_in.py"),
-                    "--port",
-                    str(stand_in_port),
-                    "--latency",
-                    str(args.latency),
-                    "--pieces",
-                    str(args.pieces),
-                    "--piece-interval",
-                    str(args.interval),
-                    *(["--stagger"] if args.stagger else []),
-                ],
-                env,
-            )
-            api_process = processes.start(
-                "serve", [str(SCRIPT), "serve", "--port", str(api_port)], env
-            )
-            api = f"http://127.0.0.1:{api_port}"
-            wait_http(f"http://127.0.0.1:{stand_in_port}/stats")
-            wait_http(f"{api}/healthz")
-            token, _ = log_in(api, "+14155550100")
-            subprocess.run(
-                [str(SCRIPT), "subscriptions", "grant", "+14155550100"],
-                env=env,
-                cwd=folder,
-                check=True,
-                capture_output=True,
-            )
-            with httpx.Client(
-                base_url=api, headers={"authorization": f"Bearer {token}"}, timeout=30
-            ) as client:
-                rooms = [
-                    client.post("/chatroom", json={"title": f"streams {n}"}).json()["id"]
-                    for n in range(20)
-                ]
+    with running_service(
+        server_url=args.database,
+        folder_prefix="gemini-clone-streams-",
+        stand_in_options=[
+            "--latency",
+            str(args.latency),
+            "--pieces",
+            str(args.pieces),
+            "--piece-interval",
+            str(args.interval),
+            *(["--stagger"] if args.stagger else []),
+        ],
+        pool_size=args.pool_size,
+        settings={"LOG_LEVEL": "WARNING"},
+    ) as service:
+        api_process = service.start_api()
+        token, _ = service.pro_user("+14155550100")
+        with httpx.Client(
+            base_url=service.api_url, headers={"authorization": f"Bearer {token}"}, timeout=30
+        ) as client:
+            rooms = [
+                client.post("/chatroom", json={"title": f"streams {n}"}).json()["id"]
+                for n in range(20)
+            ]
 
-            print(f"{args.idle} idle streams ...", flush=True)
-            results["idle"] = asyncio.run(
-                idle_streams("127.0.0.1", api_port, token, rooms, args.idle, api_process.pid)
+        print(f"{args.idle} idle streams ...", flush=True)
+        results["idle"] = asyncio.run(
+            idle_streams("127.0.0.1", service.api_port, token, rooms, args.idle, api_process.pid)
+        )
+        worker = service.start_worker()
+        asyncio.run(wait_until_final(service.database_url))
+        print(
+            f"{args.streams} live streams, {args.pieces} pieces {args.interval} s apart ...",
+            flush=True,
+        )
+        results["live"] = asyncio.run(
+            live_streams(
+                "127.0.0.1",
+                service.api_port,
+                token,
+                rooms,
+                args.streams,
+                api_process.pid,
+                {
+                    "worker": worker.pid,
+                    "stand_in": service.stand_in.pid,
+                    "redis": service.redis.pid,
+                },
             )
-            worker = processes.start("worker", [str(SCRIPT), "worker"], env)
-            asyncio.run(wait_until_final(database_url))
-            print(
-                f"{args.streams} live streams, {args.pieces} pieces {args.interval} s apart ...",
-                flush=True,
-            )
-            results["live"] = asyncio.run(
-                live_streams(
-                    "127.0.0.1",
-                    api_port,
-                    token,
-                    rooms,
-                    args.streams,
-                    api_process.pid,
-                    {"worker": worker.pid, "stand_in": stand_in.pid, "redis": redis.pid},
-                )
-            )
-    finally:
-        processes.stop_all()
+        )
     print(json.dumps(results, indent=2))
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
