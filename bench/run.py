@@ -441,9 +441,11 @@ def report(results: dict[str, object]) -> None:
         return found
 
     def line(label: str, key: str, ceiling: str | None = None, beside: str | None = None) -> None:
-        if any(name is not None and name not in results for name in (key, ceiling, beside)):
+        if any(name is not None and name not in results for name in (key, ceiling)):
             print(f"{label:<40}not measured")
             return
+        if beside is not None and beside not in results:
+            beside = None  # that setup was left out (`--setups`)
         measured = figures(key)
         text = (
             f"{label:<40}{measured['rps']:>8.0f} req/s"
