@@ -96,13 +96,18 @@ class StreamReplyJobs(ReplyJobs):
     async def progress(self) -> QueueProgress:
         """From the stream's first and last entries and the workers' group (entry ids are
         Redis's clock in milliseconds): entries before the first were trimmed, or the stream
-        was lost; the group has handed out every entry up to its last delivered id."""
+        was lost; the group has handed out every entry up to its last delivered id, and
+        its pending entries (`XPENDING`) are the ones handed out and not yet acknowledged.
+
+        The group is read before its pending entries, without a transaction: an entry
+        handed out between the two reads counts as waiting, never as acknowledged."""
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.xrange(self._stream, count=1)
                 pipe.xrevrange(self._stream, count=1)
                 pipe.xinfo_groups(self._stream)
-                oldest, newest, groups = await pipe.execute(raise_on_error=False)
+                pipe.xpending(self._stream, self._group)
+                oldest, newest, groups, pending = await pipe.execute(raise_on_error=False)
         except (RedisError, OSError) as error:
             raise Unavailable("The job queue cannot be reached.") from error
         for answer in (oldest, newest):
@@ -113,10 +118,20 @@ class StreamReplyJobs(ReplyJobs):
             for group in groups:
                 if _text(group["name"]) == self._group:
                     handed_out_until = _entry_time(group["last-delivered-id"])
+        unacknowledged: tuple[datetime | None, datetime | None] = (None, None)
+        if isinstance(pending, Exception):
+            # Without the group nothing was handed out; any other error could hide jobs
+            # that workers hold, and queueing those again is what must not happen.
+            if not str(pending).startswith("NOGROUP"):
+                raise Unavailable("The job queue cannot be read.") from pending
+        elif pending["pending"]:
+            unacknowledged = (_entry_time(pending["min"]), _entry_time(pending["max"]))
         return QueueProgress(
             oldest_kept=_entry_time(oldest[0][0]) if oldest else None,
             newest_kept=_entry_time(newest[0][0]) if newest else None,
             handed_out_until=handed_out_until,
+            oldest_unacknowledged=unacknowledged[0],
+            newest_unacknowledged=unacknowledged[1],
         )
 
 
