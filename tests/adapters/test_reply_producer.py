@@ -199,10 +199,12 @@ async def test_a_job_queued_again_is_remembered_with_its_time(
     await jobs.enqueue(first_only)
     before = time.time()
 
-    await jobs.requeue(again)
+    await jobs.requeue(again, request_id="req-handed-back")
 
     messages = await queued(client, stream)
     assert [message.args for message in messages] == [[str(first_only)], [str(again)]]
+    messages[1].parse_labels()
+    assert messages[1].labels == {"request_id": "req-handed-back"}
     remembered = await jobs.requeued_at([again, first_only])
     assert set(remembered) == {again}
     assert before - 0.01 <= remembered[again].timestamp() <= time.time()

@@ -11,15 +11,19 @@ import redis.asyncio as aioredis
 from tests.worker.harness import Deployment
 
 from gemini_clone.adapters.taskiq.jobs import create_broker
-from gemini_clone.adapters.taskiq.names import REPLY_STREAM
+from gemini_clone.adapters.taskiq.names import CONSUMER_GROUP, REPLY_STREAM
 from gemini_clone.domain.errors import Unavailable
+from gemini_clone.domain.messages import MessageStatus
 from gemini_clone.entrypoints.container import Container, build_container
 from gemini_clone.entrypoints.settings import load_settings
+from gemini_clone.entrypoints.worker.main import ReplyWorker
 from gemini_clone.entrypoints.worker.tasks import sweep_forever
 
 STALE_AFTER_SECONDS = 1
 READ_AT_ONCE = 16
 """How many jobs the worker's broker reads at a time (`create_broker`)."""
+CLOCK_MARGIN_SECONDS = 5
+"""The sweeper's allowance for Redis's clock and ours (`RequeueStaleReplies`)."""
 
 
 class _Requeue:
@@ -115,5 +119,38 @@ async def test_jobs_a_worker_read_and_has_not_started_are_not_queued_again(
     client = aioredis.Redis.from_url(deployment.redis.url)
     try:
         assert await client.xlen(REPLY_STREAM) == READ_AT_ONCE, "no job was added"
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_a_reply_handed_back_by_a_stopping_worker_is_not_queued_again(
+    deployment: Deployment, sweeping: Container
+) -> None:
+    slow = load_settings(
+        {**deployment.environ, "OFFLINE_MODEL_LATENCY_SECONDS": "30"}, env_file=None
+    )
+    stopping = ReplyWorker(build_container(slow), concurrency=5, grace_seconds=0.2)
+    running = asyncio.create_task(stopping.run())
+    try:
+        user, room = await deployment.new_chatroom()
+        posted = await deployment.post(user, room, "Hand me over")
+        await deployment.wait_for_status(user, posted.reply.id, "processing")
+        # Past the clock margin: the post's job, run and acknowledged, is plainly spent.
+        await asyncio.sleep(CLOCK_MARGIN_SECONDS + 0.5)
+        stopping.stop()
+        await asyncio.wait_for(asyncio.shield(running), timeout=15)
+    finally:
+        running.cancel()
+    assert (await deployment.reply(user, posted.reply.id)).status is MessageStatus.QUEUED
+    assert await deployment.stream_state() == (2, 0), "the old job is done, a new one is queued"
+    client = aioredis.Redis.from_url(deployment.redis.url)
+    try:
+        # Another worker read the new job and has not started it yet.
+        await client.xreadgroup(CONSUMER_GROUP, "another-worker", {REPLY_STREAM: ">"}, count=1)
+
+        assert await sweeping.requeue_stale_replies().execute() == 0
+        assert await client.xlen(REPLY_STREAM) == 2, "no job was added"
     finally:
         await client.aclose()

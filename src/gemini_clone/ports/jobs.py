@@ -72,9 +72,10 @@ class ReplyJobs(Protocol):
         """Queue the generation of a reply; raises `Unavailable` when the queue is down."""
         ...
 
-    async def requeue(self, reply_id: MessageId) -> None:
-        """Queue a reply's job again (the sweeper), remembering when (`requeued_at`);
-        raises `Unavailable` when the queue is down."""
+    async def requeue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
+        """Queue a reply's job again (the sweeper, a worker handing a reply back),
+        remembering when (`requeued_at`): the sweeper then counts the reply's job from
+        then; raises `Unavailable` when the queue is down."""
         ...
 
     async def requeued_at(self, reply_ids: Sequence[MessageId]) -> Mapping[MessageId, datetime]:

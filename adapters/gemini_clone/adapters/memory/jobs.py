@@ -37,8 +37,8 @@ class InMemoryReplyJobs(ReplyJobs):
         self.request_ids.append(request_id)
         self._queued_at.append(self._now())
 
-    async def requeue(self, reply_id: MessageId) -> None:
-        await self.enqueue(reply_id)
+    async def requeue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
+        await self.enqueue(reply_id, request_id=request_id)
         self._requeued_at[reply_id] = self._queued_at[-1]
 
     async def requeued_at(self, reply_ids: Sequence[MessageId]) -> Mapping[MessageId, datetime]:

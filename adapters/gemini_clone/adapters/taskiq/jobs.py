@@ -81,8 +81,8 @@ class TaskiqReplyJobs(ReplyJobs):
     def __init__(self, broker: AsyncBroker) -> None:
         self._broker = broker
 
-    async def requeue(self, reply_id: MessageId) -> None:
-        await self.enqueue(reply_id)
+    async def requeue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
+        await self.enqueue(reply_id, request_id=request_id)
 
     async def requeued_at(self, reply_ids: Sequence[MessageId]) -> Mapping[MessageId, datetime]:
         """Nothing to remember: no job counts as waiting here (`progress`)."""

@@ -64,12 +64,15 @@ class StreamReplyJobs(ReplyJobs):
         except (RedisError, OSError) as error:
             raise Unavailable("The job queue cannot be reached.") from error
 
-    async def requeue(self, reply_id: MessageId) -> None:
+    async def requeue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
         """The entry, and beside it when it was queued again (`REQUEUE_MEMORY_SECONDS`)."""
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.xadd(
-                    self._stream, _entry(reply_id, None), maxlen=STREAM_MAXLEN, approximate=True
+                    self._stream,
+                    _entry(reply_id, request_id),
+                    maxlen=STREAM_MAXLEN,
+                    approximate=True,
                 )
                 pipe.set(
                     self._requeued_key(reply_id),
