@@ -352,6 +352,24 @@ async def test_the_sweeper_queues_again_a_reply_whose_job_was_handed_out_but_not
     assert world.jobs.queued == [posted.reply.id]
 
 
+async def test_the_sweeper_leaves_a_job_a_worker_has_not_acknowledged_however_long(
+    world: World, alice: User, room: Chatroom
+) -> None:
+    # Read ahead by a worker busy with others, not started yet (or its worker died and
+    # the queue will hand it to another): the job will still run.
+    posted = await world.post(alice, room)
+    assert world.jobs.hand_out_all() == [posted.reply.id]
+
+    for _ in range(4):
+        world.clock.advance(timedelta(minutes=10))
+        assert await world.requeue.execute() == 0
+    assert world.jobs.queued == []
+
+    world.jobs.acknowledge_all()  # the worker ran it and could not produce the reply
+    assert await world.requeue.execute() == 1
+    assert world.jobs.queued == [posted.reply.id]
+
+
 async def test_the_sweeper_stops_when_the_queue_is_down(
     world: World, alice: User, room: Chatroom
 ) -> None:

@@ -105,8 +105,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     reply_lease_seconds: AtLeastOne = 120
     sweep_interval_seconds: AtLeastOne = 30
     stale_reply_seconds: AtLeastOne = 30
-    """A reply still queued this long, whose job the queue lost or handed out, is queued
-    again by the sweeper (until 2026-12 this was SWEEP_INTERVAL_SECONDS)."""
+    """A reply still queued this long, whose job the queue lost or a worker ran without
+    producing it, is queued again by the sweeper (until 2026-12 this was
+    SWEEP_INTERVAL_SECONDS)."""
     worker_concurrency: AtLeastOne = 512
     worker_metrics_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
     """`gemini-clone worker` only: serve the process's Prometheus metrics (replies by status,

@@ -14,8 +14,10 @@ from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 class InMemoryReplyJobs(ReplyJobs):
     """Records queued reply ids; `down = True` makes it refuse like a queue that is down.
 
-    `take_all()` hands every waiting job out, as workers would; `lose_all()` drops them, as
-    a queue that lost its jobs. Times come from `clock` (the system's when not given).
+    `take_all()` hands every waiting job out and acknowledges it, as workers that ran them
+    would; `hand_out_all()` hands them out unacknowledged, as to workers that have not run
+    them yet (`acknowledge_all()` acknowledges those); `lose_all()` drops every job, as a
+    queue that lost its jobs. Times come from `clock` (the system's when not given).
     """
 
     def __init__(self, clock: Clock | None = None) -> None:
@@ -25,6 +27,7 @@ class InMemoryReplyJobs(ReplyJobs):
         self._clock = clock
         self._queued_at: list[datetime] = []
         self._handed_out_until: datetime | None = None
+        self._unacknowledged_at: list[datetime] = []
         self._requeued_at: dict[MessageId, datetime] = {}
 
     async def enqueue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
@@ -34,8 +37,8 @@ class InMemoryReplyJobs(ReplyJobs):
         self.request_ids.append(request_id)
         self._queued_at.append(self._now())
 
-    async def requeue(self, reply_id: MessageId) -> None:
-        await self.enqueue(reply_id)
+    async def requeue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
+        await self.enqueue(reply_id, request_id=request_id)
         self._requeued_at[reply_id] = self._queued_at[-1]
 
     async def requeued_at(self, reply_ids: Sequence[MessageId]) -> Mapping[MessageId, datetime]:
@@ -46,20 +49,34 @@ class InMemoryReplyJobs(ReplyJobs):
     async def progress(self) -> QueueProgress:
         if self.down:
             raise Unavailable("The job queue is down.")
+        # Kept: the waiting jobs and the unacknowledged ones (acknowledged ones are dropped).
+        kept = self._unacknowledged_at + self._queued_at
         return QueueProgress(
-            oldest_kept=self._queued_at[0] if self._queued_at else None,
-            newest_kept=self._queued_at[-1] if self._queued_at else None,
+            oldest_kept=min(kept, default=None),
+            newest_kept=max(kept, default=None),
             handed_out_until=self._handed_out_until,
+            oldest_unacknowledged=min(self._unacknowledged_at, default=None),
+            newest_unacknowledged=max(self._unacknowledged_at, default=None),
         )
 
     def take_all(self) -> list[MessageId]:
+        taken = self.hand_out_all()
+        self.acknowledge_all()
+        return taken
+
+    def hand_out_all(self) -> list[MessageId]:
         if self._queued_at:
             self._handed_out_until = self._queued_at[-1]
+        self._unacknowledged_at += self._queued_at
         taken, self.queued, self._queued_at = self.queued, [], []
         return taken
 
+    def acknowledge_all(self) -> None:
+        self._unacknowledged_at = []
+
     def lose_all(self) -> None:
         self.queued, self.request_ids, self._queued_at = [], [], []
+        self._unacknowledged_at = []
 
     def _now(self) -> datetime:
         return self._clock.now() if self._clock is not None else datetime.now(UTC)

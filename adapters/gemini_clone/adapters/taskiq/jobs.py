@@ -22,8 +22,6 @@ from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 
-REDELIVERY_MARGIN_SECONDS = 60
-
 
 def create_broker(
     redis_url: str | None,
@@ -36,8 +34,12 @@ def create_broker(
     Without Redis: taskiq's in-memory broker, which runs each job as a task of this process.
     With Redis: the acknowledged stream broker (`ReplyStreamBroker`). A job a worker took but
     never acknowledged (the worker died) is handed to another worker once it has been idle
-    longer than the reply lease plus a margin, so a generation still running within its lease
-    is not handed out twice; the sweeper usually requeues such a reply sooner, after the lease.
+    for the reply lease. The sweeper leaves such jobs to it (it never doubles a job a worker
+    has not acknowledged), so this is how soon a dead worker's replies are taken over. A
+    generation outliving its lease (renewing it) is handed out again too: the other
+    worker's claim refuses it, and that worker acknowledges the job; should the first
+    worker die later, its reply's lease runs out and the sweeper, finding the job
+    acknowledged, queues it again.
     """
     if redis_url is None:
         return InMemoryBroker(max_async_tasks=in_process_concurrency, propagate_exceptions=False)
@@ -47,11 +49,13 @@ def create_broker(
         consumer_group_name=CONSUMER_GROUP,
         # A group created after jobs were queued (or again, after Redis restarted) sees them.
         consumer_id="0",
-        idle_timeout=(reply_lease_seconds + REDELIVERY_MARGIN_SECONDS) * 1000,
+        idle_timeout=reply_lease_seconds * 1000,
         maxlen=STREAM_MAXLEN,
-        # Read few at a time: messages read but not yet started wait in this process, where
-        # no other worker can take them.
+        # Read few at a time, new or taken over: messages read but not yet started wait in
+        # this process, where no other worker can take them. (taskiq's receiver asks for
+        # one more only when a generation slot is free: `max_prefetch=0`.)
         xread_count=16,
+        unacknowledged_batch_size=16,
         socket_connect_timeout=2,
         # Above the blocking read's two seconds.
         socket_timeout=10,
@@ -77,8 +81,8 @@ class TaskiqReplyJobs(ReplyJobs):
     def __init__(self, broker: AsyncBroker) -> None:
         self._broker = broker
 
-    async def requeue(self, reply_id: MessageId) -> None:
-        await self.enqueue(reply_id)
+    async def requeue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
+        await self.enqueue(reply_id, request_id=request_id)
 
     async def requeued_at(self, reply_ids: Sequence[MessageId]) -> Mapping[MessageId, datetime]:
         """Nothing to remember: no job counts as waiting here (`progress`)."""
@@ -88,7 +92,13 @@ class TaskiqReplyJobs(ReplyJobs):
         """With taskiq's in-memory broker (the one it is built with): a job starts as a task
         of this process as soon as it is queued (or waits for a free slot inside taskiq),
         so none is counted as waiting in the queue."""
-        return QueueProgress(oldest_kept=None, newest_kept=None, handed_out_until=datetime.now(UTC))
+        return QueueProgress(
+            oldest_kept=None,
+            newest_kept=None,
+            handed_out_until=datetime.now(UTC),
+            oldest_unacknowledged=None,
+            newest_unacknowledged=None,
+        )
 
     async def enqueue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
         labels: dict[str, str] = {"request_id": request_id} if request_id else {}

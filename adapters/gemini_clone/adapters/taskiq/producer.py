@@ -64,12 +64,15 @@ class StreamReplyJobs(ReplyJobs):
         except (RedisError, OSError) as error:
             raise Unavailable("The job queue cannot be reached.") from error
 
-    async def requeue(self, reply_id: MessageId) -> None:
+    async def requeue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
         """The entry, and beside it when it was queued again (`REQUEUE_MEMORY_SECONDS`)."""
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.xadd(
-                    self._stream, _entry(reply_id, None), maxlen=STREAM_MAXLEN, approximate=True
+                    self._stream,
+                    _entry(reply_id, request_id),
+                    maxlen=STREAM_MAXLEN,
+                    approximate=True,
                 )
                 pipe.set(
                     self._requeued_key(reply_id),
@@ -96,13 +99,18 @@ class StreamReplyJobs(ReplyJobs):
     async def progress(self) -> QueueProgress:
         """From the stream's first and last entries and the workers' group (entry ids are
         Redis's clock in milliseconds): entries before the first were trimmed, or the stream
-        was lost; the group has handed out every entry up to its last delivered id."""
+        was lost; the group has handed out every entry up to its last delivered id, and
+        its pending entries (`XPENDING`) are the ones handed out and not yet acknowledged.
+
+        The group is read before its pending entries, without a transaction: an entry
+        handed out between the two reads counts as waiting, never as acknowledged."""
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.xrange(self._stream, count=1)
                 pipe.xrevrange(self._stream, count=1)
                 pipe.xinfo_groups(self._stream)
-                oldest, newest, groups = await pipe.execute(raise_on_error=False)
+                pipe.xpending(self._stream, self._group)
+                oldest, newest, groups, pending = await pipe.execute(raise_on_error=False)
         except (RedisError, OSError) as error:
             raise Unavailable("The job queue cannot be reached.") from error
         for answer in (oldest, newest):
@@ -113,10 +121,20 @@ class StreamReplyJobs(ReplyJobs):
             for group in groups:
                 if _text(group["name"]) == self._group:
                     handed_out_until = _entry_time(group["last-delivered-id"])
+        unacknowledged: tuple[datetime | None, datetime | None] = (None, None)
+        if isinstance(pending, Exception):
+            # Without the group nothing was handed out; any other error could hide jobs
+            # that workers hold, and queueing those again is what must not happen.
+            if not str(pending).startswith("NOGROUP"):
+                raise Unavailable("The job queue cannot be read.") from pending
+        elif pending["pending"]:
+            unacknowledged = (_entry_time(pending["min"]), _entry_time(pending["max"]))
         return QueueProgress(
             oldest_kept=_entry_time(oldest[0][0]) if oldest else None,
             newest_kept=_entry_time(newest[0][0]) if newest else None,
             handed_out_until=handed_out_until,
+            oldest_unacknowledged=unacknowledged[0],
+            newest_unacknowledged=unacknowledged[1],
         )
 
 

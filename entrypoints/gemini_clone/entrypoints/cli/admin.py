@@ -396,9 +396,10 @@ def jobs() -> None:
 def jobs_requeue_stale() -> None:
     """Queue again the replies nobody is producing (production mode, with Redis).
 
-    Replies still queued after STALE_REPLY_SECONDS whose job the queue lost or handed
-    out, and replies whose worker stopped before finishing (lease over). A job still
-    waiting its turn is left alone.
+    Replies still queued after STALE_REPLY_SECONDS whose job the queue lost or a worker
+    ran without producing them, and replies whose worker stopped before finishing (lease
+    over). A job still waiting its turn, or read by a worker and not yet acknowledged, is
+    left alone.
     """
     settings = cli_settings()
     if settings.redis_url is None:

@@ -38,8 +38,10 @@ class ReplyWorker:
       Jobs are read only when a slot is free, so waiting jobs stay where other workers
       can take them.
     - A job is acknowledged after its reply is stored. A worker that dies mid-generation
-      leaves its reply `processing`; once the lease runs out the sweeper (in any worker)
-      queues it again, and it is generated again and stored once.
+      leaves its reply `processing` and its job unacknowledged; after a lease the broker
+      hands the job to another worker (or, if that worker's claim came too early, the
+      sweeper queues the reply again once the lease has run out), and it is generated
+      again and stored once.
     - `stop()` stops reading jobs and gives running generations `grace_seconds` to finish;
       then (or at a second `stop()`) it cancels the rest, which hand their replies back
       (`queued`, job queued again) so another worker takes them at once.

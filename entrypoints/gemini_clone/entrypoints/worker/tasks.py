@@ -76,7 +76,9 @@ async def _hand_back(
     try:
         await container.reply_store().release(reply_id)
         if requeue:
-            await container.reply_jobs().enqueue(reply_id, request_id=request_id)
+            # Remembered as queued again: the sweeper then counts the reply's job from now,
+            # and does not take the old one, run and acknowledged, for a spent job.
+            await container.reply_jobs().requeue(reply_id, request_id=request_id)
     except Exception as error:
         logger.warning(
             "reply %s not handed back (%s); the sweeper will queue it (request %s)",
