@@ -1,5 +1,5 @@
 """Optional integrations that libraries load merely because a package is installed, kept
-out of our processes, where nothing uses them (about 19 MB of every API process):
+out of our processes, where nothing uses them (about 20 MB of every API process):
 
 - structlog imports `rich` for its own traceback renderer; our lines render tracebacks as
   plain text (`logs.py`), and rich's would show local variables.

@@ -170,8 +170,7 @@ class MessageController(Controller):
             )
         )
         reply = posted.reply
-        headers = _rate_limit_headers(posted.usage)
-        headers["Location"] = f"{base_url(request)}/chatroom/{chatroom_id}/message/{reply.id}"
+        headers = _posted_headers(request, posted.usage, reply)
         if wants_event_stream(request.headers.get("accept")):
             # From the container, like `wait_for_reply`: one dependency per request.
             stream_reply: StreamReply = request.app.state.container.stream_reply()
@@ -395,13 +394,20 @@ def _retried_response(
     request: Request[UserId, Any, Any], retried: RetryOutput
 ) -> Response[PostedMessageBody]:
     reply = retried.reply
-    headers = _rate_limit_headers(retried.usage)
-    headers["Location"] = f"{base_url(request)}/chatroom/{reply.chatroom_id}/message/{reply.id}"
     return Response(
         PostedMessageBody(message=message_body(retried.message), reply=message_body(reply)),
         status_code=202,
-        headers=headers,
+        headers=_posted_headers(request, retried.usage, reply),
     )
+
+
+def _posted_headers(
+    request: Request[UserId, Any, Any], usage: DailyUsage, reply: Message
+) -> dict[str, str]:
+    """A stored post's or try's headers: the day's quota and where its reply is."""
+    headers = _rate_limit_headers(usage)
+    headers["Location"] = f"{base_url(request)}/chatroom/{reply.chatroom_id}/message/{reply.id}"
+    return headers
 
 
 def _rate_limit_headers(usage: DailyUsage) -> dict[str, str]:
