@@ -7,6 +7,7 @@ use it, so `--help`, `config` and the refusals answer at once.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,12 +16,31 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from gemini_clone.domain.errors import GeminiCloneError
+from gemini_clone.domain.users import User
 from gemini_clone.entrypoints.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
     from gemini_clone.entrypoints.container import Container
 
 T = TypeVar("T")
+
+JSON_OPTION = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def echo_json(document: object) -> None:
+    click.echo(json.dumps(document, indent=2))
+
+
+def user_json(user: User, tier: str) -> dict[str, Any]:
+    """The user object of the HTTP API."""
+    return {
+        "id": str(user.id),
+        "mobile_number": user.mobile_number,
+        "name": user.name,
+        "email": user.email,
+        "tier": tier,
+        "created_at": utc_json(user.created_at),
+    }
 
 
 def cli_settings() -> Settings:

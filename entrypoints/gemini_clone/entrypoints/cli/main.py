@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gemini_clone.domain.errors import GeminiCloneError
-from gemini_clone.entrypoints.cli.admin import chatrooms, jobs, subscriptions, usage, users
 from gemini_clone.entrypoints.cli.common import cli_settings, failure, run_with_container
+from gemini_clone.entrypoints.cli.operations import chatrooms, jobs, usage
+from gemini_clone.entrypoints.cli.users import subscriptions, users
 from gemini_clone.entrypoints.logs import configure_logging
 from gemini_clone.entrypoints.settings import Settings, SettingsError
 
