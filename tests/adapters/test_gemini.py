@@ -15,8 +15,6 @@ import random
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +29,6 @@ from gemini_clone.ports.language_model import (
     GenerationRequest,
     LanguageModel,
     ModelConfigurationError,
-    ModelError,
-    ModelUnavailable,
     Purpose,
     Turn,
     collect,
@@ -98,13 +94,6 @@ def cut_randomly(body: bytes, rng: random.Random) -> list[bytes]:
     return [body[start:end] for start, end in zip([0, *cuts], [*cuts, len(body)], strict=True)]
 
 
-async def gather_into(
-    chunks: list[GenerationChunk], stream: AsyncIterator[GenerationChunk]
-) -> None:
-    async for chunk in stream:
-        chunks.append(chunk)
-
-
 Reply = httpx.Response | type[httpx.TransportError]
 
 
@@ -134,13 +123,6 @@ class Harness:
 
     async def ask(self, request: GenerationRequest = QUESTION) -> list[GenerationChunk]:
         return [chunk async for chunk in self.model.stream(request)]
-
-
-class UpperBound(random.Random):
-    """Jitter that always draws its maximum, to see the backoff ceilings."""
-
-    def uniform(self, a: float, b: float) -> float:
-        return b
 
 
 @pytest.fixture
@@ -460,123 +442,7 @@ async def test_max_tokens_completes_with_finish_reason_max_tokens(
     assert result.text == STREAMED_TEXT
 
 
-# --- errors and retries ----------------------------------------------------------------
-
-
-async def test_429_waits_the_recorded_retry_delay_then_succeeds(
-    harness: Callable[..., Harness],
-) -> None:
-    h = harness(error(429, recording("error_429_resource_exhausted.json")), recorded_stream())
-
-    result = await collect(h.model.stream(QUESTION))
-
-    assert result.text == STREAMED_TEXT
-    assert h.sleeps == [26.0]
-    assert len(h.gemini.requests) == 2
-
-
-async def test_a_retry_delay_longer_than_allowed_fails_at_once_as_rate_limited(
-    harness: Callable[..., Harness],
-) -> None:
-    h = harness(error(429, recording("error_429_resource_exhausted.json")), max_retry_delay=10)
-
-    with pytest.raises(ModelUnavailable) as raised:
-        await h.ask()
-
-    assert raised.value.code == "model_rate_limited"
-    assert "You exceeded your current quota" in raised.value.message
-    assert h.sleeps == []
-    assert len(h.gemini.requests) == 1
-
-
-async def test_a_rate_limit_that_never_lifts_fails_as_rate_limited_after_max_attempts(
-    harness: Callable[..., Harness],
-) -> None:
-    body = recording("error_429_resource_exhausted.json")
-    h = harness(*(error(429, body) for _ in range(3)), max_attempts=3)
-
-    with pytest.raises(ModelUnavailable) as raised:
-        await h.ask()
-
-    assert raised.value.code == "model_rate_limited"
-    assert h.sleeps == [26.0, 26.0]
-    assert len(h.gemini.requests) == 3
-
-
-async def test_503_is_retried_up_to_max_attempts_then_the_model_is_unavailable(
-    harness: Callable[..., Harness],
-) -> None:
-    body = recording("error_503_unavailable.json")
-    h = harness(*(error(503, body) for _ in range(4)))
-
-    with pytest.raises(ModelUnavailable) as raised:
-        await h.ask()
-
-    assert raised.value.code == "model_unavailable"
-    assert "The model is overloaded" in raised.value.message
-    assert len(h.gemini.requests) == 4
-    assert len(h.sleeps) == 3
-    assert all(0 <= delay <= ceiling for delay, ceiling in zip(h.sleeps, [1, 2, 4], strict=True))
-
-
-@pytest.mark.parametrize(
-    ("backoff_max", "expected"), [(30.0, [0.5, 1.0, 2.0, 4.0]), (1.5, [0.5, 1.0, 1.5, 1.5])]
-)
-async def test_backoff_doubles_each_attempt_up_to_its_cap(
-    harness: Callable[..., Harness], backoff_max: float, expected: list[float]
-) -> None:
-    body = recording("error_503_unavailable.json")
-    h = harness(
-        *(error(503, body) for _ in range(4)),
-        recorded_stream(),
-        max_attempts=5,
-        backoff_base=0.5,
-        backoff_max=backoff_max,
-        rng=UpperBound(),
-    )
-
-    await h.ask()
-
-    assert h.sleeps == expected
-
-
-async def test_backoff_is_jittered(harness: Callable[..., Harness]) -> None:
-    body = recording("error_503_unavailable.json")
-    h = harness(*(error(503, body) for _ in range(9)), recorded_stream(), max_attempts=10)
-
-    await h.ask()
-
-    assert len(set(h.sleeps)) == len(h.sleeps) == 9
-    assert all(0 <= delay <= 30 for delay in h.sleeps)
-
-
-async def test_the_retry_after_header_is_honoured_in_seconds_and_as_a_date(
-    harness: Callable[..., Harness],
-) -> None:
-    body = recording("error_503_unavailable.json")
-    in_fifty_seconds = format_datetime(datetime.now(UTC) + timedelta(seconds=50), usegmt=True)
-    h = harness(
-        error(503, body, {"retry-after": "7"}),
-        error(503, body, {"retry-after": in_fifty_seconds}),
-        recorded_stream(),
-    )
-
-    await h.ask()
-
-    assert h.sleeps[0] == 7.0
-    assert 40 < h.sleeps[1] <= 50
-
-
-@pytest.mark.parametrize("status", [408, 500, 502, 504])
-async def test_other_transient_statuses_are_retried(
-    harness: Callable[..., Harness], status: int
-) -> None:
-    h = harness(error(status, b"<html>upstream trouble</html>"), recorded_stream())
-
-    result = await collect(h.model.stream(QUESTION))
-
-    assert result.text == STREAMED_TEXT
-    assert len(h.gemini.requests) == 2
+# --- refusals (retries and transport errors: test_provider_retries.py) -------------------
 
 
 async def test_400_is_a_configuration_error_logged_loudly_and_not_retried(
@@ -628,42 +494,6 @@ async def test_403_and_404_are_configuration_errors_and_not_retried(
     assert len(h.gemini.requests) == 1
 
 
-async def test_a_key_echoed_in_an_error_is_masked(harness: Callable[..., Harness]) -> None:
-    body = recorded_json("error_400_invalid_argument.json")
-    body["error"]["message"] = f"API key {API_KEY} is malformed"
-    h = harness(error(400, json.dumps(body).encode()))
-
-    with pytest.raises(ModelConfigurationError) as raised:
-        await h.ask()
-
-    assert API_KEY not in raised.value.message
-    assert "API key *** is malformed" in raised.value.message
-
-
-async def test_a_proxy_error_is_a_configuration_error_and_not_retried(
-    harness: Callable[..., Harness],
-) -> None:
-    h = harness(httpx.ProxyError, recorded_stream())
-
-    with pytest.raises(ModelConfigurationError) as raised:
-        await h.ask()
-
-    assert "ProxyError" in raised.value.message
-    assert len(h.gemini.requests) == 1
-
-
-async def test_an_event_that_is_not_json_fails_without_retry(
-    harness: Callable[..., Harness],
-) -> None:
-    h = harness(sse(b"data: <html>proxy error page</html>\r\n\r\n"), recorded_stream())
-
-    with pytest.raises(ModelError) as raised:
-        await h.ask()
-
-    assert raised.value.code == "model_bad_response"
-    assert len(h.gemini.requests) == 1
-
-
 def test_the_base_url_must_be_http() -> None:
     with pytest.raises(ValueError, match="http"):
         GeminiLanguageModel(api_key=API_KEY, base_url="generativelanguage.googleapis.com")
@@ -672,75 +502,6 @@ def test_the_base_url_must_be_http() -> None:
 def test_a_key_is_required() -> None:
     with pytest.raises(ValueError, match="key"):
         GeminiLanguageModel(api_key="")
-
-
-async def test_timeouts_and_connection_errors_are_retried(
-    harness: Callable[..., Harness],
-) -> None:
-    h = harness(httpx.ConnectTimeout, httpx.ReadTimeout, httpx.ConnectError, recorded_stream())
-
-    result = await collect(h.model.stream(QUESTION))
-
-    assert result.text == STREAMED_TEXT
-    assert len(h.gemini.requests) == 4
-    assert len(h.sleeps) == 3
-
-
-async def test_timeouts_on_every_attempt_fail_as_model_timeout(
-    harness: Callable[..., Harness],
-) -> None:
-    h = harness(httpx.ReadTimeout, httpx.ReadTimeout, max_attempts=2)
-
-    with pytest.raises(ModelUnavailable) as raised:
-        await h.ask()
-
-    assert raised.value.code == "model_timeout"
-    assert len(h.gemini.requests) == 2
-
-
-async def test_a_failure_after_text_streamed_restarts_the_answer_from_the_start(
-    harness: Callable[..., Harness],
-) -> None:
-    first_event = recording("stream_ok.sse").split(b"\r\n\r\n")[0] + b"\r\n\r\n"
-    h = harness(sse(first_event, then_raise=httpx.ReadError), recorded_stream())
-
-    chunks = await h.ask()
-
-    restarts = [index for index, chunk in enumerate(chunks) if chunk.restart]
-    assert restarts == [1]
-    assert [chunk.text for chunk in chunks[:1]] == ["The"]
-    assert "".join(chunk.text for chunk in chunks[2:]) == STREAMED_TEXT
-    assert len(h.gemini.requests) == 2
-    assert len(h.sleeps) == 1
-
-
-async def test_a_restarted_answer_is_collected_once(harness: Callable[..., Harness]) -> None:
-    first_event = recording("stream_ok.sse").split(b"\r\n\r\n")[0] + b"\r\n\r\n"
-    h = harness(sse(first_event, then_raise=httpx.ReadError), recorded_stream())
-
-    result = await collect(h.model.stream(QUESTION))
-
-    assert result.text == STREAMED_TEXT
-    assert result.usage == STREAMED_USAGE
-
-
-async def test_failures_after_text_on_every_attempt_fail_as_unavailable(
-    harness: Callable[..., Harness],
-) -> None:
-    first_event = recording("stream_ok.sse").split(b"\r\n\r\n")[0] + b"\r\n\r\n"
-    h = harness(
-        sse(first_event, then_raise=httpx.ReadError),
-        sse(first_event, then_raise=httpx.ReadError),
-        max_attempts=2,
-    )
-    chunks: list[GenerationChunk] = []
-
-    with pytest.raises(ModelUnavailable) as raised:
-        await gather_into(chunks, h.model.stream(QUESTION))
-
-    assert [chunk.restart for chunk in chunks] == [False, True, False]
-    assert raised.value.code == "model_unavailable"
-    assert len(h.gemini.requests) == 2
 
 
 async def test_the_requests_model_picks_the_endpoint(harness: Callable[..., Harness]) -> None:
@@ -754,73 +515,6 @@ async def test_the_requests_model_picks_the_endpoint(harness: Callable[..., Harn
         "/v1beta/models/gemini-2.5-pro:streamGenerateContent",
         f"/v1beta/models/{DEFAULT_MODEL}:streamGenerateContent",
     ]
-
-
-async def test_a_stream_cut_before_its_finish_reason_is_an_error(
-    harness: Callable[..., Harness],
-) -> None:
-    first_event = recording("stream_ok.sse").split(b"\r\n\r\n")[0] + b"\r\n\r\n"
-    h = harness(sse(first_event), max_attempts=1)
-
-    with pytest.raises(ModelUnavailable) as raised:
-        await h.ask()
-
-    assert raised.value.code == "model_stream_incomplete"
-    assert len(h.gemini.requests) == 1
-
-
-async def test_a_stream_cut_before_its_finish_reason_is_restarted(
-    harness: Callable[..., Harness],
-) -> None:
-    first_event = recording("stream_ok.sse").split(b"\r\n\r\n")[0] + b"\r\n\r\n"
-    h = harness(sse(first_event), recorded_stream())
-
-    chunks = await h.ask()
-
-    assert [chunk.restart for chunk in chunks].count(True) == 1
-    assert (await collect(_replay(chunks))).text == STREAMED_TEXT
-
-
-async def _replay(chunks: list[GenerationChunk]) -> AsyncIterator[GenerationChunk]:
-    for chunk in chunks:
-        yield chunk
-
-
-async def test_an_empty_stream_is_retried(harness: Callable[..., Harness]) -> None:
-    h = harness(sse(b""), recorded_stream())
-
-    result = await collect(h.model.stream(QUESTION))
-
-    assert result.text == STREAMED_TEXT
-    assert len(h.gemini.requests) == 2
-
-
-async def test_an_error_event_inside_the_stream_is_handled_like_its_status(
-    harness: Callable[..., Harness],
-) -> None:
-    overloaded = as_event(recorded_json("error_503_unavailable.json"))
-    h = harness(sse(overloaded), recorded_stream())
-
-    result = await collect(h.model.stream(QUESTION))
-
-    assert result.text == STREAMED_TEXT
-    assert len(h.sleeps) == 1
-
-
-async def test_the_key_never_reaches_the_logs(
-    harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture
-) -> None:
-    h = harness(
-        error(503, recording("error_503_unavailable.json")),
-        httpx.ReadTimeout,
-        error(400, recording("error_400_api_key_invalid.json")),
-    )
-
-    with caplog.at_level(logging.DEBUG), pytest.raises(ModelConfigurationError):
-        await h.ask()
-
-    assert len(caplog.records) >= 3
-    assert API_KEY not in caplog.text
 
 
 async def test_aclose_closes_only_the_client_the_model_created() -> None:

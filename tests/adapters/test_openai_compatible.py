@@ -15,8 +15,6 @@ import random
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +28,6 @@ from gemini_clone.ports.language_model import (
     GenerationRequest,
     LanguageModel,
     ModelConfigurationError,
-    ModelError,
-    ModelUnavailable,
     Turn,
     collect,
 )
@@ -117,13 +113,6 @@ class Harness:
         return [chunk async for chunk in self.model.stream(request)]
 
 
-class UpperBound(random.Random):
-    """Jitter that always draws its maximum, to see the backoff ceilings."""
-
-    def uniform(self, a: float, b: float) -> float:
-        return b
-
-
 @pytest.fixture
 async def harness() -> AsyncIterator[Callable[..., Harness]]:
     models: list[OpenAICompatibleLanguageModel] = []
@@ -147,13 +136,6 @@ async def harness() -> AsyncIterator[Callable[..., Harness]]:
     yield make
     for model in models:
         await model.aclose()
-
-
-async def gather_into(
-    chunks: list[GenerationChunk], stream: AsyncIterator[GenerationChunk]
-) -> None:
-    async for chunk in stream:
-        chunks.append(chunk)
 
 
 async def replay(chunks: list[GenerationChunk]) -> AsyncIterator[GenerationChunk]:
@@ -433,208 +415,7 @@ async def test_a_server_without_a_key_gets_no_authorization_header(
     assert "authorization" not in h.server.requests[0].headers
 
 
-# --- retries ------------------------------------------------------------------------------
-
-
-async def test_429_with_retry_after_waits_that_long_then_succeeds(
-    harness: Callable[..., Harness],
-) -> None:
-    h = harness(
-        error(429, recording("openai_error_429_rate_limit.json"), {"retry-after": "20"}),
-        recorded_stream(),
-    )
-
-    result = await collect(h.model.stream(QUESTION))
-
-    assert result.text == OPENAI_TEXT
-    assert h.sleeps == [20.0]
-    assert len(h.server.requests) == 2
-
-
-async def test_retry_after_ms_wins_over_retry_after(harness: Callable[..., Harness]) -> None:
-    h = harness(
-        error(
-            429,
-            recording("openai_error_429_rate_limit.json"),
-            {"retry-after": "20", "retry-after-ms": "1500"},
-        ),
-        recorded_stream(),
-    )
-
-    await h.ask()
-
-    assert h.sleeps == [1.5]
-
-
-async def test_retry_after_as_an_http_date_is_honoured(harness: Callable[..., Harness]) -> None:
-    moment = format_datetime(datetime.now(UTC) + timedelta(seconds=30), usegmt=True)
-    h = harness(
-        error(429, recording("openai_error_429_rate_limit.json"), {"retry-after": moment}),
-        recorded_stream(),
-    )
-
-    await h.ask()
-
-    assert len(h.sleeps) == 1
-    assert 25 <= h.sleeps[0] <= 30
-
-
-async def test_503_twice_then_success_with_and_without_an_error_body(
-    harness: Callable[..., Harness],
-) -> None:
-    h = harness(
-        error(503, recording("ollama_error_503_busy.json")),
-        error(503, b"<html><body>503 Service Unavailable</body></html>"),
-        recorded_stream("ollama_stream_usage.sse"),
-    )
-
-    result = await collect(h.model.stream(QUESTION))
-
-    assert result.text == "The capital of France is Paris."
-    assert len(h.sleeps) == 2
-    assert len(h.server.requests) == 3
-
-
-async def test_a_rate_limit_that_never_lifts_fails_as_rate_limited(
-    harness: Callable[..., Harness],
-) -> None:
-    body = recording("openai_error_429_rate_limit.json")
-    h = harness(error(429, body), error(429, body), max_attempts=2)
-
-    with pytest.raises(ModelUnavailable) as raised:
-        await h.ask()
-
-    assert raised.value.code == "model_rate_limited"
-    assert "rate_limit_exceeded" in raised.value.message
-    assert len(h.server.requests) == 2
-
-
-async def test_a_requested_wait_longer_than_allowed_fails_at_once(
-    harness: Callable[..., Harness],
-) -> None:
-    h = harness(
-        error(429, recording("openai_error_429_rate_limit.json"), {"retry-after": "3600"}),
-        recorded_stream(),
-    )
-
-    with pytest.raises(ModelUnavailable) as raised:
-        await h.ask()
-
-    assert raised.value.code == "model_rate_limited"
-    assert h.sleeps == []
-
-
-@pytest.mark.parametrize("status", [408, 409, 500, 502, 504])
-async def test_other_transient_statuses_are_retried(
-    harness: Callable[..., Harness], status: int
-) -> None:
-    h = harness(error(status), recorded_stream())
-
-    assert (await collect(h.model.stream(QUESTION))).text == OPENAI_TEXT
-    assert len(h.sleeps) == 1
-
-
-async def test_backoff_doubles_up_to_its_cap_with_full_jitter(
-    harness: Callable[..., Harness],
-) -> None:
-    h = harness(
-        *[error(503)] * 5,
-        recorded_stream(),
-        max_attempts=6,
-        backoff_base=1.0,
-        backoff_max=5.0,
-        rng=UpperBound(),
-    )
-
-    await h.ask()
-
-    assert h.sleeps == [1.0, 2.0, 4.0, 5.0, 5.0]
-
-
-async def test_timeouts_and_connection_errors_are_retried(
-    harness: Callable[..., Harness],
-) -> None:
-    h = harness(httpx.ConnectTimeout, httpx.ReadTimeout, httpx.ConnectError, recorded_stream())
-
-    assert (await collect(h.model.stream(QUESTION))).text == OPENAI_TEXT
-    assert len(h.sleeps) == 3
-
-
-async def test_timeouts_on_every_attempt_fail_as_model_timeout(
-    harness: Callable[..., Harness],
-) -> None:
-    h = harness(httpx.ReadTimeout, httpx.ReadTimeout, max_attempts=2)
-
-    with pytest.raises(ModelUnavailable) as raised:
-        await h.ask()
-
-    assert raised.value.code == "model_timeout"
-
-
-async def test_an_error_event_inside_the_stream_is_handled_like_its_status(
-    harness: Callable[..., Harness],
-) -> None:
-    overloaded = as_stream(
-        [b'{"error":{"message":"Provider disconnected","type":"api_error","code":503}}']
-    )
-    h = harness(sse(overloaded), recorded_stream())
-
-    assert (await collect(h.model.stream(QUESTION))).text == OPENAI_TEXT
-    assert len(h.sleeps) == 1
-
-
-# --- a connection dropped mid-stream ------------------------------------------------------
-
-
-async def test_a_connection_dropped_mid_stream_restarts_the_answer_from_the_start(
-    harness: Callable[..., Harness],
-) -> None:
-    first_half = as_stream(events_of("openai_stream_usage.sse")[:4])
-    h = harness(sse(first_half, then_raise=httpx.RemoteProtocolError), recorded_stream())
-
-    chunks = await h.ask()
-
-    assert [chunk.text for chunk in chunks[:3]] == ["The", " capital", " of"]
-    assert chunks[3].restart
-    assert chunks[3] == GenerationChunk(restart=True)
-    assert "".join(chunk.text for chunk in chunks[4:]) == OPENAI_TEXT
-    assert len(h.server.requests) == 2
-    assert h.server.bodies()[0] == h.server.bodies()[1]
-
-
-async def test_a_restarted_answer_is_kept_once(harness: Callable[..., Harness]) -> None:
-    first_half = as_stream(events_of("openai_stream_usage.sse")[:4])
-    h = harness(sse(first_half, then_raise=httpx.ReadError), recorded_stream())
-
-    result = await collect(h.model.stream(QUESTION))
-
-    assert (result.text, result.usage, result.finish_reason) == (OPENAI_TEXT, OPENAI_USAGE, "stop")
-
-
-async def test_a_stream_ending_before_its_finish_reason_is_restarted(
-    harness: Callable[..., Harness],
-) -> None:
-    first_half = as_stream(events_of("ollama_stream_plain.sse")[:3])
-    h = harness(sse(first_half), recorded_stream("ollama_stream_plain.sse"))
-
-    chunks = await h.ask()
-
-    assert [chunk.restart for chunk in chunks].count(True) == 1
-    assert (await collect(replay(chunks))).text == "My name is Neo Vim."
-
-
-async def test_a_stream_that_keeps_breaking_fails_as_incomplete(
-    harness: Callable[..., Harness],
-) -> None:
-    first_half = as_stream(events_of("ollama_stream_plain.sse")[:3])
-    h = harness(sse(first_half), sse(first_half), max_attempts=2)
-    chunks: list[GenerationChunk] = []
-
-    with pytest.raises(ModelUnavailable) as raised:
-        await gather_into(chunks, h.model.stream(QUESTION))
-
-    assert raised.value.code == "model_stream_incomplete"
-    assert [chunk.restart for chunk in chunks].count(True) == 1
+# --- a connection dropped after the answer (retries: test_provider_retries.py) -------------
 
 
 async def test_a_connection_lost_after_the_finish_reason_keeps_the_answer(
@@ -719,45 +500,6 @@ async def test_an_exhausted_quota_is_not_retried(harness: Callable[..., Harness]
 
     assert raised.value.code == "model_quota_exhausted"
     assert h.sleeps == []
-
-
-async def test_a_key_echoed_in_an_error_is_masked(harness: Callable[..., Harness]) -> None:
-    echoed = json.dumps({"error": {"message": f"Bad key {API_KEY}", "code": None}}).encode()
-    h = harness(error(401, echoed))
-
-    with pytest.raises(ModelConfigurationError) as raised:
-        await h.ask()
-
-    assert API_KEY not in raised.value.message
-    assert "***" in raised.value.message
-
-
-async def test_an_event_that_is_not_json_fails_without_retry(
-    harness: Callable[..., Harness],
-) -> None:
-    h = harness(sse(b"data: {not json\n\n"), recorded_stream())
-
-    with pytest.raises(ModelError) as raised:
-        await h.ask()
-
-    assert raised.value.code == "model_bad_response"
-    assert len(h.server.requests) == 1
-
-
-async def test_the_key_never_reaches_the_logs(
-    harness: Callable[..., Harness], caplog: pytest.LogCaptureFixture
-) -> None:
-    h = harness(
-        error(503, recording("ollama_error_503_busy.json")),
-        httpx.ReadTimeout,
-        error(401, recording("openai_error_401_invalid_api_key.json")),
-    )
-
-    with caplog.at_level(logging.DEBUG), pytest.raises(ModelConfigurationError):
-        await h.ask()
-
-    assert len(caplog.records) >= 3
-    assert API_KEY not in caplog.text
 
 
 def test_the_base_url_must_be_http() -> None:

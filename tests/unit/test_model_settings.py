@@ -10,8 +10,13 @@ from gemini_clone.adapters.openai_compatible import OpenAICompatibleLanguageMode
 from gemini_clone.application.messaging.model_routing import RoutedLanguageModel
 from gemini_clone.domain.model_catalogue import CatalogueModel
 from gemini_clone.entrypoints.cli.banner import banner
-from gemini_clone.entrypoints.model_providers import make_language_model, make_model_catalogue
-from gemini_clone.entrypoints.settings import Settings, SettingsError, load_settings
+from gemini_clone.entrypoints.model_providers import make_language_model
+from gemini_clone.entrypoints.settings import (
+    Settings,
+    SettingsError,
+    load_settings,
+    make_model_catalogue,
+)
 
 OLLAMA = {"OPENAI_BASE_URL": "http://127.0.0.1:11434/v1", "OPENAI_MODELS": "llama3.2, qwen2.5"}
 GEMINI = {"GEMINI_API_KEY": "AIza-test"}

@@ -19,8 +19,7 @@ from gemini_clone.application.chatrooms.create import CreateChatroom, CreateChat
 from gemini_clone.application.chatrooms.update import UpdateChatroomInput
 from gemini_clone.domain.messages import MessageStatus, TokenUsage
 from gemini_clone.entrypoints.container import make_model_access
-from gemini_clone.entrypoints.model_providers import make_model_catalogue
-from gemini_clone.entrypoints.settings import load_settings
+from gemini_clone.entrypoints.settings import load_settings, make_model_catalogue
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 

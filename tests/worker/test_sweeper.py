@@ -16,8 +16,8 @@ from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.messages import MessageStatus
 from gemini_clone.entrypoints.container import Container, build_container
 from gemini_clone.entrypoints.settings import load_settings
+from gemini_clone.entrypoints.tasks import sweep_forever
 from gemini_clone.entrypoints.worker.main import ReplyWorker
-from gemini_clone.entrypoints.worker.tasks import sweep_forever
 
 STALE_AFTER_SECONDS = 1
 READ_AT_ONCE = 16

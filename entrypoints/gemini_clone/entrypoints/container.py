@@ -90,8 +90,8 @@ from gemini_clone.application.messaging.streaming import StreamReply
 from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.model_catalogue import ModelCatalogue
 from gemini_clone.domain.quota import Plans
-from gemini_clone.entrypoints.model_providers import make_language_model, make_model_catalogue
-from gemini_clone.entrypoints.settings import Settings
+from gemini_clone.entrypoints.model_providers import make_language_model
+from gemini_clone.entrypoints.settings import Settings, make_model_catalogue
 from gemini_clone.ports.cache import Cache, Throttle
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.jobs import ReplyJobs

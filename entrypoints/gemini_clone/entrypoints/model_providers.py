@@ -1,72 +1,25 @@
-"""Which provider serves which model, from the settings, and the language model in front.
+"""The language model in front of the providers the settings name.
 
-| settings                                   | models (the default first)                  |
-|--------------------------------------------|---------------------------------------------|
-| nothing                                    | `offline` (the offline model)               |
-| GEMINI_API_KEY                             | GEMINI_MODEL and GEMINI_MODELS, by Gemini   |
-| OPENAI_BASE_URL + OPENAI_MODELS            | OPENAI_MODELS, served by that server        |
-| both                                       | Gemini's, then OPENAI_MODELS                |
-
-`DEFAULT_MODEL` picks another default among them. `OPENAI_API_KEY` alone chooses nothing:
-many machines have it set for other tools, so only `OPENAI_BASE_URL` turns the provider on.
+Which provider serves which model is a rule of the settings, checked when they are loaded
+(`make_model_catalogue` in `settings.py`).
 """
 
 from __future__ import annotations
 
 from gemini_clone.adapters.offline import OfflineLanguageModel
 from gemini_clone.application.messaging.model_routing import RoutedLanguageModel
-from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
-from gemini_clone.entrypoints.settings import Settings, SettingsError
+from gemini_clone.domain.model_catalogue import ModelCatalogue
+from gemini_clone.entrypoints.settings import (
+    GEMINI,
+    OFFLINE,
+    OFFLINE_MODEL,
+    OPENAI_COMPATIBLE,
+    Settings,
+    make_model_catalogue,
+)
 from gemini_clone.ports.language_model import LanguageModel
 
-GEMINI = "gemini"
-OPENAI_COMPATIBLE = "openai_compatible"
-OFFLINE = "offline"
-OFFLINE_MODEL = "offline"
-
 PROVIDER_LABELS = {GEMINI: "Gemini", OPENAI_COMPATIBLE: "OpenAI-compatible server"}
-
-
-def openai_model_ids(settings: Settings) -> tuple[str, ...]:
-    """`OPENAI_MODELS` as a list: comma-separated, blanks and repeats dropped, order kept."""
-    listed = (settings.openai_models or "").split(",")
-    return tuple(dict.fromkeys(model.strip() for model in listed if model.strip()))
-
-
-def make_model_catalogue(settings: Settings) -> ModelCatalogue:
-    """The catalogue the settings describe; `SettingsError` names what to fix."""
-    models: list[CatalogueModel] = []
-    if settings.gemini_api_key:
-        models.extend(
-            CatalogueModel(id=model.removeprefix("models/"), provider=GEMINI)
-            for model in settings.gemini_model_ids
-        )
-    openai_ids = openai_model_ids(settings)
-    if settings.openai_base_url:
-        if not settings.openai_base_url.startswith(("http://", "https://")):
-            raise SettingsError(
-                "Invalid setting: OPENAI_BASE_URL must be an http:// or https:// URL "
-                "(for Ollama: http://127.0.0.1:11434/v1)"
-            )
-        if not openai_ids:
-            raise SettingsError(
-                "Invalid setting: OPENAI_BASE_URL is set but OPENAI_MODELS is empty; list the "
-                "models the server offers, comma-separated (e.g. OPENAI_MODELS=llama3.2)"
-            )
-        models.extend(CatalogueModel(id=model, provider=OPENAI_COMPATIBLE) for model in openai_ids)
-    elif openai_ids:
-        raise SettingsError(
-            "Invalid setting: OPENAI_MODELS is set but OPENAI_BASE_URL is not; set the "
-            "server's address (for Ollama: http://127.0.0.1:11434/v1)"
-        )
-    if not models:
-        models.append(CatalogueModel(id=OFFLINE_MODEL, provider=OFFLINE))
-    try:
-        return ModelCatalogue(models, default=settings.default_model or models[0].id)
-    except ValueError as error:
-        raise SettingsError(
-            f"Invalid setting (GEMINI_MODEL, OPENAI_MODELS or DEFAULT_MODEL): {error}"
-        ) from None
 
 
 def make_language_model(settings: Settings, catalogue: ModelCatalogue) -> LanguageModel:

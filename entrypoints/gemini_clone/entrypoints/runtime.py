@@ -57,7 +57,9 @@ class Runtime:
             return
         broker = self._container.broker()
         if background:
-            from gemini_clone.entrypoints.worker.tasks import register_reply_task
+            # The tasks load taskiq, which only a process that runs jobs needs: an API process
+            # with Redis never imports them (tests/adapters/test_reply_producer.py).
+            from gemini_clone.entrypoints.tasks import register_reply_task
 
             register_reply_task(broker, self._container)
         await broker.startup()
@@ -65,7 +67,7 @@ class Runtime:
             self.start_sweeper()
 
     def start_sweeper(self) -> None:
-        from gemini_clone.entrypoints.worker.tasks import sweep_forever
+        from gemini_clone.entrypoints.tasks import sweep_forever
 
         interval = self._container.settings().sweep_interval_seconds
         requeue = self._container.requeue_stale_replies()

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
+
 EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./gemini_clone.db"
 SECRET_FIELDS = frozenset(
     {
@@ -174,6 +176,60 @@ class SettingsError(ValueError):
     """A setting has a value that cannot be used; the message names it."""
 
 
+GEMINI = "gemini"
+OPENAI_COMPATIBLE = "openai_compatible"
+OFFLINE = "offline"
+OFFLINE_MODEL = "offline"
+"""The providers, and the model the offline one serves."""
+
+
+def make_model_catalogue(settings: Settings) -> ModelCatalogue:
+    """The catalogue the settings describe; `SettingsError` names what to fix.
+
+    | settings                                   | models (the default first)                  |
+    |--------------------------------------------|---------------------------------------------|
+    | nothing                                    | `offline` (the offline model)               |
+    | GEMINI_API_KEY                             | GEMINI_MODEL and GEMINI_MODELS, by Gemini   |
+    | OPENAI_BASE_URL + OPENAI_MODELS            | OPENAI_MODELS, served by that server        |
+    | both                                       | Gemini's, then OPENAI_MODELS                |
+
+    `DEFAULT_MODEL` picks another default among them. `OPENAI_API_KEY` alone chooses nothing:
+    many machines have it set for other tools, so only `OPENAI_BASE_URL` turns the provider on.
+    """
+    models: list[CatalogueModel] = []
+    if settings.gemini_api_key:
+        models.extend(
+            CatalogueModel(id=model.removeprefix("models/"), provider=GEMINI)
+            for model in settings.gemini_model_ids
+        )
+    openai_ids = model_ids(settings.openai_models)
+    if settings.openai_base_url:
+        if not settings.openai_base_url.startswith(("http://", "https://")):
+            raise SettingsError(
+                "Invalid setting: OPENAI_BASE_URL must be an http:// or https:// URL "
+                "(for Ollama: http://127.0.0.1:11434/v1)"
+            )
+        if not openai_ids:
+            raise SettingsError(
+                "Invalid setting: OPENAI_BASE_URL is set but OPENAI_MODELS is empty; list the "
+                "models the server offers, comma-separated (e.g. OPENAI_MODELS=llama3.2)"
+            )
+        models.extend(CatalogueModel(id=model, provider=OPENAI_COMPATIBLE) for model in openai_ids)
+    elif openai_ids:
+        raise SettingsError(
+            "Invalid setting: OPENAI_MODELS is set but OPENAI_BASE_URL is not; set the "
+            "server's address (for Ollama: http://127.0.0.1:11434/v1)"
+        )
+    if not models:
+        models.append(CatalogueModel(id=OFFLINE_MODEL, provider=OFFLINE))
+    try:
+        return ModelCatalogue(models, default=settings.default_model or models[0].id)
+    except ValueError as error:
+        raise SettingsError(
+            f"Invalid setting (GEMINI_MODEL, OPENAI_MODELS or DEFAULT_MODEL): {error}"
+        ) from None
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None, env_file: str | Path | None = ".env"
 ) -> Settings:
@@ -191,10 +247,7 @@ def load_settings(
         settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as error:
         raise SettingsError(_named(str(error))) from None
-    # Imported here: the model rules live with the providers, which import this module.
     # Checked on load so that every command reports a bad model setting in one line.
-    from gemini_clone.entrypoints.model_providers import make_model_catalogue
-
     make_model_catalogue(settings)
     return settings
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gemini_clone.entrypoints.model_providers import OFFLINE, describe_providers
-from gemini_clone.entrypoints.settings import Settings
+from gemini_clone.entrypoints.model_providers import describe_providers
+from gemini_clone.entrypoints.settings import OFFLINE, Settings
 
 
 def adapter_lines(settings: Settings) -> list[tuple[str, str, str]]:

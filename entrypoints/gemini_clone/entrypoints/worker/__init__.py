@@ -1,1 +1,1 @@
-"""The reply worker: taskiq jobs that run `GenerateReply`, and the sweeper."""
+"""The reply worker process: it runs the jobs of `entrypoints/tasks.py` from the Redis queue."""

@@ -19,7 +19,7 @@ from taskiq.receiver import Receiver
 from gemini_clone.entrypoints.container import ConfigurationError, Container, build_container
 from gemini_clone.entrypoints.runtime import Runtime
 from gemini_clone.entrypoints.settings import Settings
-from gemini_clone.entrypoints.worker.tasks import register_reply_task
+from gemini_clone.entrypoints.tasks import register_reply_task
 
 logger = logging.getLogger("gemini_clone.worker")
 

@@ -1,4 +1,10 @@
-"""The reply task, registered on whichever broker the container made, and the sweeper."""
+"""The jobs of a process: the reply task, registered on whichever broker the container made,
+and the sweeper.
+
+Both processes that run jobs use them: the worker (`worker/main.py`, jobs from Redis) and,
+in the embedded mode, the API process itself (`runtime.py`, taskiq's in-memory broker). They
+sit below both, so that the worker package is only the process that runs them.
+"""
 
 from __future__ import annotations
 
