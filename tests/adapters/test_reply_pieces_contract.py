@@ -22,6 +22,8 @@ from gemini_clone.ports.reply_pieces import (
 )
 
 IDLE = 0.2
+LAST_EVENT_ID = "18446744073709551615-18446744073709551615"
+"""The last id Redis accepts: each number fits in 64 unsigned bits."""
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -182,6 +184,64 @@ async def test_pieces_are_forgotten_a_while_after_done(pieces: ReplyPieces) -> N
 
     async with aclosing(pieces.follow(reply, after=None, idle_seconds=IDLE)) as batches:
         assert list(await anext(batches)) == []
+
+
+def test_an_event_id_is_two_numbers_of_64_unsigned_bits_each() -> None:
+    assert is_event_id("0-0")
+    assert is_event_id("1718000000000-3")
+    assert is_event_id(LAST_EVENT_ID)
+    assert not is_event_id("18446744073709551616-0")
+    assert not is_event_id("0-18446744073709551616")
+    assert not is_event_id("99999999999999999999-0")
+    assert not is_event_id("1718000000000")
+    assert not is_event_id("final-text")
+
+
+async def test_following_after_what_is_not_an_event_id_is_refused(pieces: ReplyPieces) -> None:
+    follow = pieces.follow(new_reply(), after="99999999999999999999-0", idle_seconds=IDLE)
+    async with aclosing(follow) as batches:
+        with pytest.raises(ValueError):
+            await anext(batches)
+
+
+async def test_a_follower_after_the_last_event_id_leaves_the_others_their_pieces(
+    pieces: ReplyPieces,
+) -> None:
+    reply, other = new_reply(), new_reply()
+    async with aclosing(pieces.follow(other, after=LAST_EVENT_ID, idle_seconds=IDLE)) as late:
+        assert list(await anext(late)) == []
+        reading = asyncio.create_task(read_until_done(pieces, reply))
+        await asyncio.sleep(0.05)
+        pieces.publish(reply, delta("still here"))
+        pieces.publish(reply, DONE)
+        await pieces.flush()
+        assert text_of(await reading) == "still here"
+
+
+@pytest.mark.redis
+async def test_a_follower_whose_stream_cannot_be_read_ends_and_the_others_go_on(
+    redis_url: str,
+) -> None:
+    """A key that is not a stream makes Redis refuse the whole shared `XREAD`: only its
+    follower ends."""
+    client = create_redis_client(redis_url)
+    adapter = RedisReplyPieces(client, key_prefix=f"test:{uuid.uuid4().hex}:")
+    broken, reply = new_reply(), new_reply()
+    await client.set(adapter.key(broken), "not a stream", ex=60)
+    try:
+        async with aclosing(adapter.follow(broken, after=None, idle_seconds=IDLE)) as batches:
+            reading = asyncio.create_task(read_until_done(adapter, reply))
+            await asyncio.sleep(0.05)
+            adapter.publish(reply, delta("unharmed"))
+            adapter.publish(reply, DONE)
+            await adapter.flush()
+            assert text_of(await reading) == "unharmed"
+            async with asyncio.timeout(5):
+                left = [batch async for batch in batches if batch]
+        assert left == []
+    finally:
+        await adapter.aclose()
+        await client.aclose()
 
 
 @pytest.mark.redis

@@ -10,22 +10,15 @@ from dataclasses import dataclass, field
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.ports.reply_pieces import (
     BEFORE_EVERY_PIECE,
-    EVENT_ID,
     Piece,
     PieceEvent,
     PieceKind,
     ReplyPieces,
+    event_order,
 )
 
 DEFAULT_MAX_PIECES = 10_000
 DEFAULT_KEEP_SECONDS = 300.0
-
-
-def _order(event_id: str) -> tuple[int, int]:
-    match = EVENT_ID.fullmatch(event_id)
-    if match is None:
-        raise ValueError(f"not an event id: {event_id!r}")
-    return int(match[1]), int(match[2])
 
 
 @dataclass
@@ -75,7 +68,7 @@ class InMemoryReplyPieces(ReplyPieces):
     async def follow(
         self, reply_id: MessageId, *, after: str | None, idle_seconds: float
     ) -> AsyncGenerator[Sequence[PieceEvent], None]:
-        position = _order(after or BEFORE_EVERY_PIECE)
+        position = event_order(after or BEFORE_EVERY_PIECE)
         pieces = self._replies.get(reply_id)
         if pieces is None:
             # Nothing published yet: a record the first publish fills in.
@@ -85,7 +78,7 @@ class InMemoryReplyPieces(ReplyPieces):
             while True:
                 batch = [event for order, event in pieces.events if order > position]
                 if batch:
-                    position = _order(batch[-1].id)
+                    position = event_order(batch[-1].id)
                     yield batch
                     continue
                 try:
