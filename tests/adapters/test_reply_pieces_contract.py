@@ -9,8 +9,10 @@ from contextlib import aclosing
 
 import pytest
 
+from gemini_clone.adapters.memory import reply_pieces as memory_pieces
 from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
 from gemini_clone.adapters.redis import RedisReplyPieces, create_redis_client
+from gemini_clone.adapters.redis import reply_pieces as redis_pieces
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.ports.reply_pieces import (
     BEFORE_EVERY_PIECE,
@@ -293,3 +295,40 @@ async def test_pieces_published_by_one_process_reach_a_reader_in_another(
         await reader_client.aclose()
     assert text_of(events) == "across processes"
     assert 0 < ttl <= 300
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.seconds = 1_000.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+async def _first_batch_text(pieces: ReplyPieces, reply: MessageId) -> str:
+    async with aclosing(pieces.follow(reply, after=None, idle_seconds=IDLE)) as batches:
+        return text_of(await anext(batches))
+
+
+async def test_in_memory_pieces_whose_done_never_comes_are_forgotten_as_redis_forgets_them() -> (
+    None
+):
+    """A reply deleted, superseded or whose worker lost its lease never gets `done`."""
+    assert memory_pieces.DEFAULT_LIVE_SECONDS == redis_pieces.DEFAULT_LIVE_SECONDS
+    assert memory_pieces.DEFAULT_KEEP_SECONDS == redis_pieces.DEFAULT_KEEP_SECONDS
+    clock = _Clock()
+    pieces = InMemoryReplyPieces(clock=clock)
+    abandoned, finished, other = new_reply(), new_reply(), new_reply()
+    pieces.publish(abandoned, delta("left"))
+    pieces.publish(finished, delta("done with"))
+    pieces.publish(finished, DONE)
+
+    clock.seconds += memory_pieces.DEFAULT_KEEP_SECONDS
+    pieces.publish(abandoned, delta(" behind"))
+    assert await _first_batch_text(pieces, finished) == ""
+    assert await _first_batch_text(pieces, abandoned) == "left behind"
+
+    clock.seconds += memory_pieces.DEFAULT_LIVE_SECONDS - memory_pieces.DEFAULT_KEEP_SECONDS
+    pieces.publish(other, delta("anything"))
+    assert await _first_batch_text(pieces, abandoned) == ""
+    assert await _first_batch_text(pieces, other) == "anything"
