@@ -202,7 +202,7 @@ def test_an_event_id_is_two_numbers_of_64_unsigned_bits_each() -> None:
 async def test_following_after_what_is_not_an_event_id_is_refused(pieces: ReplyPieces) -> None:
     follow = pieces.follow(new_reply(), after="99999999999999999999-0", idle_seconds=IDLE)
     async with aclosing(follow) as batches:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="not an event id"):
             await anext(batches)
 
 

@@ -74,9 +74,7 @@ async def test_deleting_the_room_ends_its_reply_stream_with_done_cancelled(
     )
     session = await api.login(number(1))
     room = await api.chatroom(session)
-    reply = (await post(api, session, room, "Write a long answer while I delete the room"))[
-        "reply"
-    ]
+    reply = (await post(api, session, room, "Write a long answer while I delete the room"))["reply"]
     with caplog.at_level(logging.ERROR):
         following = asyncio.create_task(stream(api, session, room, reply["id"]))
         await wait_for_status(api, session, room, reply["id"], "processing")
