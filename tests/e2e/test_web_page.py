@@ -375,6 +375,10 @@ READ_EVERYTHING_SCRIPT_CAN = """() => JSON.stringify({
 def test_no_script_can_read_the_refresh_token_and_a_reload_keeps_the_session(
     page: Page, problems: BrowserProblems
 ) -> None:
+    page.goto("/")  # an earlier version of the page kept the tokens in localStorage
+    page.evaluate(
+        "localStorage.setItem('gemini-clone.session', '{\"refreshToken\": \"legacy-token\"}')"
+    )
     access_token = log_in_and_take_the_access_token(page, problems)
     cookies = refresh_cookies(page)
     assert sorted(c["path"] for c in cookies) == ["/auth/logout", "/auth/refresh"]
@@ -390,6 +394,7 @@ def test_no_script_can_read_the_refresh_token_and_a_reload_keeps_the_session(
     assert refresh_token not in readable
     assert access_token not in readable, "the access token is kept in memory only"
     assert "refresh_token" not in readable
+    assert "legacy-token" not in readable
 
     page.reload()
     expect(page.locator("#app")).to_be_visible()

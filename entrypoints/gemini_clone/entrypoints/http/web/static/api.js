@@ -4,6 +4,7 @@
 // reload gets a new one through the cookie.
 
 const SIGNED_IN_KEY = "gemini-clone.signed-in"; // a hint, no secret: "a cookie was set"
+const LEGACY_SESSION_KEY = "gemini-clone.session"; // where earlier versions kept the tokens
 const COOKIE_MODE = { "x-refresh-token": "cookie" };
 const REFRESH_EARLY_MS = 60_000; // refresh this long before the access token expires
 const FINAL = new Set(["completed", "failed", "blocked", "cancelled"]);
@@ -39,6 +40,7 @@ export class Api {
     this.onLoggedOut = () => {};
     this.refreshing = null;
     this.timer = null;
+    localStorage.removeItem(LEGACY_SESSION_KEY); // a readable refresh token must not linger
     addEventListener("storage", (event) => {
       if (event.key === SIGNED_IN_KEY && event.newValue === null) this.endSession();
     });
