@@ -33,7 +33,7 @@ from gemini_clone.domain.ids import (
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
-from gemini_clone.ports.replies import QuotaUnit, ReplyResult
+from gemini_clone.ports.replies import Finish, QuotaUnit, ReplyResult
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -768,7 +768,8 @@ async def test_a_days_usage_lists_users_with_a_count_highest_first_ties_by_id(
         completed_at=at(2),
     )
     unit = QuotaUnit(user_id=given_back.id, day=DAY)
-    assert await storage.replies.finish(failed.id, failure, give_back=unit)
+    finished = await storage.replies.finish(failed.id, failure, attempt=1, give_back=unit)
+    assert finished is Finish.STORED
     await given_used(storage, other_day_only, DAY + timedelta(days=1), 1)
     await given_used(storage, busiest, DAY - timedelta(days=1), 1)
     async with new_uow() as uow:

@@ -78,7 +78,7 @@ class InMemoryPosting(MessagePosting):
                 for message in tables.messages.values()
                 if message.in_reply_to == question.id and message.status in PENDING_STATUSES
             ]:
-                tables.messages[pending.id] = pending.superseded(now)
+                tables.messages[pending.id] = pending.cancelled(now)
             tables.usage[key] = used + 1
             tables.messages[question.id] = replace(
                 tables.messages[question.id],

@@ -40,7 +40,7 @@ _QUESTION = parameter("question_id", messages.c.id)
 _NOW = parameter("now", messages.c.completed_at)
 _LATEST_QUESTION = rules.latest_question(_ROOM)
 _SUPERSEDE = rules.supersede_replies(_QUESTION, _NOW)
-_RETRY_QUESTION = rules.retry_question(
+_RETRY_QUESTION = rules.question_version(
     _QUESTION,
     {
         name: parameter(f"new_{name}", messages.c[name])

@@ -24,7 +24,7 @@ from gemini_clone.ports.language_model import (
     ModelError,
     collect,
 )
-from gemini_clone.ports.replies import ClaimedReply, ReplyResult, ReplyStore
+from gemini_clone.ports.replies import ClaimedReply, Finish, ReplyResult, ReplyStore
 from gemini_clone.ports.reply_pieces import Piece, PieceKind, ReplyPieces
 from gemini_clone.ports.reply_stops import ReplyStops
 
@@ -62,8 +62,10 @@ class GenerateReply:
 
     - The reply is claimed by a conditional update with a lease: one worker generates it;
       a lease that runs out (a killed worker) lets another claim it again.
-    - The outcome is stored only while the claim still holds the reply in `processing`,
-      so it is stored once (a cancelled reply stays cancelled).
+    - The outcome is stored only while this claim still holds the reply, so it is stored
+      once: a cancelled reply stays cancelled, and a worker whose lease ran out while it
+      was frozen (paused, collecting garbage) and whose reply another worker claimed
+      stores nothing, gives nothing back and leaves the reply's stream to its successor.
     - A blocked prompt or answer makes the reply `blocked`; the unit is used.
     - A failure of ours or the model's (unavailable, misconfigured, a bug) makes it `failed`
       with a code and gives the quota unit back.
@@ -75,10 +77,12 @@ class GenerateReply:
     - The text is published piece by piece as the model writes it (`pieces`); an attempt
       after the first starts with `restart`, so readers drop what an earlier one wrote,
       and so does a model that starts its answer over (a retry after text had streamed).
-      Once the outcome is stored, `done`.
+      Once the outcome is stored, `done`; also when the reply ended without it (stopped,
+      superseded, its room deleted), so no reader waits for a worker that will never come.
     - A stop request (`stops`) ends the generation at once: with text, the reply is
       `completed` with the text so far and finish reason `stopped` (the unit is kept: the
       model worked); with none yet, `cancelled` and the unit is given back.
+    - A worker told to stop (cancelled) hands its claim back: `queued` again.
     - While the model writes, the claim's lease is renewed every third of its length, so
       a slow model's reply is never taken over while its worker lives; a renewal that
       finds the reply no longer this claim's (stopped, deleted, taken over) ends the
@@ -124,13 +128,31 @@ class GenerateReply:
             system_instruction=room.system_instruction or self._settings.system_instruction,
             model=self._models.answering_model(room.model, tier_for_status(room.owner_plan_status)),
         )
-        outcome = await self._generate_or_stop(reply_id, claimed, request)
-        finished = await self._finish(reply_id, claimed, request, outcome)
-        if finished is not ReplyOutcome.SKIPPED and self._pieces is not None:
+        try:
+            outcome = await self._generate_or_stop(reply_id, claimed, request)
+            finish = await self._finish(reply_id, claimed, request, outcome)
+        except asyncio.CancelledError:
+            await self._hand_back(reply_id, claimed)
+            raise
+        if finish is Finish.TAKEN_OVER:
+            logger.info("reply %s was claimed again meanwhile; its outcome is not stored", reply_id)
+            return ReplyOutcome.SKIPPED
+        if self._pieces is not None:
             self._pieces.publish(reply_id, Piece(kind=PieceKind.DONE, attempt=claimed.attempt))
-        if finished is ReplyOutcome.COMPLETED and claimed.room.wants_model_title:
+        if finish is Finish.ENDED:
+            logger.info("reply %s ended meanwhile; its outcome is not stored", reply_id)
+            return ReplyOutcome.SKIPPED
+        if outcome.status is MessageStatus.COMPLETED and claimed.room.wants_model_title:
             await self._title(claimed, outcome.content)
-        return finished
+        return ReplyOutcome(outcome.status.value)
+
+    async def _hand_back(self, reply_id: MessageId, claimed: ClaimedReply) -> None:
+        try:
+            await self._store.release(reply_id, attempt=claimed.attempt)
+        except Exception as error:
+            logger.warning(
+                "reply %s not handed back (%s); the sweeper will queue it", reply_id, error
+            )
 
     async def _title(self, claimed: ClaimedReply, answer: str) -> None:
         if self._titles is None:
@@ -291,9 +313,9 @@ class GenerateReply:
         claimed: ClaimedReply,
         request: GenerationRequest,
         outcome: _Outcome,
-    ) -> ReplyOutcome:
+    ) -> Finish:
         result = outcome.result
-        stored = await self._store.finish(
+        return await self._store.finish(
             reply_id,
             ReplyResult(
                 status=outcome.status,
@@ -304,9 +326,9 @@ class GenerateReply:
                 error=outcome.error,
                 completed_at=self._clock.now(),
             ),
+            attempt=claimed.attempt,
             give_back=claimed.quota if outcome.status in _GIVING_BACK else None,
         )
-        return ReplyOutcome(outcome.status.value) if stored else ReplyOutcome.SKIPPED
 
 
 _GIVING_BACK = (MessageStatus.FAILED, MessageStatus.CANCELLED)
