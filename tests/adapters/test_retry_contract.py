@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -18,7 +18,6 @@ from gemini_clone.adapters.memory.jobs import InMemoryReplyJobs
 from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
 from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
 from gemini_clone.adapters.system import UuidGenerator
-from gemini_clone.application.messaging.reading import GetMessage
 from gemini_clone.application.messaging.retry import (
     EditQuestion,
     EditQuestionInput,
@@ -26,28 +25,23 @@ from gemini_clone.application.messaging.retry import (
     RegenerateReply,
     RetryOutput,
 )
-from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import Conflict, QuotaExceeded
-from gemini_clone.domain.ids import MessageId
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageStatus, Role
 from gemini_clone.domain.quota import Plans, quota_day
-from gemini_clone.ports.posting import Retry
+from gemini_clone.ports.posting import (
+    MessagePosting,
+    QuotaTake,
+    Retry,
+    StoredRetry,
+    SupersededReply,
+)
 
 NOW = datetime(2025, 3, 1, 15, 0, tzinfo=UTC)
 LIMIT = 3
 """The question's post takes one unit: two are left."""
 CONCURRENT = 20
-
-
-def stop_reply(storage: Storage) -> StopReply:
-    return StopReply(
-        GetMessage(storage.uow),
-        storage.replies,
-        InMemoryReplyStops(),
-        InMemoryReplyPieces(),
-        FixedClock(NOW),
-    )
 
 
 async def given_answered_question(storage: Storage, room: Chatroom) -> tuple[Message, Message]:
@@ -97,7 +91,7 @@ async def test_of_20_concurrent_regenerates_with_2_units_left_exactly_2_are_acce
     regenerate = RegenerateReply(
         storage.uow,
         storage.posting,
-        stop_reply(storage),
+        InMemoryReplyStops(),
         InMemoryReplyPieces(),
         jobs,
         InMemoryCache(),
@@ -134,7 +128,7 @@ async def test_of_20_concurrent_edits_with_2_units_left_exactly_2_are_accepted(
     edit = EditQuestion(
         storage.uow,
         storage.posting,
-        stop_reply(storage),
+        InMemoryReplyStops(),
         InMemoryReplyPieces(),
         InMemoryReplyJobs(),
         InMemoryCache(),
@@ -191,3 +185,114 @@ async def test_a_retry_of_a_question_that_is_no_longer_the_latest_stores_nothing
         assert await uow.messages.get_any(question.id) == question
         assert await uow.messages.get_any(retry.reply.id) is None
         assert await uow.usage.used(room.user_id, quota_day(NOW)) == 2
+
+
+class RecordingStops(InMemoryReplyStops):
+    def __init__(self) -> None:
+        super().__init__()
+        self.requested: list[MessageId] = []
+
+    async def request(self, reply_id: MessageId) -> None:
+        self.requested.append(reply_id)
+        await super().request(reply_id)
+
+
+class ClaimedJustBefore(MessagePosting):
+    """Stores like `posting`, but a worker claims `reply_id` just before a new version is
+    stored: after the use case could have read the replies, before the transaction."""
+
+    def __init__(self, storage: Storage, reply_id: MessageId) -> None:
+        self._storage = storage
+        self._reply_id = reply_id
+
+    async def owner_plan_status(self, chatroom_id: ChatroomId, user_id: UserId) -> str | None:
+        return await self._storage.posting.owner_plan_status(chatroom_id, user_id)
+
+    async def store(
+        self, message: Message, reply: Message, *, day: date, limit: int | None
+    ) -> QuotaTake:
+        return await self._storage.posting.store(message, reply, day=day, limit=limit)
+
+    async def store_retry(
+        self, retry: Retry, *, day: date, limit: int | None, now: datetime
+    ) -> StoredRetry:
+        claimed = await self._storage.replies.claim(
+            self._reply_id, now=now, lease_until=now + timedelta(minutes=2), token_budget=100,
+            history_limit=10,
+        )  # fmt: skip
+        assert claimed is not None
+        return await self._storage.posting.store_retry(retry, day=day, limit=limit, now=now)
+
+
+async def test_a_reply_claimed_while_a_regenerate_is_stored_is_asked_to_stop(
+    storage: Storage,
+) -> None:
+    room = await given_room(storage.uow)
+    _, answered = await given_answered_question(storage, room)
+    waiting = replace(answered, id=MessageId(uuid4()), content="", status=MessageStatus.QUEUED)
+    await given_messages(storage, waiting)
+    stops = RecordingStops()
+    regenerate = RegenerateReply(
+        storage.uow,
+        ClaimedJustBefore(storage, waiting.id),
+        stops,
+        InMemoryReplyPieces(),
+        InMemoryReplyJobs(),
+        InMemoryCache(),
+        Plans(),
+        FixedClock(NOW),
+        UuidGenerator(),
+    )  # fmt: skip
+
+    await regenerate.execute(
+        RegenerateInput(user_id=room.user_id, chatroom_id=room.id, reply_id=waiting.id)
+    )
+
+    assert stops.requested == [waiting.id], "its worker is told at once, not at its renewal"
+    async with storage.uow() as uow:
+        superseded = await uow.messages.get_any(waiting.id)
+    assert superseded is not None
+    assert superseded.status is MessageStatus.CANCELLED
+
+
+async def given_messages(storage: Storage, *messages: Message) -> None:
+    async with storage.uow() as uow:
+        await uow.messages.add_many(messages)
+        await uow.commit()
+
+
+async def test_a_try_supersedes_the_pending_replies_and_says_what_each_was(
+    storage: Storage,
+) -> None:
+    room = await given_room(storage.uow)
+    question, answered = await given_answered_question(storage, room)
+    being_written, waiting = (
+        replace(answered, id=MessageId(uuid4()), status=MessageStatus.QUEUED,
+                created_at=answered.created_at + timedelta(seconds=seconds))
+        for seconds in (1, 2)
+    )  # fmt: skip
+    await given_messages(storage, being_written, waiting)
+    claimed = await storage.replies.claim(
+        being_written.id, now=NOW, lease_until=NOW + timedelta(minutes=2), token_budget=100,
+        history_limit=10,
+    )  # fmt: skip
+    assert claimed is not None
+    retry = Retry(
+        question=replace(question, quota_day=quota_day(NOW).isoformat()),
+        reply=replace(answered, id=MessageId(uuid4()), status=MessageStatus.QUEUED, created_at=NOW),
+    )
+
+    stored = await storage.posting.store_retry(retry, day=quota_day(NOW), limit=None, now=NOW)
+
+    assert stored.take.taken
+    assert list(stored.superseded) == [
+        SupersededReply(being_written.id, MessageStatus.PROCESSING),
+        SupersededReply(waiting.id, MessageStatus.QUEUED),
+    ]
+    async with storage.uow() as uow:
+        for reply in (being_written, waiting):
+            cancelled = await uow.messages.get_any(reply.id)
+            assert cancelled is not None
+            assert (cancelled.status, cancelled.completed_at) == (MessageStatus.CANCELLED, NOW)
+        kept = await uow.messages.get_any(answered.id)
+    assert kept == answered

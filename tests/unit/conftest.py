@@ -65,7 +65,6 @@ from gemini_clone.application.messaging.send_message import (
     SendMessageInput,
     SendMessageOutput,
 )
-from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import Message
@@ -252,10 +251,7 @@ def build_world(
     title_model.answer("Monads explained")
     posting = InMemoryPosting(store)
     pieces = InMemoryReplyPieces()
-    stop_reply = StopReply(
-        GetMessage(uow_factory), InMemoryReplyStore(store), InMemoryReplyStops(), pieces, clock,
-        sleep=sleep,
-    )  # fmt: skip
+    stops = InMemoryReplyStops()
     title_chatroom = TitleChatroom(uow_factory, title_model, cache, clock, "title-model")
 
     hasher = KeyedHasher("unit-test-secret")
@@ -312,10 +308,10 @@ def build_world(
         delete_chatroom=DeleteChatroom(uow_factory, cache, clock),
         send_message=SendMessage(posting, jobs, cache, plans, clock, ids),
         regenerate_reply=RegenerateReply(
-            uow_factory, posting, stop_reply, pieces, jobs, cache, plans, clock, ids
+            uow_factory, posting, stops, pieces, jobs, cache, plans, clock, ids
         ),
         edit_question=EditQuestion(
-            uow_factory, posting, stop_reply, pieces, jobs, cache, plans, clock, ids
+            uow_factory, posting, stops, pieces, jobs, cache, plans, clock, ids
         ),
         generate_reply=GenerateReply(
             InMemoryReplyStore(store), model, clock, reply_settings, models, titles=title_chatroom

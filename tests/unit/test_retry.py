@@ -209,7 +209,7 @@ async def test_queueing_failure_does_not_undo_a_regenerate(
     assert (await world.stored(retried.reply.id)).status is MessageStatus.QUEUED  # type: ignore[union-attr]
 
 
-async def test_a_reply_being_written_is_stopped_before_the_new_one_is_queued(
+async def test_a_reply_being_written_is_superseded_and_its_writer_stored_nothing(
     world: World, alice: User, room: Chatroom
 ) -> None:
     posted = await world.post(alice, room, "Slow one")
@@ -222,9 +222,37 @@ async def test_a_reply_being_written_is_stopped_before_the_new_one_is_queued(
     world.model.during = regenerate_meanwhile
     outcomes = await world.run_jobs()
 
-    stopped = await world.stored(posted.reply.id)
-    assert stopped is not None
-    assert stopped.status is MessageStatus.CANCELLED, "its writer did not answer the stop"
+    superseded = await world.stored(posted.reply.id)
+    assert superseded is not None
+    assert (superseded.status, superseded.content) == (MessageStatus.CANCELLED, "")
     assert outcomes == ["skipped"], "the old writer's outcome is refused"
     assert (await world.stored(retried[0].reply.id)).status is MessageStatus.QUEUED  # type: ignore[union-attr]
-    assert await world.used_today(alice.id) == 1, "the stopped reply's unit came back"
+    assert await world.used_today(alice.id) == 2, "a superseded reply's unit is not given back"
+
+
+async def test_a_refused_regenerate_or_edit_leaves_the_reply_being_written_alone(
+    make_world: WorldFactory,
+) -> None:
+    world = make_world(plans=Plans(basic_daily_limit=1))
+    alice = await world.new_user()
+    room = await world.new_chatroom(alice)
+    posted = await world.post(alice, room, "Slow one")
+    refused: list[QuotaExceeded] = []
+
+    async def regenerate_and_edit_at_the_limit() -> None:
+        with pytest.raises(QuotaExceeded) as regenerating:
+            await regenerate(world, alice, room, posted.reply.id)
+        with pytest.raises(QuotaExceeded) as editing:
+            await edit(world, alice, room, posted.message.id, "changed")
+        refused.extend([regenerating.value, editing.value])
+
+    world.model.answer("The whole", " answer")
+    world.model.during = regenerate_and_edit_at_the_limit
+
+    assert await world.run_jobs() == ["completed"]
+
+    assert len(refused) == 2
+    written = await world.stored(posted.reply.id)
+    assert written is not None
+    assert (written.content, written.finish_reason) == ("The whole answer", "stop")
+    assert await world.used_today(alice.id) == 1

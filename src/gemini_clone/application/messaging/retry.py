@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from gemini_clone.application.messaging.paid_exchange import PaidExchange
-from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.domain.errors import InvalidInput, NotFound
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import (
@@ -21,8 +20,9 @@ from gemini_clone.domain.quota import DailyUsage, Plans, quota_day
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import ReplyJobs
-from gemini_clone.ports.posting import MessagePosting, Retry
+from gemini_clone.ports.posting import MessagePosting, Retry, SupersededReply
 from gemini_clone.ports.reply_pieces import Piece, PieceKind, ReplyPieces
+from gemini_clone.ports.reply_stops import ReplyStops
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 
@@ -65,10 +65,10 @@ class _Retry:
     - One unit of the plan's daily quota is taken in the transaction that stores the new
       reply (`MessagePosting.store_retry`): exact under any concurrency, 429
       `daily_limit_reached` over the limit.
-    - A reply still being written is stopped first (`StopReply`: stored with its text so
-      far, or cancelled with its unit given back when it had none). Replies still queued
-      are cancelled with the try, and their units are not given back: the user asked for
-      another answer instead of that one. Their open streams end. Earlier replies stay
+    - The same transaction supersedes the question's pending replies: cancelled, their
+      units not given back (the user asked for another answer instead of those). Only
+      then, a worker writing one is told to stop (what it wrote is not kept), and their
+      open streams end. A refused try (429, 409) stops nothing. Earlier replies stay
       readable; the newest reply is the current one.
     - The question's quota day becomes the new unit's, which a failed reply gives back.
     - If queueing the job fails, the try still succeeds: the sweeper queues it later.
@@ -78,7 +78,7 @@ class _Retry:
         self,
         uow: UnitOfWorkFactory,
         posting: MessagePosting,
-        stop_reply: StopReply,
+        stops: ReplyStops,
         pieces: ReplyPieces,
         jobs: ReplyJobs,
         cache: Cache,
@@ -88,7 +88,7 @@ class _Retry:
     ) -> None:
         self._uow = uow
         self._posting = posting
-        self._stop_reply = stop_reply
+        self._stops = stops
         self._pieces = pieces
         self._paid = PaidExchange(jobs, cache, plans)
         self._clock = clock
@@ -107,11 +107,8 @@ class _Retry:
         async with self._uow() as uow:
             question = await question_of(uow)
             latest = await uow.messages.latest_question(chatroom_id)
-            replies = await uow.messages.replies_to(question.id)
         if latest is None or latest.id != question.id:
             raise not_latest_exchange()
-        for being_written in [r for r in replies if r.status is MessageStatus.PROCESSING]:
-            await self._stop_reply.execute(user_id, chatroom_id, being_written.id)
         now = self._clock.now()
         day = quota_day(now)
         retried = replace(question, quota_day=day.isoformat())
@@ -119,14 +116,21 @@ class _Retry:
             retried = replace(retried, content=new_content, edited_at=now)
         reply = queued_reply(question, MessageId(self._ids.new_id()), now)
         limit = self._paid.limit_for(plan_status)
-        take = await self._posting.store_retry(
+        stored = await self._posting.store_retry(
             Retry(question=retried, reply=reply), day=day, limit=limit, now=now
         )
-        usage = self._paid.usage_after(take, limit=limit, day=day, now=now)
-        for queued in [r for r in replies if r.status is MessageStatus.QUEUED]:
-            self._pieces.publish(queued.id, Piece(kind=PieceKind.DONE))
+        usage = self._paid.usage_after(stored.take, limit=limit, day=day, now=now)
+        await self._end(stored.superseded)
         await self._paid.after_storing(user_id, reply.id, request_id)
         return RetryOutput(message=retried, reply=reply, usage=usage)
+
+    async def _end(self, superseded: Sequence[SupersededReply]) -> None:
+        """Tell the writers of the superseded replies to stop, and end their streams."""
+        for being_written in superseded:
+            if being_written.status is MessageStatus.PROCESSING:
+                await self._stops.request(being_written.reply_id)
+        for ended in superseded:
+            self._pieces.publish(ended.reply_id, Piece(kind=PieceKind.DONE))
 
 
 class RegenerateReply(_Retry):
