@@ -628,13 +628,31 @@ async def test_cancelling_a_room_cancels_its_queued_and_processing_replies(
     elsewhere = make_reply(other_room)
     await given_messages(new_uow, queued, processing, question, done, elsewhere)
     async with new_uow() as uow:
-        assert await uow.messages.cancel_pending(room.id, at(9)) == 2
+        cancelled = await uow.messages.cancel_pending(room.id, at(9))
+        assert sorted(cancelled) == sorted([queued.id, processing.id])
         await uow.commit()
     for reply in (queued, processing):
         stored = await read_message(new_uow, reply.id)
         assert (stored.status, stored.completed_at) == (MessageStatus.CANCELLED, at(9))
     for untouched in (question, done, elsewhere):
         assert await read_message(new_uow, untouched.id) == untouched
+
+
+async def test_a_rooms_latest_question_is_its_newest_user_message_ties_by_id(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner = await given_user(new_uow)
+    room, other_room, empty = [await given_room(new_uow, owner) for _ in range(3)]
+    older = make_message(room, created_at=at(1))
+    tie_low = make_message(room, created_at=at(2), message_id=UUID(int=1))
+    tie_high = make_message(room, created_at=at(2), message_id=UUID(int=2))
+    newer_reply = make_reply(room, created_at=at(3))
+    elsewhere = make_message(other_room, created_at=at(4))
+    await given_messages(new_uow, tie_high, older, newer_reply, tie_low, elsewhere)
+
+    async with new_uow() as uow:
+        assert await uow.messages.latest_question(room.id) == tie_high
+        assert await uow.messages.latest_question(empty.id) is None
 
 
 async def test_stale_replies_are_old_queued_or_lease_expired_oldest_first(

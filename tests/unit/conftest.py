@@ -305,7 +305,7 @@ def build_world(
         list_models=ListModels(uow_factory, models),
         title_model=title_model,
         title_chatroom=title_chatroom,
-        delete_chatroom=DeleteChatroom(uow_factory, cache, clock),
+        delete_chatroom=DeleteChatroom(uow_factory, cache, clock, pieces),
         send_message=SendMessage(posting, jobs, cache, plans, clock, ids),
         regenerate_reply=RegenerateReply(
             uow_factory, posting, stops, pieces, jobs, cache, plans, clock, ids

@@ -15,6 +15,7 @@ from tests.unit.fakes import ClockSleep
 from gemini_clone.adapters.memory.replies import InMemoryReplyStore
 from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
 from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
+from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
     ReplyOutcome,
@@ -64,6 +65,7 @@ class Streaming:
         self.stream = StreamReply(
             world.get_message, self.pieces, keep_alive_seconds=keep_alive_seconds
         )
+        self.delete_chatroom = DeleteChatroom(world.uow, world.cache, world.clock, self.pieces)
         self.stop = StopReply(
             world.get_message,
             self.store,
@@ -489,3 +491,44 @@ async def test_a_worker_whose_reply_was_claimed_again_stores_nothing_and_leaves_
         attempt=successor[0].attempt,
         give_back=None,
     ) is Finish.STORED  # fmt: skip
+
+
+async def test_deleting_a_room_ends_the_streams_of_its_pending_replies(
+    world: World, streaming: Streaming, alice: User, room: Chatroom
+) -> None:
+    queued = await streaming.queued_reply(alice, room, "First")
+    world.clock.advance(timedelta(seconds=1))
+    being_written = await streaming.queued_reply(alice, room, "Second")
+    now = world.clock.now()
+    assert await streaming.store.claim(
+        being_written.id, now=now, lease_until=now + timedelta(minutes=2), token_budget=1_000,
+        history_limit=10,
+    )  # fmt: skip
+
+    await streaming.delete_chatroom.execute(alice.id, room.id)
+
+    for reply in (queued, being_written):
+        assert await streaming.published(reply.id) == [Piece(kind=PieceKind.DONE)]
+
+
+async def test_a_worker_whose_reply_ended_without_it_still_ends_its_stream(
+    world: World, streaming: Streaming, alice: User, room: Chatroom
+) -> None:
+    """Cancelled by a stop whose request the worker missed: nobody else will end it."""
+    world.model.answer("Some", " text")
+    reply = await streaming.queued_reply(alice, room)
+
+    async def cancelled_by_a_stop_it_missed() -> None:
+        assert await streaming.store.cancel(
+            reply.id, cancelled_at=world.clock.now(), being_written=True
+        )
+
+    world.model.during = cancelled_by_a_stop_it_missed
+
+    assert await streaming.generate.execute(reply.id) is ReplyOutcome.SKIPPED
+
+    assert [piece.kind for piece in await streaming.published(reply.id)] == [
+        PieceKind.DELTA,
+        PieceKind.DELTA,
+        PieceKind.DONE,
+    ]

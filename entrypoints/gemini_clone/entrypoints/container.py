@@ -356,7 +356,7 @@ class Container(containers.DeclarativeContainer):
     title_chatroom = providers.Singleton(
         TitleChatroom, uow, language_model, cache, clock, settings.provided.title_model
     )
-    delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock)
+    delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock, reply_pieces)
 
     message_posting = providers.Singleton(make_message_posting, engine)
     send_message = providers.Singleton(
