@@ -57,13 +57,13 @@ from gemini_clone.application.messaging.generate_reply import (
     ReplyOutcome,
     ReplySettings,
 )
+from gemini_clone.application.messaging.new_version import EditQuestion, RegenerateReply
+from gemini_clone.application.messaging.paid_exchange import StoredExchange
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
-from gemini_clone.application.messaging.retry import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.send_message import (
     SendMessage,
     SendMessageInput,
-    SendMessageOutput,
 )
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import MessageId, UserId
@@ -173,7 +173,7 @@ class World:
 
     async def post(
         self, user: User, chatroom: Chatroom, content: str = "Hi!", request_id: str | None = None
-    ) -> SendMessageOutput:
+    ) -> StoredExchange:
         return await self.send_message.execute(
             SendMessageInput(
                 user_id=user.id, chatroom_id=chatroom.id, content=content, request_id=request_id

@@ -22,9 +22,10 @@ class QuotaTake:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Retry:
-    """Another try at a room's latest exchange: its question as it becomes (content,
-    `edited_at`, and the `quota_day` of the unit the try takes) and the new queued reply."""
+class NewVersion:
+    """A new version of a room's latest exchange (a regenerate or an edit): its question as
+    it becomes (content, `edited_at`, and the `quota_day` of the unit the version takes)
+    and the new queued reply."""
 
     question: Message
     reply: Message
@@ -40,8 +41,8 @@ class SupersededReply:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class StoredRetry:
-    """What storing a try did: the unit it took (or why not), and the replies it
+class StoredVersion:
+    """What storing a new version did: the unit it took (or why not), and the replies it
     superseded (none when refused)."""
 
     take: QuotaTake
@@ -69,11 +70,11 @@ class MessagePosting(Protocol):
         """
         ...
 
-    async def store_retry(
-        self, retry: Retry, *, day: date, limit: int | None, now: datetime
-    ) -> StoredRetry:
+    async def store_new_version(
+        self, version: NewVersion, *, day: date, limit: int | None, now: datetime
+    ) -> StoredVersion:
         """All or nothing, in one transaction: take one unit of the user's quota for `day`
-        like `store`; then, if `retry.question` is still its room's latest question
+        like `store`; then, if `version.question` is still its room's latest question
         (`domain.messages.latest_question`), cancel its pending replies
         (`Message.is_cancellable(being_written=True)`, their units not given back) and
         return them with the statuses they had, store the question's content,

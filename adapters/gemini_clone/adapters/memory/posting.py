@@ -17,9 +17,9 @@ from gemini_clone.domain.messages import (
 from gemini_clone.domain.quota import allows_another, refused_count
 from gemini_clone.ports.posting import (
     MessagePosting,
+    NewVersion,
     QuotaTake,
-    Retry,
-    StoredRetry,
+    StoredVersion,
     SupersededReply,
 )
 
@@ -56,17 +56,17 @@ class InMemoryPosting(MessagePosting):
             tables.chatrooms[room.id] = room.with_messages(2, message.created_at)
         return QuotaTake(taken=True, used=used + 1)
 
-    async def store_retry(
-        self, retry: Retry, *, day: date, limit: int | None, now: datetime
-    ) -> StoredRetry:
-        question, reply = retry.question, retry.reply
+    async def store_new_version(
+        self, version: NewVersion, *, day: date, limit: int | None, now: datetime
+    ) -> StoredVersion:
+        question, reply = version.question, version.reply
         async with self._store.lock:
             tables = self._store.tables
             key = (question.user_id, day)
             used = tables.usage.get(key, 0)
             if not allows_another(used, limit):
                 assert limit is not None  # only a finite limit refuses
-                return StoredRetry(take=QuotaTake(taken=False, used=refused_count(used, limit)))
+                return StoredVersion(take=QuotaTake(taken=False, used=refused_count(used, limit)))
             room = tables.chatrooms.get(question.chatroom_id)
             if room is None or room.user_id != question.user_id:
                 raise NotFound.chatroom()
@@ -95,7 +95,7 @@ class InMemoryPosting(MessagePosting):
             )
             tables.messages[reply.id] = reply
             tables.chatrooms[room.id] = room.with_messages(1, reply.created_at)
-        return StoredRetry(
+        return StoredVersion(
             take=QuotaTake(taken=True, used=used + 1),
             superseded=[SupersededReply(message.id, message.status) for message in pending],
         )

@@ -1,6 +1,6 @@
-"""Regenerate and edit take their quota unit exactly like a post (`MessagePosting.store_retry`),
-on every store: memory, SQLAlchemy's path on SQLite and PostgreSQL, and PostgreSQL's
-one-statement adapter."""
+"""Regenerate and edit (a new version of the latest exchange) take their quota unit exactly
+like a post (`MessagePosting.store_new_version`), on every store: memory, SQLAlchemy's path
+on SQLite and PostgreSQL, and PostgreSQL's one-statement adapter."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ from gemini_clone.adapters.memory.jobs import InMemoryReplyJobs
 from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
 from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
 from gemini_clone.adapters.system import UuidGenerator
-from gemini_clone.application.messaging.retry import (
+from gemini_clone.application.messaging.new_version import (
     EditQuestion,
     EditQuestionInput,
     RegenerateInput,
     RegenerateReply,
-    RetryOutput,
 )
+from gemini_clone.application.messaging.paid_exchange import StoredExchange
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import Conflict, QuotaExceeded
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
@@ -32,9 +32,9 @@ from gemini_clone.domain.messages import Message, MessageStatus, Role
 from gemini_clone.domain.quota import Plans, quota_day
 from gemini_clone.ports.posting import (
     MessagePosting,
+    NewVersion,
     QuotaTake,
-    Retry,
-    StoredRetry,
+    StoredVersion,
     SupersededReply,
 )
 
@@ -70,9 +70,9 @@ async def given_answered_question(storage: Storage, room: Chatroom) -> tuple[Mes
     return question, reply
 
 
-async def outcomes(tries: list[asyncio.Future[RetryOutput]]) -> tuple[int, int]:
-    """How many tries were accepted and how many refused for the quota."""
-    results = await asyncio.gather(*tries, return_exceptions=True)
+async def outcomes(versions: list[asyncio.Future[StoredExchange]]) -> tuple[int, int]:
+    """How many versions were accepted and how many refused for the quota."""
+    results = await asyncio.gather(*versions, return_exceptions=True)
     unexpected = [
         r for r in results if isinstance(r, BaseException) and not isinstance(r, QuotaExceeded)
     ]
@@ -162,7 +162,7 @@ async def test_of_20_concurrent_edits_with_2_units_left_exactly_2_are_accepted(
     assert stored.edited_at == NOW
 
 
-async def test_a_retry_of_a_question_that_is_no_longer_the_latest_stores_nothing(
+async def test_a_new_version_of_a_question_that_is_no_longer_the_latest_stores_nothing(
     storage: Storage,
 ) -> None:
     room = await given_room(storage.uow)
@@ -172,18 +172,18 @@ async def test_a_retry_of_a_question_that_is_no_longer_the_latest_stores_nothing
         reply, id=MessageId(uuid4()), in_reply_to=newer.id, created_at=NOW - timedelta(seconds=59)
     )
     assert (await storage.posting.store(newer, newer_reply, day=quota_day(NOW), limit=None)).taken
-    retry = Retry(
+    version = NewVersion(
         question=replace(question, content="changed", edited_at=NOW),
         reply=replace(reply, id=MessageId(uuid4()), status=MessageStatus.QUEUED, created_at=NOW),
     )
 
     with pytest.raises(Conflict) as raised:
-        await storage.posting.store_retry(retry, day=quota_day(NOW), limit=None, now=NOW)
+        await storage.posting.store_new_version(version, day=quota_day(NOW), limit=None, now=NOW)
 
     assert raised.value.code == "not_latest_exchange"
     async with storage.uow() as uow:
         assert await uow.messages.get_any(question.id) == question
-        assert await uow.messages.get_any(retry.reply.id) is None
+        assert await uow.messages.get_any(version.reply.id) is None
         assert await uow.usage.used(room.user_id, quota_day(NOW)) == 2
 
 
@@ -213,15 +213,15 @@ class ClaimedJustBefore(MessagePosting):
     ) -> QuotaTake:
         return await self._storage.posting.store(message, reply, day=day, limit=limit)
 
-    async def store_retry(
-        self, retry: Retry, *, day: date, limit: int | None, now: datetime
-    ) -> StoredRetry:
+    async def store_new_version(
+        self, version: NewVersion, *, day: date, limit: int | None, now: datetime
+    ) -> StoredVersion:
         claimed = await self._storage.replies.claim(
             self._reply_id, now=now, lease_until=now + timedelta(minutes=2), token_budget=100,
             history_limit=10,
         )  # fmt: skip
         assert claimed is not None
-        return await self._storage.posting.store_retry(retry, day=day, limit=limit, now=now)
+        return await self._storage.posting.store_new_version(version, day=day, limit=limit, now=now)
 
 
 async def test_a_reply_claimed_while_a_regenerate_is_stored_is_asked_to_stop(
@@ -277,12 +277,14 @@ async def test_a_try_supersedes_the_pending_replies_and_says_what_each_was(
         history_limit=10,
     )  # fmt: skip
     assert claimed is not None
-    retry = Retry(
+    version = NewVersion(
         question=replace(question, quota_day=quota_day(NOW).isoformat()),
         reply=replace(answered, id=MessageId(uuid4()), status=MessageStatus.QUEUED, created_at=NOW),
     )
 
-    stored = await storage.posting.store_retry(retry, day=quota_day(NOW), limit=None, now=NOW)
+    stored = await storage.posting.store_new_version(
+        version, day=quota_day(NOW), limit=None, now=NOW
+    )
 
     assert stored.take.taken
     assert list(stored.superseded) == [
