@@ -1,15 +1,19 @@
+"""Writing one reply: the worker's use case."""
+
 from __future__ import annotations
 
 import asyncio
 import enum
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from gemini_clone.application.chatrooms.titles import TitleChatroom, TitleInput
 from gemini_clone.application.messaging.context import HISTORY_MAX_MESSAGES, build_request
+from gemini_clone.application.messaging.cutoff import renewing, until_cut
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import MessageError, MessageStatus
 from gemini_clone.domain.model_access import ModelAccess
@@ -111,40 +115,47 @@ class GenerateReply:
         self._stops = stops
 
     async def execute(self, reply_id: MessageId) -> ReplyOutcome:
+        claimed = await self._claim(reply_id)
+        if claimed is None:
+            return ReplyOutcome.SKIPPED
+        request = self._request_for(claimed)
+        try:
+            outcome = await self._generate_or_stop(reply_id, claimed, request)
+            finish = await self._store_outcome(reply_id, claimed, request, outcome)
+        except asyncio.CancelledError:
+            await self._hand_back(reply_id, claimed)
+            raise
+        if finish is not Finish.TAKEN_OVER:
+            self._end_stream(reply_id, claimed)
+        if finish is not Finish.STORED:
+            logger.info("reply %s not stored: %s meanwhile", reply_id, finish.value)
+            return ReplyOutcome.SKIPPED
+        if outcome.status is MessageStatus.COMPLETED and claimed.room.wants_model_title:
+            await self._title(claimed, outcome.content)
+        return ReplyOutcome(outcome.status.value)
+
+    async def _claim(self, reply_id: MessageId) -> ClaimedReply | None:
         now = self._clock.now()
-        claimed = await self._store.claim(
+        return await self._store.claim(
             reply_id,
             now=now,
             lease_until=now + self._settings.lease,
             token_budget=self._settings.context_token_budget,
             history_limit=HISTORY_MAX_MESSAGES,
         )
-        if claimed is None:
-            return ReplyOutcome.SKIPPED
+
+    def _request_for(self, claimed: ClaimedReply) -> GenerationRequest:
         room = claimed.room
-        request = build_request(
+        return build_request(
             claimed.question,
             claimed.history,
             system_instruction=room.system_instruction or self._settings.system_instruction,
             model=self._models.answering_model(room.model, tier_for_status(room.owner_plan_status)),
         )
-        try:
-            outcome = await self._generate_or_stop(reply_id, claimed, request)
-            finish = await self._finish(reply_id, claimed, request, outcome)
-        except asyncio.CancelledError:
-            await self._hand_back(reply_id, claimed)
-            raise
-        if finish is Finish.TAKEN_OVER:
-            logger.info("reply %s was claimed again meanwhile; its outcome is not stored", reply_id)
-            return ReplyOutcome.SKIPPED
+
+    def _end_stream(self, reply_id: MessageId, claimed: ClaimedReply) -> None:
         if self._pieces is not None:
             self._pieces.publish(reply_id, Piece(kind=PieceKind.DONE, attempt=claimed.attempt))
-        if finish is Finish.ENDED:
-            logger.info("reply %s ended meanwhile; its outcome is not stored", reply_id)
-            return ReplyOutcome.SKIPPED
-        if outcome.status is MessageStatus.COMPLETED and claimed.room.wants_model_title:
-            await self._title(claimed, outcome.content)
-        return ReplyOutcome(outcome.status.value)
 
     async def _hand_back(self, reply_id: MessageId, claimed: ClaimedReply) -> None:
         try:
@@ -173,74 +184,35 @@ class GenerateReply:
     async def _generate_or_stop(
         self, reply_id: MessageId, claimed: ClaimedReply, request: GenerationRequest
     ) -> _Outcome:
+        """The model's answer, or, cut by a stop or a lost lease, what it wrote so far."""
         written: list[str] = []
-        try:
-            async with asyncio.timeout(None) as cutoff:
-                # A stop, or a lease found lost, moves the cutoff to now: the generation
-                # ends at its next await.
-                def cut() -> None:
-                    cutoff.reschedule(0)
-
-                with (
-                    self._stops.watch(reply_id, cut) if self._stops else nullcontext(),
-                    self._lease_kept(reply_id, claimed, on_lost=cut),
-                ):
-                    return await self._generate(reply_id, claimed, request, written)
-        except TimeoutError:
-            if not cutoff.expired():
-                raise
+        outcome = await until_cut(
+            self._generate(reply_id, claimed, request, written),
+            lambda cut: self._stops.watch(reply_id, cut) if self._stops else nullcontext(),
+            lambda cut: renewing(self._settings.lease.total_seconds() / 3,
+                                 partial(self._renew, reply_id, claimed), on_lost=cut),
+        )  # fmt: skip
+        if outcome is not None:
+            return outcome
         logger.info("reply %s stopped", reply_id)
-        text = "".join(written)
-        if text:
-            return _Outcome(
-                status=MessageStatus.COMPLETED,
-                content=text,
-                result=GenerationResult(
-                    text=text, finish_reason="stopped", block_reason=None, usage=None, model=None
-                ),
-            )
-        return _Outcome(status=MessageStatus.CANCELLED)
+        return _stopped("".join(written))
 
-    @contextmanager
-    def _lease_kept(
-        self, reply_id: MessageId, claimed: ClaimedReply, *, on_lost: Callable[[], None]
-    ) -> Iterator[None]:
-        """Renew the claim's lease every third of its length while inside; `on_lost` when
-        the reply is no longer this claim's (stopped, deleted, taken over)."""
-        loop = asyncio.get_running_loop()
-        interval = self._settings.lease.total_seconds() / 3
-        renewal: asyncio.Task[None] | None = None
-        handle: asyncio.TimerHandle | None = None
-
-        async def renew() -> None:
-            nonlocal handle
-            try:
-                kept = await self._store.renew(
-                    reply_id,
-                    attempt=claimed.attempt,
-                    lease_until=self._clock.now() + self._settings.lease,
-                )
-            except Exception as error:
-                # The database may be back by the next beat; the lease has two more.
-                logger.warning("lease of reply %s not renewed: %s", reply_id, error)
-                kept = True
-            if kept:
-                handle = loop.call_later(interval, beat)
-            else:
-                logger.info("reply %s is no longer this worker's; stopping", reply_id)
-                on_lost()
-
-        def beat() -> None:
-            nonlocal renewal
-            renewal = loop.create_task(renew())
-
-        handle = loop.call_later(interval, beat)
+    async def _renew(self, reply_id: MessageId, claimed: ClaimedReply) -> bool:
+        """Move the claim's lease on; False when the reply is no longer this claim's
+        (stopped, deleted, taken over)."""
         try:
-            yield
-        finally:
-            handle.cancel()
-            if renewal is not None:
-                renewal.cancel()
+            kept = await self._store.renew(
+                reply_id,
+                attempt=claimed.attempt,
+                lease_until=self._clock.now() + self._settings.lease,
+            )
+        except Exception as error:
+            # The database may be back by the next beat; the lease has two more.
+            logger.warning("lease of reply %s not renewed: %s", reply_id, error)
+            return True
+        if not kept:
+            logger.info("reply %s is no longer this worker's; stopping", reply_id)
+        return kept
 
     async def _generate(
         self,
@@ -307,7 +279,7 @@ class GenerateReply:
                 written.append(chunk.text)
             yield chunk
 
-    async def _finish(
+    async def _store_outcome(
         self,
         reply_id: MessageId,
         claimed: ClaimedReply,
@@ -332,6 +304,20 @@ class GenerateReply:
 
 
 _GIVING_BACK = (MessageStatus.FAILED, MessageStatus.CANCELLED)
+
+
+def _stopped(text: str) -> _Outcome:
+    """A stopped reply: `completed` with the text so far (finish reason `stopped`), or
+    `cancelled` when none had come."""
+    if not text:
+        return _Outcome(status=MessageStatus.CANCELLED)
+    return _Outcome(
+        status=MessageStatus.COMPLETED,
+        content=text,
+        result=GenerationResult(
+            text=text, finish_reason="stopped", block_reason=None, usage=None, model=None
+        ),
+    )
 
 
 def _finish_reason(result: GenerationResult | None) -> str | None:
