@@ -37,6 +37,7 @@ from gemini_clone.ports.posting import (
     StoredVersion,
     SupersededReply,
 )
+from gemini_clone.ports.reply_pieces import Piece, PieceKind
 
 NOW = datetime(2025, 3, 1, 15, 0, tzinfo=UTC)
 LIMIT = 3
@@ -197,6 +198,16 @@ class RecordingStops(InMemoryReplyStops):
         await super().request(reply_id)
 
 
+class RecordingPieces(InMemoryReplyPieces):
+    def __init__(self) -> None:
+        super().__init__()
+        self.published: list[tuple[MessageId, Piece]] = []
+
+    def publish(self, reply_id: MessageId, piece: Piece) -> None:
+        self.published.append((reply_id, piece))
+        super().publish(reply_id, piece)
+
+
 class ClaimedJustBefore(MessagePosting):
     """Stores like `posting`, but a worker claims `reply_id` just before a new version is
     stored: after the use case could have read the replies, before the transaction."""
@@ -231,12 +242,12 @@ async def test_a_reply_claimed_while_a_regenerate_is_stored_is_asked_to_stop(
     _, answered = await given_answered_question(storage, room)
     waiting = replace(answered, id=MessageId(uuid4()), content="", status=MessageStatus.QUEUED)
     await given_messages(storage, waiting)
-    stops = RecordingStops()
+    stops, pieces = RecordingStops(), RecordingPieces()
     regenerate = RegenerateReply(
         storage.uow,
         ClaimedJustBefore(storage, waiting.id),
         stops,
-        InMemoryReplyPieces(),
+        pieces,
         InMemoryReplyJobs(),
         InMemoryCache(),
         Plans(),
@@ -249,6 +260,7 @@ async def test_a_reply_claimed_while_a_regenerate_is_stored_is_asked_to_stop(
     )
 
     assert stops.requested == [waiting.id], "its worker is told at once, not at its renewal"
+    assert pieces.published == [(waiting.id, Piece(kind=PieceKind.DONE))]
     async with storage.uow() as uow:
         superseded = await uow.messages.get_any(waiting.id)
     assert superseded is not None
