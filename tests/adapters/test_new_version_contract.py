@@ -310,3 +310,41 @@ async def test_a_try_supersedes_the_pending_replies_and_says_what_each_was(
             assert (cancelled.status, cancelled.completed_at) == (MessageStatus.CANCELLED, NOW)
         kept = await uow.messages.get_any(answered.id)
     assert kept == answered
+
+
+async def test_a_claim_racing_a_new_version_is_either_refused_or_reported_as_being_written(
+    storage: Storage,
+) -> None:
+    """Sent at once: the supersede's statuses come from its own transaction, so a claim
+    that won is reported `processing` (its worker is told to stop) and one that lost finds
+    the reply cancelled."""
+    room = await given_room(storage.uow)
+    question, answered = await given_answered_question(storage, room)
+    for round_number in range(8):
+        waiting = replace(
+            answered, id=MessageId(uuid4()), content="", status=MessageStatus.QUEUED,
+            created_at=answered.created_at + timedelta(seconds=round_number + 1),
+        )  # fmt: skip
+        await given_messages(storage, waiting)
+        version = NewVersion(
+            question=replace(question, quota_day=quota_day(NOW).isoformat()),
+            reply=replace(
+                answered, id=MessageId(uuid4()), status=MessageStatus.QUEUED,
+                created_at=NOW + timedelta(seconds=round_number),
+            ),
+        )  # fmt: skip
+
+        claimed, stored = await asyncio.gather(
+            storage.replies.claim(
+                waiting.id, now=NOW, lease_until=NOW + timedelta(minutes=2), token_budget=100,
+                history_limit=10,
+            ),
+            storage.posting.store_new_version(version, day=quota_day(NOW), limit=None, now=NOW),
+        )  # fmt: skip
+
+        seen = MessageStatus.QUEUED if claimed is None else MessageStatus.PROCESSING
+        assert SupersededReply(waiting.id, seen) in stored.superseded, "(and the last round's)"
+        async with storage.uow() as uow:
+            after = await uow.messages.get_any(waiting.id)
+        assert after is not None
+        assert after.status is MessageStatus.CANCELLED
