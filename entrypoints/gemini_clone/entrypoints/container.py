@@ -383,11 +383,11 @@ class Container(containers.DeclarativeContainer):
     )
     regenerate_reply = providers.Singleton(
         RegenerateReply,
-        uow, message_posting, reply_stops, reply_pieces, reply_jobs, cache, plans, clock, ids,
+        uow, message_posting, stop_reply, reply_pieces, reply_jobs, cache, plans, clock, ids,
     )  # fmt: skip
     edit_question = providers.Singleton(
         EditQuestion,
-        uow, message_posting, reply_stops, reply_pieces, reply_jobs, cache, plans, clock, ids,
+        uow, message_posting, stop_reply, reply_pieces, reply_jobs, cache, plans, clock, ids,
     )  # fmt: skip
     requeue_stale_replies = providers.Singleton(
         lambda uow, jobs, clock, seconds: RequeueStaleReplies(
