@@ -181,6 +181,7 @@ async def test_stripe_webhook_checks_the_signature_and_applies_the_event(
 ) -> None:
     stripe = {
         **environment,
+        "PAYMENTS": "stripe",
         "STRIPE_SECRET_KEY": "sk_test_made_up",
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "STRIPE_PRO_PRICE_ID": "price_made_up",

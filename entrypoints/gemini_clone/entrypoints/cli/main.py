@@ -107,6 +107,7 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
 )
 def worker(concurrency: int | None, metrics_port: int | None, metrics_host: str) -> None:
     """Produce replies from the Redis queue (production mode)."""
+    from gemini_clone.entrypoints.cli.banner import open_door_warnings
     from gemini_clone.entrypoints.container import ConfigurationError
     from gemini_clone.entrypoints.worker.main import run_worker
 
@@ -117,6 +118,8 @@ def worker(concurrency: int | None, metrics_port: int | None, metrics_host: str)
             "replies in its own process and no worker is needed."
         )
     _configure_logging(settings)
+    for warning in open_door_warnings(settings):
+        click.echo(warning, err=True)
     try:
         with asyncio.Runner(loop_factory=fastest_event_loop()) as runner:
             runner.run(
