@@ -3,5 +3,6 @@
 
 from gemini_clone.adapters.sandbox._gateway import SandboxPaymentGateway
 from gemini_clone.adapters.sandbox._not_configured import NotConfiguredPaymentGateway
+from gemini_clone.adapters.sandbox._page import SECURITY_HEADERS as PAGE_SECURITY_HEADERS
 
-__all__ = ["NotConfiguredPaymentGateway", "SandboxPaymentGateway"]
+__all__ = ["PAGE_SECURITY_HEADERS", "NotConfiguredPaymentGateway", "SandboxPaymentGateway"]
