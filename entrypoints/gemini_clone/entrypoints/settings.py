@@ -11,6 +11,7 @@ PostgreSQL or Redis is configured they must be chosen (`OTP_DELIVERY=response`,
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Collection, Mapping
@@ -69,6 +70,11 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     in as any number), `log` only logs it. Unset: `response` in embedded mode, else `log`."""
     auth_rate_limit_per_minute: NotNegative = 120
     """0 turns the per-address throttle off."""
+    forwarded_allow_ips: str | None = None
+    """Comma-separated addresses or networks of the proxies in front (`10.0.0.5,10.1.0.0/16`):
+    from them only, the client's address is read from `X-Forwarded-For` or `Forwarded` (the
+    right-most hop that is not one of them). Unset: only the socket address counts. `serve`
+    hands the same list to uvicorn."""
 
     basic_daily_limit: NotNegative | None = 5
     pro_daily_limit: NotNegative | None = None
@@ -155,6 +161,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
                     {"http", "https"},
                     "https://host/...",
                 )
+        if self.forwarded_allow_ips is not None:
+            _check_networks("FORWARDED_ALLOW_IPS", self.forwarded_allow_ips)
         if self.payments == "stripe" and not self.stripe_secret_key:
             raise ValueError(
                 "Invalid setting PAYMENTS: stripe needs STRIPE_SECRET_KEY (with "
@@ -260,6 +268,19 @@ def _check_database_url(url: str) -> None:
     _check_url(
         "DATABASE_URL", url, DATABASE_SCHEMES, "postgresql://user@host/db or sqlite:///file.db"
     )
+
+
+def _check_networks(name: str, listed: str) -> None:
+    """IP addresses and networks, comma-separated; never `*`, which would let any client
+    write its own address."""
+    for entry in (part.strip() for part in listed.split(",")):
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"Invalid setting {name}: {entry!r} is not an IP address or network; list "
+                "the proxies' addresses, such as 10.0.0.5,10.1.0.0/16."
+            ) from None
 
 
 def _check_url(name: str, url: str, schemes: Collection[str], example: str) -> None:

@@ -82,6 +82,10 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=15,
+        # One list of trusted proxies for uvicorn and the app (http/client_address.py):
+        # uvicorn alone would trust 127.0.0.1 and rewrite the client from its headers.
+        proxy_headers=settings.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.forwarded_allow_ips or "",
     )
 
 
