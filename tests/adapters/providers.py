@@ -193,6 +193,9 @@ class FakeServer:
             raise reply("simulated", request=request)
         return reply
 
+    def bodies(self) -> list[dict[str, Any]]:
+        return [json.loads(request.content) for request in self.requests]
+
 
 @dataclass
 class Harness:

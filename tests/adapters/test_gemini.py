@@ -14,12 +14,13 @@ import logging
 import random
 import re
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from tests.adapters.providers import FakeServer, Reply
 
 from gemini_clone.adapters.gemini import DEFAULT_BASE_URL, DEFAULT_MODEL, GeminiLanguageModel
 from gemini_clone.adapters.model_http import POOL_CONNECTIONS
@@ -94,31 +95,10 @@ def cut_randomly(body: bytes, rng: random.Random) -> list[bytes]:
     return [body[start:end] for start, end in zip([0, *cuts], [*cuts, len(body)], strict=True)]
 
 
-Reply = httpx.Response | type[httpx.TransportError]
-
-
-@dataclass
-class FakeGemini:
-    """Answers each request with the next queued reply; an exception class is raised."""
-
-    replies: list[Reply]
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        reply = self.replies.pop(0)
-        if isinstance(reply, type):
-            raise reply("simulated", request=request)
-        return reply
-
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(request.content) for request in self.requests]
-
-
 @dataclass
 class Harness:
     model: GeminiLanguageModel
-    gemini: FakeGemini
+    gemini: FakeServer
     sleeps: list[float]
 
     async def ask(self, request: GenerationRequest = QUESTION) -> list[GenerationPiece]:
@@ -130,7 +110,7 @@ async def harness() -> AsyncIterator[Callable[..., Harness]]:
     models: list[GeminiLanguageModel] = []
 
     def make(*replies: Reply, **options: Any) -> Harness:
-        gemini = FakeGemini(list(replies))
+        gemini = FakeServer(list(replies))
         sleeps: list[float] = []
 
         async def sleep(seconds: float) -> None:
@@ -518,12 +498,12 @@ async def test_the_requests_model_picks_the_endpoint(harness: Callable[..., Harn
 
 
 async def test_aclose_closes_only_the_client_the_model_created() -> None:
-    own = GeminiLanguageModel(api_key=API_KEY, transport=httpx.MockTransport(FakeGemini([])))
+    own = GeminiLanguageModel(api_key=API_KEY, transport=httpx.MockTransport(FakeServer([])))
     await own.aclose()
     with pytest.raises(RuntimeError, match="client has been closed"):
         await collect(own.stream(QUESTION))
 
-    async with httpx.AsyncClient(transport=httpx.MockTransport(FakeGemini([]))) as client:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(FakeServer([]))) as client:
         async with GeminiLanguageModel(api_key=API_KEY, client=client):
             pass
         assert not client.is_closed

@@ -14,12 +14,13 @@ import logging
 import random
 import re
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from tests.adapters.providers import FakeServer, Reply
 
 from gemini_clone.adapters.openai_compatible import OpenAICompatibleLanguageModel
 from gemini_clone.domain.messages import Role, TokenUsage
@@ -80,27 +81,6 @@ def error(status: int, body: bytes = b"", headers: dict[str, str] | None = None)
     return httpx.Response(
         status, content=body, headers={"content-type": content_type, **(headers or {})}
     )
-
-
-Reply = httpx.Response | type[httpx.TransportError]
-
-
-@dataclass
-class FakeServer:
-    """Answers each request with the next queued reply; an exception class is raised."""
-
-    replies: list[Reply]
-    requests: list[httpx.Request] = field(default_factory=list)
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        reply = self.replies.pop(0)
-        if isinstance(reply, type):
-            raise reply("simulated", request=request)
-        return reply
-
-    def bodies(self) -> list[dict[str, Any]]:
-        return [json.loads(request.content) for request in self.requests]
 
 
 @dataclass
