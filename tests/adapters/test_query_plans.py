@@ -21,6 +21,10 @@ from typing import Any
 import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.adapters import plan_scenarios
+from tests.adapters.plan_scenarios import Landmarks, Scenario
+from tests.adapters.query_plans import Recorder, sequential_scans
+from tests.seeding import Shape, load
 
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting
@@ -40,10 +44,6 @@ from gemini_clone.adapters.sql.repositories.users import SqlUserRepository
 from gemini_clone.adapters.sql.schema import upgrade
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
-from tests.adapters import plan_scenarios
-from tests.adapters.plan_scenarios import Landmarks, Scenario
-from tests.adapters.query_plans import Recorder, sequential_scans
-from tests.seeding import Shape, load
 
 pytestmark = pytest.mark.postgres
 
