@@ -33,7 +33,7 @@ from gemini_clone.domain.ids import (
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
-from gemini_clone.ports.replies import QuotaUnit, ReplyResult
+from gemini_clone.ports.replies import Finish, QuotaUnit, ReplyResult
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -628,13 +628,31 @@ async def test_cancelling_a_room_cancels_its_queued_and_processing_replies(
     elsewhere = make_reply(other_room)
     await given_messages(new_uow, queued, processing, question, done, elsewhere)
     async with new_uow() as uow:
-        assert await uow.messages.cancel_pending(room.id, at(9)) == 2
+        cancelled = await uow.messages.cancel_pending(room.id, at(9))
+        assert sorted(cancelled) == sorted([queued.id, processing.id])
         await uow.commit()
     for reply in (queued, processing):
         stored = await read_message(new_uow, reply.id)
         assert (stored.status, stored.completed_at) == (MessageStatus.CANCELLED, at(9))
     for untouched in (question, done, elsewhere):
         assert await read_message(new_uow, untouched.id) == untouched
+
+
+async def test_a_rooms_latest_question_is_its_newest_user_message_ties_by_id(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner = await given_user(new_uow)
+    room, other_room, empty = [await given_room(new_uow, owner) for _ in range(3)]
+    older = make_message(room, created_at=at(1))
+    tie_low = make_message(room, created_at=at(2), message_id=UUID(int=1))
+    tie_high = make_message(room, created_at=at(2), message_id=UUID(int=2))
+    newer_reply = make_reply(room, created_at=at(3))
+    elsewhere = make_message(other_room, created_at=at(4))
+    await given_messages(new_uow, tie_high, older, newer_reply, tie_low, elsewhere)
+
+    async with new_uow() as uow:
+        assert await uow.messages.latest_question(room.id) == tie_high
+        assert await uow.messages.latest_question(empty.id) is None
 
 
 async def test_stale_replies_are_old_queued_or_lease_expired_oldest_first(
@@ -768,7 +786,8 @@ async def test_a_days_usage_lists_users_with_a_count_highest_first_ties_by_id(
         completed_at=at(2),
     )
     unit = QuotaUnit(user_id=given_back.id, day=DAY)
-    assert await storage.replies.finish(failed.id, failure, give_back=unit)
+    finished = await storage.replies.finish(failed.id, failure, attempt=1, give_back=unit)
+    assert finished is Finish.STORED
     await given_used(storage, other_day_only, DAY + timedelta(days=1), 1)
     await given_used(storage, busiest, DAY - timedelta(days=1), 1)
     async with new_uow() as uow:

@@ -332,7 +332,7 @@ async def test_a_reply_cancelled_mid_generation_stays_cancelled(
 
     async def cancel() -> None:
         async with world.uow() as uow:
-            assert await uow.messages.cancel_pending(room.id, world.clock.now()) == 1
+            assert await uow.messages.cancel_pending(room.id, world.clock.now()) == [reply.id]
             await uow.commit()
 
     world.model.during = cancel

@@ -81,9 +81,9 @@ from gemini_clone.application.chatrooms.titles import TitleChatroom
 from gemini_clone.application.chatrooms.update import UpdateChatroom
 from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
+from gemini_clone.application.messaging.new_version import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
-from gemini_clone.application.messaging.retry import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.send_message import SendMessage
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.application.messaging.streaming import StreamReply
@@ -356,7 +356,7 @@ class Container(containers.DeclarativeContainer):
     title_chatroom = providers.Singleton(
         TitleChatroom, uow, language_model, cache, clock, settings.provided.title_model
     )
-    delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock)
+    delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock, reply_pieces)
 
     message_posting = providers.Singleton(make_message_posting, engine)
     send_message = providers.Singleton(
@@ -383,11 +383,11 @@ class Container(containers.DeclarativeContainer):
     )
     regenerate_reply = providers.Singleton(
         RegenerateReply,
-        uow, message_posting, stop_reply, reply_pieces, reply_jobs, cache, plans, clock, ids,
+        uow, message_posting, reply_stops, reply_pieces, reply_jobs, cache, plans, clock, ids,
     )  # fmt: skip
     edit_question = providers.Singleton(
         EditQuestion,
-        uow, message_posting, stop_reply, reply_pieces, reply_jobs, cache, plans, clock, ids,
+        uow, message_posting, reply_stops, reply_pieces, reply_jobs, cache, plans, clock, ids,
     )  # fmt: skip
     requeue_stale_replies = providers.Singleton(
         lambda uow, jobs, clock, seconds: RequeueStaleReplies(

@@ -129,14 +129,14 @@ class MessageRepository(Protocol):
         """Newest first: the page just older than `before`."""
         ...
 
-    async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> int: ...
-
-    async def replies_to(self, question_id: MessageId) -> Sequence[Message]:
-        """Every reply to the question, oldest first (ties by id)."""
+    async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> Sequence[MessageId]:
+        """Cancel the room's pending replies (`Message.is_cancellable(being_written=True)`,
+        made `Message.cancelled` at `now`); the ids of those cancelled."""
         ...
 
     async def latest_question(self, chatroom_id: ChatroomId) -> Message | None:
-        """The room's newest user message (ties by id): its latest exchange's question."""
+        """The room's newest user message (ties by id), `domain.messages.latest_question`:
+        its latest exchange's question."""
         ...
 
     async def stale_replies(
