@@ -139,6 +139,7 @@ async def hot_path_calls(engine: AsyncEngine, calls: int) -> HotPathCalls:
                 replies.finish,
                 reply.id,
                 result,
+                attempt=1,
                 give_back=QuotaUnit(user_id=reply.user_id, day=DAY),
             )
             for _, reply in pairs

@@ -10,12 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
-from uuid import UUID, uuid4
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 
-import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.adapters.query_plans import Landmarks
 
 from gemini_clone.adapters.sql.posting import PostgresPosting
 from gemini_clone.adapters.sql.replies import PostgresReplyStore
@@ -31,77 +30,14 @@ from gemini_clone.domain.ids import (
 )
 from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsage, queued_reply
 from gemini_clone.domain.subscriptions import Subscription
-from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
-from gemini_clone.ports.posting import Retry
+from gemini_clone.domain.users import OtpChallenge, OtpPurpose, User
+from gemini_clone.ports.posting import NewVersion
 from gemini_clone.ports.replies import QuotaUnit, ReplyResult
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 """Just after the seeded data's last day."""
 DAY = NOW.date()
-
-
-@dataclass(frozen=True)
-class Landmarks:
-    url: str
-    deep_room: ChatroomId
-    deep_owner: UserId
-    deep_cursor: tuple[datetime, MessageId]
-    """The 4 000th newest message of the deep room: a history page deep in it."""
-    busiest_user: UserId
-    busiest_cursor: tuple[datetime, ChatroomId]
-    """The busiest user's 40th room by activity: their list's third page."""
-    mobile_number: str
-    refresh_token: RefreshToken
-    customer_id: str
-    stripe_subscription_id: str
-    usage_day: date
-
-
-async def landmarks(url: str) -> Landmarks:
-    connection = await asyncpg.connect(url)
-    try:
-        deep = await connection.fetchrow(
-            "SELECT chatroom_id, user_id FROM messages GROUP BY chatroom_id, user_id "
-            "ORDER BY count(*) DESC LIMIT 1"
-        )
-        cursor = await connection.fetchrow(
-            "SELECT created_at, id FROM messages WHERE chatroom_id = $1 "
-            "ORDER BY created_at DESC, id DESC OFFSET 4000 LIMIT 1",
-            deep["chatroom_id"],
-        )
-        busiest = await connection.fetchval(
-            "SELECT user_id FROM chatrooms GROUP BY user_id ORDER BY count(*) DESC LIMIT 1"
-        )
-        room = await connection.fetchrow(
-            "SELECT last_activity_at, id FROM chatrooms WHERE user_id = $1 "
-            "ORDER BY last_activity_at DESC, id DESC OFFSET 40 LIMIT 1",
-            busiest,
-        )
-        token = await connection.fetchrow("SELECT * FROM refresh_tokens LIMIT 1")
-        subscription = await connection.fetchrow("SELECT * FROM subscriptions LIMIT 1")
-        mobile = await connection.fetchval("SELECT mobile_number FROM users LIMIT 1")
-        day = await connection.fetchval("SELECT max(day) FROM daily_usage")
-    finally:
-        await connection.close()
-    return Landmarks(
-        url=url,
-        deep_room=ChatroomId(deep["chatroom_id"]),
-        deep_owner=UserId(deep["user_id"]),
-        deep_cursor=(cursor["created_at"], MessageId(cursor["id"])),
-        busiest_user=UserId(busiest),
-        busiest_cursor=(room["last_activity_at"], ChatroomId(room["id"])),
-        mobile_number=mobile,
-        refresh_token=RefreshToken(**{key: _uuid(value) for key, value in token.items()}),
-        customer_id=subscription["stripe_customer_id"],
-        stripe_subscription_id=subscription["stripe_subscription_id"],
-        usage_day=day,
-    )
-
-
-def _uuid(value: Any) -> Any:
-    """asyncpg's own UUID as the standard library's, as SQLAlchemy's dialect returns them."""
-    return UUID(str(value)) if type(value).__name__ == "UUID" else value
 
 
 @dataclass(frozen=True)
@@ -177,10 +113,10 @@ async def reply_lifecycle(env: Env) -> None:
     with env.record():
         await _claim(replies, reply)
         await replies.renew(reply.id, attempt=1, lease_until=NOW + timedelta(minutes=4))
-        await replies.release(reply.id)
+        await replies.release(reply.id, attempt=1)
         await _claim(replies, reply)
         await replies.finish(
-            reply.id, _RESULT, give_back=QuotaUnit(user_id=env.at.deep_owner, day=DAY)
+            reply.id, _RESULT, attempt=2, give_back=QuotaUnit(user_id=env.at.deep_owner, day=DAY)
         )
     _, stopped = await _posted(env, NOW + timedelta(seconds=1))
     with env.record():
@@ -192,11 +128,13 @@ async def regenerate(env: Env) -> None:
     posting, replies = PostgresPosting(env.engine), PostgresReplyStore(env.engine)
     question, reply = await _posted(env, NOW + timedelta(seconds=2))
     await _claim(replies, reply)
-    await replies.finish(reply.id, _RESULT, give_back=None)
+    await replies.finish(reply.id, _RESULT, attempt=1, give_back=None)
     again = queued_reply(question, MessageId(uuid4()), NOW + timedelta(seconds=3))
-    retry = Retry(question=replace(question, edited_at=NOW), reply=again)
+    version = NewVersion(question=replace(question, edited_at=NOW), reply=again)
     with env.record():
-        await posting.store_retry(retry, day=DAY, limit=None, now=NOW + timedelta(seconds=3))
+        await posting.store_new_version(
+            version, day=DAY, limit=None, now=NOW + timedelta(seconds=3)
+        )
 
 
 async def room_list(env: Env) -> None:
@@ -230,7 +168,6 @@ async def history(env: Env) -> None:
             await uow.messages.add_many([question, reply])
             await uow.messages.get(reply.id, owner)
             await uow.messages.get_any(reply.id)
-            await uow.messages.replies_to(question.id)
             await uow.messages.latest_question(room)
             await uow.commit()
 
@@ -320,7 +257,7 @@ SCENARIOS = (
             "PostgresReplyStore.cancel",
         ),
     ),
-    Scenario("regenerate", regenerate, _drives("PostgresPosting.store_retry")),
+    Scenario("new version", regenerate, _drives("PostgresPosting.store_new_version")),
     Scenario(
         "room list",
         room_list,
@@ -353,7 +290,6 @@ SCENARIOS = (
                     "add_many",
                     "get",
                     "get_any",
-                    "replies_to",
                     "latest_question",
                 )
             )

@@ -13,11 +13,16 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import pytest
 from asyncpg.prepared_stmt import PreparedStatement
+
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.users import RefreshToken
 
 LARGE_TABLES = frozenset(
     {"users", "chatrooms", "messages", "daily_usage", "refresh_tokens", "otp_challenges"}
@@ -107,3 +112,66 @@ def _scanned(plans: list[dict[str, Any]]) -> Iterator[str]:
 
     for entry in plans:
         yield from walk(entry["Plan"])
+
+
+@dataclass(frozen=True)
+class Landmarks:
+    url: str
+    deep_room: ChatroomId
+    deep_owner: UserId
+    deep_cursor: tuple[datetime, MessageId]
+    """The 4 000th newest message of the deep room: a history page deep in it."""
+    busiest_user: UserId
+    busiest_cursor: tuple[datetime, ChatroomId]
+    """The busiest user's 40th room by activity: their list's third page."""
+    mobile_number: str
+    refresh_token: RefreshToken
+    customer_id: str
+    stripe_subscription_id: str
+    usage_day: date
+
+
+async def landmarks(url: str) -> Landmarks:
+    connection = await asyncpg.connect(url)
+    try:
+        deep = await connection.fetchrow(
+            "SELECT chatroom_id, user_id FROM messages GROUP BY chatroom_id, user_id "
+            "ORDER BY count(*) DESC LIMIT 1"
+        )
+        cursor = await connection.fetchrow(
+            "SELECT created_at, id FROM messages WHERE chatroom_id = $1 "
+            "ORDER BY created_at DESC, id DESC OFFSET 4000 LIMIT 1",
+            deep["chatroom_id"],
+        )
+        busiest = await connection.fetchval(
+            "SELECT user_id FROM chatrooms GROUP BY user_id ORDER BY count(*) DESC LIMIT 1"
+        )
+        room = await connection.fetchrow(
+            "SELECT last_activity_at, id FROM chatrooms WHERE user_id = $1 "
+            "ORDER BY last_activity_at DESC, id DESC OFFSET 40 LIMIT 1",
+            busiest,
+        )
+        token = await connection.fetchrow("SELECT * FROM refresh_tokens LIMIT 1")
+        subscription = await connection.fetchrow("SELECT * FROM subscriptions LIMIT 1")
+        mobile = await connection.fetchval("SELECT mobile_number FROM users LIMIT 1")
+        day = await connection.fetchval("SELECT max(day) FROM daily_usage")
+    finally:
+        await connection.close()
+    return Landmarks(
+        url=url,
+        deep_room=ChatroomId(deep["chatroom_id"]),
+        deep_owner=UserId(deep["user_id"]),
+        deep_cursor=(cursor["created_at"], MessageId(cursor["id"])),
+        busiest_user=UserId(busiest),
+        busiest_cursor=(room["last_activity_at"], ChatroomId(room["id"])),
+        mobile_number=mobile,
+        refresh_token=RefreshToken(**{key: _uuid(value) for key, value in token.items()}),
+        customer_id=subscription["stripe_customer_id"],
+        stripe_subscription_id=subscription["stripe_subscription_id"],
+        usage_day=day,
+    )
+
+
+def _uuid(value: Any) -> Any:
+    """asyncpg's own UUID as the standard library's, as SQLAlchemy's dialect returns them."""
+    return UUID(str(value)) if type(value).__name__ == "UUID" else value

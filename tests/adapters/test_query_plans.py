@@ -22,8 +22,8 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.adapters import plan_scenarios
-from tests.adapters.plan_scenarios import Landmarks, Scenario
-from tests.adapters.query_plans import Recorder, sequential_scans
+from tests.adapters.plan_scenarios import Scenario
+from tests.adapters.query_plans import Landmarks, Recorder, landmarks, sequential_scans
 from tests.seeding import Shape, load
 
 from gemini_clone.adapters.sql.engine import create_engine
@@ -87,7 +87,7 @@ def seeded(postgres_server_url: str) -> Iterator[Landmarks]:
             finally:
                 await engine.dispose()
             await load(url, SEEDED)
-            return await plan_scenarios.landmarks(url)
+            return await landmarks(url)
 
         yield asyncio.run(prepare())
     finally:
