@@ -25,6 +25,8 @@ from gemini_clone.application.messaging.new_version import (
     RegenerateReply,
 )
 from gemini_clone.application.messaging.paid_exchange import StoredExchange
+from gemini_clone.application.messaging.reading import GetMessage
+from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import Conflict, QuotaExceeded
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
@@ -243,15 +245,20 @@ async def test_a_reply_claimed_while_a_regenerate_is_stored_is_asked_to_stop(
     waiting = replace(answered, id=MessageId(uuid4()), content="", status=MessageStatus.QUEUED)
     await given_messages(storage, waiting)
     stops, pieces = RecordingStops(), RecordingPieces()
+    clock = FixedClock(NOW)
+    # No grace: the worker that claimed it is not running here, so the stop takes it over.
+    stop_reply = StopReply(
+        GetMessage(storage.uow), storage.replies, stops, pieces, clock, writer_grace_seconds=0
+    )
     regenerate = RegenerateReply(
         storage.uow,
         ClaimedJustBefore(storage, waiting.id),
-        stops,
+        stop_reply,
         pieces,
         InMemoryReplyJobs(),
         InMemoryCache(),
         Plans(),
-        FixedClock(NOW),
+        clock,
         UuidGenerator(),
     )  # fmt: skip
 
@@ -273,7 +280,7 @@ async def given_messages(storage: Storage, *messages: Message) -> None:
         await uow.commit()
 
 
-async def test_a_try_supersedes_the_pending_replies_and_says_what_each_was(
+async def test_a_new_version_cancels_the_queued_replies_and_says_what_each_pending_was(
     storage: Storage,
 ) -> None:
     room = await given_room(storage.uow)
@@ -304,11 +311,13 @@ async def test_a_try_supersedes_the_pending_replies_and_says_what_each_was(
         SupersededReply(waiting.id, MessageStatus.QUEUED),
     ]
     async with storage.uow() as uow:
-        for reply in (being_written, waiting):
-            cancelled = await uow.messages.get_any(reply.id)
-            assert cancelled is not None
-            assert (cancelled.status, cancelled.completed_at) == (MessageStatus.CANCELLED, NOW)
+        cancelled = await uow.messages.get_any(waiting.id)
+        left_to_its_writer = await uow.messages.get_any(being_written.id)
         kept = await uow.messages.get_any(answered.id)
+    assert cancelled is not None
+    assert (cancelled.status, cancelled.completed_at) == (MessageStatus.CANCELLED, NOW)
+    assert left_to_its_writer is not None
+    assert left_to_its_writer.status is MessageStatus.PROCESSING, "left to its writer's stop"
     assert kept == answered
 
 
@@ -347,4 +356,4 @@ async def test_a_claim_racing_a_new_version_is_either_refused_or_reported_as_bei
         async with storage.uow() as uow:
             after = await uow.messages.get_any(waiting.id)
         assert after is not None
-        assert after.status is MessageStatus.CANCELLED
+        assert after.status is (MessageStatus.CANCELLED if claimed is None else seen)

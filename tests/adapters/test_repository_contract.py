@@ -305,18 +305,79 @@ async def test_the_latest_challenge_is_the_newest_of_its_purpose(
         assert await uow.otps.latest(UserId(uuid4()), OtpPurpose.LOGIN) is None
 
 
-async def test_a_challenge_update_stores_attempts_and_use(new_uow: UnitOfWorkFactory) -> None:
-    user = await given_user(new_uow)
+async def given_challenge(new_uow: UnitOfWorkFactory, user: User) -> OtpChallenge:
     challenge = make_challenge(user, OtpPurpose.LOGIN, at(0))
     async with new_uow() as uow:
         await uow.otps.add(challenge)
         await uow.commit()
-    used = challenge.with_failed_attempt().with_failed_attempt().used(at(30))
+    return challenge
+
+
+async def count_wrong_try(
+    new_uow: UnitOfWorkFactory, challenge: OtpChallenge, now: datetime
+) -> int | None:
     async with new_uow() as uow:
-        await uow.otps.update(used)
+        tries = await uow.otps.count_wrong_try(challenge.id, now)
         await uow.commit()
+    return tries
+
+
+async def use(new_uow: UnitOfWorkFactory, challenge: OtpChallenge, now: datetime) -> bool:
     async with new_uow() as uow:
-        assert await uow.otps.latest(user.id, OtpPurpose.LOGIN) == used
+        used = await uow.otps.use(challenge.id, now)
+        await uow.commit()
+    return used
+
+
+async def test_wrong_tries_are_counted_until_the_fifth_burns_the_code(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    challenge = await given_challenge(new_uow, await given_user(new_uow))
+
+    counted = [await count_wrong_try(new_uow, challenge, at(10)) for _ in range(6)]
+
+    assert counted == [1, 2, 3, 4, 5, None]
+    assert await use(new_uow, challenge, at(20)) is False
+    async with new_uow() as uow:
+        stored = await uow.otps.latest(challenge.user_id, OtpPurpose.LOGIN)
+    assert stored == replace(challenge, attempts=5)
+
+
+async def test_a_code_is_used_once_and_then_takes_no_tries(new_uow: UnitOfWorkFactory) -> None:
+    challenge = await given_challenge(new_uow, await given_user(new_uow))
+    await count_wrong_try(new_uow, challenge, at(10))
+
+    assert await use(new_uow, challenge, at(30)) is True
+    assert await use(new_uow, challenge, at(31)) is False
+    assert await count_wrong_try(new_uow, challenge, at(32)) is None
+    async with new_uow() as uow:
+        stored = await uow.otps.latest(challenge.user_id, OtpPurpose.LOGIN)
+    assert stored == replace(challenge, attempts=1, used_at=at(30))
+
+
+async def test_an_expired_code_takes_no_tries_and_no_use(new_uow: UnitOfWorkFactory) -> None:
+    challenge = await given_challenge(new_uow, await given_user(new_uow))
+
+    assert await count_wrong_try(new_uow, challenge, challenge.expires_at) is None
+    assert await use(new_uow, challenge, challenge.expires_at) is False
+    assert await use(new_uow, challenge, challenge.expires_at - timedelta(seconds=1)) is True
+
+
+async def test_tries_and_use_sent_at_once_are_counted_exactly(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    user = await given_user(new_uow)
+    guessed = await given_challenge(new_uow, user)
+    used = make_challenge(user, OtpPurpose.PASSWORD_RESET, at(0))
+    async with new_uow() as uow:
+        await uow.otps.add(used)
+        await uow.commit()
+
+    tries = await asyncio.gather(*(count_wrong_try(new_uow, guessed, at(10)) for _ in range(20)))
+    uses = await asyncio.gather(*(use(new_uow, used, at(10)) for _ in range(10)))
+
+    assert sorted(count for count in tries if count is not None) == [1, 2, 3, 4, 5]
+    assert uses.count(True) == 1
 
 
 # Refresh tokens -----------------------------------------------------------------------

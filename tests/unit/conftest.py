@@ -65,6 +65,7 @@ from gemini_clone.application.messaging.send_message import (
     SendMessage,
     SendMessageInput,
 )
+from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import Message
@@ -253,6 +254,9 @@ def build_world(
     pieces = InMemoryReplyPieces()
     stops = InMemoryReplyStops()
     title_chatroom = TitleChatroom(uow_factory, title_model, cache, clock, "title-model")
+    stop_reply = StopReply(
+        GetMessage(uow_factory), InMemoryReplyStore(store), stops, pieces, clock, sleep=sleep
+    )
 
     hasher = KeyedHasher("unit-test-secret")
     sessions = SessionIssuer(tokens, hasher, ids)
@@ -308,10 +312,10 @@ def build_world(
         delete_chatroom=DeleteChatroom(uow_factory, cache, clock, pieces),
         send_message=SendMessage(posting, jobs, cache, plans, clock, ids),
         regenerate_reply=RegenerateReply(
-            uow_factory, posting, stops, pieces, jobs, cache, plans, clock, ids
+            uow_factory, posting, stop_reply, pieces, jobs, cache, plans, clock, ids
         ),
         edit_question=EditQuestion(
-            uow_factory, posting, stops, pieces, jobs, cache, plans, clock, ids
+            uow_factory, posting, stop_reply, pieces, jobs, cache, plans, clock, ids
         ),
         generate_reply=GenerateReply(
             InMemoryReplyStore(store), model, clock, reply_settings, models, titles=title_chatroom

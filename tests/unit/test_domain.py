@@ -150,6 +150,18 @@ def test_five_failed_attempts_burn_a_code() -> None:
     assert code.attempts == 4
 
 
+def test_a_code_is_open_until_used_burnt_or_expired() -> None:
+    code = challenge()
+    burnt = code
+    for _ in range(5):
+        burnt = burnt.with_failed_attempt()
+
+    assert code.is_open(NOW)
+    assert not code.used(NOW).is_open(NOW)
+    assert not burnt.is_open(NOW)
+    assert not code.is_open(NOW + timedelta(minutes=5))
+
+
 def test_a_used_code_records_when() -> None:
     code = challenge()
 

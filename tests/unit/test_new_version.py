@@ -210,7 +210,7 @@ async def test_queueing_failure_does_not_undo_a_regenerate(
     assert (await world.stored(version.reply.id)).status is MessageStatus.QUEUED  # type: ignore[union-attr]
 
 
-async def test_a_reply_being_written_is_superseded_and_its_writer_stored_nothing(
+async def test_a_reply_being_written_is_stopped_once_the_new_one_is_stored(
     world: World, alice: User, room: Chatroom
 ) -> None:
     posted = await world.post(alice, room, "Slow one")
@@ -223,12 +223,12 @@ async def test_a_reply_being_written_is_superseded_and_its_writer_stored_nothing
     world.model.during = regenerate_meanwhile
     outcomes = await world.run_jobs()
 
-    superseded = await world.stored(posted.reply.id)
-    assert superseded is not None
-    assert (superseded.status, superseded.content) == (MessageStatus.CANCELLED, "")
+    stopped = await world.stored(posted.reply.id)
+    assert stopped is not None
+    assert stopped.status is MessageStatus.CANCELLED, "its writer did not answer the stop"
     assert outcomes == ["skipped"], "the old writer's outcome is refused"
     assert (await world.stored(version[0].reply.id)).status is MessageStatus.QUEUED  # type: ignore[union-attr]
-    assert await world.used_today(alice.id) == 2, "a superseded reply's unit is not given back"
+    assert await world.used_today(alice.id) == 1, "the stopped reply had no text: unit back"
 
 
 async def test_a_refused_regenerate_or_edit_leaves_the_reply_being_written_alone(

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from gemini_clone.domain.chatrooms import Chatroom
-from gemini_clone.domain.ids import ChatroomId, MessageId, TokenFamilyId, UserId
+from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, TokenFamilyId, UserId
 from gemini_clone.domain.messages import Message
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
@@ -49,7 +49,16 @@ class OtpRepository(Protocol):
         """The newest challenge of this purpose; older ones are superseded."""
         ...
 
-    async def update(self, challenge: OtpChallenge) -> None: ...
+    async def count_wrong_try(self, challenge_id: OtpChallengeId, now: datetime) -> int | None:
+        """Count one wrong try on a code still open (`OtpChallenge.is_open`), in one
+        conditional change; the tries counted so far, or None when the code was no longer
+        open (used, burnt or expired), so no two callers share a try."""
+        ...
+
+    async def use(self, challenge_id: OtpChallengeId, now: datetime) -> bool:
+        """Mark a code still open used, in one conditional change; True only for the one
+        caller that changed it."""
+        ...
 
 
 class RefreshTokenRepository(Protocol):

@@ -85,7 +85,8 @@ class InMemoryPosting(MessagePosting):
                 key=newest_first_key,
             )
             for superseded in pending:
-                tables.messages[superseded.id] = superseded.cancelled(now)
+                if superseded.is_cancellable(being_written=False):
+                    tables.messages[superseded.id] = superseded.cancelled(now)
             tables.usage[key] = used + 1
             tables.messages[question.id] = replace(
                 tables.messages[question.id],

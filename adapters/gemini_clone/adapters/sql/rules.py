@@ -242,8 +242,11 @@ def pending_replies(question_id: Value) -> Select[MessageId, str]:
 
 
 def supersede_replies(question_id: Value, now: Value) -> Update:
-    """A new version of the exchange: the question's pending replies cancelled."""
-    return cancel_replies(and_(_m.in_reply_to == question_id, cancellable(being_written=True)), now)
+    """A new version of the exchange: the question's queued replies cancelled (one being
+    written is stopped by its writer instead, keeping its text)."""
+    return cancel_replies(
+        and_(_m.in_reply_to == question_id, cancellable(being_written=False)), now
+    )
 
 
 def question_version(question_id: Value, values: Mapping[str, Value]) -> Update:

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
 from gemini_clone.application.messaging.paid_exchange import PaidExchange, StoredExchange
+from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.domain.errors import InvalidInput, NotFound
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import (
@@ -22,7 +23,6 @@ from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import ReplyJobs
 from gemini_clone.ports.posting import MessagePosting, NewVersion, SupersededReply
 from gemini_clone.ports.reply_pieces import Piece, PieceKind, ReplyPieces
-from gemini_clone.ports.reply_stops import ReplyStops
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 
@@ -56,10 +56,11 @@ class _NewVersion:
     - One unit of the plan's daily quota is taken in the transaction that stores the new
       reply (`MessagePosting.store_new_version`): exact under any concurrency, 429
       `daily_limit_reached` over the limit.
-    - The same transaction supersedes the question's pending replies: cancelled, their
-      units not given back (the user asked for another answer instead of those). Only
-      then, a worker writing one is told to stop (what it wrote is not kept), and their
-      open streams end. A refused version (429, 409) stops nothing. Earlier replies stay
+    - The same transaction supersedes the question's queued replies: cancelled, their
+      units not given back (the user asked for another answer instead of those), their
+      open streams ended. A reply being written is then stopped like the stop button does
+      (`StopReply`: stored with its text so far, or cancelled with its unit given back when
+      it had none). A refused version (429, 409) stops nothing. Earlier replies stay
       readable; the newest reply is the current one.
     - The question's quota day becomes the new unit's, which a failed reply gives back.
     - If queueing the job fails, the version is still stored: the sweeper queues it later.
@@ -69,7 +70,7 @@ class _NewVersion:
         self,
         uow: UnitOfWorkFactory,
         posting: MessagePosting,
-        stops: ReplyStops,
+        stop_reply: StopReply,
         pieces: ReplyPieces,
         jobs: ReplyJobs,
         cache: Cache,
@@ -79,7 +80,7 @@ class _NewVersion:
     ) -> None:
         self._uow = uow
         self._posting = posting
-        self._stops = stops
+        self._stop_reply = stop_reply
         self._pieces = pieces
         self._paid = PaidExchange(jobs, cache, plans)
         self._clock = clock
@@ -111,17 +112,19 @@ class _NewVersion:
             NewVersion(question=version, reply=reply), day=day, limit=limit, now=now
         )
         usage = self._paid.usage_after(stored.take, limit=limit, day=day, now=now)
-        await self._end(stored.superseded)
+        await self._end(user_id, chatroom_id, stored.superseded)
         await self._paid.after_storing(user_id, reply.id, request_id)
         return StoredExchange(message=version, reply=reply, usage=usage)
 
-    async def _end(self, superseded: Sequence[SupersededReply]) -> None:
-        """Tell the writers of the superseded replies to stop, and end their streams."""
-        for being_written in superseded:
-            if being_written.status is MessageStatus.PROCESSING:
-                await self._stops.request(being_written.reply_id)
+    async def _end(
+        self, user_id: UserId, chatroom_id: ChatroomId, superseded: Sequence[SupersededReply]
+    ) -> None:
+        """End the streams of the cancelled replies; stop the ones being written."""
         for ended in superseded:
-            self._pieces.publish(ended.reply_id, Piece(kind=PieceKind.DONE))
+            if ended.status is MessageStatus.PROCESSING:
+                await self._stop_reply.execute(user_id, chatroom_id, ended.reply_id)
+            else:
+                self._pieces.publish(ended.reply_id, Piece(kind=PieceKind.DONE))
 
 
 class RegenerateReply(_NewVersion):
