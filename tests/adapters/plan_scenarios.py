@@ -209,7 +209,8 @@ async def sign_in(env: Env) -> None:
             await uow.users.get_many([user.id, token.user_id])
             await uow.otps.add(challenge)
             await uow.otps.latest(user.id, OtpPurpose.LOGIN)
-            await uow.otps.update(challenge.used(NOW))
+            await uow.otps.count_wrong_try(challenge.id, NOW)
+            await uow.otps.use(challenge.id, NOW)
             await uow.refresh_tokens.get_by_hash(token.token_hash)
             await uow.refresh_tokens.add(fresh)
             await uow.refresh_tokens.mark_rotated(fresh, NOW)
@@ -306,7 +307,7 @@ SCENARIOS = (
         _drives(
             *(f"SqlUserRepository.{n}" for n in ("get_by_mobile", "add", "get", "update")),
             "SqlUserRepository.get_many",
-            *(f"SqlOtpRepository.{n}" for n in ("add", "latest", "update")),
+            *(f"SqlOtpRepository.{n}" for n in ("add", "latest", "count_wrong_try", "use")),
             *(
                 f"SqlRefreshTokenRepository.{n}"
                 for n in (
