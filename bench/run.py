@@ -349,7 +349,11 @@ def main() -> None:
 
         wrk_args = {"connections": args.connections, "duration": args.duration}
         body = json.dumps({"content": "Hello from the benchmark"})
-        measured: dict[str, list[Figures]] = {"ceiling_io": [], "ceiling_struct": []}
+        measured: dict[str, list[Figures]] = {
+            "ceiling_io": [],
+            "ceiling_post": [],
+            "ceiling_struct": [],
+        }
         cpu_us: dict[str, list[float]] = {}
         for setup in setups:
             measured[f"post_{setup}"] = []
@@ -399,11 +403,21 @@ def main() -> None:
                     **wrk_args,
                 )
             )
+            measured["ceiling_post"].append(
+                wrk(
+                    f"http://127.0.0.1:{ceiling_port}/ceiling/post/{room}",
+                    token=token,
+                    method="POST",
+                    body=body,
+                    **wrk_args,
+                )
+            )
             measured["ceiling_struct"].append(
                 wrk(f"http://127.0.0.1:{ceiling_port}/ceiling/struct", token=token, **wrk_args)
             )
             print(
                 f"  ceilings: message I/O {measured['ceiling_io'][-1].requests_per_second:.0f}"
+                f" req/s, the post's I/O {measured['ceiling_post'][-1].requests_per_second:.0f}"
                 f" req/s, struct {measured['ceiling_struct'][-1].requests_per_second:.0f}"
                 " req/s",
                 flush=True,
@@ -462,7 +476,9 @@ def report(results: dict[str, object]) -> None:
     print()
     line("ceiling: bare struct", "ceiling_struct")
     line("ceiling: bare message I/O", "ceiling_io")
+    line("ceiling: the post's exact I/O", "ceiling_post")
     line("POST /chatroom/{id}/message (INFO)", "post_default", "ceiling_io", "post_warning")
+    line("  ... against the post's exact I/O", "post_default", "ceiling_post")
     line("  ... at LOG_LEVEL=WARNING", "post_warning", "ceiling_io")
     line("  ... serve --workers 2 (INFO)", "post_workers2", "ceiling_io")
     line("  ... at 256 connections (INFO)", "post_256", "ceiling_io")
