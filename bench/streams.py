@@ -191,7 +191,10 @@ async def idle_streams(
     await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in streams)), 120)
     await asyncio.sleep(5)
     during = rss_mb(api_pid)
-    loaded = await answer_times(api_host, api_port)
+    # Longer than a keep-alive period (15 s), so that every stream's keep-alive falls in it.
+    idle_cpu, idle_started = cpu_seconds(api_pid), time.monotonic()
+    loaded = await answer_times(api_host, api_port, count=600)
+    idle_cpu = (cpu_seconds(api_pid) - idle_cpu) / (time.monotonic() - idle_started)
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     return {
@@ -204,6 +207,7 @@ async def idle_streams(
         "healthz_p99_ms_before": percentile(quiet, 0.99),
         "healthz_p50_ms_open": statistics.median(loaded),
         "healthz_p99_ms_open": percentile(loaded, 0.99),
+        "api_cpu_share_idle_pct": 100 * idle_cpu,
     }
 
 
