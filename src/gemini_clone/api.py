@@ -93,7 +93,7 @@ from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     GenerationRequest,
     GenerationResult,
     LanguageModel,
@@ -157,7 +157,7 @@ __all__ = [
     "ForgotPassword",
     "GeminiCloneError",
     "GenerateReply",
-    "GenerationChunk",
+    "GenerationPiece",
     "GenerationRequest",
     "GenerationResult",
     "GetChatroom",

@@ -34,7 +34,7 @@ from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import Message, MessageStatus
 from gemini_clone.domain.users import User
-from gemini_clone.ports.language_model import GenerationChunk, ModelUnavailable
+from gemini_clone.ports.language_model import GenerationPiece, ModelUnavailable
 from gemini_clone.ports.replies import ClaimedReply, Finish, ReplyResult
 from gemini_clone.ports.reply_pieces import Piece, PieceKind
 
@@ -122,8 +122,8 @@ async def test_a_model_starting_over_publishes_restart_and_keeps_the_second_answ
     world: World, streaming: Streaming, alice: User, room: Chatroom
 ) -> None:
     world.model.answer("Hel", "lo again")
-    world.model.chunks.insert(1, GenerationChunk(restart=True))
-    world.model.chunks.insert(2, GenerationChunk(text="Hel"))
+    world.model.pieces.insert(1, GenerationPiece(restart=True))
+    world.model.pieces.insert(2, GenerationPiece(text="Hel"))
     reply = await streaming.queued_reply(alice, room)
 
     assert await streaming.generate.execute(reply.id) is ReplyOutcome.COMPLETED

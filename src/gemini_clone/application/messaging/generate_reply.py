@@ -20,7 +20,7 @@ from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.subscriptions import tier_for_status
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     GenerationRequest,
     GenerationResult,
     LanguageModel,
@@ -256,28 +256,28 @@ class GenerateReply:
         claimed: ClaimedReply,
         request: GenerationRequest,
         written: list[str],
-    ) -> AsyncIterator[GenerationChunk]:
-        """The model's chunks, each one's text kept in `written` and published; a new
+    ) -> AsyncIterator[GenerationPiece]:
+        """The model's pieces, each one's text kept in `written` and published; a new
         claim, and a model starting its answer over, publish `restart` first."""
         pieces = self._pieces
         attempt = claimed.attempt
         announced = attempt == 1
-        async for chunk in self._model.stream(request):
-            if chunk.restart:
+        async for piece in self._model.stream(request):
+            if piece.restart:
                 if written and pieces is not None:
                     pieces.publish(reply_id, Piece(kind=PieceKind.RESTART, attempt=attempt))
                 written.clear()
                 announced = True
-            elif chunk.text:
+            elif piece.text:
                 if pieces is not None:
                     if not announced:
                         pieces.publish(reply_id, Piece(kind=PieceKind.RESTART, attempt=attempt))
                     pieces.publish(
-                        reply_id, Piece(kind=PieceKind.DELTA, attempt=attempt, text=chunk.text)
+                        reply_id, Piece(kind=PieceKind.DELTA, attempt=attempt, text=piece.text)
                     )
                 announced = True
-                written.append(chunk.text)
-            yield chunk
+                written.append(piece.text)
+            yield piece
 
     async def _store_outcome(
         self,
