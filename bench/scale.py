@@ -19,6 +19,8 @@ stand-in, one `serve` at the defaults; no worker: the replies stay queued), then
   turns) claimed one at a time through `PostgresReplyStore.claim` in this process:
   p50, p99 of each call's wall time.
 
+The posts stay in the seeded database (a few hundred rows a run, beside millions).
+
 Figures go to stdout and, as JSON, to `--out`.
 """
 
