@@ -3,6 +3,13 @@
 - `GET /ceiling/struct`: a bare Litestar route returning a small msgspec struct.
 - `POST /ceiling/message`: the message path's minimum I/O and nothing else: verify an HS256
   JWT, one quota upsert and one insert in a transaction (asyncpg), one Redis stream append.
+- `POST /ceiling/post/{chatroom_id}`: exactly the post's I/O, the honest limit of
+  `POST /chatroom/{id}/message`: verify the JWT, the post's own statement
+  (`PostgresPosting`'s, compiled the same way: take the unit, store both messages, count
+  them) through asyncpg, then the reply's stream entry (taskiq's format, same size) and
+  the cache drop (UNLINK and the near caches' PUBLISH) in one Redis pipeline, and the
+  same answer (the service's `PostedMessageBody`, 202, `Location` and quota headers).
+  Unlimited plan, as the benchmark's Pro user; no plan read.
 
     DATABASE_URL=postgresql://... REDIS_URL=redis://... JWT_SECRET=... \
         python bench/ceilings.py --port 8081
@@ -15,15 +22,22 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import jwt
 import msgspec
 import redis.asyncio as aioredis
 import uvicorn
-from litestar import Litestar, Request, get, post
+from litestar import Litestar, Request, Response, get, post
 from litestar.exceptions import NotAuthorizedException
+
+from gemini_clone.adapters.sql.direct import OneStatement
+from gemini_clone.adapters.sql.engine import create_engine
+from gemini_clone.adapters.sql.posting import _one_statement_post
+from gemini_clone.adapters.sql.tables import messages
+from gemini_clone.domain.messages import MessageStatus, Role
+from gemini_clone.entrypoints.http.schemas import MessageBody, PostedMessageBody
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ceiling_usage (
@@ -79,6 +93,110 @@ async def bare_message(request: Request, data: MessageIn) -> Posted:
     return Posted(id=message_id, used=used)
 
 
+def _user(request: Request) -> uuid.UUID:
+    header = request.headers.get("authorization", "")
+    try:
+        claims = jwt.decode(
+            header.removeprefix("Bearer "), request.app.state.secret, algorithms=["HS256"]
+        )
+    except jwt.PyJWTError as error:
+        raise NotAuthorizedException() from error
+    return uuid.UUID(claims["sub"])
+
+
+def _body(message_id: uuid.UUID, room: uuid.UUID, row: dict[str, object]) -> MessageBody:
+    return MessageBody(
+        id=message_id,
+        chatroom_id=room,
+        role=Role(row["role"]),
+        content=str(row["content"]),
+        status=MessageStatus(row["status"]),
+        in_reply_to=row["in_reply_to"],  # type: ignore[arg-type]
+        model=None,
+        finish_reason=None,
+        usage=None,
+        error=None,
+        created_at=row["created_at"],  # type: ignore[arg-type]
+        completed_at=row["completed_at"],  # type: ignore[arg-type]
+        edited_at=None,
+    )
+
+
+_COLUMNS = [column.name for column in messages.columns]
+
+
+@post("/ceiling/post/{chatroom_id:uuid}", status_code=202)
+async def honest_post(
+    request: Request, chatroom_id: uuid.UUID, data: MessageIn
+) -> Response[PostedMessageBody]:
+    state = request.app.state
+    user_id = _user(request)
+    now = datetime.now(UTC)
+    day = now.date()
+    question: dict[str, object] = dict.fromkeys(_COLUMNS)
+    question |= {
+        "id": uuid.uuid4(),
+        "chatroom_id": chatroom_id,
+        "user_id": user_id,
+        "role": "user",
+        "content": data.content,
+        "status": "completed",
+        "created_at": now,
+        "completed_at": now,
+        "attempts": 0,
+        "quota_day": day.isoformat(),
+    }
+    reply = dict.fromkeys(_COLUMNS) | {
+        "id": uuid.uuid4(),
+        "chatroom_id": chatroom_id,
+        "user_id": user_id,
+        "role": "model",
+        "content": "",
+        "status": "queued",
+        "created_at": now + timedelta(microseconds=1),
+        "in_reply_to": question["id"],
+        "attempts": 0,
+    }
+    values = {f"message_{name}": value for name, value in question.items()}
+    values |= {f"reply_{name}": value for name, value in reply.items()}
+    values |= {
+        "unit_user": user_id,
+        "unit_day": day,
+        "daily_limit": None,
+        "room_id": chatroom_id,
+        "posted_at": now,
+    }
+    statement: OneStatement = state.post_statement
+    async with state.post_pool.acquire() as conn:
+        await conn.fetch(statement.text, *statement.arguments(values))
+    entry = {
+        "task_id": uuid.uuid4().hex,
+        "task_name": "gemini_clone.generate_reply",
+        "labels": {},
+        "labels_types": {},
+        "args": [str(reply["id"])],
+        "kwargs": {},
+    }
+    scope = f"chatrooms:{user_id}"
+    async with state.redis.pipeline(transaction=False) as pipe:
+        pipe.xadd("ceiling:post", {b"data": msgspec.json.encode(entry)}, maxlen=10_000)
+        pipe.unlink(f"ceiling:cache:{scope}")
+        pipe.publish("ceiling:cache-invalidations", scope)
+        await pipe.execute()
+    midnight = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+    return Response(
+        PostedMessageBody(
+            message=_body(question["id"], chatroom_id, question),  # type: ignore[arg-type]
+            reply=_body(reply["id"], chatroom_id, reply),  # type: ignore[arg-type]
+        ),
+        status_code=202,
+        headers={
+            "X-RateLimit-Reset": str(int(midnight.timestamp())),
+            "Location": f"{request.base_url}chatroom/{chatroom_id}/message/{reply['id']}",
+        },
+    )
+
+
 @asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     app.state.secret = os.environ["JWT_SECRET"]
@@ -89,13 +207,24 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
     )
     async with app.state.pool.acquire() as conn:
         await conn.execute(SCHEMA)
+    # The post's pool is as wide as the service's (DATABASE_POOL_SIZE, default 40).
+    url = os.environ["DATABASE_URL"]
+    app.state.post_pool = await asyncpg.create_pool(
+        url.replace("postgresql+asyncpg://", "postgresql://"),
+        min_size=10,
+        max_size=int(os.environ.get("DATABASE_POOL_SIZE", "40")),
+    )
+    engine = create_engine(url)
+    app.state.post_statement = OneStatement(_one_statement_post(), engine)
+    await engine.dispose()
     app.state.redis = aioredis.Redis.from_url(os.environ["REDIS_URL"], max_connections=64)
     yield
     await app.state.redis.aclose()
     await app.state.pool.close()
+    await app.state.post_pool.close()
 
 
-app = Litestar([bare_struct, bare_message], lifespan=[lifespan], logging_config=None)
+app = Litestar([bare_struct, bare_message, honest_post], lifespan=[lifespan], logging_config=None)
 
 
 def main() -> None:

@@ -18,57 +18,20 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
-from functools import partial
+from collections.abc import Sequence
 from pathlib import Path
-from uuid import uuid4
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.hot_path_calls
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from service import DEFAULT_SERVER, throwaway_database
+from tests.hot_path_calls import Call, hot_path_calls
 
 from gemini_clone.adapters.sql.engine import create_engine
-from gemini_clone.adapters.sql.posting import PostgresPosting
-from gemini_clone.adapters.sql.replies import PostgresReplyStore
 from gemini_clone.adapters.sql.schema import upgrade
-from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
-from gemini_clone.domain.chatrooms import Chatroom
-from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
-from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsage
-from gemini_clone.domain.users import User
-from gemini_clone.ports.replies import QuotaUnit, ReplyResult
-
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-DAY = date(2026, 1, 1)
 
 
-def pair(room: Chatroom, at: datetime) -> tuple[Message, Message]:
-    question = Message(
-        id=MessageId(uuid4()),
-        chatroom_id=room.id,
-        user_id=room.user_id,
-        role=Role.USER,
-        content="What is a monad? " * 4,
-        status=MessageStatus.COMPLETED,
-        created_at=at,
-        completed_at=at,
-        quota_day=DAY.isoformat(),
-    )
-    reply = Message(
-        id=MessageId(uuid4()),
-        chatroom_id=room.id,
-        user_id=room.user_id,
-        role=Role.MODEL,
-        content="",
-        status=MessageStatus.QUEUED,
-        created_at=at + timedelta(microseconds=1),
-        in_reply_to=question.id,
-    )
-    return question, reply
-
-
-async def timed(calls: Sequence[Callable[[], Awaitable[object]]]) -> tuple[float, float]:
+async def timed(calls: Sequence[Call]) -> tuple[float, float]:
     """Microseconds of CPU and of wall time per call."""
     cpu, wall = time.process_time(), time.perf_counter()
     for call in calls:
@@ -84,82 +47,11 @@ async def measure(database_url: str, calls: int) -> dict[str, tuple[float, float
     engine = create_engine(database_url, pool_size=4, max_overflow=0)
     try:
         await upgrade(engine)
-        uow = sql_unit_of_work_factory(engine)
-        rooms = []
-        async with uow() as work:
-            for index in range(20):
-                user = User(
-                    id=UserId(uuid4()),
-                    mobile_number=f"+1415555{index:04d}",
-                    name=None,
-                    email=None,
-                    password_hash=None,
-                    created_at=T0,
-                )
-                room = Chatroom(
-                    id=ChatroomId(uuid4()),
-                    user_id=user.id,
-                    title="bench",
-                    created_at=T0,
-                    updated_at=T0,
-                )
-                await work.users.add(user)
-                await work.chatrooms.add(room)
-                history = [
-                    Message(
-                        id=MessageId(uuid4()),
-                        chatroom_id=room.id,
-                        user_id=user.id,
-                        role=Role.USER if turn % 2 == 0 else Role.MODEL,
-                        content=f"An earlier turn, number {turn}. " * 8,
-                        status=MessageStatus.COMPLETED,
-                        created_at=T0 + timedelta(seconds=turn),
-                    )
-                    for turn in range(20)
-                ]
-                await work.messages.add_many(history)
-                rooms.append(room)
-            await work.commit()
-        posting, replies = PostgresPosting(engine), PostgresReplyStore(engine)
-        pairs = [
-            pair(rooms[n % len(rooms)], T0 + timedelta(minutes=1, seconds=n)) for n in range(calls)
-        ]
-        now = T0 + timedelta(hours=1)
-        result = ReplyResult(
-            status=MessageStatus.FAILED,
-            content="",
-            model="bench",
-            finish_reason=None,
-            usage=TokenUsage(prompt_tokens=10, output_tokens=0, total_tokens=10),
-            error=None,
-            completed_at=now,
-        )
-        lease_until = now + timedelta(minutes=2)
-        post = [partial(posting.store, *p, day=DAY, limit=None) for p in pairs]
-        claim = [
-            partial(
-                replies.claim,
-                reply.id,
-                now=now,
-                lease_until=lease_until,
-                token_budget=8000,
-                history_limit=100,
-            )
-            for _, reply in pairs
-        ]
-        finish = [
-            partial(
-                replies.finish,
-                reply.id,
-                result,
-                give_back=QuotaUnit(user_id=reply.user_id, day=DAY),
-            )
-            for _, reply in pairs
-        ]
+        prepared = await hot_path_calls(engine, calls)
         return {
-            "post": await timed(post),
-            "claim": await timed(claim),
-            "finish": await timed(finish),
+            "post": await timed(prepared.post),
+            "claim": await timed(prepared.claim),
+            "finish": await timed(prepared.finish),
         }
     finally:
         await engine.dispose()

@@ -108,6 +108,15 @@ def throwaway_database(server_url: str) -> Iterator[str]:
                 time.sleep(3)
 
 
+@contextmanager
+def _database(server_url: str, existing: str | None) -> Iterator[str]:
+    if existing is not None:
+        yield existing
+        return
+    with throwaway_database(server_url) as url:
+        yield url
+
+
 def log_in(api: str, number: str) -> tuple[str, str]:
     """Sign a user up and log in: (access token, chatroom id)."""
     with httpx.Client(base_url=api, timeout=30) as client:
@@ -195,11 +204,13 @@ def running_service(
     script: Path = THIS_CHECKOUT,
     pool_size: int | None = None,
     settings: Mapping[str, str] | None = None,
+    database_url: str | None = None,
 ) -> Iterator[Service]:
     """The database migrated, Redis and the stand-in (given `stand_in_options`) answering;
     `serve` and `worker` left for the caller to start. `pool_size` sets DATABASE_POOL_SIZE
-    (default: the service's own), `settings` any other environment variables."""
-    with throwaway_database(server_url) as database_url:
+    (default: the service's own), `settings` any other environment variables.
+    `database_url` names an existing database to use (kept), instead of a throwaway one."""
+    with _database(server_url, database_url) as database_url:
         folder = Path(tempfile.mkdtemp(prefix=folder_prefix))
         processes = Processes(folder)
         try:

@@ -133,6 +133,19 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+async def answer_times(api_host: str, api_port: int, count: int = 50) -> list[float]:
+    """Milliseconds to answer `GET /healthz`, asked `count` times one after another: what
+    the open streams cost every other request of the process (its event loop's lag)."""
+    times = []
+    async with httpx.AsyncClient(base_url=f"http://{api_host}:{api_port}", timeout=30) as client:
+        for _ in range(count):
+            started = time.perf_counter()
+            await client.get("/healthz")
+            times.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.02)
+    return times
+
+
 async def idle_streams(
     api_host: str, api_port: int, token: str, rooms: list[str], count: int, api_pid: int
 ) -> dict[str, float]:
@@ -144,15 +157,21 @@ async def idle_streams(
         timeout=120,
         limits=httpx.Limits(max_connections=32),
     ) as client:
-        posted = await asyncio.gather(
-            *(
-                client.post(f"/chatroom/{rooms[n % len(rooms)]}/message", json={"content": "idle"})
-                for n in range(count)
-            )
-        )
+        # At most as many requests waiting as connections: httpx's pool takes CPU for
+        # every request waiting on it, quadratically in effect with thousands.
+        gate = asyncio.Semaphore(32)
+
+        async def post(n: int) -> httpx.Response:
+            async with gate:
+                return await client.post(
+                    f"/chatroom/{rooms[n % len(rooms)]}/message", json={"content": "idle"}
+                )
+
+        posted = await asyncio.gather(*(post(n) for n in range(count)))
     replies = [(r.json()["reply"]["chatroom_id"], r.json()["reply"]["id"]) for r in posted]
     await asyncio.sleep(2)
     before = rss_mb(api_pid)
+    quiet = await answer_times(api_host, api_port)
     stop = asyncio.Event()
     streams = [Stream() for _ in replies]
     tasks = [
@@ -172,6 +191,10 @@ async def idle_streams(
     await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in streams)), 120)
     await asyncio.sleep(5)
     during = rss_mb(api_pid)
+    # Longer than a keep-alive period (15 s), so that every stream's keep-alive falls in it.
+    idle_cpu, idle_started = cpu_seconds(api_pid), time.monotonic()
+    loaded = await answer_times(api_host, api_port, count=600)
+    idle_cpu = (cpu_seconds(api_pid) - idle_cpu) / (time.monotonic() - idle_started)
     stop.set()
     await asyncio.gather(*tasks, return_exceptions=True)
     return {
@@ -180,6 +203,11 @@ async def idle_streams(
         "rss_open_mb": during,
         "added_mb": during - before,
         "kb_per_stream": (during - before) * 1024 / len(streams),
+        "healthz_p50_ms_before": statistics.median(quiet),
+        "healthz_p99_ms_before": percentile(quiet, 0.99),
+        "healthz_p50_ms_open": statistics.median(loaded),
+        "healthz_p99_ms_open": percentile(loaded, 0.99),
+        "api_cpu_share_idle_pct": 100 * idle_cpu,
     }
 
 

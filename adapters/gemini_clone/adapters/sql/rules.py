@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    String,
     Table,
     Update,
     and_,
@@ -52,9 +53,16 @@ _newer_than_answer = messages.alias("newer_than_answer")
 _newer_than_turn = messages.alias("newer_than_turn")
 
 
+def written(value: str) -> ColumnElement[str]:
+    """`value` written into the statement's text instead of sent as a parameter, so that a
+    prepared statement's generic plan (PostgreSQL may switch to one after five executions)
+    can use the partial index on pending replies, whose predicate names the statuses."""
+    return literal(value, String, literal_execute=True)
+
+
 def lease_ended(now: Value) -> ColumnElement[bool]:
     """`Message.lease_ended`: processing with a lease that ended before `now`."""
-    return and_(_m.status == MessageStatus.PROCESSING.value, _m.lease_expires_at < now)
+    return and_(_m.status == written(MessageStatus.PROCESSING.value), _m.lease_expires_at < now)
 
 
 def claimable(now: Value) -> ColumnElement[bool]:

@@ -43,6 +43,8 @@ users = Table(
     Column("email", String(320)),
     Column("password_hash", String(255)),
     Column("created_at", UtcDateTime, nullable=False),
+    # The users listed oldest first (admin).
+    Index(None, "created_at", "id"),
 )
 
 otp_challenges = Table(
@@ -156,6 +158,8 @@ daily_usage = Table(
     Column("user_id", UUID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("day", Date, primary_key=True),
     Column("used", Integer, nullable=False),
+    # The day's usage (admin); not on `used`, which each post updates (migration 0003).
+    Index(None, "day"),
 )
 
 payment_events = Table(

@@ -86,7 +86,10 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
             .where(
                 c.role == Role.MODEL.value,
                 or_(
-                    and_(c.status == MessageStatus.QUEUED.value, c.created_at < queued_before),
+                    and_(
+                        c.status == rules.written(MessageStatus.QUEUED.value),
+                        c.created_at < queued_before,
+                    ),
                     rules.lease_ended(literal(now, UtcDateTime())),
                 ),
             )

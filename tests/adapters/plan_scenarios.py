@@ -1,0 +1,344 @@
+"""The plan test's scenarios: the SQL adapters driven as the service drives them, on the
+seeded database's landmarks (its deep room, its busiest user, a live refresh token...).
+
+Each scenario prepares what it needs, then runs the calls under test inside
+`env.record()`, and names the adapter methods it drives (`drives`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.adapters.query_plans import Landmarks
+
+from gemini_clone.adapters.sql.posting import PostgresPosting
+from gemini_clone.adapters.sql.replies import PostgresReplyStore
+from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
+from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.ids import (
+    ChatroomId,
+    MessageId,
+    OtpChallengeId,
+    RefreshTokenId,
+    TokenFamilyId,
+    UserId,
+)
+from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsage, queued_reply
+from gemini_clone.domain.subscriptions import Subscription
+from gemini_clone.domain.users import OtpChallenge, OtpPurpose, User
+from gemini_clone.ports.posting import NewVersion
+from gemini_clone.ports.replies import QuotaUnit, ReplyResult
+from gemini_clone.ports.repositories import UnitOfWorkFactory
+
+NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
+"""Just after the seeded data's last day."""
+DAY = NOW.date()
+
+
+@dataclass(frozen=True)
+class Env:
+    engine: AsyncEngine
+    uow: UnitOfWorkFactory
+    at: Landmarks
+    record: Callable[[], AbstractContextManager[None]]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    run: Callable[[Env], Awaitable[None]]
+    drives: frozenset[str]
+
+
+def _pair(room: ChatroomId, owner: UserId, at: datetime) -> tuple[Message, Message]:
+    question = Message(
+        id=MessageId(uuid4()),
+        chatroom_id=room,
+        user_id=owner,
+        role=Role.USER,
+        content="What changed since last time?",
+        status=MessageStatus.COMPLETED,
+        created_at=at,
+        completed_at=at,
+        quota_day=at.date().isoformat(),
+    )
+    return question, queued_reply(question, MessageId(uuid4()), at)
+
+
+async def _posted(env: Env, at: datetime = NOW) -> tuple[Message, Message]:
+    question, reply = _pair(env.at.deep_room, env.at.deep_owner, at)
+    await PostgresPosting(env.engine).store(question, reply, day=DAY, limit=None)
+    return question, reply
+
+
+async def _claim(replies: PostgresReplyStore, reply: Message) -> None:
+    claimed = await replies.claim(
+        reply.id,
+        now=NOW,
+        lease_until=NOW + timedelta(minutes=2),
+        token_budget=8_000,
+        history_limit=100,
+    )
+    assert claimed is not None
+
+
+_RESULT = ReplyResult(
+    status=MessageStatus.COMPLETED,
+    content="An answer.",
+    model="gemini-2.5-flash",
+    finish_reason="STOP",
+    usage=TokenUsage(prompt_tokens=10, output_tokens=3, total_tokens=13),
+    error=None,
+    completed_at=NOW,
+)
+
+
+async def post(env: Env) -> None:
+    posting = PostgresPosting(env.engine)
+    question, reply = _pair(env.at.deep_room, env.at.deep_owner, NOW)
+    with env.record():
+        await posting.owner_plan_status(env.at.deep_room, env.at.deep_owner)
+        await posting.store(question, reply, day=DAY, limit=5)
+
+
+async def reply_lifecycle(env: Env) -> None:
+    """The worker's calls on a reply in the deep room, and a stop."""
+    replies = PostgresReplyStore(env.engine)
+    _, reply = await _posted(env)
+    with env.record():
+        await _claim(replies, reply)
+        await replies.renew(reply.id, attempt=1, lease_until=NOW + timedelta(minutes=4))
+        await replies.release(reply.id, attempt=1)
+        await _claim(replies, reply)
+        await replies.finish(
+            reply.id, _RESULT, attempt=2, give_back=QuotaUnit(user_id=env.at.deep_owner, day=DAY)
+        )
+    _, stopped = await _posted(env, NOW + timedelta(seconds=1))
+    with env.record():
+        await replies.cancel(stopped.id, cancelled_at=NOW, being_written=False)
+        await replies.cancel(stopped.id, cancelled_at=NOW, being_written=True)
+
+
+async def regenerate(env: Env) -> None:
+    posting, replies = PostgresPosting(env.engine), PostgresReplyStore(env.engine)
+    question, reply = await _posted(env, NOW + timedelta(seconds=2))
+    await _claim(replies, reply)
+    await replies.finish(reply.id, _RESULT, attempt=1, give_back=None)
+    again = queued_reply(question, MessageId(uuid4()), NOW + timedelta(seconds=3))
+    version = NewVersion(question=replace(question, edited_at=NOW), reply=again)
+    with env.record():
+        await posting.store_new_version(
+            version, day=DAY, limit=None, now=NOW + timedelta(seconds=3)
+        )
+
+
+async def room_list(env: Env) -> None:
+    user = env.at.busiest_user
+    room = Chatroom(
+        id=ChatroomId(uuid4()), user_id=user, title="New chat", created_at=NOW, updated_at=NOW
+    )
+    with env.record():
+        async with env.uow() as uow:
+            await uow.chatrooms.list_for_user(user, limit=20, before=None)
+            await uow.chatrooms.list_for_user(user, limit=20, before=env.at.busiest_cursor)
+            await uow.chatrooms.count_for_user(user)
+            await uow.chatrooms.add(room)
+            await uow.chatrooms.get(room.id, user)
+            await uow.chatrooms.get_any(room.id)
+            await uow.chatrooms.update(replace(room, title="Renamed"))
+            await uow.chatrooms.start_title_try(room.id, 3)
+            await uow.chatrooms.set_model_title(room.id, "A title", NOW)
+            await uow.messages.cancel_pending(room.id, NOW)
+            await uow.chatrooms.delete(room.id)
+            await uow.commit()
+
+
+async def history(env: Env) -> None:
+    room, owner = env.at.deep_room, env.at.deep_owner
+    question, reply = _pair(room, owner, NOW + timedelta(seconds=5))
+    with env.record():
+        async with env.uow() as uow:
+            await uow.messages.list_page(room, limit=50, before=None)
+            await uow.messages.list_page(room, limit=50, before=env.at.deep_cursor)
+            await uow.messages.add_many([question, reply])
+            await uow.messages.get(reply.id, owner)
+            await uow.messages.get_any(reply.id)
+            await uow.messages.latest_question(room)
+            await uow.commit()
+
+
+async def sweeper(env: Env) -> None:
+    with env.record():
+        async with env.uow() as uow:
+            await uow.messages.stale_replies(
+                queued_before=NOW - timedelta(minutes=5), now=NOW, limit=100
+            )
+        await SqlReplyStatistics(env.engine).pending_replies()
+
+
+async def sign_in(env: Env) -> None:
+    token = env.at.refresh_token
+    user = User(
+        id=UserId(uuid4()),
+        mobile_number="+15550001234",
+        name=None,
+        email=None,
+        password_hash=None,
+        created_at=NOW,
+    )
+    challenge = OtpChallenge(
+        id=OtpChallengeId(uuid4()),
+        user_id=user.id,
+        purpose=OtpPurpose.LOGIN,
+        code_hash="0" * 64,
+        created_at=NOW,
+        expires_at=NOW + timedelta(minutes=5),
+    )
+    fresh = replace(token, id=RefreshTokenId(uuid4()), token_hash="1" * 64, user_id=user.id)
+    with env.record():
+        async with env.uow() as uow:
+            await uow.users.get_by_mobile(env.at.mobile_number)
+            await uow.users.add(user)
+            await uow.users.get(user.id)
+            await uow.users.update(replace(user, name="A name"))
+            await uow.users.get_many([user.id, token.user_id])
+            await uow.otps.add(challenge)
+            await uow.otps.latest(user.id, OtpPurpose.LOGIN)
+            await uow.otps.count_wrong_try(challenge.id, NOW)
+            await uow.otps.use(challenge.id, NOW)
+            await uow.refresh_tokens.get_by_hash(token.token_hash)
+            await uow.refresh_tokens.add(fresh)
+            await uow.refresh_tokens.mark_rotated(fresh, NOW)
+            await uow.refresh_tokens.revoke_family(TokenFamilyId(token.family_id), NOW)
+            await uow.refresh_tokens.revoke_all_for_user(user.id, NOW)
+            await uow.commit()
+
+
+async def admin_and_billing(env: Env) -> None:
+    user = env.at.busiest_user
+    subscription = Subscription(user_id=user, status="active", last_event_at=NOW)
+    with env.record():
+        async with env.uow() as uow:
+            await uow.users.list(limit=50, offset=100)
+            await uow.usage.used(user, env.at.usage_day)
+            await uow.usage.for_day(env.at.usage_day)
+            await uow.subscriptions.get(user)
+            await uow.subscriptions.get_by_customer(env.at.customer_id)
+            await uow.subscriptions.get_by_stripe_subscription(env.at.stripe_subscription_id)
+            await uow.subscriptions.get_many([user])
+            await uow.subscriptions.replace(subscription, previous=None)
+            await uow.subscriptions.save(replace(subscription, updated_at=NOW))
+            await uow.payment_events.record(f"evt_{uuid4().hex}", "invoice.paid", NOW)
+            await uow.commit()
+
+
+def _drives(*methods: str) -> frozenset[str]:
+    return frozenset(methods)
+
+
+SCENARIOS = (
+    Scenario(
+        "post",
+        post,
+        _drives("PostgresPosting.owner_plan_status", "PostgresPosting.store"),
+    ),
+    Scenario(
+        "reply lifecycle",
+        reply_lifecycle,
+        _drives(
+            "PostgresReplyStore.claim",
+            "PostgresReplyStore.renew",
+            "PostgresReplyStore.release",
+            "PostgresReplyStore.finish",
+            "PostgresReplyStore.cancel",
+        ),
+    ),
+    Scenario("new version", regenerate, _drives("PostgresPosting.store_new_version")),
+    Scenario(
+        "room list",
+        room_list,
+        _drives(
+            *(
+                f"SqlChatroomRepository.{name}"
+                for name in (
+                    "list_for_user",
+                    "count_for_user",
+                    "add",
+                    "get",
+                    "get_any",
+                    "update",
+                    "start_title_try",
+                    "set_model_title",
+                    "delete",
+                )
+            ),
+            "SqlMessageRepository.cancel_pending",
+        ),
+    ),
+    Scenario(
+        "history page",
+        history,
+        _drives(
+            *(
+                f"SqlMessageRepository.{name}"
+                for name in (
+                    "list_page",
+                    "add_many",
+                    "get",
+                    "get_any",
+                    "latest_question",
+                )
+            )
+        ),
+    ),
+    Scenario(
+        "sweeper",
+        sweeper,
+        _drives("SqlMessageRepository.stale_replies", "SqlReplyStatistics.pending_replies"),
+    ),
+    Scenario(
+        "sign-in",
+        sign_in,
+        _drives(
+            *(f"SqlUserRepository.{n}" for n in ("get_by_mobile", "add", "get", "update")),
+            "SqlUserRepository.get_many",
+            *(f"SqlOtpRepository.{n}" for n in ("add", "latest", "count_wrong_try", "use")),
+            *(
+                f"SqlRefreshTokenRepository.{n}"
+                for n in (
+                    "get_by_hash",
+                    "add",
+                    "mark_rotated",
+                    "revoke_family",
+                    "revoke_all_for_user",
+                )
+            ),
+        ),
+    ),
+    Scenario(
+        "admin and billing",
+        admin_and_billing,
+        _drives(
+            "SqlUserRepository.list",
+            "SqlUsageRepository.used",
+            "SqlUsageRepository.for_day",
+            *(
+                f"SqlSubscriptionRepository.{n}"
+                for n in (
+                    "get",
+                    "get_by_customer",
+                    "get_by_stripe_subscription",
+                    "get_many",
+                    "replace",
+                    "save",
+                )
+            ),
+            "SqlPaymentEventRepository.record",
+        ),
+    ),
+)
