@@ -5,6 +5,7 @@ then the checks (`checks.py`)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import signal
 import sys
@@ -154,6 +155,8 @@ async def run(plan: Plan, keep: bool = False) -> Run:
         await _drive(cluster, plan, result)
         result.outcome = await check(cluster, result.tally, result.windows)
         failed = not result.outcome.passed
+        if failed:
+            _keep_streams(folder, result.tally)
         return result
     finally:
         await cluster.close()
@@ -203,6 +206,15 @@ async def _settle(cluster: Cluster, seconds: float) -> None:
         if pending == 0:
             return
         await asyncio.sleep(1)
+
+
+def _keep_streams(folder: Path, tally: Tally) -> None:
+    """Every stream's events as the client saw them, for reading a broken rule's evidence."""
+    streams = {
+        stream.reply_id: [[e.event, e.id, e.data] for e in stream.events]
+        for stream in tally.followed
+    }
+    (folder / "streams.json").write_text(json.dumps(streams, indent=1, default=str))
 
 
 def main(plan: Plan) -> int:
