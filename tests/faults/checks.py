@@ -249,7 +249,7 @@ def _no_unhandled_exception(cluster: Cluster) -> Rule:
             except ValueError:
                 event = line
             if any(marker in event for marker in UNHANDLED):
-                rule.broken.append(f"{name}: {_unhandled_summary(line)}")
+                rule.broken.append(f"{name}: {_unhandled_summary(line)}".replace("\n", " "))
     return rule
 
 
