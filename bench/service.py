@@ -226,6 +226,7 @@ def running_service(
                 "DATABASE_URL": database_url,
                 "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
                 "JWT_SECRET": secrets.token_urlsafe(48),
+                "OTP_DELIVERY": "response",  # the bench logs its users in by the code
                 "GEMINI_API_KEY": "bench-not-a-real-key",
                 "GEMINI_BASE_URL": stand_in_url,
                 "AUTH_RATE_LIMIT_PER_MINUTE": "1000000",  # off in effect; some versions refuse 0

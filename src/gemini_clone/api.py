@@ -47,6 +47,13 @@ from gemini_clone.application.messaging.generate_reply import (
     ReplySettings,
 )
 from gemini_clone.application.messaging.model_routing import RoutedLanguageModel
+from gemini_clone.application.messaging.new_version import (
+    EditQuestion,
+    EditQuestionInput,
+    RegenerateInput,
+    RegenerateReply,
+)
+from gemini_clone.application.messaging.paid_exchange import StoredExchange
 from gemini_clone.application.messaging.reading import (
     GetMessage,
     ListMessages,
@@ -55,17 +62,9 @@ from gemini_clone.application.messaging.reading import (
     WaitForReply,
 )
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
-from gemini_clone.application.messaging.retry import (
-    EditQuestion,
-    EditQuestionInput,
-    RegenerateInput,
-    RegenerateReply,
-    RetryOutput,
-)
 from gemini_clone.application.messaging.send_message import (
     SendMessage,
     SendMessageInput,
-    SendMessageOutput,
 )
 from gemini_clone.application.messaging.stop_reply import StopOutcome, StoppedReply, StopReply
 from gemini_clone.application.messaging.streaming import ReplyEvent, ReplyEventKind, StreamReply
@@ -94,7 +93,7 @@ from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     GenerationRequest,
     GenerationResult,
     LanguageModel,
@@ -158,7 +157,7 @@ __all__ = [
     "ForgotPassword",
     "GeminiCloneError",
     "GenerateReply",
-    "GenerationChunk",
+    "GenerationPiece",
     "GenerationRequest",
     "GenerationResult",
     "GetChatroom",
@@ -239,12 +238,10 @@ __all__ = [
     "RequeueStaleReplies",
     "ResetPassword",
     "ResetPasswordInput",
-    "RetryOutput",
     "Role",
     "RoutedLanguageModel",
     "SendMessage",
     "SendMessageInput",
-    "SendMessageOutput",
     "SendOtp",
     "SendOtpInput",
     "SessionIssuer",
@@ -259,6 +256,7 @@ __all__ = [
     "StopOutcome",
     "StopReply",
     "StoppedReply",
+    "StoredExchange",
     "StreamReply",
     "Subscription",
     "SubscriptionRepository",

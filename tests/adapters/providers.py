@@ -17,7 +17,7 @@ from gemini_clone.adapters.gemini import GeminiLanguageModel
 from gemini_clone.adapters.openai_compatible import OpenAICompatibleLanguageModel
 from gemini_clone.domain.messages import Role, TokenUsage
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     GenerationRequest,
     LanguageModel,
     Turn,
@@ -220,8 +220,8 @@ class Harness:
         if aclose is not None:
             await aclose()
 
-    async def ask(self) -> list[GenerationChunk]:
-        return [chunk async for chunk in self.model.stream(QUESTION)]
+    async def ask(self) -> list[GenerationPiece]:
+        return [piece async for piece in self.model.stream(QUESTION)]
 
     async def answer(self) -> str:
         return (await collect(self.model.stream(QUESTION))).text
@@ -240,12 +240,12 @@ class UpperBound(random.Random):
 
 
 async def gather_into(
-    chunks: list[GenerationChunk], stream: AsyncIterator[GenerationChunk]
+    pieces: list[GenerationPiece], stream: AsyncIterator[GenerationPiece]
 ) -> None:
-    async for chunk in stream:
-        chunks.append(chunk)
+    async for piece in stream:
+        pieces.append(piece)
 
 
-async def replay(chunks: list[GenerationChunk]) -> AsyncIterator[GenerationChunk]:
-    for chunk in chunks:
-        yield chunk
+async def replay(pieces: list[GenerationPiece]) -> AsyncIterator[GenerationPiece]:
+    for piece in pieces:
+        yield piece

@@ -25,7 +25,7 @@ from gemini_clone.adapters.gemini import DEFAULT_BASE_URL, DEFAULT_MODEL, Gemini
 from gemini_clone.adapters.model_http import POOL_CONNECTIONS
 from gemini_clone.domain.messages import Role, TokenUsage
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     GenerationRequest,
     LanguageModel,
     ModelConfigurationError,
@@ -121,8 +121,8 @@ class Harness:
     gemini: FakeGemini
     sleeps: list[float]
 
-    async def ask(self, request: GenerationRequest = QUESTION) -> list[GenerationChunk]:
-        return [chunk async for chunk in self.model.stream(request)]
+    async def ask(self, request: GenerationRequest = QUESTION) -> list[GenerationPiece]:
+        return [piece async for piece in self.model.stream(request)]
 
 
 @pytest.fixture
@@ -163,11 +163,11 @@ async def test_recorded_stream_yields_each_events_text_then_stop_usage_and_model
 ) -> None:
     h = harness(recorded_stream())
 
-    chunks = await h.ask()
+    pieces = await h.ask()
 
-    assert [chunk.text for chunk in chunks] == ["The", " capital of France", " is Paris.\n", ""]
-    assert all(chunk.finish_reason is None and chunk.usage is None for chunk in chunks[:-1])
-    assert chunks[-1] == GenerationChunk(
+    assert [piece.text for piece in pieces] == ["The", " capital of France", " is Paris.\n", ""]
+    assert all(piece.finish_reason is None and piece.usage is None for piece in pieces[:-1])
+    assert pieces[-1] == GenerationPiece(
         finish_reason="stop", usage=STREAMED_USAGE, model="gemini-2.0-flash-exp"
     )
 
@@ -397,10 +397,10 @@ async def test_thought_parts_are_left_out_of_the_answer(
 async def test_blocked_prompt_recording_gives_its_block_reason_and_no_text(
     harness: Callable[..., Harness],
 ) -> None:
-    chunks = await harness(sse(as_event(recorded_json("blocked_prompt.json")))).ask()
+    pieces = await harness(sse(as_event(recorded_json("blocked_prompt.json")))).ask()
 
-    assert chunks == [
-        GenerationChunk(
+    assert pieces == [
+        GenerationPiece(
             block_reason="PROHIBITED_CONTENT",
             usage=TokenUsage(prompt_tokens=9, output_tokens=0, thoughts_tokens=0, total_tokens=9),
             model="gemini-3.7-flash",

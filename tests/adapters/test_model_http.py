@@ -19,29 +19,29 @@ from gemini_clone.adapters.model_http import (
     checked_base_url,
     stream_with_retries,
 )
-from gemini_clone.ports.language_model import GenerationChunk, ModelError, ModelUnavailable
+from gemini_clone.ports.language_model import GenerationPiece, ModelError, ModelUnavailable
 
 LOGGER = logging.getLogger("tests.model_http")
-FINISHED = GenerationChunk(finish_reason="stop")
+FINISHED = GenerationPiece(finish_reason="stop")
 
 
 class Attempts:
-    """Opens attempt after attempt: each yields its chunks, then raises its failure if any."""
+    """Opens attempt after attempt: each yields its pieces, then raises its failure if any."""
 
-    def __init__(self, *plans: tuple[list[GenerationChunk], Exception | None]) -> None:
+    def __init__(self, *plans: tuple[list[GenerationPiece], Exception | None]) -> None:
         self._plans = list(plans)
         self.opened = 0
 
-    def __call__(self) -> AsyncGenerator[GenerationChunk, None]:
-        chunks, failure = self._plans[self.opened]
+    def __call__(self) -> AsyncGenerator[GenerationPiece, None]:
+        pieces, failure = self._plans[self.opened]
         self.opened += 1
-        return self._run(chunks, failure)
+        return self._run(pieces, failure)
 
     async def _run(
-        self, chunks: list[GenerationChunk], failure: Exception | None
-    ) -> AsyncGenerator[GenerationChunk, None]:
-        for chunk in chunks:
-            yield chunk
+        self, pieces: list[GenerationPiece], failure: Exception | None
+    ) -> AsyncGenerator[GenerationPiece, None]:
+        for piece in pieces:
+            yield piece
         if failure is not None:
             raise failure
 
@@ -67,9 +67,9 @@ def policy(sleeps: list[float]) -> Callable[..., RetryPolicy]:
     return make
 
 
-async def run(attempts: Attempts, policy: RetryPolicy) -> list[GenerationChunk]:
+async def run(attempts: Attempts, policy: RetryPolicy) -> list[GenerationPiece]:
     stream = stream_with_retries(attempts, policy=policy, label="Test model", logger=LOGGER)
-    return [chunk async for chunk in stream]
+    return [piece async for piece in stream]
 
 
 def busy(retry_after: float | None = None) -> TransientFailure:
@@ -79,11 +79,11 @@ def busy(retry_after: float | None = None) -> TransientFailure:
 async def test_a_failure_before_any_text_is_retried_without_a_restart(
     policy: Callable[..., RetryPolicy], sleeps: list[float]
 ) -> None:
-    attempts = Attempts(([], busy()), ([GenerationChunk(text="Paris"), FINISHED], None))
+    attempts = Attempts(([], busy()), ([GenerationPiece(text="Paris"), FINISHED], None))
 
-    chunks = await run(attempts, policy())
+    pieces = await run(attempts, policy())
 
-    assert chunks == [GenerationChunk(text="Paris"), FINISHED]
+    assert pieces == [GenerationPiece(text="Paris"), FINISHED]
     assert attempts.opened == 2
     assert len(sleeps) == 1
 
@@ -92,17 +92,17 @@ async def test_a_failure_after_text_restarts_the_answer_once_before_the_next_att
     policy: Callable[..., RetryPolicy],
 ) -> None:
     attempts = Attempts(
-        ([GenerationChunk(text="Par")], busy()),
+        ([GenerationPiece(text="Par")], busy()),
         ([], busy()),
-        ([GenerationChunk(text="Paris"), FINISHED], None),
+        ([GenerationPiece(text="Paris"), FINISHED], None),
     )
 
-    chunks = await run(attempts, policy())
+    pieces = await run(attempts, policy())
 
-    assert chunks == [
-        GenerationChunk(text="Par"),
-        GenerationChunk(restart=True),
-        GenerationChunk(text="Paris"),
+    assert pieces == [
+        GenerationPiece(text="Par"),
+        GenerationPiece(restart=True),
+        GenerationPiece(text="Paris"),
         FINISHED,
     ]
 

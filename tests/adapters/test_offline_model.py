@@ -11,7 +11,7 @@ import pytest
 from gemini_clone.adapters.offline import OfflineLanguageModel
 from gemini_clone.domain.messages import Role, TokenUsage
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     GenerationRequest,
     LanguageModel,
     Purpose,
@@ -29,10 +29,10 @@ CONVERSATION = GenerationRequest(
 )
 
 
-async def chunks_of(
+async def pieces_of(
     model: OfflineLanguageModel, request: GenerationRequest = CONVERSATION
-) -> list[GenerationChunk]:
-    return [chunk async for chunk in model.stream(request)]
+) -> list[GenerationPiece]:
+    return [piece async for piece in model.stream(request)]
 
 
 def test_the_offline_model_is_a_language_model_named_offline() -> None:
@@ -54,8 +54,8 @@ async def test_the_answer_is_labelled_and_derived_from_the_last_user_message() -
 
 
 async def test_the_same_request_always_gets_the_same_answer() -> None:
-    first = await chunks_of(OfflineLanguageModel())
-    second = await chunks_of(OfflineLanguageModel())
+    first = await pieces_of(OfflineLanguageModel())
+    second = await pieces_of(OfflineLanguageModel())
 
     assert first == second
 
@@ -90,13 +90,13 @@ async def test_an_empty_message_still_gets_a_labelled_answer() -> None:
 
 
 async def test_it_streams_one_chunk_per_word_and_finishes_on_the_last() -> None:
-    chunks = await chunks_of(OfflineLanguageModel())
-    text = "".join(chunk.text for chunk in chunks)
+    pieces = await pieces_of(OfflineLanguageModel())
+    text = "".join(piece.text for piece in pieces)
 
-    assert len(chunks) == len(text.split(" ")) > 10
-    assert all(len(chunk.text.split()) == 1 for chunk in chunks)
-    assert all(chunk.finish_reason is None and chunk.usage is None for chunk in chunks[:-1])
-    assert chunks[-1].finish_reason == "stop"
+    assert len(pieces) == len(text.split(" ")) > 10
+    assert all(len(piece.text.split()) == 1 for piece in pieces)
+    assert all(piece.finish_reason is None and piece.usage is None for piece in pieces[:-1])
+    assert pieces[-1].finish_reason == "stop"
 
 
 async def test_usage_counts_words_of_the_prompt_and_the_answer() -> None:
@@ -119,9 +119,9 @@ async def test_latency_is_waited_once_before_the_first_word_and_delays_between_w
         sleeps.append(seconds)
 
     model = OfflineLanguageModel(latency_seconds=1.5, word_delay_seconds=0.01, sleep=sleep)
-    chunks = await chunks_of(model)
+    pieces = await pieces_of(model)
 
-    assert sleeps == [1.5] + [0.01] * (len(chunks) - 1)
+    assert sleeps == [1.5] + [0.01] * (len(pieces) - 1)
 
 
 async def test_by_default_it_never_sleeps() -> None:
@@ -130,7 +130,7 @@ async def test_by_default_it_never_sleeps() -> None:
     async def sleep(seconds: float) -> None:
         sleeps.append(seconds)
 
-    await chunks_of(OfflineLanguageModel(sleep=sleep))
+    await pieces_of(OfflineLanguageModel(sleep=sleep))
 
     assert sleeps == []
 

@@ -24,7 +24,7 @@ import pytest
 from gemini_clone.adapters.openai_compatible import OpenAICompatibleLanguageModel
 from gemini_clone.domain.messages import Role, TokenUsage
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     GenerationRequest,
     LanguageModel,
     ModelConfigurationError,
@@ -109,8 +109,8 @@ class Harness:
     server: FakeServer
     sleeps: list[float]
 
-    async def ask(self, request: GenerationRequest = QUESTION) -> list[GenerationChunk]:
-        return [chunk async for chunk in self.model.stream(request)]
+    async def ask(self, request: GenerationRequest = QUESTION) -> list[GenerationPiece]:
+        return [piece async for piece in self.model.stream(request)]
 
 
 @pytest.fixture
@@ -138,9 +138,9 @@ async def harness() -> AsyncIterator[Callable[..., Harness]]:
         await model.aclose()
 
 
-async def replay(chunks: list[GenerationChunk]) -> AsyncIterator[GenerationChunk]:
-    for chunk in chunks:
-        yield chunk
+async def replay(pieces: list[GenerationPiece]) -> AsyncIterator[GenerationPiece]:
+    for piece in pieces:
+        yield piece
 
 
 # --- the streamed answer ---------------------------------------------------------------
@@ -203,18 +203,18 @@ async def test_each_recorded_stream_gives_its_text_stop_usage_and_model(
 ) -> None:
     h = harness(recorded_stream(recording_name))
 
-    chunks = await h.ask()
+    pieces = await h.ask()
 
-    assert "".join(chunk.text for chunk in chunks) == text
-    assert all(chunk.finish_reason is None for chunk in chunks[:-1])
-    last = chunks[-1]
+    assert "".join(piece.text for piece in pieces) == text
+    assert all(piece.finish_reason is None for piece in pieces[:-1])
+    last = pieces[-1]
     assert (last.finish_reason, last.block_reason, last.usage, last.model) == (
         "stop",
         None,
         usage,
         model,
     )
-    assert not any(chunk.restart for chunk in chunks)
+    assert not any(piece.restart for piece in pieces)
 
 
 async def test_text_arrives_piece_by_piece_as_the_server_sends_it(
@@ -222,9 +222,9 @@ async def test_text_arrives_piece_by_piece_as_the_server_sends_it(
 ) -> None:
     h = harness(recorded_stream())
 
-    chunks = await h.ask()
+    pieces = await h.ask()
 
-    assert [chunk.text for chunk in chunks if chunk.text] == [
+    assert [piece.text for piece in pieces if piece.text] == [
         "The",
         " capital",
         " of",
@@ -588,9 +588,9 @@ async def test_a_connection_the_server_really_drops_is_restarted_over_real_http(
         DroppingServer("openai_stream_usage.sse", drop=1, keep=5) as url,
         OpenAICompatibleLanguageModel(base_url=url, model="gpt-4o-mini", sleep=sleep) as model,
     ):
-        chunks = [chunk async for chunk in model.stream(QUESTION)]
+        pieces = [piece async for piece in model.stream(QUESTION)]
 
-    assert [chunk.restart for chunk in chunks].count(True) == 1
-    result = await collect(replay(chunks))
+    assert [piece.restart for piece in pieces].count(True) == 1
+    result = await collect(replay(pieces))
     assert (result.text, result.usage) == (OPENAI_TEXT, OPENAI_USAGE)
     assert len(sleeps) == 1

@@ -28,7 +28,7 @@ from tests.adapters.providers import (
 )
 
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     ModelConfigurationError,
     ModelError,
     ModelUnavailable,
@@ -289,13 +289,13 @@ async def test_a_connection_lost_after_text_restarts_the_answer_from_the_start(
 ) -> None:
     h = harness(sse(provider.first_events(), then_raise=lost), provider.answer())
 
-    chunks = await h.ask()
+    pieces = await h.ask()
 
     cut = len(provider.first_texts)
-    assert [chunk.text for chunk in chunks[:cut]] == provider.first_texts
-    assert chunks[cut] == GenerationChunk(restart=True)
-    assert [chunk.restart for chunk in chunks].count(True) == 1
-    assert "".join(chunk.text for chunk in chunks[cut + 1 :]) == provider.text
+    assert [piece.text for piece in pieces[:cut]] == provider.first_texts
+    assert pieces[cut] == GenerationPiece(restart=True)
+    assert [piece.restart for piece in pieces].count(True) == 1
+    assert "".join(piece.text for piece in pieces[cut + 1 :]) == provider.text
     assert len(h.server.requests) == 2
     assert h.server.requests[0].content == h.server.requests[1].content
     assert len(h.sleeps) == 1
@@ -318,13 +318,13 @@ async def test_connections_lost_after_text_on_every_attempt_fail_as_unavailable(
         sse(provider.first_events(), then_raise=httpx.ReadError),
         max_attempts=2,
     )
-    chunks: list[GenerationChunk] = []
+    pieces: list[GenerationPiece] = []
 
     with pytest.raises(ModelUnavailable) as raised:
-        await gather_into(chunks, h.model.stream(QUESTION))
+        await gather_into(pieces, h.model.stream(QUESTION))
 
     before = [False] * len(provider.first_texts)
-    assert [chunk.restart for chunk in chunks] == [*before, True, *before]
+    assert [piece.restart for piece in pieces] == [*before, True, *before]
     assert raised.value.code == "model_unavailable"
     assert len(h.server.requests) == 2
 
@@ -346,23 +346,23 @@ async def test_a_stream_ending_before_its_finish_reason_is_restarted(
 ) -> None:
     h = harness(sse(provider.first_events()), provider.answer())
 
-    chunks = await h.ask()
+    pieces = await h.ask()
 
-    assert [chunk.restart for chunk in chunks].count(True) == 1
-    assert (await collect(replay(chunks))).text == provider.text
+    assert [piece.restart for piece in pieces].count(True) == 1
+    assert (await collect(replay(pieces))).text == provider.text
 
 
 async def test_a_stream_that_keeps_ending_early_fails_as_incomplete(
     provider: Provider, harness: Serve
 ) -> None:
     h = harness(sse(provider.first_events()), sse(provider.first_events()), max_attempts=2)
-    chunks: list[GenerationChunk] = []
+    pieces: list[GenerationPiece] = []
 
     with pytest.raises(ModelUnavailable) as raised:
-        await gather_into(chunks, h.model.stream(QUESTION))
+        await gather_into(pieces, h.model.stream(QUESTION))
 
     assert raised.value.code == "model_stream_incomplete"
-    assert [chunk.restart for chunk in chunks].count(True) == 1
+    assert [piece.restart for piece in pieces].count(True) == 1
 
 
 async def test_an_empty_stream_is_retried(provider: Provider, harness: Serve) -> None:

@@ -9,8 +9,10 @@ from contextlib import aclosing
 
 import pytest
 
+from gemini_clone.adapters.memory import reply_pieces as memory_pieces
 from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
 from gemini_clone.adapters.redis import RedisReplyPieces, create_redis_client
+from gemini_clone.adapters.redis import reply_pieces as redis_pieces
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.ports.reply_pieces import (
     BEFORE_EVERY_PIECE,
@@ -22,6 +24,8 @@ from gemini_clone.ports.reply_pieces import (
 )
 
 IDLE = 0.2
+LAST_EVENT_ID = "18446744073709551615-18446744073709551615"
+"""The last id Redis accepts: each number fits in 64 unsigned bits."""
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -184,6 +188,64 @@ async def test_pieces_are_forgotten_a_while_after_done(pieces: ReplyPieces) -> N
         assert list(await anext(batches)) == []
 
 
+def test_an_event_id_is_two_numbers_of_64_unsigned_bits_each() -> None:
+    assert is_event_id("0-0")
+    assert is_event_id("1718000000000-3")
+    assert is_event_id(LAST_EVENT_ID)
+    assert not is_event_id("18446744073709551616-0")
+    assert not is_event_id("0-18446744073709551616")
+    assert not is_event_id("99999999999999999999-0")
+    assert not is_event_id("1718000000000")
+    assert not is_event_id("final-text")
+
+
+async def test_following_after_what_is_not_an_event_id_is_refused(pieces: ReplyPieces) -> None:
+    follow = pieces.follow(new_reply(), after="99999999999999999999-0", idle_seconds=IDLE)
+    async with aclosing(follow) as batches:
+        with pytest.raises(ValueError, match="not an event id"):
+            await anext(batches)
+
+
+async def test_a_follower_after_the_last_event_id_leaves_the_others_their_pieces(
+    pieces: ReplyPieces,
+) -> None:
+    reply, other = new_reply(), new_reply()
+    async with aclosing(pieces.follow(other, after=LAST_EVENT_ID, idle_seconds=IDLE)) as late:
+        assert list(await anext(late)) == []
+        reading = asyncio.create_task(read_until_done(pieces, reply))
+        await asyncio.sleep(0.05)
+        pieces.publish(reply, delta("still here"))
+        pieces.publish(reply, DONE)
+        await pieces.flush()
+        assert text_of(await reading) == "still here"
+
+
+@pytest.mark.redis
+async def test_a_follower_whose_stream_cannot_be_read_ends_and_the_others_go_on(
+    redis_url: str,
+) -> None:
+    """A key that is not a stream makes Redis refuse the whole shared `XREAD`: only its
+    follower ends."""
+    client = create_redis_client(redis_url)
+    adapter = RedisReplyPieces(client, key_prefix=f"test:{uuid.uuid4().hex}:")
+    broken, reply = new_reply(), new_reply()
+    await client.set(adapter.key(broken), "not a stream", ex=60)
+    try:
+        async with aclosing(adapter.follow(broken, after=None, idle_seconds=IDLE)) as batches:
+            reading = asyncio.create_task(read_until_done(adapter, reply))
+            await asyncio.sleep(0.05)
+            adapter.publish(reply, delta("unharmed"))
+            adapter.publish(reply, DONE)
+            await adapter.flush()
+            assert text_of(await reading) == "unharmed"
+            async with asyncio.timeout(5):
+                left = [batch async for batch in batches if batch]
+        assert left == []
+    finally:
+        await adapter.aclose()
+        await client.aclose()
+
+
 @pytest.mark.redis
 async def test_followers_of_many_replies_share_one_connection(redis_url: str) -> None:
     client = create_redis_client(redis_url)
@@ -233,3 +295,40 @@ async def test_pieces_published_by_one_process_reach_a_reader_in_another(
         await reader_client.aclose()
     assert text_of(events) == "across processes"
     assert 0 < ttl <= 300
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.seconds = 1_000.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+async def _first_batch_text(pieces: ReplyPieces, reply: MessageId) -> str:
+    async with aclosing(pieces.follow(reply, after=None, idle_seconds=IDLE)) as batches:
+        return text_of(await anext(batches))
+
+
+async def test_in_memory_pieces_whose_done_never_comes_are_forgotten_as_redis_forgets_them() -> (
+    None
+):
+    """A reply deleted, superseded or whose worker lost its lease never gets `done`."""
+    assert memory_pieces.DEFAULT_LIVE_SECONDS == redis_pieces.DEFAULT_LIVE_SECONDS
+    assert memory_pieces.DEFAULT_KEEP_SECONDS == redis_pieces.DEFAULT_KEEP_SECONDS
+    clock = _Clock()
+    pieces = InMemoryReplyPieces(clock=clock)
+    abandoned, finished, other = new_reply(), new_reply(), new_reply()
+    pieces.publish(abandoned, delta("left"))
+    pieces.publish(finished, delta("done with"))
+    pieces.publish(finished, DONE)
+
+    clock.seconds += memory_pieces.DEFAULT_KEEP_SECONDS
+    pieces.publish(abandoned, delta(" behind"))
+    assert await _first_batch_text(pieces, finished) == ""
+    assert await _first_batch_text(pieces, abandoned) == "left behind"
+
+    clock.seconds += memory_pieces.DEFAULT_LIVE_SECONDS - memory_pieces.DEFAULT_KEEP_SECONDS
+    pieces.publish(other, delta("anything"))
+    assert await _first_batch_text(pieces, abandoned) == ""
+    assert await _first_batch_text(pieces, other) == "anything"

@@ -20,7 +20,7 @@ from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.ports.language_model import Turn
 from gemini_clone.ports.posting import MessagePosting
-from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyStore
+from gemini_clone.ports.replies import ClaimedReply, Finish, QuotaUnit, ReplyResult, ReplyStore
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -107,6 +107,18 @@ async def claim(
     return await backend.store.claim(
         reply_id, now=now, lease_until=now + LEASE, token_budget=budget, history_limit=limit
     )
+
+
+async def finish(
+    backend: Backend,
+    reply_id: MessageId,
+    result: ReplyResult,
+    *,
+    attempt: int = 1,
+    give_back: QuotaUnit | None,
+) -> Finish:
+    """Finish as claim `attempt` (the first, unless said)."""
+    return await backend.store.finish(reply_id, result, attempt=attempt, give_back=give_back)
 
 
 def completed(
@@ -211,7 +223,7 @@ async def test_history_fills_the_budget_exactly_or_stops_at_the_limit(
     budget = estimate_tokens(question.content) + sum(map(estimate_tokens, newest_first[:37]))
 
     within_budget = await claim(backend, reply.id, budget=budget)
-    await backend.store.release(reply.id)
+    await backend.store.release(reply.id, attempt=1)
     within_limit = await claim(backend, reply.id, limit=25)
 
     assert within_budget is not None
@@ -291,7 +303,7 @@ async def test_finish_stores_the_outcome_of_a_processing_reply(backend: Backend)
         finish_reason=None,
     )
 
-    assert await backend.store.finish(reply.id, result, give_back=None)
+    assert Finish.STORED is await finish(backend, reply.id, result, give_back=None)
 
     after = await stored(backend, reply.id)
     assert after == replace(
@@ -310,7 +322,7 @@ async def test_finish_keeps_usage_and_finish_reason(backend: Backend) -> None:
     _, reply = await given_question(backend, room, T0)
     await claim(backend, reply.id)
 
-    assert await backend.store.finish(reply.id, completed(), give_back=None)
+    assert Finish.STORED is await finish(backend, reply.id, completed(), give_back=None)
 
     after = await stored(backend, reply.id)
     assert (after.status, after.content, after.finish_reason, after.usage) == (
@@ -338,16 +350,18 @@ async def test_a_finish_gives_its_unit_back_once_and_never_below_zero(backend: B
             return await uow.usage.used(room.user_id, DAY)
 
     assert await used() == 2
-    assert await backend.store.finish(
-        replies[0].id, completed(MessageStatus.FAILED), give_back=unit
+    assert Finish.STORED is await finish(
+        backend, replies[0].id, completed(MessageStatus.FAILED), give_back=unit
     )
     assert await used() == 1
-    assert not await backend.store.finish(
-        replies[0].id, completed(MessageStatus.FAILED), give_back=unit
+    assert Finish.ENDED is await finish(
+        backend, replies[0].id, completed(MessageStatus.FAILED), give_back=unit
     )
     assert await used() == 1
     for reply in (replies[1], took_nothing):
-        assert await backend.store.finish(reply.id, completed(MessageStatus.FAILED), give_back=unit)
+        assert Finish.STORED is await finish(
+            backend, reply.id, completed(MessageStatus.FAILED), give_back=unit
+        )
     assert await used() == 0
 
 
@@ -374,10 +388,12 @@ async def test_a_reply_no_longer_processing_is_not_finished_and_nothing_changes(
     before = [await stored(backend, queued.id), await stored(backend, cancelled.id)]
     unit = QuotaUnit(user_id=room.user_id, day=DAY)
 
-    for reply_id in (queued.id, cancelled.id, MessageId(uuid4())):
-        assert not await backend.store.finish(
-            reply_id, completed(MessageStatus.FAILED), give_back=unit
-        )
+    refusals = [
+        await finish(backend, reply_id, completed(MessageStatus.FAILED), give_back=unit)
+        for reply_id in (queued.id, cancelled.id, MessageId(uuid4()))
+    ]
+
+    assert refusals == [Finish.TAKEN_OVER, Finish.ENDED, Finish.ENDED], "queued: for a claim"
 
     assert [await stored(backend, queued.id), await stored(backend, cancelled.id)] == before
     async with backend.uow() as uow:
@@ -391,9 +407,9 @@ async def test_a_released_reply_is_queued_again_and_any_other_is_left_alone(
     question, reply = await given_question(backend, room, T0)
     await claim(backend, reply.id)
 
-    await backend.store.release(reply.id)
+    await backend.store.release(reply.id, attempt=1)
     for other in (question.id, reply.id, MessageId(uuid4())):
-        await backend.store.release(other)
+        await backend.store.release(other, attempt=1)
 
     assert await stored(backend, reply.id) == replace(reply, attempts=1)
     assert await stored(backend, question.id) == question
@@ -426,7 +442,9 @@ async def test_a_reply_finished_without_usage_stores_none_the_same_way_everywher
     _, reply = await given_question(backend, room, T0)
     await claim(backend, reply.id)
 
-    assert await backend.store.finish(reply.id, replace(completed(), usage=None), give_back=None)
+    assert Finish.STORED is await finish(
+        backend, reply.id, replace(completed(), usage=None), give_back=None
+    )
 
     assert (await stored(backend, reply.id)).usage is None
     if storage.engine is not None:
@@ -497,7 +515,7 @@ async def test_a_reply_being_written_is_cancelled_only_when_the_stop_says_so(
         None,
     )
     assert await used_units(backend, room) == 0
-    assert not await backend.store.finish(reply.id, completed(), give_back=None)
+    assert Finish.ENDED is await finish(backend, reply.id, completed(), give_back=None)
     assert (await stored(backend, reply.id)).status is MessageStatus.CANCELLED
 
 
@@ -507,7 +525,7 @@ async def test_cancel_leaves_final_replies_questions_and_unknown_ids_alone(
     room = await given_room(backend.uow)
     question, reply = await given_question(backend, room, T0)
     await claim(backend, reply.id)
-    assert await backend.store.finish(reply.id, completed(), give_back=None)
+    assert Finish.STORED is await finish(backend, reply.id, completed(), give_back=None)
     before = [await stored(backend, reply.id), await stored(backend, question.id)]
 
     for target in (reply.id, question.id, MessageId(uuid4())):
@@ -549,8 +567,61 @@ async def test_only_the_claim_holding_a_reply_renews_its_lease(backend: Backend)
     assert (await stored(backend, reply.id)).lease_expires_at == later + timedelta(
         seconds=1
     ) + LEASE
-    assert await backend.store.finish(reply.id, completed(), give_back=None)
+    assert Finish.STORED is await finish(
+        backend, reply.id, completed(), attempt=second.attempt, give_back=None
+    )
     assert not await backend.store.renew(reply.id, attempt=second.attempt, lease_until=later)
     _, queued = await given_question(backend, room, T0 + timedelta(seconds=1))
     assert not await backend.store.renew(queued.id, attempt=0, lease_until=later)
     assert (await stored(backend, queued.id)).lease_expires_at is None
+
+
+async def test_a_worker_finishing_after_another_took_its_reply_over_changes_nothing(
+    backend: Backend,
+) -> None:
+    """The first worker froze past its lease and the reply was claimed again: its finish
+    (and its unit given back) must not land over the second claim, whose finish does."""
+    room = await given_room(backend.uow)
+    _, reply = await given_question(backend, room, T0)
+    now = T0 + timedelta(hours=1)
+    first = await claim(backend, reply.id, now=now)
+    second = await claim(backend, reply.id, now=now + LEASE + timedelta(seconds=1))
+    assert first is not None
+    assert second is not None
+    taken_over = await stored(backend, reply.id)
+    unit = QuotaUnit(user_id=room.user_id, day=DAY)
+
+    refused = await finish(
+        backend, reply.id, completed(MessageStatus.FAILED), attempt=first.attempt, give_back=unit
+    )
+
+    assert refused is Finish.TAKEN_OVER
+    assert await stored(backend, reply.id) == taken_over
+    assert await used_units(backend, room) == 1
+    assert Finish.STORED is await finish(
+        backend, reply.id, completed(content="The second's."), attempt=second.attempt,
+        give_back=None,
+    )  # fmt: skip
+    assert (await stored(backend, reply.id)).content == "The second's."
+    assert Finish.ENDED is await finish(
+        backend, reply.id, completed(), attempt=first.attempt, give_back=None
+    )
+
+
+async def test_a_worker_handing_back_a_reply_another_took_over_changes_nothing(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend.uow)
+    _, reply = await given_question(backend, room, T0)
+    now = T0 + timedelta(hours=1)
+    first = await claim(backend, reply.id, now=now)
+    second = await claim(backend, reply.id, now=now + LEASE + timedelta(seconds=1))
+    assert first is not None
+    assert second is not None
+    taken_over = await stored(backend, reply.id)
+
+    await backend.store.release(reply.id, attempt=first.attempt)
+
+    assert await stored(backend, reply.id) == taken_over
+    await backend.store.release(reply.id, attempt=second.attempt)
+    assert (await stored(backend, reply.id)).status is MessageStatus.QUEUED

@@ -33,7 +33,7 @@ from gemini_clone.domain.ids import (
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
-from gemini_clone.ports.replies import QuotaUnit, ReplyResult
+from gemini_clone.ports.replies import Finish, QuotaUnit, ReplyResult
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -305,18 +305,79 @@ async def test_the_latest_challenge_is_the_newest_of_its_purpose(
         assert await uow.otps.latest(UserId(uuid4()), OtpPurpose.LOGIN) is None
 
 
-async def test_a_challenge_update_stores_attempts_and_use(new_uow: UnitOfWorkFactory) -> None:
-    user = await given_user(new_uow)
+async def given_challenge(new_uow: UnitOfWorkFactory, user: User) -> OtpChallenge:
     challenge = make_challenge(user, OtpPurpose.LOGIN, at(0))
     async with new_uow() as uow:
         await uow.otps.add(challenge)
         await uow.commit()
-    used = challenge.with_failed_attempt().with_failed_attempt().used(at(30))
+    return challenge
+
+
+async def count_wrong_try(
+    new_uow: UnitOfWorkFactory, challenge: OtpChallenge, now: datetime
+) -> int | None:
     async with new_uow() as uow:
-        await uow.otps.update(used)
+        tries = await uow.otps.count_wrong_try(challenge.id, now)
         await uow.commit()
+    return tries
+
+
+async def use(new_uow: UnitOfWorkFactory, challenge: OtpChallenge, now: datetime) -> bool:
     async with new_uow() as uow:
-        assert await uow.otps.latest(user.id, OtpPurpose.LOGIN) == used
+        used = await uow.otps.use(challenge.id, now)
+        await uow.commit()
+    return used
+
+
+async def test_wrong_tries_are_counted_until_the_fifth_burns_the_code(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    challenge = await given_challenge(new_uow, await given_user(new_uow))
+
+    counted = [await count_wrong_try(new_uow, challenge, at(10)) for _ in range(6)]
+
+    assert counted == [1, 2, 3, 4, 5, None]
+    assert await use(new_uow, challenge, at(20)) is False
+    async with new_uow() as uow:
+        stored = await uow.otps.latest(challenge.user_id, OtpPurpose.LOGIN)
+    assert stored == replace(challenge, attempts=5)
+
+
+async def test_a_code_is_used_once_and_then_takes_no_tries(new_uow: UnitOfWorkFactory) -> None:
+    challenge = await given_challenge(new_uow, await given_user(new_uow))
+    await count_wrong_try(new_uow, challenge, at(10))
+
+    assert await use(new_uow, challenge, at(30)) is True
+    assert await use(new_uow, challenge, at(31)) is False
+    assert await count_wrong_try(new_uow, challenge, at(32)) is None
+    async with new_uow() as uow:
+        stored = await uow.otps.latest(challenge.user_id, OtpPurpose.LOGIN)
+    assert stored == replace(challenge, attempts=1, used_at=at(30))
+
+
+async def test_an_expired_code_takes_no_tries_and_no_use(new_uow: UnitOfWorkFactory) -> None:
+    challenge = await given_challenge(new_uow, await given_user(new_uow))
+
+    assert await count_wrong_try(new_uow, challenge, challenge.expires_at) is None
+    assert await use(new_uow, challenge, challenge.expires_at) is False
+    assert await use(new_uow, challenge, challenge.expires_at - timedelta(seconds=1)) is True
+
+
+async def test_tries_and_use_sent_at_once_are_counted_exactly(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    user = await given_user(new_uow)
+    guessed = await given_challenge(new_uow, user)
+    used = make_challenge(user, OtpPurpose.PASSWORD_RESET, at(0))
+    async with new_uow() as uow:
+        await uow.otps.add(used)
+        await uow.commit()
+
+    tries = await asyncio.gather(*(count_wrong_try(new_uow, guessed, at(10)) for _ in range(20)))
+    uses = await asyncio.gather(*(use(new_uow, used, at(10)) for _ in range(10)))
+
+    assert sorted(count for count in tries if count is not None) == [1, 2, 3, 4, 5]
+    assert uses.count(True) == 1
 
 
 # Refresh tokens -----------------------------------------------------------------------
@@ -628,13 +689,31 @@ async def test_cancelling_a_room_cancels_its_queued_and_processing_replies(
     elsewhere = make_reply(other_room)
     await given_messages(new_uow, queued, processing, question, done, elsewhere)
     async with new_uow() as uow:
-        assert await uow.messages.cancel_pending(room.id, at(9)) == 2
+        cancelled = await uow.messages.cancel_pending(room.id, at(9))
+        assert sorted(cancelled) == sorted([queued.id, processing.id])
         await uow.commit()
     for reply in (queued, processing):
         stored = await read_message(new_uow, reply.id)
         assert (stored.status, stored.completed_at) == (MessageStatus.CANCELLED, at(9))
     for untouched in (question, done, elsewhere):
         assert await read_message(new_uow, untouched.id) == untouched
+
+
+async def test_a_rooms_latest_question_is_its_newest_user_message_ties_by_id(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner = await given_user(new_uow)
+    room, other_room, empty = [await given_room(new_uow, owner) for _ in range(3)]
+    older = make_message(room, created_at=at(1))
+    tie_low = make_message(room, created_at=at(2), message_id=UUID(int=1))
+    tie_high = make_message(room, created_at=at(2), message_id=UUID(int=2))
+    newer_reply = make_reply(room, created_at=at(3))
+    elsewhere = make_message(other_room, created_at=at(4))
+    await given_messages(new_uow, tie_high, older, newer_reply, tie_low, elsewhere)
+
+    async with new_uow() as uow:
+        assert await uow.messages.latest_question(room.id) == tie_high
+        assert await uow.messages.latest_question(empty.id) is None
 
 
 async def test_stale_replies_are_old_queued_or_lease_expired_oldest_first(
@@ -768,7 +847,8 @@ async def test_a_days_usage_lists_users_with_a_count_highest_first_ties_by_id(
         completed_at=at(2),
     )
     unit = QuotaUnit(user_id=given_back.id, day=DAY)
-    assert await storage.replies.finish(failed.id, failure, give_back=unit)
+    finished = await storage.replies.finish(failed.id, failure, attempt=1, give_back=unit)
+    assert finished is Finish.STORED
     await given_used(storage, other_day_only, DAY + timedelta(days=1), 1)
     await given_used(storage, busiest, DAY - timedelta(days=1), 1)
     async with new_uow() as uow:

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+import sqlalchemy.ext.asyncio
+from packaging.requirements import Requirement
+
+from gemini_clone.entrypoints.lean_imports import (
+    ASYNC_EXTENSION_LAZY_NAMES,
+    ASYNC_EXTENSION_NAMES,
+)
+
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+OLDER_MINOR = "2.0.54"
+"""A SQLAlchemy whose `ext/asyncio/__init__.py` differs (it has no concurrency shim to
+start): the lean loader would break every process on it."""
+NEXT_MINOR = "2.2.0"
 
 PROGRAM = """
 import json, sys
@@ -70,3 +88,55 @@ def test_the_lean_async_extension_answers_every_name_of_sqlalchemys_own() -> Non
     assert real["orm_before_sessions"] is True
     assert lean["orm_before_sessions"] is False
     assert lean["names"] == real["names"]
+
+
+EXTENSION_STARTS_ITS_SHIM = """
+from ...util import concurrency
+
+concurrency._concurrency_shim._initialize()
+del concurrency
+"""
+
+
+def test_the_lean_async_extension_runs_every_statement_of_the_installed_ones_init() -> None:
+    """`_AsyncExtensionLoader` is a copy of the installed SQLAlchemy's
+    `ext/asyncio/__init__.py`, minus the session imports it makes lazy: any other
+    statement an upgrade adds fails here, not in production."""
+    source = Path(sqlalchemy.ext.asyncio.__file__).read_text()
+    imported: dict[str, list[str]] = {}
+    others: list[str] = []
+    for statement in ast.parse(source).body:
+        if isinstance(statement, ast.ImportFrom) and statement.level == 1 and statement.module:
+            imported.setdefault(statement.module, []).extend(
+                alias.name for alias in statement.names
+            )
+        else:
+            others.append(ast.dump(statement))
+
+    assert {
+        module: tuple(names)
+        for module, names in imported.items()
+        if module in ASYNC_EXTENSION_NAMES
+    } == ASYNC_EXTENSION_NAMES
+    lazy = {
+        name: module
+        for module, names in imported.items()
+        for name in names
+        if module not in ASYNC_EXTENSION_NAMES
+    }
+    assert lazy == ASYNC_EXTENSION_LAZY_NAMES
+    assert others == [ast.dump(node) for node in ast.parse(EXTENSION_STARTS_ITS_SHIM).body]
+
+
+def test_sqlalchemy_is_pinned_to_the_minor_version_lean_imports_was_proven_on() -> None:
+    """The installed version is the one the tests above prove; another minor version is
+    taken by hand, after they pass on it."""
+    dependencies = tomllib.loads(PYPROJECT.read_text())["project"]["dependencies"]
+    (sqlalchemy_requirement,) = (
+        Requirement(text) for text in dependencies if Requirement(text).name == "sqlalchemy"
+    )
+    allowed = sqlalchemy_requirement.specifier
+
+    assert allowed.contains(metadata.version("sqlalchemy"))
+    assert not allowed.contains(OLDER_MINOR)
+    assert not allowed.contains(NEXT_MINOR)

@@ -66,6 +66,7 @@ def deployment(
             DATABASE_URL=postgres_url,
             REDIS_URL=redis_server.url,
             JWT_SECRET=secrets.token_urlsafe(48),
+            OTP_DELIVERY="response",
             BASIC_DAILY_LIMIT=str(DAILY_LIMIT),
             STRIPE_SECRET_KEY=SECRET_KEY,
             STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET,
@@ -107,12 +108,15 @@ def deployment(
 def sandbox_apis(
     postgres_url: str, redis_server: RedisServer, tmp_path: Path
 ) -> Iterator[list[Server]]:
-    """Two API processes with no Stripe key (so the sandbox checkout) and no worker."""
+    """Two API processes with the sandbox checkout (chosen: PostgreSQL and Redis are
+    configured) and no worker."""
     env = clean_environment(
         tmp_path,
         DATABASE_URL=postgres_url,
         REDIS_URL=redis_server.url,
         JWT_SECRET=secrets.token_urlsafe(48),
+        OTP_DELIVERY="response",
+        PAYMENTS="sandbox",
     )
     folder = tmp_path / "work"
     folder.mkdir()

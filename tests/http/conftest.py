@@ -1,6 +1,7 @@
 """The real app over HTTP (httpx's ASGI transport inside the app's lifespan), on SQLite and
 on PostgreSQL, with the embedded adapters otherwise: in-process jobs, cache and throttles,
-the offline model, codes in responses and the sandbox checkout."""
+the offline model, codes in responses and the sandbox checkout (chosen explicitly, as
+PostgreSQL requires)."""
 
 from __future__ import annotations
 
@@ -100,6 +101,9 @@ def environment(database_url: str, tmp_path: Path) -> dict[str, str]:
         "JWT_SECRET": JWT_SECRET,
         "DATA_DIR": str(tmp_path / "data"),
         "AUTH_RATE_LIMIT_PER_MINUTE": "100000",
+        # The open doors, chosen: on PostgreSQL they are off unless chosen (DESIGN.md §4).
+        "OTP_DELIVERY": "response",
+        "PAYMENTS": "sandbox",
     }
 
 

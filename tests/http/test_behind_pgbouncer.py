@@ -29,6 +29,8 @@ async def test_a_whole_session_of_many_users_works_behind_pgbouncer(
         "JWT_SECRET": JWT_SECRET,
         "DATA_DIR": str(tmp_path / "data"),
         "AUTH_RATE_LIMIT_PER_MINUTE": "100000",
+        "OTP_DELIVERY": "response",
+        "PAYMENTS": "sandbox",
     }
     async with running(environment) as api:
         assert isinstance(api.container.message_posting(), PostgresPosting)

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from pathlib import Path
 
@@ -181,6 +183,7 @@ async def test_stripe_webhook_checks_the_signature_and_applies_the_event(
 ) -> None:
     stripe = {
         **environment,
+        "PAYMENTS": "stripe",
         "STRIPE_SECRET_KEY": "sk_test_made_up",
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "STRIPE_PRO_PRICE_ID": "price_made_up",
@@ -231,3 +234,45 @@ async def test_stripe_webhook_checks_the_signature_and_applies_the_event(
 
         no_sandbox = await api.client.get("/sandbox/checkout/cs_sandbox_x")
         assert_problem(no_sandbox, 404, "not_found")
+
+
+def inline_styles_and_scripts(html: str) -> tuple[list[str], bool, bool]:
+    """The page's `<style>` texts, whether it has any script, and any `style=` attribute."""
+    styles = re.findall(r"<style>(.*?)</style>", html, flags=re.S)
+    has_script = "<script" in html.lower() or re.search(r"\son\w+=", html) is not None
+    return styles, has_script, re.search(r"\sstyle=", html) is not None
+
+
+def sha256_source(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+async def test_sandbox_pages_carry_a_strict_content_security_policy(api: Api) -> None:
+    session = await api.login(number(5))
+    checkout_url = (await api.client.post("/subscribe/pro", headers=session.headers)).json()[
+        "checkout_url"
+    ]
+
+    page = await api.client.get(checkout_url)
+    paid = await api.client.post(f"{checkout_url}/pay")
+
+    for response in (page, paid):
+        assert response.status_code == 200
+        policy = dict(
+            directive.strip().split(" ", 1)
+            for directive in response.headers["content-security-policy"].split(";")
+        )
+        assert policy["default-src"] == "'none'"
+        assert policy["form-action"] == "'self'"
+        assert policy["frame-ancestors"] == "'none'"
+        assert policy["base-uri"] == "'none'"
+        assert "script-src" not in policy, "no script: default-src 'none' forbids it"
+        assert "unsafe" not in response.headers["content-security-policy"]
+        styles, has_script, has_style_attribute = inline_styles_and_scripts(response.text)
+        assert not has_script
+        assert not has_style_attribute, "style attributes would need 'unsafe-hashes'"
+        assert styles
+        for style in styles:
+            assert sha256_source(style) in policy["style-src"].split()
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"

@@ -327,6 +327,7 @@ async def test_webhook_events_are_counted_by_type_and_outcome_and_keys_stay_out_
     buffer = capture_logs()
     stripe = {
         **environment,
+        "PAYMENTS": "stripe",
         "STRIPE_SECRET_KEY": STRIPE_SECRET_KEY,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "STRIPE_PRO_PRICE_ID": "price_made_up",

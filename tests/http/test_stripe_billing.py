@@ -62,6 +62,7 @@ def environment(environment: dict[str, str], stand_in: StripeStandIn) -> dict[st
     """The HTTP tests' settings with Stripe configured against the stand-in."""
     return {
         **environment,
+        "PAYMENTS": "stripe",
         "STRIPE_SECRET_KEY": SECRET_KEY,
         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "STRIPE_PRO_PRICE_ID": PRO_PRICE,

@@ -57,13 +57,13 @@ from gemini_clone.application.messaging.generate_reply import (
     ReplyOutcome,
     ReplySettings,
 )
+from gemini_clone.application.messaging.new_version import EditQuestion, RegenerateReply
+from gemini_clone.application.messaging.paid_exchange import StoredExchange
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
-from gemini_clone.application.messaging.retry import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.send_message import (
     SendMessage,
     SendMessageInput,
-    SendMessageOutput,
 )
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.domain.chatrooms import Chatroom
@@ -174,7 +174,7 @@ class World:
 
     async def post(
         self, user: User, chatroom: Chatroom, content: str = "Hi!", request_id: str | None = None
-    ) -> SendMessageOutput:
+    ) -> StoredExchange:
         return await self.send_message.execute(
             SendMessageInput(
                 user_id=user.id, chatroom_id=chatroom.id, content=content, request_id=request_id
@@ -252,11 +252,11 @@ def build_world(
     title_model.answer("Monads explained")
     posting = InMemoryPosting(store)
     pieces = InMemoryReplyPieces()
-    stop_reply = StopReply(
-        GetMessage(uow_factory), InMemoryReplyStore(store), InMemoryReplyStops(), pieces, clock,
-        sleep=sleep,
-    )  # fmt: skip
+    stops = InMemoryReplyStops()
     title_chatroom = TitleChatroom(uow_factory, title_model, cache, clock, "title-model")
+    stop_reply = StopReply(
+        GetMessage(uow_factory), InMemoryReplyStore(store), stops, pieces, clock, sleep=sleep
+    )
 
     hasher = KeyedHasher("unit-test-secret")
     sessions = SessionIssuer(tokens, hasher, ids)
@@ -309,7 +309,7 @@ def build_world(
         list_models=ListModels(uow_factory, models),
         title_model=title_model,
         title_chatroom=title_chatroom,
-        delete_chatroom=DeleteChatroom(uow_factory, cache, clock),
+        delete_chatroom=DeleteChatroom(uow_factory, cache, clock, pieces),
         send_message=SendMessage(posting, jobs, cache, plans, clock, ids),
         regenerate_reply=RegenerateReply(
             uow_factory, posting, stop_reply, pieces, jobs, cache, plans, clock, ids

@@ -13,7 +13,7 @@ from gemini_clone.domain.messages import TokenUsage
 from gemini_clone.domain.subscriptions import PaymentEvent
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     GenerationRequest,
     LanguageModel,
 )
@@ -25,10 +25,10 @@ DEFAULT_USAGE = TokenUsage(prompt_tokens=10, output_tokens=3, thoughts_tokens=0,
 
 
 class ScriptedLanguageModel(LanguageModel):
-    """Streams the chunks it is given, or raises the error it is given.
+    """Streams the pieces it is given, or raises the error it is given.
 
     - Every call is recorded in `requests` (so tests count model calls).
-    - `during` runs after the first chunk was produced and before the rest: the place to
+    - `during` runs after the first piece was produced and before the rest: the place to
       delete a chatroom, run a second worker or move the clock "mid-generation".
     """
 
@@ -36,9 +36,9 @@ class ScriptedLanguageModel(LanguageModel):
 
     def __init__(self) -> None:
         self.requests: list[GenerationRequest] = []
-        self.chunks: list[GenerationChunk] = [
-            GenerationChunk(text="Hello"),
-            GenerationChunk(
+        self.pieces: list[GenerationPiece] = [
+            GenerationPiece(text="Hello"),
+            GenerationPiece(
                 text=" there.", finish_reason="stop", usage=DEFAULT_USAGE, model="scripted-1"
             ),
         ]
@@ -56,9 +56,9 @@ class ScriptedLanguageModel(LanguageModel):
     ) -> None:
         """Answer with these text pieces; the last carries the reasons, usage and model."""
         pieces = list(texts) or [""]
-        self.chunks = [GenerationChunk(text=text) for text in pieces[:-1]]
-        self.chunks.append(
-            GenerationChunk(
+        self.pieces = [GenerationPiece(text=text) for text in pieces[:-1]]
+        self.pieces.append(
+            GenerationPiece(
                 text=pieces[-1],
                 finish_reason=finish_reason,
                 block_reason=block_reason,
@@ -72,12 +72,12 @@ class ScriptedLanguageModel(LanguageModel):
         self.error = error
         self.error_after_chunks = after_chunks
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationPiece]:
         self.requests.append(request)
-        for index, chunk in enumerate(self.chunks):
+        for index, piece in enumerate(self.pieces):
             if self.error is not None and index == self.error_after_chunks:
                 raise self.error
-            yield chunk
+            yield piece
             if index == 0 and self.during is not None:
                 await self.during()
         if self.error is not None:

@@ -50,7 +50,7 @@ from gemini_clone.domain.quota import (
 )
 from gemini_clone.domain.subscriptions import Subscription, Tier, tier_for_status
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken
-from gemini_clone.ports.language_model import GenerationChunk, collect
+from gemini_clone.ports.language_model import GenerationPiece, collect
 
 NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
 USER = UserId(UUID(int=1))
@@ -148,6 +148,18 @@ def test_five_failed_attempts_burn_a_code() -> None:
 
     assert code.with_failed_attempt().is_burnt
     assert code.attempts == 4
+
+
+def test_a_code_is_open_until_used_burnt_or_expired() -> None:
+    code = challenge()
+    burnt = code
+    for _ in range(5):
+        burnt = burnt.with_failed_attempt()
+
+    assert code.is_open(NOW)
+    assert not code.used(NOW).is_open(NOW)
+    assert not burnt.is_open(NOW)
+    assert not code.is_open(NOW + timedelta(minutes=5))
 
 
 def test_a_used_code_records_when() -> None:
@@ -374,7 +386,7 @@ def test_new_messages_count_in_a_room_and_its_last_time_only_moves_forward() -> 
     assert (earlier.message_count, earlier.last_message_at) == (3, NOW + timedelta(minutes=5))
 
 
-async def chunks(*items: GenerationChunk) -> AsyncIterator[GenerationChunk]:
+async def pieces(*items: GenerationPiece) -> AsyncIterator[GenerationPiece]:
     for item in items:
         yield item
 
@@ -384,10 +396,10 @@ async def test_collect_joins_text_and_keeps_the_last_reasons_usage_and_model() -
     last = TokenUsage(prompt_tokens=5, output_tokens=4, total_tokens=9)
 
     result = await collect(
-        chunks(
-            GenerationChunk(text="Hel", usage=first, model="m-1"),
-            GenerationChunk(text="lo"),
-            GenerationChunk(text="!", finish_reason="stop", usage=last),
+        pieces(
+            GenerationPiece(text="Hel", usage=first, model="m-1"),
+            GenerationPiece(text="lo"),
+            GenerationPiece(text="!", finish_reason="stop", usage=last),
         )
     )
 
@@ -399,7 +411,7 @@ async def test_collect_joins_text_and_keeps_the_last_reasons_usage_and_model() -
 
 
 async def test_collect_reports_a_block_reason() -> None:
-    result = await collect(chunks(GenerationChunk(block_reason="SAFETY", finish_reason="safety")))
+    result = await collect(pieces(GenerationPiece(block_reason="SAFETY", finish_reason="safety")))
 
     assert result.is_blocked
     assert result.block_reason == "SAFETY"

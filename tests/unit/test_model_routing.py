@@ -10,7 +10,7 @@ from gemini_clone.application.messaging.model_routing import RoutedLanguageModel
 from gemini_clone.domain.messages import Role, TokenUsage
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     GenerationRequest,
     LanguageModel,
     ModelConfigurationError,
@@ -43,9 +43,9 @@ class Provider(LanguageModel):
     async def aclose(self) -> None:
         self.closed = True
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationPiece]:
         self.requests.append(request)
-        yield GenerationChunk(text=self.name, finish_reason="stop", model=request.model)
+        yield GenerationPiece(text=self.name, finish_reason="stop", model=request.model)
 
 
 def routed() -> tuple[RoutedLanguageModel, Provider, Provider]:
@@ -154,14 +154,14 @@ async def test_closing_the_router_closes_every_provider() -> None:
 
 
 async def test_collect_keeps_only_what_came_after_the_last_restart() -> None:
-    async def chunks() -> AsyncIterator[GenerationChunk]:
-        yield GenerationChunk(text="The cap")
-        yield GenerationChunk(restart=True)
-        yield GenerationChunk(text="The capital ")
-        yield GenerationChunk(text="is Paris.")
-        yield GenerationChunk(finish_reason="stop", usage=TokenUsage(output_tokens=5), model="m")
+    async def pieces() -> AsyncIterator[GenerationPiece]:
+        yield GenerationPiece(text="The cap")
+        yield GenerationPiece(restart=True)
+        yield GenerationPiece(text="The capital ")
+        yield GenerationPiece(text="is Paris.")
+        yield GenerationPiece(finish_reason="stop", usage=TokenUsage(output_tokens=5), model="m")
 
-    result = await collect(chunks())
+    result = await collect(pieces())
 
     assert (result.text, result.finish_reason, result.usage, result.model) == (
         "The capital is Paris.",

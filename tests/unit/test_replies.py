@@ -17,7 +17,7 @@ from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsag
 from gemini_clone.domain.quota import Plans
 from gemini_clone.domain.users import User
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     ModelConfigurationError,
     ModelUnavailable,
     Turn,
@@ -83,10 +83,10 @@ async def test_token_usage_comes_from_the_last_chunk_not_a_sum(
 ) -> None:
     early = TokenUsage(prompt_tokens=10, output_tokens=1, total_tokens=11)
     last = TokenUsage(prompt_tokens=10, output_tokens=3, total_tokens=13)
-    world.model.chunks = [
-        GenerationChunk(text="a", usage=early),
-        GenerationChunk(text="b", usage=early),
-        GenerationChunk(text="c", usage=last, finish_reason="stop"),
+    world.model.pieces = [
+        GenerationPiece(text="a", usage=early),
+        GenerationPiece(text="b", usage=early),
+        GenerationPiece(text="c", usage=last, finish_reason="stop"),
     ]
     reply = await post_and_take(world, alice, room)
 
@@ -332,7 +332,7 @@ async def test_a_reply_cancelled_mid_generation_stays_cancelled(
 
     async def cancel() -> None:
         async with world.uow() as uow:
-            assert await uow.messages.cancel_pending(room.id, world.clock.now()) == 1
+            assert await uow.messages.cancel_pending(room.id, world.clock.now()) == [reply.id]
             await uow.commit()
 
     world.model.during = cancel

@@ -15,6 +15,7 @@ from tests.unit.fakes import ClockSleep
 from gemini_clone.adapters.memory.replies import InMemoryReplyStore
 from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
 from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
+from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
     ReplyOutcome,
@@ -33,7 +34,8 @@ from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import Message, MessageStatus
 from gemini_clone.domain.users import User
-from gemini_clone.ports.language_model import GenerationChunk
+from gemini_clone.ports.language_model import GenerationPiece, ModelUnavailable
+from gemini_clone.ports.replies import ClaimedReply, Finish, ReplyResult
 from gemini_clone.ports.reply_pieces import Piece, PieceKind
 
 
@@ -63,6 +65,7 @@ class Streaming:
         self.stream = StreamReply(
             world.get_message, self.pieces, keep_alive_seconds=keep_alive_seconds
         )
+        self.delete_chatroom = DeleteChatroom(world.uow, world.cache, world.clock, self.pieces)
         self.stop = StopReply(
             world.get_message,
             self.store,
@@ -119,8 +122,8 @@ async def test_a_model_starting_over_publishes_restart_and_keeps_the_second_answ
     world: World, streaming: Streaming, alice: User, room: Chatroom
 ) -> None:
     world.model.answer("Hel", "lo again")
-    world.model.chunks.insert(1, GenerationChunk(restart=True))
-    world.model.chunks.insert(2, GenerationChunk(text="Hel"))
+    world.model.pieces.insert(1, GenerationPiece(restart=True))
+    world.model.pieces.insert(2, GenerationPiece(text="Hel"))
     reply = await streaming.queued_reply(alice, room)
 
     assert await streaming.generate.execute(reply.id) is ReplyOutcome.COMPLETED
@@ -446,3 +449,86 @@ async def test_a_generation_whose_reply_is_no_longer_its_own_stops(
     stored = await world.stored(reply.id)
     assert stored is not None
     assert stored.status is MessageStatus.CANCELLED
+
+
+async def test_a_worker_whose_reply_was_claimed_again_stores_nothing_and_leaves_the_stream(
+    world: World, streaming: Streaming, alice: User, room: Chatroom
+) -> None:
+    """A frozen worker (paused, GC) lost its lease and another worker claimed the reply:
+    when it wakes, its outcome, its unit give-back and its `done` would all land over the
+    successor's claim."""
+    world.model.answer("The first worker's text", " and more")
+    world.model.fail(ModelUnavailable("Gemini answered 503 five times."), after_chunks=1)
+    reply = await streaming.queued_reply(alice, room)
+    successor: list[ClaimedReply] = []
+
+    async def frozen_past_the_lease_then_claimed_again() -> None:
+        world.model.during = None
+        world.clock.advance(timedelta(minutes=3))
+        now = world.clock.now()
+        claimed = await streaming.store.claim(
+            reply.id, now=now, lease_until=now + timedelta(minutes=2), token_budget=1_000,
+            history_limit=10,
+        )  # fmt: skip
+        assert claimed is not None
+        successor.append(claimed)
+
+    world.model.during = frozen_past_the_lease_then_claimed_again
+
+    assert await streaming.generate.execute(reply.id) is ReplyOutcome.SKIPPED
+
+    held = await world.stored(reply.id)
+    assert held is not None
+    assert (held.status, held.attempts, held.content) == (MessageStatus.PROCESSING, 2, "")
+    assert await world.used_today(alice.id) == 1, "the failure's unit is the successor's to give"
+    assert PieceKind.DONE not in [piece.kind for piece in await streaming.published(reply.id)]
+    assert await streaming.store.finish(
+        reply.id,
+        ReplyResult(
+            status=MessageStatus.COMPLETED, content="The successor's answer.", model=None,
+            finish_reason="stop", usage=None, error=None, completed_at=world.clock.now(),
+        ),
+        attempt=successor[0].attempt,
+        give_back=None,
+    ) is Finish.STORED  # fmt: skip
+
+
+async def test_deleting_a_room_ends_the_streams_of_its_pending_replies(
+    world: World, streaming: Streaming, alice: User, room: Chatroom
+) -> None:
+    queued = await streaming.queued_reply(alice, room, "First")
+    world.clock.advance(timedelta(seconds=1))
+    being_written = await streaming.queued_reply(alice, room, "Second")
+    now = world.clock.now()
+    assert await streaming.store.claim(
+        being_written.id, now=now, lease_until=now + timedelta(minutes=2), token_budget=1_000,
+        history_limit=10,
+    )  # fmt: skip
+
+    await streaming.delete_chatroom.execute(alice.id, room.id)
+
+    for reply in (queued, being_written):
+        assert await streaming.published(reply.id) == [Piece(kind=PieceKind.DONE)]
+
+
+async def test_a_worker_whose_reply_ended_without_it_still_ends_its_stream(
+    world: World, streaming: Streaming, alice: User, room: Chatroom
+) -> None:
+    """Cancelled by a stop whose request the worker missed: nobody else will end it."""
+    world.model.answer("Some", " text")
+    reply = await streaming.queued_reply(alice, room)
+
+    async def cancelled_by_a_stop_it_missed() -> None:
+        assert await streaming.store.cancel(
+            reply.id, cancelled_at=world.clock.now(), being_written=True
+        )
+
+    world.model.during = cancelled_by_a_stop_it_missed
+
+    assert await streaming.generate.execute(reply.id) is ReplyOutcome.SKIPPED
+
+    assert [piece.kind for piece in await streaming.published(reply.id)] == [
+        PieceKind.DELTA,
+        PieceKind.DELTA,
+        PieceKind.DONE,
+    ]

@@ -65,6 +65,7 @@ async def _deployed(
         **database,
         "REDIS_URL": redis_server.url,
         "JWT_SECRET": JWT_SECRET,
+        "OTP_DELIVERY": "response",
         "BASIC_DAILY_LIMIT": "",
         "LOG_LEVEL": "INFO",
     }

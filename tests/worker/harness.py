@@ -28,7 +28,8 @@ from tests.redis_server import CHILD_SETUP, RedisServer
 from gemini_clone.adapters.taskiq.names import CONSUMER_GROUP, REPLY_STREAM
 from gemini_clone.application.auth.signup import SignUpInput
 from gemini_clone.application.chatrooms.create import CreateChatroomInput
-from gemini_clone.application.messaging.send_message import SendMessageInput, SendMessageOutput
+from gemini_clone.application.messaging.paid_exchange import StoredExchange
+from gemini_clone.application.messaging.send_message import SendMessageInput
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message
 from gemini_clone.entrypoints.container import Container
@@ -124,7 +125,7 @@ class Deployment:
 
     async def post(
         self, user_id: UserId, chatroom_id: ChatroomId, content: str, request_id: str | None = None
-    ) -> SendMessageOutput:
+    ) -> StoredExchange:
         return await self.app.send_message().execute(
             SendMessageInput(
                 user_id=user_id, chatroom_id=chatroom_id, content=content, request_id=request_id

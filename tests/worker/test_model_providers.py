@@ -31,7 +31,7 @@ OLLAMA_TEXT = "The capital of France is Paris."
 @dataclass
 class StandIn:
     """An HTTP/1.1 server on localhost that streams one recording to every POST, in
-    chunked encoding, one event per chunk. The first `drop` requests get only the first
+    chunked encoding, one event per piece. The first `drop` requests get only the first
     `keep` events before the connection is closed in the middle of the body."""
 
     recording: Path

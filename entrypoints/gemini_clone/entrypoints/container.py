@@ -11,7 +11,11 @@ Each port's adapter is chosen by its own setting, so any mix works:
 | stop requests   |                               | pub/sub for stops)                  |
 | language model  | offline model                 | GEMINI_API_KEY and/or OPENAI_BASE_URL |
 | payments        | sandbox checkout              | STRIPE_SECRET_KEY (+ webhook, price)|
-| OTP delivery    | in the response               | OTP_DELIVERY=log                    |
+|                 |                               | or PAYMENTS=sandbox; else none (503)|
+| OTP delivery    | in the response               | logged, or OTP_DELIVERY=response    |
+
+The two open doors (codes in responses, the sandbox) are defaults in embedded mode only;
+chosen outside it, each is logged as a warning when the container is built.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from gemini_clone.adapters.redis import (
     RedisThrottle,
     create_redis_client,
 )
-from gemini_clone.adapters.sandbox import SandboxPaymentGateway
+from gemini_clone.adapters.sandbox import NotConfiguredPaymentGateway, SandboxPaymentGateway
 from gemini_clone.adapters.security import (
     Argon2PasswordHasher,
     LoggingOtpSender,
@@ -81,9 +85,9 @@ from gemini_clone.application.chatrooms.titles import TitleChatroom
 from gemini_clone.application.chatrooms.update import UpdateChatroom
 from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
+from gemini_clone.application.messaging.new_version import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
-from gemini_clone.application.messaging.retry import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.send_message import SendMessage
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.application.messaging.streaming import StreamReply
@@ -107,6 +111,14 @@ if TYPE_CHECKING:
     from taskiq import AsyncBroker
 
 logger = logging.getLogger("gemini_clone.container")
+
+
+OPEN_DOOR_RISKS = {
+    "OTP_DELIVERY=response": "login codes are in the API's answers; anyone can log in as "
+    "any number (set OTP_DELIVERY=log or plug in a sender for real users)",
+    "PAYMENTS=sandbox": "the sandbox checkout grants Pro without payment (configure "
+    "Stripe for real users)",
+}
 
 
 class ConfigurationError(ValueError):
@@ -215,8 +227,8 @@ def make_model_access(settings: Settings, catalogue: ModelCatalogue) -> ModelAcc
 
 
 def uses_sandbox(settings: Settings) -> bool:
-    """No Stripe key: the app serves the sandbox checkout itself."""
-    return not settings.stripe_secret_key
+    """The app serves the sandbox checkout itself (and mounts its routes)."""
+    return settings.payments_in_use == "sandbox"
 
 
 def make_sandbox(
@@ -239,6 +251,8 @@ def make_payment_gateway(
 ) -> PaymentGateway:
     if sandbox is not None:
         return sandbox
+    if settings.payments_in_use == "none":
+        return NotConfiguredPaymentGateway()
     assert settings.stripe_secret_key is not None
     if not settings.stripe_webhook_secret or not settings.stripe_pro_price_id:
         raise ConfigurationError(
@@ -259,7 +273,7 @@ def make_payment_gateway(
 
 
 def make_otp_sender(settings: Settings) -> OtpSender:
-    return LoggingOtpSender() if settings.otp_delivery == "log" else NullOtpSender()
+    return LoggingOtpSender() if settings.otp_delivery_in_use == "log" else NullOtpSender()
 
 
 def make_plans(settings: Settings) -> Plans:
@@ -329,7 +343,7 @@ class Container(containers.DeclarativeContainer):
             reveal_in_response=delivery == "response",
         ),
         uow, mobile_numbers, otp_sender, throttle, keyed_hasher, clock, ids,
-        settings.provided.otp_delivery,
+        settings.provided.otp_delivery_in_use,
     )  # fmt: skip
     otp_checker = providers.Singleton(OtpChecker, mobile_numbers, keyed_hasher, clock)
 
@@ -356,7 +370,7 @@ class Container(containers.DeclarativeContainer):
     title_chatroom = providers.Singleton(
         TitleChatroom, uow, language_model, cache, clock, settings.provided.title_model
     )
-    delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock)
+    delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock, reply_pieces)
 
     message_posting = providers.Singleton(make_message_posting, engine)
     send_message = providers.Singleton(
@@ -414,7 +428,14 @@ class Container(containers.DeclarativeContainer):
 
 
 def build_container(settings: Settings) -> Container:
+    warn_of_open_doors(settings)
     return Container(settings=settings)
+
+
+def warn_of_open_doors(settings: Settings) -> None:
+    """Outside embedded mode, name each open door chosen: every process's log says so."""
+    for door in settings.open_doors:
+        logger.warning("%s outside embedded mode: %s", door, OPEN_DOOR_RISKS[door])
 
 
 __all__ = ["ConfigurationError", "Container", "UnitOfWorkFactory", "build_container"]

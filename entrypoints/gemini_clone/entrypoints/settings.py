@@ -4,10 +4,14 @@ Every field is read from the upper-case variable of its name (`database_url` fro
 `DATABASE_URL`). The environment wins over `.env`. Nothing configured means the embedded
 mode: SQLite in the working folder, in-process jobs, cache and throttles, the offline model,
 codes in responses, the sandbox checkout and a JWT secret generated into the data folder.
+The two open doors (codes in responses, the sandbox checkout) are defaults there only: once
+PostgreSQL or Redis is configured they must be chosen (`OTP_DELIVERY=response`,
+`PAYMENTS=sandbox`), and each choice is named in a warning at start (`open_doors`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Collection, Mapping
@@ -63,9 +67,16 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     jwt_secret: str | None = None
     access_token_ttl_seconds: AtLeastOne = 900
     refresh_token_ttl_days: AtLeastOne = 30
-    otp_delivery: Literal["response", "log"] = "response"
+    otp_delivery: Literal["response", "log"] | None = None
+    """`response` puts the code in the answer (the assignment's mocked OTP: anyone may log
+    in as any number), `log` only logs it. Unset: `response` in embedded mode, else `log`."""
     auth_rate_limit_per_minute: NotNegative = 120
     """0 turns the per-address throttle off."""
+    forwarded_allow_ips: str | None = None
+    """Comma-separated addresses or networks of the proxies in front (`10.0.0.5,10.1.0.0/16`):
+    from them only, the client's address is read from `X-Forwarded-For` or `Forwarded` (the
+    right-most hop that is not one of them). Unset: only the socket address counts. `serve`
+    hands the same list to uvicorn."""
 
     basic_daily_limit: NotNegative | None = 5
     pro_daily_limit: NotNegative | None = None
@@ -118,6 +129,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """How long a stopping worker lets running generations finish before it hands the rest
     back to the queue (keep it below the platform's kill timeout, Kubernetes' 30 s)."""
 
+    payments: Literal["stripe", "sandbox"] | None = None
+    """`stripe`, or `sandbox` (a checkout page of this app's own: Pro for free). Unset:
+    Stripe when STRIPE_SECRET_KEY is set, else the sandbox in embedded mode only; outside it
+    `/subscribe/pro` answers 503 `payments_not_configured`."""
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
     stripe_pro_price_id: str | None = None
@@ -139,7 +154,22 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         for name in HTTP_URL_FIELDS:
             value = getattr(self, name)
             if value is not None:
-                _check_url(name.upper(), value, {"http", "https"}, "https://host/...")
+                # Stripe's return URLs may start with `{base_url}`, filled in per request.
+                _check_url(
+                    name.upper(),
+                    value.replace("{base_url}", "https://base.example", 1)
+                    if value.startswith("{base_url}/")
+                    else value,
+                    {"http", "https"},
+                    "https://host/...",
+                )
+        if self.forwarded_allow_ips is not None:
+            _check_networks("FORWARDED_ALLOW_IPS", self.forwarded_allow_ips)
+        if self.payments == "stripe" and not self.stripe_secret_key:
+            raise ValueError(
+                "Invalid setting PAYMENTS: stripe needs STRIPE_SECRET_KEY (with "
+                "STRIPE_WEBHOOK_SECRET and STRIPE_PRO_PRICE_ID)."
+            )
 
     @property
     def gemini_model_ids(self) -> tuple[str, ...]:
@@ -154,6 +184,38 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def is_embedded(self) -> bool:
+        """SQLite and no Redis: one process on one machine, where the open doors are the
+        defaults."""
+        return self.is_sqlite and self.redis_url is None
+
+    @property
+    def otp_delivery_in_use(self) -> Literal["response", "log"]:
+        if self.otp_delivery is not None:
+            return self.otp_delivery
+        return "response" if self.is_embedded else "log"
+
+    @property
+    def payments_in_use(self) -> Literal["stripe", "sandbox", "none"]:
+        """`none`: no provider, so checkouts are refused (503 `payments_not_configured`)."""
+        if self.payments is not None:
+            return self.payments
+        if self.stripe_secret_key:
+            return "stripe"
+        return "sandbox" if self.is_embedded else "none"
+
+    @property
+    def open_doors(self) -> tuple[str, ...]:
+        """The open doors chosen outside embedded mode, as set: each is warned of at start."""
+        if self.is_embedded:
+            return ()
+        chosen = (
+            ("OTP_DELIVERY=response", self.otp_delivery_in_use == "response"),
+            ("PAYMENTS=sandbox", self.payments_in_use == "sandbox"),
+        )
+        return tuple(name for name, is_open in chosen if is_open)
 
     def masked(self) -> dict[str, object]:
         """Every setting, secrets shown only as set or not (for `gemini-clone config`)."""
@@ -259,6 +321,19 @@ def _check_database_url(url: str) -> None:
     _check_url(
         "DATABASE_URL", url, DATABASE_SCHEMES, "postgresql://user@host/db or sqlite:///file.db"
     )
+
+
+def _check_networks(name: str, listed: str) -> None:
+    """IP addresses and networks, comma-separated; never `*`, which would let any client
+    write its own address."""
+    for entry in (part.strip() for part in listed.split(",")):
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"Invalid setting {name}: {entry!r} is not an IP address or network; list "
+                "the proxies' addresses, such as 10.0.0.5,10.1.0.0/16."
+            ) from None
 
 
 def _check_url(name: str, url: str, schemes: Collection[str], example: str) -> None:

@@ -80,7 +80,7 @@ async def _hand_back(
     container: Container, reply_id: MessageId, request_id: str | None, *, requeue: bool
 ) -> None:
     try:
-        await container.reply_store().release(reply_id)
+        # `GenerateReply` put the reply back to queued (its claim's attempt is its own).
         if requeue:
             # Remembered as queued again: the sweeper then counts the reply's job from now,
             # and does not take the old one, run and acknowledged, for a spent job.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -108,24 +109,31 @@ class Message:
             self.status is MessageStatus.QUEUED or self.lease_ended(now)
         )
 
-    def superseded(self, now: datetime) -> Message:
-        """A pending reply replaced by a newer try at its question: cancelled."""
-        return replace(
-            self, status=MessageStatus.CANCELLED, completed_at=now, lease_expires_at=None
-        )
+    def cancelled(self, at: datetime) -> Message:
+        """A pending reply given up (stopped, superseded by a new version, its room
+        deleted): cancelled at `at`, with no lease. SQL twin: `rules.cancel_replies`."""
+        return replace(self, status=MessageStatus.CANCELLED, completed_at=at, lease_expires_at=None)
 
     def is_cancellable(self, *, being_written: bool) -> bool:
         """A reply a stop may cancel: queued; with `being_written`, also one a worker is
-        writing (whose worker did not store it when asked to stop)."""
+        writing (whose worker did not store it when asked to stop). With `being_written`,
+        every pending reply: what a new version supersedes and a room's deletion cancels.
+        SQL twin: `rules.cancellable`."""
         return self.role is Role.MODEL and (
             self.status is MessageStatus.QUEUED
             or (being_written and self.status is MessageStatus.PROCESSING)
         )
 
     def is_held_by(self, attempt: int) -> bool:
-        """Being written under claim number `attempt` (the `attempts` it made): only that
-        claim may renew its lease."""
+        """Being written under claim number `attempt` (the `attempts` its claim made): only
+        that claim may renew its lease, store its outcome or hand it back; a worker whose
+        lease ran out and was claimed again changes nothing. SQL twin: `rules.held_by`."""
         return self.status is MessageStatus.PROCESSING and self.attempts == attempt
+
+    def handed_back(self) -> Message:
+        """A reply its worker gives up unwritten (the worker is stopping): queued again,
+        with no lease. SQL twin: `rules.release`."""
+        return replace(self, status=MessageStatus.QUEUED, lease_expires_at=None)
 
     def lease_ended(self, now: datetime) -> bool:
         return (
@@ -133,6 +141,16 @@ class Message:
             and self.lease_expires_at is not None
             and self.lease_expires_at < now
         )
+
+
+def latest_question(messages: Iterable[Message]) -> Message | None:
+    """The newest user message among a room's `messages` (ties by id): the only exchange
+    a new version may replace. SQL twin: `rules.latest_question`."""
+    return max(
+        (message for message in messages if message.role is Role.USER),
+        key=newest_first_key,
+        default=None,
+    )
 
 
 def queued_reply(question: Message, reply_id: MessageId, now: datetime) -> Message:

@@ -52,6 +52,9 @@ class OtpChallenge:
 
     - Valid for five minutes, used at most once.
     - Five wrong tries burn it.
+    - Tries and use are taken only while it is open (`is_open`), each as one conditional
+      change of the stored code, so requests sent at once cannot share a try or a use
+      (SQL twin: `open_code` in `adapters/sql/repositories/credentials.py`).
     """
 
     id: OtpChallengeId
@@ -73,6 +76,10 @@ class OtpChallenge:
     @property
     def is_used(self) -> bool:
         return self.used_at is not None
+
+    def is_open(self, now: datetime) -> bool:
+        """It may still take a try or be used: not used, not burnt, not expired."""
+        return not self.is_used and not self.is_burnt and not self.is_expired(now)
 
     def with_failed_attempt(self) -> OtpChallenge:
         return replace(self, attempts=self.attempts + 1)

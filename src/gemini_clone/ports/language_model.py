@@ -1,4 +1,4 @@
-"""The language model: streams text chunks, ends with why it stopped and what it cost."""
+"""The language model: streams text pieces, ends with why it stopped and what it cost."""
 
 from __future__ import annotations
 
@@ -39,14 +39,14 @@ class GenerationRequest:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class GenerationChunk:
-    """A piece of the answer. The last chunk carries `finish_reason` and the usage so far.
+class GenerationPiece:
+    """A piece of the answer. The last piece carries `finish_reason` and the usage so far.
 
     `block_reason` is set when the prompt or the answer was blocked.
 
     `restart` means the answer starts over: an attempt failed after some of its text had
     streamed and the model is asked again from the start, so whoever keeps or shows the text
-    drops everything received so far. A restart chunk carries nothing else.
+    drops everything received so far. A restart piece carries nothing else.
     """
 
     text: str = ""
@@ -97,34 +97,34 @@ class ModelConfigurationError(ModelError):
 class LanguageModel(Protocol):
     name: str
 
-    def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
-        """Stream the answer. Raises `ModelError` (before or between chunks).
+    def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationPiece]:
+        """Stream the answer. Raises `ModelError` (before or between pieces).
 
         A transient failure is retried inside the stream; when text had already streamed,
-        the retry is announced with a `restart` chunk before the new attempt's text.
+        the retry is announced with a `restart` piece before the new attempt's text.
         """
         ...
 
 
-async def collect(chunks: AsyncIterator[GenerationChunk]) -> GenerationResult:
-    """Join streamed chunks: text concatenated, reasons and usage from the last that has them.
+async def collect(pieces: AsyncIterator[GenerationPiece]) -> GenerationResult:
+    """Join streamed pieces: text concatenated, reasons and usage from the last that has them.
 
-    A `restart` chunk drops what came before it, so a retried answer is kept once.
+    A `restart` piece drops what came before it, so a retried answer is kept once.
     """
     parts: list[str] = []
     finish_reason = block_reason = model = None
     usage: TokenUsage | None = None
-    async for chunk in chunks:
-        if chunk.restart:
+    async for piece in pieces:
+        if piece.restart:
             parts.clear()
             finish_reason = block_reason = model = None
             usage = None
             continue
-        parts.append(chunk.text)
-        finish_reason = chunk.finish_reason or finish_reason
-        block_reason = chunk.block_reason or block_reason
-        usage = chunk.usage or usage
-        model = chunk.model or model
+        parts.append(piece.text)
+        finish_reason = piece.finish_reason or finish_reason
+        block_reason = piece.block_reason or block_reason
+        usage = piece.usage or usage
+        model = piece.model or model
     return GenerationResult(
         text="".join(parts),
         finish_reason=finish_reason,

@@ -4,6 +4,7 @@ finish per reply, hundreds a second)."""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -71,6 +72,18 @@ class ReplyResult:
     completed_at: datetime
 
 
+class Finish(enum.Enum):
+    """What became of a finish (`ReplyStore.finish`)."""
+
+    STORED = "stored"
+    """The outcome is stored: the reply is final."""
+    TAKEN_OVER = "taken_over"
+    """Refused: the reply is still pending under another claim (a worker that claimed it
+    after this one's lease ran out, or queued for one); its stream is that claim's."""
+    ENDED = "ended"
+    """Refused: the reply is final already (stopped, superseded, finished) or gone."""
+
+
 class ReplyStore(Protocol):
     async def claim(
         self,
@@ -94,12 +107,18 @@ class ReplyStore(Protocol):
         ...
 
     async def finish(
-        self, reply_id: MessageId, result: ReplyResult, *, give_back: QuotaUnit | None
-    ) -> bool:
-        """All or nothing: store the reply's outcome if it is still `processing` and, if
-        so, give `give_back` back (a count never goes below zero). False, changing nothing,
-        when the reply is no longer `processing` (cancelled, deleted, or already finished
-        by a worker that claimed it after this one's lease ran out).
+        self,
+        reply_id: MessageId,
+        result: ReplyResult,
+        *,
+        attempt: int,
+        give_back: QuotaUnit | None,
+    ) -> Finish:
+        """All or nothing: while claim number `attempt` still holds the reply
+        (`Message.is_held_by`), store its outcome and give `give_back` back (a count never
+        goes below zero): `STORED`. Otherwise nothing changes: `TAKEN_OVER` when the reply
+        is still pending (claimed again after this claim's lease ran out, or queued
+        again), `ENDED` when it is final (cancelled, finished) or deleted.
         """
         ...
 
@@ -119,7 +138,9 @@ class ReplyStore(Protocol):
         stopped, deleted, finished or claimed again after the lease ran out."""
         ...
 
-    async def release(self, reply_id: MessageId) -> None:
-        """Put a `processing` reply back to `queued` with no lease (its worker is stopping
-        and hands it back); a reply in any other state is left alone."""
+    async def release(self, reply_id: MessageId, *, attempt: int) -> None:
+        """Put the reply back to `queued` with no lease (`Message.handed_back`) while claim
+        number `attempt` still holds it (`Message.is_held_by`): its worker is stopping and
+        hands it back. A reply in any other state, or held by another claim, is left
+        alone."""
         ...

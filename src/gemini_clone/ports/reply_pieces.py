@@ -16,6 +16,9 @@ from gemini_clone.domain.ids import MessageId
 EVENT_ID: Final = re.compile(r"(\d{1,20})-(\d{1,20})")
 """Event ids are two numbers joined by `-` ("1718000000000-3"), ordered as pairs: the
 form Redis gives stream entries, which the in-memory adapter copies."""
+EVENT_NUMBER_MAX: Final = 2**64 - 1
+"""Each number of an event id fits in 64 unsigned bits, as Redis reads them: a larger one
+is not an event id (Redis would refuse the read that carries it)."""
 
 BEFORE_EVERY_PIECE: Final = "0-0"
 """The event id that comes before every piece: following after it gives them all."""
@@ -48,8 +51,22 @@ class PieceEvent:
     text: str = ""
 
 
+def event_order(event_id: str) -> tuple[int, int]:
+    """The event id as the pair it is ordered by; `ValueError` if it is not an event id."""
+    match = EVENT_ID.fullmatch(event_id)
+    if match is not None:
+        order = int(match[1]), int(match[2])
+        if max(order) <= EVENT_NUMBER_MAX:
+            return order
+    raise ValueError(f"not an event id: {event_id[:60]!r}")
+
+
 def is_event_id(text: str) -> bool:
-    return EVENT_ID.fullmatch(text) is not None
+    try:
+        event_order(text)
+    except ValueError:
+        return False
+    return True
 
 
 class ReplyPieces(Protocol):
@@ -75,7 +92,11 @@ class ReplyPieces(Protocol):
         """The reply's pieces after the event `after` (all of them when None), in order,
         in batches as they come; an empty batch after every `idle_seconds` without any.
 
-        Never ends by itself: the reader stops after `done` (or whenever it likes) and
-        closes the iterator. `after` must be an event id (`is_event_id`).
+        - `after` must be an event id (`is_event_id`): anything else raises `ValueError`
+          at the first batch.
+        - Ends by itself only when the reply's pieces cannot be read any more (logged);
+          otherwise the reader stops after `done` (or whenever it likes) and closes the
+          iterator.
+        - One follower's trouble is its own: the others keep getting their pieces.
         """
         ...

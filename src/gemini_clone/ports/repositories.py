@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from gemini_clone.domain.chatrooms import Chatroom
-from gemini_clone.domain.ids import ChatroomId, MessageId, TokenFamilyId, UserId
+from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, TokenFamilyId, UserId
 from gemini_clone.domain.messages import Message
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
@@ -49,7 +49,16 @@ class OtpRepository(Protocol):
         """The newest challenge of this purpose; older ones are superseded."""
         ...
 
-    async def update(self, challenge: OtpChallenge) -> None: ...
+    async def count_wrong_try(self, challenge_id: OtpChallengeId, now: datetime) -> int | None:
+        """Count one wrong try on a code still open (`OtpChallenge.is_open`), in one
+        conditional change; the tries counted so far, or None when the code was no longer
+        open (used, burnt or expired), so no two callers share a try."""
+        ...
+
+    async def use(self, challenge_id: OtpChallengeId, now: datetime) -> bool:
+        """Mark a code still open used, in one conditional change; True only for the one
+        caller that changed it."""
+        ...
 
 
 class RefreshTokenRepository(Protocol):
@@ -129,14 +138,14 @@ class MessageRepository(Protocol):
         """Newest first: the page just older than `before`."""
         ...
 
-    async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> int: ...
-
-    async def replies_to(self, question_id: MessageId) -> Sequence[Message]:
-        """Every reply to the question, oldest first (ties by id)."""
+    async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> Sequence[MessageId]:
+        """Cancel the room's pending replies (`Message.is_cancellable(being_written=True)`,
+        made `Message.cancelled` at `now`); the ids of those cancelled."""
         ...
 
     async def latest_question(self, chatroom_id: ChatroomId) -> Message | None:
-        """The room's newest user message (ties by id): its latest exchange's question."""
+        """The room's newest user message (ties by id), `domain.messages.latest_question`:
+        its latest exchange's question."""
         ...
 
     async def stale_replies(

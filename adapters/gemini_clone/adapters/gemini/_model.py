@@ -21,7 +21,7 @@ from gemini_clone.adapters.model_http import (
     event_data,
 )
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     GenerationRequest,
     LanguageModel,
     ModelConfigurationError,
@@ -48,7 +48,7 @@ class GeminiLanguageModel(StreamingClientOwner, LanguageModel):
       header when given, else exponential backoff with full jitter. A server-requested wait
       longer than `max_retry_delay` ends the retries at once. After the last attempt:
       `ModelUnavailable` (`model_rate_limited` for 429, `model_timeout`, `model_unavailable`).
-    - A failure after text has streamed is retried too, from the start: a `restart` chunk
+    - A failure after text has streamed is retried too, from the start: a `restart` piece
       comes first, so whoever shows or keeps the text drops the failed attempt's part.
     - The request's `model` picks the model (any Gemini model id); without one, `model`.
     - Other 4xx (400, 401, 403, 404, ...) are not retried: `ModelConfigurationError`
@@ -57,7 +57,7 @@ class GeminiLanguageModel(StreamingClientOwner, LanguageModel):
     - Any other status is `ModelError` (`model_error`); a 200 stream that is not JSON is
       `ModelError` (`model_bad_response`). Neither is retried.
     - A stream that ends without a finish reason failed (`model_stream_incomplete`).
-    - Chunks carry text as it arrives; the last chunk carries the finish reason, the block
+    - Pieces carry text as it arrives; the last piece carries the finish reason, the block
       reason, the usage of the last event that reported it, and Gemini's `modelVersion`.
 
     `options` are the HTTP ones (timeouts, attempts, backoff, pools, an injected `client`
@@ -90,7 +90,7 @@ class GeminiLanguageModel(StreamingClientOwner, LanguageModel):
         self._max_output_tokens = max_output_tokens
         self._http = StreamingClient(words=_WORDS, secret=api_key, logger=logger, **options)
 
-    def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+    def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationPiece]:
         body = request_body(
             request, temperature=self._temperature, max_output_tokens=self._max_output_tokens
         )
@@ -100,7 +100,7 @@ class GeminiLanguageModel(StreamingClientOwner, LanguageModel):
             headers=self._headers,
             label=self._label,
             refusal=self._refusal,
-            read=self._chunks,
+            read=self._pieces,
         )
 
     def _url(self, model: str) -> httpx.URL:
@@ -114,7 +114,7 @@ class GeminiLanguageModel(StreamingClientOwner, LanguageModel):
             self._urls[model] = url
         return url
 
-    async def _chunks(self, response: httpx.Response) -> AsyncIterator[GenerationChunk]:
+    async def _pieces(self, response: httpx.Response) -> AsyncIterator[GenerationPiece]:
         finish_reason = block_reason = model = None
         usage = None
         async for data in event_data(response.aiter_bytes()):
@@ -126,7 +126,7 @@ class GeminiLanguageModel(StreamingClientOwner, LanguageModel):
                 raise self._status_error(failure.code or 500, failure, None)
             event = parse_event(payload)
             if event.text:
-                yield GenerationChunk(text=event.text)
+                yield GenerationPiece(text=event.text)
             finish_reason = event.finish_reason or finish_reason
             block_reason = event.block_reason or block_reason
             usage = event.usage or usage
@@ -136,7 +136,7 @@ class GeminiLanguageModel(StreamingClientOwner, LanguageModel):
                 "Gemini's stream ended before the answer was finished",
                 code="model_stream_incomplete",
             )
-        yield GenerationChunk(
+        yield GenerationPiece(
             finish_reason=finish_reason, block_reason=block_reason, usage=usage, model=model
         )
 

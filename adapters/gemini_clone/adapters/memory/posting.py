@@ -9,14 +9,19 @@ from gemini_clone.adapters.memory.tables import InMemoryStore
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.domain.messages import (
-    PENDING_STATUSES,
     Message,
-    Role,
+    latest_question,
     newest_first_key,
     not_latest_exchange,
 )
 from gemini_clone.domain.quota import allows_another, refused_count
-from gemini_clone.ports.posting import MessagePosting, QuotaTake, Retry
+from gemini_clone.ports.posting import (
+    MessagePosting,
+    NewVersion,
+    QuotaTake,
+    StoredVersion,
+    SupersededReply,
+)
 
 
 class InMemoryPosting(MessagePosting):
@@ -51,34 +56,37 @@ class InMemoryPosting(MessagePosting):
             tables.chatrooms[room.id] = room.with_messages(2, message.created_at)
         return QuotaTake(taken=True, used=used + 1)
 
-    async def store_retry(
-        self, retry: Retry, *, day: date, limit: int | None, now: datetime
-    ) -> QuotaTake:
-        question, reply = retry.question, retry.reply
+    async def store_new_version(
+        self, version: NewVersion, *, day: date, limit: int | None, now: datetime
+    ) -> StoredVersion:
+        question, reply = version.question, version.reply
         async with self._store.lock:
             tables = self._store.tables
             key = (question.user_id, day)
             used = tables.usage.get(key, 0)
             if not allows_another(used, limit):
                 assert limit is not None  # only a finite limit refuses
-                return QuotaTake(taken=False, used=refused_count(used, limit))
+                return StoredVersion(take=QuotaTake(taken=False, used=refused_count(used, limit)))
             room = tables.chatrooms.get(question.chatroom_id)
             if room is None or room.user_id != question.user_id:
                 raise NotFound.chatroom()
-            questions = [
-                message
-                for message in tables.messages.values()
-                if message.chatroom_id == room.id and message.role is Role.USER
-            ]
-            latest = max(questions, key=newest_first_key, default=None)
+            latest = latest_question(
+                message for message in tables.messages.values() if message.chatroom_id == room.id
+            )
             if latest is None or latest.id != question.id:
                 raise not_latest_exchange()
-            for pending in [
-                message
-                for message in tables.messages.values()
-                if message.in_reply_to == question.id and message.status in PENDING_STATUSES
-            ]:
-                tables.messages[pending.id] = pending.superseded(now)
+            pending = sorted(
+                (
+                    message
+                    for message in tables.messages.values()
+                    if message.in_reply_to == question.id
+                    and message.is_cancellable(being_written=True)
+                ),
+                key=newest_first_key,
+            )
+            for superseded in pending:
+                if superseded.is_cancellable(being_written=False):
+                    tables.messages[superseded.id] = superseded.cancelled(now)
             tables.usage[key] = used + 1
             tables.messages[question.id] = replace(
                 tables.messages[question.id],
@@ -88,4 +96,7 @@ class InMemoryPosting(MessagePosting):
             )
             tables.messages[reply.id] = reply
             tables.chatrooms[room.id] = room.with_messages(1, reply.created_at)
-        return QuotaTake(taken=True, used=used + 1)
+        return StoredVersion(
+            take=QuotaTake(taken=True, used=used + 1),
+            superseded=[SupersededReply(message.id, message.status) for message in pending],
+        )

@@ -12,7 +12,14 @@ from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import MessageStatus, newest_first_key
 from gemini_clone.domain.quota import after_give_back
 from gemini_clone.ports.language_model import Turn
-from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyRoom, ReplyStore
+from gemini_clone.ports.replies import (
+    ClaimedReply,
+    Finish,
+    QuotaUnit,
+    ReplyResult,
+    ReplyRoom,
+    ReplyStore,
+)
 
 
 class InMemoryReplyStore(ReplyStore):
@@ -79,13 +86,20 @@ class InMemoryReplyStore(ReplyStore):
         )
 
     async def finish(
-        self, reply_id: MessageId, result: ReplyResult, *, give_back: QuotaUnit | None
-    ) -> bool:
+        self,
+        reply_id: MessageId,
+        result: ReplyResult,
+        *,
+        attempt: int,
+        give_back: QuotaUnit | None,
+    ) -> Finish:
         async with self._store.lock:
             tables = self._store.tables
             reply = tables.messages.get(reply_id)
-            if reply is None or reply.status is not MessageStatus.PROCESSING:
-                return False
+            if reply is None or reply.status.is_final:
+                return Finish.ENDED
+            if not reply.is_held_by(attempt):
+                return Finish.TAKEN_OVER
             tables.messages[reply_id] = replace(
                 reply,
                 status=result.status,
@@ -98,10 +112,8 @@ class InMemoryReplyStore(ReplyStore):
                 lease_expires_at=None,
             )
             if give_back is not None:
-                key = (give_back.user_id, give_back.day)
-                if key in tables.usage:
-                    tables.usage[key] = after_give_back(tables.usage[key])
-        return True
+                self._give_back(give_back)
+        return Finish.STORED
 
     async def cancel(
         self, reply_id: MessageId, *, cancelled_at: datetime, being_written: bool
@@ -111,17 +123,12 @@ class InMemoryReplyStore(ReplyStore):
             reply = tables.messages.get(reply_id)
             if reply is None or not reply.is_cancellable(being_written=being_written):
                 return False
-            tables.messages[reply_id] = replace(
-                reply,
-                status=MessageStatus.CANCELLED,
-                completed_at=cancelled_at,
-                lease_expires_at=None,
-            )
+            tables.messages[reply_id] = reply.cancelled(cancelled_at)
             question = tables.messages.get(reply.in_reply_to) if reply.in_reply_to else None
             if question is not None and question.quota_day is not None:
-                key = (question.user_id, date.fromisoformat(question.quota_day))
-                if key in tables.usage:
-                    tables.usage[key] = after_give_back(tables.usage[key])
+                self._give_back(
+                    QuotaUnit(user_id=question.user_id, day=date.fromisoformat(question.quota_day))
+                )
         return True
 
     async def renew(self, reply_id: MessageId, *, attempt: int, lease_until: datetime) -> bool:
@@ -133,11 +140,17 @@ class InMemoryReplyStore(ReplyStore):
             messages[reply_id] = replace(reply, lease_expires_at=lease_until)
         return True
 
-    async def release(self, reply_id: MessageId) -> None:
+    async def release(self, reply_id: MessageId, *, attempt: int) -> None:
         async with self._store.lock:
             messages = self._store.tables.messages
             reply = messages.get(reply_id)
-            if reply is not None and reply.status is MessageStatus.PROCESSING:
-                messages[reply_id] = replace(
-                    reply, status=MessageStatus.QUEUED, lease_expires_at=None
-                )
+            if reply is not None and reply.is_held_by(attempt):
+                messages[reply_id] = reply.handed_back()
+
+    def _give_back(self, unit: QuotaUnit) -> None:
+        """`domain.quota.after_give_back` on the unit's day, if the user used any (under
+        the store's lock)."""
+        usage = self._store.tables.usage
+        key = (unit.user_id, unit.day)
+        if key in usage:
+            usage[key] = after_give_back(usage[key])

@@ -3,56 +3,70 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
 import itertools
-from collections.abc import AsyncGenerator, Sequence
+import time
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.ports.reply_pieces import (
     BEFORE_EVERY_PIECE,
-    EVENT_ID,
     Piece,
     PieceEvent,
     PieceKind,
     ReplyPieces,
+    event_order,
 )
 
 DEFAULT_MAX_PIECES = 10_000
 DEFAULT_KEEP_SECONDS = 300.0
+"""How long a reply's pieces stay after `done` (as in Redis)."""
+DEFAULT_LIVE_SECONDS = 3_600.0
+"""How long a reply's pieces stay after its first one when `done` never comes (a reply
+deleted, superseded, or whose worker lost its lease), as in Redis."""
 
 
-def _order(event_id: str) -> tuple[int, int]:
-    match = EVENT_ID.fullmatch(event_id)
-    if match is None:
-        raise ValueError(f"not an event id: {event_id!r}")
-    return int(match[1]), int(match[2])
-
-
-@dataclass
+@dataclass(eq=False)
 class _Pieces:
     events: list[tuple[tuple[int, int], PieceEvent]] = field(default_factory=list)
     changed: asyncio.Event = field(default_factory=asyncio.Event)
-    expiry: asyncio.TimerHandle | None = None
+    forget_at: float | None = None
+    done: bool = False
     readers: int = 0
 
 
 class InMemoryReplyPieces(ReplyPieces):
     """Pieces kept in lists, one per reply, at most `max_pieces` each (the oldest dropped),
-    forgotten `keep_seconds` after `done`. Publishing is immediate, so `flush` waits for
-    nothing. Ids are `0-n`, `n` counting every piece of the process."""
+    forgotten as Redis forgets them: `keep_seconds` after `done`, or `live_seconds` after
+    the first piece when `done` never comes; a reply still followed then is kept while it
+    is. Publishing is immediate, so `flush` waits for nothing. Ids are `0-n`, `n` counting
+    every piece of the process.
+
+    What is due is forgotten as pieces are published and followed (a heap of deadlines
+    read from `clock`, seconds), so an idle process keeps what it has, and grows no more.
+    """
 
     def __init__(
         self,
         *,
         max_pieces: int = DEFAULT_MAX_PIECES,
         keep_seconds: float = DEFAULT_KEEP_SECONDS,
+        live_seconds: float = DEFAULT_LIVE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._max_pieces = max_pieces
         self._keep_seconds = keep_seconds
+        self._live_seconds = live_seconds
+        self._clock = clock
         self._replies: dict[MessageId, _Pieces] = {}
+        self._deadlines: list[tuple[float, int, MessageId, _Pieces]] = []
         self._counter = itertools.count(1)
+        self._deadline_order = itertools.count()
 
     def publish(self, reply_id: MessageId, piece: Piece) -> None:
+        now = self._clock()
+        self._forget_due(now)
         pieces = self._replies.get(reply_id)
         if pieces is None:
             pieces = self._replies[reply_id] = _Pieces()
@@ -62,9 +76,11 @@ class InMemoryReplyPieces(ReplyPieces):
         )
         pieces.events.append(((0, number), event))
         del pieces.events[: -self._max_pieces]
-        if piece.kind is PieceKind.DONE and pieces.expiry is None:
-            loop = asyncio.get_running_loop()
-            pieces.expiry = loop.call_later(self._keep_seconds, self._forget, reply_id, pieces)
+        if piece.kind is PieceKind.DONE and not pieces.done:
+            pieces.done = True
+            self._forget_at(reply_id, pieces, now + self._keep_seconds)
+        elif pieces.forget_at is None:
+            self._forget_at(reply_id, pieces, now + self._live_seconds)
         # Wake every reader waiting now; later readers wait on a fresh event.
         pieces.changed.set()
         pieces.changed = asyncio.Event()
@@ -75,7 +91,8 @@ class InMemoryReplyPieces(ReplyPieces):
     async def follow(
         self, reply_id: MessageId, *, after: str | None, idle_seconds: float
     ) -> AsyncGenerator[Sequence[PieceEvent], None]:
-        position = _order(after or BEFORE_EVERY_PIECE)
+        position = event_order(after or BEFORE_EVERY_PIECE)
+        self._forget_due(self._clock())
         pieces = self._replies.get(reply_id)
         if pieces is None:
             # Nothing published yet: a record the first publish fills in.
@@ -85,7 +102,7 @@ class InMemoryReplyPieces(ReplyPieces):
             while True:
                 batch = [event for order, event in pieces.events if order > position]
                 if batch:
-                    position = _order(batch[-1].id)
+                    position = event_order(batch[-1].id)
                     yield batch
                     continue
                 try:
@@ -95,6 +112,21 @@ class InMemoryReplyPieces(ReplyPieces):
         finally:
             pieces.readers -= 1
             if not pieces.readers and not pieces.events:
+                self._forget(reply_id, pieces)
+
+    def _forget_at(self, reply_id: MessageId, pieces: _Pieces, deadline: float) -> None:
+        pieces.forget_at = deadline
+        entry = (deadline, next(self._deadline_order), reply_id, pieces)
+        heapq.heappush(self._deadlines, entry)
+
+    def _forget_due(self, now: float) -> None:
+        while self._deadlines and self._deadlines[0][0] <= now:
+            deadline, _, reply_id, pieces = heapq.heappop(self._deadlines)
+            if pieces.forget_at != deadline:
+                continue  # replaced by the deadline `done` set
+            if pieces.readers:
+                self._forget_at(reply_id, pieces, now + self._keep_seconds)
+            else:
                 self._forget(reply_id, pieces)
 
     def _forget(self, reply_id: MessageId, pieces: _Pieces) -> None:

@@ -2,7 +2,7 @@
 
 Each provider adapter (`gemini`, `openai_compatible`) stays independent of the others and
 imports only this: it builds a `StreamingClient` and keeps its wire format (the request
-body, the chunks it reads from the answer, which statuses mean what).
+body, the pieces it reads from the answer, which statuses mean what).
 """
 
 from gemini_clone.adapters.model_http.pools import POOL_CONNECTIONS, ClientPools
@@ -15,8 +15,8 @@ from gemini_clone.adapters.model_http.retry import (
 )
 from gemini_clone.adapters.model_http.sse import event_data
 from gemini_clone.adapters.model_http.streaming import (
-    ChunkReader,
     HttpOptions,
+    PieceReader,
     Refusal,
     ServerWords,
     StreamingClient,
@@ -27,9 +27,9 @@ from gemini_clone.adapters.model_http.streaming import (
 __all__ = [
     "POOL_CONNECTIONS",
     "Backoff",
-    "ChunkReader",
     "ClientPools",
     "HttpOptions",
+    "PieceReader",
     "Refusal",
     "RetryPolicy",
     "ServerWords",

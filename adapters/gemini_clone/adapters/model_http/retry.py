@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-from gemini_clone.ports.language_model import GenerationChunk, ModelUnavailable
+from gemini_clone.ports.language_model import GenerationPiece, ModelUnavailable
 
 
 class TransientFailure(Exception):
@@ -110,18 +110,18 @@ class RetryPolicy:
 
 
 async def stream_with_retries(
-    open_attempt: Callable[[], AsyncGenerator[GenerationChunk, None]],
+    open_attempt: Callable[[], AsyncGenerator[GenerationPiece, None]],
     *,
     policy: RetryPolicy,
     label: str,
     logger: logging.Logger,
-) -> AsyncIterator[GenerationChunk]:
-    """The chunks of one attempt after another, until one ends without a `TransientFailure`.
+) -> AsyncIterator[GenerationPiece]:
+    """The pieces of one attempt after another, until one ends without a `TransientFailure`.
 
     - After a failed attempt comes the next, once `policy` has waited; when none is left,
       the failure ends the stream as `ModelUnavailable` with its code. Any other error ends
       it at once.
-    - A failure after text has streamed restarts the answer: a `restart` chunk comes before
+    - A failure after text has streamed restarts the answer: a `restart` piece comes before
       the next attempt's, so whoever shows or keeps the text drops the failed attempt's part.
     - `label` starts the log lines ("Gemini gemini-2.5-flash"), written to the provider's
       `logger`.
@@ -131,11 +131,11 @@ async def stream_with_retries(
     while True:
         attempt += 1
         try:
-            async with aclosing(open_attempt()) as chunks:
-                async for chunk in chunks:
-                    if not streamed and chunk.text:
+            async with aclosing(open_attempt()) as pieces:
+                async for piece in pieces:
+                    if not streamed and piece.text:
                         streamed = True
-                    yield chunk
+                    yield piece
             return
         except TransientFailure as failure:
             delay = policy.delay_before_retry(attempt, failure, label=label, logger=logger)
@@ -153,4 +153,4 @@ async def stream_with_retries(
             await policy.sleep(delay)
             if streamed:
                 streamed = False
-                yield GenerationChunk(restart=True)
+                yield GenerationPiece(restart=True)

@@ -21,7 +21,7 @@ from gemini_clone.adapters.model_http.retry import (
     stream_with_retries,
 )
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     ModelConfigurationError,
     ModelError,
 )
@@ -60,8 +60,8 @@ Refusal = Callable[[int, object, float | None], Exception]
 """The error for an answer other than 200, from its status, its body's JSON (None when the
 body is not JSON) and the wait its headers ask for (None when they ask for none)."""
 
-ChunkReader = Callable[[httpx.Response], AsyncIterator[GenerationChunk]]
-"""The chunks of a 200 answer; raises `TransientFailure` for what is worth another attempt."""
+PieceReader = Callable[[httpx.Response], AsyncIterator[GenerationPiece]]
+"""The pieces of a 200 answer; raises `TransientFailure` for what is worth another attempt."""
 
 
 def checked_base_url(url: str, *, name: str) -> str:
@@ -139,15 +139,15 @@ class StreamingClient:
         headers: Mapping[str, str],
         label: str,
         refusal: Refusal,
-        read: ChunkReader,
-    ) -> AsyncIterator[GenerationChunk]:
+        read: PieceReader,
+    ) -> AsyncIterator[GenerationPiece]:
         """POST `content` to `url` and stream what `read` makes of the answer, retried.
 
         `refusal` makes the error of an answer other than 200; `label` starts the log
         lines ("Gemini gemini-2.5-flash").
         """
 
-        async def attempt() -> AsyncGenerator[GenerationChunk, None]:
+        async def attempt() -> AsyncGenerator[GenerationPiece, None]:
             try:
                 async with (
                     self._pools.client() as client,
@@ -160,8 +160,8 @@ class StreamingClient:
                             _json_or_none(response.content),
                             retry_after_seconds(response.headers),
                         )
-                    async for chunk in read(response):
-                        yield chunk
+                    async for piece in read(response):
+                        yield piece
             except httpx.TransportError as error:
                 raise self._transport_failure(error, label) from error
 

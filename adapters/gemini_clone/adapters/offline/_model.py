@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from gemini_clone.domain.messages import Role, TokenUsage
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     GenerationRequest,
     LanguageModel,
     Purpose,
@@ -26,7 +26,7 @@ class OfflineLanguageModel(LanguageModel):
       message, counts its words and the turns it saw, and says how to switch to Gemini.
     - A title request (`Purpose.TITLE`) is answered with the first six words of the
       conversation's first user turn, capitalised, so rooms name themselves offline too.
-    - It streams one chunk per word; the last one carries finish reason "stop", the usage
+    - It streams one piece per word; the last one carries finish reason "stop", the usage
       counted in words (prompt: system instruction and every turn) and the model name.
     - `latency_seconds` is waited once before the first word, `word_delay_seconds` before
       every later word (both default to 0, which never sleeps).
@@ -47,7 +47,7 @@ class OfflineLanguageModel(LanguageModel):
         self._word_delay_seconds = word_delay_seconds
         self._sleep = sleep
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationPiece]:
         words = _answer(request).split(" ")
         prompt_words = _count_words(request.system_instruction or "") + sum(
             _count_words(turn.text) for turn in request.turns
@@ -65,9 +65,9 @@ class OfflineLanguageModel(LanguageModel):
                 await self._sleep(self._word_delay_seconds)
             text = word if index == 0 else f" {word}"
             if index == last:
-                yield GenerationChunk(text=text, finish_reason="stop", usage=usage, model=self.name)
+                yield GenerationPiece(text=text, finish_reason="stop", usage=usage, model=self.name)
             else:
-                yield GenerationChunk(text=text)
+                yield GenerationPiece(text=text)
 
 
 def _answer(request: GenerationRequest) -> str:

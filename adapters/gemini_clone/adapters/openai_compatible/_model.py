@@ -27,7 +27,7 @@ from gemini_clone.adapters.openai_compatible._wire import (
     request_body,
 )
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     GenerationRequest,
     LanguageModel,
     ModelConfigurationError,
@@ -72,7 +72,7 @@ class OpenAICompatibleLanguageModel(StreamingClientOwner, LanguageModel):
       backoff with full jitter; a requested wait longer than `max_retry_delay` ends the
       retries at once. After the last attempt: `ModelUnavailable` (`model_rate_limited`
       for 429, `model_timeout`, `model_unavailable`, `model_stream_incomplete`).
-    - A failure after text has streamed is retried from the start: a `restart` chunk comes
+    - A failure after text has streamed is retried from the start: a `restart` piece comes
       first, so whoever shows or keeps the text drops the failed attempt's part.
     - 400, 401, 403, 404 and other 4xx are not retried: `ModelConfigurationError` with a
       code that says what to fix (`model_api_key_invalid`, `model_permission_denied`,
@@ -106,7 +106,7 @@ class OpenAICompatibleLanguageModel(StreamingClientOwner, LanguageModel):
         options.setdefault("read_timeout", READ_TIMEOUT)
         self._http = StreamingClient(words=_WORDS, secret=api_key, logger=logger, **options)
 
-    def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+    def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationPiece]:
         model = request.model or self.name
         return self._http.stream(
             self._url,
@@ -114,10 +114,10 @@ class OpenAICompatibleLanguageModel(StreamingClientOwner, LanguageModel):
             headers=self._headers,
             label=f"OpenAI-compatible model {model}",
             refusal=partial(self._refusal, model),
-            read=partial(self._chunks, model),
+            read=partial(self._pieces, model),
         )
 
-    async def _chunks(self, model: str, response: httpx.Response) -> AsyncIterator[GenerationChunk]:
+    async def _pieces(self, model: str, response: httpx.Response) -> AsyncIterator[GenerationPiece]:
         finish_reason = reported_model = None
         usage = None
         done = False
@@ -147,17 +147,17 @@ class OpenAICompatibleLanguageModel(StreamingClientOwner, LanguageModel):
             if payload.get("error"):
                 failure = parse_error(payload)
                 raise self._status_error(model, failure.status or 500, failure, None)
-            chunk = parse_chunk(payload)
-            if chunk.text:
-                yield GenerationChunk(text=chunk.text)
-            finish_reason = chunk.finish_reason or finish_reason
-            usage = chunk.usage or usage
-            reported_model = chunk.model or reported_model
+            said = parse_chunk(payload)
+            if said.text:
+                yield GenerationPiece(text=said.text)
+            finish_reason = said.finish_reason or finish_reason
+            usage = said.usage or usage
+            reported_model = said.model or reported_model
         if finish_reason is None and not done:
             raise TransientFailure(
                 "The stream ended before the answer was finished", code="model_stream_incomplete"
             )
-        yield GenerationChunk(
+        yield GenerationPiece(
             finish_reason=FINISH_REASONS.get(finish_reason or "", finish_reason),
             block_reason=finish_reason if finish_reason in BLOCKING_FINISH_REASONS else None,
             usage=usage,

@@ -12,18 +12,18 @@ from dataclasses import dataclass, field
 from typing import TypeAlias, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 from redis.typing import KeyT, StreamIdT
 
 from gemini_clone.adapters.redis.cache import DEFAULT_KEY_PREFIX
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.ports.reply_pieces import (
     BEFORE_EVERY_PIECE,
-    EVENT_ID,
     Piece,
     PieceEvent,
     PieceKind,
     ReplyPieces,
+    event_order,
 )
 
 logger = logging.getLogger(__name__)
@@ -46,13 +46,6 @@ _CODES = {kind: code.decode() for code, kind in _KINDS.items()}
 _Entry: TypeAlias = tuple[bytes, dict[bytes, bytes]]
 
 
-def _order(event_id: str) -> tuple[int, int]:
-    match = EVENT_ID.fullmatch(event_id)
-    if match is None:
-        raise ValueError(f"not an event id: {event_id!r}")
-    return int(match[1]), int(match[2])
-
-
 def _event(entry: _Entry) -> PieceEvent:
     entry_id, fields = entry
     return PieceEvent(
@@ -66,7 +59,8 @@ def _event(entry: _Entry) -> PieceEvent:
 @dataclass(eq=False)
 class _Follower:
     position: tuple[int, int]
-    inbox: asyncio.Queue[list[PieceEvent]] = field(default_factory=asyncio.Queue)
+    inbox: asyncio.Queue[list[PieceEvent] | None] = field(default_factory=asyncio.Queue)
+    """Batches of entries; None once the reply's stream cannot be read any more."""
 
 
 @dataclass(eq=False)
@@ -92,6 +86,9 @@ class RedisReplyPieces(ReplyPieces):
     needs, and hands each reader the entries it has not had, so a thousand open streams
     cost one connection, not a thousand. A new reader wakes the shared read (through a
     small stream of the process's own), whose next round reads what was already there.
+    A stream Redis refuses to read (a key that is not a stream) would make it refuse the
+    whole shared read: its followers end and it leaves the read, which goes on for the
+    others.
     """
 
     def __init__(
@@ -186,7 +183,7 @@ class RedisReplyPieces(ReplyPieces):
     ) -> AsyncGenerator[Sequence[PieceEvent], None]:
         key = self.key(reply_id)
         start = after or BEFORE_EVERY_PIECE
-        follower = _Follower(position=_order(start))
+        follower = _Follower(position=event_order(start))
         self._join(key, follower, start)
         try:
             while True:
@@ -195,9 +192,16 @@ class RedisReplyPieces(ReplyPieces):
                 except TimeoutError:
                     yield ()
                     continue
-                while not follower.inbox.empty():
-                    batch.extend(follower.inbox.get_nowait())
-                yield batch
+                events: list[PieceEvent] = []
+                while batch is not None:
+                    events.extend(batch)
+                    if follower.inbox.empty():
+                        break
+                    batch = follower.inbox.get_nowait()
+                if events:
+                    yield events
+                if batch is None:
+                    return
         finally:
             self._leave(key, follower)
 
@@ -208,7 +212,7 @@ class RedisReplyPieces(ReplyPieces):
         if watched is None:
             watched = self._watched[key] = _Watched(position=start)
             self._wake()
-        elif follower.position < _order(watched.position):
+        elif follower.position < event_order(watched.position):
             watched.position = start
             self._wake()
         watched.followers.add(follower)
@@ -256,6 +260,12 @@ class RedisReplyPieces(ReplyPieces):
                     "list[tuple[bytes, list[_Entry]]] | None",
                     await client.xread(streams, count=READ_COUNT, block=self._block_milliseconds),
                 )
+            except ResponseError as error:
+                # Redis refused the command, not the connection: a stream of one reply.
+                if not await self._end_unreadable(client, streams):
+                    logger.warning("reading reply pieces refused, retrying: %s", error)
+                    await asyncio.sleep(0.1)
+                continue
             except _FAILURES as error:
                 logger.warning("reading reply pieces failed, retrying: %s", error)
                 await asyncio.sleep(0.1)
@@ -263,6 +273,29 @@ class RedisReplyPieces(ReplyPieces):
             for raw_key, entries in answer or ():
                 key = raw_key.decode()
                 self._deliver(key, str(streams.get(key, BEFORE_EVERY_PIECE)), entries)
+
+    async def _end_unreadable(self, client: Redis, streams: dict[KeyT, StreamIdT]) -> bool:
+        """Read each stream alone (one pipeline, no waiting); end the followers of those
+        Redis refuses, and leave them out of the shared read. False if none was refused."""
+        keys = [key for key in streams if key != self._wake_key]
+        pipeline = client.pipeline(transaction=False)
+        for key in keys:
+            pipeline.xread({key: streams[key]}, count=1)
+        try:
+            answers = await pipeline.execute(raise_on_error=False)
+        except _FAILURES:
+            return False
+        refused = [
+            (key, answer)
+            for key, answer in zip(keys, answers, strict=True)
+            if isinstance(answer, ResponseError)
+        ]
+        for key, error in refused:
+            watched = self._watched.pop(str(key), None)
+            logger.warning("reply pieces of %s cannot be read, their streams end: %s", key, error)
+            for follower in watched.followers if watched is not None else ():
+                follower.inbox.put_nowait(None)
+        return bool(refused)
 
     def _deliver(self, key: str, asked_after: str, entries: list[_Entry]) -> None:
         if not entries:
@@ -275,13 +308,13 @@ class RedisReplyPieces(ReplyPieces):
         if watched is None:
             return
         # A follower that joined during the read may have moved the position back.
-        if _order(watched.position) >= _order(asked_after):
+        if event_order(watched.position) >= event_order(asked_after):
             watched.position = last
         events = [_event(entry) for entry in entries]
         for follower in watched.followers:
-            fresh = [event for event in events if _order(event.id) > follower.position]
+            fresh = [event for event in events if event_order(event.id) > follower.position]
             if fresh:
-                follower.position = _order(fresh[-1].id)
+                follower.position = event_order(fresh[-1].id)
                 follower.inbox.put_nowait(fresh)
 
     async def aclose(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 
-from gemini_clone.adapters.sandbox._page import checkout_page
+from gemini_clone.adapters.sandbox._page import checkout_page, paid_page
 from gemini_clone.adapters.sandbox._session_ids import CheckoutClaims, CheckoutSessionIds
 from gemini_clone.domain.errors import NotFound, PaymentError
 from gemini_clone.domain.subscriptions import PaymentEvent
@@ -79,6 +79,10 @@ class SandboxPaymentGateway(PaymentGateway):
     def success_url(self, base_url: str) -> str:
         """Where the page sends its user once the session is paid."""
         return self._return_url(base_url.rstrip("/"), "success")
+
+    def paid_page_html(self, base_url: str) -> str:
+        """The page shown once a session is paid, leading on to `success_url`."""
+        return paid_page(return_url=self.success_url(base_url))
 
     def _return_url(self, base_url: str, outcome: str) -> str:
         return f"{base_url}{self._return_path}?checkout={outcome}"

@@ -20,10 +20,16 @@ from gemini_clone.adapters.sql.rules import parameter
 from gemini_clone.adapters.sql.tables import chatrooms, daily_usage, messages
 from gemini_clone.adapters.sql.transaction import transaction
 from gemini_clone.domain.errors import NotFound
-from gemini_clone.domain.ids import ChatroomId, UserId
-from gemini_clone.domain.messages import Message, not_latest_exchange
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.messages import Message, MessageStatus, not_latest_exchange
 from gemini_clone.domain.quota import refused_count
-from gemini_clone.ports.posting import MessagePosting, QuotaTake, Retry
+from gemini_clone.ports.posting import (
+    MessagePosting,
+    NewVersion,
+    QuotaTake,
+    StoredVersion,
+    SupersededReply,
+)
 
 _ROOM = parameter("room_id", chatrooms.c.id)
 _OWNER = parameter("owner_id", chatrooms.c.user_id)
@@ -39,8 +45,9 @@ _INSERT = insert(messages)
 _QUESTION = parameter("question_id", messages.c.id)
 _NOW = parameter("now", messages.c.completed_at)
 _LATEST_QUESTION = rules.latest_question(_ROOM)
+_PENDING_REPLIES = rules.pending_replies(_QUESTION)
 _SUPERSEDE = rules.supersede_replies(_QUESTION, _NOW)
-_RETRY_QUESTION = rules.retry_question(
+_QUESTION_VERSION = rules.question_version(
     _QUESTION,
     {
         name: parameter(f"new_{name}", messages.c[name])
@@ -94,12 +101,14 @@ class SqlPosting(MessagePosting):
             await connection.commit()
         return QuotaTake(taken=True, used=used)
 
-    async def store_retry(
-        self, retry: Retry, *, day: date, limit: int | None, now: datetime
-    ) -> QuotaTake:
-        """The unit is taken first: its row lock queues the user's posts and tries, so the
-        latest question read after it is the one the try answers."""
-        question, reply = retry.question, retry.reply
+    async def store_new_version(
+        self, version: NewVersion, *, day: date, limit: int | None, now: datetime
+    ) -> StoredVersion:
+        """The unit is taken first: its row lock queues the user's posts and new versions, so
+        the latest question read after it is the one the version answers. The pending replies are
+        read locked (`rules.pending_replies`), so a claim cannot slip between the read and
+        the cancel."""
+        question, reply = version.question, version.reply
         unit = {"unit_user": question.user_id, "unit_day": day}
         async with transaction(self._engine) as connection:
             taken = await connection.execute(self._take, {**unit, "daily_limit": limit})
@@ -107,16 +116,23 @@ class SqlPosting(MessagePosting):
             if used is None:
                 assert limit is not None  # only a finite limit refuses
                 found = (await connection.execute(_USED, unit)).scalar_one_or_none()
-                return QuotaTake(taken=False, used=refused_count(found or 0, limit))
+                return StoredVersion(
+                    take=QuotaTake(taken=False, used=refused_count(found or 0, limit))
+                )
             latest = await connection.execute(_LATEST_QUESTION, {"room_id": question.chatroom_id})
             latest_id = latest.scalar_one_or_none()
             if latest_id is None:
                 raise NotFound.chatroom()
             if latest_id != question.id:
                 raise not_latest_exchange()
+            pending = await connection.execute(_PENDING_REPLIES, {"question_id": question.id})
+            superseded = [
+                SupersededReply(MessageId(reply_id), MessageStatus(status))
+                for reply_id, status in pending
+            ]
             await connection.execute(_SUPERSEDE, {"question_id": question.id, "now": now})
             await connection.execute(
-                _RETRY_QUESTION,
+                _QUESTION_VERSION,
                 {
                     "question_id": question.id,
                     "new_content": question.content,
@@ -132,7 +148,7 @@ class SqlPosting(MessagePosting):
                 _COUNT_ONE, {"room_id": question.chatroom_id, "posted_at": reply.created_at}
             )
             await connection.commit()
-        return QuotaTake(taken=True, used=used)
+        return StoredVersion(take=QuotaTake(taken=True, used=used), superseded=superseded)
 
 
 def _row_parameters(prefix: str) -> list[BindParameter[object]]:
@@ -171,7 +187,7 @@ class PostgresPosting(MessagePosting):
         self._engine = engine
         self._owner_plan_status = OneStatement(_OWNER_PLAN_STATUS, engine)
         self._store = OneStatement(_one_statement_post(), engine)
-        self._retries = SqlPosting(engine)
+        self._versions = SqlPosting(engine)
 
     async def owner_plan_status(self, chatroom_id: ChatroomId, user_id: UserId) -> str | None:
         rows = await self._owner_plan_status.fetch(
@@ -207,9 +223,9 @@ class PostgresPosting(MessagePosting):
         assert limit is not None  # only a finite limit refuses
         return QuotaTake(taken=False, used=refused_count(found or 0, limit))
 
-    async def store_retry(
-        self, retry: Retry, *, day: date, limit: int | None, now: datetime
-    ) -> QuotaTake:
-        """Through the SQLAlchemy path: retries are rare next to posts, and the rules are
+    async def store_new_version(
+        self, version: NewVersion, *, day: date, limit: int | None, now: datetime
+    ) -> StoredVersion:
+        """Through the SQLAlchemy path: new versions are rare next to posts, and the rules are
         the same expressions."""
-        return await self._retries.store_retry(retry, day=day, limit=limit, now=now)
+        return await self._versions.store_new_version(version, day=day, limit=limit, now=now)

@@ -20,9 +20,16 @@ from gemini_clone.adapters.sql.tables import daily_usage, messages
 from gemini_clone.adapters.sql.transaction import transaction
 from gemini_clone.domain.chatrooms import TitleSource
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
-from gemini_clone.domain.messages import Role
+from gemini_clone.domain.messages import MessageStatus, Role
 from gemini_clone.ports.language_model import Turn
-from gemini_clone.ports.replies import ClaimedReply, QuotaUnit, ReplyResult, ReplyRoom, ReplyStore
+from gemini_clone.ports.replies import (
+    ClaimedReply,
+    Finish,
+    QuotaUnit,
+    ReplyResult,
+    ReplyRoom,
+    ReplyStore,
+)
 
 _m = messages.c
 _REPLY = parameter("reply_id", _m.id)
@@ -47,16 +54,17 @@ _ROLES = {role.value: role for role in Role}
 _UNIT_USER = parameter("unit_user", daily_usage.c.user_id)
 _UNIT_DAY = parameter("unit_day", daily_usage.c.day)
 
+_ATTEMPT = parameter("attempt", _m.attempts)
+
 _CLAIM = rules.claim(_REPLY, _NOW, _LEASE_UNTIL)
-_FINISH = rules.finish(_REPLY, _OUTCOME)
+_FINISH = rules.finish(_REPLY, _ATTEMPT, _OUTCOME)
+_STATUS = rules.reply_status(_REPLY)
 _GIVE_BACK = rules.give_back_quota(_UNIT_USER, _UNIT_DAY)
-_RELEASE = rules.release(_REPLY)
+_RELEASE = rules.release(_REPLY, _ATTEMPT)
 _CANCELLED_AT = parameter("cancelled_at", _m.completed_at)
 _CANCEL_QUEUED = rules.cancel(_REPLY, _CANCELLED_AT, being_written=False)
 _CANCEL_ANY = rules.cancel(_REPLY, _CANCELLED_AT, being_written=True)
-_RENEW = rules.renew(
-    _REPLY, parameter("attempt", _m.attempts), parameter("renewed_until", _m.lease_expires_at)
-)
+_RENEW = rules.renew(_REPLY, _ATTEMPT, parameter("renewed_until", _m.lease_expires_at))
 _QUOTA_UNIT = rules.quota_unit(parameter("question_id", _m.id))
 
 
@@ -96,6 +104,13 @@ def _unit(give_back: QuotaUnit | None) -> dict[str, object]:
         "unit_user": give_back.user_id if give_back else None,
         "unit_day": give_back.day if give_back else None,
     }
+
+
+def _refused(status: str | None) -> Finish:
+    """Why a finish was refused, from the reply's status (None: it is gone)."""
+    if status is not None and not MessageStatus(status).is_final:
+        return Finish.TAKEN_OVER
+    return Finish.ENDED
 
 
 def _claimed(
@@ -162,16 +177,23 @@ class SqlReplyStore(ReplyStore):
         return _claimed(attempt, question, rows)
 
     async def finish(
-        self, reply_id: MessageId, result: ReplyResult, *, give_back: QuotaUnit | None
-    ) -> bool:
+        self,
+        reply_id: MessageId,
+        result: ReplyResult,
+        *,
+        attempt: int,
+        give_back: QuotaUnit | None,
+    ) -> Finish:
+        held = {"reply_id": reply_id, "attempt": attempt}
         async with transaction(self._engine) as connection:
-            finished = await connection.execute(_FINISH, {"reply_id": reply_id, **_outcome(result)})
+            finished = await connection.execute(_FINISH, {**held, **_outcome(result)})
             if finished.first() is None:
-                return False
+                status = await connection.execute(_STATUS, held)
+                return _refused(status.scalar_one_or_none())
             if give_back is not None:
                 await connection.execute(_GIVE_BACK, _unit(give_back))
             await connection.commit()
-        return True
+        return Finish.STORED
 
     async def cancel(
         self, reply_id: MessageId, *, cancelled_at: datetime, being_written: bool
@@ -203,9 +225,9 @@ class SqlReplyStore(ReplyStore):
             await connection.commit()
         return True
 
-    async def release(self, reply_id: MessageId) -> None:
+    async def release(self, reply_id: MessageId, *, attempt: int) -> None:
         async with transaction(self._engine) as connection:
-            await connection.execute(_RELEASE, {"reply_id": reply_id})
+            await connection.execute(_RELEASE, {"reply_id": reply_id, "attempt": attempt})
             await connection.commit()
 
 
@@ -245,10 +267,14 @@ def _one_statement_claim() -> Select[Any]:
 
 
 def _one_statement_finish() -> Select[Any]:
-    """The finish with its unit given back (none: NULL parameters), one statement."""
+    """The finish with its unit given back (none: NULL parameters), one statement; with
+    the reply's status before it (the statement's snapshot), which a refusal tells apart."""
     finished = _FINISH.cte("finished")
     given_back = _GIVE_BACK.where(exists(finished.select())).cte("given_back")
-    return select(exists(finished.select()).label("finished")).add_cte(given_back)
+    return select(
+        exists(finished.select()).label("finished"),
+        _STATUS.scalar_subquery().label("status"),
+    ).add_cte(given_back)
 
 
 class PostgresReplyStore(ReplyStore):
@@ -287,13 +313,23 @@ class PostgresReplyStore(ReplyStore):
         return _claimed(rows[0]["attempts"], rows[0], rows[1:])
 
     async def finish(
-        self, reply_id: MessageId, result: ReplyResult, *, give_back: QuotaUnit | None
-    ) -> bool:
+        self,
+        reply_id: MessageId,
+        result: ReplyResult,
+        *,
+        attempt: int,
+        give_back: QuotaUnit | None,
+    ) -> Finish:
         rows = await self._finish.fetch(
-            self._engine, reply_id=reply_id, **_outcome(result), **_unit(give_back)
+            self._engine,
+            reply_id=reply_id,
+            attempt=attempt,
+            **_outcome(result),
+            **_unit(give_back),
         )
-        finished: bool = rows[0]["finished"]
-        return finished
+        if rows[0]["finished"]:
+            return Finish.STORED
+        return _refused(rows[0]["status"])
 
     async def cancel(
         self, reply_id: MessageId, *, cancelled_at: datetime, being_written: bool
@@ -305,5 +341,5 @@ class PostgresReplyStore(ReplyStore):
     async def renew(self, reply_id: MessageId, *, attempt: int, lease_until: datetime) -> bool:
         return await self._rare.renew(reply_id, attempt=attempt, lease_until=lease_until)
 
-    async def release(self, reply_id: MessageId) -> None:
-        await self._release.fetch(self._engine, reply_id=reply_id)
+    async def release(self, reply_id: MessageId, *, attempt: int) -> None:
+        await self._release.fetch(self._engine, reply_id=reply_id, attempt=attempt)

@@ -82,14 +82,35 @@ def claim(reply_id: Value, now: Value, lease_until: Value) -> ReturningUpdate[Me
     )
 
 
-def finish(reply_id: Value, outcome: Mapping[str, Value]) -> ReturningUpdate[MessageId]:
-    """Store a reply's outcome (column values) if it is still `processing`; returns its id,
-    no row when it no longer is."""
+def held_by(attempt: Value) -> ColumnElement[bool]:
+    """`Message.is_held_by`: processing under claim number `attempt`."""
+    return and_(_m.status == MessageStatus.PROCESSING.value, _m.attempts == attempt)
+
+
+def finish(
+    reply_id: Value, attempt: Value, outcome: Mapping[str, Value]
+) -> ReturningUpdate[MessageId]:
+    """Store a reply's outcome (column values) while claim `attempt` holds it; returns its
+    id, no row otherwise."""
     return (
         update(messages)
-        .where(_m.id == reply_id, _m.status == MessageStatus.PROCESSING.value)
+        .where(_m.id == reply_id, held_by(attempt))
         .values(**outcome, lease_expires_at=None)
         .returning(_m.id)
+    )
+
+
+def reply_status(reply_id: Value) -> Select[str]:
+    """The reply's status (what a refused finish tells apart); no row when it is gone."""
+    return select(_m.status).where(_m.id == reply_id)
+
+
+def release(reply_id: Value, attempt: Value) -> Update:
+    """`Message.handed_back`: the reply claim `attempt` holds, queued again with no lease."""
+    return (
+        update(messages)
+        .where(_m.id == reply_id, held_by(attempt))
+        .values(status=MessageStatus.QUEUED.value, lease_expires_at=None)
     )
 
 
@@ -101,24 +122,30 @@ def cancellable(*, being_written: bool) -> ColumnElement[bool]:
     return and_(_m.role == Role.MODEL.value, _m.status.in_(statuses))
 
 
-def cancel(
-    reply_id: Value, cancelled_at: Value, *, being_written: bool
-) -> ReturningUpdate[MessageId]:
-    """Make a cancellable reply `cancelled` at `cancelled_at` with no lease; returns its
-    question's id, no row when nothing was cancelled."""
+def cancel_replies(which: ColumnElement[bool], at: Value) -> Update:
+    """`Message.cancelled`: the replies `which` selects, cancelled at `at` with no lease."""
     return (
         update(messages)
-        .where(_m.id == reply_id, cancellable(being_written=being_written))
-        .values(
-            status=MessageStatus.CANCELLED.value, completed_at=cancelled_at, lease_expires_at=None
-        )
-        .returning(_m.in_reply_to)
+        .where(which)
+        .values(status=MessageStatus.CANCELLED.value, completed_at=at, lease_expires_at=None)
     )
 
 
-def held_by(attempt: Value) -> ColumnElement[bool]:
-    """`Message.is_held_by`: processing under claim number `attempt`."""
-    return and_(_m.status == MessageStatus.PROCESSING.value, _m.attempts == attempt)
+def cancel(
+    reply_id: Value, cancelled_at: Value, *, being_written: bool
+) -> ReturningUpdate[MessageId]:
+    """A stop: make a cancellable reply `cancelled` at `cancelled_at`; returns its question's
+    id, no row when nothing was cancelled."""
+    return cancel_replies(
+        and_(_m.id == reply_id, cancellable(being_written=being_written)), cancelled_at
+    ).returning(_m.in_reply_to)
+
+
+def cancel_room_replies(chatroom_id: Value, at: Value) -> ReturningUpdate[MessageId]:
+    """A room's deletion: its pending replies cancelled at `at`; returns their ids."""
+    return cancel_replies(
+        and_(_m.chatroom_id == chatroom_id, cancellable(being_written=True)), at
+    ).returning(_m.id)
 
 
 def renew(reply_id: Value, attempt: Value, lease_until: Value) -> ReturningUpdate[MessageId]:
@@ -135,15 +162,6 @@ def quota_unit(question_id: Value) -> Select[UserId, str]:
     """The user and day whose unit the question took; no row when it took none."""
     q = _question.c
     return select(q.user_id, q.quota_day).where(q.id == question_id, q.quota_day.is_not(None))
-
-
-def release(reply_id: Value) -> Update:
-    """Put a `processing` reply back to `queued` with no lease."""
-    return (
-        update(messages)
-        .where(_m.id == reply_id, _m.status == MessageStatus.PROCESSING.value)
-        .values(status=MessageStatus.QUEUED.value, lease_expires_at=None)
-    )
 
 
 def _allows_another(used: Value, limit: Value) -> ColumnElement[bool]:
@@ -201,7 +219,8 @@ def count_messages(chatroom_id: Value, count: int, at: Value) -> Update:
 
 
 def latest_question(chatroom_id: Value) -> Select[MessageId]:
-    """The id of the room's newest user message (ties by id), as `newest_first_key` orders."""
+    """`domain.messages.latest_question`: the id of the room's newest user message (ties
+    by id)."""
     return (
         select(_m.id)
         .where(_m.chatroom_id == chatroom_id, _m.role == Role.USER.value)
@@ -210,20 +229,28 @@ def latest_question(chatroom_id: Value) -> Select[MessageId]:
     )
 
 
-def supersede_replies(question_id: Value, now: Value) -> Update:
-    """`Message.superseded`: the question's queued and processing replies, cancelled."""
+def pending_replies(question_id: Value) -> Select[MessageId, str]:
+    """The question's pending replies (`Message.is_cancellable(being_written=True)`) with
+    their statuses, locked until the transaction ends: a claim waits, then finds them
+    superseded (SQLite: the writer's lock already keeps every other writer out)."""
     return (
-        update(messages)
-        .where(
-            _m.in_reply_to == question_id,
-            _m.status.in_([MessageStatus.QUEUED.value, MessageStatus.PROCESSING.value]),
-        )
-        .values(status=MessageStatus.CANCELLED.value, completed_at=now, lease_expires_at=None)
+        select(_m.id, _m.status)
+        .where(_m.in_reply_to == question_id, cancellable(being_written=True))
+        .order_by(_m.created_at, _m.id)
+        .with_for_update()
     )
 
 
-def retry_question(question_id: Value, values: Mapping[str, Value]) -> Update:
-    """Store a retried question's content, `edited_at` and `quota_day`."""
+def supersede_replies(question_id: Value, now: Value) -> Update:
+    """A new version of the exchange: the question's queued replies cancelled (one being
+    written is stopped by its writer instead, keeping its text)."""
+    return cancel_replies(
+        and_(_m.in_reply_to == question_id, cancellable(being_written=False)), now
+    )
+
+
+def question_version(question_id: Value, values: Mapping[str, Value]) -> Update:
+    """Store a new version's question: its content, `edited_at` and `quota_day`."""
     return update(messages).where(_m.id == question_id).values(**values)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gemini_clone.entrypoints.container import OPEN_DOOR_RISKS
 from gemini_clone.entrypoints.model_providers import describe_providers
 from gemini_clone.entrypoints.settings import OFFLINE, Settings
 
@@ -37,17 +38,11 @@ def adapter_lines(settings: Settings) -> list[tuple[str, str, str]]:
             "" if redis else "set REDIS_URL=redis://...",
         ),
         *language_model_lines(settings),
-        (
-            "payments",
-            "Stripe" if settings.stripe_secret_key else "sandbox checkout served by this app",
-            ""
-            if settings.stripe_secret_key
-            else "set STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_PRO_PRICE_ID",
-        ),
+        payments_line(settings),
         (
             "OTP delivery",
-            "in the API response" if settings.otp_delivery == "response" else "log only",
-            "set OTP_DELIVERY=log" if settings.otp_delivery == "response" else "",
+            "in the API response" if settings.otp_delivery_in_use == "response" else "log only",
+            "set OTP_DELIVERY=log" if settings.otp_delivery_in_use == "response" else "",
         ),
         (
             "JWT secret",
@@ -55,6 +50,21 @@ def adapter_lines(settings: Settings) -> list[tuple[str, str, str]]:
             "" if settings.jwt_secret else "set JWT_SECRET=...",
         ),
     ]
+
+
+def payments_line(settings: Settings) -> tuple[str, str, str]:
+    stripe = "set STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRET, STRIPE_PRO_PRICE_ID"
+    match settings.payments_in_use:
+        case "stripe":
+            return ("payments", "Stripe", "")
+        case "sandbox":
+            return ("payments", "sandbox checkout served by this app", stripe)
+        case "none":
+            return (
+                "payments",
+                "not configured: /subscribe/pro answers 503",
+                f"{stripe} (or PAYMENTS=sandbox to test)",
+            )
 
 
 def language_model_lines(settings: Settings) -> list[tuple[str, str, str]]:
@@ -80,4 +90,10 @@ def banner(settings: Settings, url: str) -> str:
     for port, adapter, switch in adapter_lines(settings):
         hint = f"  -> {switch}" if switch else ""
         lines.append(f"  {port:<17}{adapter}{hint}")
+    lines.extend(open_door_warnings(settings))
     return "\n".join(lines)
+
+
+def open_door_warnings(settings: Settings) -> list[str]:
+    """One line per open door chosen outside embedded mode (`serve` and `worker` print them)."""
+    return [f"WARNING {door}: {OPEN_DOOR_RISKS[door]}" for door in settings.open_doors]

@@ -83,6 +83,10 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=15,
+        # One list of trusted proxies for uvicorn and the app (http/client_address.py):
+        # uvicorn alone would trust 127.0.0.1 and rewrite the client from its headers.
+        proxy_headers=settings.forwarded_allow_ips is not None,
+        forwarded_allow_ips=settings.forwarded_allow_ips or "",
     )
 
 
@@ -108,6 +112,7 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
 )
 def worker(concurrency: int | None, metrics_port: int | None, metrics_host: str) -> None:
     """Produce replies from the Redis queue (production mode)."""
+    from gemini_clone.entrypoints.cli.banner import open_door_warnings
     from gemini_clone.entrypoints.container import ConfigurationError
     from gemini_clone.entrypoints.worker.main import run_worker
 
@@ -118,6 +123,8 @@ def worker(concurrency: int | None, metrics_port: int | None, metrics_host: str)
             "replies in its own process and no worker is needed."
         )
     _configure_logging(settings)
+    for warning in open_door_warnings(settings):
+        click.echo(warning, err=True)
     try:
         with asyncio.Runner(loop_factory=fastest_event_loop()) as runner:
             runner.run(

@@ -18,6 +18,7 @@ from litestar.openapi.spec import Reference, SecurityScheme
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from gemini_clone.domain.errors import AuthenticationFailed, TooManyRequests
+from gemini_clone.entrypoints.http.client_address import client_address, trusted_networks
 
 BEARER_SCHEME = "BearerToken"
 SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
@@ -65,12 +66,17 @@ def _bearer_token(scope: Scope) -> str:
 async def throttle_by_address(
     connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler
 ) -> None:
-    """Guard: at most `AUTH_RATE_LIMIT_PER_MINUTE` requests a minute from one address."""
+    """Guard: at most `AUTH_RATE_LIMIT_PER_MINUTE` requests a minute from one client address
+    (the socket's, or behind the proxies of `FORWARDED_ALLOW_IPS` the one they forward)."""
     state = connection.app.state
     limit: int = state.auth_rate_limit_per_minute
     if limit <= 0:
         return
-    address = connection.client.host if connection.client else "unknown"
+    address = client_address(
+        connection.client.host if connection.client else None,
+        connection.scope["headers"],
+        trusted_networks(state.container.settings().forwarded_allow_ips),
+    )
     decision = await state.container.throttle().hit(
         f"auth-ip:{address}", limit=limit, window_seconds=AUTH_WINDOW_SECONDS
     )

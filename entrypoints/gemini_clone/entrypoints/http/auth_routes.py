@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from litestar import Controller, Request, post
+import msgspec
+from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
@@ -31,6 +32,15 @@ from gemini_clone.entrypoints.http.auth import (
     throttle_by_address,
 )
 from gemini_clone.entrypoints.http.errors import problems
+from gemini_clone.entrypoints.http.refresh_cookie import (
+    DOCUMENTED_CLEARED_COOKIES,
+    DOCUMENTED_COOKIES,
+    AskForCookie,
+    CookieToken,
+    clear_refresh_cookie,
+    refresh_token_of,
+    set_refresh_cookie,
+)
 from gemini_clone.entrypoints.http.schemas import (
     ChangePasswordRequest,
     LoginRequest,
@@ -51,6 +61,7 @@ logger = logging.getLogger("gemini_clone.http")
 
 _RATE_LIMITED = "`rate_limited`: too many requests from this address (AUTH_RATE_LIMIT_PER_MINUTE)."
 _NUMBER = "`validation_error` or `invalid_mobile_number` (with `errors`)."
+_COOKIE_REFUSED = "`cross_origin_request`: `X-Refresh-Token: cookie` from a page of another site."
 _OTP_LIMITS = (
     "`otp_cooldown` (one code per 30 s), `otp_hourly_limit` (5 an hour), "
     f"`otp_attempts_exceeded`, or {_RATE_LIMITED}"
@@ -106,6 +117,7 @@ class AuthController(Controller):
         "/verify-otp",
         status_code=200,
         summary="Log in with a login code",
+        response_cookies=DOCUMENTED_COOKIES,
         responses=problems(
             codes={
                 401: "`otp_expired` (none, expired or used) or `invalid_otp`.",
@@ -118,18 +130,21 @@ class AuthController(Controller):
     async def verify(
         self,
         data: JSONBody[VerifyOtpRequest],
+        request: Request[Any, Any, Any],
         verify_otp: NamedDependency[VerifyOtp],
-    ) -> TokenBody:
+        x_refresh_token: AskForCookie = None,
+    ) -> Response[TokenBody]:
         pair = await verify_otp.execute(
             VerifyOtpInput(mobile_number=data.mobile_number, otp=data.otp)
         )
-        return _token_body(pair)
+        return _session(request, pair, x_refresh_token)
 
     @post(
         "/login",
         status_code=200,
         summary="Log in with a password",
         description="For users who set a password.",
+        response_cookies=DOCUMENTED_COOKIES,
         responses=problems(
             codes={
                 401: "`invalid_credentials`: unknown number, no password, or a wrong one.",
@@ -141,47 +156,70 @@ class AuthController(Controller):
     async def login(
         self,
         data: JSONBody[LoginRequest],
+        request: Request[Any, Any, Any],
         password_login: NamedDependency[PasswordLogin],
-    ) -> TokenBody:
+        x_refresh_token: AskForCookie = None,
+    ) -> Response[TokenBody]:
         pair = await password_login.execute(
             PasswordLoginInput(mobile_number=data.mobile_number, password=data.password)
         )
-        return _token_body(pair)
+        return _session(request, pair, x_refresh_token)
 
     @post(
         "/refresh",
         status_code=200,
         summary="Trade a refresh token for a new pair",
-        description="The old refresh token stops working; using it again ends the session.",
+        description="The old refresh token stops working; using it again ends the session. "
+        "With `X-Refresh-Token: cookie` the token comes from the cookie (body `{}`), and the "
+        "new one goes back into it.",
+        response_cookies=DOCUMENTED_COOKIES,
         responses=problems(
-            codes={401: "`invalid_refresh_token`.", 422: "`validation_error`.", 429: _RATE_LIMITED}
+            codes={
+                401: "`invalid_refresh_token`.",
+                403: _COOKIE_REFUSED,
+                422: "`validation_error`.",
+                429: _RATE_LIMITED,
+            }
         ),
     )
     async def refresh(
         self,
         data: JSONBody[RefreshRequest],
+        request: Request[Any, Any, Any],
         refresh_session: NamedDependency[RefreshSession],
-    ) -> TokenBody:
-        pair = await refresh_session.execute(RefreshInput(refresh_token=data.refresh_token))
-        return _token_body(pair)
+        x_refresh_token: AskForCookie = None,
+        refresh_cookie: CookieToken = None,
+    ) -> Response[TokenBody]:
+        token = refresh_token_of(request, x_refresh_token, data.refresh_token, refresh_cookie)
+        pair = await refresh_session.execute(RefreshInput(refresh_token=token))
+        return _session(request, pair, x_refresh_token)
 
     @post(
         "/logout",
         status_code=204,
         summary="End a session",
-        description="Revokes the refresh token's session; an unknown token changes nothing.",
+        description="Revokes the refresh token's session; an unknown token changes nothing. "
+        "With `X-Refresh-Token: cookie` the token comes from the cookie (body `{}`), which is "
+        "then cleared.",
         middleware=[RequireToken],
         security=BEARER,
-        responses=problems(401, 422, codes={429: _RATE_LIMITED}),
+        response_cookies=DOCUMENTED_CLEARED_COOKIES,
+        responses=problems(401, 422, codes={403: _COOKIE_REFUSED, 429: _RATE_LIMITED}),
     )
     async def logout(
         self,
         data: JSONBody[RefreshRequest],
         request: Request[UserId, Any, Any],
         logout: NamedDependency[Logout],
-    ) -> None:
-        user_id = request.user
-        await logout.execute(LogoutInput(user_id=user_id, refresh_token=data.refresh_token))
+        x_refresh_token: AskForCookie = None,
+        refresh_cookie: CookieToken = None,
+    ) -> Response[None]:
+        token = refresh_token_of(request, x_refresh_token, data.refresh_token, refresh_cookie)
+        await logout.execute(LogoutInput(user_id=request.user, refresh_token=token))
+        response = Response(None, status_code=204)
+        if x_refresh_token is not None:
+            clear_refresh_cookie(response, request)
+        return response
 
     @post(
         "/forgot-password",
@@ -257,12 +295,23 @@ def _otp_sent(sent: OtpSent) -> OtpSentBody:
     return OtpSentBody(mobile_number=sent.mobile_number, expires_in=sent.expires_in, otp=sent.otp)
 
 
-def _token_body(pair: TokenPair) -> TokenBody:
+def _session(
+    request: Request[Any, Any, Any], pair: TokenPair, asked: str | None
+) -> Response[TokenBody]:
+    """The token body; with `X-Refresh-Token: cookie`, the refresh token in the cookie only."""
+    in_cookie = asked is not None
+    response = Response(_token_body(pair, refresh_token_in_body=not in_cookie))
+    if in_cookie:
+        set_refresh_cookie(response, request, pair.refresh_token)
+    return response
+
+
+def _token_body(pair: TokenPair, *, refresh_token_in_body: bool) -> TokenBody:
     user = pair.user
     return TokenBody(
         access_token=pair.access_token,
         expires_in=pair.expires_in,
-        refresh_token=pair.refresh_token,
+        refresh_token=pair.refresh_token if refresh_token_in_body else msgspec.UNSET,
         user=SessionUserBody(
             id=user.id,
             mobile_number=user.mobile_number,

@@ -25,6 +25,13 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.response import ServerSentEvent
 
+from gemini_clone.application.messaging.new_version import (
+    EditQuestion,
+    EditQuestionInput,
+    RegenerateInput,
+    RegenerateReply,
+)
+from gemini_clone.application.messaging.paid_exchange import StoredExchange
 from gemini_clone.application.messaging.reading import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -33,13 +40,6 @@ from gemini_clone.application.messaging.reading import (
     ListMessages,
     ListMessagesInput,
     WaitForReply,
-)
-from gemini_clone.application.messaging.retry import (
-    EditQuestion,
-    EditQuestionInput,
-    RegenerateInput,
-    RegenerateReply,
-    RetryOutput,
 )
 from gemini_clone.application.messaging.send_message import SendMessage, SendMessageInput
 from gemini_clone.application.messaging.stop_reply import StopReply
@@ -79,7 +79,7 @@ _QUOTA_REFUSED = (
     "`daily_limit_reached`, with `limit`, `used`, `resets_at`, `Retry-After` and the "
     "X-RateLimit headers."
 )
-_RETRY_REFUSED = {
+_NEW_VERSION_REFUSED = {
     404: "`chatroom_not_found` or `message_not_found`: no such room or message here, or "
     "another user's.",
     409: "`not_latest_exchange`: only the room's latest exchange can be tried again.",
@@ -203,7 +203,7 @@ class MessageController(Controller):
         ),
         response_description="The question and its new, queued reply.",
         response_headers=_RATE_LIMIT_HEADERS,
-        responses=problems(401, codes=_RETRY_REFUSED),
+        responses=problems(401, codes=_NEW_VERSION_REFUSED),
     )
     async def regenerate(
         self,
@@ -212,7 +212,7 @@ class MessageController(Controller):
         reply_id: Annotated[MessageId, PathParameter(description="A reply's id (a UUID).")],
         regenerate_reply: NamedDependency[RegenerateReply],
     ) -> Response[PostedMessageBody]:
-        retried = await regenerate_reply.execute(
+        version = await regenerate_reply.execute(
             RegenerateInput(
                 user_id=request.user,
                 chatroom_id=chatroom_id,
@@ -220,7 +220,7 @@ class MessageController(Controller):
                 request_id=request_id_of(request),
             )
         )
-        return _retried_response(request, retried)
+        return _new_version_response(request, version)
 
     @patch(
         "/{chatroom_id:str}/message/{message_id:str}",
@@ -233,7 +233,7 @@ class MessageController(Controller):
         ),
         response_description="The edited question and its new, queued reply.",
         response_headers=_RATE_LIMIT_HEADERS,
-        responses=problems(401, codes=_RETRY_REFUSED),
+        responses=problems(401, codes=_NEW_VERSION_REFUSED),
     )
     async def edit(
         self,
@@ -243,7 +243,7 @@ class MessageController(Controller):
         data: JSONBody[EditMessageRequest],
         edit_question: NamedDependency[EditQuestion],
     ) -> Response[PostedMessageBody]:
-        retried = await edit_question.execute(
+        version = await edit_question.execute(
             EditQuestionInput(
                 user_id=request.user,
                 chatroom_id=chatroom_id,
@@ -252,7 +252,7 @@ class MessageController(Controller):
                 request_id=request_id_of(request),
             )
         )
-        return _retried_response(request, retried)
+        return _new_version_response(request, version)
 
     @get(
         "/{chatroom_id:str}/messages",
@@ -390,14 +390,14 @@ async def _wait_or_as_is(
         return reply
 
 
-def _retried_response(
-    request: Request[UserId, Any, Any], retried: RetryOutput
+def _new_version_response(
+    request: Request[UserId, Any, Any], version: StoredExchange
 ) -> Response[PostedMessageBody]:
-    reply = retried.reply
+    reply = version.reply
     return Response(
-        PostedMessageBody(message=message_body(retried.message), reply=message_body(reply)),
+        PostedMessageBody(message=message_body(version.message), reply=message_body(reply)),
         status_code=202,
-        headers=_posted_headers(request, retried.usage, reply),
+        headers=_posted_headers(request, version.usage, reply),
     )
 
 

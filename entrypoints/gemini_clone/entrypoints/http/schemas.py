@@ -98,7 +98,8 @@ class LoginRequest(_Request):
 
 
 class RefreshRequest(_Request):
-    refresh_token: RefreshToken
+    refresh_token: RefreshToken | None = None
+    """Required, except with `X-Refresh-Token: cookie` (then the cookie carries it)."""
 
 
 class ResetPasswordRequest(_Request):
@@ -192,7 +193,8 @@ class TokenBody(_Body, kw_only=True):
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
     """Seconds until the access token expires."""
-    refresh_token: str
+    refresh_token: str | msgspec.UnsetType = msgspec.UNSET
+    """Left out with `X-Refresh-Token: cookie`: the refresh token is then in a cookie."""
     user: SessionUserBody
 
 

@@ -6,10 +6,13 @@
 - `accepted` (a post that asked for the stream): the 202 body, id `0-0`, so resuming after
   it replays the reply from its first piece.
 - The `gemini_clone_streams_open` gauge counts the streams being answered.
+- An error once the headers went out cannot be problem details any more: it is logged and
+  the stream ends cleanly (the client reconnects after its last event).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import aclosing
 
@@ -21,6 +24,8 @@ from gemini_clone.application.messaging.streaming import ReplyEvent, ReplyEventK
 from gemini_clone.entrypoints.http.schemas import PostedMessageBody, message_body
 from gemini_clone.entrypoints.metrics import STREAMS_OPEN
 from gemini_clone.ports.reply_pieces import BEFORE_EVERY_PIECE
+
+logger = logging.getLogger("gemini_clone.http")
 
 EVENT_STREAM = "text/event-stream"
 KEEP_ALIVE = ServerSentEventMessage(comment="keep-alive", data=None)
@@ -54,6 +59,8 @@ async def _wire(
         async with aclosing(events):
             async for event in events:
                 yield _message(event)
+    except Exception:
+        logger.exception("a reply's stream failed after its headers were sent; it ends here")
     finally:
         STREAMS_OPEN.dec()
 

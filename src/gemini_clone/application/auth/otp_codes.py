@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
+from typing import NoReturn
 
 from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.domain.errors import AuthenticationFailed, NotFound, TooManyRequests
 from gemini_clone.domain.ids import OtpChallengeId
 from gemini_clone.domain.users import (
     OTP_LENGTH,
+    OTP_MAX_ATTEMPTS,
     OTP_MAX_SENDS_PER_HOUR,
     OTP_RESEND_COOLDOWN,
     OTP_TTL,
@@ -122,9 +125,12 @@ class OtpChecker:
     """Check a code against the newest challenge of its purpose, in the caller's unit of work.
 
     - Unknown number: 404 `user_not_found`. No code, an expired or a used one: 401 `otp_expired`.
-    - A wrong code counts an attempt (kept even though the request fails); the fifth wrong
-      try burns the code: 429 `otp_attempts_exceeded` from then on.
+    - A wrong code counts a try (kept even though the request fails); the fifth wrong try
+      burns the code: 429 `otp_attempts_exceeded` from then on.
     - A right code is marked used: it works once.
+    - Tries and use are taken by the store in one conditional change each, never read and
+      written back: of guesses sent at once only five are counted, the rest see a burnt
+      code, and of one right code sent at once only one request logs in.
     """
 
     def __init__(self, numbers: MobileNumbers, hasher: KeyedHasher, clock: Clock) -> None:
@@ -136,28 +142,51 @@ class OtpChecker:
         self, uow: UnitOfWork, raw_mobile_number: str, code: str, purpose: OtpPurpose
     ) -> User:
         """Returns the user with the code consumed (caller commits), or commits the failed
-        attempt and raises."""
+        try and raises."""
         mobile_number = self._numbers.normalize(raw_mobile_number)
         now = self._clock.now()
         user = await uow.users.get_by_mobile(mobile_number)
         if user is None:
             raise NotFound("No user has this mobile number.", code="user_not_found")
         challenge = await uow.otps.latest(user.id, purpose)
-        if challenge is None or challenge.is_used or challenge.is_expired(now):
-            raise AuthenticationFailed(
-                "The code has expired or was already used; ask for a new one.", code="otp_expired"
-            )
-        if challenge.is_burnt:
-            raise _attempts_exceeded()
+        if challenge is None:
+            raise _expired()
+        _raise_unless_open(challenge, now)
         if not self._hasher.matches(challenge.code_hash, "otp", str(challenge.id), code):
-            failed = challenge.with_failed_attempt()
-            await uow.otps.update(failed)
+            tries = await uow.otps.count_wrong_try(challenge.id, now)
             await uow.commit()
-            if failed.is_burnt:
+            if tries is None:
+                await self._raise_why_closed(uow, challenge, now)
+            if tries >= OTP_MAX_ATTEMPTS:
                 raise _attempts_exceeded()
             raise AuthenticationFailed("The code is not right.", code="invalid_otp")
-        await uow.otps.update(challenge.used(now))
+        if not await uow.otps.use(challenge.id, now):
+            await self._raise_why_closed(uow, challenge, now)
         return user
+
+    @staticmethod
+    async def _raise_why_closed(
+        uow: UnitOfWork, challenge: OtpChallenge, now: datetime
+    ) -> NoReturn:
+        """Another request closed the code between our read and our change: answer as if
+        it had come first (burnt: 429, used or superseded: 401)."""
+        latest = await uow.otps.latest(challenge.user_id, challenge.purpose)
+        if latest is not None and latest.id == challenge.id:
+            _raise_unless_open(latest, now)
+        raise _expired()
+
+
+def _raise_unless_open(challenge: OtpChallenge | None, now: datetime) -> None:
+    if challenge is None or challenge.is_used or challenge.is_expired(now):
+        raise _expired()
+    if challenge.is_burnt:
+        raise _attempts_exceeded()
+
+
+def _expired() -> AuthenticationFailed:
+    return AuthenticationFailed(
+        "The code has expired or was already used; ask for a new one.", code="otp_expired"
+    )
 
 
 def _attempts_exceeded() -> TooManyRequests:

@@ -5,6 +5,7 @@ from gemini_clone.application.chatrooms.get import owned_chatroom
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock
+from gemini_clone.ports.reply_pieces import Piece, PieceKind, ReplyPieces
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 
@@ -12,18 +13,25 @@ class DeleteChatroom:
     """Delete a chatroom and its messages.
 
     - Its pending replies are cancelled first, so a worker holding one stores nothing.
+    - Once deleted, their open streams end (`done`): no reader waits for a reply that
+      will never come.
     - Quota units already taken are not returned: the user chose to stop.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, cache: Cache, clock: Clock) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, cache: Cache, clock: Clock, pieces: ReplyPieces
+    ) -> None:
         self._uow = uow
         self._cache = cache
         self._clock = clock
+        self._pieces = pieces
 
     async def execute(self, user_id: UserId, chatroom_id: ChatroomId) -> None:
         async with self._uow() as uow:
             await owned_chatroom(uow, chatroom_id, user_id)
-            await uow.messages.cancel_pending(chatroom_id, self._clock.now())
+            cancelled = await uow.messages.cancel_pending(chatroom_id, self._clock.now())
             await uow.chatrooms.delete(chatroom_id)
             await uow.commit()
+        for reply_id in cancelled:
+            self._pieces.publish(reply_id, Piece(kind=PieceKind.DONE))
         await forget_chatroom_list(self._cache, user_id)

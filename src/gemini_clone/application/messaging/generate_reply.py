@@ -1,22 +1,26 @@
+"""Writing one reply: the worker's use case."""
+
 from __future__ import annotations
 
 import asyncio
 import enum
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import AsyncIterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
 from gemini_clone.application.chatrooms.titles import TitleChatroom, TitleInput
 from gemini_clone.application.messaging.context import HISTORY_MAX_MESSAGES, build_request
+from gemini_clone.application.messaging.cutoff import renewing, until_cut
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import MessageError, MessageStatus
 from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.subscriptions import tier_for_status
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     GenerationRequest,
     GenerationResult,
     LanguageModel,
@@ -24,7 +28,7 @@ from gemini_clone.ports.language_model import (
     ModelError,
     collect,
 )
-from gemini_clone.ports.replies import ClaimedReply, ReplyResult, ReplyStore
+from gemini_clone.ports.replies import ClaimedReply, Finish, ReplyResult, ReplyStore
 from gemini_clone.ports.reply_pieces import Piece, PieceKind, ReplyPieces
 from gemini_clone.ports.reply_stops import ReplyStops
 
@@ -62,8 +66,10 @@ class GenerateReply:
 
     - The reply is claimed by a conditional update with a lease: one worker generates it;
       a lease that runs out (a killed worker) lets another claim it again.
-    - The outcome is stored only while the claim still holds the reply in `processing`,
-      so it is stored once (a cancelled reply stays cancelled).
+    - The outcome is stored only while this claim still holds the reply, so it is stored
+      once: a cancelled reply stays cancelled, and a worker whose lease ran out while it
+      was frozen (paused, collecting garbage) and whose reply another worker claimed
+      stores nothing, gives nothing back and leaves the reply's stream to its successor.
     - A blocked prompt or answer makes the reply `blocked`; the unit is used.
     - A failure of ours or the model's (unavailable, misconfigured, a bug) makes it `failed`
       with a code and gives the quota unit back.
@@ -75,10 +81,12 @@ class GenerateReply:
     - The text is published piece by piece as the model writes it (`pieces`); an attempt
       after the first starts with `restart`, so readers drop what an earlier one wrote,
       and so does a model that starts its answer over (a retry after text had streamed).
-      Once the outcome is stored, `done`.
+      Once the outcome is stored, `done`; also when the reply ended without it (stopped,
+      superseded, its room deleted), so no reader waits for a worker that will never come.
     - A stop request (`stops`) ends the generation at once: with text, the reply is
       `completed` with the text so far and finish reason `stopped` (the unit is kept: the
       model worked); with none yet, `cancelled` and the unit is given back.
+    - A worker told to stop (cancelled) hands its claim back: `queued` again.
     - While the model writes, the claim's lease is renewed every third of its length, so
       a slow model's reply is never taken over while its worker lives; a renewal that
       finds the reply no longer this claim's (stopped, deleted, taken over) ends the
@@ -107,30 +115,55 @@ class GenerateReply:
         self._stops = stops
 
     async def execute(self, reply_id: MessageId) -> ReplyOutcome:
+        claimed = await self._claim(reply_id)
+        if claimed is None:
+            return ReplyOutcome.SKIPPED
+        request = self._request_for(claimed)
+        try:
+            outcome = await self._generate_or_stop(reply_id, claimed, request)
+            finish = await self._store_outcome(reply_id, claimed, request, outcome)
+        except asyncio.CancelledError:
+            await self._hand_back(reply_id, claimed)
+            raise
+        if finish is not Finish.TAKEN_OVER:
+            self._end_stream(reply_id, claimed)
+        if finish is not Finish.STORED:
+            logger.info("reply %s not stored: %s meanwhile", reply_id, finish.value)
+            return ReplyOutcome.SKIPPED
+        if outcome.status is MessageStatus.COMPLETED and claimed.room.wants_model_title:
+            await self._title(claimed, outcome.content)
+        return ReplyOutcome(outcome.status.value)
+
+    async def _claim(self, reply_id: MessageId) -> ClaimedReply | None:
         now = self._clock.now()
-        claimed = await self._store.claim(
+        return await self._store.claim(
             reply_id,
             now=now,
             lease_until=now + self._settings.lease,
             token_budget=self._settings.context_token_budget,
             history_limit=HISTORY_MAX_MESSAGES,
         )
-        if claimed is None:
-            return ReplyOutcome.SKIPPED
+
+    def _request_for(self, claimed: ClaimedReply) -> GenerationRequest:
         room = claimed.room
-        request = build_request(
+        return build_request(
             claimed.question,
             claimed.history,
             system_instruction=room.system_instruction or self._settings.system_instruction,
             model=self._models.answering_model(room.model, tier_for_status(room.owner_plan_status)),
         )
-        outcome = await self._generate_or_stop(reply_id, claimed, request)
-        finished = await self._finish(reply_id, claimed, request, outcome)
-        if finished is not ReplyOutcome.SKIPPED and self._pieces is not None:
+
+    def _end_stream(self, reply_id: MessageId, claimed: ClaimedReply) -> None:
+        if self._pieces is not None:
             self._pieces.publish(reply_id, Piece(kind=PieceKind.DONE, attempt=claimed.attempt))
-        if finished is ReplyOutcome.COMPLETED and claimed.room.wants_model_title:
-            await self._title(claimed, outcome.content)
-        return finished
+
+    async def _hand_back(self, reply_id: MessageId, claimed: ClaimedReply) -> None:
+        try:
+            await self._store.release(reply_id, attempt=claimed.attempt)
+        except Exception as error:
+            logger.warning(
+                "reply %s not handed back (%s); the sweeper will queue it", reply_id, error
+            )
 
     async def _title(self, claimed: ClaimedReply, answer: str) -> None:
         if self._titles is None:
@@ -151,74 +184,35 @@ class GenerateReply:
     async def _generate_or_stop(
         self, reply_id: MessageId, claimed: ClaimedReply, request: GenerationRequest
     ) -> _Outcome:
+        """The model's answer, or, cut by a stop or a lost lease, what it wrote so far."""
         written: list[str] = []
-        try:
-            async with asyncio.timeout(None) as cutoff:
-                # A stop, or a lease found lost, moves the cutoff to now: the generation
-                # ends at its next await.
-                def cut() -> None:
-                    cutoff.reschedule(0)
-
-                with (
-                    self._stops.watch(reply_id, cut) if self._stops else nullcontext(),
-                    self._lease_kept(reply_id, claimed, on_lost=cut),
-                ):
-                    return await self._generate(reply_id, claimed, request, written)
-        except TimeoutError:
-            if not cutoff.expired():
-                raise
+        outcome = await until_cut(
+            self._generate(reply_id, claimed, request, written),
+            lambda cut: self._stops.watch(reply_id, cut) if self._stops else nullcontext(),
+            lambda cut: renewing(self._settings.lease.total_seconds() / 3,
+                                 partial(self._renew, reply_id, claimed), on_lost=cut),
+        )  # fmt: skip
+        if outcome is not None:
+            return outcome
         logger.info("reply %s stopped", reply_id)
-        text = "".join(written)
-        if text:
-            return _Outcome(
-                status=MessageStatus.COMPLETED,
-                content=text,
-                result=GenerationResult(
-                    text=text, finish_reason="stopped", block_reason=None, usage=None, model=None
-                ),
-            )
-        return _Outcome(status=MessageStatus.CANCELLED)
+        return _stopped("".join(written))
 
-    @contextmanager
-    def _lease_kept(
-        self, reply_id: MessageId, claimed: ClaimedReply, *, on_lost: Callable[[], None]
-    ) -> Iterator[None]:
-        """Renew the claim's lease every third of its length while inside; `on_lost` when
-        the reply is no longer this claim's (stopped, deleted, taken over)."""
-        loop = asyncio.get_running_loop()
-        interval = self._settings.lease.total_seconds() / 3
-        renewal: asyncio.Task[None] | None = None
-        handle: asyncio.TimerHandle | None = None
-
-        async def renew() -> None:
-            nonlocal handle
-            try:
-                kept = await self._store.renew(
-                    reply_id,
-                    attempt=claimed.attempt,
-                    lease_until=self._clock.now() + self._settings.lease,
-                )
-            except Exception as error:
-                # The database may be back by the next beat; the lease has two more.
-                logger.warning("lease of reply %s not renewed: %s", reply_id, error)
-                kept = True
-            if kept:
-                handle = loop.call_later(interval, beat)
-            else:
-                logger.info("reply %s is no longer this worker's; stopping", reply_id)
-                on_lost()
-
-        def beat() -> None:
-            nonlocal renewal
-            renewal = loop.create_task(renew())
-
-        handle = loop.call_later(interval, beat)
+    async def _renew(self, reply_id: MessageId, claimed: ClaimedReply) -> bool:
+        """Move the claim's lease on; False when the reply is no longer this claim's
+        (stopped, deleted, taken over)."""
         try:
-            yield
-        finally:
-            handle.cancel()
-            if renewal is not None:
-                renewal.cancel()
+            kept = await self._store.renew(
+                reply_id,
+                attempt=claimed.attempt,
+                lease_until=self._clock.now() + self._settings.lease,
+            )
+        except Exception as error:
+            # The database may be back by the next beat; the lease has two more.
+            logger.warning("lease of reply %s not renewed: %s", reply_id, error)
+            return True
+        if not kept:
+            logger.info("reply %s is no longer this worker's; stopping", reply_id)
+        return kept
 
     async def _generate(
         self,
@@ -262,38 +256,38 @@ class GenerateReply:
         claimed: ClaimedReply,
         request: GenerationRequest,
         written: list[str],
-    ) -> AsyncIterator[GenerationChunk]:
-        """The model's chunks, each one's text kept in `written` and published; a new
+    ) -> AsyncIterator[GenerationPiece]:
+        """The model's pieces, each one's text kept in `written` and published; a new
         claim, and a model starting its answer over, publish `restart` first."""
         pieces = self._pieces
         attempt = claimed.attempt
         announced = attempt == 1
-        async for chunk in self._model.stream(request):
-            if chunk.restart:
+        async for piece in self._model.stream(request):
+            if piece.restart:
                 if written and pieces is not None:
                     pieces.publish(reply_id, Piece(kind=PieceKind.RESTART, attempt=attempt))
                 written.clear()
                 announced = True
-            elif chunk.text:
+            elif piece.text:
                 if pieces is not None:
                     if not announced:
                         pieces.publish(reply_id, Piece(kind=PieceKind.RESTART, attempt=attempt))
                     pieces.publish(
-                        reply_id, Piece(kind=PieceKind.DELTA, attempt=attempt, text=chunk.text)
+                        reply_id, Piece(kind=PieceKind.DELTA, attempt=attempt, text=piece.text)
                     )
                 announced = True
-                written.append(chunk.text)
-            yield chunk
+                written.append(piece.text)
+            yield piece
 
-    async def _finish(
+    async def _store_outcome(
         self,
         reply_id: MessageId,
         claimed: ClaimedReply,
         request: GenerationRequest,
         outcome: _Outcome,
-    ) -> ReplyOutcome:
+    ) -> Finish:
         result = outcome.result
-        stored = await self._store.finish(
+        return await self._store.finish(
             reply_id,
             ReplyResult(
                 status=outcome.status,
@@ -304,12 +298,26 @@ class GenerateReply:
                 error=outcome.error,
                 completed_at=self._clock.now(),
             ),
+            attempt=claimed.attempt,
             give_back=claimed.quota if outcome.status in _GIVING_BACK else None,
         )
-        return ReplyOutcome(outcome.status.value) if stored else ReplyOutcome.SKIPPED
 
 
 _GIVING_BACK = (MessageStatus.FAILED, MessageStatus.CANCELLED)
+
+
+def _stopped(text: str) -> _Outcome:
+    """A stopped reply: `completed` with the text so far (finish reason `stopped`), or
+    `cancelled` when none had come."""
+    if not text:
+        return _Outcome(status=MessageStatus.CANCELLED)
+    return _Outcome(
+        status=MessageStatus.COMPLETED,
+        content=text,
+        result=GenerationResult(
+            text=text, finish_reason="stopped", block_reason=None, usage=None, model=None
+        ),
+    )
 
 
 def _finish_reason(result: GenerationResult | None) -> str | None:

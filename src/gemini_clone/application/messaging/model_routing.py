@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from gemini_clone.domain.model_catalogue import ModelCatalogue
 from gemini_clone.ports.language_model import (
-    GenerationChunk,
+    GenerationPiece,
     GenerationRequest,
     LanguageModel,
     ModelConfigurationError,
@@ -48,7 +48,7 @@ class RoutedLanguageModel(LanguageModel):
             if aclose is not None:
                 await aclose()
 
-    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationChunk]:
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationPiece]:
         model = request.model or self._catalogue.default
         try:
             provider = self._catalogue.provider_of(model)
@@ -59,7 +59,7 @@ class RoutedLanguageModel(LanguageModel):
             )
             logger.error("%s", message)
             raise ModelConfigurationError(message, code="model_not_configured") from None
-        chunks = self._providers[provider].stream(replace(request, model=model))
-        async with aclosing(chunks):  # type: ignore[type-var]
-            async for chunk in chunks:
-                yield chunk
+        pieces = self._providers[provider].stream(replace(request, model=model))
+        async with aclosing(pieces):  # type: ignore[type-var]
+            async for piece in pieces:
+                yield piece

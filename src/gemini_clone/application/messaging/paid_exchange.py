@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from gemini_clone.application.cache_scope import forget_chatroom_list
 from gemini_clone.domain.errors import QuotaExceeded, Unavailable
 from gemini_clone.domain.ids import MessageId, UserId
+from gemini_clone.domain.messages import Message
 from gemini_clone.domain.quota import DailyUsage, Plans, resets_at
 from gemini_clone.domain.subscriptions import tier_for_status
 from gemini_clone.ports.cache import Cache
@@ -17,6 +19,16 @@ from gemini_clone.ports.jobs import ReplyJobs
 from gemini_clone.ports.posting import QuotaTake
 
 logger = logging.getLogger("gemini_clone.messaging")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredExchange:
+    """What a post, a regenerate or an edit stored: the question as it now is, its new
+    queued reply, and the day's usage after the unit it took."""
+
+    message: Message
+    reply: Message
+    usage: DailyUsage
 
 
 class PaidExchange:

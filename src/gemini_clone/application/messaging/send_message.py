@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from gemini_clone.application.messaging.paid_exchange import PaidExchange
+from gemini_clone.application.messaging.paid_exchange import PaidExchange, StoredExchange
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import (
     Message,
@@ -12,7 +12,7 @@ from gemini_clone.domain.messages import (
     checked_content,
     queued_reply,
 )
-from gemini_clone.domain.quota import DailyUsage, Plans, quota_day
+from gemini_clone.domain.quota import Plans, quota_day
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import ReplyJobs
@@ -25,13 +25,6 @@ class SendMessageInput:
     chatroom_id: ChatroomId
     content: str
     request_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SendMessageOutput:
-    message: Message
-    reply: Message
-    usage: DailyUsage
 
 
 class SendMessage:
@@ -58,7 +51,7 @@ class SendMessage:
         self._clock = clock
         self._ids = ids
 
-    async def execute(self, data: SendMessageInput) -> SendMessageOutput:
+    async def execute(self, data: SendMessageInput) -> StoredExchange:
         checked_content(data.content)
         now = self._clock.now()
         day = quota_day(now)
@@ -68,7 +61,7 @@ class SendMessage:
         take = await self._posting.store(message, reply, day=day, limit=limit)
         usage = self._paid.usage_after(take, limit=limit, day=day, now=now)
         await self._paid.after_storing(data.user_id, reply.id, data.request_id)
-        return SendMessageOutput(message=message, reply=reply, usage=usage)
+        return StoredExchange(message=message, reply=reply, usage=usage)
 
     def _new_pair(
         self, data: SendMessageInput, now: datetime, day: date

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from gemini_clone.application.messaging.reading import GetMessage
-from gemini_clone.domain.errors import NotFound
+from gemini_clone.domain.errors import NotFound, Unavailable
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
-from gemini_clone.domain.messages import Message, Role
+from gemini_clone.domain.messages import Message, MessageStatus, Role
 from gemini_clone.ports.reply_pieces import (
     BEFORE_EVERY_PIECE,
     PieceKind,
     ReplyPieces,
     is_event_id,
 )
+
+logger = logging.getLogger("gemini_clone.replies")
 
 KEEP_ALIVE_SECONDS: Final = 15.0
 FINAL_RESUME_SECONDS: Final = 1.0
@@ -64,6 +67,12 @@ class StreamReply:
     - Every `keep_alive_seconds` without a piece: a keep-alive, after a look at the
       stored reply; if it became final with no `done` (its pieces were lost), the stream
       ends as a final reply's does, starting over.
+    - A reply that is gone when looked at (on `done` or at a keep-alive; its room was
+      deleted) ends the stream with `done` and the reply as last known, `cancelled`.
+    - Once the headers are sent, nothing raises: a store that cannot be reached skips the
+      look (a keep-alive all the same) or ends the stream at `done` without it, and
+      pieces that cannot be read end the stream; the client, reconnecting after its last
+      event, gets the rest.
     - While it waits, a stream holds no database connection.
     """
 
@@ -117,21 +126,27 @@ class StreamReply:
         self, reply: Message, after: str | None, idle_seconds: float
     ) -> AsyncGenerator[ReplyEvent, None]:
         attempt = 0
+        last_known = reply
         follow = self._pieces.follow(reply.id, after=after, idle_seconds=idle_seconds)
         async with aclosing(follow) as batches:
             async for batch in batches:
                 if not batch:
-                    current = await self._get_message.execute(reply.user_id, reply.id)
+                    current = await self._look(last_known)
+                    if current is None:
+                        yield ReplyEvent(kind=ReplyEventKind.KEEP_ALIVE)
+                        continue
                     if current.status.is_final:
                         async for event in _final(current, starting_over=True):
                             yield event
                         return
+                    last_known = current
                     yield ReplyEvent(kind=ReplyEventKind.KEEP_ALIVE)
                     continue
                 for piece in batch:
                     if piece.kind is PieceKind.DONE:
-                        final = await self._get_message.execute(reply.user_id, reply.id)
-                        yield ReplyEvent(kind=ReplyEventKind.DONE, id=piece.id, message=final)
+                        final = await self._look(last_known)
+                        if final is not None:
+                            yield ReplyEvent(kind=ReplyEventKind.DONE, id=piece.id, message=final)
                         return
                     if piece.attempt < attempt:
                         continue
@@ -142,6 +157,27 @@ class StreamReply:
                         attempt=piece.attempt,
                         text=piece.text,
                     )
+        # The pieces cannot be read any more: the stream ends, and the client, reconnecting
+        # after its last event, gets the reply from the store.
+
+    async def _look(self, last_known: Message) -> Message | None:
+        """The reply as stored now; a reply that is gone (its room was deleted) as last
+        known, cancelled; None while the store cannot be reached."""
+        try:
+            return await self._get_message.execute(last_known.user_id, last_known.id)
+        except NotFound:
+            return _gone(last_known)
+        except Unavailable as error:
+            logger.warning("reply %s not read while streaming: %s", last_known.id, error)
+            return None
+
+
+def _gone(last_known: Message) -> Message:
+    """A reply that cannot be read any more, as its stream's `done` tells it: deleting a
+    room cancels its pending replies before the room goes."""
+    if last_known.status.is_final:
+        return last_known
+    return replace(last_known, status=MessageStatus.CANCELLED, lease_expires_at=None)
 
 
 async def _final(reply: Message, *, starting_over: bool) -> AsyncGenerator[ReplyEvent, None]:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from gemini_clone.adapters.memory.repositories.base import InMemoryRepository
-from gemini_clone.domain.ids import TokenFamilyId, UserId
+from gemini_clone.domain.ids import OtpChallengeId, TokenFamilyId, UserId
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken
 from gemini_clone.ports.repositories import OtpRepository, RefreshTokenRepository
 
@@ -27,9 +27,20 @@ class InMemoryOtpRepository(InMemoryRepository, OtpRepository):
             default=None,
         )
 
-    async def update(self, challenge: OtpChallenge) -> None:
-        if challenge.id in self._tables.otps:
-            self._tables.otps[challenge.id] = challenge
+    async def count_wrong_try(self, challenge_id: OtpChallengeId, now: datetime) -> int | None:
+        challenge = self._tables.otps.get(challenge_id)
+        if challenge is None or not challenge.is_open(now):
+            return None
+        tried = challenge.with_failed_attempt()
+        self._tables.otps[challenge_id] = tried
+        return tried.attempts
+
+    async def use(self, challenge_id: OtpChallengeId, now: datetime) -> bool:
+        challenge = self._tables.otps.get(challenge_id)
+        if challenge is None or not challenge.is_open(now):
+            return False
+        self._tables.otps[challenge_id] = challenge.used(now)
+        return True
 
 
 class InMemoryRefreshTokenRepository(InMemoryRepository, RefreshTokenRepository):

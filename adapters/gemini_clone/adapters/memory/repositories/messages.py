@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from gemini_clone.adapters.memory.repositories.base import InMemoryRepository
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
-from gemini_clone.domain.messages import (
-    PENDING_STATUSES,
-    Message,
-    MessageStatus,
-    Role,
-    newest_first_key,
-)
+from gemini_clone.domain.messages import Message, MessageStatus, Role, latest_question
 from gemini_clone.ports.repositories import MessageRepository, StaleReply
 
 
@@ -49,35 +42,22 @@ class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
             limit,
         )
 
-    async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> int:
-        """Cancel the room's queued and processing replies; how many were cancelled."""
+    async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> Sequence[MessageId]:
         pending = [
             message
             for message in self._tables.messages.values()
-            if message.chatroom_id == chatroom_id
-            and message.role is Role.MODEL
-            and message.status in PENDING_STATUSES
+            if message.chatroom_id == chatroom_id and message.is_cancellable(being_written=True)
         ]
         for reply in pending:
-            self._tables.messages[reply.id] = replace(
-                reply, status=MessageStatus.CANCELLED, completed_at=now, lease_expires_at=None
-            )
-        return len(pending)
-
-    async def replies_to(self, question_id: MessageId) -> Sequence[Message]:
-        replies = [m for m in self._tables.messages.values() if m.in_reply_to == question_id]
-        return sorted(replies, key=newest_first_key)
+            self._tables.messages[reply.id] = reply.cancelled(now)
+        return [reply.id for reply in pending]
 
     async def latest_question(self, chatroom_id: ChatroomId) -> Message | None:
-        questions = self._newest_first(
-            (
-                message
-                for message in self._tables.messages.values()
-                if message.chatroom_id == chatroom_id and message.role is Role.USER
-            ),
-            1,
+        return latest_question(
+            message
+            for message in self._tables.messages.values()
+            if message.chatroom_id == chatroom_id
         )
-        return questions[0] if questions else None
 
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int

@@ -34,7 +34,7 @@ IN_LIST_SIZE = 500
 """Ids per `IN (...)` list: each is a bound parameter, and drivers cap their number."""
 
 
-def chunks(ids: Collection[UserId]) -> Iterator[list[UserId]]:
+def batches(ids: Collection[UserId]) -> Iterator[list[UserId]]:
     unique = list(dict.fromkeys(ids))
     for start in range(0, len(unique), IN_LIST_SIZE):
         yield unique[start : start + IN_LIST_SIZE]

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Executable, RowMapping, select, update
 
-from gemini_clone.adapters.sql.repositories.base import SqlRepository, chunks
+from gemini_clone.adapters.sql.repositories.base import SqlRepository, batches
 from gemini_clone.adapters.sql.tables import payment_events, subscriptions
 from gemini_clone.domain.ids import UserId
 from gemini_clone.domain.subscriptions import Subscription
@@ -65,8 +65,8 @@ class SqlSubscriptionRepository(SqlRepository, SubscriptionRepository):
 
     async def get_many(self, user_ids: Collection[UserId]) -> Sequence[Subscription]:
         found: list[Subscription] = []
-        for chunk in chunks(user_ids):
-            statement = select(subscriptions).where(subscriptions.c.user_id.in_(chunk))
+        for batch in batches(user_ids):
+            statement = select(subscriptions).where(subscriptions.c.user_id.in_(batch))
             found.extend(_subscription(row) for row in (await self._execute(statement)).mappings())
         return found
 

@@ -1,17 +1,28 @@
-"""One-time passcode challenges and refresh tokens over SQLAlchemy Core."""
+"""One-time passcode challenges and refresh tokens over SQLAlchemy Core.
+
+A code's tries and its use are each one conditional UPDATE (`open_code`), never a number
+read and written back: requests sent at once cannot share a try or a use."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, select, update
+from sqlalchemy import ColumnElement, RowMapping, and_, select, update
 
 from gemini_clone.adapters.sql.repositories.base import SqlRepository
 from gemini_clone.adapters.sql.tables import otp_challenges, refresh_tokens
 from gemini_clone.domain.ids import OtpChallengeId, RefreshTokenId, TokenFamilyId, UserId
-from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken
+from gemini_clone.domain.users import OTP_MAX_ATTEMPTS, OtpChallenge, OtpPurpose, RefreshToken
 from gemini_clone.ports.repositories import OtpRepository, RefreshTokenRepository
+
+
+def open_code(now: datetime) -> ColumnElement[bool]:
+    """`OtpChallenge.is_open`: not used, not burnt, not expired. Conditions of the
+    conditional updates that take a try or the use, so that on PostgreSQL a request that
+    waited for another's row lock checks them again against the row it left."""
+    c = otp_challenges.c
+    return and_(c.used_at.is_(None), c.attempts < OTP_MAX_ATTEMPTS, c.expires_at > now)
 
 
 class SqlOtpRepository(SqlRepository, OtpRepository):
@@ -29,12 +40,23 @@ class SqlOtpRepository(SqlRepository, OtpRepository):
         row = (await self._execute(statement)).mappings().one_or_none()
         return None if row is None else _otp(row)
 
-    async def update(self, challenge: OtpChallenge) -> None:
-        values = _otp_values(challenge)
-        del values["id"]
-        await self._execute(
-            update(otp_challenges).where(otp_challenges.c.id == challenge.id).values(**values)
+    async def count_wrong_try(self, challenge_id: OtpChallengeId, now: datetime) -> int | None:
+        c = otp_challenges.c
+        result = await self._execute(
+            update(otp_challenges)
+            .where(c.id == challenge_id, open_code(now))
+            .values(attempts=c.attempts + 1)
+            .returning(c.attempts)
         )
+        attempts: int | None = result.scalar_one_or_none()
+        return attempts
+
+    async def use(self, challenge_id: OtpChallengeId, now: datetime) -> bool:
+        c = otp_challenges.c
+        result = await self._execute(
+            update(otp_challenges).where(c.id == challenge_id, open_code(now)).values(used_at=now)
+        )
+        return result.rowcount == 1
 
 
 class SqlRefreshTokenRepository(SqlRepository, RefreshTokenRepository):

@@ -7,24 +7,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    RowMapping,
-    and_,
-    literal,
-    or_,
-    select,
-    tuple_,
-    update,
-)
+from sqlalchemy import RowMapping, and_, literal, or_, select, tuple_
 
+from gemini_clone.adapters.sql import rules
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
 from gemini_clone.adapters.sql.repositories.base import SqlRepository
-from gemini_clone.adapters.sql.rules import lease_ended
 from gemini_clone.adapters.sql.tables import messages
 from gemini_clone.adapters.sql.types import UtcDateTime
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import (
-    PENDING_STATUSES,
     Message,
     MessageError,
     MessageStatus,
@@ -71,35 +62,17 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
         statement = statement.order_by(c.created_at.desc(), c.id.desc()).limit(limit)
         return [_message(row) for row in (await self._execute(statement)).mappings()]
 
-    async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> int:
-        """Cancel the room's queued and processing replies; how many were cancelled."""
-        c = messages.c
-        result = await self._execute(
-            update(messages)
-            .where(
-                c.chatroom_id == chatroom_id,
-                c.role == Role.MODEL.value,
-                c.status.in_([status.value for status in PENDING_STATUSES]),
+    async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> Sequence[MessageId]:
+        cancelled = await self._execute(
+            rules.cancel_room_replies(
+                literal(chatroom_id, messages.c.chatroom_id.type), literal(now, UtcDateTime())
             )
-            .values(status=MessageStatus.CANCELLED.value, completed_at=now, lease_expires_at=None)
         )
-        return result.rowcount
-
-    async def replies_to(self, question_id: MessageId) -> Sequence[Message]:
-        c = messages.c
-        statement = (
-            select(messages).where(c.in_reply_to == question_id).order_by(c.created_at, c.id)
-        )
-        return [_message(row) for row in (await self._execute(statement)).mappings()]
+        return [MessageId(reply_id) for reply_id in cancelled.scalars()]
 
     async def latest_question(self, chatroom_id: ChatroomId) -> Message | None:
-        c = messages.c
-        statement = (
-            select(messages)
-            .where(c.chatroom_id == chatroom_id, c.role == Role.USER.value)
-            .order_by(c.created_at.desc(), c.id.desc())
-            .limit(1)
-        )
+        newest = rules.latest_question(literal(chatroom_id, messages.c.chatroom_id.type))
+        statement = select(messages).where(messages.c.id == newest.scalar_subquery())
         row = (await self._execute(statement)).mappings().one_or_none()
         return None if row is None else _message(row)
 
@@ -114,7 +87,7 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
                 c.role == Role.MODEL.value,
                 or_(
                     and_(c.status == MessageStatus.QUEUED.value, c.created_at < queued_before),
-                    lease_ended(literal(now, UtcDateTime())),
+                    rules.lease_ended(literal(now, UtcDateTime())),
                 ),
             )
             .order_by(c.created_at, c.id)

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 
 from sqlalchemy import RowMapping, select, update
 
-from gemini_clone.adapters.sql.repositories.base import SqlRepository, chunks
+from gemini_clone.adapters.sql.repositories.base import SqlRepository, batches
 from gemini_clone.adapters.sql.tables import users
 from gemini_clone.domain.errors import Conflict
 from gemini_clone.domain.ids import UserId
@@ -60,8 +60,8 @@ class SqlUserRepository(SqlRepository, UserRepository):
 
     async def get_many(self, user_ids: Collection[UserId]) -> Sequence[User]:
         found: list[User] = []
-        for chunk in chunks(user_ids):
-            result = await self._execute(select(users).where(users.c.id.in_(chunk)))
+        for batch in batches(user_ids):
+            result = await self._execute(select(users).where(users.c.id.in_(batch)))
             found.extend(_user(row) for row in result.mappings())
         return found
 

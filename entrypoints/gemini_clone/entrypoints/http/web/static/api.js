@@ -1,9 +1,12 @@
-// The public HTTP API, as any client uses it: tokens kept fresh, problem details as errors,
-// and replies followed as Server-Sent Events read with fetch (EventSource cannot send a token).
+// The public HTTP API, as any client uses it: problem details as errors, and a session whose
+// refresh token no script can read. The server keeps it in an HttpOnly cookie (asked for
+// with `X-Refresh-Token: cookie`); the access token lives in this page's memory only, so a
+// reload gets a new one through the cookie.
 
-const SESSION_KEY = "gemini-clone.session";
+const SIGNED_IN_KEY = "gemini-clone.signed-in"; // a hint, no secret: "a cookie was set"
+const LEGACY_SESSION_KEY = "gemini-clone.session"; // where earlier versions kept the tokens
+const COOKIE_MODE = { "x-refresh-token": "cookie" };
 const REFRESH_EARLY_MS = 60_000; // refresh this long before the access token expires
-const POLL_MS = 700;
 const FINAL = new Set(["completed", "failed", "blocked", "cancelled"]);
 
 export const isFinal = (message) => FINAL.has(message.status);
@@ -27,46 +30,20 @@ export class ApiError extends Error {
     }
     return new ApiError(response.status, problem, response.headers);
   }
-
-  /** The route does not exist on this server (an older version of it). */
-  get routeMissing() {
-    return this.status === 405 || (this.status === 404 && this.code === "not_found");
-  }
-}
-
-const sleep = (ms, signal) =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    });
-  });
-
-function loadSession() {
-  try {
-    return JSON.parse(localStorage.getItem(SESSION_KEY));
-  } catch {
-    return null;
-  }
 }
 
 export class Api {
-  /** `onLoggedOut` runs when the session ends here or in another tab. */
-  constructor({ onLoggedOut }) {
-    this.session = loadSession();
-    this.onLoggedOut = onLoggedOut;
+  constructor() {
+    /** `{accessToken, expiresAt, user}` while logged in. */
+    this.session = null;
+    /** Runs when the session ends, here or in another tab. */
+    this.onLoggedOut = () => {};
     this.refreshing = null;
     this.timer = null;
-    // Which optional routes this server has; unknown until tried or probed.
-    this.features = { stream: true, stop: true, regenerate: true, edit: true, models: true };
+    localStorage.removeItem(LEGACY_SESSION_KEY); // a readable refresh token must not linger
     addEventListener("storage", (event) => {
-      if (event.key !== SESSION_KEY) return;
-      this.session = loadSession();
-      if (this.session) this.scheduleRefresh();
-      else this.endSession();
+      if (event.key === SIGNED_IN_KEY && event.newValue === null) this.endSession();
     });
-    if (this.session) this.scheduleRefresh();
   }
 
   get user() {
@@ -75,22 +52,39 @@ export class Api {
 
   // ---- session ----
 
+  /** Logs in with a one-time code; the refresh token goes into the cookie. */
+  async verifyOtp(mobileNumber, otp) {
+    const tokens = await this.json("POST", "/auth/verify-otp", {
+      auth: false,
+      headers: COOKIE_MODE,
+      body: { mobile_number: mobileNumber, otp },
+    });
+    this.startSession(tokens);
+  }
+
+  /** Picks up the session of an earlier visit (its cookie); false when there is none. Asks
+   * only when one was started here, so a first visit sends no doomed request. */
+  async resume() {
+    if (localStorage.getItem(SIGNED_IN_KEY) === null) return false;
+    await this.refresh();
+    return this.session !== null;
+  }
+
   startSession(tokens) {
     this.session = {
       accessToken: tokens.access_token,
-      refreshToken: tokens.refresh_token,
       expiresAt: Date.now() + tokens.expires_in * 1000,
       user: tokens.user,
     };
-    localStorage.setItem(SESSION_KEY, JSON.stringify(this.session));
+    localStorage.setItem(SIGNED_IN_KEY, "1");
     this.scheduleRefresh();
   }
 
   endSession() {
     clearTimeout(this.timer);
-    const hadSession = this.session !== null || localStorage.getItem(SESSION_KEY) !== null;
+    const hadSession = this.session !== null;
     this.session = null;
-    localStorage.removeItem(SESSION_KEY);
+    localStorage.removeItem(SIGNED_IN_KEY); // other tabs hear it and log out too
     if (hadSession) this.onLoggedOut();
   }
 
@@ -100,26 +94,21 @@ export class Api {
     this.timer = setTimeout(() => this.refresh().catch(() => {}), Math.max(due, 0));
   }
 
-  /** A new token pair. One refresh at a time across tabs: refresh tokens rotate, and
-   * presenting a rotated one ends the whole session. */
+  /** A new access token, and a new refresh token in the cookie. One refresh at a time
+   * across tabs (they share the cookie): presenting a rotated refresh token ends the
+   * whole session. */
   refresh() {
     const run = async () => {
-      const stored = loadSession();
-      if (!stored) return this.endSession();
-      if (stored.expiresAt - REFRESH_EARLY_MS > Date.now()) {
-        this.session = stored; // another tab has just refreshed
-        return this.scheduleRefresh();
-      }
       const response = await fetch("/auth/refresh", {
         method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ refresh_token: stored.refreshToken }),
+        headers: { "content-type": "application/json", ...COOKIE_MODE },
+        body: "{}",
       });
       if (response.status === 401) return this.endSession();
       if (!response.ok) throw await ApiError.from(response);
       this.startSession(await response.json());
     };
-    this.refreshing ??= (navigator.locks ? navigator.locks.request(SESSION_KEY, run) : run())
+    this.refreshing ??= (navigator.locks ? navigator.locks.request(SIGNED_IN_KEY, run) : run())
       .finally(() => (this.refreshing = null));
     return this.refreshing;
   }
@@ -132,12 +121,10 @@ export class Api {
     return this.session.accessToken;
   }
 
+  /** Ends the session on the server (revoking the cookie's token) and here. */
   async logout() {
-    const session = this.session;
     try {
-      if (session) {
-        await this.send("POST", "/auth/logout", { body: { refresh_token: session.refreshToken } });
-      }
+      if (this.session) await this.send("POST", "/auth/logout", { headers: COOKIE_MODE, body: {} });
     } finally {
       this.endSession();
     }
@@ -168,161 +155,4 @@ export class Api {
     const response = await this.send(method, path, options);
     return response.status === 204 ? null : response.json();
   }
-
-  /** Calls an optional route; when the server lacks it, the feature is switched off and
-   * null is answered. */
-  async optional(feature, method, path, options) {
-    try {
-      return await this.json(method, path, options);
-    } catch (error) {
-      if (error instanceof ApiError && error.routeMissing) {
-        this.features[feature] = false;
-        return null;
-      }
-      throw error;
-    }
-  }
-
-  /** Asks the optional routes about ids that cannot exist: a missing route answers 404
-   * `not_found` or 405, a present one a 404 naming the chatroom or message. */
-  async probeFeatures() {
-    const none = "00000000-0000-0000-0000-000000000000";
-    const reply = `/chatroom/${none}/message/${none}`;
-    const probes = {
-      stream: ["GET", `${reply}/stream`],
-      stop: ["POST", `${reply}/stop`],
-      regenerate: ["POST", `${reply}/regenerate`],
-      edit: ["PATCH", reply, { content: "probe" }],
-    };
-    await Promise.all(
-      Object.entries(probes).map(async ([feature, [method, path, body]]) => {
-        try {
-          await this.send(method, path, { body });
-        } catch (error) {
-          if (error instanceof ApiError && error.routeMissing) this.features[feature] = false;
-        }
-      }),
-    );
-  }
-
-  // ---- replies ----
-
-  /** Posts a message and follows its reply to the end. `on.accepted({message, reply})`
-   * comes first; `on.text(text)` with the whole text so far; resolves with the final reply. */
-  async postMessage(roomId, content, on, signal) {
-    const response = await this.send("POST", `/chatroom/${roomId}/message`, {
-      body: { content },
-      headers: { accept: "text/event-stream" },
-      signal,
-    });
-    if (!isEventStream(response)) {
-      const posted = await response.json();
-      on.accepted(posted);
-      return this.followReply(roomId, posted.reply, on, signal);
-    }
-    const state = { text: "", attempt: 0, lastEventId: null, reply: null, final: null };
-    await this.readReplyEvents(response, state, on);
-    if (state.final) return state.final;
-    if (!state.reply) throw new ApiError(502, { detail: "The stream ended before it began." });
-    return this.followReply(roomId, state.reply, on, signal, state);
-  }
-
-  /** Follows a reply until it is final: its event stream where the server has one
-   * (reconnecting with `Last-Event-ID`), otherwise by polling. */
-  async followReply(roomId, reply, on, signal, state = null) {
-    state ??= { text: "", attempt: 0, lastEventId: null, reply, final: null };
-    let failures = 0;
-    while (!signal?.aborted) {
-      if (this.features.stream) {
-        try {
-          const headers = { accept: "text/event-stream" };
-          if (state.lastEventId) headers["last-event-id"] = state.lastEventId;
-          const response = await this.send(
-            "GET",
-            `/chatroom/${roomId}/message/${reply.id}/stream`,
-            { headers, signal },
-          );
-          await this.readReplyEvents(response, state, on);
-          if (state.final) return state.final;
-          failures = 0;
-        } catch (error) {
-          if (signal?.aborted) throw error;
-          if (error instanceof ApiError && error.routeMissing) this.features.stream = false;
-          else if (error instanceof ApiError && error.status < 500) throw error;
-          else await sleep(Math.min(500 * 2 ** failures++, 8000), signal);
-        }
-        continue;
-      }
-      const message = await this.json("GET", `/chatroom/${roomId}/message/${reply.id}`, { signal });
-      if (isFinal(message)) {
-        on.text(message.content);
-        return message;
-      }
-      on.status?.(message);
-      await sleep(POLL_MS, signal);
-    }
-    throw signal.reason;
-  }
-
-  async readReplyEvents(response, state, on) {
-    for await (const event of readEvents(response)) {
-      if (event.id) state.lastEventId = event.id;
-      const data = event.data;
-      if (event.type === "accepted") {
-        state.reply = data.reply;
-        on.accepted(data);
-      } else if (event.type === "restart" || (event.type === "delta" && data.attempt > state.attempt)) {
-        // A new attempt starts over: the text so far is dropped.
-        state.attempt = data.attempt;
-        state.text = "";
-        if (event.type === "restart") on.text("");
-      }
-      if (event.type === "delta") {
-        state.text += data.text;
-        on.text(state.text);
-      } else if (event.type === "done") {
-        state.final = data;
-        on.text(data.content);
-        return;
-      }
-    }
-  }
-}
-
-function isEventStream(response) {
-  return (response.headers.get("content-type") || "").startsWith("text/event-stream");
-}
-
-/** The events of a `text/event-stream` body: `{type, id, data}` with `data` parsed as JSON. */
-export async function* readEvents(response) {
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer = (buffer + value).replace(/\r\n?/g, "\n");
-    let end;
-    while ((end = buffer.indexOf("\n\n")) >= 0) {
-      const event = parseEvent(buffer.slice(0, end));
-      buffer = buffer.slice(end + 2);
-      if (event) yield event;
-    }
-  }
-}
-
-function parseEvent(block) {
-  let type = "message";
-  let id = null;
-  const data = [];
-  for (const line of block.split("\n")) {
-    if (line === "" || line.startsWith(":")) continue; // comments keep proxies awake
-    const colon = line.indexOf(":");
-    const field = colon < 0 ? line : line.slice(0, colon);
-    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
-    if (field === "event") type = value;
-    else if (field === "data") data.push(value);
-    else if (field === "id") id = value;
-  }
-  if (data.length === 0) return null;
-  return { type, id, data: JSON.parse(data.join("\n")) };
 }

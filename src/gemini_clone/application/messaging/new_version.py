@@ -1,11 +1,11 @@
-"""Another try at the latest exchange: regenerate its reply, or edit its question."""
+"""A new version of the latest exchange: regenerate its reply, or edit its question."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
-from gemini_clone.application.messaging.paid_exchange import PaidExchange
+from gemini_clone.application.messaging.paid_exchange import PaidExchange, StoredExchange
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.domain.errors import InvalidInput, NotFound
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
@@ -17,11 +17,11 @@ from gemini_clone.domain.messages import (
     not_latest_exchange,
     queued_reply,
 )
-from gemini_clone.domain.quota import DailyUsage, Plans, quota_day
+from gemini_clone.domain.quota import Plans, quota_day
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import ReplyJobs
-from gemini_clone.ports.posting import MessagePosting, Retry
+from gemini_clone.ports.posting import MessagePosting, NewVersion, SupersededReply
 from gemini_clone.ports.reply_pieces import Piece, PieceKind, ReplyPieces
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
@@ -43,35 +43,27 @@ class EditQuestionInput:
     request_id: str | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RetryOutput:
-    message: Message
-    """The question, as it now is."""
-    reply: Message
-    """Its new, queued reply."""
-    usage: DailyUsage
-
-
 QuestionOf = Callable[[UnitOfWork], Awaitable[Message]]
-"""Reads the exchange's question for a try, or raises why there is none."""
+"""Reads the exchange's question for a new version, or raises why there is none."""
 
 
-class _Retry:
+class _NewVersion:
     """A new queued reply to the room's latest question, stored like a post.
 
-    - Only the latest exchange may be tried again; an earlier one is 409
-      `not_latest_exchange` (checked again when the try is stored, so a question posted
+    - Only the latest exchange may get a new version; an earlier one is 409
+      `not_latest_exchange` (checked again when the version is stored, so a question posted
       meanwhile wins).
     - One unit of the plan's daily quota is taken in the transaction that stores the new
-      reply (`MessagePosting.store_retry`): exact under any concurrency, 429
+      reply (`MessagePosting.store_new_version`): exact under any concurrency, 429
       `daily_limit_reached` over the limit.
-    - A reply still being written is stopped first (`StopReply`: stored with its text so
-      far, or cancelled with its unit given back when it had none). Replies still queued
-      are cancelled with the try, and their units are not given back: the user asked for
-      another answer instead of that one. Their open streams end. Earlier replies stay
+    - The same transaction supersedes the question's queued replies: cancelled, their
+      units not given back (the user asked for another answer instead of those), their
+      open streams ended. A reply being written is then stopped like the stop button does
+      (`StopReply`: stored with its text so far, or cancelled with its unit given back when
+      it had none). A refused version (429, 409) stops nothing. Earlier replies stay
       readable; the newest reply is the current one.
     - The question's quota day becomes the new unit's, which a failed reply gives back.
-    - If queueing the job fails, the try still succeeds: the sweeper queues it later.
+    - If queueing the job fails, the version is still stored: the sweeper queues it later.
     """
 
     def __init__(
@@ -94,7 +86,7 @@ class _Retry:
         self._clock = clock
         self._ids = ids
 
-    async def _retry(
+    async def _store_new_version(
         self,
         user_id: UserId,
         chatroom_id: ChatroomId,
@@ -102,41 +94,47 @@ class _Retry:
         *,
         new_content: str | None,
         request_id: str | None,
-    ) -> RetryOutput:
+    ) -> StoredExchange:
         plan_status = await self._posting.owner_plan_status(chatroom_id, user_id)
         async with self._uow() as uow:
             question = await question_of(uow)
             latest = await uow.messages.latest_question(chatroom_id)
-            replies = await uow.messages.replies_to(question.id)
         if latest is None or latest.id != question.id:
             raise not_latest_exchange()
-        for being_written in [r for r in replies if r.status is MessageStatus.PROCESSING]:
-            await self._stop_reply.execute(user_id, chatroom_id, being_written.id)
         now = self._clock.now()
         day = quota_day(now)
-        retried = replace(question, quota_day=day.isoformat())
+        version = replace(question, quota_day=day.isoformat())
         if new_content is not None:
-            retried = replace(retried, content=new_content, edited_at=now)
+            version = replace(version, content=new_content, edited_at=now)
         reply = queued_reply(question, MessageId(self._ids.new_id()), now)
         limit = self._paid.limit_for(plan_status)
-        take = await self._posting.store_retry(
-            Retry(question=retried, reply=reply), day=day, limit=limit, now=now
+        stored = await self._posting.store_new_version(
+            NewVersion(question=version, reply=reply), day=day, limit=limit, now=now
         )
-        usage = self._paid.usage_after(take, limit=limit, day=day, now=now)
-        for queued in [r for r in replies if r.status is MessageStatus.QUEUED]:
-            self._pieces.publish(queued.id, Piece(kind=PieceKind.DONE))
+        usage = self._paid.usage_after(stored.take, limit=limit, day=day, now=now)
+        await self._end(user_id, chatroom_id, stored.superseded)
         await self._paid.after_storing(user_id, reply.id, request_id)
-        return RetryOutput(message=retried, reply=reply, usage=usage)
+        return StoredExchange(message=version, reply=reply, usage=usage)
+
+    async def _end(
+        self, user_id: UserId, chatroom_id: ChatroomId, superseded: Sequence[SupersededReply]
+    ) -> None:
+        """End the streams of the cancelled replies; stop the ones being written."""
+        for ended in superseded:
+            if ended.status is MessageStatus.PROCESSING:
+                await self._stop_reply.execute(user_id, chatroom_id, ended.reply_id)
+            else:
+                self._pieces.publish(ended.reply_id, Piece(kind=PieceKind.DONE))
 
 
-class RegenerateReply(_Retry):
-    """A new reply to the same question (the rules of a try: see `_Retry`).
+class RegenerateReply(_NewVersion):
+    """A new reply to the same question (the rules of a new version: see `_NewVersion`).
 
     - `reply_id` is one of the user's replies in this room (else 404 `message_not_found`;
       a question's id is 422 `not_a_reply`).
     """
 
-    async def execute(self, data: RegenerateInput) -> RetryOutput:
+    async def execute(self, data: RegenerateInput) -> StoredExchange:
         async def question_of(uow: UnitOfWork) -> Message:
             reply = await _owned_message(uow, data.reply_id, data)
             if reply.role is not Role.MODEL or reply.in_reply_to is None:
@@ -146,7 +144,7 @@ class RegenerateReply(_Retry):
                 raise NotFound("No such message.", code="message_not_found")
             return question
 
-        return await self._retry(
+        return await self._store_new_version(
             data.user_id,
             data.chatroom_id,
             question_of,
@@ -155,15 +153,15 @@ class RegenerateReply(_Retry):
         )
 
 
-class EditQuestion(_Retry):
-    """Replace the latest question's content and ask for a new reply (see `_Retry`).
+class EditQuestion(_NewVersion):
+    """Replace the latest question's content and ask for a new reply (see `_NewVersion`).
 
     - `message_id` is one of the user's questions in this room (else 404
       `message_not_found`; a reply's id is 422 `not_a_question`).
     - Content is 1 to 16 000 characters, not only blanks; `edited_at` is set.
     """
 
-    async def execute(self, data: EditQuestionInput) -> RetryOutput:
+    async def execute(self, data: EditQuestionInput) -> StoredExchange:
         content = checked_content(data.content)
 
         async def question_of(uow: UnitOfWork) -> Message:
@@ -172,7 +170,7 @@ class EditQuestion(_Retry):
                 raise InvalidInput("Only a question can be edited.", code="not_a_question")
             return question
 
-        return await self._retry(
+        return await self._store_new_version(
             data.user_id,
             data.chatroom_id,
             question_of,

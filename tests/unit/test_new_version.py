@@ -1,4 +1,4 @@
-"""Regenerate and edit: another try at the latest exchange, paid like a post."""
+"""Regenerate and edit: a new version of the latest exchange, paid like a post."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from uuid import uuid4
 import pytest
 from tests.unit.conftest import World, WorldFactory
 
-from gemini_clone.application.messaging.reading import ListMessagesInput
-from gemini_clone.application.messaging.retry import (
+from gemini_clone.application.messaging.new_version import (
     EditQuestionInput,
     RegenerateInput,
-    RetryOutput,
 )
-from gemini_clone.application.messaging.send_message import SendMessageOutput
+from gemini_clone.application.messaging.paid_exchange import StoredExchange
+from gemini_clone.application.messaging.reading import ListMessagesInput
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
 from gemini_clone.domain.ids import MessageId
@@ -24,7 +23,9 @@ from gemini_clone.domain.users import User
 from gemini_clone.ports.language_model import ModelUnavailable
 
 
-async def regenerate(world: World, user: User, room: Chatroom, reply_id: MessageId) -> RetryOutput:
+async def regenerate(
+    world: World, user: User, room: Chatroom, reply_id: MessageId
+) -> StoredExchange:
     return await world.regenerate_reply.execute(
         RegenerateInput(user_id=user.id, chatroom_id=room.id, reply_id=reply_id)
     )
@@ -32,7 +33,7 @@ async def regenerate(world: World, user: User, room: Chatroom, reply_id: Message
 
 async def edit(
     world: World, user: User, room: Chatroom, message_id: MessageId, content: str
-) -> RetryOutput:
+) -> StoredExchange:
     return await world.edit_question.execute(
         EditQuestionInput(
             user_id=user.id, chatroom_id=room.id, message_id=message_id, content=content
@@ -40,7 +41,7 @@ async def edit(
     )
 
 
-async def answered(world: World, user: User, room: Chatroom, content: str) -> SendMessageOutput:
+async def answered(world: World, user: User, room: Chatroom, content: str) -> StoredExchange:
     posted = await world.post(user, room, content)
     await world.run_jobs()
     world.clock.advance(timedelta(seconds=1))
@@ -60,23 +61,23 @@ async def test_regenerate_queues_a_new_reply_and_keeps_the_earlier_one(
     posted = await answered(world, alice, room, "What is a monad?")
     first = await world.stored(posted.reply.id)
 
-    retried = await regenerate(world, alice, room, posted.reply.id)
+    version = await regenerate(world, alice, room, posted.reply.id)
 
-    assert retried.message.id == posted.message.id
-    assert (retried.reply.status, retried.reply.in_reply_to) == (
+    assert version.message.id == posted.message.id
+    assert (version.reply.status, version.reply.in_reply_to) == (
         MessageStatus.QUEUED,
         posted.message.id,
     )
-    assert world.jobs.queued == [retried.reply.id]
-    assert retried.usage.used_today == 2
+    assert world.jobs.queued == [version.reply.id]
+    assert version.usage.used_today == 2
     assert await world.used_today(alice.id) == 2
     messages = await room_messages(world, alice, room)
-    assert [m.id for m in messages] == [posted.message.id, posted.reply.id, retried.reply.id]
+    assert [m.id for m in messages] == [posted.message.id, posted.reply.id, version.reply.id]
     assert messages[1] == first
     rooms = await world.get_chatroom.execute(alice.id, room.id)
     assert rooms.chatroom.message_count == 3
     await world.run_jobs()
-    assert (await world.stored(retried.reply.id)).status is MessageStatus.COMPLETED  # type: ignore[union-attr]
+    assert (await world.stored(version.reply.id)).status is MessageStatus.COMPLETED  # type: ignore[union-attr]
 
 
 async def test_a_pending_reply_is_cancelled_by_a_regenerate_and_its_unit_kept(
@@ -84,14 +85,14 @@ async def test_a_pending_reply_is_cancelled_by_a_regenerate_and_its_unit_kept(
 ) -> None:
     posted = await world.post(alice, room, "Hello?")
 
-    retried = await regenerate(world, alice, room, posted.reply.id)
+    version = await regenerate(world, alice, room, posted.reply.id)
 
     cancelled = await world.stored(posted.reply.id)
     assert cancelled is not None
     assert cancelled.status is MessageStatus.CANCELLED
     assert await world.used_today(alice.id) == 2
     assert await world.run_jobs() == ["skipped", "completed"]
-    assert (await world.stored(retried.reply.id)).status is MessageStatus.COMPLETED  # type: ignore[union-attr]
+    assert (await world.stored(version.reply.id)).status is MessageStatus.COMPLETED  # type: ignore[union-attr]
 
 
 async def test_only_the_latest_exchange_can_be_regenerated_or_edited(
@@ -204,19 +205,19 @@ async def test_queueing_failure_does_not_undo_a_regenerate(
     posted = await answered(world, alice, room, "question")
     world.jobs.down = True
 
-    retried = await regenerate(world, alice, room, posted.reply.id)
+    version = await regenerate(world, alice, room, posted.reply.id)
 
-    assert (await world.stored(retried.reply.id)).status is MessageStatus.QUEUED  # type: ignore[union-attr]
+    assert (await world.stored(version.reply.id)).status is MessageStatus.QUEUED  # type: ignore[union-attr]
 
 
-async def test_a_reply_being_written_is_stopped_before_the_new_one_is_queued(
+async def test_a_reply_being_written_is_stopped_once_the_new_one_is_stored(
     world: World, alice: User, room: Chatroom
 ) -> None:
     posted = await world.post(alice, room, "Slow one")
-    retried: list[RetryOutput] = []
+    version: list[StoredExchange] = []
 
     async def regenerate_meanwhile() -> None:
-        retried.append(await regenerate(world, alice, room, posted.reply.id))
+        version.append(await regenerate(world, alice, room, posted.reply.id))
 
     world.model.answer("Half", " an answer")
     world.model.during = regenerate_meanwhile
@@ -226,5 +227,33 @@ async def test_a_reply_being_written_is_stopped_before_the_new_one_is_queued(
     assert stopped is not None
     assert stopped.status is MessageStatus.CANCELLED, "its writer did not answer the stop"
     assert outcomes == ["skipped"], "the old writer's outcome is refused"
-    assert (await world.stored(retried[0].reply.id)).status is MessageStatus.QUEUED  # type: ignore[union-attr]
-    assert await world.used_today(alice.id) == 1, "the stopped reply's unit came back"
+    assert (await world.stored(version[0].reply.id)).status is MessageStatus.QUEUED  # type: ignore[union-attr]
+    assert await world.used_today(alice.id) == 1, "the stopped reply had no text: unit back"
+
+
+async def test_a_refused_regenerate_or_edit_leaves_the_reply_being_written_alone(
+    make_world: WorldFactory,
+) -> None:
+    world = make_world(plans=Plans(basic_daily_limit=1))
+    alice = await world.new_user()
+    room = await world.new_chatroom(alice)
+    posted = await world.post(alice, room, "Slow one")
+    refused: list[QuotaExceeded] = []
+
+    async def regenerate_and_edit_at_the_limit() -> None:
+        with pytest.raises(QuotaExceeded) as regenerating:
+            await regenerate(world, alice, room, posted.reply.id)
+        with pytest.raises(QuotaExceeded) as editing:
+            await edit(world, alice, room, posted.message.id, "changed")
+        refused.extend([regenerating.value, editing.value])
+
+    world.model.answer("The whole", " answer")
+    world.model.during = regenerate_and_edit_at_the_limit
+
+    assert await world.run_jobs() == ["completed"]
+
+    assert len(refused) == 2
+    written = await world.stored(posted.reply.id)
+    assert written is not None
+    assert (written.content, written.finish_reason) == ("The whole answer", "stop")
+    assert await world.used_today(alice.id) == 1

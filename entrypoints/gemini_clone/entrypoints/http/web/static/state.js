@@ -1,0 +1,19 @@
+// What the screens share: the API client and the state of the page.
+import { Api } from "./api.js";
+
+export const api = new Api();
+
+export const state = {
+  rooms: [],
+  roomsCursor: null,
+  room: null, // the open chat
+  messages: [], // its loaded messages, oldest first
+  olderCursor: null,
+  loadingOlder: false,
+  writing: null, // {reply, controller} while a reply of the open chat is being written
+  models: null,
+  mobile: "",
+};
+
+/** The chat is the open one (by id: the open chat's object is replaced when it changes). */
+export const isOpen = (room) => state.room?.id === room.id;
