@@ -109,6 +109,7 @@ async def check(cluster: Cluster, tally: Tally, windows: Sequence[FaultWindow]) 
         ),
         _refused_posts_not_stored(tally, questions),
         _no_unhandled_exception(cluster),
+        _every_process_up(cluster),
         *_readiness_rules(tally, windows),
     ]
     rows = [_fault_row(tally, window) for window in windows]
@@ -250,6 +251,19 @@ def _no_unhandled_exception(cluster: Cluster) -> Rule:
                 event = line
             if any(marker in event for marker in UNHANDLED):
                 rule.broken.append(f"{name}: {_unhandled_summary(line)}".replace("\n", " "))
+    return rule
+
+
+def _every_process_up(cluster: Cluster) -> Rule:
+    """No API or worker ended by itself (the rig starts again the ones it kills)."""
+    from tests.faults.cluster import APIS, WORKERS
+
+    rule = Rule("every API and worker process is still running", checked=len(APIS) + len(WORKERS))
+    for name in (*APIS, *WORKERS):
+        process = cluster.processes.get(name)
+        if process is None or process.poll() is not None:
+            code = None if process is None else process.returncode
+            rule.broken.append(f"{name} exited by itself (code {code}); its log says why")
     return rule
 
 
