@@ -108,6 +108,11 @@ async def check(cluster: Cluster, tally: Tally, windows: Sequence[FaultWindow]) 
             tally.statuses[503],
         ),
         _refused_posts_not_stored(tally, questions),
+        Rule(
+            "every simulated person lasts to the end",
+            list(tally.people_failed),
+            len(tally.followed),
+        ),
         _no_unhandled_exception(cluster),
         _every_process_up(cluster),
         *_readiness_rules(tally, windows),
@@ -134,6 +139,7 @@ async def check(cluster: Cluster, tally: Tally, windows: Sequence[FaultWindow]) 
         "503s": tally.statuses[503],
         "broken connections": tally.transport_errors,
         "replies claimed again": sum(1 for reply in replies if reply["attempts"] > 1),
+        "longest stream (s)": round(max((f.seconds for f in tally.followed), default=0)),
         "proxy cuts": cluster.proxy.cuts if cluster.proxy else 0,
     }
     return Outcome(rules, rows, counts)

@@ -34,6 +34,9 @@ class Followed:
     events: list[Event] = field(default_factory=list)
     done: dict[str, Any] | None = None
     resumes: int = 0
+    began: float = 0.0
+    seconds: float = 0.0
+    """From the first request to `done` (or to giving up)."""
 
     @property
     def text(self) -> str:
@@ -63,6 +66,9 @@ class Tally:
     """When a post or regenerate was answered 202 (seconds since the start)."""
     readiness: list[tuple[float, str, int | None, dict[str, bool]]] = field(default_factory=list)
     """(time, api, status or None when unreachable, check -> ok)."""
+    people: int = 0
+    people_failed: list[str] = field(default_factory=list)
+    """The error that ended a simulated person early (a defect of the rig or the API)."""
 
     def now(self) -> float:
         return time.monotonic() - self.started
@@ -189,7 +195,7 @@ class Person:
 
     async def follow(self, reply_id: str, *, stop_it: bool) -> Followed:
         """Follow the reply's stream to `done`, resuming on the other API when it breaks."""
-        followed = Followed(reply_id)
+        followed = Followed(reply_id, began=self.tally.now())
         self.tally.followed.append(followed)
         path = f"/chatroom/{self.room}/message/{reply_id}/stream"
         deadline = time.monotonic() + STREAM_SECONDS
@@ -226,6 +232,7 @@ class Person:
             if followed.done is None:
                 followed.resumes += 1
                 await asyncio.sleep(0.2)
+        followed.seconds = self.tally.now() - followed.began
         if stopper is not None:
             await stopper
         return followed

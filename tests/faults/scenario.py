@@ -171,6 +171,7 @@ async def _drive(cluster: Cluster, plan: Plan, result: Run) -> None:
     stop = asyncio.Event()
     urls = {api: cluster.api_url(api) for api in APIS}
     people = [Person(n, list(urls.values()), tally) for n in range(plan.people)]
+    tally.people = plan.people
     load = [asyncio.create_task(person.live(stop)) for person in people]
     readiness = asyncio.create_task(watch_readiness(urls, tally, stop))
     chosen = faults(plan.partition_seconds, plan.lossy_seconds)
@@ -187,7 +188,8 @@ async def _drive(cluster: Cluster, plan: Plan, result: Run) -> None:
             await asyncio.sleep(plan.recover_seconds)
     finally:
         stop.set()
-        await asyncio.gather(*load, return_exceptions=True)
+        ended = await asyncio.gather(*load, return_exceptions=True)
+        tally.people_failed = [repr(error) for error in ended if isinstance(error, BaseException)]
         await readiness
     await _settle(cluster, plan.settle_seconds)
 
