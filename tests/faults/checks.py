@@ -111,7 +111,7 @@ async def check(cluster: Cluster, tally: Tally, windows: Sequence[FaultWindow]) 
         Rule(
             "every simulated person lasts to the end",
             list(tally.people_failed),
-            len(tally.followed),
+            tally.people,
         ),
         _no_unhandled_exception(cluster),
         _every_process_up(cluster),
@@ -325,7 +325,7 @@ def _ready_after(tally: Tally, window: FaultWindow, api: str) -> float | None:
 
 
 def _fault_row(tally: Tally, window: FaultWindow) -> FaultRow:
-    recovered = next((at - window.ended for at in tally.successes if at >= window.ended), None)
+    recovered = next((at - window.ended for at in tally.probed if at >= window.ended), None)
     ready = [_ready_after(tally, window, api) for api in sorted({r[1] for r in tally.readiness})]
     both_ready = None if not ready or None in ready else max(r for r in ready if r is not None)
     seen = "-"

@@ -24,6 +24,7 @@ STREAM_SECONDS = 90.0
 READ_TIMEOUT = httpx.Timeout(10.0, connect=2.0)
 STREAM_TIMEOUT = httpx.Timeout(20.0, connect=2.0)  # keep-alives come at least every 15 s
 READINESS_EVERY_SECONDS = 0.25
+PROBE_EVERY_SECONDS = 0.5
 
 
 @dataclass
@@ -64,6 +65,9 @@ class Tally:
     followed: list[Followed] = field(default_factory=list)
     successes: list[float] = field(default_factory=list)
     """When a post or regenerate was answered 202 (seconds since the start)."""
+    probed: list[float] = field(default_factory=list)
+    """When the prober's post was answered 202: it posts twice a second and follows
+    nothing, so the time to recover after a fault does not wait on anyone's answer."""
     readiness: list[tuple[float, str, int | None, dict[str, bool]]] = field(default_factory=list)
     """(time, api, status or None when unreachable, check -> ok)."""
     people: int = 0
@@ -164,7 +168,18 @@ class Person:
         finally:
             await self.client.aclose()
 
-    async def exchange(self) -> None:
+    async def probe(self, stop: asyncio.Event) -> None:
+        """Post twice a second without following the answers."""
+        try:
+            if not await self.sign_up(stop):
+                return
+            while not stop.is_set():
+                await self.exchange(follow=False)
+                await asyncio.sleep(PROBE_EVERY_SECONDS)
+        finally:
+            await self.client.aclose()
+
+    async def exchange(self, *, follow: bool = True) -> None:
         self.sequence += 1
         content = f"person {self.number} question {self.sequence} {uuid.uuid4().hex[:8]}"
         response = await self.call(
@@ -180,6 +195,9 @@ class Person:
         self.tally.posts += 1
         reply_id = response.json()["reply"]["id"]
         self.accept(reply_id, content)
+        if not follow:
+            self.tally.probed.append(self.tally.now())
+            return
         followed = await self.follow(reply_id, stop_it=random.random() < STOP_CHANCE)
         if followed.done is not None and random.random() < REGENERATE_CHANCE:
             again = await self.call("POST", f"/chatroom/{self.room}/message/{reply_id}/regenerate")

@@ -171,8 +171,10 @@ async def _drive(cluster: Cluster, plan: Plan, result: Run) -> None:
     stop = asyncio.Event()
     urls = {api: cluster.api_url(api) for api in APIS}
     people = [Person(n, list(urls.values()), tally) for n in range(plan.people)]
-    tally.people = plan.people
     load = [asyncio.create_task(person.live(stop)) for person in people]
+    prober = Person(plan.people, list(urls.values()), tally)
+    load.append(asyncio.create_task(prober.probe(stop)))
+    tally.people = len(load)
     readiness = asyncio.create_task(watch_readiness(urls, tally, stop))
     chosen = faults(plan.partition_seconds, plan.lossy_seconds)
     try:
