@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from typing import TypeAlias, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 from redis.typing import KeyT, StreamIdT
 
 from gemini_clone.adapters.redis.cache import DEFAULT_KEY_PREFIX
+from gemini_clone.adapters.redis.failures import REDIS_FAILURES
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.ports.reply_pieces import (
     BEFORE_EVERY_PIECE,
@@ -39,7 +40,7 @@ DEFAULT_BLOCK_MILLISECONDS = 500
 READ_COUNT = 1_000
 MAX_REMEMBERED_STREAMS = 100_000
 
-_FAILURES = (RedisError, OSError)
+_FAILURES = REDIS_FAILURES
 _KINDS = {b"d": PieceKind.DELTA, b"r": PieceKind.RESTART, b"x": PieceKind.DONE}
 _CODES = {kind: code.decode() for code, kind in _KINDS.items()}
 
