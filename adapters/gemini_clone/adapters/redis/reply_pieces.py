@@ -17,6 +17,7 @@ from redis.typing import KeyT, StreamIdT
 
 from gemini_clone.adapters.redis.cache import DEFAULT_KEY_PREFIX
 from gemini_clone.adapters.redis.failures import REDIS_FAILURES
+from gemini_clone.adapters.redis.published_texts import PublishedTexts
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.ports.reply_pieces import (
     BEFORE_EVERY_PIECE,
@@ -78,9 +79,11 @@ class RedisReplyPieces(ReplyPieces):
     Publishing (the worker): `publish` only queues the piece; one background task sends
     whatever has queued, for every reply at once, in one pipeline per round trip, so a
     worker writing hundreds of replies pays no round trip per piece. Deltas of one attempt
-    that queued together become one entry. Each entry is `XADD ... MAXLEN ~ max_pieces`;
-    a stream expires `live_seconds` after its first piece (a writer that died for good),
-    or `keep_seconds` after `done`.
+    that queued together become one entry. A batch that cannot be sent is lost, and the
+    reply's next entries start its text over (`restart`, then the whole text so far), so
+    a reader that follows it to `done` holds the whole text all the same. Each entry is
+    `XADD ... MAXLEN ~ max_pieces`; a stream expires `live_seconds` after its first piece
+    (a writer that died for good), or `keep_seconds` after `done`.
 
     Reading (the API): one shared connection of the process runs a single blocking
     `XREAD` over every stream its readers follow, from the earliest position any of them
@@ -114,6 +117,7 @@ class RedisReplyPieces(ReplyPieces):
         self._expiring: set[str] = set()
         """Streams this process set to expire `live_seconds` after their first piece."""
         self._sender: asyncio.Task[None] | None = None
+        self._published = PublishedTexts()
         self._watched: dict[str, _Watched] = {}
         self._watched_changed = asyncio.Event()
         self._wake_key = f"{self._prefix}wake:{uuid.uuid4().hex}"
@@ -129,7 +133,9 @@ class RedisReplyPieces(ReplyPieces):
     # Publishing
 
     def publish(self, reply_id: MessageId, piece: Piece) -> None:
-        self._queued.setdefault(self.key(reply_id), []).append(piece)
+        key = self.key(reply_id)
+        self._queued.setdefault(key, []).append(piece)
+        self._published.note(key, piece)
         self._sent.clear()
         self._queued_changed.set()
         if self._sender is None or self._sender.done():
@@ -151,12 +157,15 @@ class RedisReplyPieces(ReplyPieces):
             try:
                 await self._send(batch)
             except _FAILURES as error:
+                self._published.lost(batch)
                 logger.warning("reply pieces lost (%d replies): %s", len(batch), error)
+            else:
+                self._published.sent(batch)
 
     async def _send(self, batch: dict[str, list[Piece]]) -> None:
         pipeline = self._redis.pipeline(transaction=False)
         for key, pieces in batch.items():
-            for piece in _joined(pieces):
+            for piece in _joined(self._published.to_send(key, pieces)):
                 fields: list[str | int] = ["k", _CODES[piece.kind]]
                 if piece.attempt:
                     fields += ["a", piece.attempt]
