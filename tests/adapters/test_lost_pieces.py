@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from gemini_clone.adapters.redis import RedisReplyPieces, create_redis_client
@@ -85,7 +86,7 @@ async def everything(pieces: RedisReplyPieces, reply: MessageId) -> list[PieceEv
 async def test_after_a_lost_send_the_stream_starts_over_with_the_whole_text(
     client: CutOnce,
 ) -> None:
-    pieces = RedisReplyPieces(client, key_prefix=f"test:{uuid.uuid4().hex}:")  # type: ignore[arg-type]
+    pieces = RedisReplyPieces(client, key_prefix=f"test:{uuid.uuid4().hex}:", sender=client)  # type: ignore[arg-type]
     reply = MessageId(uuid.uuid4())
     try:
         pieces.publish(reply, delta("Hello"))
@@ -107,3 +108,40 @@ async def test_after_a_lost_send_the_stream_starts_over_with_the_whole_text(
         PieceKind.DELTA,
         PieceKind.DONE,
     ]
+
+
+async def test_a_send_whose_answer_was_lost_is_not_sent_twice(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the rig too (fault 1): redis-py sent a pipeline again on a fresh connection
+    when the answer to the first was lost, though Redis had run it: the stream held the
+    same words twice. The sender does not retry; a failed send is lost and repaired."""
+    parse = Pipeline.parse_response
+    cut_answers = [0]
+
+    async def answer_lost(self: Pipeline, *args: Any, **kwargs: Any) -> Any:
+        if cut_answers[0]:
+            cut_answers[0] -= 1
+            raise RedisConnectionError("Connection reset by peer")
+        return await parse(self, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "parse_response", answer_lost)
+    client = create_redis_client(redis_url)
+    pieces = RedisReplyPieces(client, key_prefix=f"test:{uuid.uuid4().hex}:")
+    reply = MessageId(uuid.uuid4())
+    try:
+        pieces.publish(reply, delta("Hello"))
+        await pieces.flush()
+        cut_answers[0] = 1
+        pieces.publish(reply, delta(", dear"))
+        await pieces.flush()
+        pieces.publish(reply, delta(" world"))
+        pieces.publish(reply, Piece(kind=PieceKind.DONE, attempt=1))
+        await pieces.flush()
+
+        events = await everything(pieces, reply)
+    finally:
+        await pieces.aclose()
+        await client.aclose()
+
+    assert shown(events) == "Hello, dear world"

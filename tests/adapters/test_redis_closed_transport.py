@@ -61,7 +61,7 @@ def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
 async def test_pieces_lost_to_a_closed_connection_are_logged_and_sending_goes_on(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    pieces = RedisReplyPieces(ClosedTransport())  # type: ignore[arg-type]
+    pieces = RedisReplyPieces(ClosedTransport(), sender=ClosedTransport())  # type: ignore[arg-type]
     reply_id = MessageId(uuid.uuid4())
 
     # Before the fix the sender died and `flush` waited for it for ever.

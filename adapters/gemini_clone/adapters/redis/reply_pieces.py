@@ -11,7 +11,9 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias, cast
 
-from redis.asyncio import Redis
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import ResponseError
 from redis.typing import KeyT, StreamIdT
 
@@ -104,8 +106,13 @@ class RedisReplyPieces(ReplyPieces):
         keep_seconds: int = DEFAULT_KEEP_SECONDS,
         live_seconds: int = DEFAULT_LIVE_SECONDS,
         block_milliseconds: int = DEFAULT_BLOCK_MILLISECONDS,
+        sender: Redis | None = None,
     ) -> None:
+        """`sender` is the client the pieces are sent on; by default one of the adapter's
+        own on a pool like `redis`'s that never sends a command twice (`_without_retries`)."""
         self._redis = redis
+        self._sending = sender
+        self._owns_sending = sender is None
         self._prefix = f"{key_prefix}reply-pieces:"
         self._max_pieces = max_pieces
         self._keep_seconds = keep_seconds
@@ -163,7 +170,9 @@ class RedisReplyPieces(ReplyPieces):
                 self._published.sent(batch)
 
     async def _send(self, batch: dict[str, list[Piece]]) -> None:
-        pipeline = self._redis.pipeline(transaction=False)
+        if self._sending is None:
+            self._sending = _without_retries(self._redis)
+        pipeline = self._sending.pipeline(transaction=False)
         for key, pieces in batch.items():
             for piece in _joined(self._published.to_send(key, pieces)):
                 fields: list[str | int] = ["k", _CODES[piece.kind]]
@@ -340,6 +349,24 @@ class RedisReplyPieces(ReplyPieces):
         if self._reader_client is not None:
             await self._reader_client.aclose()
             self._reader_client = None
+        if self._owns_sending and self._sending is not None:
+            await self._sending.aclose()
+            self._sending = None
+
+
+def _without_retries(redis: Redis) -> Redis:
+    """A client on a pool of its own, like `redis`'s, that never sends a command twice.
+
+    redis-py sends a command again on a fresh connection when the connection drops before
+    the answer, though Redis may have run it: an `XADD` sent twice writes its piece twice
+    (the fault rig saw streams repeat words). A send that fails is lost instead, and the
+    reply's next send starts its text over."""
+    pool = redis.connection_pool
+    settings = {**pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
+    own = ConnectionPool(
+        connection_class=pool.connection_class, max_connections=pool.max_connections, **settings
+    )
+    return Redis.from_pool(own)
 
 
 def _joined(pieces: list[Piece]) -> list[Piece]:
