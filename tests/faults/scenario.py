@@ -227,7 +227,10 @@ def main(plan: Plan) -> int:
     def interrupted(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
 
+    # Both end the run through the teardown; SIGINT too when the shell that started the
+    # rig in the background had it ignored.
     signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGINT, interrupted)
     result = asyncio.run(run(plan))
     assert result.outcome is not None
     print(result.outcome.report(result.tally, result.windows))
