@@ -11,13 +11,12 @@ from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias, cast
 
-from redis.asyncio import ConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
+from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 from redis.typing import KeyT, StreamIdT
 
 from gemini_clone.adapters.redis.cache import DEFAULT_KEY_PREFIX
+from gemini_clone.adapters.redis.client import without_retries
 from gemini_clone.adapters.redis.failures import REDIS_FAILURES
 from gemini_clone.adapters.redis.published_texts import PublishedTexts
 from gemini_clone.domain.ids import MessageId
@@ -109,7 +108,7 @@ class RedisReplyPieces(ReplyPieces):
         sender: Redis | None = None,
     ) -> None:
         """`sender` is the client the pieces are sent on; by default one of the adapter's
-        own on a pool like `redis`'s that never sends a command twice (`_without_retries`)."""
+        own on a pool like `redis`'s that never sends a command twice (`without_retries`)."""
         self._redis = redis
         self._sending = sender
         self._owns_sending = sender is None
@@ -171,7 +170,7 @@ class RedisReplyPieces(ReplyPieces):
 
     async def _send(self, batch: dict[str, list[Piece]]) -> None:
         if self._sending is None:
-            self._sending = _without_retries(self._redis)
+            self._sending = without_retries(self._redis)
         pipeline = self._sending.pipeline(transaction=False)
         for key, pieces in batch.items():
             for piece in _joined(self._published.to_send(key, pieces)):
@@ -352,21 +351,6 @@ class RedisReplyPieces(ReplyPieces):
         if self._owns_sending and self._sending is not None:
             await self._sending.aclose()
             self._sending = None
-
-
-def _without_retries(redis: Redis) -> Redis:
-    """A client on a pool of its own, like `redis`'s, that never sends a command twice.
-
-    redis-py sends a command again on a fresh connection when the connection drops before
-    the answer, though Redis may have run it: an `XADD` sent twice writes its piece twice
-    (the fault rig saw streams repeat words). A send that fails is lost instead, and the
-    reply's next send starts its text over."""
-    pool = redis.connection_pool
-    settings = {**pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
-    own = ConnectionPool(
-        connection_class=pool.connection_class, max_connections=pool.max_connections, **settings
-    )
-    return Redis.from_pool(own)
 
 
 def _joined(pieces: list[Piece]) -> list[Piece]:
