@@ -10,14 +10,6 @@ LIMIT = 400
 CHECKED_ROOTS = ("src", "adapters", "entrypoints")
 CHECKED_SUFFIXES = {".py", ".js"}
 
-STILL_OVER_THE_LIMIT = {
-    "entrypoints/gemini_clone/entrypoints/container.py",
-    "entrypoints/gemini_clone/entrypoints/http/messages.py",
-    "entrypoints/gemini_clone/entrypoints/http/schemas.py",
-}
-"""A temporary allowance, to be emptied (issue 23): modules over the limit when the check
-came. A module here that is back under the limit fails the check, so the list only shrinks."""
-
 
 def line_counts() -> dict[str, int]:
     counts = {}
@@ -28,24 +20,10 @@ def line_counts() -> dict[str, int]:
     return counts
 
 
-def test_every_module_is_under_the_limit_but_the_listed_ones() -> None:
+def test_every_module_is_under_the_limit() -> None:
     counts = line_counts()
     assert any(name.endswith(".js") for name in counts), "the page's modules are checked too"
 
-    too_long = {
-        name: lines
-        for name, lines in counts.items()
-        if lines > LIMIT and name not in STILL_OVER_THE_LIMIT
-    }
+    too_long = {name: lines for name, lines in counts.items() if lines > LIMIT}
 
     assert too_long == {}, f"over {LIMIT} lines: split by what changes together"
-
-
-def test_the_allowance_lists_only_modules_still_over_the_limit() -> None:
-    counts = line_counts()
-
-    back_under = {
-        name: counts.get(name) for name in STILL_OVER_THE_LIMIT if counts.get(name, 0) <= LIMIT
-    }
-
-    assert back_under == {}, "take these out of STILL_OVER_THE_LIMIT (None: the file is gone)"

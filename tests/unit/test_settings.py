@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gemini_clone.adapters.sql.engine import normalize_url
-from gemini_clone.entrypoints.container import make_engine
+from gemini_clone.entrypoints.adapter_choices import make_engine
 from gemini_clone.entrypoints.settings import DATABASE_SCHEMES, SettingsError, load_settings
 
 

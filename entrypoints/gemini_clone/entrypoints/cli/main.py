@@ -56,8 +56,8 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     """Serve the HTTP API (uvicorn). With nothing configured: the embedded mode."""
     import uvicorn
 
+    from gemini_clone.entrypoints.adapter_choices import ConfigurationError, jwt_secret
     from gemini_clone.entrypoints.cli.banner import banner
-    from gemini_clone.entrypoints.container import ConfigurationError, jwt_secret
 
     settings = cli_settings()
     if workers > 1 and settings.redis_url is None:

@@ -21,7 +21,8 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Tag
 from litestar.types import ControllerRouterHandler
 
-from gemini_clone.entrypoints.container import Container, build_container, uses_sandbox
+from gemini_clone.entrypoints.adapter_choices import uses_sandbox
+from gemini_clone.entrypoints.container import Container, build_container
 from gemini_clone.entrypoints.http.auth import SECURITY_SCHEMES
 from gemini_clone.entrypoints.http.auth_routes import AuthController
 from gemini_clone.entrypoints.http.billing import SubscriptionController, WebhookController

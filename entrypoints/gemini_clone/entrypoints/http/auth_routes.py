@@ -26,6 +26,21 @@ from gemini_clone.application.auth.signup import SignUp, SignUpInput
 from gemini_clone.application.auth.verify_otp import VerifyOtp, VerifyOtpInput
 from gemini_clone.domain.ids import UserId
 from gemini_clone.domain.subscriptions import Tier
+from gemini_clone.entrypoints.http.account_schemas import (
+    ChangePasswordRequest,
+    LoginRequest,
+    MobileNumberRequest,
+    OtpSentBody,
+    PasswordUpdatedBody,
+    RefreshRequest,
+    ResetPasswordRequest,
+    SessionUserBody,
+    SignUpRequest,
+    TokenBody,
+    UserBody,
+    VerifyOtpRequest,
+    user_body,
+)
 from gemini_clone.entrypoints.http.auth import (
     BEARER,
     RequireToken,
@@ -40,21 +55,6 @@ from gemini_clone.entrypoints.http.refresh_cookie import (
     clear_refresh_cookie,
     refresh_token_of,
     set_refresh_cookie,
-)
-from gemini_clone.entrypoints.http.schemas import (
-    ChangePasswordRequest,
-    LoginRequest,
-    MobileNumberRequest,
-    OtpSentBody,
-    PasswordUpdatedBody,
-    RefreshRequest,
-    ResetPasswordRequest,
-    SessionUserBody,
-    SignUpRequest,
-    TokenBody,
-    UserBody,
-    VerifyOtpRequest,
-    user_body,
 )
 
 logger = logging.getLogger("gemini_clone.http")

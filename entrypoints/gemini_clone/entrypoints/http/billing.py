@@ -14,16 +14,16 @@ from gemini_clone.application.billing.portal import OpenBillingPortal, OpenBilli
 from gemini_clone.application.billing.status import GetSubscriptionStatus
 from gemini_clone.domain.errors import PaymentError
 from gemini_clone.domain.ids import UserId
-from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
-from gemini_clone.entrypoints.http.dependencies import base_url
-from gemini_clone.entrypoints.http.errors import problems
-from gemini_clone.entrypoints.http.schemas import (
+from gemini_clone.entrypoints.http.account_schemas import (
     CheckoutBody,
     PortalBody,
     ReceivedBody,
     SubscriptionStatusBody,
     subscription_body,
 )
+from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
+from gemini_clone.entrypoints.http.dependencies import base_url
+from gemini_clone.entrypoints.http.errors import problems
 from gemini_clone.entrypoints.metrics import (
     UNKNOWN_EVENT_TYPE,
     WEBHOOK_IGNORED,

@@ -26,10 +26,9 @@ from gemini_clone.application.chatrooms.update import (
     UpdateChatroom,
     UpdateChatroomInput,
 )
-from gemini_clone.domain.ids import ChatroomId, UserId
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
-from gemini_clone.entrypoints.http.errors import problems
-from gemini_clone.entrypoints.http.schemas import (
+from gemini_clone.entrypoints.http.chat_schemas import (
     ChatroomBody,
     ChatroomDetailBody,
     ChatroomPageBody,
@@ -38,8 +37,10 @@ from gemini_clone.entrypoints.http.schemas import (
     chatroom_body,
     chatroom_detail_body,
 )
+from gemini_clone.entrypoints.http.errors import problems
 
 ChatroomIdParam = Annotated[ChatroomId, PathParameter(description="The chatroom's id (a UUID).")]
+MessageIdParam = Annotated[MessageId, PathParameter(description="The message's id (a UUID).")]
 CURSOR_MAX_LENGTH = 512
 
 _NOT_FOUND = {404: "`chatroom_not_found`: no such chatroom, or another user's."}

@@ -11,6 +11,8 @@
   (quota, validation, ownership) are problem details as always.
 - `GET .../{reply_id}/stream` follows a reply as it is written; `Last-Event-ID` resumes.
 - `POST .../{reply_id}/stop` stops a reply and answers it as it now is (200, idempotent).
+- A new version of the latest exchange (regenerate, edit) is answered like a post
+  (`new_versions.py`, `exchange_answers.py`).
 """
 
 from __future__ import annotations
@@ -18,20 +20,12 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, patch, post
-from litestar.datastructures import ResponseHeader
+from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.response import ServerSentEvent
 
-from gemini_clone.application.messaging.new_version import (
-    EditQuestion,
-    EditQuestionInput,
-    RegenerateInput,
-    RegenerateReply,
-)
-from gemini_clone.application.messaging.paid_exchange import StoredExchange
 from gemini_clone.application.messaging.reading import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -47,14 +41,8 @@ from gemini_clone.application.messaging.streaming import StreamReply
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import Message, Role
-from gemini_clone.domain.quota import DailyUsage
 from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
-from gemini_clone.entrypoints.http.chatrooms import ChatroomIdParam
-from gemini_clone.entrypoints.http.dependencies import base_url
-from gemini_clone.entrypoints.http.errors import problems
-from gemini_clone.entrypoints.http.observability import request_id_of
-from gemini_clone.entrypoints.http.schemas import (
-    EditMessageRequest,
+from gemini_clone.entrypoints.http.chat_schemas import (
     MessageBody,
     MessagePageBody,
     PostedMessageBody,
@@ -62,6 +50,15 @@ from gemini_clone.entrypoints.http.schemas import (
     TaskStatusBody,
     message_body,
 )
+from gemini_clone.entrypoints.http.chatrooms import ChatroomIdParam, MessageIdParam
+from gemini_clone.entrypoints.http.errors import problems
+from gemini_clone.entrypoints.http.exchange_answers import (
+    POSTED_HEADERS,
+    QUOTA_REFUSED,
+    posted_headers,
+)
+from gemini_clone.entrypoints.http.new_versions import NewVersionRoutes
+from gemini_clone.entrypoints.http.observability import request_id_of
 from gemini_clone.entrypoints.http.streaming import (
     EVENT_STREAM,
     event_stream,
@@ -71,47 +68,13 @@ from gemini_clone.entrypoints.metrics import reply_stopped
 
 logger = logging.getLogger("gemini_clone.http")
 
-MessageIdParam = Annotated[MessageId, PathParameter(description="The message's id (a UUID).")]
-
 _CHATROOM_NOT_FOUND = {404: "`chatroom_not_found`: no such chatroom, or another user's."}
 _MESSAGE_NOT_FOUND = {404: "`message_not_found`: no such message here, or another user's."}
-_QUOTA_REFUSED = (
-    "`daily_limit_reached`, with `limit`, `used`, `resets_at`, `Retry-After` and the "
-    "X-RateLimit headers."
-)
-_NEW_VERSION_REFUSED = {
-    404: "`chatroom_not_found` or `message_not_found`: no such room or message here, or "
-    "another user's.",
-    409: "`not_latest_exchange`: only the room's latest exchange can be tried again.",
-    422: "A field is not valid (`validation_error`, with `errors`), or the id is not a reply "
-    "(`not_a_reply`) or not a question (`not_a_question`).",
-    429: _QUOTA_REFUSED,
-}
-_RATE_LIMIT_HEADERS = [
-    ResponseHeader(
-        name="X-RateLimit-Limit",
-        description="Messages a day on the user's plan; absent when unlimited.",
-        documentation_only=True,
-    ),
-    ResponseHeader(
-        name="X-RateLimit-Remaining",
-        description="Messages left today; absent when unlimited.",
-        documentation_only=True,
-    ),
-    ResponseHeader(
-        name="X-RateLimit-Reset",
-        description="When the daily quota starts again (Unix time, next UTC midnight).",
-        documentation_only=True,
-    ),
-    ResponseHeader(
-        name="Location",
-        description="URL of the reply (GET /chatroom/{id}/message/{reply_id}).",
-        documentation_only=True,
-    ),
-]
 
 
-class MessageController(Controller):
+class MessageController(NewVersionRoutes, Controller):
+    """The message routes; the new versions' ones come from `NewVersionRoutes`."""
+
     path = "/chatroom"
     tags = ["messages"]
     middleware = [RequireToken]
@@ -126,7 +89,7 @@ class MessageController(Controller):
             "many seconds and answers 200 when the reply is final by then."
         ),
         response_description="Stored; the reply is queued (or still being written).",
-        response_headers=_RATE_LIMIT_HEADERS,
+        response_headers=POSTED_HEADERS,
         responses={
             200: ResponseSpec(
                 data_container=PostedMessageBody,
@@ -141,7 +104,7 @@ class MessageController(Controller):
             **problems(
                 401,
                 422,
-                codes={**_CHATROOM_NOT_FOUND, 429: _QUOTA_REFUSED},
+                codes={**_CHATROOM_NOT_FOUND, 429: QUOTA_REFUSED},
             ),
         },
     )
@@ -170,7 +133,7 @@ class MessageController(Controller):
             )
         )
         reply = posted.reply
-        headers = _posted_headers(request, posted.usage, reply)
+        headers = posted_headers(request, posted.usage, reply)
         if wants_event_stream(request.headers.get("accept")):
             # From the container, like `wait_for_reply`: one dependency per request.
             stream_reply: StreamReply = request.app.state.container.stream_reply()
@@ -191,68 +154,6 @@ class MessageController(Controller):
             status_code=200 if reply.status.is_final else 202,
             headers=headers,
         )
-
-    @post(
-        "/{chatroom_id:str}/message/{reply_id:str}/regenerate",
-        status_code=202,
-        summary="Ask again: a new reply to the latest question",
-        description=(
-            "Only the room's latest exchange; its replies still pending are cancelled, earlier "
-            "ones stay readable (the newest reply is the current one). Takes one unit of the "
-            "daily quota, like a post."
-        ),
-        response_description="The question and its new, queued reply.",
-        response_headers=_RATE_LIMIT_HEADERS,
-        responses=problems(401, codes=_NEW_VERSION_REFUSED),
-    )
-    async def regenerate(
-        self,
-        request: Request[UserId, Any, Any],
-        chatroom_id: ChatroomIdParam,
-        reply_id: Annotated[MessageId, PathParameter(description="A reply's id (a UUID).")],
-        regenerate_reply: NamedDependency[RegenerateReply],
-    ) -> Response[PostedMessageBody]:
-        version = await regenerate_reply.execute(
-            RegenerateInput(
-                user_id=request.user,
-                chatroom_id=chatroom_id,
-                reply_id=reply_id,
-                request_id=request_id_of(request),
-            )
-        )
-        return _new_version_response(request, version)
-
-    @patch(
-        "/{chatroom_id:str}/message/{message_id:str}",
-        status_code=202,
-        summary="Edit the latest question; a new reply is made",
-        description=(
-            "Only the room's latest question; its content is replaced (`edited_at` set), its "
-            "replies still pending are cancelled and earlier ones stay readable. Takes one unit "
-            "of the daily quota, like a post."
-        ),
-        response_description="The edited question and its new, queued reply.",
-        response_headers=_RATE_LIMIT_HEADERS,
-        responses=problems(401, codes=_NEW_VERSION_REFUSED),
-    )
-    async def edit(
-        self,
-        request: Request[UserId, Any, Any],
-        chatroom_id: ChatroomIdParam,
-        message_id: MessageIdParam,
-        data: JSONBody[EditMessageRequest],
-        edit_question: NamedDependency[EditQuestion],
-    ) -> Response[PostedMessageBody]:
-        version = await edit_question.execute(
-            EditQuestionInput(
-                user_id=request.user,
-                chatroom_id=chatroom_id,
-                message_id=message_id,
-                content=data.content,
-                request_id=request_id_of(request),
-            )
-        )
-        return _new_version_response(request, version)
 
     @get(
         "/{chatroom_id:str}/messages",
@@ -388,31 +289,3 @@ async def _wait_or_as_is(
         # The message is stored and its reply queued: the client polls `Location` instead.
         logger.warning("waiting for reply %s failed; answering 202", reply.id, exc_info=True)
         return reply
-
-
-def _new_version_response(
-    request: Request[UserId, Any, Any], version: StoredExchange
-) -> Response[PostedMessageBody]:
-    reply = version.reply
-    return Response(
-        PostedMessageBody(message=message_body(version.message), reply=message_body(reply)),
-        status_code=202,
-        headers=_posted_headers(request, version.usage, reply),
-    )
-
-
-def _posted_headers(
-    request: Request[UserId, Any, Any], usage: DailyUsage, reply: Message
-) -> dict[str, str]:
-    """A stored post's or try's headers: the day's quota and where its reply is."""
-    headers = _rate_limit_headers(usage)
-    headers["Location"] = f"{base_url(request)}/chatroom/{reply.chatroom_id}/message/{reply.id}"
-    return headers
-
-
-def _rate_limit_headers(usage: DailyUsage) -> dict[str, str]:
-    headers = {"X-RateLimit-Reset": str(int(usage.resets_at.timestamp()))}
-    if usage.daily_limit is not None:
-        headers["X-RateLimit-Limit"] = str(usage.daily_limit)
-        headers["X-RateLimit-Remaining"] = str(usage.remaining)
-    return headers

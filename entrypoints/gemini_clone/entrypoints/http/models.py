@@ -10,8 +10,8 @@ from litestar.di import NamedDependency
 from gemini_clone.application.chatrooms.models import ListModels
 from gemini_clone.domain.ids import UserId
 from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
+from gemini_clone.entrypoints.http.chat_schemas import ModelsBody, models_body
 from gemini_clone.entrypoints.http.errors import problems
-from gemini_clone.entrypoints.http.schemas import ModelsBody, models_body
 
 
 class ModelController(Controller):

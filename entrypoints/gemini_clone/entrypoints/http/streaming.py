@@ -21,7 +21,7 @@ from litestar.response.sse import ServerSentEventMessage
 from litestar.serialization import encode_json
 
 from gemini_clone.application.messaging.streaming import ReplyEvent, ReplyEventKind
-from gemini_clone.entrypoints.http.schemas import PostedMessageBody, message_body
+from gemini_clone.entrypoints.http.chat_schemas import PostedMessageBody, message_body
 from gemini_clone.entrypoints.metrics import STREAMS_OPEN
 from gemini_clone.ports.reply_pieces import BEFORE_EVERY_PIECE
 

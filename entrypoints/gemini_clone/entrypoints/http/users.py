@@ -9,9 +9,9 @@ from litestar.di import NamedDependency
 
 from gemini_clone.application.auth.get_me import GetMe
 from gemini_clone.domain.ids import UserId
+from gemini_clone.entrypoints.http.account_schemas import ProfileBody, profile_body
 from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
 from gemini_clone.entrypoints.http.errors import problems
-from gemini_clone.entrypoints.http.schemas import ProfileBody, profile_body
 
 
 class UserController(Controller):

@@ -1,0 +1,213 @@
+"""The bodies of chatrooms, their messages and the models to pick from (`schemas.py` has
+the conventions they follow)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+
+from gemini_clone.application.chatrooms.get import ChatroomDetail
+from gemini_clone.application.chatrooms.models import ModelList
+from gemini_clone.domain.chatrooms import (
+    SYSTEM_INSTRUCTION_MAX_LENGTH,
+    TITLE_MAX_LENGTH,
+    Chatroom,
+    TitleSource,
+)
+from gemini_clone.domain.messages import CONTENT_MAX_LENGTH, Message, MessageStatus, Role
+from gemini_clone.entrypoints.http.schemas import RequestBody, ResponseBody
+
+Title = Annotated[str, msgspec.Meta(max_length=TITLE_MAX_LENGTH)]
+Content = Annotated[str, msgspec.Meta(min_length=1, max_length=CONTENT_MAX_LENGTH)]
+SystemInstruction = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=SYSTEM_INSTRUCTION_MAX_LENGTH,
+        description="How the model should answer in this room; null or blank: the default.",
+    ),
+]
+ModelId = Annotated[
+    str,
+    msgspec.Meta(
+        min_length=1,
+        max_length=100,
+        description="A model id of GET /models; null: the default model.",
+        examples=["gemini-2.5-flash"],
+    ),
+]
+
+
+class CreateChatroomRequest(RequestBody):
+    title: Title | None = None
+    system_instruction: SystemInstruction | None = None
+    model: ModelId | None = None
+
+
+class UpdateChatroomRequest(RequestBody):
+    """Only the fields given change; `null` sets the instruction or the model back to the
+    service's default."""
+
+    title: Title | msgspec.UnsetType = msgspec.UNSET
+    system_instruction: SystemInstruction | msgspec.UnsetType | None = msgspec.UNSET
+    model: ModelId | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class EditMessageRequest(RequestBody):
+    content: Content
+
+
+class SendMessageRequest(RequestBody):
+    content: Content
+
+
+class ChatroomBody(ResponseBody):
+    id: UUID
+    title: str
+    title_source: TitleSource
+    """`default` (nobody named the room yet), `model` or `user`."""
+    system_instruction: str | None
+    """null: the service's default instruction."""
+    model: str | None
+    """null: the service's default model."""
+    created_at: datetime
+    updated_at: datetime
+    last_message_at: datetime | None
+    message_count: int
+
+
+class TokenUsageBody(ResponseBody):
+    prompt_tokens: int
+    output_tokens: int
+    thoughts_tokens: int
+    total_tokens: int
+
+
+class MessageErrorBody(ResponseBody):
+    code: str
+    message: str
+
+
+class MessageBody(ResponseBody):
+    id: UUID
+    chatroom_id: UUID
+    role: Role
+    content: str
+    status: MessageStatus
+    in_reply_to: UUID | None
+    model: str | None
+    finish_reason: str | None
+    usage: TokenUsageBody | None
+    error: MessageErrorBody | None
+    created_at: datetime
+    completed_at: datetime | None
+    edited_at: datetime | None
+    """When the user last edited this question; null if never."""
+
+
+class ChatroomDetailBody(ChatroomBody):
+    messages: list[MessageBody]
+    """The latest messages, oldest first."""
+
+
+class ChatroomPageBody(ResponseBody):
+    items: list[ChatroomBody]
+    next_cursor: str | None
+
+
+class MessagePageBody(ResponseBody):
+    items: list[MessageBody]
+    """Oldest first within the page."""
+    next_cursor: str | None
+    """Pass as `before` for the page of older messages; null on the oldest page."""
+
+
+class PostedMessageBody(ResponseBody):
+    message: MessageBody
+    reply: MessageBody
+
+
+class TaskStatusBody(ResponseBody):
+    task_id: UUID
+    status: MessageStatus
+    message: MessageBody
+
+
+class ModelBody(ResponseBody):
+    id: str
+    provider: str
+    pro_only: bool
+    available: bool
+    """Whether the caller's plan may pick it."""
+
+
+class ModelsBody(ResponseBody):
+    default: str
+    items: list[ModelBody]
+
+
+def chatroom_body(chatroom: Chatroom) -> ChatroomBody:
+    return ChatroomBody(
+        id=chatroom.id,
+        title=chatroom.title,
+        title_source=chatroom.title_source,
+        system_instruction=chatroom.system_instruction,
+        model=chatroom.model,
+        created_at=chatroom.created_at,
+        updated_at=chatroom.updated_at,
+        last_message_at=chatroom.last_message_at,
+        message_count=chatroom.message_count,
+    )
+
+
+def chatroom_detail_body(detail: ChatroomDetail) -> ChatroomDetailBody:
+    return ChatroomDetailBody(
+        **msgspec.structs.asdict(chatroom_body(detail.chatroom)),
+        messages=[message_body(message) for message in detail.messages],
+    )
+
+
+def message_body(message: Message) -> MessageBody:
+    usage = message.usage
+    error = message.error
+    return MessageBody(
+        id=message.id,
+        chatroom_id=message.chatroom_id,
+        role=message.role,
+        content=message.content,
+        status=message.status,
+        in_reply_to=message.in_reply_to,
+        model=message.model,
+        finish_reason=message.finish_reason,
+        usage=TokenUsageBody(
+            prompt_tokens=usage.prompt_tokens,
+            output_tokens=usage.output_tokens,
+            thoughts_tokens=usage.thoughts_tokens,
+            total_tokens=usage.total_tokens,
+        )
+        if usage is not None
+        else None,
+        error=MessageErrorBody(code=error.code, message=error.message)
+        if error is not None
+        else None,
+        created_at=message.created_at,
+        completed_at=message.completed_at,
+        edited_at=message.edited_at,
+    )
+
+
+def models_body(models: ModelList) -> ModelsBody:
+    return ModelsBody(
+        default=models.default,
+        items=[
+            ModelBody(
+                id=option.id,
+                provider=option.provider,
+                pro_only=option.pro_only,
+                available=option.available,
+            )
+            for option in models.items
+        ],
+    )
