@@ -50,6 +50,15 @@ def lint(session: nox.Session) -> None:
     session.run("lint-imports")
 
 
+@nox.session(python=PYTHON)
+def faults(session: nox.Session) -> None:
+    """The fault rig, full version (docs/faults.md): the service as a cluster of network
+    namespaces under load, faults 1-5 in turn, the rules and timings printed as tables.
+    Needs root. `nox -s faults -- --short` runs the CI version (faults 2, 3 and 4)."""
+    _sync(session)
+    session.run("python", "-m", "tests.faults", *session.posargs)
+
+
 NEWMAN = "newman@6.2.2"
 """Pinned: the npm registry's newman, fetched by `npx` on first use."""
 POSTMAN = Path(__file__).parent / "clients" / "postman"

@@ -139,6 +139,7 @@ class StandIn:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--latency", type=float, default=0.5)
     parser.add_argument("--pieces", type=int, default=None, help="time-stamped pieces per reply")
@@ -149,7 +150,7 @@ def main() -> None:
     args = parser.parse_args()
     uvicorn.run(
         StandIn(args.latency, args.pieces, args.piece_interval, args.stagger),
-        host="127.0.0.1",
+        host=args.host,
         port=args.port,
         log_level="warning",
         access_log=False,

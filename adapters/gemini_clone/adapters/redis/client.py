@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
+from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 
@@ -47,3 +47,20 @@ def create_redis_client(
     )
     # from_pool: closing the client closes its pool too.
     return Redis.from_pool(pool)
+
+
+def without_retries(redis: Redis) -> Redis:
+    """A client on a pool of its own, like `redis`'s, that never sends a command twice.
+
+    redis-py sends a command again on a fresh connection when the connection drops before
+    the answer, though Redis may have run it: an `XADD` sent twice writes its piece twice
+    (the fault rig saw streams repeat words). For writes that must not run twice: the
+    caller handles a failure (the reply pieces' sender starts the reply's text over).
+
+    The caller owns the client and closes it with `await client.aclose()` (its pool too)."""
+    pool = redis.connection_pool
+    settings = {**pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
+    own = ConnectionPool(
+        connection_class=pool.connection_class, max_connections=pool.max_connections, **settings
+    )
+    return Redis.from_pool(own)

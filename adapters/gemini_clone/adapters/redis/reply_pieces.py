@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from typing import TypeAlias, cast
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import ResponseError
 from redis.typing import KeyT, StreamIdT
 
 from gemini_clone.adapters.redis.cache import DEFAULT_KEY_PREFIX
+from gemini_clone.adapters.redis.client import without_retries
+from gemini_clone.adapters.redis.failures import REDIS_FAILURES
+from gemini_clone.adapters.redis.published_texts import PublishedTexts
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.ports.reply_pieces import (
     BEFORE_EVERY_PIECE,
@@ -39,7 +42,7 @@ DEFAULT_BLOCK_MILLISECONDS = 500
 READ_COUNT = 1_000
 MAX_REMEMBERED_STREAMS = 100_000
 
-_FAILURES = (RedisError, OSError)
+_FAILURES = REDIS_FAILURES
 _KINDS = {b"d": PieceKind.DELTA, b"r": PieceKind.RESTART, b"x": PieceKind.DONE}
 _CODES = {kind: code.decode() for code, kind in _KINDS.items()}
 
@@ -77,9 +80,11 @@ class RedisReplyPieces(ReplyPieces):
     Publishing (the worker): `publish` only queues the piece; one background task sends
     whatever has queued, for every reply at once, in one pipeline per round trip, so a
     worker writing hundreds of replies pays no round trip per piece. Deltas of one attempt
-    that queued together become one entry. Each entry is `XADD ... MAXLEN ~ max_pieces`;
-    a stream expires `live_seconds` after its first piece (a writer that died for good),
-    or `keep_seconds` after `done`.
+    that queued together become one entry. A batch that cannot be sent is lost, and the
+    reply's next entries start its text over (`restart`, then the whole text so far), so
+    a reader that follows it to `done` holds the whole text all the same. Each entry is
+    `XADD ... MAXLEN ~ max_pieces`; a stream expires `live_seconds` after its first piece
+    (a writer that died for good), or `keep_seconds` after `done`.
 
     Reading (the API): one shared connection of the process runs a single blocking
     `XREAD` over every stream its readers follow, from the earliest position any of them
@@ -100,8 +105,13 @@ class RedisReplyPieces(ReplyPieces):
         keep_seconds: int = DEFAULT_KEEP_SECONDS,
         live_seconds: int = DEFAULT_LIVE_SECONDS,
         block_milliseconds: int = DEFAULT_BLOCK_MILLISECONDS,
+        sender: Redis | None = None,
     ) -> None:
+        """`sender` is the client the pieces are sent on; by default one of the adapter's
+        own on a pool like `redis`'s that never sends a command twice (`without_retries`)."""
         self._redis = redis
+        self._sending = sender
+        self._owns_sending = sender is None
         self._prefix = f"{key_prefix}reply-pieces:"
         self._max_pieces = max_pieces
         self._keep_seconds = keep_seconds
@@ -113,6 +123,7 @@ class RedisReplyPieces(ReplyPieces):
         self._expiring: set[str] = set()
         """Streams this process set to expire `live_seconds` after their first piece."""
         self._sender: asyncio.Task[None] | None = None
+        self._published = PublishedTexts()
         self._watched: dict[str, _Watched] = {}
         self._watched_changed = asyncio.Event()
         self._wake_key = f"{self._prefix}wake:{uuid.uuid4().hex}"
@@ -128,7 +139,9 @@ class RedisReplyPieces(ReplyPieces):
     # Publishing
 
     def publish(self, reply_id: MessageId, piece: Piece) -> None:
-        self._queued.setdefault(self.key(reply_id), []).append(piece)
+        key = self.key(reply_id)
+        self._queued.setdefault(key, []).append(piece)
+        self._published.note(key, piece)
         self._sent.clear()
         self._queued_changed.set()
         if self._sender is None or self._sender.done():
@@ -150,12 +163,17 @@ class RedisReplyPieces(ReplyPieces):
             try:
                 await self._send(batch)
             except _FAILURES as error:
+                self._published.lost(batch)
                 logger.warning("reply pieces lost (%d replies): %s", len(batch), error)
+            else:
+                self._published.sent(batch)
 
     async def _send(self, batch: dict[str, list[Piece]]) -> None:
-        pipeline = self._redis.pipeline(transaction=False)
+        if self._sending is None:
+            self._sending = without_retries(self._redis)
+        pipeline = self._sending.pipeline(transaction=False)
         for key, pieces in batch.items():
-            for piece in _joined(pieces):
+            for piece in _joined(self._published.to_send(key, pieces)):
                 fields: list[str | int] = ["k", _CODES[piece.kind]]
                 if piece.attempt:
                     fields += ["a", piece.attempt]
@@ -330,6 +348,9 @@ class RedisReplyPieces(ReplyPieces):
         if self._reader_client is not None:
             await self._reader_client.aclose()
             self._reader_client = None
+        if self._owns_sending and self._sending is not None:
+            await self._sending.aclose()
+            self._sending = None
 
 
 def _joined(pieces: list[Piece]) -> list[Piece]:

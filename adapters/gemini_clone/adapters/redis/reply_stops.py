@@ -11,16 +11,16 @@ from uuid import UUID
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
-from redis.exceptions import RedisError
 
 from gemini_clone.adapters.redis.cache import DEFAULT_KEY_PREFIX
+from gemini_clone.adapters.redis.failures import REDIS_FAILURES
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.ports.reply_stops import ReplyStops
 
 logger = logging.getLogger(__name__)
 
-_FAILURES = (RedisError, OSError)
+_FAILURES = REDIS_FAILURES
 LISTEN_SECONDS = 0.5
 """One wait for a message; below the client's socket timeout (1 s)."""
 

@@ -17,9 +17,9 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 from redis.typing import EncodableT, FieldT
 
+from gemini_clone.adapters.taskiq.failures import REDIS_FAILURES
 from gemini_clone.adapters.taskiq.names import (
     CONSUMER_GROUP,
     REPLY_STREAM,
@@ -61,7 +61,7 @@ class StreamReplyJobs(ReplyJobs):
             await self._client.xadd(
                 self._stream, _entry(reply_id, request_id), maxlen=STREAM_MAXLEN, approximate=True
             )
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             raise Unavailable("The job queue cannot be reached.") from error
 
     async def requeue(self, reply_id: MessageId, *, request_id: str | None = None) -> None:
@@ -80,7 +80,7 @@ class StreamReplyJobs(ReplyJobs):
                     ex=REQUEUE_MEMORY_SECONDS,
                 )
                 await pipe.execute()
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             raise Unavailable("The job queue cannot be reached.") from error
 
     async def requeued_at(self, reply_ids: Sequence[MessageId]) -> Mapping[MessageId, datetime]:
@@ -88,7 +88,7 @@ class StreamReplyJobs(ReplyJobs):
             return {}
         try:
             found = await self._client.mget([self._requeued_key(id_) for id_ in reply_ids])
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             raise Unavailable("The job queue cannot be reached.") from error
         return {
             id_: datetime.fromtimestamp(int(milliseconds) / 1000, UTC)
@@ -111,7 +111,7 @@ class StreamReplyJobs(ReplyJobs):
                 pipe.xinfo_groups(self._stream)
                 pipe.xpending(self._stream, self._group)
                 oldest, newest, groups, pending = await pipe.execute(raise_on_error=False)
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             raise Unavailable("The job queue cannot be reached.") from error
         for answer in (oldest, newest):
             if isinstance(answer, Exception):

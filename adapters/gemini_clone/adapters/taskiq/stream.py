@@ -28,15 +28,15 @@ from contextlib import aclosing
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import ResponseError
 from taskiq import AckableMessage
 from taskiq_redis import RedisStreamBroker
 
+from gemini_clone.adapters.taskiq.failures import CONNECTION_LOST, REDIS_FAILURES
+
 logger = logging.getLogger("gemini_clone.jobs")
 
-_CONNECTION_ERRORS = (RedisConnectionError, RedisTimeoutError, OSError)
+_CONNECTION_ERRORS = CONNECTION_LOST
 
 
 class ReplyStreamBroker(RedisStreamBroker):
@@ -177,7 +177,7 @@ class ReplyStreamBroker(RedisStreamBroker):
         async def ack() -> None:
             try:
                 await self._acknowledger.xack(stream, self.consumer_group_name, entry_id)
-            except RedisError as error:
+            except REDIS_FAILURES as error:
                 logger.warning(
                     "job %s not acknowledged (%s); it will be handed out again",
                     _text(entry_id),

@@ -12,7 +12,7 @@ a stable machine `code`; validation failures add `errors: [{field, message}]`.
     TooManyRequests                429     Retry-After
       QuotaExceeded                429     limit, used, resets_at; X-RateLimit-*; counted
     PaymentError                   400
-    Unavailable                    503
+    Unavailable                    503     Retry-After: 1
     Litestar's validation          422     `validation_error`, errors
     malformed JSON body            400     `malformed_json`
     unknown route / method         404 `not_found` / 405 `method_not_allowed`
@@ -90,6 +90,10 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
 _INTERNAL = ("internal_error", "Something went wrong on our side; it has been logged.")
 
 CLIENT_CLOSED_REQUEST: Final = 499
+
+UNAVAILABLE_RETRY_AFTER_SECONDS: Final = 1
+"""`Retry-After` of every 503: a database or Redis that restarts is back within seconds,
+and the pools reconnect on the next request (docs/faults.md)."""
 """nginx's status for a request whose client closed the connection before the answer."""
 _UNOFFICIAL_PHRASES: Final = {CLIENT_CLOSED_REQUEST: "Client Closed Request"}
 
@@ -166,6 +170,8 @@ def _domain_problem(request: Request[Any, Any, Any], exc: GeminiCloneError) -> R
         return problem(status, exc.code, exc.message, headers={"Retry-After": str(exc.retry_after)})
     if isinstance(exc, Unavailable):
         logger.warning("answered 503 %s: %s", exc.code, exc.message)
+        retry = {"Retry-After": str(UNAVAILABLE_RETRY_AFTER_SECONDS)}
+        return problem(status, exc.code, exc.message, headers=retry)
     return problem(status, exc.code, exc.message)
 
 
