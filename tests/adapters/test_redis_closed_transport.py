@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from gemini_clone.adapters.redis import RedisReplyPieces, RedisReplyStops, create_redis_client
+from gemini_clone.adapters.redis.cache import RedisCache, RedisThrottle
 from gemini_clone.adapters.taskiq.producer import StreamReplyJobs
 from gemini_clone.adapters.taskiq.stream import ReplyStreamBroker
 from gemini_clone.domain.errors import Unavailable
@@ -163,3 +164,48 @@ async def test_queueing_a_job_on_a_closed_connection_is_unavailable() -> None:
 
     with pytest.raises(Unavailable):
         await jobs.enqueue(MessageId(uuid.uuid4()))
+
+
+class ClosedClient(Redis):
+    """A real redis-py client whose every command meets a closed transport."""
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        raise CLOSED
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> Any:
+        return _ClosedPipeline()
+
+
+class _ClosedPipeline:
+    async def __aenter__(self) -> _ClosedPipeline:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: self
+
+    async def execute(self) -> None:
+        raise CLOSED
+
+
+async def test_the_cache_on_a_closed_connection_carries_on_without_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache = RedisCache(ClosedClient())
+
+    assert await cache.get("scope", "key") is None
+    assert await cache.get_with_ttl("scope", "key") == (None, 0.0)
+    assert await cache.stamp("scope", 60) is None
+    await cache.set("scope", "key", b"value", 60)
+    await cache.invalidate("scope")
+
+    assert len(_warnings(caplog)) == 5
+
+
+async def test_the_throttle_on_a_closed_connection_refuses_to_guess() -> None:
+    throttle = RedisThrottle(ClosedClient())
+
+    with pytest.raises(Unavailable):
+        await throttle.hit("key", limit=5, window_seconds=60)

@@ -7,8 +7,8 @@ import math
 import secrets
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
+from gemini_clone.adapters.redis.failures import REDIS_FAILURES
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 
@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 # The driver wraps socket failures in its own errors; OSError is listed too so that no
 # network failure, however it surfaces, escapes the adapters untranslated.
-_FAILURES = (RedisError, OSError)
+_FAILURES = REDIS_FAILURES
 
 # Inside a scope's hash, entries live under "k:<key>" and the stamp under "stamp": no key
 # can name the stamp's field.

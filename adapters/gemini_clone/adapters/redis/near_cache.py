@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from gemini_clone.adapters.redis.cache import DEFAULT_KEY_PREFIX, RedisCache
+from gemini_clone.adapters.redis.failures import REDIS_FAILURES
 from gemini_clone.ports.cache import Cache
 
 logger = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ class NearCache(Cache):
         await self._redis.invalidate(scope)
         try:
             await self._client.publish(self._channel, scope)
-        except (RedisError, OSError) as error:
+        except REDIS_FAILURES as error:
             logger.warning("cache invalidation of %r not published: %s", scope, error)
 
     async def aclose(self) -> None:
@@ -138,12 +138,12 @@ class NearCache(Cache):
                         failures = 0
                     elif message["type"] == "message":
                         self._drop(message["data"].decode())
-            except (RedisError, OSError) as error:
+            except REDIS_FAILURES as error:
                 if self._live or failures == 0:
                     logger.warning("cache invalidations lost; copies off until back: %s", error)
             finally:
                 self._forget_all(live=False)
-                with contextlib.suppress(RedisError, OSError):
+                with contextlib.suppress(*REDIS_FAILURES):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
             await asyncio.sleep(_RECONNECT_DELAYS[min(failures, len(_RECONNECT_DELAYS) - 1)])
             failures += 1
