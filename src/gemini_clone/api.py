@@ -84,6 +84,7 @@ from gemini_clone.domain.errors import (
 )
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
+from gemini_clone.domain.metering import CallOutcome, ModelCall, UsageTotal
 from gemini_clone.domain.model_access import ModelAccess, ModelOption
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
@@ -103,6 +104,7 @@ from gemini_clone.ports.language_model import (
     Purpose,
     Turn,
 )
+from gemini_clone.ports.metering import UsageLedger
 from gemini_clone.ports.otp import MobileNumbers, OtpSender
 from gemini_clone.ports.payments import CheckoutRequest, CheckoutSession, PaymentGateway
 from gemini_clone.ports.posting import MessagePosting, QuotaTake
@@ -130,6 +132,7 @@ __all__ = [
     "ApplyPaymentEvent",
     "AuthenticationFailed",
     "Cache",
+    "CallOutcome",
     "CatalogueModel",
     "ChangePassword",
     "ChangePasswordInput",
@@ -186,6 +189,7 @@ __all__ = [
     "MessageStatus",
     "MobileNumbers",
     "ModelAccess",
+    "ModelCall",
     "ModelCatalogue",
     "ModelConfigurationError",
     "ModelError",
@@ -278,8 +282,10 @@ __all__ = [
     "UnitOfWorkFactory",
     "UpdateChatroom",
     "UpdateChatroomInput",
+    "UsageLedger",
     "UsageReport",
     "UsageRepository",
+    "UsageTotal",
     "User",
     "UserDetail",
     "UserId",

@@ -368,7 +368,13 @@ class Container(containers.DeclarativeContainer):
     update_chatroom = providers.Singleton(UpdateChatroom, uow, cache, clock, model_access)
     list_models = providers.Singleton(ListModels, uow, model_access)
     title_chatroom = providers.Singleton(
-        TitleChatroom, uow, language_model, cache, clock, settings.provided.title_model
+        TitleChatroom,
+        uow,
+        language_model,
+        cache,
+        clock,
+        settings.provided.title_model,
+        models=model_access,
     )
     delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock, reply_pieces)
 
