@@ -68,6 +68,11 @@ from gemini_clone.application.messaging.send_message import (
 )
 from gemini_clone.application.messaging.stop_reply import StopOutcome, StoppedReply, StopReply
 from gemini_clone.application.messaging.streaming import ReplyEvent, ReplyEventKind, StreamReply
+from gemini_clone.application.metering.report_usage import (
+    ReportUsage,
+    ReportUsageInput,
+    UsageReportOutput,
+)
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
@@ -104,7 +109,7 @@ from gemini_clone.ports.language_model import (
     Purpose,
     Turn,
 )
-from gemini_clone.ports.metering import UsageLedger
+from gemini_clone.ports.metering import CallMeter, UsageLedger
 from gemini_clone.ports.otp import MobileNumbers, OtpSender
 from gemini_clone.ports.payments import CheckoutRequest, CheckoutSession, PaymentGateway
 from gemini_clone.ports.posting import MessagePosting, QuotaTake
@@ -132,6 +137,7 @@ __all__ = [
     "ApplyPaymentEvent",
     "AuthenticationFailed",
     "Cache",
+    "CallMeter",
     "CallOutcome",
     "CatalogueModel",
     "ChangePassword",
@@ -239,6 +245,8 @@ __all__ = [
     "ReplyStatistics",
     "ReplyStops",
     "ReplyStore",
+    "ReportUsage",
+    "ReportUsageInput",
     "RequeueStaleReplies",
     "ResetPassword",
     "ResetPasswordInput",
@@ -284,6 +292,7 @@ __all__ = [
     "UpdateChatroomInput",
     "UsageLedger",
     "UsageReport",
+    "UsageReportOutput",
     "UsageRepository",
     "UsageTotal",
     "User",

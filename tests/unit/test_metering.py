@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from tests.unit.conftest import DEFAULT_MODEL, World
+import pytest
+from tests.unit.conftest import DEFAULT_MODEL, START, World
 
 from gemini_clone.application.messaging.generate_reply import ReplyOutcome
+from gemini_clone.application.metering.report_usage import ReportUsage, ReportUsageInput
 from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.errors import InvalidInput
 from gemini_clone.domain.messages import TokenUsage
 from gemini_clone.domain.metering import CallOutcome, ModelCall
 from gemini_clone.domain.users import User
@@ -131,3 +134,49 @@ async def test_a_failed_title_is_recorded_too(world: World, alice: User) -> None
         ("reply", CallOutcome.COMPLETED),
         ("title", CallOutcome.FAILED),
     ]
+
+
+# Reports
+
+
+async def test_a_report_defaults_to_this_month_up_to_today_and_is_the_users_own(
+    world: World, alice: User
+) -> None:
+    bob = await world.new_user("+15550000002")
+    for user in (alice, bob):
+        room = await world.new_chatroom(user, "Named")
+        world.model.answer("Paris", usage=BILLED)
+        await reply_to(world, user, room)
+    world.clock.set(datetime(2025, 3, 20, 9, 0, tzinfo=UTC))
+
+    report = await ReportUsage(world.uow, world.clock).execute(ReportUsageInput(user_id=alice.id))
+
+    assert (report.start, report.end) == (date(2025, 3, 1), date(2025, 3, 20))
+    assert [(row.day, row.model, row.calls, row.cached_tokens) for row in report.totals] == [
+        (START.date(), DEFAULT_MODEL, 1, 2048)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (date(2025, 1, 2), date(2025, 1, 1)),
+        (date(2024, 1, 1), date(2025, 1, 1)),
+    ],
+    ids=["backwards", "longer-than-366-days"],
+)
+async def test_a_range_running_backwards_or_too_long_is_refused(
+    world: World, start: date, end: date
+) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        await ReportUsage(world.uow, world.clock).execute(ReportUsageInput(start=start, end=end))
+
+    assert refused.value.code == "invalid_usage_range"
+
+
+async def test_a_range_of_exactly_366_days_is_allowed(world: World) -> None:
+    report = await ReportUsage(world.uow, world.clock).execute(
+        ReportUsageInput(start=date(2024, 1, 1), end=date(2024, 12, 31))
+    )
+
+    assert report.totals == []

@@ -26,3 +26,10 @@ class UsageLedger(Protocol):
         included) summed per day and model, of `user_id` (None: every user's), ordered by
         day, then model; days and models without calls are left out."""
         ...
+
+
+class CallMeter(Protocol):
+    """Told of each model call once its ledger row is written (live counters: tokens by
+    model and purpose). Never fails its caller."""
+
+    def observe(self, call: ModelCall) -> None: ...

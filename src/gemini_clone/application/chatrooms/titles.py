@@ -23,6 +23,7 @@ from gemini_clone.ports.language_model import (
     Turn,
     collect,
 )
+from gemini_clone.ports.metering import CallMeter
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 logger = logging.getLogger("gemini_clone.titles")
@@ -71,6 +72,7 @@ class TitleChatroom:
         title_model: str | None = None,
         *,
         models: ModelAccess | None = None,
+        meter: CallMeter | None = None,
     ) -> None:
         self._uow = uow
         self._model = model
@@ -78,6 +80,7 @@ class TitleChatroom:
         self._clock = clock
         self._title_model = title_model
         self._models = models
+        self._meter = meter
 
     async def execute(self, data: TitleInput) -> str | None:
         """The model's title if it was stored; None otherwise."""
@@ -91,8 +94,11 @@ class TitleChatroom:
             stored = title is not None and await uow.chatrooms.set_model_title(
                 data.chatroom_id, title, self._clock.now()
             )
-            await uow.ledger.record(self._metered(data, call, started))
+            metered = self._metered(data, call, started)
+            await uow.ledger.record(metered)
             await uow.commit()
+        if self._meter is not None:
+            self._meter.observe(metered)
         if title is None or not stored:
             return None
         await forget_chatroom_list(self._cache, data.user_id)

@@ -30,6 +30,7 @@ from gemini_clone.ports.language_model import (
     Purpose,
     collect,
 )
+from gemini_clone.ports.metering import CallMeter
 from gemini_clone.ports.replies import ClaimedReply, Finish, ReplyResult, ReplyStore
 from gemini_clone.ports.reply_pieces import Piece, PieceKind, ReplyPieces
 from gemini_clone.ports.reply_stops import ReplyStops
@@ -118,6 +119,7 @@ class GenerateReply:
         titles: TitleChatroom | None = None,
         pieces: ReplyPieces | None = None,
         stops: ReplyStops | None = None,
+        meter: CallMeter | None = None,
     ) -> None:
         self._store = store
         self._model = model
@@ -127,6 +129,7 @@ class GenerateReply:
         self._titles = titles
         self._pieces = pieces
         self._stops = stops
+        self._meter = meter
 
     async def execute(self, reply_id: MessageId) -> ReplyOutcome:
         claimed = await self._claim(reply_id)
@@ -142,6 +145,8 @@ class GenerateReply:
         except asyncio.CancelledError:
             await self._hand_back(reply_id, claimed)
             raise
+        if self._meter is not None:
+            self._meter.observe(call)
         if finish is not Finish.TAKEN_OVER:
             self._end_stream(reply_id, claimed)
         if finish is not Finish.STORED:
