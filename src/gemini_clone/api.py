@@ -68,6 +68,11 @@ from gemini_clone.application.messaging.send_message import (
 )
 from gemini_clone.application.messaging.stop_reply import StopOutcome, StoppedReply, StopReply
 from gemini_clone.application.messaging.streaming import ReplyEvent, ReplyEventKind, StreamReply
+from gemini_clone.application.metering.report_usage import (
+    ReportUsage,
+    ReportUsageInput,
+    UsageReportOutput,
+)
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
@@ -84,6 +89,7 @@ from gemini_clone.domain.errors import (
 )
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
+from gemini_clone.domain.metering import CallOutcome, ModelCall, UsageTotal
 from gemini_clone.domain.model_access import ModelAccess, ModelOption
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
@@ -103,6 +109,7 @@ from gemini_clone.ports.language_model import (
     Purpose,
     Turn,
 )
+from gemini_clone.ports.metering import CallMeter, UsageLedger
 from gemini_clone.ports.otp import MobileNumbers, OtpSender
 from gemini_clone.ports.payments import CheckoutRequest, CheckoutSession, PaymentGateway
 from gemini_clone.ports.posting import MessagePosting, QuotaTake
@@ -130,6 +137,8 @@ __all__ = [
     "ApplyPaymentEvent",
     "AuthenticationFailed",
     "Cache",
+    "CallMeter",
+    "CallOutcome",
     "CatalogueModel",
     "ChangePassword",
     "ChangePasswordInput",
@@ -186,6 +195,7 @@ __all__ = [
     "MessageStatus",
     "MobileNumbers",
     "ModelAccess",
+    "ModelCall",
     "ModelCatalogue",
     "ModelConfigurationError",
     "ModelError",
@@ -235,6 +245,8 @@ __all__ = [
     "ReplyStatistics",
     "ReplyStops",
     "ReplyStore",
+    "ReportUsage",
+    "ReportUsageInput",
     "RequeueStaleReplies",
     "ResetPassword",
     "ResetPasswordInput",
@@ -278,8 +290,11 @@ __all__ = [
     "UnitOfWorkFactory",
     "UpdateChatroom",
     "UpdateChatroomInput",
+    "UsageLedger",
     "UsageReport",
+    "UsageReportOutput",
     "UsageRepository",
+    "UsageTotal",
     "User",
     "UserDetail",
     "UserId",

@@ -29,6 +29,7 @@ from gemini_clone.domain.ids import (
     UserId,
 )
 from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsage, queued_reply
+from gemini_clone.domain.metering import CallOutcome, ModelCall
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, User
 from gemini_clone.ports.posting import NewVersion
@@ -237,6 +238,30 @@ async def admin_and_billing(env: Env) -> None:
             await uow.commit()
 
 
+async def usage_ledger(env: Env) -> None:
+    """A reply's call recorded, the user's month of totals, and the operators' report."""
+    call = ModelCall(
+        user_id=env.at.deep_owner,
+        chatroom_id=env.at.deep_room,
+        reply_id=None,
+        model="gemini-2.5-flash",
+        provider="gemini",
+        purpose="reply",
+        usage=TokenUsage(prompt_tokens=10, output_tokens=3, total_tokens=13),
+        latency_ms=120,
+        outcome=CallOutcome.COMPLETED,
+        ended_at=NOW,
+    )
+    with env.record():
+        async with env.uow() as uow:
+            await uow.ledger.record(call)
+            await uow.ledger.totals(
+                start=DAY - timedelta(days=30), end=DAY, user_id=env.at.deep_owner
+            )
+            await uow.ledger.totals(start=DAY, end=DAY)
+            await uow.commit()
+
+
 def _drives(*methods: str) -> frozenset[str]:
     return frozenset(methods)
 
@@ -259,6 +284,11 @@ SCENARIOS = (
         ),
     ),
     Scenario("new version", regenerate, _drives("PostgresPosting.store_new_version")),
+    Scenario(
+        "usage ledger",
+        usage_ledger,
+        _drives("SqlUsageLedger.record", "SqlUsageLedger.totals"),
+    ),
     Scenario(
         "room list",
         room_list,

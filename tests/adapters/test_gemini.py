@@ -361,6 +361,25 @@ async def test_generate_ok_recording_gives_its_text_and_usage_with_thought_token
     assert result.block_reason is None
 
 
+async def test_cached_and_thought_tokens_are_read_as_reported_by_the_last_event(
+    harness: Callable[..., Harness],
+) -> None:
+    # Both events report the running usage (cache and thoughts repeated): the last report
+    # counts once, and the cached tokens stay a part of the prompt's.
+    result = await collect(
+        harness(sse(recording("stream_cached_thoughts.sse"))).model.stream(QUESTION)
+    )
+
+    assert result.text == "Paris is the capital of France."
+    assert result.usage == TokenUsage(
+        prompt_tokens=2152,
+        cached_tokens=2048,
+        output_tokens=7,
+        thoughts_tokens=154,
+        total_tokens=2313,
+    )
+
+
 async def test_thought_parts_are_left_out_of_the_answer(
     harness: Callable[..., Harness],
 ) -> None:

@@ -319,3 +319,22 @@ async def test_the_conversation_revision_downgrades_to_wave_1_keeping_its_rows(
         for table, rows in WAVE_1_ROWS.items():
             count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
             assert count == len(rows), table
+
+
+async def test_the_ledger_revision_adds_only_its_table_and_downgrades_keeping_the_rest(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0003")
+    await _insert_wave_1_rows(engine)
+    before = await table_names(engine)
+
+    await upgrade(engine, "0004")
+    assert await table_names(engine) == {*before, "model_calls"}
+    await downgrade(engine, "0003")
+
+    assert await current_revision(engine) == "0003"
+    assert await table_names(engine) == before
+    async with engine.connect() as connection:
+        for table, rows in WAVE_1_ROWS.items():
+            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+            assert count == len(rows), table

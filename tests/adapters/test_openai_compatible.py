@@ -263,6 +263,23 @@ async def test_reasoning_tokens_are_thoughts_and_not_output(
     )
 
 
+async def test_cached_prompt_tokens_are_read_within_the_prompt_and_reasoning_as_thoughts(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(recorded_stream("openai_stream_cached_usage.sse"))
+
+    result = await collect(h.model.stream(QUESTION))
+
+    assert result.text == "Paris"
+    assert result.usage == TokenUsage(
+        prompt_tokens=2006,
+        cached_tokens=1920,
+        output_tokens=44,
+        thoughts_tokens=256,
+        total_tokens=2306,
+    )
+
+
 async def test_length_completes_with_finish_reason_max_tokens(
     harness: Callable[..., Harness],
 ) -> None:

@@ -29,6 +29,7 @@ from tests.seeding import Shape, load
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting
 from gemini_clone.adapters.sql.replies import PostgresReplyStore
+from gemini_clone.adapters.sql.repositories.base import SqlRepository
 from gemini_clone.adapters.sql.repositories.billing import (
     SqlPaymentEventRepository,
     SqlSubscriptionRepository,
@@ -44,6 +45,7 @@ from gemini_clone.adapters.sql.repositories.users import SqlUserRepository
 from gemini_clone.adapters.sql.schema import upgrade
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
+from gemini_clone.adapters.sql.usage import SqlUsageLedger
 
 pytestmark = pytest.mark.postgres
 
@@ -61,6 +63,7 @@ SQL_ADAPTERS: tuple[type, ...] = (
     PostgresPosting,
     PostgresReplyStore,
     SqlReplyStatistics,
+    SqlUsageLedger,
 )
 
 
@@ -174,3 +177,8 @@ def test_every_sql_method_is_driven() -> None:
     driven = set().union(*(scenario.drives for scenario in plan_scenarios.SCENARIOS))
     assert everything - driven == set()
     assert driven - everything == set()
+
+
+def test_every_sql_repository_is_among_the_adapters_driven() -> None:
+    """A repository added later is driven too, not left out of the list by mistake."""
+    assert set(SqlRepository.__subclasses__()) <= set(SQL_ADAPTERS)

@@ -631,7 +631,9 @@ async def test_a_message_round_trips_every_field(new_uow: UnitOfWorkFactory) -> 
         in_reply_to=question.id,
         model="gemini-2.5-flash",
         finish_reason="stop",
-        usage=TokenUsage(prompt_tokens=3, output_tokens=4, thoughts_tokens=5, total_tokens=12),
+        usage=TokenUsage(
+            prompt_tokens=3, cached_tokens=2, output_tokens=4, thoughts_tokens=5, total_tokens=12
+        ),
         error=MessageError(code="model_unavailable", message="try later"),
         completed_at=at(2),
         lease_expires_at=at(3),

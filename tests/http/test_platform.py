@@ -24,6 +24,7 @@ ROUTES = {
     ("POST", "/auth/reset-password"),
     ("POST", "/auth/change-password"),
     ("GET", "/user/me"),
+    ("GET", "/user/me/usage"),
     ("POST", "/chatroom"),
     ("GET", "/chatroom"),
     ("GET", "/chatroom/{chatroom_id}"),

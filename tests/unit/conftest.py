@@ -253,7 +253,9 @@ def build_world(
     posting = InMemoryPosting(store)
     pieces = InMemoryReplyPieces()
     stops = InMemoryReplyStops()
-    title_chatroom = TitleChatroom(uow_factory, title_model, cache, clock, "title-model")
+    title_chatroom = TitleChatroom(
+        uow_factory, title_model, cache, clock, "title-model", models=models
+    )
     stop_reply = StopReply(
         GetMessage(uow_factory), InMemoryReplyStore(store), stops, pieces, clock, sleep=sleep
     )

@@ -53,6 +53,7 @@ from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import SendMessage
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.application.messaging.streaming import StreamReply
+from gemini_clone.application.metering.report_usage import ReportUsage
 from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.model_catalogue import ModelCatalogue
 from gemini_clone.domain.quota import Plans
@@ -74,6 +75,7 @@ from gemini_clone.entrypoints.adapter_choices import (
     make_sandbox,
     make_throttle,
 )
+from gemini_clone.entrypoints.metrics import PrometheusCallMeter
 from gemini_clone.entrypoints.model_providers import make_language_model
 from gemini_clone.entrypoints.settings import Settings, make_model_catalogue
 from gemini_clone.ports.repositories import UnitOfWorkFactory
@@ -150,6 +152,7 @@ class Container(containers.DeclarativeContainer):
     )
     plans = providers.Singleton(make_plans, settings)
     model_access = providers.Singleton(make_model_access, settings, model_catalogue)
+    call_meter = providers.Singleton(PrometheusCallMeter, model_catalogue.provided.ids)
     reply_settings = providers.Singleton(make_reply_settings, settings)
 
     sessions = providers.Singleton(
@@ -192,7 +195,14 @@ class Container(containers.DeclarativeContainer):
     update_chatroom = providers.Singleton(UpdateChatroom, uow, cache, clock, model_access)
     list_models = providers.Singleton(ListModels, uow, model_access)
     title_chatroom = providers.Singleton(
-        TitleChatroom, uow, language_model, cache, clock, settings.provided.title_model
+        TitleChatroom,
+        uow,
+        language_model,
+        cache,
+        clock,
+        settings.provided.title_model,
+        models=model_access,
+        meter=call_meter,
     )
     delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock, reply_pieces)
 
@@ -214,6 +224,7 @@ class Container(containers.DeclarativeContainer):
         titles=title_chatroom,
         pieces=reply_pieces,
         stops=reply_stops,
+        meter=call_meter,
     )
     stream_reply = providers.Singleton(StreamReply, get_message, reply_pieces)
     stop_reply = providers.Singleton(
@@ -249,6 +260,7 @@ class Container(containers.DeclarativeContainer):
     show_user = providers.Singleton(ShowUser, uow, mobile_numbers, plans, clock)
     show_chatroom = providers.Singleton(ShowChatroom, uow, model_access)
     usage_report = providers.Singleton(UsageReport, uow, clock)
+    report_usage = providers.Singleton(ReportUsage, uow, clock)
 
 
 def build_container(settings: Settings) -> Container:

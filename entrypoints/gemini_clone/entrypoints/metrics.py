@@ -15,6 +15,11 @@ raised (`QuotaExceeded`). Every family is named `gemini_clone_*`:
                                                  (being written), final (nothing to stop)
     webhook_events_total{type,outcome}           payment webhooks: applied, duplicate, stale,
                                                  unknown_user, ignored, invalid
+    model_calls_total{model,purpose,outcome}     model calls (replies, titles) as metered
+    model_tokens_total{model,purpose,kind}       their tokens as the providers reported them;
+                                                 kind: prompt (cached included), cached,
+                                                 output, thoughts. `model` is a catalogue
+                                                 id, any other "other" (bounded labels)
 
 Metrics live in the process that records them. In the embedded mode replies are made in the
 API process, so `/metrics` has them all; a separate `gemini-clone worker` records its
@@ -23,6 +28,7 @@ replies in its own process, which the API's `/metrics` cannot see.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Final
 
 from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
@@ -30,6 +36,9 @@ from prometheus_client import Counter, Gauge, Histogram, disable_created_metrics
 from gemini_clone.application.billing.apply_payment_event import EventOutcome
 from gemini_clone.application.messaging.generate_reply import ReplyOutcome
 from gemini_clone.application.messaging.stop_reply import StopOutcome
+from gemini_clone.domain.metering import ModelCall
+from gemini_clone.ports.language_model import Purpose
+from gemini_clone.ports.metering import CallMeter
 
 # `*_created` series double every counter for a timestamp nobody here reads.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -79,6 +88,42 @@ REPLY_STOPS: Final = Counter(
     ["outcome"],
 )
 
+MODEL_CALLS: Final = Counter(
+    "gemini_clone_model_calls",
+    "Model calls (replies, titles), by catalogue model, purpose and outcome.",
+    ["model", "purpose", "outcome"],
+)
+MODEL_TOKENS: Final = Counter(
+    "gemini_clone_model_tokens",
+    "Tokens of the model calls as the providers reported them, by catalogue model, "
+    "purpose and kind (prompt includes cached).",
+    ["model", "purpose", "kind"],
+)
+OTHER_LABEL: Final = "other"
+TOKEN_KINDS: Final = {
+    "prompt": "prompt_tokens",
+    "cached": "cached_tokens",
+    "output": "output_tokens",
+    "thoughts": "thoughts_tokens",
+}
+
+
+class PrometheusCallMeter(CallMeter):
+    """Counts each metered model call. Labels stay bounded: a model outside the
+    catalogue (`models`) and a purpose we do not know are counted as "other"."""
+
+    def __init__(self, models: Collection[str]) -> None:
+        self._models = frozenset(models)
+        self._purposes = frozenset(purpose.value for purpose in Purpose)
+
+    def observe(self, call: ModelCall) -> None:
+        model = call.model if call.model in self._models else OTHER_LABEL
+        purpose = call.purpose if call.purpose in self._purposes else OTHER_LABEL
+        MODEL_CALLS.labels(model, purpose, call.outcome.value).inc()
+        for kind, field in TOKEN_KINDS.items():
+            MODEL_TOKENS.labels(model, purpose, kind).inc(getattr(call.usage, field))
+
+
 WEBHOOK_IGNORED: Final = "ignored"
 WEBHOOK_INVALID: Final = "invalid"
 UNKNOWN_EVENT_TYPE: Final = "unknown"
@@ -111,6 +156,8 @@ def quota_refused() -> None:
 
 
 __all__ = [
+    "MODEL_CALLS",
+    "MODEL_TOKENS",
     "PENDING_REPLIES",
     "REPLY_STOPS",
     "REQUESTS",
@@ -119,6 +166,7 @@ __all__ = [
     "UNKNOWN_EVENT_TYPE",
     "WEBHOOK_IGNORED",
     "WEBHOOK_INVALID",
+    "PrometheusCallMeter",
     "quota_refused",
     "reply_finished",
     "reply_stopped",

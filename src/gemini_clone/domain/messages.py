@@ -67,7 +67,18 @@ PENDING_STATUSES = (MessageStatus.QUEUED, MessageStatus.PROCESSING)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TokenUsage:
+    """One model call's tokens as its provider reported them (the last report of a
+    stream, never a sum of its pieces).
+
+    - `cached_tokens` are the part of `prompt_tokens` served from the provider's cache
+      (Gemini's `cachedContentTokenCount`, OpenAI's `prompt_tokens_details.cached_tokens`):
+      counted within the prompt, never added to it.
+    - `thoughts_tokens` are the model's hidden thinking, apart from `output_tokens`, so
+      prompt + output + thoughts is the total for every provider.
+    """
+
     prompt_tokens: int = 0
+    cached_tokens: int = 0
     output_tokens: int = 0
     thoughts_tokens: int = 0
     total_tokens: int = 0

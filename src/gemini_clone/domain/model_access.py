@@ -68,6 +68,10 @@ class ModelAccess:
                 code="model_requires_pro",
             )
 
+    def provider_of(self, model: str) -> str | None:
+        """The provider serving `model`; None for a model the catalogue does not list."""
+        return self._providers.get(model)
+
     def answering_model(self, chosen: str | None, tier: Tier) -> str:
         """The model that writes a room's next reply."""
         if chosen is None or chosen not in self._providers or not self._allows(chosen, tier):

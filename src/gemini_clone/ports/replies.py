@@ -13,6 +13,7 @@ from typing import Protocol
 from gemini_clone.domain.chatrooms import TitleSource, wants_model_title
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import MessageError, MessageStatus, TokenUsage
+from gemini_clone.domain.metering import ModelCall
 from gemini_clone.ports.language_model import Turn
 
 
@@ -113,12 +114,16 @@ class ReplyStore(Protocol):
         *,
         attempt: int,
         give_back: QuotaUnit | None,
+        call: ModelCall | None = None,
     ) -> Finish:
         """All or nothing: while claim number `attempt` still holds the reply
         (`Message.is_held_by`), store its outcome and give `give_back` back (a count never
         goes below zero): `STORED`. Otherwise nothing changes: `TAKEN_OVER` when the reply
         is still pending (claimed again after this claim's lease ran out, or queued
         again), `ENDED` when it is final (cancelled, finished) or deleted.
+
+        `call`, the model call that made the outcome, is added to the usage ledger in the
+        same transaction, also when the finish is refused: the provider billed it.
         """
         ...
 

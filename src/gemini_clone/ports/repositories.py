@@ -13,6 +13,7 @@ from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, Token
 from gemini_clone.domain.messages import Message
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
+from gemini_clone.ports.metering import UsageLedger
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +207,7 @@ class UnitOfWork(Protocol):
     subscriptions: SubscriptionRepository
     usage: UsageRepository
     payment_events: PaymentEventRepository
+    ledger: UsageLedger
 
     async def __aenter__(self) -> Self: ...
 

@@ -118,6 +118,7 @@ def parse_event(payload: Mapping[str, Any]) -> ResponseEvent:
 def _usage(metadata: Mapping[str, Any]) -> TokenUsage:
     return TokenUsage(
         prompt_tokens=int(metadata.get("promptTokenCount", 0)),
+        cached_tokens=int(metadata.get("cachedContentTokenCount", 0)),
         output_tokens=int(metadata.get("candidatesTokenCount", 0)),
         thoughts_tokens=int(metadata.get("thoughtsTokenCount", 0)),
         total_tokens=int(metadata.get("totalTokenCount", 0)),

@@ -10,6 +10,7 @@ from gemini_clone.adapters.memory.tables import InMemoryStore
 from gemini_clone.domain.history import answered_exchanges, within_budget
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import MessageStatus, newest_first_key
+from gemini_clone.domain.metering import ModelCall
 from gemini_clone.domain.quota import after_give_back
 from gemini_clone.ports.language_model import Turn
 from gemini_clone.ports.replies import (
@@ -92,9 +93,12 @@ class InMemoryReplyStore(ReplyStore):
         *,
         attempt: int,
         give_back: QuotaUnit | None,
+        call: ModelCall | None = None,
     ) -> Finish:
         async with self._store.lock:
             tables = self._store.tables
+            if call is not None:
+                tables.model_calls.append(call)
             reply = tables.messages.get(reply_id)
             if reply is None or reply.status.is_final:
                 return Finish.ENDED

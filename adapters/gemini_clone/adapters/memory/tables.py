@@ -14,6 +14,7 @@ from datetime import date, datetime
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, RefreshTokenId, UserId
 from gemini_clone.domain.messages import Message
+from gemini_clone.domain.metering import ModelCall
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, RefreshToken, User
 
@@ -30,6 +31,7 @@ class InMemoryTables:
     subscriptions: dict[UserId, Subscription] = field(default_factory=dict)
     usage: dict[tuple[UserId, date], int] = field(default_factory=dict)
     payment_events: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    model_calls: list[ModelCall] = field(default_factory=list)
 
     def copy(self) -> InMemoryTables:
         copied = InMemoryTables()
@@ -46,6 +48,7 @@ class InMemoryTables:
         self.subscriptions = dict(other.subscriptions)
         self.usage = dict(other.usage)
         self.payment_events = dict(other.payment_events)
+        self.model_calls = list(other.model_calls)
 
 
 class InMemoryStore:

@@ -85,9 +85,14 @@ def _usage(usage: Mapping[str, Any]) -> TokenUsage:
 
     `completion_tokens` includes a reasoning model's hidden reasoning; those tokens are our
     `thoughts_tokens` and the rest our `output_tokens`, so prompt + output + thoughts is
-    the total for every provider.
+    the total for every provider. `prompt_tokens` includes the cached ones
+    (`prompt_tokens_details.cached_tokens`), as Gemini's prompt count does.
     """
     prompt = _count(usage.get("prompt_tokens"))
+    prompt_details = usage.get("prompt_tokens_details")
+    cached = (
+        _count(prompt_details.get("cached_tokens")) if isinstance(prompt_details, Mapping) else 0
+    )
     completion = _count(usage.get("completion_tokens"))
     details = usage.get("completion_tokens_details")
     reasoning = _count(details.get("reasoning_tokens")) if isinstance(details, Mapping) else 0
@@ -95,6 +100,7 @@ def _usage(usage: Mapping[str, Any]) -> TokenUsage:
     total = _count(usage.get("total_tokens")) or prompt + completion
     return TokenUsage(
         prompt_tokens=prompt,
+        cached_tokens=min(cached, prompt),
         output_tokens=completion - reasoning,
         thoughts_tokens=reasoning,
         total_tokens=total,

@@ -18,9 +18,11 @@ from gemini_clone.adapters.sql.repositories.messages import usage_document
 from gemini_clone.adapters.sql.rules import parameter
 from gemini_clone.adapters.sql.tables import daily_usage, messages
 from gemini_clone.adapters.sql.transaction import transaction
+from gemini_clone.adapters.sql.usage import RECORD_CALL, call_parameters
 from gemini_clone.domain.chatrooms import TitleSource
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import MessageStatus, Role
+from gemini_clone.domain.metering import ModelCall
 from gemini_clone.ports.language_model import Turn
 from gemini_clone.ports.replies import (
     ClaimedReply,
@@ -183,12 +185,16 @@ class SqlReplyStore(ReplyStore):
         *,
         attempt: int,
         give_back: QuotaUnit | None,
+        call: ModelCall | None = None,
     ) -> Finish:
         held = {"reply_id": reply_id, "attempt": attempt}
         async with transaction(self._engine) as connection:
+            if call is not None:
+                await connection.execute(RECORD_CALL, call_parameters(call))
             finished = await connection.execute(_FINISH, {**held, **_outcome(result)})
             if finished.first() is None:
                 status = await connection.execute(_STATUS, held)
+                await connection.commit()
                 return _refused(status.scalar_one_or_none())
             if give_back is not None:
                 await connection.execute(_GIVE_BACK, _unit(give_back))
@@ -267,14 +273,16 @@ def _one_statement_claim() -> Select[Any]:
 
 
 def _one_statement_finish() -> Select[Any]:
-    """The finish with its unit given back (none: NULL parameters), one statement; with
-    the reply's status before it (the statement's snapshot), which a refusal tells apart."""
+    """The finish with its unit given back (none: NULL parameters) and its model call
+    recorded whatever the finish's fate (none: NULL parameters), one statement; with the
+    reply's status before it (the statement's snapshot), which a refusal tells apart."""
     finished = _FINISH.cte("finished")
     given_back = _GIVE_BACK.where(exists(finished.select())).cte("given_back")
+    recorded = RECORD_CALL.cte("recorded")
     return select(
         exists(finished.select()).label("finished"),
         _STATUS.scalar_subquery().label("status"),
-    ).add_cte(given_back)
+    ).add_cte(given_back, recorded)
 
 
 class PostgresReplyStore(ReplyStore):
@@ -319,6 +327,7 @@ class PostgresReplyStore(ReplyStore):
         *,
         attempt: int,
         give_back: QuotaUnit | None,
+        call: ModelCall | None = None,
     ) -> Finish:
         rows = await self._finish.fetch(
             self._engine,
@@ -326,6 +335,7 @@ class PostgresReplyStore(ReplyStore):
             attempt=attempt,
             **_outcome(result),
             **_unit(give_back),
+            **call_parameters(call),
         )
         if rows[0]["finished"]:
             return Finish.STORED

@@ -8,6 +8,7 @@ as cheaply as forwards, so the newest-first pages use ascending indexes.
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -168,4 +169,28 @@ payment_events = Table(
     Column("event_id", String(255), primary_key=True),
     Column("event_type", String(255), nullable=False),
     Column("received_at", UtcDateTime, nullable=False),
+)
+
+model_calls = Table(
+    "model_calls",
+    metadata,
+    # A ledger: rows outlive the rooms and replies they name (no foreign keys), and are
+    # only ever added.
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("user_id", UUID, nullable=False),
+    Column("chatroom_id", UUID),
+    Column("reply_id", UUID),
+    Column("model", String(100), nullable=False),
+    Column("provider", String(64)),
+    Column("purpose", String(16), nullable=False),
+    Column("prompt_tokens", Integer, nullable=False),
+    Column("cached_tokens", Integer, nullable=False),
+    Column("output_tokens", Integer, nullable=False),
+    Column("thoughts_tokens", Integer, nullable=False),
+    Column("latency_ms", Integer, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("ended_at", UtcDateTime, nullable=False),
+    Index(None, "user_id", "day"),
+    Index(None, "day"),
 )

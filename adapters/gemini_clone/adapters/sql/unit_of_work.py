@@ -23,6 +23,7 @@ from gemini_clone.adapters.sql.repositories.credentials import (
 from gemini_clone.adapters.sql.repositories.messages import SqlMessageRepository
 from gemini_clone.adapters.sql.repositories.usage import SqlUsageRepository
 from gemini_clone.adapters.sql.repositories.users import SqlUserRepository
+from gemini_clone.adapters.sql.usage import SqlUsageLedger
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 
@@ -54,6 +55,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.subscriptions = SqlSubscriptionRepository(connection)
         self.usage = SqlUsageRepository(connection)
         self.payment_events = SqlPaymentEventRepository(connection)
+        self.ledger = SqlUsageLedger(connection)
         return self
 
     async def __aexit__(

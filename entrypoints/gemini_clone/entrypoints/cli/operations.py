@@ -28,6 +28,7 @@ from gemini_clone.entrypoints.cli.common import (
     utc_json,
     utc_text,
 )
+from gemini_clone.entrypoints.cli.token_usage import usage_report
 
 if TYPE_CHECKING:
     from gemini_clone.entrypoints.container import Container
@@ -93,7 +94,7 @@ def _chatroom_text(shown: ChatroomSettings) -> str:
     return "\n".join(f"{label + ':':<15}{value}" for label, value in fields)
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option(
     "--date",
     "day",
@@ -102,12 +103,15 @@ def _chatroom_text(shown: ChatroomSettings) -> str:
     help="The UTC day.  [default: today]",
 )
 @JSON_OPTION
-def usage(day: datetime | None, as_json: bool) -> None:
+@click.pass_context
+def usage(context: click.Context, day: datetime | None, as_json: bool) -> None:
     """Messages each user sent on one UTC day, and the total.
 
     Counts are the daily quota taken: a message whose reply failed for a system reason
-    gives its unit back.
+    gives its unit back. `usage report` prints the model tokens of a range instead.
     """
+    if context.invoked_subcommand is not None:
+        return
     wanted: date | None = None if day is None else day.date()
 
     async def action(container: Container) -> DailyUsageReport:
@@ -136,6 +140,9 @@ def usage(day: datetime | None, as_json: bool) -> None:
         click.echo(table(("MOBILE", "MESSAGES", "USER ID"), rows))
     by = plural(len(report.users), "user")
     click.echo(f"total: {plural(report.total, 'message')} by {by}")
+
+
+usage.add_command(usage_report)
 
 
 # jobs ---------------------------------------------------------------------------------

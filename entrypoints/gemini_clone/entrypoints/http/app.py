@@ -35,6 +35,7 @@ from gemini_clone.entrypoints.http.metrics import MetricsController
 from gemini_clone.entrypoints.http.models import ModelController
 from gemini_clone.entrypoints.http.observability import RequestObservability
 from gemini_clone.entrypoints.http.sandbox import SandboxController
+from gemini_clone.entrypoints.http.usage import UsageController
 from gemini_clone.entrypoints.http.users import UserController
 from gemini_clone.entrypoints.http.web import web_handlers
 from gemini_clone.entrypoints.runtime import Runtime
@@ -72,6 +73,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
     handlers: list[ControllerRouterHandler] = [
         AuthController,
         UserController,
+        UsageController,
         ChatroomController,
         MessageController,
         ModelController,

@@ -80,6 +80,7 @@ class ChatroomBody(ResponseBody):
 
 class TokenUsageBody(ResponseBody):
     prompt_tokens: int
+    cached_tokens: int
     output_tokens: int
     thoughts_tokens: int
     total_tokens: int
@@ -183,6 +184,7 @@ def message_body(message: Message) -> MessageBody:
         finish_reason=message.finish_reason,
         usage=TokenUsageBody(
             prompt_tokens=usage.prompt_tokens,
+            cached_tokens=usage.cached_tokens,
             output_tokens=usage.output_tokens,
             thoughts_tokens=usage.thoughts_tokens,
             total_tokens=usage.total_tokens,

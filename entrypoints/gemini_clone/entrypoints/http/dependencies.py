@@ -34,6 +34,7 @@ USE_CASES = (
     "password_login",
     "refresh_session",
     "regenerate_reply",
+    "report_usage",
     "reset_password",
     "send_message",
     "send_otp",

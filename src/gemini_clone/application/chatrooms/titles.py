@@ -5,20 +5,25 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 from gemini_clone.application.cache_scope import forget_chatroom_list
 from gemini_clone.domain.chatrooms import TITLE_MAX_LENGTH, TITLE_TRIES
 from gemini_clone.domain.ids import ChatroomId, UserId
-from gemini_clone.domain.messages import Role
+from gemini_clone.domain.messages import Role, TokenUsage
+from gemini_clone.domain.metering import CallOutcome, ModelCall, latency_ms
+from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.language_model import (
     GenerationRequest,
+    GenerationResult,
     LanguageModel,
     Purpose,
     Turn,
     collect,
 )
+from gemini_clone.ports.metering import CallMeter
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 logger = logging.getLogger("gemini_clone.titles")
@@ -54,6 +59,8 @@ class TitleChatroom:
       `Purpose.TITLE` request, which adapters answer with the least thinking.
     - The answer is cleaned up: its first line, without quotes or a "Title:" label, at most
       six words and 200 characters. An empty answer is a failed try.
+    - The call is metered (purpose `title`): its usage-ledger row is stored in the
+      transaction that stores the title, or on its own when no title is stored.
     """
 
     def __init__(
@@ -63,12 +70,17 @@ class TitleChatroom:
         cache: Cache,
         clock: Clock,
         title_model: str | None = None,
+        *,
+        models: ModelAccess | None = None,
+        meter: CallMeter | None = None,
     ) -> None:
         self._uow = uow
         self._model = model
         self._cache = cache
         self._clock = clock
         self._title_model = title_model
+        self._models = models
+        self._meter = meter
 
     async def execute(self, data: TitleInput) -> str | None:
         """The model's title if it was stored; None otherwise."""
@@ -76,18 +88,39 @@ class TitleChatroom:
             if not await uow.chatrooms.start_title_try(data.chatroom_id, TITLE_TRIES):
                 return None
             await uow.commit()
-        title = await self._ask(data)
-        if title is None:
-            return None
+        started = self._clock.now()
+        title, call = await self._ask(data)
         async with self._uow() as uow:
-            stored = await uow.chatrooms.set_model_title(data.chatroom_id, title, self._clock.now())
+            stored = title is not None and await uow.chatrooms.set_model_title(
+                data.chatroom_id, title, self._clock.now()
+            )
+            metered = self._metered(data, call, started)
+            await uow.ledger.record(metered)
             await uow.commit()
-        if not stored:
+        if self._meter is not None:
+            self._meter.observe(metered)
+        if title is None or not stored:
             return None
         await forget_chatroom_list(self._cache, data.user_id)
         return title
 
-    async def _ask(self, data: TitleInput) -> str | None:
+    def _metered(self, data: TitleInput, call: _Call, started: datetime) -> ModelCall:
+        model = self._title_model or self._model.name
+        ended = self._clock.now()
+        return ModelCall(
+            user_id=data.user_id,
+            chatroom_id=data.chatroom_id,
+            reply_id=None,
+            model=model,
+            provider=self._models.provider_of(model) if self._models else None,
+            purpose=Purpose.TITLE.value,
+            usage=call.usage or TokenUsage(),
+            latency_ms=latency_ms(started, ended),
+            outcome=call.outcome,
+            ended_at=ended,
+        )
+
+    async def _ask(self, data: TitleInput) -> tuple[str | None, _Call]:
         request = GenerationRequest(
             turns=(
                 Turn(role=Role.USER, text=data.question[:EXCERPT_CHARACTERS]),
@@ -103,14 +136,26 @@ class TitleChatroom:
             # Any failure leaves the default title; the room is tried again after its next
             # reply while tries remain.
             logger.warning("title of room %s not made: %s", data.chatroom_id, error)
-            return None
+            return None, _Call(outcome=CallOutcome.FAILED, usage=None)
         if result.is_blocked:
             logger.info("title of room %s blocked: %s", data.chatroom_id, result.block_reason)
-            return None
+            return None, _Call.of(result, CallOutcome.BLOCKED)
         title = clean_model_title(result.text)
         if title is None:
             logger.info("title of room %s: the model's answer was empty", data.chatroom_id)
-        return title
+        return title, _Call.of(result, CallOutcome.COMPLETED)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Call:
+    """How the title's model call went, for its ledger row."""
+
+    outcome: CallOutcome
+    usage: TokenUsage | None
+
+    @classmethod
+    def of(cls, result: GenerationResult, outcome: CallOutcome) -> _Call:
+        return cls(outcome=outcome, usage=result.usage)
 
 
 def clean_model_title(text: str) -> str | None:

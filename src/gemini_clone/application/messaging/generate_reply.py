@@ -7,15 +7,16 @@ import enum
 import logging
 from collections.abc import AsyncIterator
 from contextlib import nullcontext
-from dataclasses import dataclass
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import partial
 
 from gemini_clone.application.chatrooms.titles import TitleChatroom, TitleInput
 from gemini_clone.application.messaging.context import HISTORY_MAX_MESSAGES, build_request
 from gemini_clone.application.messaging.cutoff import renewing, until_cut
 from gemini_clone.domain.ids import MessageId
-from gemini_clone.domain.messages import MessageError, MessageStatus
+from gemini_clone.domain.messages import MessageError, MessageStatus, TokenUsage
+from gemini_clone.domain.metering import CallOutcome, ModelCall, latency_ms
 from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.subscriptions import tier_for_status
 from gemini_clone.ports.clock import Clock
@@ -26,8 +27,10 @@ from gemini_clone.ports.language_model import (
     LanguageModel,
     ModelConfigurationError,
     ModelError,
+    Purpose,
     collect,
 )
+from gemini_clone.ports.metering import CallMeter
 from gemini_clone.ports.replies import ClaimedReply, Finish, ReplyResult, ReplyStore
 from gemini_clone.ports.reply_pieces import Piece, PieceKind, ReplyPieces
 from gemini_clone.ports.reply_stops import ReplyStops
@@ -53,6 +56,15 @@ class ReplySettings:
     """For rooms without an instruction of their own."""
 
 
+@dataclass(slots=True)
+class _Progress:
+    """What the model sent so far: its text (a stop keeps it) and the last usage it
+    reported (a failed or stopped call is metered with it); a restart drops both."""
+
+    text: list[str] = field(default_factory=list)
+    usage: TokenUsage | None = None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Outcome:
     status: MessageStatus
@@ -76,6 +88,9 @@ class GenerateReply:
     - The model sees the room's system instruction (else the service's) and is the room's
       model while its owner's plan allows it, else the default (`ModelAccess`); the reply's
       `model` names the model that wrote it.
+    - The model call is metered: one usage-ledger row (tokens as the provider last
+      reported them, also for a failed or stopped call, latency, outcome), stored with
+      the outcome by the same finish.
     - After a completed reply, a room still titled by default is named by the model
       (`TitleChatroom`); a title that cannot be made never fails the reply.
     - The text is published piece by piece as the model writes it (`pieces`); an attempt
@@ -104,6 +119,7 @@ class GenerateReply:
         titles: TitleChatroom | None = None,
         pieces: ReplyPieces | None = None,
         stops: ReplyStops | None = None,
+        meter: CallMeter | None = None,
     ) -> None:
         self._store = store
         self._model = model
@@ -113,18 +129,24 @@ class GenerateReply:
         self._titles = titles
         self._pieces = pieces
         self._stops = stops
+        self._meter = meter
 
     async def execute(self, reply_id: MessageId) -> ReplyOutcome:
         claimed = await self._claim(reply_id)
         if claimed is None:
             return ReplyOutcome.SKIPPED
         request = self._request_for(claimed)
+        progress = _Progress()
         try:
-            outcome = await self._generate_or_stop(reply_id, claimed, request)
-            finish = await self._store_outcome(reply_id, claimed, request, outcome)
+            started = self._clock.now()
+            outcome = await self._generate_or_stop(reply_id, claimed, request, progress)
+            call = self._call(reply_id, claimed, request, outcome, progress, started)
+            finish = await self._store_outcome(reply_id, claimed, request, outcome, call)
         except asyncio.CancelledError:
             await self._hand_back(reply_id, claimed)
             raise
+        if self._meter is not None:
+            self._meter.observe(call)
         if finish is not Finish.TAKEN_OVER:
             self._end_stream(reply_id, claimed)
         if finish is not Finish.STORED:
@@ -182,12 +204,15 @@ class GenerateReply:
             logger.warning("room %s not titled", claimed.room.chatroom_id, exc_info=True)
 
     async def _generate_or_stop(
-        self, reply_id: MessageId, claimed: ClaimedReply, request: GenerationRequest
+        self,
+        reply_id: MessageId,
+        claimed: ClaimedReply,
+        request: GenerationRequest,
+        progress: _Progress,
     ) -> _Outcome:
         """The model's answer, or, cut by a stop or a lost lease, what it wrote so far."""
-        written: list[str] = []
         outcome = await until_cut(
-            self._generate(reply_id, claimed, request, written),
+            self._generate(reply_id, claimed, request, progress),
             lambda cut: self._stops.watch(reply_id, cut) if self._stops else nullcontext(),
             lambda cut: renewing(self._settings.lease.total_seconds() / 3,
                                  partial(self._renew, reply_id, claimed), on_lost=cut),
@@ -195,7 +220,7 @@ class GenerateReply:
         if outcome is not None:
             return outcome
         logger.info("reply %s stopped", reply_id)
-        return _stopped("".join(written))
+        return _stopped("".join(progress.text))
 
     async def _renew(self, reply_id: MessageId, claimed: ClaimedReply) -> bool:
         """Move the claim's lease on; False when the reply is no longer this claim's
@@ -219,10 +244,10 @@ class GenerateReply:
         reply_id: MessageId,
         claimed: ClaimedReply,
         request: GenerationRequest,
-        written: list[str],
+        progress: _Progress,
     ) -> _Outcome:
         try:
-            result = await collect(self._published(reply_id, claimed, request, written))
+            result = await collect(self._published(reply_id, claimed, request, progress))
         except ModelConfigurationError as error:
             logger.error("language model misconfigured (%s): %s", error.code, error.message)
             return _Outcome(
@@ -255,10 +280,12 @@ class GenerateReply:
         reply_id: MessageId,
         claimed: ClaimedReply,
         request: GenerationRequest,
-        written: list[str],
+        progress: _Progress,
     ) -> AsyncIterator[GenerationPiece]:
-        """The model's pieces, each one's text kept in `written` and published; a new
-        claim, and a model starting its answer over, publish `restart` first."""
+        """The model's pieces, each one's text and usage kept in `progress` and the text
+        published; a new claim, and a model starting its answer over, publish `restart`
+        first."""
+        written = progress.text
         pieces = self._pieces
         attempt = claimed.attempt
         announced = attempt == 1
@@ -267,6 +294,7 @@ class GenerateReply:
                 if written and pieces is not None:
                     pieces.publish(reply_id, Piece(kind=PieceKind.RESTART, attempt=attempt))
                 written.clear()
+                progress.usage = None
                 announced = True
             elif piece.text:
                 if pieces is not None:
@@ -277,6 +305,7 @@ class GenerateReply:
                     )
                 announced = True
                 written.append(piece.text)
+            progress.usage = piece.usage or progress.usage
             yield piece
 
     async def _store_outcome(
@@ -285,6 +314,7 @@ class GenerateReply:
         claimed: ClaimedReply,
         request: GenerationRequest,
         outcome: _Outcome,
+        call: ModelCall,
     ) -> Finish:
         result = outcome.result
         return await self._store.finish(
@@ -300,6 +330,33 @@ class GenerateReply:
             ),
             attempt=claimed.attempt,
             give_back=claimed.quota if outcome.status in _GIVING_BACK else None,
+            call=call,
+        )
+
+    def _call(
+        self,
+        reply_id: MessageId,
+        claimed: ClaimedReply,
+        request: GenerationRequest,
+        outcome: _Outcome,
+        progress: _Progress,
+        started: datetime,
+    ) -> ModelCall:
+        """The ledger's row for this reply's model call."""
+        model = request.model or self._model.name
+        ended = self._clock.now()
+        reported = outcome.result.usage if outcome.result else None
+        return ModelCall(
+            user_id=claimed.room.user_id,
+            chatroom_id=claimed.room.chatroom_id,
+            reply_id=reply_id,
+            model=model,
+            provider=self._models.provider_of(model),
+            purpose=Purpose.REPLY.value,
+            usage=reported or progress.usage or TokenUsage(),
+            latency_ms=latency_ms(started, ended),
+            outcome=_call_outcome(outcome),
+            ended_at=ended,
         )
 
 
@@ -318,6 +375,12 @@ def _stopped(text: str) -> _Outcome:
             text=text, finish_reason="stopped", block_reason=None, usage=None, model=None
         ),
     )
+
+
+def _call_outcome(outcome: _Outcome) -> CallOutcome:
+    if outcome.status is MessageStatus.COMPLETED and _finish_reason(outcome.result) == "stopped":
+        return CallOutcome.STOPPED
+    return CallOutcome(outcome.status.value)
 
 
 def _finish_reason(result: GenerationResult | None) -> str | None:

@@ -1,0 +1,1 @@
+"""Metering: what the model calls cost, as the usage ledger holds it."""
