@@ -44,7 +44,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.hot_path_calls
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from run import Figures, wrk
+from measure import Figures, wrk
 from service import DEFAULT_SERVER, Service, log_in, running_service
 from tests.hot_path_calls import hot_path_calls
 
