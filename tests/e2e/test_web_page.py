@@ -27,6 +27,7 @@ from playwright.sync_api import (
     Cookie,
     Locator,
     Page,
+    Request,
     Response,
     expect,
     sync_playwright,
@@ -122,10 +123,15 @@ class BrowserProblems:
     def watch(self, page: Page) -> None:
         page.on("pageerror", lambda error: self.found.append(f"uncaught: {error}"))
         page.on("console", self._console)
-        page.on(
-            "requestfailed", lambda r: self.found.append(f"failed: {r.method} {r.url} {r.failure}")
-        )
+        page.on("requestfailed", self._failed)
         page.on("response", self._response)
+
+    def _failed(self, request: Request) -> None:
+        # A request the browser cancels (a reload or a new page while it was in flight)
+        # fails as ERR_ABORTED: nobody's error, and nothing a user sees. A rejection the
+        # page's own code leaves unhandled still shows as `pageerror`.
+        if "ERR_ABORTED" not in (request.failure or ""):
+            self.found.append(f"failed: {request.method} {request.url} {request.failure}")
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type != "error":
