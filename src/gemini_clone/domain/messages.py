@@ -100,7 +100,12 @@ class Message:
     """UTC day (ISO date) of the quota unit taken for the question's current reply (by the
     post, a regenerate or an edit); a reply that fails gives it back."""
     edited_at: datetime | None = None
-    """When the user last replaced the question's content (edit); None if never."""
+    """When the user wrote this question as an edit of another (its earlier version); None
+    for a question as first posted."""
+    parent_id: MessageId | None = None
+    """The message this one follows on its path: a reply its question, a question the reply
+    before it (None: the first question of its room). Messages sharing a parent are
+    versions of each other (`Versions`)."""
 
     def is_claimable(self, now: datetime) -> bool:
         """A reply a worker may claim: queued, or processing with a lease that ended

@@ -121,6 +121,7 @@ def message_row(message: Message) -> dict[str, Any]:
         "attempts": message.attempts,
         "quota_day": message.quota_day,
         "edited_at": message.edited_at,
+        "parent_id": message.parent_id,
     }
 
 
@@ -151,4 +152,5 @@ def _message(row: RowMapping) -> Message:
         attempts=row["attempts"],
         quota_day=row["quota_day"],
         edited_at=row["edited_at"],
+        parent_id=None if row["parent_id"] is None else MessageId(row["parent_id"]),
     )
