@@ -369,9 +369,7 @@ async def test_the_tree_revision_makes_every_room_a_single_path_and_downgrades_k
     tree_id = {row["id"]: index for index, row in enumerate(_WAVE_2_TREE, start=1)}
     first_question, first_reply = _uuid(_id("messages", 0)), _uuid(_id("messages", 1))
     async with engine.connect() as connection:
-        parents = dict(
-            (await connection.execute(text("SELECT id, parent_id FROM messages"))).all()
-        )
+        parents = dict((await connection.execute(text("SELECT id, parent_id FROM messages"))).all())
         leaves = dict(
             (await connection.execute(text("SELECT id, current_leaf_id FROM chatrooms"))).all()
         )

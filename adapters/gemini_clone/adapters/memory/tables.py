@@ -30,6 +30,8 @@ class InMemoryTables:
     subscriptions: dict[UserId, Subscription] = field(default_factory=dict)
     usage: dict[tuple[UserId, date], int] = field(default_factory=dict)
     payment_events: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    current_leaves: dict[ChatroomId, MessageId] = field(default_factory=dict)
+    """Each room's current leaf (`chatrooms.current_leaf_id`); none until its first post."""
 
     def copy(self) -> InMemoryTables:
         copied = InMemoryTables()
@@ -46,6 +48,7 @@ class InMemoryTables:
         self.subscriptions = dict(other.subscriptions)
         self.usage = dict(other.usage)
         self.payment_events = dict(other.payment_events)
+        self.current_leaves = dict(other.current_leaves)
 
 
 class InMemoryStore:
