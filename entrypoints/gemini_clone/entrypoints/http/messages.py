@@ -49,6 +49,7 @@ from gemini_clone.entrypoints.http.chat_schemas import (
     SendMessageRequest,
     TaskStatusBody,
     message_body,
+    message_page_body,
 )
 from gemini_clone.entrypoints.http.chatrooms import ChatroomIdParam, MessageIdParam
 from gemini_clone.entrypoints.http.errors import problems
@@ -157,8 +158,9 @@ class MessageController(NewVersionRoutes, Controller):
 
     @get(
         "/{chatroom_id:str}/messages",
-        summary="A chatroom's messages, paged back in time",
-        description="Oldest first within a page; `next_cursor` is the `before` of older ones.",
+        summary="A chatroom's current path, paged back from its leaf",
+        description="Oldest first within a page; `next_cursor` is the `before` of older ones. "
+        "Each message has its `versions`; `POST /chatroom/{id}/path` switches to another.",
         responses=problems(401, 422, codes=_CHATROOM_NOT_FOUND),
     )
     async def list_page(
@@ -178,9 +180,7 @@ class MessageController(NewVersionRoutes, Controller):
         page = await list_messages.execute(
             ListMessagesInput(user_id=user_id, chatroom_id=chatroom_id, limit=limit, before=before)
         )
-        return MessagePageBody(
-            items=[message_body(message) for message in page.items], next_cursor=page.next_cursor
-        )
+        return message_page_body(page)
 
     @get(
         "/{chatroom_id:str}/message/{message_id:str}",
