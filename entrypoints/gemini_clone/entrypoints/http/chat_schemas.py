@@ -61,6 +61,11 @@ class EditMessageRequest(RequestBody):
     content: Content
 
 
+class PathRequest(RequestBody):
+    message_id: UUID
+    """A message of the room: the path through it (a path switch), or up to it (a fork)."""
+
+
 class SendMessageRequest(RequestBody):
     content: Content
 

@@ -11,7 +11,7 @@
   (quota, validation, ownership) are problem details as always.
 - `GET .../{reply_id}/stream` follows a reply as it is written; `Last-Event-ID` resumes.
 - `POST .../{reply_id}/stop` stops a reply and answers it as it now is (200, idempotent).
-- A new version of the latest exchange (regenerate, edit) is answered like a post
+- A new version of any exchange (regenerate, edit) is answered like a post
   (`new_versions.py`, `exchange_answers.py`).
 """
 
@@ -42,6 +42,7 @@ from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import Message, Role
 from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
+from gemini_clone.entrypoints.http.branches import BranchRoutes
 from gemini_clone.entrypoints.http.chat_schemas import (
     MessageBody,
     MessagePageBody,
@@ -73,8 +74,9 @@ _CHATROOM_NOT_FOUND = {404: "`chatroom_not_found`: no such chatroom, or another 
 _MESSAGE_NOT_FOUND = {404: "`message_not_found`: no such message here, or another user's."}
 
 
-class MessageController(NewVersionRoutes, Controller):
-    """The message routes; the new versions' ones come from `NewVersionRoutes`."""
+class MessageController(NewVersionRoutes, BranchRoutes, Controller):
+    """The message routes; the new versions' ones come from `NewVersionRoutes`, the paths'
+    and forks' from `BranchRoutes`."""
 
     path = "/chatroom"
     tags = ["messages"]
