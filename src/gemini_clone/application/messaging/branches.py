@@ -12,7 +12,7 @@ from gemini_clone.application.messaging.reading import DEFAULT_PAGE_SIZE, Messag
 from gemini_clone.domain.chatrooms import TITLE_MAX_LENGTH, Chatroom, TitleSource
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
-from gemini_clone.domain.messages import Message, Role
+from gemini_clone.domain.messages import Message, Role, newest_first_key
 from gemini_clone.domain.tree import newest_leaf
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock, IdGenerator
@@ -87,7 +87,12 @@ class ForkChatroom:
             source = await owned_chatroom(uow, data.chatroom_id, data.user_id)
             end = await _message_of_room(uow, data)
             if end.role is Role.USER:
-                end = newest_leaf(end, await uow.messages.descendants(end.id))
+                replies = [
+                    reply
+                    for reply in await uow.messages.descendants(end.id)
+                    if reply.parent_id == end.id
+                ]
+                end = max(replies, key=newest_first_key, default=end)
             path = list(reversed(await uow.messages.path_up(end.id, limit=LONGEST_PATH)))
             room_id = ChatroomId(self._ids.new_id())
             copies = self._copies(_final_exchanges(path), room_id)
