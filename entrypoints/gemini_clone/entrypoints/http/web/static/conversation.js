@@ -154,10 +154,6 @@ export function editQuestion(node, question) {
         const edited = await api.json("PATCH", `/chatroom/${room.id}/message/${question.id}`, {
           body: { content },
         });
-        // The edit is a new version beside the question: the room's path now ends with
-        // it, so the old question and what followed it leave the list.
-        const at = state.messages.findIndex((each) => each.id === question.id);
-        if (at >= 0) state.messages.splice(at);
         on.accepted(edited);
         return followReply(api, room.id, edited.reply, on, signal);
       });
