@@ -57,7 +57,7 @@ def message(
         content=content,
         status=status,
         created_at=at,
-        **fields,  # type: ignore[arg-type]
+        **{"parent_id": fields.get("in_reply_to"), **fields},  # type: ignore[arg-type]
     )
 
 
