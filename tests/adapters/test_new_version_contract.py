@@ -407,3 +407,51 @@ async def test_a_claim_racing_a_new_version_is_either_refused_or_reported_as_bei
             after = await uow.messages.get_any(waiting.id)
         assert after is not None
         assert after.status is (MessageStatus.CANCELLED if claimed is None else seen)
+
+
+async def test_posts_and_new_versions_at_once_keep_one_tree_with_no_posts_as_versions(
+    storage: Storage,
+) -> None:
+    """Sent at once: each post follows the leaf the one before it left (the room's row is
+    locked), so only the regenerates make versions, and every unit is counted once."""
+    room = await given_room(storage.uow)
+    question, reply = await given_answered_question(storage, room)
+    day = quota_day(NOW)
+    posts = []
+    for index in range(6):
+        asked = replace(question, id=MessageId(uuid4()), created_at=NOW + timedelta(seconds=index))
+        answer = replace(
+            reply, id=MessageId(uuid4()), in_reply_to=asked.id, parent_id=asked.id,
+            status=MessageStatus.QUEUED, created_at=asked.created_at + timedelta(microseconds=1),
+        )  # fmt: skip
+        posts.append(storage.posting.store(asked, answer, day=day, limit=None))
+    versions = [
+        storage.posting.store_new_version(
+            NewVersion(
+                question=replace(question, quota_day=day.isoformat()),
+                reply=replace(reply, id=MessageId(uuid4()), status=MessageStatus.QUEUED),
+            ),
+            day=day,
+            limit=None,
+            now=NOW,
+        )
+        for _ in range(4)
+    ]
+
+    await asyncio.gather(*posts, *versions)
+
+    async with storage.uow() as uow:
+        assert await uow.usage.used(room.user_id, day) == 1 + 6 + 4
+        everything = await uow.messages.list_page(room.id, limit=100, before=None)
+        leaf = await uow.messages.current_leaf(room.id)
+    questions_by_parent: dict[MessageId | None, int] = {}
+    for message in everything:
+        if message.role is Role.USER:
+            questions_by_parent[message.parent_id] = (
+                questions_by_parent.get(message.parent_id, 0) + 1
+            )
+    assert set(questions_by_parent.values()) == {1}, "no two posts follow the same message"
+    replies_of_first = [m for m in everything if m.parent_id == question.id]
+    assert len(replies_of_first) == 5, "the answer and its four new versions"
+    assert leaf is not None
+    assert leaf in {message.id for message in everything if message.role is Role.MODEL}
