@@ -41,6 +41,7 @@ from gemini_clone.application.chatrooms.update import (
     UpdateChatroomInput,
 )
 from gemini_clone.application.hashing import KeyedHasher
+from gemini_clone.application.messaging.branches import ForkChatroom, PathInput, SwitchPath
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
     ReplyOutcome,
@@ -94,6 +95,7 @@ from gemini_clone.domain.model_access import ModelAccess, ModelOption
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
+from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.clock import Clock, IdGenerator
@@ -164,6 +166,7 @@ __all__ = [
     "FieldError",
     "Forbidden",
     "ForgotPassword",
+    "ForkChatroom",
     "GeminiCloneError",
     "GenerateReply",
     "GenerationPiece",
@@ -215,6 +218,7 @@ __all__ = [
     "PasswordHasher",
     "PasswordLogin",
     "PasswordLoginInput",
+    "PathInput",
     "PaymentError",
     "PaymentEvent",
     "PaymentEventRepository",
@@ -273,6 +277,7 @@ __all__ = [
     "Subscription",
     "SubscriptionRepository",
     "SubscriptionView",
+    "SwitchPath",
     "Throttle",
     "ThrottleDecision",
     "Tier",
@@ -303,5 +308,6 @@ __all__ = [
     "UserUsage",
     "VerifyOtp",
     "VerifyOtpInput",
+    "Versions",
     "WaitForReply",
 ]

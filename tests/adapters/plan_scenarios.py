@@ -169,7 +169,12 @@ async def history(env: Env) -> None:
             await uow.messages.add_many([question, reply])
             await uow.messages.get(reply.id, owner)
             await uow.messages.get_any(reply.id)
-            await uow.messages.latest_question(room)
+            await uow.messages.move_current_leaf(room, reply.id)
+            leaf = await uow.messages.current_leaf(room)
+            assert leaf is not None
+            path = await uow.messages.path_up(leaf, limit=50)
+            await uow.messages.siblings(path)
+            await uow.messages.descendants(question.id)
             await uow.commit()
 
 
@@ -321,7 +326,11 @@ SCENARIOS = (
                     "add_many",
                     "get",
                     "get_any",
-                    "latest_question",
+                    "move_current_leaf",
+                    "current_leaf",
+                    "path_up",
+                    "siblings",
+                    "descendants",
                 )
             )
         ),

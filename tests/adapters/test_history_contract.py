@@ -1,9 +1,10 @@
 """The history a reply's model call sees, on every `ReplyStore`: memory, SQLAlchemy's path
 on SQLite and PostgreSQL, and PostgreSQL's one-statement claim.
 
-History is made of answered exchanges: a question with its current (newest) reply, when
-that reply is completed. A question whose current reply failed, was blocked, was cancelled
-or is still pending is left out with it.
+History is made of the answered exchanges on the path above the question: a question
+with the reply that follows it on that path, when that reply is completed. A question whose
+reply there failed, was blocked, was cancelled or is still pending is left out with it;
+other versions and branches are not history.
 """
 
 from __future__ import annotations
@@ -27,12 +28,14 @@ BIG_BUDGET = 1_000_000
 
 
 class Room:
-    """A room's exchanges, written as the service writes them, one second apart."""
+    """A room's exchanges, written as the service writes them, one second apart, each
+    following the last reply of the one before (`tip`) unless told otherwise."""
 
     def __init__(self, storage: Storage, room: Chatroom) -> None:
         self.storage = storage
         self.room = room
         self.seconds = 0
+        self.tip: MessageId | None = None
 
     def _at(self) -> datetime:
         self.seconds += 1
@@ -53,19 +56,20 @@ class Room:
         )
 
     async def exchange(
-        self, question: str, *replies: tuple[MessageStatus, str], edited: str | None = None
+        self, question: str, *replies: tuple[MessageStatus, str], follows: object = "tip"
     ) -> tuple[Message, list[Message]]:
-        """A question with its replies, oldest first (the last is the current one)."""
-        asked = self._message(Role.USER, question, MessageStatus.COMPLETED)
+        """A question with its replies (versions of each other), oldest first; the last
+        becomes the tip. `follows`: the message the question follows (default: the tip)."""
+        parent = self.tip if follows == "tip" else follows
+        asked = self._message(Role.USER, question, MessageStatus.COMPLETED, parent_id=parent)
         answers = [
-            self._message(Role.MODEL, text, status, in_reply_to=asked.id)
+            self._message(Role.MODEL, text, status, in_reply_to=asked.id, parent_id=asked.id)
             for status, text in replies
         ]
-        if edited is not None:
-            asked = replace(asked, content=edited, edited_at=self._at())
         async with self.storage.uow() as uow:
             await uow.messages.add_many([asked, *answers])
             await uow.commit()
+        self.tip = answers[-1].id if answers else self.tip
         return asked, answers
 
     async def claim_last(self, budget: int = BIG_BUDGET, limit: int = 100) -> ClaimedReply:
@@ -133,11 +137,60 @@ async def test_an_edited_question_counts_with_its_new_content_and_reply(
     storage: Storage,
 ) -> None:
     room = Room(storage, await given_room(storage.uow))
-    await room.exchange("old words", (OK, "old answer"), (OK, "new answer"), edited="new words")
+    old, _ = await room.exchange("old words", (OK, "old answer"))
+    await room.exchange("new words", (OK, "new answer"), follows=old.parent_id)
 
     claimed = await room.claim_last()
 
     assert list(claimed.history) == turns(("new words", "new answer"))
+
+
+async def test_only_the_path_above_the_question_is_history(storage: Storage) -> None:
+    room = Room(storage, await given_room(storage.uow))
+    await room.exchange("first", (OK, "first answer"))
+    _, [fork_point] = await room.exchange("second", (OK, "second answer"))
+    _, [left_branch] = await room.exchange("left", (OK, "left answer"))
+    await room.exchange("right", (OK, "right answer"), follows=fork_point.id)
+
+    on_the_right = await room.claim_last()
+    room.tip = left_branch.id
+    on_the_left = await room.claim_last()
+
+    both = (("first", "first answer"), ("second", "second answer"))
+    assert list(on_the_right.history) == turns(*both, ("right", "right answer"))
+    assert list(on_the_left.history) == turns(*both, ("left", "left answer"))
+
+
+async def test_an_edit_of_the_first_question_starts_a_path_with_no_history(
+    storage: Storage,
+) -> None:
+    room = Room(storage, await given_room(storage.uow))
+    await room.exchange("first", (OK, "first answer"))
+    await room.exchange("second", (OK, "second answer"))
+
+    _, [reply] = await room.exchange("first, reworded", (MessageStatus.QUEUED, ""), follows=None)
+    claimed = await storage.replies.claim(
+        reply.id, now=NOW, lease_until=NOW + timedelta(minutes=2), token_budget=BIG_BUDGET,
+        history_limit=100,
+    )  # fmt: skip
+
+    assert claimed is not None
+    assert list(claimed.history) == []
+
+
+async def test_a_long_path_is_cut_at_the_limit_from_the_newest_turn(storage: Storage) -> None:
+    room = Room(storage, await given_room(storage.uow))
+    for number in range(30):
+        await room.exchange(f"question {number:02}", (OK, f"answer {number:02}"))
+
+    claimed = await room.claim_last(limit=5)
+
+    assert (
+        list(claimed.history)
+        == turns(
+            ("question 27", "answer 27"), ("question 28", "answer 28"), ("question 29", "answer 29")
+        )[:5]
+    )
 
 
 async def test_a_question_still_waiting_is_left_out_of_a_later_ones_history(

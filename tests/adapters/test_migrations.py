@@ -338,3 +338,81 @@ async def test_the_ledger_revision_adds_only_its_table_and_downgrades_keeping_th
         for table, rows in WAVE_1_ROWS.items():
             count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
             assert count == len(rows), table
+
+
+_ROOM = "22222222-2222-4222-8222-222222222221"
+_OWNER = "11111111-1111-4111-8111-111111111111"
+
+
+def _wave_2_message(index: int, role: str, at: str, in_reply_to: int | None) -> dict[str, object]:
+    return {
+        "id": uuid.UUID(f"44444444-4444-4444-8444-44444444444{index}"),
+        "chatroom_id": uuid.UUID(_ROOM),
+        "user_id": uuid.UUID(_OWNER),
+        "role": role,
+        "content": f"turn {index}",
+        "status": "completed" if role == "user" or index != 2 else "cancelled",
+        "created_at": datetime.fromisoformat(f"2026-11-01T11:0{at}+00:00"),
+        "in_reply_to": None
+        if in_reply_to is None
+        else uuid.UUID(f"44444444-4444-4444-8444-44444444444{in_reply_to}"),
+        "attempts": 0,
+    }
+
+
+# After the wave-1 exchange (question 0, reply 1): question 1 answered twice (a regenerate
+# superseded reply 2 with reply 3), then question 4 answered by reply 5.
+_WAVE_2_TREE = [
+    _wave_2_message(1, "user", "0:00", None),
+    _wave_2_message(2, "model", "0:01", 1),
+    _wave_2_message(3, "model", "1:00", 1),
+    _wave_2_message(4, "user", "2:00", None),
+    _wave_2_message(5, "model", "2:01", 4),
+]
+
+
+def _uuid(value: str) -> uuid.UUID:
+    return uuid.UUID(value)
+
+
+async def test_the_tree_revision_makes_every_room_a_single_path_and_downgrades_keeping_rows(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0002")
+    await _insert_wave_1_rows(engine)
+    async with engine.begin() as connection:
+        await connection.execute(metadata.tables["messages"].insert(), _WAVE_2_TREE)
+
+    await upgrade(engine)
+
+    tree_id = {row["id"]: index for index, row in enumerate(_WAVE_2_TREE, start=1)}
+    first_question, first_reply = _uuid(_id("messages", 0)), _uuid(_id("messages", 1))
+    async with engine.connect() as connection:
+        parents = dict((await connection.execute(text("SELECT id, parent_id FROM messages"))).all())
+        leaves = dict(
+            (await connection.execute(text("SELECT id, current_leaf_id FROM chatrooms"))).all()
+        )
+
+    def named(value: object) -> object:
+        as_uuid = value if value is None or isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+        if as_uuid is None:
+            return None
+        return tree_id.get(as_uuid, {first_question: "q0", first_reply: "r0"}.get(as_uuid))
+
+    assert {named(key): named(value) for key, value in parents.items()} == {
+        "q0": None,
+        "r0": "q0",
+        1: "r0",
+        2: 1,  # the superseded reply: a version (sibling) of reply 3
+        3: 1,
+        4: 3,  # follows its previous question's current reply
+        5: 4,
+    }
+    leaf_of = {uuid.UUID(str(room)): named(leaf) for room, leaf in leaves.items()}
+    assert leaf_of == {_uuid(_ROOM): 5, _uuid("22222222-2222-4222-8222-222222222222"): None}
+
+    await downgrade(engine, "0002")
+
+    async with engine.connect() as connection:
+        count = (await connection.execute(text("SELECT count(*) FROM messages"))).scalar()
+    assert count == 2 + len(_WAVE_2_TREE)

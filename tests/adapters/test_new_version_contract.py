@@ -1,5 +1,6 @@
-"""Regenerate and edit (a new version of the latest exchange) take their quota unit exactly
-like a post (`MessagePosting.store_new_version`), on every store: memory, SQLAlchemy's path
+"""Regenerate and edit (a new version of any exchange: a sibling that becomes the room's
+current path) take their quota unit exactly like a post (`MessagePosting.store_new_version`),
+and stop what is pending on the path they leave, on every store: memory, SQLAlchemy's path
 on SQLite and PostgreSQL, and PostgreSQL's one-statement adapter."""
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
-import pytest
 from tests.adapters.conftest import Storage, given_room
 
 from gemini_clone.adapters.memory.cache import InMemoryCache
@@ -28,7 +28,7 @@ from gemini_clone.application.messaging.paid_exchange import StoredExchange
 from gemini_clone.application.messaging.reading import GetMessage
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.domain.chatrooms import Chatroom
-from gemini_clone.domain.errors import Conflict, QuotaExceeded
+from gemini_clone.domain.errors import QuotaExceeded
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageStatus, Role
 from gemini_clone.domain.quota import Plans, quota_day
@@ -67,6 +67,7 @@ async def given_answered_question(storage: Storage, room: Chatroom) -> tuple[Mes
         status=MessageStatus.COMPLETED,
         created_at=question.created_at + timedelta(microseconds=1),
         in_reply_to=question.id,
+        parent_id=question.id,
     )
     posted = await storage.posting.store(question, reply, day=quota_day(NOW), limit=LIMIT)
     assert posted.taken
@@ -159,35 +160,48 @@ async def test_of_20_concurrent_edits_with_2_units_left_exactly_2_are_accepted(
     assert (accepted, refused) == (2, CONCURRENT - 2)
     async with storage.uow() as uow:
         assert await uow.usage.used(room.user_id, quota_day(NOW)) == LIMIT
-        stored = await uow.messages.get_any(question.id)
-    assert stored is not None
-    assert stored.content.startswith("Edit number ")
-    assert stored.edited_at == NOW
+        kept = await uow.messages.get_any(question.id)
+        leaf = await uow.messages.current_leaf(room.id)
+        assert leaf is not None
+        path = await uow.messages.path_up(leaf, limit=10)
+        versions = await uow.messages.siblings([question])
+    assert kept == question, "the edited question stays as it was"
+    edited = path[-1]
+    assert edited.content.startswith("Edit number ")
+    assert (edited.edited_at, edited.parent_id) == (NOW, question.parent_id)
+    assert len(versions) == 3, "the question and the two accepted edits"
 
 
-async def test_a_new_version_of_a_question_that_is_no_longer_the_latest_stores_nothing(
+async def test_a_new_version_of_an_earlier_exchange_keeps_everything_and_moves_the_path(
     storage: Storage,
 ) -> None:
     room = await given_room(storage.uow)
     question, reply = await given_answered_question(storage, room)
-    newer = replace(question, id=MessageId(uuid4()), created_at=NOW - timedelta(minutes=1))
-    newer_reply = replace(
-        reply, id=MessageId(uuid4()), in_reply_to=newer.id, created_at=NOW - timedelta(seconds=59)
+    later, later_reply = (
+        replace(question, id=MessageId(uuid4()), created_at=NOW - timedelta(minutes=1)),
+        replace(reply, id=MessageId(uuid4()), created_at=NOW - timedelta(seconds=59)),
     )
-    assert (await storage.posting.store(newer, newer_reply, day=quota_day(NOW), limit=None)).taken
+    later_reply = replace(later_reply, in_reply_to=later.id, parent_id=later.id)
+    posted = await storage.posting.store(later, later_reply, day=quota_day(NOW), limit=None)
+    assert posted.follows == reply.id
     version = NewVersion(
-        question=replace(question, content="changed", edited_at=NOW),
+        question=replace(question, quota_day=quota_day(NOW).isoformat()),
         reply=replace(reply, id=MessageId(uuid4()), status=MessageStatus.QUEUED, created_at=NOW),
     )
 
-    with pytest.raises(Conflict) as raised:
-        await storage.posting.store_new_version(version, day=quota_day(NOW), limit=None, now=NOW)
+    stored = await storage.posting.store_new_version(
+        version, day=quota_day(NOW), limit=None, now=NOW
+    )
 
-    assert raised.value.code == "not_latest_exchange"
+    assert stored.take.taken
+    assert list(stored.superseded) == []
     async with storage.uow() as uow:
-        assert await uow.messages.get_any(question.id) == question
-        assert await uow.messages.get_any(version.reply.id) is None
-        assert await uow.usage.used(room.user_id, quota_day(NOW)) == 2
+        assert await uow.messages.get_any(later.id) == replace(later, parent_id=reply.id)
+        assert await uow.messages.get_any(later_reply.id) == later_reply
+        assert await uow.messages.get_any(reply.id) == reply
+        assert await uow.messages.current_leaf(room.id) == version.reply.id
+        versions = await uow.messages.siblings([reply])
+    assert {message.id for message in versions} == {reply.id, version.reply.id}
 
 
 class RecordingStops(InMemoryReplyStops):
@@ -274,23 +288,34 @@ async def test_a_reply_claimed_while_a_regenerate_is_stored_is_asked_to_stop(
     assert superseded.status is MessageStatus.CANCELLED
 
 
-async def given_messages(storage: Storage, *messages: Message) -> None:
+async def given_messages(storage: Storage, *messages: Message, leaf: Message | None = None) -> None:
+    """Store `messages` as they are; `leaf` (default: the last) becomes the room's current
+    leaf."""
+    leaf = leaf or messages[-1]
     async with storage.uow() as uow:
         await uow.messages.add_many(messages)
+        await uow.messages.move_current_leaf(leaf.chatroom_id, leaf.id)
         await uow.commit()
 
 
-async def test_a_new_version_cancels_the_queued_replies_and_says_what_each_pending_was(
+async def test_a_new_version_cancels_queued_replies_on_the_path_it_leaves_and_tells_each_status(
     storage: Storage,
 ) -> None:
     room = await given_room(storage.uow)
     question, answered = await given_answered_question(storage, room)
-    being_written, waiting = (
-        replace(answered, id=MessageId(uuid4()), status=MessageStatus.QUEUED,
-                created_at=answered.created_at + timedelta(seconds=seconds))
-        for seconds in (1, 2)
+    being_written = replace(
+        answered, id=MessageId(uuid4()), status=MessageStatus.QUEUED,
+        created_at=answered.created_at + timedelta(seconds=1),
     )  # fmt: skip
-    await given_messages(storage, being_written, waiting)
+    follow_up = replace(
+        question, id=MessageId(uuid4()), parent_id=being_written.id,
+        created_at=answered.created_at + timedelta(seconds=2),
+    )  # fmt: skip
+    waiting = replace(
+        being_written, id=MessageId(uuid4()), in_reply_to=follow_up.id, parent_id=follow_up.id,
+        created_at=answered.created_at + timedelta(seconds=3),
+    )  # fmt: skip
+    await given_messages(storage, being_written, follow_up, waiting)
     claimed = await storage.replies.claim(
         being_written.id, now=NOW, lease_until=NOW + timedelta(minutes=2), token_budget=100,
         history_limit=10,
@@ -319,6 +344,31 @@ async def test_a_new_version_cancels_the_queued_replies_and_says_what_each_pendi
     assert left_to_its_writer is not None
     assert left_to_its_writer.status is MessageStatus.PROCESSING, "left to its writer's stop"
     assert kept == answered
+
+
+async def test_a_pending_reply_on_another_branch_is_not_stopped(storage: Storage) -> None:
+    room = await given_room(storage.uow)
+    question, answered = await given_answered_question(storage, room)
+    elsewhere = replace(
+        question, id=MessageId(uuid4()), parent_id=None, created_at=NOW - timedelta(minutes=1)
+    )
+    waiting_elsewhere = replace(
+        answered, id=MessageId(uuid4()), status=MessageStatus.QUEUED, in_reply_to=elsewhere.id,
+        parent_id=elsewhere.id, created_at=NOW - timedelta(seconds=59),
+    )  # fmt: skip
+    await given_messages(storage, elsewhere, waiting_elsewhere, leaf=answered)
+    version = NewVersion(
+        question=replace(question, quota_day=quota_day(NOW).isoformat()),
+        reply=replace(answered, id=MessageId(uuid4()), status=MessageStatus.QUEUED, created_at=NOW),
+    )
+
+    stored = await storage.posting.store_new_version(
+        version, day=quota_day(NOW), limit=None, now=NOW
+    )
+
+    assert list(stored.superseded) == []
+    async with storage.uow() as uow:
+        assert await uow.messages.get_any(waiting_elsewhere.id) == waiting_elsewhere
 
 
 async def test_a_claim_racing_a_new_version_is_either_refused_or_reported_as_being_written(
@@ -357,3 +407,51 @@ async def test_a_claim_racing_a_new_version_is_either_refused_or_reported_as_bei
             after = await uow.messages.get_any(waiting.id)
         assert after is not None
         assert after.status is (MessageStatus.CANCELLED if claimed is None else seen)
+
+
+async def test_posts_and_new_versions_at_once_keep_one_tree_with_no_posts_as_versions(
+    storage: Storage,
+) -> None:
+    """Sent at once: each post follows the leaf the one before it left (the room's row is
+    locked), so only the regenerates make versions, and every unit is counted once."""
+    room = await given_room(storage.uow)
+    question, reply = await given_answered_question(storage, room)
+    day = quota_day(NOW)
+    posts = []
+    for index in range(6):
+        asked = replace(question, id=MessageId(uuid4()), created_at=NOW + timedelta(seconds=index))
+        answer = replace(
+            reply, id=MessageId(uuid4()), in_reply_to=asked.id, parent_id=asked.id,
+            status=MessageStatus.QUEUED, created_at=asked.created_at + timedelta(microseconds=1),
+        )  # fmt: skip
+        posts.append(storage.posting.store(asked, answer, day=day, limit=None))
+    versions = [
+        storage.posting.store_new_version(
+            NewVersion(
+                question=replace(question, quota_day=day.isoformat()),
+                reply=replace(reply, id=MessageId(uuid4()), status=MessageStatus.QUEUED),
+            ),
+            day=day,
+            limit=None,
+            now=NOW,
+        )
+        for _ in range(4)
+    ]
+
+    await asyncio.gather(*posts, *versions)
+
+    async with storage.uow() as uow:
+        assert await uow.usage.used(room.user_id, day) == 1 + 6 + 4
+        everything = await uow.messages.list_page(room.id, limit=100, before=None)
+        leaf = await uow.messages.current_leaf(room.id)
+    questions_by_parent: dict[MessageId | None, int] = {}
+    for message in everything:
+        if message.role is Role.USER:
+            questions_by_parent[message.parent_id] = (
+                questions_by_parent.get(message.parent_id, 0) + 1
+            )
+    assert set(questions_by_parent.values()) == {1}, "no two posts follow the same message"
+    replies_of_first = [m for m in everything if m.parent_id == question.id]
+    assert len(replies_of_first) == 5, "the answer and its four new versions"
+    assert leaf is not None
+    assert leaf in {message.id for message in everything if message.role is Role.MODEL}

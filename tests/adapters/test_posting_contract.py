@@ -60,6 +60,7 @@ def pair(room: Chatroom, at: datetime) -> tuple[Message, Message]:
         status=MessageStatus.QUEUED,
         created_at=at + timedelta(microseconds=1),
         in_reply_to=question.id,
+        parent_id=question.id,
     )
     return question, reply
 
@@ -105,6 +106,43 @@ async def test_a_post_stores_both_messages_takes_a_unit_and_counts_them(
     assert counted is not None
     assert counted.message_count == 2
     assert counted.last_message_at == question.created_at
+
+
+async def test_a_post_follows_the_current_leaf_and_its_reply_becomes_the_leaf(
+    backend: Backend,
+) -> None:
+    room = await given_room(backend.uow)
+    first_question, first_reply = pair(room, T0)
+    second_question, second_reply = pair(room, T0 + timedelta(minutes=1))
+
+    first = await backend.posting.store(first_question, first_reply, day=DAY, limit=None)
+    second = await backend.posting.store(second_question, second_reply, day=DAY, limit=None)
+
+    assert (first.follows, second.follows) == (None, first_reply.id)
+    async with backend.uow() as uow:
+        stored = await uow.messages.get_any(second_question.id)
+        leaf = await uow.messages.current_leaf(room.id)
+    assert stored is not None
+    assert stored.parent_id == first_reply.id
+    assert leaf == second_reply.id
+
+
+async def test_posts_sent_at_once_follow_each_other_in_one_path(backend: Backend) -> None:
+    """The room's row is locked while a post reads and moves the leaf: no two posts follow
+    the same message (which would make them versions of each other)."""
+    room = await given_room(backend.uow)
+    pairs = [pair(room, T0) for _ in range(12)]
+
+    outcomes = await asyncio.gather(
+        *(backend.posting.store(*sent, day=DAY, limit=None) for sent in pairs)
+    )
+
+    followed = [outcome.follows for outcome in outcomes]
+    async with backend.uow() as uow:
+        leaf = await uow.messages.current_leaf(room.id)
+    replies = {reply.id for _, reply in pairs}
+    assert len(set(followed)) == len(pairs), "each post follows a different message"
+    assert set(followed) == {None} | (replies - {leaf})
 
 
 async def test_the_last_message_time_only_moves_forward(backend: Backend) -> None:
@@ -161,7 +199,7 @@ async def test_each_day_has_its_own_count(backend: Backend) -> None:
     next_day = await backend.posting.store(
         *pair(room, T0 + timedelta(days=1)), day=DAY + timedelta(days=1), limit=1
     )
-    assert next_day == QuotaTake(taken=True, used=1)
+    assert (next_day.taken, next_day.used) == (True, 1)
 
 
 async def test_concurrent_posts_never_pass_the_limit(backend: Backend) -> None:

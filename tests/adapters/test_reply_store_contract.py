@@ -16,7 +16,7 @@ from tests.adapters.conftest import Storage, given_room
 from gemini_clone.adapters.sql.tables import messages
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.history import estimate_tokens
-from gemini_clone.domain.ids import MessageId
+from gemini_clone.domain.ids import ChatroomId, MessageId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.ports.language_model import Turn
 from gemini_clone.ports.posting import MessagePosting
@@ -57,13 +57,29 @@ def message(
         content=content,
         status=status,
         created_at=at,
-        **fields,  # type: ignore[arg-type]
+        **{"parent_id": fields.get("in_reply_to"), **fields},  # type: ignore[arg-type]
     )
 
 
 async def given(backend: Backend, *messages: Message) -> None:
+    """Store `messages` in the order given as one path per room, following its current
+    leaf: a reply follows its question, a question the last reply before it; the last
+    reply becomes the room's leaf."""
     async with backend.uow() as uow:
-        await uow.messages.add_many(messages)
+        tips: dict[ChatroomId, MessageId | None] = {}
+        linked = []
+        for each in messages:
+            if each.chatroom_id not in tips:
+                tips[each.chatroom_id] = await uow.messages.current_leaf(each.chatroom_id)
+            if each.role is Role.MODEL:
+                linked.append(replace(each, parent_id=each.in_reply_to))
+                tips[each.chatroom_id] = each.id
+            else:
+                linked.append(replace(each, parent_id=tips[each.chatroom_id]))
+        await uow.messages.add_many(linked)
+        for room_id, tip in tips.items():
+            if tip is not None:
+                await uow.messages.move_current_leaf(room_id, tip)
         await uow.commit()
 
 
@@ -80,6 +96,7 @@ async def given_question(
         at + timedelta(microseconds=1),
         MessageStatus.QUEUED,
         in_reply_to=question.id,
+        parent_id=question.id,
     )
     if quota_day is None:
         await given(backend, question, reply)
@@ -180,7 +197,7 @@ def exchange(
     )
 
 
-async def test_history_is_the_rooms_answered_exchanges_before_the_question_newest_first(
+async def test_history_is_the_answered_exchanges_on_the_questions_path_newest_first(
     backend: Backend,
 ) -> None:
     room = await given_room(backend.uow)
@@ -190,7 +207,6 @@ async def test_history_is_the_rooms_answered_exchanges_before_the_question_newes
         *exchange(room, "first", "first answer", T0),
         *exchange(room, "second", "half", T0 + timedelta(seconds=2), MessageStatus.FAILED),
         *exchange(other, "another room", "its answer", T0 + timedelta(seconds=4)),
-        *exchange(room, "later than the question", "later", T0 + timedelta(minutes=5)),
     )
     _, reply = await given_question(backend, room, T0 + timedelta(minutes=1))
 
@@ -417,8 +433,8 @@ async def test_a_released_reply_is_queued_again_and_any_other_is_left_alone(
 
 
 async def test_history_keeps_every_turn_that_shares_a_timestamp(backend: Backend) -> None:
-    """Turns created at the same instant (a batch import, a coarse clock) are ordered by
-    id and none is skipped, however many there are."""
+    """Turns created at the same instant (a batch import, a coarse clock) keep their order
+    on the path and none is skipped, however many there are."""
     room = await given_room(backend.uow)
     same_time = []
     for index in range(65):
@@ -431,7 +447,7 @@ async def test_history_keeps_every_turn_that_shares_a_timestamp(backend: Backend
     claimed = await claim(backend, reply.id, limit=120)
 
     assert claimed is not None
-    newest_first = sorted(same_time, key=lambda turn: turn.id, reverse=True)
+    newest_first = list(reversed(same_time))
     assert [turn.text for turn in claimed.history] == [turn.content for turn in newest_first][:120]
 
 

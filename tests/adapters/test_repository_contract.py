@@ -174,6 +174,37 @@ async def given_messages(new_uow: UnitOfWorkFactory, *messages: Message) -> None
         await uow.commit()
 
 
+async def test_the_tree_reads_paths_descendants_and_siblings(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner = await given_user(new_uow)
+    room, other_room = [await given_room(new_uow, owner) for _ in range(2)]
+    first = make_message(room, created_at=at(1))
+    answer = replace(make_reply(room, created_at=at(2)), parent_id=first.id)
+    retried = replace(make_reply(room, created_at=at(3)), parent_id=first.id)
+    follow_up = replace(make_message(room, created_at=at(4)), parent_id=answer.id)
+    reworded = make_message(room, created_at=at(5))
+    elsewhere = make_message(other_room, created_at=at(6))
+    await given_messages(new_uow, first, answer, retried, follow_up, reworded, elsewhere)
+
+    async with new_uow() as uow:
+        assert await uow.messages.current_leaf(room.id) is None
+        await uow.messages.move_current_leaf(room.id, follow_up.id)
+        await uow.commit()
+    async with new_uow() as uow:
+        leaf = await uow.messages.current_leaf(room.id)
+        whole = await uow.messages.path_up(follow_up.id, limit=10)
+        cut = await uow.messages.path_up(follow_up.id, limit=2)
+        below = await uow.messages.descendants(first.id)
+        siblings = await uow.messages.siblings([answer, reworded])
+
+    assert leaf == follow_up.id
+    assert [message.id for message in whole] == [follow_up.id, answer.id, first.id]
+    assert [message.id for message in cut] == [follow_up.id, answer.id]
+    assert {message.id for message in below} == {answer.id, retried.id, follow_up.id}
+    assert {message.id for message in siblings} == {answer.id, retried.id, first.id, reworded.id}
+
+
 async def given_used(storage: Storage, user: User, day: date, times: int) -> list[Message]:
     """`times` posts of `user` on `day` (each takes a unit); their replies."""
     room = await given_room(storage.uow, user)
@@ -699,23 +730,6 @@ async def test_cancelling_a_room_cancels_its_queued_and_processing_replies(
         assert (stored.status, stored.completed_at) == (MessageStatus.CANCELLED, at(9))
     for untouched in (question, done, elsewhere):
         assert await read_message(new_uow, untouched.id) == untouched
-
-
-async def test_a_rooms_latest_question_is_its_newest_user_message_ties_by_id(
-    new_uow: UnitOfWorkFactory,
-) -> None:
-    owner = await given_user(new_uow)
-    room, other_room, empty = [await given_room(new_uow, owner) for _ in range(3)]
-    older = make_message(room, created_at=at(1))
-    tie_low = make_message(room, created_at=at(2), message_id=UUID(int=1))
-    tie_high = make_message(room, created_at=at(2), message_id=UUID(int=2))
-    newer_reply = make_reply(room, created_at=at(3))
-    elsewhere = make_message(other_room, created_at=at(4))
-    await given_messages(new_uow, tie_high, older, newer_reply, tie_low, elsewhere)
-
-    async with new_uow() as uow:
-        assert await uow.messages.latest_question(room.id) == tie_high
-        assert await uow.messages.latest_question(empty.id) is None
 
 
 async def test_stale_replies_are_old_queued_or_lease_expired_oldest_first(

@@ -19,6 +19,8 @@ MESSAGE_FIELDS = {
     "role",
     "content",
     "status",
+    "parent_id",
+    "versions",
     "in_reply_to",
     "model",
     "finish_reason",

@@ -1,4 +1,4 @@
-"""Regenerate and edit over HTTP: the latest exchange only, paid like a post."""
+"""Regenerate and edit over HTTP: a new version of any exchange, paid like a post."""
 
 from __future__ import annotations
 
@@ -43,15 +43,21 @@ async def test_regenerate_answers_202_with_a_new_reply_and_keeps_the_old_one(api
     )
     assert response.headers["x-ratelimit-remaining"] == "3"
     listed = await messages(api, session, room)
-    assert [item["id"] for item in listed] == [
-        posted["message"]["id"],
-        posted["reply"]["id"],
-        body["reply"]["id"],
-    ]
-    assert listed[1] == posted["reply"]
+    assert [item["id"] for item in listed] == [posted["message"]["id"], body["reply"]["id"]]
+    assert listed[1]["parent_id"] == posted["message"]["id"]
+    assert listed[1]["versions"] == {
+        "index": 2,
+        "count": 2,
+        "previous_id": posted["reply"]["id"],
+        "next_id": None,
+    }
+    old = await api.client.get(
+        f"/chatroom/{room}/message/{posted['reply']['id']}", headers=session.headers
+    )
+    assert old.json() == posted["reply"], "the old version stays as it was"
 
 
-async def test_edit_replaces_the_question_and_sets_edited_at(api: Api) -> None:
+async def test_edit_makes_a_new_version_of_the_question_with_edited_at(api: Api) -> None:
     session = await api.login(number(2))
     room = await api.chatroom(session)
     posted = await answered(api, session, room, "What is a monad?")
@@ -67,20 +73,24 @@ async def test_edit_replaces_the_question_and_sets_edited_at(api: Api) -> None:
     body = response.json()
     assert body["message"]["content"] == "What is a functor?"
     assert body["message"]["edited_at"] is not None
-    assert body["reply"]["in_reply_to"] == posted["message"]["id"]
+    assert body["message"]["id"] != posted["message"]["id"]
+    assert body["message"]["parent_id"] is None
+    assert body["reply"]["in_reply_to"] == body["message"]["id"]
     assert response.headers["x-ratelimit-remaining"] == "3"
     read = await api.client.get(
         f"/chatroom/{room}/message/{posted['message']['id']}", headers=session.headers
     )
-    assert read.json() == body["message"]
+    assert read.json() == posted["message"], "the old version stays as it was"
+    listed = await messages(api, session, room)
+    assert [item["id"] for item in listed] == [body["message"]["id"], body["reply"]["id"]]
+    assert listed[0]["versions"]["index"] == listed[0]["versions"]["count"] == 2
 
 
-async def test_an_earlier_exchange_is_a_conflict_and_changes_nothing(api: Api) -> None:
+async def test_an_earlier_exchange_gets_a_version_and_the_path_moves_to_it(api: Api) -> None:
     session = await api.login(number(3))
     room = await api.chatroom(session)
     earlier = await answered(api, session, room, "first")
-    await answered(api, session, room, "second")
-    before = await messages(api, session, room)
+    later = await answered(api, session, room, "second")
 
     regenerated = await api.client.post(
         f"/chatroom/{room}/message/{earlier['reply']['id']}/regenerate", headers=session.headers
@@ -91,11 +101,18 @@ async def test_an_earlier_exchange_is_a_conflict_and_changes_nothing(api: Api) -
         headers=session.headers,
     )
 
-    assert_problem(regenerated, 409, "not_latest_exchange")
-    assert_problem(edited, 409, "not_latest_exchange")
-    assert await messages(api, session, room) == before
+    assert (regenerated.status_code, edited.status_code) == (202, 202)
+    listed = await messages(api, session, room)
+    assert [item["id"] for item in listed] == [
+        edited.json()["message"]["id"],
+        edited.json()["reply"]["id"],
+    ]
+    kept = await api.client.get(
+        f"/chatroom/{room}/message/{later['reply']['id']}", headers=session.headers
+    )
+    assert kept.json()["status"] == "completed", "the left path stays"
     usage = (await api.client.get("/user/me", headers=session.headers)).json()["usage"]
-    assert usage["used_today"] == 2
+    assert usage["used_today"] == 4
 
 
 async def test_bad_ids_and_bodies_are_refused(api: Api) -> None:
@@ -133,7 +150,11 @@ async def test_bad_ids_and_bodies_are_refused(api: Api) -> None:
     assert_problem(not_question, 422, "not_a_question")
     stolen = await api.client.patch(edit_url, json={"content": "x"}, headers=bob.headers)
     assert_problem(stolen, 404, "chatroom_not_found")
-    assert (await messages(api, alice, room)) == [posted["message"], posted["reply"]]
+    one_version = {"index": 1, "count": 1, "previous_id": None, "next_id": None}
+    assert (await messages(api, alice, room)) == [
+        {**posted["message"], "versions": one_version},
+        {**posted["reply"], "versions": one_version},
+    ]
 
 
 async def test_regenerate_over_the_daily_limit_is_429_with_the_quota_headers(api: Api) -> None:

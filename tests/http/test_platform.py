@@ -35,6 +35,8 @@ ROUTES = {
     ("GET", "/chatroom/{chatroom_id}/message/{message_id}"),
     ("PATCH", "/chatroom/{chatroom_id}/message/{message_id}"),
     ("POST", "/chatroom/{chatroom_id}/message/{reply_id}/regenerate"),
+    ("POST", "/chatroom/{chatroom_id}/path"),
+    ("POST", "/chatroom/{chatroom_id}/fork"),
     ("GET", "/chatroom/{chatroom_id}/message/{reply_id}/stream"),
     ("POST", "/chatroom/{chatroom_id}/message/{reply_id}/stop"),
     ("GET", "/models"),
@@ -194,7 +196,10 @@ async def test_the_openapi_document_lists_every_route_and_its_errors(api: Api) -
     regenerated = document["paths"]["/chatroom/{chatroom_id}/message/{reply_id}/regenerate"]
     edited = document["paths"]["/chatroom/{chatroom_id}/message/{message_id}"]["patch"]
     for retried in (regenerated["post"]["responses"], edited["responses"]):
-        assert {"202", "404", "409", "422", "429"} <= set(retried)
+        assert {"202", "404", "422", "429"} <= set(retried)
+        assert "409" not in retried, "not_latest_exchange is retired"
+    for branching in ("/chatroom/{chatroom_id}/path", "/chatroom/{chatroom_id}/fork"):
+        assert {"404", "422"} <= set(document["paths"][branching]["post"]["responses"])
     chatroom_patch = document["paths"]["/chatroom/{chatroom_id}"]["patch"]["responses"]
     assert {"403", "404", "422"} <= set(chatroom_patch)
 

@@ -1,4 +1,5 @@
-"""Regenerate and edit: a new version of the latest exchange, paid like a post."""
+"""Regenerate and edit: a new version of any exchange, a sibling on a new current path,
+paid like a post."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from gemini_clone.application.messaging.new_version import (
 from gemini_clone.application.messaging.paid_exchange import StoredExchange
 from gemini_clone.application.messaging.reading import ListMessagesInput
 from gemini_clone.domain.chatrooms import Chatroom
-from gemini_clone.domain.errors import Conflict, InvalidInput, NotFound, QuotaExceeded
+from gemini_clone.domain.errors import InvalidInput, NotFound, QuotaExceeded
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import Message, MessageStatus
 from gemini_clone.domain.quota import Plans
+from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import User
 from gemini_clone.ports.language_model import ModelUnavailable
 
@@ -72,8 +74,14 @@ async def test_regenerate_queues_a_new_reply_and_keeps_the_earlier_one(
     assert version.usage.used_today == 2
     assert await world.used_today(alice.id) == 2
     messages = await room_messages(world, alice, room)
-    assert [m.id for m in messages] == [posted.message.id, posted.reply.id, version.reply.id]
-    assert messages[1] == first
+    assert [m.id for m in messages] == [posted.message.id, version.reply.id], "the current path"
+    assert await world.stored(posted.reply.id) == first
+    page = await world.list_messages.execute(
+        ListMessagesInput(user_id=alice.id, chatroom_id=room.id)
+    )
+    assert page.versions[version.reply.id] == Versions(
+        index=2, count=2, previous_id=posted.reply.id, next_id=None
+    )
     rooms = await world.get_chatroom.execute(alice.id, room.id)
     assert rooms.chatroom.message_count == 3
     await world.run_jobs()
@@ -95,22 +103,29 @@ async def test_a_pending_reply_is_cancelled_by_a_regenerate_and_its_unit_kept(
     assert (await world.stored(version.reply.id)).status is MessageStatus.COMPLETED  # type: ignore[union-attr]
 
 
-async def test_only_the_latest_exchange_can_be_regenerated_or_edited(
+async def test_an_earlier_exchange_gets_a_version_and_the_path_moves_to_it(
     world: World, alice: User, room: Chatroom
 ) -> None:
     earlier = await answered(world, alice, room, "first")
-    await answered(world, alice, room, "second")
-    before = await room_messages(world, alice, room)
+    later = await answered(world, alice, room, "second")
 
-    with pytest.raises(Conflict) as regenerating:
-        await regenerate(world, alice, room, earlier.reply.id)
-    with pytest.raises(Conflict) as editing:
-        await edit(world, alice, room, earlier.message.id, "first, again")
+    edited = await edit(world, alice, room, earlier.message.id, "first, again")
+    await world.run_jobs()
 
-    assert regenerating.value.code == editing.value.code == "not_latest_exchange"
-    assert await room_messages(world, alice, room) == before
-    assert await world.used_today(alice.id) == 2
-    assert world.jobs.queued == []
+    messages = await room_messages(world, alice, room)
+    assert [m.id for m in messages] == [edited.message.id, edited.reply.id]
+    assert edited.message.parent_id is None, "a version of the room's first question"
+    assert (await world.stored(later.reply.id)).status is MessageStatus.COMPLETED  # type: ignore[union-attr]
+    assert (await world.stored(later.message.id)).parent_id == earlier.reply.id  # type: ignore[union-attr]
+    assert list(world.model.requests[-1].turns[:-1]) == [], "the new path has no history yet"
+    assert await world.used_today(alice.id) == 3
+
+    regenerated = await regenerate(world, alice, room, earlier.reply.id)
+    await world.run_jobs()
+
+    messages = await room_messages(world, alice, room)
+    assert [m.id for m in messages] == [earlier.message.id, regenerated.reply.id]
+    assert await world.used_today(alice.id) == 4
 
 
 async def test_ids_that_are_not_the_users_or_not_of_the_right_kind_are_refused(
@@ -136,7 +151,7 @@ async def test_ids_that_are_not_the_users_or_not_of_the_right_kind_are_refused(
     assert await world.used_today(alice.id) == 1
 
 
-async def test_edit_replaces_the_question_and_asks_for_a_new_reply(
+async def test_edit_makes_a_new_version_of_the_question_and_asks_for_a_new_reply(
     world: World, alice: User, room: Chatroom
 ) -> None:
     posted = await answered(world, alice, room, "What is a monad?")
@@ -144,10 +159,11 @@ async def test_edit_replaces_the_question_and_asks_for_a_new_reply(
     edited = await edit(world, alice, room, posted.message.id, "What is a functor?")
 
     assert edited.message.content == "What is a functor?"
-    assert edited.message.edited_at == world.clock.now()
-    assert edited.message.created_at == posted.message.created_at
-    stored = await world.stored(posted.message.id)
-    assert stored == edited.message
+    assert edited.message.edited_at == edited.message.created_at == world.clock.now()
+    assert edited.message.id != posted.message.id
+    assert edited.message.parent_id == posted.message.parent_id
+    assert await world.stored(edited.message.id) == edited.message
+    assert await world.stored(posted.message.id) == posted.message, "the old version stays"
     assert (await world.stored(posted.reply.id)).status is MessageStatus.COMPLETED  # type: ignore[union-attr]
     await world.run_jobs()
     [request] = world.model.requests[-1:]

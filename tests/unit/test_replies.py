@@ -520,9 +520,11 @@ async def test_history_stops_at_its_message_cap_even_within_the_budget(
                     status=MessageStatus.COMPLETED,
                     created_at=start + timedelta(seconds=index),
                     in_reply_to=earlier[-1].id if role is Role.MODEL else None,
+                    parent_id=earlier[-1].id if earlier else None,
                 )
             )
         await uow.messages.add_many(earlier)
+        await uow.messages.move_current_leaf(room.id, earlier[-1].id)
         await uow.commit()
     world.clock.advance(timedelta(seconds=3 * HISTORY_MAX_MESSAGES))
     reply = await post_and_take(world, alice, room, "question")

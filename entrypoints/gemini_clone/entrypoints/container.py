@@ -46,6 +46,7 @@ from gemini_clone.application.chatrooms.models import ListModels
 from gemini_clone.application.chatrooms.titles import TitleChatroom
 from gemini_clone.application.chatrooms.update import UpdateChatroom
 from gemini_clone.application.hashing import KeyedHasher
+from gemini_clone.application.messaging.branches import ForkChatroom, SwitchPath
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
 from gemini_clone.application.messaging.new_version import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
@@ -238,6 +239,8 @@ class Container(containers.DeclarativeContainer):
         EditQuestion,
         uow, message_posting, stop_reply, reply_pieces, reply_jobs, cache, plans, clock, ids,
     )  # fmt: skip
+    switch_path = providers.Singleton(SwitchPath, uow)
+    fork_chatroom = providers.Singleton(ForkChatroom, uow, cache, clock, ids)
     requeue_stale_replies = providers.Singleton(
         lambda uow, jobs, clock, seconds: RequeueStaleReplies(
             uow, jobs, clock, stale_after=timedelta(seconds=seconds)

@@ -5,7 +5,7 @@
     ├── AuthenticationFailed    (401)  bad token, bad code, bad password
     ├── Forbidden               (403)  allowed to others, not to this user (model_requires_pro)
     ├── NotFound                (404)  missing, or owned by someone else
-    ├── Conflict                (409)  user_exists, already_pro, not_latest_exchange
+    ├── Conflict                (409)  user_exists, already_pro
     ├── TooManyRequests         (429)  cooldowns, OTP attempts, throttles
     │   └── QuotaExceeded              the plan's daily limit
     ├── PaymentError            (400)  bad webhook signature or payload

@@ -1,13 +1,10 @@
-"""The history a reply's model call sees: the room's answered exchanges, latest first,
-within a token budget."""
+"""The history a reply's model call sees: the answered exchanges on its path
+(`domain.tree.answered_on_path`), latest first, within a token budget."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from typing import Protocol, TypeVar
-
-from gemini_clone.domain.ids import MessageId
-from gemini_clone.domain.messages import Message, MessageStatus, Role, newest_first_key
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_TURN = 4
@@ -39,30 +36,3 @@ def within_budget(
         if kept >= limit or spent > token_budget:
             return
         yield turn
-
-
-def answered_exchanges(messages: Iterable[Message]) -> list[Message]:
-    """The turns of a room's answered exchanges, in the order given: each question whose
-    current reply (its newest, ties by id) is completed, and that reply.
-
-    A question whose current reply failed, was blocked or cancelled is left out with it (a
-    blocked prompt sent again with every later question would get them blocked too); a
-    question answered several times counts with its current reply only; a question still
-    waiting for its reply is left out. `sql.rules.in_answered_exchange` is the SQL twin.
-    """
-    listed = list(messages)
-    current: dict[MessageId, Message] = {}
-    for message in listed:
-        if message.role is Role.MODEL and message.in_reply_to is not None:
-            held = current.get(message.in_reply_to)
-            if held is None or newest_first_key(held) < newest_first_key(message):
-                current[message.in_reply_to] = message
-    answered = {
-        question for question, reply in current.items() if reply.status is MessageStatus.COMPLETED
-    }
-    return [
-        message
-        for message in listed
-        if (message.role is Role.USER and message.id in answered)
-        or (message.in_reply_to in answered and current[message.in_reply_to].id == message.id)
-    ]

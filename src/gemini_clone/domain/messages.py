@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from gemini_clone.domain.errors import Conflict, InvalidInput
+from gemini_clone.domain.errors import InvalidInput
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 
 CONTENT_MAX_LENGTH = 16_000
@@ -19,13 +18,6 @@ two rows would share a timestamp."""
 def newest_first_key(message: Message) -> tuple[datetime, MessageId]:
     """A room's messages in order: by creation time, ties by id (newest first: reversed)."""
     return message.created_at, message.id
-
-
-def not_latest_exchange() -> Conflict:
-    return Conflict(
-        "Only the room's latest exchange can be regenerated or edited.",
-        code="not_latest_exchange",
-    )
 
 
 def checked_content(content: str) -> str:
@@ -111,7 +103,12 @@ class Message:
     """UTC day (ISO date) of the quota unit taken for the question's current reply (by the
     post, a regenerate or an edit); a reply that fails gives it back."""
     edited_at: datetime | None = None
-    """When the user last replaced the question's content (edit); None if never."""
+    """When the user wrote this question as an edit of another (its earlier version); None
+    for a question as first posted."""
+    parent_id: MessageId | None = None
+    """The message this one follows on its path: a reply its question, a question the reply
+    before it (None: the first question of its room). Messages sharing a parent are
+    versions of each other (`Versions`)."""
 
     def is_claimable(self, now: datetime) -> bool:
         """A reply a worker may claim: queued, or processing with a lease that ended
@@ -154,16 +151,6 @@ class Message:
         )
 
 
-def latest_question(messages: Iterable[Message]) -> Message | None:
-    """The newest user message among a room's `messages` (ties by id): the only exchange
-    a new version may replace. SQL twin: `rules.latest_question`."""
-    return max(
-        (message for message in messages if message.role is Role.USER),
-        key=newest_first_key,
-        default=None,
-    )
-
-
 def queued_reply(question: Message, reply_id: MessageId, now: datetime) -> Message:
     """A new reply to `question`, queued at `now`: created at `now`, or `REPLY_OFFSET` after
     the question when that is later (always for a post, whose question is created at `now`),
@@ -177,4 +164,5 @@ def queued_reply(question: Message, reply_id: MessageId, now: datetime) -> Messa
         status=MessageStatus.QUEUED,
         created_at=max(now, question.created_at + REPLY_OFFSET),
         in_reply_to=question.id,
+        parent_id=question.id,
     )

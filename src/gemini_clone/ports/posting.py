@@ -15,26 +15,31 @@ from gemini_clone.domain.messages import Message, MessageStatus
 @dataclass(frozen=True, slots=True)
 class QuotaTake:
     """Whether the post took a unit of the day's quota, and the day's count after it (or,
-    when refused, the count that refused it)."""
+    when refused, the count that refused it); with `follows`, the message the stored
+    question follows (the room's current leaf when it was stored; None for a room's first
+    or when refused)."""
 
     taken: bool
     used: int
+    follows: MessageId | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NewVersion:
-    """A new version of a room's latest exchange (a regenerate or an edit): its question as
-    it becomes (content, `edited_at`, and the `quota_day` of the unit the version takes)
-    and the new queued reply."""
+    """A new version of an exchange: a regenerate (the same question, its `quota_day` the
+    unit the version takes, and a new queued reply to it) or an edit (`edited`: a new
+    question, a sibling of the edited one, with its new queued reply)."""
 
     question: Message
     reply: Message
+    edited: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class SupersededReply:
-    """A reply a new version cancelled, with its status when it did: `processing` (a
-    worker is writing it, and must be told to stop) or `queued`."""
+    """A pending reply on the path a new version left, with its status when it did:
+    `processing` (a worker is writing it, and must be told to stop) or `queued` (the
+    version cancelled it)."""
 
     reply_id: MessageId
     status: MessageStatus
@@ -61,8 +66,10 @@ class MessagePosting(Protocol):
         self, message: Message, reply: Message, *, day: date, limit: int | None
     ) -> QuotaTake:
         """All or nothing, in one transaction: take one unit of the user's quota for `day`
-        (refused once `limit` units are used; None is unlimited), store `message` and
-        `reply`, and add them to their room's message count and last activity.
+        (refused once `limit` units are used; None is unlimited), store `message` following
+        the room's current leaf (`QuotaTake.follows`) and `reply` following it, make the
+        reply the room's current leaf, and add both to its message count and last activity.
+        The room's row is locked for it, so posts sent at once follow each other.
 
         Refused: nothing is stored. Exact under any concurrency: of N concurrent posts
         against a limit L with none used, min(N, L) are stored. Raises `NotFound`
@@ -74,16 +81,15 @@ class MessagePosting(Protocol):
         self, version: NewVersion, *, day: date, limit: int | None, now: datetime
     ) -> StoredVersion:
         """All or nothing, in one transaction: take one unit of the user's quota for `day`
-        like `store`; then, if `version.question` is still its room's latest question
-        (`domain.messages.latest_question`), cancel its pending replies
-        (`Message.is_cancellable(being_written=True)`, their units not given back) and
-        return them with the statuses they had, store the question's content,
-        `edited_at` and `quota_day`, store the new reply and count it in the room.
+        like `store`; lock the room's row; cancel the queued replies on the path it leaves
+        (the path to the room's current leaf, less the path to the version's parent; their
+        units not given back) and return the pending ones there with the statuses they had;
+        store the question (an edit: the new question; a regenerate: its `quota_day`) and
+        the new reply, make the reply the room's current leaf and count the new messages.
 
-        The superseded replies are read in the transaction that cancels them: a claim
-        either came before (the reply is returned as `processing`) or finds it cancelled.
-        Refused for the quota: nothing is stored. Exact under any concurrency, like
-        `store`. Raises `Conflict` (not_latest_exchange), storing nothing, when a newer
-        question exists, and `NotFound` (chatroom_not_found) when the room was deleted.
+        The replies left are read in the transaction that cancels them: a claim either came
+        before (the reply is returned as `processing`) or finds it cancelled. Refused for
+        the quota: nothing is stored. Exact under any concurrency, like `store`. Raises
+        `NotFound` (chatroom_not_found) when the room was deleted.
         """
         ...

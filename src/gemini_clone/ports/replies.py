@@ -101,8 +101,8 @@ class ReplyStore(Protocol):
         The rule is `Message.is_claimable`. None, changing nothing, when the reply is
         missing, is not a reply, answers no stored question, is held by a live lease, or is
         final. Of two concurrent claims, one wins. The history holds the turns of the
-        room's answered exchanges (`domain.history.answered_exchanges`) created before the
-        question, newest first (ties by id), cut by `domain.history.within_budget` at
+        answered exchanges on the path above the question (`domain.tree.answered_on_path`,
+        its ancestors), newest first, cut by `domain.history.within_budget` at
         `token_budget` and `history_limit`.
         """
         ...

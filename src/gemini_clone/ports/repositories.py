@@ -144,9 +144,26 @@ class MessageRepository(Protocol):
         made `Message.cancelled` at `now`); the ids of those cancelled."""
         ...
 
-    async def latest_question(self, chatroom_id: ChatroomId) -> Message | None:
-        """The room's newest user message (ties by id), `domain.messages.latest_question`:
-        its latest exchange's question."""
+    async def current_leaf(self, chatroom_id: ChatroomId) -> MessageId | None:
+        """The end of the room's current path (None: no message yet)."""
+        ...
+
+    async def move_current_leaf(self, chatroom_id: ChatroomId, leaf_id: MessageId) -> None:
+        """Make `leaf_id` (a message of the room) the end of its current path."""
+        ...
+
+    async def path_up(self, message_id: MessageId, *, limit: int) -> Sequence[Message]:
+        """The message and its ancestors (`domain.tree.path_up`), newest first, at most
+        `limit`; none when the message does not exist."""
+        ...
+
+    async def descendants(self, message_id: MessageId) -> Sequence[Message]:
+        """Every message below this one in its tree (its children, theirs, ...)."""
+        ...
+
+    async def siblings(self, messages: Sequence[Message]) -> Sequence[Message]:
+        """The messages sharing a parent (`domain.tree.siblings_key`) with any of
+        `messages`, those included: what `domain.tree.versions_of` counts."""
         ...
 
     async def stale_replies(

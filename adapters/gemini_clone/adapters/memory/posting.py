@@ -8,13 +8,9 @@ from datetime import date, datetime
 from gemini_clone.adapters.memory.tables import InMemoryStore
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import ChatroomId, UserId
-from gemini_clone.domain.messages import (
-    Message,
-    latest_question,
-    newest_first_key,
-    not_latest_exchange,
-)
+from gemini_clone.domain.messages import Message, newest_first_key
 from gemini_clone.domain.quota import allows_another, refused_count
+from gemini_clone.domain.tree import path_up
 from gemini_clone.ports.posting import (
     MessagePosting,
     NewVersion,
@@ -51,10 +47,12 @@ class InMemoryPosting(MessagePosting):
             if room is None or room.user_id != message.user_id:
                 raise NotFound.chatroom()
             tables.usage[key] = used + 1
-            tables.messages[message.id] = message
+            follows = tables.current_leaves.get(room.id)
+            tables.messages[message.id] = replace(message, parent_id=follows)
             tables.messages[reply.id] = reply
+            tables.current_leaves[room.id] = reply.id
             tables.chatrooms[room.id] = room.with_messages(2, message.created_at)
-        return QuotaTake(taken=True, used=used + 1)
+        return QuotaTake(taken=True, used=used + 1, follows=follows)
 
     async def store_new_version(
         self, version: NewVersion, *, day: date, limit: int | None, now: datetime
@@ -70,17 +68,12 @@ class InMemoryPosting(MessagePosting):
             room = tables.chatrooms.get(question.chatroom_id)
             if room is None or room.user_id != question.user_id:
                 raise NotFound.chatroom()
-            latest = latest_question(
-                message for message in tables.messages.values() if message.chatroom_id == room.id
-            )
-            if latest is None or latest.id != question.id:
-                raise not_latest_exchange()
+            kept = {message.id for message in path_up(reply.parent_id, tables.messages)}
             pending = sorted(
                 (
                     message
-                    for message in tables.messages.values()
-                    if message.in_reply_to == question.id
-                    and message.is_cancellable(being_written=True)
+                    for message in path_up(tables.current_leaves.get(room.id), tables.messages)
+                    if message.id not in kept and message.is_cancellable(being_written=True)
                 ),
                 key=newest_first_key,
             )
@@ -88,14 +81,17 @@ class InMemoryPosting(MessagePosting):
                 if superseded.is_cancellable(being_written=False):
                     tables.messages[superseded.id] = superseded.cancelled(now)
             tables.usage[key] = used + 1
-            tables.messages[question.id] = replace(
-                tables.messages[question.id],
-                content=question.content,
-                edited_at=question.edited_at,
-                quota_day=question.quota_day,
-            )
+            if version.edited:
+                tables.messages[question.id] = question
+            else:
+                tables.messages[question.id] = replace(
+                    tables.messages[question.id], quota_day=question.quota_day
+                )
             tables.messages[reply.id] = reply
-            tables.chatrooms[room.id] = room.with_messages(1, reply.created_at)
+            tables.current_leaves[room.id] = reply.id
+            tables.chatrooms[room.id] = room.with_messages(
+                2 if version.edited else 1, reply.created_at
+            )
         return StoredVersion(
             take=QuotaTake(taken=True, used=used + 1),
             superseded=[SupersededReply(message.id, message.status) for message in pending],

@@ -7,11 +7,12 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from gemini_clone.adapters.memory.tables import InMemoryStore
-from gemini_clone.domain.history import answered_exchanges, within_budget
+from gemini_clone.domain.history import within_budget
 from gemini_clone.domain.ids import MessageId
-from gemini_clone.domain.messages import MessageStatus, newest_first_key
+from gemini_clone.domain.messages import MessageStatus
 from gemini_clone.domain.metering import ModelCall
 from gemini_clone.domain.quota import after_give_back
+from gemini_clone.domain.tree import answered_on_path, path_up
 from gemini_clone.ports.language_model import Turn
 from gemini_clone.ports.replies import (
     ClaimedReply,
@@ -50,19 +51,7 @@ class InMemoryReplyStore(ReplyStore):
                 lease_expires_at=lease_until,
                 attempts=reply.attempts + 1,
             )
-            earlier = sorted(
-                (
-                    message
-                    for message in answered_exchanges(
-                        message
-                        for message in messages.values()
-                        if message.chatroom_id == question.chatroom_id
-                    )
-                    if message.created_at < question.created_at
-                ),
-                key=newest_first_key,
-                reverse=True,
-            )
+            earlier = list(answered_on_path(path_up(question.parent_id, messages)))
             room = self._store.tables.chatrooms[question.chatroom_id]
             subscription = self._store.tables.subscriptions.get(room.user_id)
         history = within_budget(

@@ -32,6 +32,8 @@ class InMemoryTables:
     usage: dict[tuple[UserId, date], int] = field(default_factory=dict)
     payment_events: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     model_calls: list[ModelCall] = field(default_factory=list)
+    current_leaves: dict[ChatroomId, MessageId] = field(default_factory=dict)
+    """Each room's current leaf (`chatrooms.current_leaf_id`); none until its first post."""
 
     def copy(self) -> InMemoryTables:
         copied = InMemoryTables()
@@ -49,6 +51,7 @@ class InMemoryTables:
         self.usage = dict(other.usage)
         self.payment_events = dict(other.payment_events)
         self.model_calls = list(other.model_calls)
+        self.current_leaves = dict(other.current_leaves)
 
 
 class InMemoryStore:

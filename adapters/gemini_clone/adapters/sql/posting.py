@@ -4,14 +4,15 @@ PostgreSQL (`PostgresPosting`, see bench/README.md, "Decisions")."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 import asyncpg
-from sqlalchemy import BindParameter, Select, exists, insert, select, union_all
+from sqlalchemy import Select, exists, insert, select, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gemini_clone.adapters.sql import rules
 from gemini_clone.adapters.sql.direct import OneStatement, require_asyncpg
@@ -21,7 +22,7 @@ from gemini_clone.adapters.sql.tables import chatrooms, daily_usage, messages
 from gemini_clone.adapters.sql.transaction import transaction
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
-from gemini_clone.domain.messages import Message, MessageStatus, not_latest_exchange
+from gemini_clone.domain.messages import Message, MessageStatus
 from gemini_clone.domain.quota import refused_count
 from gemini_clone.ports.posting import (
     MessagePosting,
@@ -40,27 +41,25 @@ _POSTED_AT = parameter("posted_at", chatrooms.c.last_message_at)
 
 _OWNER_PLAN_STATUS = rules.owner_plan_status(_ROOM, _OWNER)
 _USED = rules.used_quota(_UNIT_USER, _UNIT_DAY)
-_COUNT = rules.count_messages(_ROOM, 2, _POSTED_AT)
-_INSERT = insert(messages)
-_QUESTION = parameter("question_id", messages.c.id)
+_LEAF = parameter("leaf_id", chatrooms.c.current_leaf_id)
+_COUNT = rules.count_messages(_ROOM, 2, _POSTED_AT, _LEAF)
+_CURRENT_LEAF = rules.current_leaf(_ROOM)
 _NOW = parameter("now", messages.c.completed_at)
-_LATEST_QUESTION = rules.latest_question(_ROOM)
-_PENDING_REPLIES = rules.pending_replies(_QUESTION)
-_SUPERSEDE = rules.supersede_replies(_QUESTION, _NOW)
-_QUESTION_VERSION = rules.question_version(
-    _QUESTION,
-    {
-        name: parameter(f"new_{name}", messages.c[name])
-        for name in ("content", "edited_at", "quota_day")
-    },
+_PENDING_LEFT = rules.pending_replies_left(
+    parameter("old_leaf", messages.c.id), parameter("new_parent", messages.c.id)
 )
-_COUNT_ONE = rules.count_messages(_ROOM, 1, _POSTED_AT)
+_QUESTION_VERSION = rules.question_version(
+    parameter("question_id", messages.c.id),
+    {"quota_day": parameter("new_quota_day", messages.c.quota_day)},
+)
+_COUNT_ONE = rules.count_messages(_ROOM, 1, _POSTED_AT, _LEAF)
 
 
 class SqlPosting(MessagePosting):
-    """`MessagePosting` through SQLAlchemy on any database: take the unit, store both
-    messages, count them, in one transaction. A room deleted since `owner_plan_status`
-    fails the messages' foreign key, and nothing is kept."""
+    """`MessagePosting` through SQLAlchemy on any database: take the unit, read the room's
+    current leaf (locked), store both messages, count them and move the leaf, in one
+    transaction. A room deleted since `owner_plan_status` has no leaf row, and nothing is
+    kept."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -89,6 +88,8 @@ class SqlPosting(MessagePosting):
                 assert limit is not None  # only a finite limit refuses
                 found = (await connection.execute(_USED, unit)).scalar_one_or_none()
                 return QuotaTake(taken=False, used=refused_count(found or 0, limit))
+            follows = await _locked_leaf(connection, message.chatroom_id)
+            message = replace(message, parent_id=follows)
             try:
                 await connection.execute(
                     insert(messages), [message_row(message), message_row(reply)]
@@ -96,18 +97,23 @@ class SqlPosting(MessagePosting):
             except IntegrityError as error:
                 raise NotFound.chatroom() from error
             await connection.execute(
-                _COUNT, {"room_id": message.chatroom_id, "posted_at": message.created_at}
+                _COUNT,
+                {
+                    "room_id": message.chatroom_id,
+                    "posted_at": message.created_at,
+                    "leaf_id": reply.id,
+                },
             )
             await connection.commit()
-        return QuotaTake(taken=True, used=used)
+        return QuotaTake(taken=True, used=used, follows=follows)
 
     async def store_new_version(
         self, version: NewVersion, *, day: date, limit: int | None, now: datetime
     ) -> StoredVersion:
-        """The unit is taken first: its row lock queues the user's posts and new versions, so
-        the latest question read after it is the one the version answers. The pending replies are
-        read locked (`rules.pending_replies`), so a claim cannot slip between the read and
-        the cancel."""
+        """The unit is taken first, then the room's row locked: the leaf read after it is
+        the one the version leaves. The pending replies on the path left are read locked
+        (`rules.pending_replies_left`), so a claim cannot slip between the read and the
+        cancel."""
         question, reply = version.question, version.reply
         unit = {"unit_user": question.user_id, "unit_day": day}
         async with transaction(self._engine) as connection:
@@ -119,40 +125,54 @@ class SqlPosting(MessagePosting):
                 return StoredVersion(
                     take=QuotaTake(taken=False, used=refused_count(found or 0, limit))
                 )
-            latest = await connection.execute(_LATEST_QUESTION, {"room_id": question.chatroom_id})
-            latest_id = latest.scalar_one_or_none()
-            if latest_id is None:
-                raise NotFound.chatroom()
-            if latest_id != question.id:
-                raise not_latest_exchange()
-            pending = await connection.execute(_PENDING_REPLIES, {"question_id": question.id})
+            old_leaf = await _locked_leaf(connection, question.chatroom_id)
+            pending = await connection.execute(
+                _PENDING_LEFT, {"old_leaf": old_leaf, "new_parent": reply.parent_id}
+            )
             superseded = [
                 SupersededReply(MessageId(reply_id), MessageStatus(status))
                 for reply_id, status in pending
             ]
-            await connection.execute(_SUPERSEDE, {"question_id": question.id, "now": now})
-            await connection.execute(
-                _QUESTION_VERSION,
-                {
-                    "question_id": question.id,
-                    "new_content": question.content,
-                    "new_edited_at": question.edited_at,
-                    "new_quota_day": question.quota_day,
-                },
-            )
+            queued = [left.reply_id for left in superseded if left.status is MessageStatus.QUEUED]
+            if queued:
+                await connection.execute(rules.supersede_replies(queued, _NOW), {"now": now})
+            stored = [message_row(reply)]
+            if version.edited:
+                stored.insert(0, message_row(question))
+            else:
+                await connection.execute(
+                    _QUESTION_VERSION,
+                    {"question_id": question.id, "new_quota_day": question.quota_day},
+                )
             try:
-                await connection.execute(insert(messages), [message_row(reply)])
+                await connection.execute(insert(messages), stored)
             except IntegrityError as error:
                 raise NotFound.chatroom() from error
             await connection.execute(
-                _COUNT_ONE, {"room_id": question.chatroom_id, "posted_at": reply.created_at}
+                _COUNT_ONE if len(stored) == 1 else _COUNT,
+                {
+                    "room_id": question.chatroom_id,
+                    "posted_at": reply.created_at,
+                    "leaf_id": reply.id,
+                },
             )
             await connection.commit()
         return StoredVersion(take=QuotaTake(taken=True, used=used), superseded=superseded)
 
 
-def _row_parameters(prefix: str) -> list[BindParameter[object]]:
-    return [parameter(f"{prefix}{column.name}", column) for column in messages.columns]
+async def _locked_leaf(connection: AsyncConnection, chatroom_id: ChatroomId) -> MessageId | None:
+    """The room's current leaf, its row locked; `NotFound` when the room is gone."""
+    found = (await connection.execute(_CURRENT_LEAF, {"room_id": chatroom_id})).first()
+    if found is None:
+        raise NotFound.chatroom()
+    return None if found[0] is None else MessageId(found[0])
+
+
+def _row_parameters(prefix: str, **computed: Any) -> list[Any]:
+    return [
+        computed.get(column.name, parameter(f"{prefix}{column.name}", column))
+        for column in messages.columns
+    ]
 
 
 _MESSAGE_PARAMETERS = [(f"message_{column.name}", column.name) for column in messages.columns]
@@ -160,13 +180,17 @@ _REPLY_PARAMETERS = [(f"reply_{column.name}", column.name) for column in message
 
 
 def _one_statement_post() -> Select[Any]:
-    """The post as one statement: the unit is taken first; the messages are stored and
-    counted only if it was (a refused post writes nothing). It reads the count it took and
-    the count from the statement's snapshot (what a refusal reports)."""
+    """The post as one statement: the unit is taken first; the room's row is then locked
+    and its current leaf read (a locking read sees the leaf a post that held the lock
+    left), and the messages are stored and counted only if the unit was taken (a refused
+    post writes nothing). It reads the count it took, the count from the statement's
+    snapshot (what a refusal reports), and the leaf the question follows."""
     taken = rules.take_quota(postgresql.insert, _UNIT_USER, _UNIT_DAY, _LIMIT).cte("taken")
     was_taken = exists(taken.select())
+    leaf = _CURRENT_LEAF.where(was_taken).cte("leaf")
+    follows = select(leaf.c.current_leaf_id).scalar_subquery()
     pair = union_all(
-        select(*_row_parameters("message_")).where(was_taken),
+        select(*_row_parameters("message_", parent_id=follows)).where(was_taken),
         select(*_row_parameters("reply_")).where(was_taken),
     )
     stored = insert(messages).from_select(list(messages.columns), pair).cte("stored")
@@ -174,6 +198,7 @@ def _one_statement_post() -> Select[Any]:
     return select(
         select(taken.c.used).scalar_subquery().label("taken"),
         _USED.scalar_subquery().label("found"),
+        follows.label("follows"),
     ).add_cte(stored, counted)
 
 
@@ -207,6 +232,7 @@ class PostgresPosting(MessagePosting):
             "daily_limit": limit,
             "room_id": message.chatroom_id,
             "posted_at": message.created_at,
+            "leaf_id": reply.id,
         }
         stored = message_row(message)
         values |= {key: stored[name] for key, name in _MESSAGE_PARAMETERS}
@@ -219,7 +245,10 @@ class PostgresPosting(MessagePosting):
             raise NotFound.chatroom() from error
         taken, found = rows[0]["taken"], rows[0]["found"]
         if taken is not None:
-            return QuotaTake(taken=True, used=taken)
+            follows = rows[0]["follows"]
+            return QuotaTake(
+                taken=True, used=taken, follows=None if follows is None else MessageId(follows)
+            )
         assert limit is not None  # only a finite limit refuses
         return QuotaTake(taken=False, used=refused_count(found or 0, limit))
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, exists, literal, null, select, true, union_all
+from sqlalchemy import Integer, Select, exists, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemini_clone.adapters.sql import rules
@@ -70,21 +70,12 @@ _RENEW = rules.renew(_REPLY, _ATTEMPT, parameter("renewed_until", _m.lease_expir
 _QUOTA_UNIT = rules.quota_unit(parameter("question_id", _m.id))
 
 
-def _history(question_cost: Any, window: Any) -> Select[int, str, str]:
-    """The window's turns that fit the budget with the question."""
-    return select(window.c.position, window.c.role, window.c.content).where(
-        rules.fits_budget(question_cost, window.c.spent, _BUDGET)
-    )
-
-
 _SQL_QUESTION = rules.question(parameter("question_id", _m.id))
-_SQL_HISTORY = _history(
+_SQL_HISTORY = rules.path_history(
+    parameter("question_parent", _m.parent_id),
     parameter("question_cost", _m.attempts),
-    rules.history_window(
-        parameter("chatroom_id", _m.chatroom_id),
-        parameter("before", _m.created_at),
-        _HISTORY_LIMIT,
-    ).subquery("turns"),
+    _BUDGET,
+    _HISTORY_LIMIT,
 ).order_by("position")
 
 
@@ -167,8 +158,7 @@ class SqlReplyStore(ReplyStore):
             history = await connection.execute(
                 _SQL_HISTORY,
                 {
-                    "chatroom_id": question["chatroom_id"],
-                    "before": question["created_at"],
+                    "question_parent": question["parent_id"],
                     "question_cost": question["cost"],
                     "token_budget": token_budget,
                     "history_limit": history_limit,
@@ -243,9 +233,7 @@ def _one_statement_claim() -> Select[Any]:
     is the question; rows 1.. the history, newest first."""
     claimed = _CLAIM.cte("claimed")
     question = rules.question(claimed.c.in_reply_to).cte("question")
-    window = rules.history_window(
-        question.c.chatroom_id, question.c.created_at, _HISTORY_LIMIT
-    ).lateral("turns")
+    turns = rules.path_history(question.c.parent_id, question.c.cost, _BUDGET, _HISTORY_LIMIT)
     room_columns = [
         question.c.chatroom_id,
         question.c.user_id,
@@ -263,12 +251,7 @@ def _one_statement_claim() -> Select[Any]:
         *room_columns,
         claimed.c.attempts,
     )
-    history = (
-        _history(question.c.cost, window)
-        .add_columns(*(null() for _ in [*room_columns, claimed.c.attempts]))
-        .select_from(question)
-        .join(window, true())
-    )
+    history = turns.add_columns(*(null() for _ in [*room_columns, claimed.c.attempts]))
     return union_all(asked, history).order_by("position")  # type: ignore[return-value]
 
 

@@ -48,9 +48,6 @@ _m = messages.c
 _u = daily_usage.c
 _c = chatrooms.c
 _question = messages.alias("q")
-_answer = messages.alias("answer")
-_newer_than_answer = messages.alias("newer_than_answer")
-_newer_than_turn = messages.alias("newer_than_turn")
 
 
 def written(value: str) -> ColumnElement[str]:
@@ -209,13 +206,15 @@ def used_quota(user_id: Value, day: Value) -> Select[int]:
     return select(_u.used).where(_u.user_id == user_id, _u.day == day)
 
 
-def count_messages(chatroom_id: Value, count: int, at: Value) -> Update:
-    """`Chatroom.with_messages`: add `count` messages; the last message time, and with it
-    the room's last activity (the list's order), only ever moves forward."""
+def count_messages(chatroom_id: Value, count: int, at: Value, leaf: Value) -> Update:
+    """`Chatroom.with_messages`: add `count` messages, the last of them (`leaf`) the end of
+    the room's current path; the last message time, and with it the room's last activity
+    (the list's order), only ever moves forward."""
     return (
         update(chatrooms)
         .where(_c.id == chatroom_id)
         .values(
+            current_leaf_id=leaf,
             message_count=_c.message_count + count,
             last_message_at=case(
                 (or_(_c.last_message_at.is_(None), _c.last_message_at < at), at),
@@ -226,35 +225,48 @@ def count_messages(chatroom_id: Value, count: int, at: Value) -> Update:
     )
 
 
-def latest_question(chatroom_id: Value) -> Select[MessageId]:
-    """`domain.messages.latest_question`: the id of the room's newest user message (ties
-    by id)."""
-    return (
-        select(_m.id)
-        .where(_m.chatroom_id == chatroom_id, _m.role == Role.USER.value)
-        .order_by(_m.created_at.desc(), _m.id.desc())
-        .limit(1)
-    )
+def current_leaf(chatroom_id: Value) -> Select[MessageId | None]:
+    """The room's current leaf, its row locked until the transaction ends: the posts and new
+    versions of one room move its path one at a time (SQLite: the writer's lock already
+    does), and each reads the leaf the one before it left. No row: the room is gone."""
+    return select(_c.current_leaf_id).where(_c.id == chatroom_id).with_for_update()
 
 
-def pending_replies(question_id: Value) -> Select[MessageId, str]:
-    """The question's pending replies (`Message.is_cancellable(being_written=True)`) with
-    their statuses, locked until the transaction ends: a claim waits, then finds them
-    superseded (SQLite: the writer's lock already keeps every other writer out)."""
+def move_current_leaf(chatroom_id: Value, leaf_id: Value) -> Update:
+    return update(chatrooms).where(_c.id == chatroom_id).values(current_leaf_id=leaf_id)
+
+
+def path_up(start: Value, name: str) -> Any:
+    """`domain.tree.path_up`: the message `start` and its ancestors (id, parent_id), a
+    recursive walk over `parent_id`."""
+    walk = select(_m.id, _m.parent_id).where(_m.id == start).cte(name, recursive=True)
+    step = messages.alias(f"{name}_step")
+    return walk.union_all(select(step.c.id, step.c.parent_id).where(step.c.id == walk.c.parent_id))
+
+
+def pending_replies_left(old_leaf: Value, new_parent: Value) -> Select[MessageId, str]:
+    """The pending replies (`Message.is_cancellable(being_written=True)`) on the path to
+    `old_leaf` that the path through `new_parent` (a new version's parent) does not hold,
+    with their statuses, locked until the transaction ends: a claim waits, then finds them
+    cancelled (SQLite: the writer's lock already keeps every other writer out)."""
+    left = path_up(old_leaf, "old_path")
+    kept = path_up(new_parent, "new_path")
     return (
         select(_m.id, _m.status)
-        .where(_m.in_reply_to == question_id, cancellable(being_written=True))
+        .where(
+            _m.id.in_(select(left.c.id)),
+            _m.id.not_in(select(kept.c.id)),
+            cancellable(being_written=True),
+        )
         .order_by(_m.created_at, _m.id)
         .with_for_update()
     )
 
 
-def supersede_replies(question_id: Value, now: Value) -> Update:
-    """A new version of the exchange: the question's queued replies cancelled (one being
-    written is stopped by its writer instead, keeping its text)."""
-    return cancel_replies(
-        and_(_m.in_reply_to == question_id, cancellable(being_written=False)), now
-    )
+def supersede_replies(reply_ids: list[MessageId], now: Value) -> Update:
+    """A new version: the queued replies among `reply_ids` (those on the path it left)
+    cancelled (one being written is stopped by its writer instead, keeping its text)."""
+    return cancel_replies(and_(_m.id.in_(reply_ids), cancellable(being_written=False)), now)
 
 
 def question_version(question_id: Value, values: Mapping[str, Value]) -> Update:
@@ -287,6 +299,7 @@ def question(question_id: Value) -> Select[Any]:
             q.content,
             q.user_id,
             q.quota_day,
+            q.parent_id,
             token_cost(q.content).label("cost"),
             _c.system_instruction,
             _c.model.label("room_model"),
@@ -303,56 +316,58 @@ def question(question_id: Value) -> Select[Any]:
     )
 
 
-def _is_current_reply(reply: Any, newer: Any) -> ColumnElement[bool]:
-    """No newer reply (later, ties by id) answers the same question."""
-    return ~exists().where(
-        newer.c.in_reply_to == reply.in_reply_to,
-        or_(
-            newer.c.created_at > reply.created_at,
-            and_(newer.c.created_at == reply.created_at, newer.c.id > reply.id),
-        ),
-    )
-
-
-def in_answered_exchange() -> ColumnElement[bool]:
-    """`domain.history.answered_exchanges`: the turn is a question whose current (newest)
-    reply is completed, or that reply."""
-    answer = _answer.c
-    answered_question = exists().where(
-        answer.in_reply_to == _m.id,
-        answer.status == MessageStatus.COMPLETED.value,
-        _is_current_reply(answer, _newer_than_answer),
-    )
-    return or_(
-        and_(_m.role == Role.USER.value, answered_question),
-        and_(
-            _m.role == Role.MODEL.value,
-            _m.in_reply_to.is_not(None),
-            _is_current_reply(_m, _newer_than_turn),
-        ),
-    )
-
-
-def history_window(chatroom_id: Value, before: Value, limit: Value) -> Select[int, str, str, int]:
-    """The turns of the room's answered exchanges created before `before`, newest first
-    (ties by id), at most `limit`, each with its position (1 the newest) and the tokens
-    spent from the newest to it."""
-    newest = (_m.created_at.desc(), _m.id.desc())
-    return (
+def path_history(
+    question_parent: Value, question_cost: Value, token_budget: Value, limit: Value
+) -> Select[int, str, str]:
+    """`domain.history.within_budget` over `domain.tree.answered_on_path`: the turns of the
+    answered exchanges on the path above a question (from `question_parent` up), newest
+    first, each with its position (depth on the path). One recursive walk that carries the
+    tokens spent and the turns kept, and stops at the first turn over the budget or the
+    limit: its cost follows the history's length, never the room's."""
+    cost = token_cost(_m.content)
+    counts = and_(_m.role == Role.MODEL.value, _m.status == MessageStatus.COMPLETED.value)
+    walk = (
         select(
-            func.row_number().over(order_by=newest).label("position"),
+            _m.id,
+            _m.parent_id,
             _m.role,
             _m.content,
-            func.sum(token_cost(_m.content)).over(order_by=newest, rows=(None, 0)).label("spent"),
+            _m.status,
+            literal(1, Integer).label("depth"),
+            case((counts, 1), else_=0).label("counted"),
+            case((counts, cost), else_=0).label("spent"),
+            case((counts, 1), else_=0).label("kept"),
         )
-        .where(
-            _m.chatroom_id == chatroom_id,
-            _m.status == MessageStatus.COMPLETED.value,
-            _m.created_at < before,
-            in_answered_exchange(),
+        .where(_m.id == question_parent)
+        .cte("path_turns", recursive=True)
+    )
+    step = messages.alias("path_step")
+    step_cost = token_cost(step.c.content)
+    step_counts = or_(
+        and_(step.c.role == Role.MODEL.value, step.c.status == MessageStatus.COMPLETED.value),
+        and_(step.c.role == Role.USER.value, walk.c.status == MessageStatus.COMPLETED.value),
+    )
+    walk = walk.union_all(
+        select(
+            step.c.id,
+            step.c.parent_id,
+            step.c.role,
+            step.c.content,
+            step.c.status,
+            walk.c.depth + 1,
+            case((step_counts, 1), else_=0),
+            walk.c.spent + case((step_counts, step_cost), else_=0),
+            walk.c.kept + case((step_counts, 1), else_=0),
+        ).where(
+            step.c.id == walk.c.parent_id,
+            fits_budget(question_cost, walk.c.spent, token_budget),
+            walk.c.kept < limit,
         )
-        .order_by(*newest)
-        .limit(limit)
+    )
+    return select(walk.c.depth.label("position"), walk.c.role, walk.c.content).where(
+        walk.c.counted == 1,
+        fits_budget(question_cost, walk.c.spent, token_budget),
+        walk.c.kept <= limit,
     )
 
 

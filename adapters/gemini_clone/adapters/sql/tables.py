@@ -92,6 +92,8 @@ chatrooms = Table(
     Column("system_instruction", Text),
     Column("model", String(100)),
     Column("title_tries", Integer, nullable=False, server_default="0"),
+    # The end of the room's current path (a reply; None: no message yet). Migration 0003.
+    Column("current_leaf_id", UUID),
     CheckConstraint("title_source IN ('default', 'model', 'user')", name="title_source"),
     Index(None, "user_id", "last_activity_at", "id"),
 )
@@ -122,6 +124,9 @@ messages = Table(
     Column("attempts", Integer, nullable=False),
     Column("quota_day", String(10)),
     Column("edited_at", UtcDateTime),
+    # The message this one follows (a reply: its question; a question: the reply before it
+    # on its path; None: a room's first). Migration 0003.
+    Column("parent_id", UUID),
     CheckConstraint("role IN ('user', 'model')", name="role"),
     CheckConstraint(
         "status IN ('queued', 'processing', 'completed', 'failed', 'blocked', 'cancelled')",
@@ -138,6 +143,8 @@ messages = Table(
     ),
     # A question's replies, newest last: the current reply of each exchange (history).
     Index(None, "in_reply_to", "created_at"),
+    # A message's children, oldest first: versions among siblings, the walk down a path.
+    Index(None, "parent_id", "created_at", "id"),
 )
 
 subscriptions = Table(

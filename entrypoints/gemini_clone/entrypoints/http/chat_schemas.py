@@ -11,6 +11,7 @@ import msgspec
 
 from gemini_clone.application.chatrooms.get import ChatroomDetail
 from gemini_clone.application.chatrooms.models import ModelList
+from gemini_clone.application.messaging.reading import MessagePage
 from gemini_clone.domain.chatrooms import (
     SYSTEM_INSTRUCTION_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -18,6 +19,7 @@ from gemini_clone.domain.chatrooms import (
     TitleSource,
 )
 from gemini_clone.domain.messages import CONTENT_MAX_LENGTH, Message, MessageStatus, Role
+from gemini_clone.domain.tree import Versions
 from gemini_clone.entrypoints.http.schemas import RequestBody, ResponseBody
 
 Title = Annotated[str, msgspec.Meta(max_length=TITLE_MAX_LENGTH)]
@@ -59,6 +61,11 @@ class EditMessageRequest(RequestBody):
     content: Content
 
 
+class PathRequest(RequestBody):
+    message_id: UUID
+    """A message of the room: the path through it (a path switch), or up to it (a fork)."""
+
+
 class SendMessageRequest(RequestBody):
     content: Content
 
@@ -91,12 +98,30 @@ class MessageErrorBody(ResponseBody):
     message: str
 
 
+class VersionsBody(ResponseBody):
+    index: int
+    """1-based, oldest first."""
+    count: int
+    previous_id: UUID | None
+    """The previous version (switch to it with `POST /chatroom/{id}/path`); null on the
+    first."""
+    next_id: UUID | None
+    """The next version; null on the newest."""
+
+
 class MessageBody(ResponseBody):
     id: UUID
     chatroom_id: UUID
     role: Role
     content: str
     status: MessageStatus
+    parent_id: UUID | None
+    """The message this one follows: a reply its question, a question the reply before it
+    on its path; null for a room's first question."""
+    versions: VersionsBody | None
+    """Its place among the messages sharing its parent. Given wherever a path is read
+    (`GET .../messages`, `GET /chatroom/{id}`, a path switch, a fork); null in answers
+    about one message (a post, a new version, a read by id, a stream's `done`)."""
     in_reply_to: UUID | None
     model: str | None
     finish_reason: str | None
@@ -105,7 +130,7 @@ class MessageBody(ResponseBody):
     created_at: datetime
     completed_at: datetime | None
     edited_at: datetime | None
-    """When the user last edited this question; null if never."""
+    """Set on a question written as an edit of another (a version of it); null otherwise."""
 
 
 class ChatroomDetailBody(ChatroomBody):
@@ -120,7 +145,7 @@ class ChatroomPageBody(ResponseBody):
 
 class MessagePageBody(ResponseBody):
     items: list[MessageBody]
-    """Oldest first within the page."""
+    """The room's current path, oldest first within the page."""
     next_cursor: str | None
     """Pass as `before` for the page of older messages; null on the oldest page."""
 
@@ -166,11 +191,20 @@ def chatroom_body(chatroom: Chatroom) -> ChatroomBody:
 def chatroom_detail_body(detail: ChatroomDetail) -> ChatroomDetailBody:
     return ChatroomDetailBody(
         **msgspec.structs.asdict(chatroom_body(detail.chatroom)),
-        messages=[message_body(message) for message in detail.messages],
+        messages=[
+            message_body(message, detail.versions.get(message.id)) for message in detail.messages
+        ],
     )
 
 
-def message_body(message: Message) -> MessageBody:
+def message_page_body(page: MessagePage) -> MessagePageBody:
+    return MessagePageBody(
+        items=[message_body(message, page.versions.get(message.id)) for message in page.items],
+        next_cursor=page.next_cursor,
+    )
+
+
+def message_body(message: Message, versions: Versions | None = None) -> MessageBody:
     usage = message.usage
     error = message.error
     return MessageBody(
@@ -179,6 +213,15 @@ def message_body(message: Message) -> MessageBody:
         role=message.role,
         content=message.content,
         status=message.status,
+        parent_id=message.parent_id,
+        versions=None
+        if versions is None
+        else VersionsBody(
+            index=versions.index,
+            count=versions.count,
+            previous_id=versions.previous_id,
+            next_id=versions.next_id,
+        ),
         in_reply_to=message.in_reply_to,
         model=message.model,
         finish_reason=message.finish_reason,

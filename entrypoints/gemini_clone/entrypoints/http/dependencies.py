@@ -21,6 +21,7 @@ USE_CASES = (
     "create_chatroom",
     "delete_chatroom",
     "edit_question",
+    "fork_chatroom",
     "forgot_password",
     "get_chatroom",
     "get_me",
@@ -42,6 +43,7 @@ USE_CASES = (
     "start_checkout",
     "stop_reply",
     "stream_reply",
+    "switch_path",
     "update_chatroom",
     "verify_otp",
 )

@@ -11,7 +11,7 @@
   (quota, validation, ownership) are problem details as always.
 - `GET .../{reply_id}/stream` follows a reply as it is written; `Last-Event-ID` resumes.
 - `POST .../{reply_id}/stop` stops a reply and answers it as it now is (200, idempotent).
-- A new version of the latest exchange (regenerate, edit) is answered like a post
+- A new version of any exchange (regenerate, edit) is answered like a post
   (`new_versions.py`, `exchange_answers.py`).
 """
 
@@ -42,6 +42,7 @@ from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import Message, Role
 from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
+from gemini_clone.entrypoints.http.branches import BranchRoutes
 from gemini_clone.entrypoints.http.chat_schemas import (
     MessageBody,
     MessagePageBody,
@@ -49,6 +50,7 @@ from gemini_clone.entrypoints.http.chat_schemas import (
     SendMessageRequest,
     TaskStatusBody,
     message_body,
+    message_page_body,
 )
 from gemini_clone.entrypoints.http.chatrooms import ChatroomIdParam, MessageIdParam
 from gemini_clone.entrypoints.http.errors import problems
@@ -72,8 +74,9 @@ _CHATROOM_NOT_FOUND = {404: "`chatroom_not_found`: no such chatroom, or another 
 _MESSAGE_NOT_FOUND = {404: "`message_not_found`: no such message here, or another user's."}
 
 
-class MessageController(NewVersionRoutes, Controller):
-    """The message routes; the new versions' ones come from `NewVersionRoutes`."""
+class MessageController(NewVersionRoutes, BranchRoutes, Controller):
+    """The message routes; the new versions' ones come from `NewVersionRoutes`, the paths'
+    and forks' from `BranchRoutes`."""
 
     path = "/chatroom"
     tags = ["messages"]
@@ -157,8 +160,9 @@ class MessageController(NewVersionRoutes, Controller):
 
     @get(
         "/{chatroom_id:str}/messages",
-        summary="A chatroom's messages, paged back in time",
-        description="Oldest first within a page; `next_cursor` is the `before` of older ones.",
+        summary="A chatroom's current path, paged back from its leaf",
+        description="Oldest first within a page; `next_cursor` is the `before` of older ones. "
+        "Each message has its `versions`; `POST /chatroom/{id}/path` switches to another.",
         responses=problems(401, 422, codes=_CHATROOM_NOT_FOUND),
     )
     async def list_page(
@@ -178,9 +182,7 @@ class MessageController(NewVersionRoutes, Controller):
         page = await list_messages.execute(
             ListMessagesInput(user_id=user_id, chatroom_id=chatroom_id, limit=limit, before=before)
         )
-        return MessagePageBody(
-            items=[message_body(message) for message in page.items], next_cursor=page.next_cursor
-        )
+        return message_page_body(page)
 
     @get(
         "/{chatroom_id:str}/message/{message_id:str}",

@@ -1,7 +1,8 @@
-"""A new version of the room's latest exchange: regenerate its reply, or edit its question.
+"""A new version of any exchange of the room: regenerate a reply, or edit a question.
 
-- Only the room's latest exchange; its earlier replies stay readable (the newest reply is
-  the current one), its pending ones end as the use cases say (`RegenerateReply`,
+- Any exchange; the new version is a sibling of the old one and the room's current path
+  moves to it; the old version and everything after it stay (`versions`, a path switch).
+  What is pending on the path left ends as the use cases say (`RegenerateReply`,
   `EditQuestion`).
 - Each takes one unit of the daily quota and is answered like a post: 202 with the
   question and its new, queued reply, the quota headers and the reply's `Location`
@@ -41,7 +42,6 @@ from gemini_clone.entrypoints.http.observability import request_id_of
 _NEW_VERSION_REFUSED = {
     404: "`chatroom_not_found` or `message_not_found`: no such room or message here, or "
     "another user's.",
-    409: "`not_latest_exchange`: only the room's latest exchange can be tried again.",
     422: "A field is not valid (`validation_error`, with `errors`), or the id is not a reply "
     "(`not_a_reply`) or not a question (`not_a_question`).",
     429: QUOTA_REFUSED,
@@ -56,11 +56,12 @@ class NewVersionRoutes:
     @post(
         "/{chatroom_id:str}/message/{reply_id:str}/regenerate",
         status_code=202,
-        summary="Ask again: a new reply to the latest question",
+        summary="Ask again: a new version of any reply",
         description=(
-            "Only the room's latest exchange; its replies still pending are cancelled, earlier "
-            "ones stay readable (the newest reply is the current one). Takes one unit of the "
-            "daily quota, like a post."
+            "A new queued reply to the same question, a sibling of this one; the room's "
+            "current path moves to it, the old reply and what followed it stay (its "
+            "`versions`). A reply still pending on the path left is cancelled, or stopped if "
+            "being written. Takes one unit of the daily quota, like a post."
         ),
         response_description="The question and its new, queued reply.",
         response_headers=POSTED_HEADERS,
@@ -86,13 +87,14 @@ class NewVersionRoutes:
     @patch(
         "/{chatroom_id:str}/message/{message_id:str}",
         status_code=202,
-        summary="Edit the latest question; a new reply is made",
+        summary="Edit any question: a new version of it with a new reply",
         description=(
-            "Only the room's latest question; its content is replaced (`edited_at` set), its "
-            "replies still pending are cancelled and earlier ones stay readable. Takes one unit "
-            "of the daily quota, like a post."
+            "A new question (`edited_at` set) beside this one, with a new queued reply; the "
+            "room's current path moves to it, the old question and what followed it stay (its "
+            "`versions`). A reply still pending on the path left is cancelled, or stopped if "
+            "being written. Takes one unit of the daily quota, like a post."
         ),
-        response_description="The edited question and its new, queued reply.",
+        response_description="The new question and its new, queued reply.",
         response_headers=POSTED_HEADERS,
         responses=problems(401, codes=_NEW_VERSION_REFUSED),
     )

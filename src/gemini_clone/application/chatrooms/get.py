@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from gemini_clone.application.messaging.paths import path_page
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import NotFound
-from gemini_clone.domain.ids import ChatroomId, UserId
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message
+from gemini_clone.domain.tree import Versions
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 LATEST_MESSAGES = 20
@@ -15,7 +18,9 @@ LATEST_MESSAGES = 20
 class ChatroomDetail:
     chatroom: Chatroom
     messages: tuple[Message, ...]
-    """The latest messages, oldest first."""
+    """The latest messages of the current path, oldest first."""
+    versions: Mapping[MessageId, Versions]
+    """Each message's place among its versions."""
 
 
 async def owned_chatroom(uow: UnitOfWork, chatroom_id: ChatroomId, user_id: UserId) -> Chatroom:
@@ -27,7 +32,7 @@ async def owned_chatroom(uow: UnitOfWork, chatroom_id: ChatroomId, user_id: User
 
 
 class GetChatroom:
-    """One of the user's chatrooms with its latest messages."""
+    """One of the user's chatrooms with the latest messages of its current path."""
 
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
@@ -35,5 +40,5 @@ class GetChatroom:
     async def execute(self, user_id: UserId, chatroom_id: ChatroomId) -> ChatroomDetail:
         async with self._uow() as uow:
             chatroom = await owned_chatroom(uow, chatroom_id, user_id)
-            latest = await uow.messages.list_page(chatroom_id, limit=LATEST_MESSAGES, before=None)
-        return ChatroomDetail(chatroom=chatroom, messages=tuple(reversed(latest)))
+            latest = await path_page(uow, chatroom_id, limit=LATEST_MESSAGES, before=None)
+        return ChatroomDetail(chatroom=chatroom, messages=latest.items, versions=latest.versions)

@@ -1,4 +1,4 @@
-"""A new version of the latest exchange: regenerate its reply, or edit its question."""
+"""A new version of any exchange: regenerate its reply, or edit its question."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ from gemini_clone.domain.messages import (
     MessageStatus,
     Role,
     checked_content,
-    not_latest_exchange,
     queued_reply,
 )
 from gemini_clone.domain.quota import Plans, quota_day
@@ -48,21 +47,21 @@ QuestionOf = Callable[[UnitOfWork], Awaitable[Message]]
 
 
 class _NewVersion:
-    """A new queued reply to the room's latest question, stored like a post.
+    """A new version of any exchange of the room, stored like a post: a sibling of the
+    regenerated reply or of the edited question, with a new queued reply, and the room's
+    current path moved to it. Nothing is overwritten: the old version and everything after
+    it stay, reachable through `versions` and a path switch.
 
-    - Only the latest exchange may get a new version; an earlier one is 409
-      `not_latest_exchange` (checked again when the version is stored, so a question posted
-      meanwhile wins).
     - One unit of the plan's daily quota is taken in the transaction that stores the new
       reply (`MessagePosting.store_new_version`): exact under any concurrency, 429
       `daily_limit_reached` over the limit.
-    - The same transaction supersedes the question's queued replies: cancelled, their
-      units not given back (the user asked for another answer instead of those), their
-      open streams ended. A reply being written is then stopped like the stop button does
+    - The same transaction cancels the queued replies on the path it leaves, their units
+      not given back (the user asked for another answer instead), their open streams
+      ended. A reply being written there is then stopped like the stop button does
       (`StopReply`: stored with its text so far, or cancelled with its unit given back when
-      it had none). A refused version (429, 409) stops nothing. Earlier replies stay
-      readable; the newest reply is the current one.
-    - The question's quota day becomes the new unit's, which a failed reply gives back.
+      it had none). A refused version (429) stops nothing.
+    - A regenerate makes the question's quota day the new unit's, which a failed reply
+      gives back; an edit's new question carries its own.
     - If queueing the job fails, the version is still stored: the sweeper queues it later.
     """
 
@@ -98,18 +97,27 @@ class _NewVersion:
         plan_status = await self._posting.owner_plan_status(chatroom_id, user_id)
         async with self._uow() as uow:
             question = await question_of(uow)
-            latest = await uow.messages.latest_question(chatroom_id)
-        if latest is None or latest.id != question.id:
-            raise not_latest_exchange()
         now = self._clock.now()
         day = quota_day(now)
-        version = replace(question, quota_day=day.isoformat())
-        if new_content is not None:
-            version = replace(version, content=new_content, edited_at=now)
-        reply = queued_reply(question, MessageId(self._ids.new_id()), now)
+        if new_content is None:
+            version = replace(question, quota_day=day.isoformat())
+        else:
+            version = replace(
+                question,
+                id=MessageId(self._ids.new_id()),
+                content=new_content,
+                created_at=now,
+                completed_at=now,
+                edited_at=now,
+                quota_day=day.isoformat(),
+            )
+        reply = queued_reply(version, MessageId(self._ids.new_id()), now)
         limit = self._paid.limit_for(plan_status)
         stored = await self._posting.store_new_version(
-            NewVersion(question=version, reply=reply), day=day, limit=limit, now=now
+            NewVersion(question=version, reply=reply, edited=new_content is not None),
+            day=day,
+            limit=limit,
+            now=now,
         )
         usage = self._paid.usage_after(stored.take, limit=limit, day=day, now=now)
         await self._end(user_id, chatroom_id, stored.superseded)
@@ -119,7 +127,8 @@ class _NewVersion:
     async def _end(
         self, user_id: UserId, chatroom_id: ChatroomId, superseded: Sequence[SupersededReply]
     ) -> None:
-        """End the streams of the cancelled replies; stop the ones being written."""
+        """End the streams of the replies cancelled on the path left; stop the ones being
+        written there."""
         for ended in superseded:
             if ended.status is MessageStatus.PROCESSING:
                 await self._stop_reply.execute(user_id, chatroom_id, ended.reply_id)
@@ -154,11 +163,13 @@ class RegenerateReply(_NewVersion):
 
 
 class EditQuestion(_NewVersion):
-    """Replace the latest question's content and ask for a new reply (see `_NewVersion`).
+    """A new wording of a question, as a new question beside it (same parent) with its own
+    reply (see `_NewVersion`).
 
     - `message_id` is one of the user's questions in this room (else 404
       `message_not_found`; a reply's id is 422 `not_a_question`).
-    - Content is 1 to 16 000 characters, not only blanks; `edited_at` is set.
+    - Content is 1 to 16 000 characters, not only blanks; the new question's `edited_at`
+      is set, the edited one is kept as it was.
     """
 
     async def execute(self, data: EditQuestionInput) -> StoredExchange:

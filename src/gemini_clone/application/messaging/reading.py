@@ -2,14 +2,16 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from gemini_clone.application.chatrooms.get import owned_chatroom
 from gemini_clone.application.cursors import decode_cursor, encode_cursor
+from gemini_clone.application.messaging.paths import path_page
 from gemini_clone.domain.errors import InvalidInput, NotFound
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message
+from gemini_clone.domain.tree import Versions
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
@@ -30,12 +32,20 @@ class ListMessagesInput:
 class MessagePage:
     items: tuple[Message, ...]
     """Oldest first within the page."""
+    versions: Mapping[MessageId, Versions]
+    """Each message's place among its versions."""
     next_cursor: str | None
     """Pass as `before` for the page of older messages; None on the oldest page."""
 
 
 class ListMessages:
-    """A chatroom's messages, paged backwards in time from the newest."""
+    """A chatroom's current path (from its first message to its current leaf), paged
+    backwards from the leaf.
+
+    - A cursor names the oldest message of the page before; the next page is the path
+      above it (the path it was on, even if the room's current path moved since).
+    - Each message comes with its `Versions` among its siblings.
+    """
 
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
@@ -46,17 +56,18 @@ class ListMessages:
         before = decode_cursor(data.before, "before") if data.before else None
         async with self._uow() as uow:
             await owned_chatroom(uow, data.chatroom_id, data.user_id)
-            rows = await uow.messages.list_page(
+            page = await path_page(
+                uow,
                 data.chatroom_id,
-                limit=data.limit + 1,
-                before=(before[0], MessageId(before[1])) if before else None,
+                limit=data.limit,
+                before=MessageId(before[1]) if before else None,
             )
-        newest_first = rows[: data.limit]
-        next_cursor = None
-        if len(rows) > data.limit:
-            oldest = newest_first[-1]
-            next_cursor = encode_cursor(oldest.created_at, oldest.id)
-        return MessagePage(items=tuple(reversed(newest_first)), next_cursor=next_cursor)
+        older = page.older
+        return MessagePage(
+            items=page.items,
+            versions=page.versions,
+            next_cursor=None if older is None else encode_cursor(older.created_at, older.id),
+        )
 
 
 class GetMessage:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from gemini_clone.application.messaging.paid_exchange import PaidExchange, StoredExchange
@@ -31,6 +31,7 @@ class SendMessage:
     """Store the user's message and a queued reply, then queue the reply job.
 
     - Only the chatroom's owner may post (another user's room is 404).
+    - The question follows the room's current leaf, and its reply becomes the new leaf.
     - Content is 1 to 16 000 characters, not only blanks.
     - Each post takes one unit of the plan's daily quota in the same transaction as the
       stored messages: exact under any concurrency. Over the limit: 429 `daily_limit_reached`.
@@ -61,7 +62,9 @@ class SendMessage:
         take = await self._posting.store(message, reply, day=day, limit=limit)
         usage = self._paid.usage_after(take, limit=limit, day=day, now=now)
         await self._paid.after_storing(data.user_id, reply.id, data.request_id)
-        return StoredExchange(message=message, reply=reply, usage=usage)
+        return StoredExchange(
+            message=replace(message, parent_id=take.follows), reply=reply, usage=usage
+        )
 
     def _new_pair(
         self, data: SendMessageInput, now: datetime, day: date

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from gemini_clone.adapters.memory.repositories.base import InMemoryRepository
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
-from gemini_clone.domain.messages import Message, MessageStatus, Role, latest_question
+from gemini_clone.domain.messages import Message, MessageStatus, Role
+from gemini_clone.domain.tree import path_up, siblings_key
 from gemini_clone.ports.repositories import MessageRepository, StaleReply
 
 
@@ -52,12 +54,33 @@ class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
             self._tables.messages[reply.id] = reply.cancelled(now)
         return [reply.id for reply in pending]
 
-    async def latest_question(self, chatroom_id: ChatroomId) -> Message | None:
-        return latest_question(
-            message
-            for message in self._tables.messages.values()
-            if message.chatroom_id == chatroom_id
-        )
+    async def current_leaf(self, chatroom_id: ChatroomId) -> MessageId | None:
+        return self._tables.current_leaves.get(chatroom_id)
+
+    async def move_current_leaf(self, chatroom_id: ChatroomId, leaf_id: MessageId) -> None:
+        self._tables.current_leaves[chatroom_id] = leaf_id
+
+    async def path_up(self, message_id: MessageId, *, limit: int) -> Sequence[Message]:
+        return list(itertools.islice(path_up(message_id, self._tables.messages), limit))
+
+    async def descendants(self, message_id: MessageId) -> Sequence[Message]:
+        children: dict[MessageId, list[Message]] = {}
+        for message in self._tables.messages.values():
+            if message.parent_id is not None:
+                children.setdefault(message.parent_id, []).append(message)
+        found: list[Message] = []
+        waiting = [message_id]
+        while waiting:
+            below = children.get(waiting.pop(), [])
+            found.extend(below)
+            waiting.extend(message.id for message in below)
+        return found
+
+    async def siblings(self, messages: Sequence[Message]) -> Sequence[Message]:
+        keys = {siblings_key(message) for message in messages}
+        return [
+            message for message in self._tables.messages.values() if siblings_key(message) in keys
+        ]
 
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int

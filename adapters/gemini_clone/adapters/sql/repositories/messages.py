@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, and_, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, RowMapping, and_, literal, or_, select, tuple_
 
 from gemini_clone.adapters.sql import rules
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
 from gemini_clone.adapters.sql.repositories.base import SqlRepository
-from gemini_clone.adapters.sql.tables import messages
+from gemini_clone.adapters.sql.tables import chatrooms, messages
 from gemini_clone.adapters.sql.types import UtcDateTime
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import (
@@ -70,11 +70,60 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
         )
         return [MessageId(reply_id) for reply_id in cancelled.scalars()]
 
-    async def latest_question(self, chatroom_id: ChatroomId) -> Message | None:
-        newest = rules.latest_question(literal(chatroom_id, messages.c.chatroom_id.type))
-        statement = select(messages).where(messages.c.id == newest.scalar_subquery())
-        row = (await self._execute(statement)).mappings().one_or_none()
-        return None if row is None else _message(row)
+    async def current_leaf(self, chatroom_id: ChatroomId) -> MessageId | None:
+        statement = select(chatrooms.c.current_leaf_id).where(chatrooms.c.id == chatroom_id)
+        leaf = (await self._execute(statement)).scalar_one_or_none()
+        return None if leaf is None else MessageId(leaf)
+
+    async def move_current_leaf(self, chatroom_id: ChatroomId, leaf_id: MessageId) -> None:
+        await self._execute(
+            rules.move_current_leaf(
+                literal(chatroom_id, chatrooms.c.id.type), literal(leaf_id, messages.c.id.type)
+            )
+        )
+
+    async def path_up(self, message_id: MessageId, *, limit: int) -> Sequence[Message]:
+        """One recursive walk up from the message, stopped after `limit` messages."""
+        walk = (
+            select(messages.c.id, messages.c.parent_id, literal(1).label("depth"))
+            .where(messages.c.id == message_id)
+            .cte("path", recursive=True)
+        )
+        step = messages.alias("step")
+        walk = walk.union_all(
+            select(step.c.id, step.c.parent_id, walk.c.depth + 1).where(
+                step.c.id == walk.c.parent_id, walk.c.depth < limit
+            )
+        )
+        statement = select(messages).join(walk, walk.c.id == messages.c.id).order_by(walk.c.depth)
+        return [_message(row) for row in (await self._execute(statement)).mappings()]
+
+    async def descendants(self, message_id: MessageId) -> Sequence[Message]:
+        walk = (
+            select(messages.c.id)
+            .where(messages.c.parent_id == message_id)
+            .cte("below", recursive=True)
+        )
+        step = messages.alias("step")
+        walk = walk.union_all(select(step.c.id).where(step.c.parent_id == walk.c.id))
+        statement = select(messages).where(messages.c.id.in_(select(walk.c.id)))
+        return [_message(row) for row in (await self._execute(statement)).mappings()]
+
+    async def siblings(self, messages_: Sequence[Message]) -> Sequence[Message]:
+        c = messages.c
+        parents = {message.parent_id for message in messages_ if message.parent_id is not None}
+        rooms_with_roots = {
+            message.chatroom_id for message in messages_ if message.parent_id is None
+        }
+        which: list[ColumnElement[bool]] = []
+        if parents:
+            which.append(c.parent_id.in_(parents))
+        if rooms_with_roots:
+            which.append(and_(c.parent_id.is_(None), c.chatroom_id.in_(rooms_with_roots)))
+        if not which:
+            return []
+        statement = select(messages).where(or_(*which))
+        return [_message(row) for row in (await self._execute(statement)).mappings()]
 
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int
@@ -124,6 +173,7 @@ def message_row(message: Message) -> dict[str, Any]:
         "attempts": message.attempts,
         "quota_day": message.quota_day,
         "edited_at": message.edited_at,
+        "parent_id": message.parent_id,
     }
 
 
@@ -154,4 +204,5 @@ def _message(row: RowMapping) -> Message:
         attempts=row["attempts"],
         quota_day=row["quota_day"],
         edited_at=row["edited_at"],
+        parent_id=None if row["parent_id"] is None else MessageId(row["parent_id"]),
     )

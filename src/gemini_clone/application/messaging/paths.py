@@ -1,0 +1,49 @@
+"""Reading and moving a room's current path: its pages (with each message's versions), a
+path switch, and a fork into a new room."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from gemini_clone.domain.ids import ChatroomId, MessageId
+from gemini_clone.domain.messages import Message
+from gemini_clone.domain.tree import Versions, versions_of
+from gemini_clone.ports.repositories import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PathPage:
+    """A page of a room's current path, oldest first, with each message's `Versions`."""
+
+    items: tuple[Message, ...]
+    versions: Mapping[MessageId, Versions]
+    older: Message | None
+    """The oldest message of the page when older ones exist (the next page's cursor)."""
+
+
+async def path_page(
+    uow: UnitOfWork, chatroom_id: ChatroomId, *, limit: int, before: MessageId | None
+) -> PathPage:
+    """Up to `limit` messages of the path to the room's current leaf, the newest first
+    read; with `before` (a message of the room), the ones above it on its path instead."""
+    start = await uow.messages.current_leaf(chatroom_id)
+    if before is not None:
+        below = await uow.messages.get_any(before)
+        start = None if below is None or below.chatroom_id != chatroom_id else below.parent_id
+    if start is None:
+        return PathPage(items=(), versions=MappingProxyType({}), older=None)
+    rows = await uow.messages.path_up(start, limit=limit + 1)
+    newest_first = rows[:limit]
+    return PathPage(
+        items=tuple(reversed(newest_first)),
+        versions=await versions_on(uow, newest_first),
+        older=newest_first[-1] if len(rows) > limit else None,
+    )
+
+
+async def versions_on(uow: UnitOfWork, messages: Sequence[Message]) -> Mapping[MessageId, Versions]:
+    """Each message's place among its siblings (`domain.tree.versions_of`)."""
+    siblings = await uow.messages.siblings(messages) if messages else ()
+    return MappingProxyType({message.id: versions_of(message, siblings) for message in messages})

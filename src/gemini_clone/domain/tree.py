@@ -1,0 +1,86 @@
+"""The message tree: every message follows a parent (a reply its question, a question the
+reply before it), messages sharing a parent are versions of each other, and a room shows one
+path from its first message to its current leaf."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+
+from gemini_clone.domain.ids import ChatroomId, MessageId
+from gemini_clone.domain.messages import Message, MessageStatus, Role, newest_first_key
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Versions:
+    """Where a message stands among its siblings (the messages of its room sharing its
+    parent; a room's first questions share none), oldest first: `index` is 1-based, and
+    `previous_id`/`next_id` name the neighbouring versions (None at either end)."""
+
+    index: int = 1
+    count: int = 1
+    previous_id: MessageId | None = None
+    next_id: MessageId | None = None
+
+
+def siblings_key(message: Message) -> tuple[ChatroomId, MessageId | None]:
+    """What a message's versions share: its room and its parent."""
+    return message.chatroom_id, message.parent_id
+
+
+def versions_of(message: Message, siblings: Iterable[Message]) -> Versions:
+    """The message's place among `siblings` (messages of any parent: those sharing its
+    parent in its room count), by creation (ties by id)."""
+    ordered = sorted(
+        (other for other in siblings if siblings_key(other) == siblings_key(message)),
+        key=newest_first_key,
+    )
+    ids = [other.id for other in ordered]
+    if message.id not in ids:
+        return Versions()
+    index = ids.index(message.id)
+    return Versions(
+        index=index + 1,
+        count=len(ids),
+        previous_id=ids[index - 1] if index > 0 else None,
+        next_id=ids[index + 1] if index + 1 < len(ids) else None,
+    )
+
+
+def path_up(message_id: MessageId | None, by_id: Mapping[MessageId, Message]) -> Iterator[Message]:
+    """The message and its ancestors, from it up to its room's first message."""
+    while message_id is not None and message_id in by_id:
+        message = by_id[message_id]
+        yield message
+        message_id = message.parent_id
+
+
+def newest_leaf(start: Message, descendants: Iterable[Message]) -> Message:
+    """The end of the path through `start` that follows its newest child at each step (a
+    path switch's destination); `descendants` holds at least start's descendants."""
+    newest_child: dict[MessageId, Message] = {}
+    for message in descendants:
+        if message.parent_id is None:
+            continue
+        held = newest_child.get(message.parent_id)
+        if held is None or newest_first_key(held) < newest_first_key(message):
+            newest_child[message.parent_id] = message
+    leaf = start
+    while leaf.id in newest_child:
+        leaf = newest_child[leaf.id]
+    return leaf
+
+
+def answered_on_path(newest_first: Iterable[Message]) -> Iterator[Message]:
+    """The turns of a path's answered exchanges, newest first, from the path above a
+    question (its parent first): a reply counts when completed, and a question when the
+    reply that follows it on the path is (a question whose reply failed, was blocked, was
+    cancelled or is still pending is left out with it). SQL twin: `rules.path_history`."""
+    follower: Message | None = None
+    for message in newest_first:
+        if message.role is Role.MODEL:
+            if message.status is MessageStatus.COMPLETED:
+                yield message
+        elif follower is not None and follower.status is MessageStatus.COMPLETED:
+            yield message
+        follower = message
