@@ -41,6 +41,7 @@ from gemini_clone.application.chatrooms.update import (
     UpdateChatroomInput,
 )
 from gemini_clone.application.hashing import KeyedHasher
+from gemini_clone.application.messaging.batched_reading import BatchedGetMessage
 from gemini_clone.application.messaging.branches import ForkChatroom, PathInput, SwitchPath
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
@@ -138,6 +139,7 @@ __all__ = [
     "AccessToken",
     "ApplyPaymentEvent",
     "AuthenticationFailed",
+    "BatchedGetMessage",
     "Cache",
     "CallMeter",
     "CallOutcome",

@@ -271,6 +271,14 @@ def _drives(*methods: str) -> frozenset[str]:
     return frozenset(methods)
 
 
+async def keep_alive_looks(env: Env) -> None:
+    async with env.uow() as uow:
+        page = await uow.messages.list_page(env.at.deep_room, limit=50, before=None)
+    with env.record():
+        async with env.uow() as uow:
+            await uow.messages.get_many_any([message.id for message in page])
+
+
 SCENARIOS = (
     Scenario(
         "post",
@@ -379,5 +387,10 @@ SCENARIOS = (
             ),
             "SqlPaymentEventRepository.record",
         ),
+    ),
+    Scenario(
+        "stream keep-alives",
+        keep_alive_looks,
+        _drives("SqlMessageRepository.get_many_any"),
     ),
 )

@@ -970,6 +970,29 @@ async def test_datetimes_come_back_aware_and_in_utc(new_uow: UnitOfWorkFactory) 
     assert stored_room.updated_at.utcoffset() == timedelta(0)
 
 
+# Many messages in one read -------------------------------------------------------------
+
+
+async def test_many_messages_are_read_in_one_call_whoever_owns_them_unknown_ids_skipped(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    alice, bob = await given_user(new_uow), await given_user(new_uow, "+15550000002")
+    alices = make_reply(await given_room(new_uow, alice))
+    bobs = make_message(await given_room(new_uow, bob))
+    await given_messages(new_uow, alices, bobs)
+    # More ids than one SQL `IN` list holds, so the batches must be put together.
+    unknown = [MessageId(uuid4()) for _ in range(1200)]
+    async with new_uow() as uow:
+        found = await uow.messages.get_many_any(
+            [*unknown[:700], bobs.id, *unknown[700:], alices.id]
+        )
+        assert sorted(found, key=lambda message: message.id) == sorted(
+            [alices, bobs], key=lambda message: message.id
+        )
+        assert list(await uow.messages.get_many_any([bobs.id, bobs.id])) == [bobs]
+        assert list(await uow.messages.get_many_any([])) == []
+
+
 # Outages (SQL only) -------------------------------------------------------------------
 
 

@@ -68,6 +68,7 @@ async def test_deleting_the_room_ends_its_reply_stream_with_done_cancelled(
         providers.Singleton(
             StreamReply,
             api.container.get_message,
+            api.container.keep_alive_reads,
             api.container.reply_pieces,
             keep_alive_seconds=0.2,
         )
@@ -107,7 +108,11 @@ async def test_an_error_after_the_headers_ends_the_stream_and_is_logged(
     session = await api.login(number(1))
     room = await api.chatroom(session)
     reply = (await post(api, session, room, "Anything"))["reply"]["id"]
-    breaking = _BreakingStream(api.container.get_message(), api.container.reply_pieces())
+    breaking = _BreakingStream(
+        api.container.get_message(),
+        api.container.keep_alive_reads(),
+        api.container.reply_pieces(),
+    )
     api.container.stream_reply.override(providers.Object(breaking))
 
     with caplog.at_level(logging.ERROR, logger="gemini_clone.http"):

@@ -16,6 +16,7 @@ from gemini_clone.adapters.memory.replies import InMemoryReplyStore
 from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
 from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
 from gemini_clone.application.chatrooms.delete import DeleteChatroom
+from gemini_clone.application.messaging.batched_reading import BatchedGetMessage
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
     ReplyOutcome,
@@ -63,7 +64,10 @@ class Streaming:
             stops=self.stops,
         )
         self.stream = StreamReply(
-            world.get_message, self.pieces, keep_alive_seconds=keep_alive_seconds
+            world.get_message,
+            BatchedGetMessage(world.uow, window_seconds=0.0),
+            self.pieces,
+            keep_alive_seconds=keep_alive_seconds,
         )
         self.delete_chatroom = DeleteChatroom(world.uow, world.cache, world.clock, self.pieces)
         self.stop = StopReply(

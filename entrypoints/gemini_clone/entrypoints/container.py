@@ -46,6 +46,7 @@ from gemini_clone.application.chatrooms.models import ListModels
 from gemini_clone.application.chatrooms.titles import TitleChatroom
 from gemini_clone.application.chatrooms.update import UpdateChatroom
 from gemini_clone.application.hashing import KeyedHasher
+from gemini_clone.application.messaging.batched_reading import BatchedGetMessage
 from gemini_clone.application.messaging.branches import ForkChatroom, SwitchPath
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
 from gemini_clone.application.messaging.new_version import EditQuestion, RegenerateReply
@@ -227,7 +228,9 @@ class Container(containers.DeclarativeContainer):
         stops=reply_stops,
         meter=call_meter,
     )
-    stream_reply = providers.Singleton(StreamReply, get_message, reply_pieces)
+    # One per process: every stream's keep-alive look joins the same read window.
+    keep_alive_reads = providers.Singleton(BatchedGetMessage, uow)
+    stream_reply = providers.Singleton(StreamReply, get_message, keep_alive_reads, reply_pieces)
     stop_reply = providers.Singleton(
         StopReply, get_message, reply_store, reply_stops, reply_pieces, clock
     )

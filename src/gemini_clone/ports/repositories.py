@@ -173,6 +173,11 @@ class MessageRepository(Protocol):
         oldest first."""
         ...
 
+    async def get_many_any(self, message_ids: Collection[MessageId]) -> Sequence[Message]:
+        """The messages among `message_ids` that exist, whoever owns them, in no particular
+        order: many streams' look at their replies in one query."""
+        ...
+
 
 class SubscriptionRepository(Protocol):
     async def get(self, user_id: UserId) -> Subscription | None: ...

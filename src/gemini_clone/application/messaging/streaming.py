@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Final
 
+from gemini_clone.application.messaging.batched_reading import BatchedGetMessage
 from gemini_clone.application.messaging.reading import GetMessage
 from gemini_clone.domain.errors import NotFound, Unavailable
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
@@ -74,16 +75,20 @@ class StreamReply:
       pieces that cannot be read end the stream; the client, reconnecting after its last
       event, gets the rest.
     - While it waits, a stream holds no database connection.
+    - The looks at keep-alives are read with the other streams' (`keep_alive_reads`, one
+      per process): one query per read window for all the streams due, not one each.
     """
 
     def __init__(
         self,
         get_message: GetMessage,
+        keep_alive_reads: BatchedGetMessage,
         pieces: ReplyPieces,
         *,
         keep_alive_seconds: float = KEEP_ALIVE_SECONDS,
     ) -> None:
         self._get_message = get_message
+        self._keep_alive_reads = keep_alive_reads
         self._pieces = pieces
         self._keep_alive_seconds = keep_alive_seconds
 
@@ -131,7 +136,7 @@ class StreamReply:
         async with aclosing(follow) as batches:
             async for batch in batches:
                 if not batch:
-                    current = await self._look(last_known)
+                    current = await self._look(last_known, self._keep_alive_reads.execute)
                     if current is None:
                         yield ReplyEvent(kind=ReplyEventKind.KEEP_ALIVE)
                         continue
@@ -144,7 +149,7 @@ class StreamReply:
                     continue
                 for piece in batch:
                     if piece.kind is PieceKind.DONE:
-                        final = await self._look(last_known)
+                        final = await self._look(last_known, self._get_message.execute)
                         if final is not None:
                             yield ReplyEvent(kind=ReplyEventKind.DONE, id=piece.id, message=final)
                         return
@@ -160,11 +165,13 @@ class StreamReply:
         # The pieces cannot be read any more: the stream ends, and the client, reconnecting
         # after its last event, gets the reply from the store.
 
-    async def _look(self, last_known: Message) -> Message | None:
+    async def _look(
+        self, last_known: Message, read: Callable[[UserId, MessageId], Awaitable[Message]]
+    ) -> Message | None:
         """The reply as stored now; a reply that is gone (its room was deleted) as last
         known, cancelled; None while the store cannot be reached."""
         try:
-            return await self._get_message.execute(last_known.user_id, last_known.id)
+            return await read(last_known.user_id, last_known.id)
         except NotFound:
             return _gone(last_known)
         except Unavailable as error:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
 from gemini_clone.adapters.memory.repositories.base import InMemoryRepository
@@ -99,6 +99,10 @@ class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
             key=lambda message: (message.created_at, message.id),
         )
         return [StaleReply(message.id, message.created_at) for message in stale[:limit]]
+
+    async def get_many_any(self, message_ids: Collection[MessageId]) -> Sequence[Message]:
+        messages = self._tables.messages
+        return [messages[i] for i in set(message_ids) if i in messages]
 
     @staticmethod
     def _newest_first(messages: Iterable[Message], limit: int) -> Sequence[Message]:

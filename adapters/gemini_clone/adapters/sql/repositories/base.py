@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import CursorResult, Executable, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
-from gemini_clone.domain.ids import UserId
 
 
 class SqlRepository:
@@ -34,7 +33,10 @@ IN_LIST_SIZE = 500
 """Ids per `IN (...)` list: each is a bound parameter, and drivers cap their number."""
 
 
-def batches(ids: Collection[UserId]) -> Iterator[list[UserId]]:
+Id = TypeVar("Id")
+
+
+def batches(ids: Collection[Id]) -> Iterator[list[Id]]:
     unique = list(dict.fromkeys(ids))
     for start in range(0, len(unique), IN_LIST_SIZE):
         yield unique[start : start + IN_LIST_SIZE]

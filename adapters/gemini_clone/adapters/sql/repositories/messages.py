@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, RowMapping, and_, literal, or_, select, tu
 
 from gemini_clone.adapters.sql import rules
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
-from gemini_clone.adapters.sql.repositories.base import SqlRepository
+from gemini_clone.adapters.sql.repositories.base import SqlRepository, batches
 from gemini_clone.adapters.sql.tables import chatrooms, messages
 from gemini_clone.adapters.sql.types import UtcDateTime
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
@@ -147,6 +147,13 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
         )
         rows = (await self._execute(statement)).all()
         return [StaleReply(MessageId(row.id), row.created_at) for row in rows]
+
+    async def get_many_any(self, message_ids: Collection[MessageId]) -> Sequence[Message]:
+        found: list[Message] = []
+        for batch in batches(message_ids):
+            result = await self._execute(select(messages).where(messages.c.id.in_(batch)))
+            found.extend(_message(row) for row in result.mappings())
+        return found
 
 
 _INSERT_MESSAGE = messages.insert()
