@@ -37,7 +37,7 @@ from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import _one_statement_post
 from gemini_clone.adapters.sql.tables import messages
 from gemini_clone.domain.messages import MessageStatus, Role
-from gemini_clone.entrypoints.http.schemas import MessageBody, PostedMessageBody
+from gemini_clone.entrypoints.http.chat_schemas import MessageBody, PostedMessageBody
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ceiling_usage (
