@@ -19,6 +19,9 @@ import pytest
 from tests.pgbouncer import PgBouncer, pgbouncer_binary
 from tests.redis_server import RedisServer
 
+from gemini_clone.adapters.sql.engine import create_engine
+from gemini_clone.adapters.sql.schema import upgrade
+
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -65,6 +68,21 @@ def postgres_url(postgres_server_url: str) -> Iterator[str]:
         yield _with_database(postgres_server_url, name)
     finally:
         asyncio.run(_admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def migrated_database(postgres_url: str) -> str:
+    """A fresh PostgreSQL database at the newest schema, like `gemini-clone db upgrade`."""
+
+    async def migrate() -> None:
+        engine = create_engine(postgres_url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(migrate())
+    return postgres_url
 
 
 @pytest.fixture(scope="session")

@@ -5,36 +5,21 @@ after a change that costs or saves instructions on purpose."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 
 import pytest
 from tests.conftest import missing_service
 from tests.instruction_count import TOLERANCE, baseline, count
 
-from gemini_clone.adapters.sql.engine import create_engine
-from gemini_clone.adapters.sql.schema import upgrade
-
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-def migrated(postgres_url: str) -> str:
-    async def migrate() -> None:
-        engine = create_engine(postgres_url)
-        try:
-            await upgrade(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(migrate())
-    return postgres_url
-
-
-def test_the_post_and_the_claim_stay_within_their_instruction_baseline(migrated: str) -> None:
+def test_the_post_and_the_claim_stay_within_their_instruction_baseline(
+    migrated_database: str,
+) -> None:
     if shutil.which("valgrind") is None:
         missing_service("valgrind is not installed (apt-get install valgrind)")
-    counted, expected = count(migrated), baseline()
+    counted, expected = count(migrated_database), baseline()
     grown = {
         path: f"{counted[path]:,} instructions a call against {expected[path]:,}"
         for path in expected

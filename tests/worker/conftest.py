@@ -3,7 +3,6 @@ own, and a `Deployment` that posts like an API process and starts worker process
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,26 +11,9 @@ import pytest
 from tests.pgbouncer import PgBouncer
 from tests.worker.harness import JWT_SECRET, Deployment, RedisServer
 
-from gemini_clone.adapters.sql.engine import create_engine
-from gemini_clone.adapters.sql.schema import upgrade
 from gemini_clone.entrypoints.container import build_container
 from gemini_clone.entrypoints.runtime import Runtime
 from gemini_clone.entrypoints.settings import load_settings
-
-
-@pytest.fixture
-def migrated_database(postgres_url: str) -> str:
-    """A fresh PostgreSQL database at the newest schema, like `gemini-clone db upgrade`."""
-
-    async def migrate() -> None:
-        engine = create_engine(postgres_url)
-        try:
-            await upgrade(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(migrate())
-    return postgres_url
 
 
 @pytest.fixture
