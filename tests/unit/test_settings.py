@@ -6,7 +6,8 @@ import pytest
 
 from gemini_clone.adapters.sql.engine import normalize_url
 from gemini_clone.entrypoints.adapter_choices import make_engine
-from gemini_clone.entrypoints.settings import DATABASE_SCHEMES, SettingsError, load_settings
+from gemini_clone.entrypoints.setting_checks import DATABASE_SCHEMES
+from gemini_clone.entrypoints.settings import SettingsError, load_settings
 
 
 @pytest.mark.parametrize(

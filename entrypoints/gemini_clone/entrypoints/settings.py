@@ -11,17 +11,22 @@ PostgreSQL or Redis is configured they must be chosen (`OTP_DELIVERY=response`,
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import re
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 import msgspec
 
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
+from gemini_clone.entrypoints.setting_checks import (
+    check_database_url,
+    check_networks,
+    check_url,
+    mask_url_password,
+    named,
+    read_env_file,
+)
 
 EMBEDDED_DATABASE_URL = "sqlite+aiosqlite:///./gemini_clone.db"
 SECRET_FIELDS = frozenset(
@@ -33,11 +38,6 @@ SECRET_FIELDS = frozenset(
         "stripe_webhook_secret",
     }
 )
-DATABASE_SCHEMES = frozenset(
-    {"postgres", "postgresql", "postgresql+asyncpg", "sqlite", "sqlite+aiosqlite"}
-)
-"""What `adapters.sql.engine.normalize_url` accepts; checked here so that a bad URL is one
-clear line at start, not a driver's traceback at the first query."""
 REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 HTTP_URL_FIELDS = (
     "public_base_url",
@@ -148,14 +148,14 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     log_format: Literal["auto", "json", "console"] = "auto"
 
     def __post_init__(self) -> None:
-        _check_database_url(self.database_url)
+        check_database_url(self.database_url)
         if self.redis_url is not None:
-            _check_url("REDIS_URL", self.redis_url, REDIS_SCHEMES, "redis://host:6379/0")
+            check_url("REDIS_URL", self.redis_url, REDIS_SCHEMES, "redis://host:6379/0")
         for name in HTTP_URL_FIELDS:
             value = getattr(self, name)
             if value is not None:
                 # Stripe's return URLs may start with `{base_url}`, filled in per request.
-                _check_url(
+                check_url(
                     name.upper(),
                     value.replace("{base_url}", "https://base.example", 1)
                     if value.startswith("{base_url}/")
@@ -164,7 +164,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
                     "https://host/...",
                 )
         if self.forwarded_allow_ips is not None:
-            _check_networks("FORWARDED_ALLOW_IPS", self.forwarded_allow_ips)
+            check_networks("FORWARDED_ALLOW_IPS", self.forwarded_allow_ips)
         if self.payments == "stripe" and not self.stripe_secret_key:
             raise ValueError(
                 "Invalid setting PAYMENTS: stripe needs STRIPE_SECRET_KEY (with "
@@ -224,7 +224,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
             if values[name]:
                 values[name] = "****"
         for name in ("database_url", "redis_url"):
-            values[name] = _mask_url_password(values[name])
+            values[name] = mask_url_password(values[name])
         return values
 
 
@@ -299,7 +299,7 @@ def load_settings(
     environ = os.environ if environ is None else environ
     raw: dict[str, str] = {}
     if env_file is not None and Path(env_file).is_file():
-        raw.update(_read_env_file(Path(env_file)))
+        raw.update(read_env_file(Path(env_file)))
     raw.update(environ)
     fields = {name: raw[name.upper()] for name in Settings.__struct_fields__ if name.upper() in raw}
     values: dict[str, object] = {}
@@ -308,82 +308,7 @@ def load_settings(
     try:
         settings = msgspec.convert(values, Settings, strict=False)
     except msgspec.ValidationError as error:
-        raise SettingsError(_named(str(error))) from None
+        raise SettingsError(named(str(error))) from None
     # Checked on load so that every command reports a bad model setting in one line.
     make_model_catalogue(settings)
     return settings
-
-
-def _check_database_url(url: str) -> None:
-    scheme = url.partition("://")[0].lower()
-    if scheme.startswith("sqlite") and scheme in DATABASE_SCHEMES:
-        return
-    _check_url(
-        "DATABASE_URL", url, DATABASE_SCHEMES, "postgresql://user@host/db or sqlite:///file.db"
-    )
-
-
-def _check_networks(name: str, listed: str) -> None:
-    """IP addresses and networks, comma-separated; never `*`, which would let any client
-    write its own address."""
-    for entry in (part.strip() for part in listed.split(",")):
-        try:
-            ipaddress.ip_network(entry, strict=False)
-        except ValueError:
-            raise ValueError(
-                f"Invalid setting {name}: {entry!r} is not an IP address or network; list "
-                "the proxies' addresses, such as 10.0.0.5,10.1.0.0/16."
-            ) from None
-
-
-def _check_url(name: str, url: str, schemes: Collection[str], example: str) -> None:
-    """A URL of one of `schemes`, with a numeric port if any and, over HTTP, a host.
-
-    A database or Redis URL may leave the host out: the driver's default (a local socket)."""
-    shown = _mask_url_password(url)
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 (parsing the port is the check: it raises on a bad one)
-    except ValueError:
-        raise ValueError(
-            f"Invalid setting {name}: {shown!r} has a bad port; use {example}."
-        ) from None
-    if parts.scheme.lower() not in schemes:
-        raise ValueError(f"Invalid setting {name}: {shown!r} is not supported; use {example}.")
-    if parts.scheme in ("http", "https") and not parts.hostname:
-        raise ValueError(f"Invalid setting {name}: {shown!r} names no host; use {example}.")
-
-
-def _read_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
-
-
-def _named(message: str) -> str:
-    """`Invalid setting NAME: what is wrong`, naming the variable as users know it
-    (msgspec names the field `$.field_name` at the end)."""
-    if message.startswith("Invalid setting"):
-        return message
-    found = re.fullmatch(r"(.*) - at `\$\.(\w+)`", message)
-    if found is None:
-        return f"Invalid setting: {message}"
-    problem, field = found.groups()
-    return f"Invalid setting {field.upper()}: {problem[:1].lower()}{problem[1:]}."
-
-
-def _mask_url_password(url: object) -> object:
-    if not isinstance(url, str) or "@" not in url or "://" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    credentials, _, host = rest.rpartition("@")
-    user, sep, _ = credentials.partition(":")
-    return f"{scheme}://{user}{':****' if sep else ''}@{host}"
