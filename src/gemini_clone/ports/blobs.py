@@ -14,7 +14,6 @@ from datetime import datetime
 from typing import Protocol
 
 
-
 class BlobTooLarge(Exception):
     """The bytes passed the limit given to `BlobStore.put`; nothing was kept. The use case
     turns it into the 413 the user sees."""
