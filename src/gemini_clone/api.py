@@ -98,6 +98,7 @@ from gemini_clone.domain.quota import DailyUsage, Plans
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
+from gemini_clone.ports.blobs import BlobInfo, BlobStore, BlobTooLarge, StoredBlob
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
@@ -140,6 +141,9 @@ __all__ = [
     "ApplyPaymentEvent",
     "AuthenticationFailed",
     "BatchedGetMessage",
+    "BlobInfo",
+    "BlobStore",
+    "BlobTooLarge",
     "Cache",
     "CallMeter",
     "CallOutcome",
@@ -274,6 +278,7 @@ __all__ = [
     "StopOutcome",
     "StopReply",
     "StoppedReply",
+    "StoredBlob",
     "StoredExchange",
     "StreamReply",
     "Subscription",
