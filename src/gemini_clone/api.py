@@ -75,6 +75,14 @@ from gemini_clone.application.metering.report_usage import (
     ReportUsageInput,
     UsageReportOutput,
 )
+from gemini_clone.application.sharing.links import (
+    ContinueShare,
+    ListShares,
+    ReadShare,
+    RevokeShare,
+    ShareChatroom,
+    ShareInput,
+)
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
@@ -95,6 +103,7 @@ from gemini_clone.domain.metering import CallOutcome, ModelCall, UsageTotal
 from gemini_clone.domain.model_access import ModelAccess, ModelOption
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
+from gemini_clone.domain.shares import SharedChat, SharedTurn
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
@@ -126,6 +135,7 @@ from gemini_clone.ports.repositories import (
     OtpRepository,
     PaymentEventRepository,
     RefreshTokenRepository,
+    SharedLinkRepository,
     StaleReply,
     SubscriptionRepository,
     UnitOfWork,
@@ -161,6 +171,7 @@ __all__ = [
     "ClaimedReply",
     "Clock",
     "Conflict",
+    "ContinueShare",
     "CreateChatroom",
     "CreateChatroomInput",
     "DailyUsage",
@@ -191,6 +202,7 @@ __all__ = [
     "ListMessages",
     "ListMessagesInput",
     "ListModels",
+    "ListShares",
     "ListUsers",
     "ListUsersInput",
     "Logout",
@@ -239,6 +251,7 @@ __all__ = [
     "QuotaExceeded",
     "QuotaTake",
     "QuotaUnit",
+    "ReadShare",
     "RefreshInput",
     "RefreshSession",
     "RefreshToken",
@@ -260,6 +273,7 @@ __all__ = [
     "RequeueStaleReplies",
     "ResetPassword",
     "ResetPasswordInput",
+    "RevokeShare",
     "Role",
     "RoutedLanguageModel",
     "SendMessage",
@@ -268,6 +282,11 @@ __all__ = [
     "SendOtpInput",
     "SessionIssuer",
     "SetProBySupport",
+    "ShareChatroom",
+    "ShareInput",
+    "SharedChat",
+    "SharedLinkRepository",
+    "SharedTurn",
     "ShowChatroom",
     "ShowUser",
     "SignUp",
