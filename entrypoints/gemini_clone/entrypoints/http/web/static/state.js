@@ -9,6 +9,7 @@ export const state = {
   room: null, // the open chat
   messages: [], // its loaded messages, oldest first
   olderCursor: null,
+  historySummary: null, // {through_message_id, text, updated_at} of the open chat, or null
   loadingOlder: false,
   writing: null, // {reply, controller} while a reply of the open chat is being written
   models: null,
