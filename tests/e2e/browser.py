@@ -112,6 +112,8 @@ def shot(page: Page, name: str) -> None:
 
 def send(page: Page, text: str) -> Locator:
     """Types `text` and presses Enter; answers the reply it gets, once that is on the page."""
+    # The chat's messages first (they load as it opens), so the count is of all of them.
+    expect(page.locator("#messages")).not_to_have_attribute("aria-busy", "true")
     replies = page.locator("li.message.model")
     new_reply = replies.nth(replies.count())
     page.locator("#input").fill(text)

@@ -85,6 +85,9 @@ async function send(event) {
   input.value = "";
   autosize();
   try {
+    // Sent while the chat was still loading: after its messages, so the new ones follow them.
+    await state.opening;
+    if (!isOpen(room) || state.writing) throw new Error("The chat changed meanwhile.");
     await write((on, signal) => postMessage(api, room.id, content, on, signal));
   } catch {
     if (!input.value) input.value = content; // nothing typed is lost to an error

@@ -48,7 +48,8 @@ export function setRoom(room) {
   renderRooms();
 }
 
-export async function openRoom(room) {
+/** Opens `room`; `state.opening` is its loading, which a message typed meanwhile waits for. */
+export function openRoom(room) {
   stopWriting();
   closeSidebar();
   state.messages = [];
@@ -57,6 +58,14 @@ export async function openRoom(room) {
   setRoom(room);
   $("message-list").replaceChildren();
   $("limit").hidden = true;
+  $("messages").setAttribute("aria-busy", "true");
+  state.opening = loadRoom(room).finally(() => {
+    if (isOpen(room)) $("messages").removeAttribute("aria-busy");
+  });
+  return state.opening;
+}
+
+async function loadRoom(room) {
   try {
     // The room's own read carries the summary note's place (`history_summary`).
     const [page, detail] = await Promise.all([
