@@ -98,11 +98,11 @@ export function renderMessages() {
     const versions = versionSwitch(message);
     if (versions) meta.append(versions);
     if (message.role === "user" && !state.writing) {
-      meta.append(button("Edit", "link", () => editQuestion(node, message)));
+      meta.append(button("Edit", "link action", () => editQuestion(node, message)));
     }
     if (message.role === "model" && isFinal(message)) {
-      if (!state.writing) meta.append(button("Regenerate", "link", () => regenerate(message)));
-      meta.append(button("Branch in new chat", "link", () => branchFrom(message)));
+      if (!state.writing) meta.append(button("Regenerate", "link action", () => regenerate(message)));
+      meta.append(button("Branch in new chat", "link action", () => branchFrom(message)));
     }
     list.append(node);
     if (note && note.dataset.through === message.id) list.append(note);
