@@ -8,6 +8,7 @@ from gemini_clone.application.admin.list_users import ListUsers, ListUsersInput,
 from gemini_clone.application.admin.show_chatroom import ChatroomSettings, ShowChatroom
 from gemini_clone.application.admin.show_user import ShowUser, UserDetail
 from gemini_clone.application.admin.usage_report import DailyUsageReport, UsageReport, UserUsage
+from gemini_clone.application.auth.delete_account import DeleteAccount, DeleteAccountInput
 from gemini_clone.application.auth.get_me import GetMe, Profile
 from gemini_clone.application.auth.login import PasswordLogin, PasswordLoginInput
 from gemini_clone.application.auth.logout import Logout, LogoutInput
@@ -176,6 +177,8 @@ __all__ = [
     "CreateChatroomInput",
     "DailyUsage",
     "DailyUsageReport",
+    "DeleteAccount",
+    "DeleteAccountInput",
     "DeleteChatroom",
     "EditQuestion",
     "EditQuestionInput",

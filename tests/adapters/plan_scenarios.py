@@ -262,6 +262,17 @@ async def shared_links(env: Env) -> None:
             await uow.shares.delete(share.id, env.at.deep_owner)
 
 
+async def account_deletion(env: Env) -> None:
+    """An account deleted: its pending replies cancelled, its recent replies found, its rows
+    gone (rolled back: the seeded database is shared)."""
+    with env.record():
+        async with env.uow() as uow:
+            await uow.messages.replies_finished_since(env.at.deep_owner, NOW - timedelta(hours=2))
+            await uow.messages.cancel_pending_of_user(env.at.deep_owner, NOW)
+            await uow.users.delete(env.at.deep_owner)
+            await uow.rollback()
+
+
 async def usage_ledger(env: Env) -> None:
     """A reply's call recorded, the user's month of totals, and the operators' report."""
     call = ModelCall(
@@ -321,6 +332,15 @@ SCENARIOS = (
         shared_links,
         _drives(
             *(f"SqlSharedLinkRepository.{n}" for n in ("add", "get", "list_for_user", "delete"))
+        ),
+    ),
+    Scenario(
+        "account deletion",
+        account_deletion,
+        _drives(
+            "SqlMessageRepository.replies_finished_since",
+            "SqlMessageRepository.cancel_pending_of_user",
+            "SqlUserRepository.delete",
         ),
     ),
     Scenario(

@@ -24,6 +24,7 @@ ROUTES = {
     ("POST", "/auth/reset-password"),
     ("POST", "/auth/change-password"),
     ("GET", "/user/me"),
+    ("DELETE", "/user/me"),
     ("GET", "/user/me/usage"),
     ("POST", "/chatroom"),
     ("GET", "/chatroom"),
@@ -65,7 +66,7 @@ async def test_unknown_routes_and_methods_are_problems(api: Api) -> None:
     put = await api.client.put("/auth/signup", json={})
     assert_problem(put, 405, "method_not_allowed")
     assert "POST" in put.headers["allow"]
-    assert_problem(await api.client.delete("/user/me"), 405, "method_not_allowed")
+    assert_problem(await api.client.patch("/user/me"), 405, "method_not_allowed")
 
 
 async def test_a_huge_body_is_refused_before_it_is_read(api: Api) -> None:

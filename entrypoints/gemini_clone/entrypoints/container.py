@@ -23,6 +23,7 @@ from gemini_clone.application.admin.list_users import ListUsers
 from gemini_clone.application.admin.show_chatroom import ShowChatroom
 from gemini_clone.application.admin.show_user import ShowUser
 from gemini_clone.application.admin.usage_report import UsageReport
+from gemini_clone.application.auth.delete_account import DeleteAccount
 from gemini_clone.application.auth.get_me import GetMe
 from gemini_clone.application.auth.login import PasswordLogin
 from gemini_clone.application.auth.logout import Logout
@@ -195,6 +196,17 @@ class Container(containers.DeclarativeContainer):
     reset_password = providers.Singleton(ResetPassword, uow, otp_checker, password_hasher, clock)
     change_password = providers.Singleton(ChangePassword, uow, password_hasher)
     get_me = providers.Singleton(GetMe, uow, plans, clock)
+    delete_account = providers.Singleton(
+        DeleteAccount,
+        uow,
+        mobile_numbers,
+        payment_gateway,
+        cache,
+        throttle,
+        reply_pieces,
+        reply_stops,
+        clock,
+    )
 
     create_chatroom = providers.Singleton(CreateChatroom, uow, cache, clock, ids, model_access)
     list_chatrooms = providers.Singleton(

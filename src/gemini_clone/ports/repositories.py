@@ -39,6 +39,12 @@ class UserRepository(Protocol):
 
     async def list(self, *, limit: int, offset: int = 0) -> Sequence[User]: ...
 
+    async def delete(self, user_id: UserId) -> None:
+        """Delete the user and everything of theirs in the database: rooms, messages, shared
+        links, codes, refresh tokens, subscription, daily counts and usage-ledger rows.
+        Payment events hold no personal data and stay."""
+        ...
+
     async def get_many(self, user_ids: Collection[UserId]) -> Sequence[User]:
         """The users among `user_ids` that exist, in no particular order."""
         ...
@@ -143,6 +149,15 @@ class MessageRepository(Protocol):
     async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> Sequence[MessageId]:
         """Cancel the room's pending replies (`Message.is_cancellable(being_written=True)`,
         made `Message.cancelled` at `now`); the ids of those cancelled."""
+        ...
+
+    async def cancel_pending_of_user(self, user_id: UserId, now: datetime) -> Sequence[MessageId]:
+        """`cancel_pending` for every room of the user."""
+        ...
+
+    async def replies_finished_since(self, user_id: UserId, since: datetime) -> Sequence[MessageId]:
+        """The user's replies that ended at `since` or later (whose pieces may still be
+        kept)."""
         ...
 
     async def current_leaf(self, chatroom_id: ChatroomId) -> MessageId | None:

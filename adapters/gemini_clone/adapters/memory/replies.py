@@ -86,8 +86,8 @@ class InMemoryReplyStore(ReplyStore):
     ) -> Finish:
         async with self._store.lock:
             tables = self._store.tables
-            if call is not None:
-                tables.model_calls.append(call)
+            if call is not None and call.user_id in tables.users:
+                tables.model_calls.append(call)  # not once the account is deleted
             reply = tables.messages.get(reply_id)
             if reply is None or reply.status.is_final:
                 return Finish.ENDED

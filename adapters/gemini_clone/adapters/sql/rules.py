@@ -153,6 +153,15 @@ def cancel_room_replies(chatroom_id: Value, at: Value) -> ReturningUpdate[Messag
     ).returning(_m.id)
 
 
+def cancel_user_replies(user_id: Value, at: Value) -> ReturningUpdate[MessageId]:
+    """An account's deletion: the pending replies of all its rooms cancelled at `at`;
+    returns their ids."""
+    rooms = select(chatrooms.c.id).where(chatrooms.c.user_id == user_id)
+    return cancel_replies(
+        and_(_m.chatroom_id.in_(rooms), cancellable(being_written=True)), at
+    ).returning(_m.id)
+
+
 def renew(reply_id: Value, attempt: Value, lease_until: Value) -> ReturningUpdate[MessageId]:
     """Move the lease of a reply claim `attempt` holds; returns its id, no row otherwise."""
     return (

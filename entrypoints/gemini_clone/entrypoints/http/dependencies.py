@@ -20,6 +20,7 @@ USE_CASES = (
     "change_password",
     "continue_share",
     "create_chatroom",
+    "delete_account",
     "delete_chatroom",
     "edit_question",
     "forgot_password",

@@ -13,32 +13,43 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
+from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
 from gemini_clone.adapters.sql.repositories.base import SqlRepository
 from gemini_clone.adapters.sql.tables import chatrooms
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
+from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.ports.repositories import ChatroomRepository
 
 
 class SqlChatroomRepository(SqlRepository, ChatroomRepository):
     async def add(self, chatroom: Chatroom) -> None:
-        await self._execute(
-            chatrooms.insert().values(
-                id=chatroom.id,
-                user_id=chatroom.user_id,
-                title=chatroom.title,
-                created_at=chatroom.created_at,
-                updated_at=chatroom.updated_at,
-                last_message_at=chatroom.last_message_at,
-                last_activity_at=chatroom.last_activity_at,
-                message_count=chatroom.message_count,
-                title_source=chatroom.title_source.value,
-                system_instruction=chatroom.system_instruction,
-                model=chatroom.model,
-                title_tries=chatroom.title_tries,
+        """Raises `NotFound` (user_not_found) when the user is gone (a deleted account's
+        token still in use)."""
+        try:
+            await self._connection.execute(
+                chatrooms.insert().values(
+                    id=chatroom.id,
+                    user_id=chatroom.user_id,
+                    title=chatroom.title,
+                    created_at=chatroom.created_at,
+                    updated_at=chatroom.updated_at,
+                    last_message_at=chatroom.last_message_at,
+                    last_activity_at=chatroom.last_activity_at,
+                    message_count=chatroom.message_count,
+                    title_source=chatroom.title_source.value,
+                    system_instruction=chatroom.system_instruction,
+                    model=chatroom.model,
+                    title_tries=chatroom.title_tries,
+                )
             )
-        )
+        except IntegrityError as error:
+            # Ids are UUIDs: the only key an insert can break is the user's.
+            raise NotFound("The user no longer exists.", code="user_not_found") from error
+        except DRIVER_ERRORS as error:
+            raise database_unavailable() from error
 
     async def get(self, chatroom_id: ChatroomId, user_id: UserId) -> Chatroom | None:
         """The chatroom if it exists and belongs to this user."""
