@@ -35,6 +35,14 @@ from gemini_clone.application.chatrooms.listing import ListChatrooms, ListChatro
 from gemini_clone.application.chatrooms.models import ListModels, ModelList
 from gemini_clone.application.chatrooms.pages import ChatroomPage
 from gemini_clone.application.chatrooms.titles import TitleChatroom, TitleInput
+from gemini_clone.application.chatrooms.transfer import (
+    ExportChatroom,
+    ExportedFile,
+    ExportFormat,
+    ExportInput,
+    ImportChatrooms,
+    ImportInput,
+)
 from gemini_clone.application.chatrooms.update import (
     Unchanged,
     UpdateChatroom,
@@ -75,6 +83,12 @@ from gemini_clone.application.metering.report_usage import (
     ReportUsageInput,
     UsageReportOutput,
 )
+from gemini_clone.domain.archives import (
+    ArchivedMessage,
+    ArchivedRoom,
+    PlantedRoom,
+    RoomSnapshot,
+)
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
@@ -86,6 +100,7 @@ from gemini_clone.domain.errors import (
     NotFound,
     PaymentError,
     QuotaExceeded,
+    TooLarge,
     TooManyRequests,
     Unavailable,
 )
@@ -98,6 +113,7 @@ from gemini_clone.domain.quota import DailyUsage, Plans
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
+from gemini_clone.ports.archives import ArchiveReader, ArchiveWriter
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
@@ -138,6 +154,10 @@ from gemini_clone.ports.tokens import AccessToken, PasswordHasher, TokenService
 __all__ = [
     "AccessToken",
     "ApplyPaymentEvent",
+    "ArchiveReader",
+    "ArchiveWriter",
+    "ArchivedMessage",
+    "ArchivedRoom",
     "AuthenticationFailed",
     "BatchedGetMessage",
     "Cache",
@@ -165,6 +185,10 @@ __all__ = [
     "EditQuestion",
     "EditQuestionInput",
     "EventOutcome",
+    "ExportChatroom",
+    "ExportFormat",
+    "ExportInput",
+    "ExportedFile",
     "FieldError",
     "Forbidden",
     "ForgotPassword",
@@ -179,6 +203,8 @@ __all__ = [
     "GetMessage",
     "GetSubscriptionStatus",
     "IdGenerator",
+    "ImportChatrooms",
+    "ImportInput",
     "InvalidInput",
     "KeyedHasher",
     "LanguageModel",
@@ -229,6 +255,7 @@ __all__ = [
     "PieceEvent",
     "PieceKind",
     "Plans",
+    "PlantedRoom",
     "Profile",
     "Purpose",
     "QueueProgress",
@@ -257,6 +284,7 @@ __all__ = [
     "ResetPassword",
     "ResetPasswordInput",
     "Role",
+    "RoomSnapshot",
     "RoutedLanguageModel",
     "SendMessage",
     "SendMessageInput",
@@ -289,6 +317,7 @@ __all__ = [
     "TokenPair",
     "TokenService",
     "TokenUsage",
+    "TooLarge",
     "TooManyRequests",
     "Turn",
     "Unavailable",
