@@ -179,6 +179,18 @@ async def test_a_room_exported_and_imported_is_the_same_room_with_new_ids(
     assert copy.last_message_at == tree[-1].created_at
 
 
+async def test_an_empty_room_comes_back_empty(storage: Storage) -> None:
+    transfer = Transfer(storage)
+    room = await given_room(storage.uow)
+    document = await transfer.exported(room)
+    assert (document["messages"], document["current_leaf_id"]) == ([], None)
+
+    (copy,) = await transfer.imported(room.user_id, json.dumps(document).encode())
+
+    assert (copy.title, copy.message_count, copy.last_message_at) == ("A room", 0, None)
+    assert await transfer.messages(copy.id) == []
+
+
 async def test_an_import_takes_no_quota_and_drops_the_room_list_cache(storage: Storage) -> None:
     transfer = Transfer(storage)
     room, _ = await given_branched_room(storage)

@@ -133,6 +133,15 @@ async def test_the_markdown_export_is_a_document_of_the_current_path(api: Api) -
     assert "What is a monad?" in response.text
 
 
+async def test_an_unknown_export_format_is_422(api: Api) -> None:
+    session = await api.login(number(71))
+    room = await api.chatroom(session)
+
+    response = await api.client.get(f"/chatroom/{room}/export?format=pdf", headers=session.headers)
+
+    assert_problem(response, 422, "validation_error", field="format")
+
+
 async def test_someone_elses_room_is_not_found_for_export(api: Api) -> None:
     owner = await api.login(number(63))
     other = await api.login(number(64))

@@ -145,7 +145,9 @@ class ImportChatrooms:
         async with self._uow() as uow:
             for room in rooms:
                 await uow.chatrooms.add(room.chatroom)
-            await uow.messages.add_many([m for room in rooms for m in room.messages])
+            messages = [message for room in rooms for message in room.messages]
+            if messages:
+                await uow.messages.add_many(messages)
             for room in rooms:
                 if room.leaf_id is not None:
                     await uow.messages.move_current_leaf(room.chatroom.id, room.leaf_id)
