@@ -112,7 +112,8 @@ def message(
 
 async def given_branched_room(storage: Storage) -> tuple[Chatroom, list[Message]]:
     """q1 -> r1 -> {q2 -> {r2 failed, r2b}, q2' (edited) -> r3 stopped}; the current path
-    ends at r3, which is neither the newest message nor on the first branch."""
+    ends at r2b: the user switched back to the first wording, so the path is not the one
+    through the newest messages."""
     room = await given_room(storage.uow)
     room = replace(room, system_instruction="Answer in French.", model="model-a")
     q1 = message(room, None, Role.USER, "What is a monad?", 0)
@@ -135,7 +136,7 @@ async def given_branched_room(storage: Storage) -> tuple[Chatroom, list[Message]
     async with storage.uow() as uow:
         await uow.chatrooms.update(room)
         await uow.messages.add_many(tree)
-        await uow.messages.move_current_leaf(room.id, r3.id)
+        await uow.messages.move_current_leaf(room.id, r2b.id)
         await uow.commit()
     return room, tree
 
@@ -172,8 +173,8 @@ async def test_a_room_exported_and_imported_is_the_same_room_with_new_ids(
     assert [m.content for m in await transfer.current_path(copy.id)] == [
         "What is a monad?",
         "A monoid in the category of endofunctors.",
-        "Simpler, for a child?",
-        "Like a lunch box that",
+        "Simpler, please.",
+        "A box with a rule for chaining.",
     ]
     assert copy.message_count == len(tree)
     assert copy.last_message_at == tree[-1].created_at
@@ -213,7 +214,8 @@ async def test_a_pending_reply_in_a_file_is_imported_cancelled(storage: Storage)
 
     (copy,) = await transfer.imported(room.user_id, json.dumps(document).encode())
 
-    last = (await transfer.current_path(copy.id))[-1]
+    last = (await transfer.messages(copy.id))[-1]
+    assert last.content == "Like a lunch box that"
     assert last.status is MessageStatus.CANCELLED
     async with storage.uow() as uow:
         stale = await uow.messages.stale_replies(
@@ -262,6 +264,24 @@ async def test_chatgpt_branches_become_versions_and_the_current_path_ends_at_cur
         assert await uow.usage.used(room.user_id, NOW.date()) == 0
 
 
+async def test_a_chatgpt_current_node_on_an_older_branch_is_the_current_path(
+    storage: Storage,
+) -> None:
+    transfer = Transfer(storage)
+    room = await given_room(storage.uow)
+    conversations = json.loads(FIXTURE.read_bytes())
+    conversations[0]["current_node"] = "d5a6b7c8-9d0e-4f1a-8b2c-3d4e5f6a7b05"
+
+    lisbon, _ = await transfer.imported(room.user_id, json.dumps(conversations).encode())
+
+    assert [m.content[:27] for m in await transfer.current_path(lisbon.id)] == [
+        "I'm in Lisbon for three day",
+        "Three days is enough for th",
+        "Can you suggest a day trip?",
+        "Sintra is the classic one: ",
+    ]
+
+
 async def test_a_file_bad_in_its_third_conversation_imports_nothing(storage: Storage) -> None:
     transfer = Transfer(storage)
     room = await given_room(storage.uow)
@@ -307,7 +327,7 @@ async def test_the_markdown_export_is_the_current_path(storage: Storage) -> None
     text = exported.content.decode()
     assert exported.filename == "a-room.md"
     assert text.startswith("# A room\n")
-    assert "Simpler, for a child?" in text
-    assert "Simpler, please." not in text
+    assert "Simpler, please." in text
+    assert "Simpler, for a child?" not in text
     assert "> Answer in French." in text
-    assert text.index("What is a monad?") < text.index("Like a lunch box that")
+    assert text.index("What is a monad?") < text.index("A box with a rule for chaining.")
