@@ -83,6 +83,14 @@ from gemini_clone.application.metering.report_usage import (
     ReportUsageInput,
     UsageReportOutput,
 )
+from gemini_clone.application.sharing.links import (
+    ContinueShare,
+    ListShares,
+    ReadShare,
+    RevokeShare,
+    ShareChatroom,
+    ShareInput,
+)
 from gemini_clone.domain.archives import (
     ArchivedMessage,
     ArchivedRoom,
@@ -110,10 +118,12 @@ from gemini_clone.domain.metering import CallOutcome, ModelCall, UsageTotal
 from gemini_clone.domain.model_access import ModelAccess, ModelOption
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
+from gemini_clone.domain.shares import SharedChat, SharedTurn
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.archives import ArchiveReader, ArchiveWriter
+from gemini_clone.ports.blobs import BlobInfo, BlobStore, BlobTooLarge, StoredBlob
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
@@ -141,6 +151,7 @@ from gemini_clone.ports.repositories import (
     OtpRepository,
     PaymentEventRepository,
     RefreshTokenRepository,
+    SharedLinkRepository,
     StaleReply,
     SubscriptionRepository,
     UnitOfWork,
@@ -160,6 +171,9 @@ __all__ = [
     "ArchivedRoom",
     "AuthenticationFailed",
     "BatchedGetMessage",
+    "BlobInfo",
+    "BlobStore",
+    "BlobTooLarge",
     "Cache",
     "CallMeter",
     "CallOutcome",
@@ -177,6 +191,7 @@ __all__ = [
     "ClaimedReply",
     "Clock",
     "Conflict",
+    "ContinueShare",
     "CreateChatroom",
     "CreateChatroomInput",
     "DailyUsage",
@@ -213,6 +228,7 @@ __all__ = [
     "ListMessages",
     "ListMessagesInput",
     "ListModels",
+    "ListShares",
     "ListUsers",
     "ListUsersInput",
     "Logout",
@@ -262,6 +278,7 @@ __all__ = [
     "QuotaExceeded",
     "QuotaTake",
     "QuotaUnit",
+    "ReadShare",
     "RefreshInput",
     "RefreshSession",
     "RefreshToken",
@@ -283,6 +300,7 @@ __all__ = [
     "RequeueStaleReplies",
     "ResetPassword",
     "ResetPasswordInput",
+    "RevokeShare",
     "Role",
     "RoomSnapshot",
     "RoutedLanguageModel",
@@ -292,6 +310,11 @@ __all__ = [
     "SendOtpInput",
     "SessionIssuer",
     "SetProBySupport",
+    "ShareChatroom",
+    "ShareInput",
+    "SharedChat",
+    "SharedLinkRepository",
+    "SharedTurn",
     "ShowChatroom",
     "ShowUser",
     "SignUp",
@@ -302,6 +325,7 @@ __all__ = [
     "StopOutcome",
     "StopReply",
     "StoppedReply",
+    "StoredBlob",
     "StoredExchange",
     "StreamReply",
     "Subscription",

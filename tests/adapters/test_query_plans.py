@@ -40,6 +40,7 @@ from gemini_clone.adapters.sql.repositories.credentials import (
     SqlRefreshTokenRepository,
 )
 from gemini_clone.adapters.sql.repositories.messages import SqlMessageRepository
+from gemini_clone.adapters.sql.repositories.shares import SqlSharedLinkRepository
 from gemini_clone.adapters.sql.repositories.usage import SqlUsageRepository
 from gemini_clone.adapters.sql.repositories.users import SqlUserRepository
 from gemini_clone.adapters.sql.schema import upgrade
@@ -64,6 +65,7 @@ SQL_ADAPTERS: tuple[type, ...] = (
     PostgresReplyStore,
     SqlReplyStatistics,
     SqlUsageLedger,
+    SqlSharedLinkRepository,
 )
 
 

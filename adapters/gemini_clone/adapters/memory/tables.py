@@ -15,6 +15,7 @@ from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, RefreshTokenId, UserId
 from gemini_clone.domain.messages import Message
 from gemini_clone.domain.metering import ModelCall
+from gemini_clone.domain.shares import SharedChat
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, RefreshToken, User
 
@@ -34,6 +35,7 @@ class InMemoryTables:
     model_calls: list[ModelCall] = field(default_factory=list)
     current_leaves: dict[ChatroomId, MessageId] = field(default_factory=dict)
     """Each room's current leaf (`chatrooms.current_leaf_id`); none until its first post."""
+    shared_links: dict[str, SharedChat] = field(default_factory=dict)
 
     def copy(self) -> InMemoryTables:
         copied = InMemoryTables()
@@ -52,6 +54,7 @@ class InMemoryTables:
         self.payment_events = dict(other.payment_events)
         self.model_calls = list(other.model_calls)
         self.current_leaves = dict(other.current_leaves)
+        self.shared_links = dict(other.shared_links)
 
 
 class InMemoryStore:
