@@ -36,6 +36,14 @@ from gemini_clone.application.chatrooms.listing import ListChatrooms, ListChatro
 from gemini_clone.application.chatrooms.models import ListModels, ModelList
 from gemini_clone.application.chatrooms.pages import ChatroomPage
 from gemini_clone.application.chatrooms.titles import TitleChatroom, TitleInput
+from gemini_clone.application.chatrooms.transfer import (
+    ExportChatroom,
+    ExportedFile,
+    ExportFormat,
+    ExportInput,
+    ImportChatrooms,
+    ImportInput,
+)
 from gemini_clone.application.chatrooms.update import (
     Unchanged,
     UpdateChatroom,
@@ -84,6 +92,12 @@ from gemini_clone.application.sharing.links import (
     ShareChatroom,
     ShareInput,
 )
+from gemini_clone.domain.archives import (
+    ArchivedMessage,
+    ArchivedRoom,
+    PlantedRoom,
+    RoomSnapshot,
+)
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
@@ -95,6 +109,7 @@ from gemini_clone.domain.errors import (
     NotFound,
     PaymentError,
     QuotaExceeded,
+    TooLarge,
     TooManyRequests,
     Unavailable,
 )
@@ -108,6 +123,7 @@ from gemini_clone.domain.shares import SharedChat, SharedTurn
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
+from gemini_clone.ports.archives import ArchiveReader, ArchiveWriter
 from gemini_clone.ports.blobs import BlobInfo, BlobStore, BlobTooLarge, StoredBlob
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.clock import Clock, IdGenerator
@@ -150,6 +166,10 @@ from gemini_clone.ports.tokens import AccessToken, PasswordHasher, TokenService
 __all__ = [
     "AccessToken",
     "ApplyPaymentEvent",
+    "ArchiveReader",
+    "ArchiveWriter",
+    "ArchivedMessage",
+    "ArchivedRoom",
     "AuthenticationFailed",
     "BatchedGetMessage",
     "BlobInfo",
@@ -183,6 +203,10 @@ __all__ = [
     "EditQuestion",
     "EditQuestionInput",
     "EventOutcome",
+    "ExportChatroom",
+    "ExportFormat",
+    "ExportInput",
+    "ExportedFile",
     "FieldError",
     "Forbidden",
     "ForgotPassword",
@@ -197,6 +221,8 @@ __all__ = [
     "GetMessage",
     "GetSubscriptionStatus",
     "IdGenerator",
+    "ImportChatrooms",
+    "ImportInput",
     "InvalidInput",
     "KeyedHasher",
     "LanguageModel",
@@ -248,6 +274,7 @@ __all__ = [
     "PieceEvent",
     "PieceKind",
     "Plans",
+    "PlantedRoom",
     "Profile",
     "Purpose",
     "QueueProgress",
@@ -278,6 +305,7 @@ __all__ = [
     "ResetPasswordInput",
     "RevokeShare",
     "Role",
+    "RoomSnapshot",
     "RoutedLanguageModel",
     "SendMessage",
     "SendMessageInput",
@@ -316,6 +344,7 @@ __all__ = [
     "TokenPair",
     "TokenService",
     "TokenUsage",
+    "TooLarge",
     "TooManyRequests",
     "Turn",
     "Unavailable",

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from dependency_injector import containers, providers
 
+from gemini_clone.adapters.archives import ArchiveFormats, JsonRoomWriter, MarkdownRoomWriter
 from gemini_clone.adapters.jwt import JwtTokenService
 from gemini_clone.adapters.security import Argon2PasswordHasher, PhonenumbersMobileNumbers
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
@@ -45,6 +46,11 @@ from gemini_clone.application.chatrooms.get import GetChatroom
 from gemini_clone.application.chatrooms.listing import ListChatrooms
 from gemini_clone.application.chatrooms.models import ListModels
 from gemini_clone.application.chatrooms.titles import TitleChatroom
+from gemini_clone.application.chatrooms.transfer import (
+    ExportChatroom,
+    ExportFormat,
+    ImportChatrooms,
+)
 from gemini_clone.application.chatrooms.update import UpdateChatroom
 from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.batched_reading import BatchedGetMessage
@@ -268,6 +274,24 @@ class Container(containers.DeclarativeContainer):
     revoke_share = providers.Singleton(RevokeShare, uow)
     read_share = providers.Singleton(ReadShare, uow)
     continue_share = providers.Singleton(ContinueShare, uow, cache, clock, ids)
+    export_chatroom = providers.Singleton(
+        ExportChatroom,
+        uow,
+        clock,
+        providers.Object(
+            {ExportFormat.JSON: JsonRoomWriter(), ExportFormat.MARKDOWN: MarkdownRoomWriter()}
+        ),
+    )
+    import_chatrooms = providers.Singleton(
+        ImportChatrooms,
+        uow,
+        cache,
+        clock,
+        ids,
+        providers.Singleton(ArchiveFormats),
+        model_access,
+        max_bytes=settings.provided.import_max_bytes,
+    )
     requeue_stale_replies = providers.Singleton(
         lambda uow, jobs, clock, seconds: RequeueStaleReplies(
             uow, jobs, clock, stale_after=timedelta(seconds=seconds)

@@ -84,6 +84,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     basic_daily_limit: NotNegative | None = 5
     pro_daily_limit: NotNegative | None = None
     chatroom_cache_ttl: AtLeastOne = 300
+    import_max_bytes: AtLeastOne = 50 * 1024 * 1024
+    """The largest file `POST /chatroom/import` takes (bytes); a larger one is refused with
+    413 `import_too_large` as soon as that much has arrived."""
 
     gemini_api_key: str | None = None
     gemini_model: str = "gemini-2.5-flash"

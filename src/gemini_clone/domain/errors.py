@@ -6,6 +6,7 @@
     ├── Forbidden               (403)  allowed to others, not to this user (model_requires_pro)
     ├── NotFound                (404)  missing, or owned by someone else
     ├── Conflict                (409)  user_exists, already_pro
+    ├── TooLarge                (413)  an upload over its limit (import_too_large)
     ├── TooManyRequests         (429)  cooldowns, OTP attempts, throttles
     │   └── QuotaExceeded              the plan's daily limit
     ├── PaymentError            (400)  bad webhook signature or payload
@@ -71,6 +72,12 @@ class NotFound(GeminiCloneError):
 
 class Conflict(GeminiCloneError):
     code = "conflict"
+
+
+class TooLarge(GeminiCloneError):
+    """An upload over its size limit; it was read no further than the limit."""
+
+    code = "too_large"
 
 
 class TooManyRequests(GeminiCloneError):

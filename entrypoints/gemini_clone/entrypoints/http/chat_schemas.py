@@ -143,6 +143,11 @@ class ChatroomPageBody(ResponseBody):
     next_cursor: str | None
 
 
+class ImportedChatroomsBody(ResponseBody):
+    items: list[ChatroomBody]
+    """The new rooms, in the file's order."""
+
+
 class MessagePageBody(ResponseBody):
     items: list[MessageBody]
     """The room's current path, oldest first within the page."""

@@ -9,6 +9,7 @@ a stable machine `code`; validation failures add `errors: [{field, message}]`.
     Forbidden                      403
     NotFound                       404
     Conflict                       409
+    TooLarge                       413
     TooManyRequests                429     Retry-After
       QuotaExceeded                429     limit, used, resets_at; X-RateLimit-*; counted
     PaymentError                   400
@@ -52,6 +53,7 @@ from gemini_clone.domain.errors import (
     NotFound,
     PaymentError,
     QuotaExceeded,
+    TooLarge,
     TooManyRequests,
     Unavailable,
 )
@@ -71,6 +73,7 @@ _DOMAIN_STATUS: dict[type[GeminiCloneError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    TooLarge: 413,
     TooManyRequests: 429,
     PaymentError: 400,
     Unavailable: 503,
