@@ -86,9 +86,12 @@ from gemini_clone.domain.errors import (
     NotFound,
     PaymentError,
     QuotaExceeded,
+    TooLarge,
     TooManyRequests,
     Unavailable,
+    UnsupportedMediaType,
 )
+from gemini_clone.domain.file_types import FileKind, FileType, sniff_file_type
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.metering import CallOutcome, ModelCall, UsageTotal
@@ -98,8 +101,10 @@ from gemini_clone.domain.quota import DailyUsage, Plans
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
+from gemini_clone.ports.blobs import BlobInfo, BlobStore, BlobTooLarge, StoredBlob
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.clock import Clock, IdGenerator
+from gemini_clone.ports.images import ImageCheck, ImageSize
 from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 from gemini_clone.ports.language_model import (
     GenerationPiece,
@@ -140,6 +145,9 @@ __all__ = [
     "ApplyPaymentEvent",
     "AuthenticationFailed",
     "BatchedGetMessage",
+    "BlobInfo",
+    "BlobStore",
+    "BlobTooLarge",
     "Cache",
     "CallMeter",
     "CallOutcome",
@@ -166,6 +174,8 @@ __all__ = [
     "EditQuestionInput",
     "EventOutcome",
     "FieldError",
+    "FileKind",
+    "FileType",
     "Forbidden",
     "ForgotPassword",
     "ForkChatroom",
@@ -179,6 +189,8 @@ __all__ = [
     "GetMessage",
     "GetSubscriptionStatus",
     "IdGenerator",
+    "ImageCheck",
+    "ImageSize",
     "InvalidInput",
     "KeyedHasher",
     "LanguageModel",
@@ -274,6 +286,7 @@ __all__ = [
     "StopOutcome",
     "StopReply",
     "StoppedReply",
+    "StoredBlob",
     "StoredExchange",
     "StreamReply",
     "Subscription",
@@ -289,12 +302,14 @@ __all__ = [
     "TokenPair",
     "TokenService",
     "TokenUsage",
+    "TooLarge",
     "TooManyRequests",
     "Turn",
     "Unavailable",
     "Unchanged",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "UnsupportedMediaType",
     "UpdateChatroom",
     "UpdateChatroomInput",
     "UsageLedger",
@@ -312,4 +327,5 @@ __all__ = [
     "VerifyOtpInput",
     "Versions",
     "WaitForReply",
+    "sniff_file_type",
 ]

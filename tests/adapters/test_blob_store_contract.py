@@ -284,3 +284,19 @@ async def test_a_large_upload_streams_through_in_bounded_memory(
     assert stored.size == 20 * MiB
     assert peak < under_test.held_at_most, f"a put held {peak / MiB:.1f} MiB at its peak"
     assert await keys(under_test.store) == [stored.key]
+
+
+async def test_the_s3_store_finds_its_credentials_in_the_aws_variables(
+    s3_server: S3Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = s3_server.new_bucket()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "from-the-environment")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "also-from-the-environment")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    store = S3BlobStore.connect(bucket, s3_server.endpoint_url)
+
+    stored = await store.put("users/u1", Source(b"signed by the chain"), max_bytes=100)
+
+    assert await read_all(store, stored.key) == b"signed by the chain"
+    listed = s3_server.client().list_objects_v2(Bucket=bucket)["Contents"]
+    assert [item["Key"] for item in listed] == [stored.key]

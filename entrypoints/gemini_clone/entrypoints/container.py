@@ -63,9 +63,11 @@ from gemini_clone.entrypoints.adapter_choices import (
     ConfigurationError,
     derived_key,
     jwt_secret,
+    make_blob_store,
     make_broker,
     make_cache,
     make_engine,
+    make_image_check,
     make_message_posting,
     make_otp_sender,
     make_payment_gateway,
@@ -144,6 +146,8 @@ class Container(containers.DeclarativeContainer):
     sandbox_gateway = providers.Singleton(make_sandbox, settings, secret.provider, clock)
     payment_gateway = providers.Singleton(make_payment_gateway, settings, sandbox_gateway)
     otp_sender = providers.Singleton(make_otp_sender, settings)
+    blob_store = providers.Singleton(make_blob_store, settings)
+    image_check = providers.Singleton(make_image_check, settings)
     mobile_numbers = providers.Singleton(PhonenumbersMobileNumbers)
     password_hasher = providers.Singleton(Argon2PasswordHasher)
     token_service = providers.Singleton(

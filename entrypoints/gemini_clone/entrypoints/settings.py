@@ -45,6 +45,7 @@ HTTP_URL_FIELDS = (
     "stripe_api_base",
     "stripe_success_url",
     "stripe_cancel_url",
+    "s3_endpoint_url",
 )
 
 AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
@@ -60,7 +61,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """PostgreSQL is reached through PgBouncer (or another pooler) in transaction pooling
     mode: no prepared statement is kept on the server between statements."""
     data_dir: str = ".gemini_clone"
-    """Where the embedded mode keeps its generated JWT secret."""
+    """Where the embedded mode keeps its generated JWT secret (and, by default, attachment
+    bytes: `BLOB_DIR`)."""
     redis_url: str | None = None
     public_base_url: str | None = None
 
@@ -140,6 +142,18 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     stripe_success_url: str | None = None
     stripe_cancel_url: str | None = None
 
+    blob_dir: str | None = None
+    """The folder attachment bytes are kept in when S3_BUCKET is unset; unset: `blobs` in
+    DATA_DIR. Every API and worker process must see the same folder."""
+    s3_bucket: str | None = None
+    """Keep attachment bytes in this S3-compatible bucket instead of a folder. Credentials and
+    region come from the usual AWS variables, read by the client itself, never by this app."""
+    s3_endpoint_url: str | None = None
+    """The S3-compatible server (MinIO, R2, a test server); unset: AWS S3."""
+    image_max_pixels: AtLeastOne = 50_000_000
+    """An attached image with more pixels is refused (413 `image_too_large`) from its header,
+    before any pixel is decoded: the guard against decompression bombs."""
+
     web_ui: bool = True
     """Serve the chat page at `/` (its files under `/web/`); false serves no page, the API
     and its docs stay."""
@@ -180,6 +194,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     @property
     def pro_model_ids(self) -> tuple[str, ...]:
         return model_ids(self.pro_models)
+
+    @property
+    def blob_folder(self) -> Path:
+        return Path(self.blob_dir) if self.blob_dir else Path(self.data_dir) / "blobs"
 
     @property
     def is_sqlite(self) -> bool:
@@ -223,7 +241,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         for name in SECRET_FIELDS:
             if values[name]:
                 values[name] = "****"
-        for name in ("database_url", "redis_url"):
+        for name in ("database_url", "redis_url", "s3_endpoint_url"):
             values[name] = mask_url_password(values[name])
         return values
 
