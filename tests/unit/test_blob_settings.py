@@ -65,5 +65,5 @@ def test_a_folder_outside_embedded_mode_is_warned_of(caplog: pytest.LogCaptureFi
 
 def test_the_image_pixel_limit_is_a_setting() -> None:
     assert isinstance(make_image_check(settings(IMAGE_MAX_PIXELS="1000")), PillowImageCheck)
-    with pytest.raises(SettingsError, match="image_max_pixels|IMAGE_MAX_PIXELS"):
+    with pytest.raises(SettingsError, match="IMAGE_MAX_PIXELS"):
         settings(IMAGE_MAX_PIXELS="0")
