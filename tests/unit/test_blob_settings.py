@@ -4,6 +4,8 @@ S3-compatible bucket once S3_BUCKET is set; the banner says which."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,18 @@ def test_the_image_pixel_limit_is_a_setting() -> None:
     assert isinstance(make_image_check(settings(IMAGE_MAX_PIXELS="1000")), PillowImageCheck)
     with pytest.raises(SettingsError, match="IMAGE_MAX_PIXELS"):
         settings(IMAGE_MAX_PIXELS="0")
+
+
+def test_a_process_on_the_folder_loads_neither_the_s3_client_nor_pillow() -> None:
+    program = (
+        "import sys\n"
+        "from gemini_clone.entrypoints.adapter_choices import make_blob_store\n"
+        "from gemini_clone.entrypoints.settings import load_settings\n"
+        "make_blob_store(load_settings({}, env_file=None))\n"
+        "print(sorted({'obstore', 'PIL'} & set(sys.modules)))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+    assert loaded == "[]"
