@@ -183,6 +183,8 @@ def test_parts_carry_bytes_inline_a_file_by_uri_and_text_headed_by_its_name() ->
         "fileData": {"mimeType": "application/pdf", "fileUri": "https://x/files/a"}
     }
     assert text_file_part("notes.md", "# Hi") == {"text": "File notes.md:\n```\n# Hi\n```"}
+    fenced = text_file_part("README.md", "```sh\nls\n```")["text"]
+    assert fenced == "File README.md:\n````\n```sh\nls\n```\n````"
 
 
 def test_inline_size_is_the_base64_length_that_counts_against_the_limit() -> None:

@@ -16,6 +16,7 @@ From Google's published API reference (tests/fixtures/gemini/SOURCES.md lists th
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -64,8 +65,11 @@ def file_part(file: GeminiFile) -> dict[str, Any]:
 
 def text_file_part(filename: str, text: str) -> dict[str, Any]:
     """A text file as a text part headed by its name, so the model can tell files apart and
-    name them in its answer."""
-    return {"text": f"File {filename}:\n```\n{text}\n```"}
+    name them in its answer. The fence is longer than any run of backticks in the text, so
+    a markdown file's own fences cannot end it early."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return {"text": f"File {filename}:\n{fence}\n{text}\n{fence}"}
 
 
 def inline_size(byte_count: int) -> int:
