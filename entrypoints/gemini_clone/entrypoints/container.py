@@ -80,7 +80,7 @@ from gemini_clone.entrypoints.adapter_choices import (
     make_throttle,
 )
 from gemini_clone.entrypoints.metrics import PrometheusCallMeter
-from gemini_clone.entrypoints.model_providers import make_language_model
+from gemini_clone.entrypoints.model_providers import make_language_model, model_inputs
 from gemini_clone.entrypoints.settings import Settings, make_model_catalogue
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
@@ -101,6 +101,7 @@ def make_model_access(settings: Settings, catalogue: ModelCatalogue) -> ModelAcc
             {model.id: model.provider for model in catalogue.models},
             default=catalogue.default,
             pro_only=settings.pro_model_ids,
+            inputs=model_inputs(settings, catalogue),
         )
     except ValueError as error:
         raise ConfigurationError(str(error)) from error

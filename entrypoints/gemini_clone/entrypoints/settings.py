@@ -105,6 +105,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """The key, for servers that want one (OpenAI, OpenRouter, Groq; Ollama needs none)."""
     openai_models: str | None = None
     """The models that server offers, comma-separated; the first is its default."""
+    openai_vision_models: str | None = None
+    """Those of OPENAI_MODELS that read images, comma-separated (`GET /models` `inputs`)."""
     openai_timeout_seconds: Seconds = 120.0
     openai_max_attempts: AtLeastOne = 4
     default_model: str | None = None
@@ -295,6 +297,12 @@ def make_model_catalogue(settings: Settings) -> ModelCatalogue:
                 "models the server offers, comma-separated (e.g. OPENAI_MODELS=llama3.2)"
             )
         models.extend(CatalogueModel(id=model, provider=OPENAI_COMPATIBLE) for model in openai_ids)
+        unserved = set(model_ids(settings.openai_vision_models)) - set(openai_ids)
+        if unserved:
+            raise SettingsError(
+                "Invalid setting: OPENAI_VISION_MODELS names models OPENAI_MODELS does not "
+                f"list: {', '.join(sorted(unserved))}"
+            )
     elif openai_ids:
         raise SettingsError(
             "Invalid setting: OPENAI_MODELS is set but OPENAI_BASE_URL is not; set the "
