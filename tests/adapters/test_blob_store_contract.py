@@ -38,6 +38,7 @@ class StoreUnderTest:
 
 def local_store(request: pytest.FixtureRequest) -> StoreUnderTest:
     root: Path = request.getfixturevalue("tmp_path") / "blobs"
+    # Two 1 MiB batches (one being written, one filling) and the chunk between them.
     return StoreUnderTest(LocalFolderBlobStore(root), held_at_most=3 * MiB, leftovers=list)
 
 
@@ -263,6 +264,33 @@ async def test_a_failing_upload_keeps_nothing(under_test: StoreUnderTest) -> Non
 
     with pytest.raises(ClientGone):
         await under_test.store.put("users/u1", broken(), max_bytes=100 * MiB)
+
+    assert await keys(under_test.store) == []
+    assert under_test.leftovers() == []
+
+
+@pytest.mark.parametrize("chunks_before", [3, 7])
+async def test_a_cancelled_put_keeps_nothing(
+    under_test: StoreUnderTest, chunks_before: int
+) -> None:
+    pulled = asyncio.Event()
+    count = 0
+
+    async def slow() -> AsyncIterator[bytes]:
+        nonlocal count
+        while True:
+            count += 1
+            if count > chunks_before:
+                pulled.set()
+                await asyncio.sleep(3600)
+            yield random.randbytes(1 * MiB)
+
+    put = asyncio.create_task(under_test.store.put("users/u1", slow(), max_bytes=100 * MiB))
+    await pulled.wait()
+    await asyncio.sleep(0.2)  # let the store work on what it has
+    put.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await put
 
     assert await keys(under_test.store) == []
     assert under_test.leftovers() == []

@@ -12,6 +12,7 @@ import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -29,7 +30,7 @@ from gemini_clone.ports.blobs import BlobStore
 WRITE_BATCH_BYTES = 1024 * 1024
 """Chunks are gathered up to this size and written by a thread in one call: a disk write
 never blocks the event loop, and a thread hop per network chunk would cost more than the
-write. It bounds what a put holds in memory."""
+write. A put holds at most two batches: one being written, one filling."""
 READ_CHUNK_BYTES = 256 * 1024
 
 
@@ -39,29 +40,38 @@ class LocalFolderBlobStore(BlobStore):
 
     async def put(self, key_prefix: str, chunks: AsyncIterable[bytes], *, max_bytes: int) -> Blob:
         folder = self._root.joinpath(*check_prefix(key_prefix))
-        await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
         partial = folder / f"{PARTIAL_MARK}{uuid.uuid4().hex}"
-        file = await asyncio.to_thread(partial.open, "xb")
+        # One thread of its own runs this put's file work in order: a batch is written while
+        # the next arrives and is hashed, and the clean-up after a failure runs after any
+        # write still under way, never beside it.
+        disk = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-put")
+        loop = asyncio.get_running_loop()
+        writing: asyncio.Future[object] | None = None
+        file: BinaryIO | None = None
         try:
+            file = await loop.run_in_executor(disk, open_partial, partial)
             reading = MeteredReading(chunks, max_bytes)
             batch = bytearray()
             async for chunk in reading:
                 batch += chunk
                 if len(batch) >= WRITE_BATCH_BYTES:
-                    await asyncio.to_thread(file.write, batch)
+                    if writing is not None:
+                        await writing
+                    writing = loop.run_in_executor(disk, file.write, batch)
                     batch = bytearray()
-            await asyncio.to_thread(finish_file, file, batch)
+            if writing is not None:
+                await writing
             blob = reading.stored_as(key_prefix)
-            # Always renamed, even over the same bytes: the blob's time then says when it was
-            # last put, so a sweep never takes a blob just put again for a new row as stray.
-            await asyncio.to_thread(os.replace, partial, folder / blob.sha256)
-            await asyncio.to_thread(sync_folder, folder)
+            await loop.run_in_executor(disk, finish_file, file, batch, partial, folder, blob.sha256)
         except BaseException:
-            # Synchronous on purpose: it must run even when the put is being cancelled.
-            file.close()
-            with contextlib.suppress(FileNotFoundError):
-                partial.unlink()
+            cleaned = loop.run_in_executor(disk, discard, partial, file)
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                # Waited for so that nothing is left once the error is seen; a second
+                # cancellation stops the wait, not the clean-up.
+                await asyncio.shield(cleaned)
             raise
+        finally:
+            disk.shutdown(wait=False)
         return blob
 
     def get(self, key: str) -> AsyncIterator[bytes]:
@@ -95,17 +105,37 @@ class LocalFolderBlobStore(BlobStore):
                     yield entry
 
 
-def finish_file(file: BinaryIO, rest: bytes | bytearray) -> None:
-    """Write the last bytes and make the file durable before it gets its name: the row that
-    names it commits next, and must never name bytes a power cut could lose."""
+def open_partial(partial: Path) -> BinaryIO:
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    return partial.open("xb")
+
+
+def finish_file(
+    file: BinaryIO, rest: bytes | bytearray, partial: Path, folder: Path, name: str
+) -> None:
+    """Write the last bytes, make the file durable, then give it its name and make the
+    rename durable: the row that names it commits next, and must never name bytes a power
+    cut could lose."""
     with file:
         file.write(rest)
         file.flush()
         os.fsync(file.fileno())
+    # Always renamed, even over the same bytes: the blob's time then says when it was last
+    # put, so a sweep never takes a blob just put again for a new row as stray.
+    os.replace(partial, folder / name)
+    sync_folder(folder)
+
+
+def discard(partial: Path, file: BinaryIO | None) -> None:
+    """Remove what a failed put wrote."""
+    if file is not None:
+        file.close()
+    with contextlib.suppress(FileNotFoundError):
+        partial.unlink()
 
 
 def sync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); Windows has no folder handles to sync."""
+    """Make a rename durable (POSIX); Windows has no folder handles to sync."""
     if os.name != "posix":
         return
     descriptor = os.open(folder, os.O_RDONLY)

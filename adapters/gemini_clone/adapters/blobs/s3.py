@@ -14,6 +14,7 @@ S3 writes a whole object or none, so a reader never sees part of one under its k
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
@@ -90,22 +91,34 @@ class S3BlobStore(BlobStore):
         rest: AsyncIterator[bytes],
     ) -> Blob:
         partial = content_key(key_prefix, f"{PARTIAL_MARK}{uuid.uuid4().hex}")
+        abandoned = asyncio.Event()
 
         async def all_chunks() -> AsyncIterator[bytes]:
             while first_part:
                 yield first_part.pop(0)
-            async for chunk in rest:
+            while (chunk := await next_unless(rest, abandoned)) is not None:
                 yield chunk
 
         # A failure inside (the limit passed, the client gone) aborts the multipart upload.
-        await obstore.put_async(
-            self._store,
-            partial,
-            all_chunks(),
-            use_multipart=True,
-            chunk_size=PART_BYTES,
-            max_concurrency=PARTS_IN_FLIGHT,
+        upload = asyncio.ensure_future(
+            obstore.put_async(
+                self._store,
+                partial,
+                all_chunks(),
+                use_multipart=True,
+                chunk_size=PART_BYTES,
+                max_concurrency=PARTS_IN_FLIGHT,
+            )
         )
+        try:
+            await asyncio.shield(upload)
+        except asyncio.CancelledError:
+            # Dropping the upload would leave its parts stored and billed, out of `list`'s
+            # sight: the source is made to fail instead, so the client aborts the upload.
+            abandoned.set()
+            with contextlib.suppress(Exception):
+                await upload
+            raise
         blob = reading.stored_as(key_prefix)
         try:
             # Copied even over the same bytes: the blob's time then says when it was last
@@ -140,3 +153,24 @@ class S3BlobStore(BlobStore):
                 yield BlobEntry(
                     key=meta["path"], size=meta["size"], modified_at=meta["last_modified"]
                 )
+
+
+class UploadAbandoned(Exception):
+    """The put was cancelled while its multipart upload ran."""
+
+
+async def next_unless(chunks: AsyncIterator[bytes], abandoned: asyncio.Event) -> bytes | None:
+    """The next chunk (None at the end), or `UploadAbandoned` as soon as `abandoned` is set,
+    even while the source is still waiting for bytes."""
+    if abandoned.is_set():
+        raise UploadAbandoned
+    step = asyncio.ensure_future(anext(chunks, None))
+    stop = asyncio.ensure_future(abandoned.wait())
+    await asyncio.wait({step, stop}, return_when=asyncio.FIRST_COMPLETED)
+    stop.cancel()
+    if abandoned.is_set():
+        step.cancel()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await step
+        raise UploadAbandoned
+    return step.result()
