@@ -1,5 +1,5 @@
 """Attachments in Gemini requests: inline parts, and the Files API for what is too large to
-send inline.
+send inline (`add_files` decides).
 
 From Google's published API reference (tests/fixtures/gemini/SOURCES.md lists the pages):
 - A part carries bytes as `inlineData {mimeType, data: base64}`, or a file uploaded earlier
@@ -17,18 +17,21 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import msgspec
 
 from gemini_clone.adapters.gemini._wire import parse_error
 from gemini_clone.ports.language_model import (
+    GenerationRequest,
     ModelConfigurationError,
     ModelError,
     ModelUnavailable,
+    TurnFile,
 )
 
 INLINE_REQUEST_LIMIT = 20 * 1000 * 1000
@@ -38,6 +41,8 @@ REUSE_MARGIN = timedelta(hours=1)
 """A file whose URI expires sooner than this is uploaded again rather than risked in a
 request that could outlive it (a long answer, its retries)."""
 UPLOAD_PATH = "/upload/v1beta/files"
+REQUEST_OVERHEAD = 64 * 1024
+"""Room kept under the inline limit for the parts' own JSON and the settings."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -169,3 +174,64 @@ def check(response: httpx.Response, api_key: str) -> None:
     if 400 <= response.status_code < 500:
         raise ModelConfigurationError(detail)
     raise ModelError(detail)
+
+
+class GeminiUploads:
+    """Files sent by URI: each (bytes, type) uploaded once and its URI reused while
+    `usable_at` says so, then uploaded again. Kept per process: another worker uploads its
+    own copy, which costs an upload, never a wrong answer."""
+
+    def __init__(self, files: GeminiFiles, now: Callable[[], datetime]) -> None:
+        self._files = files
+        self._now = now
+        self._known: dict[tuple[str, str], GeminiFile] = {}
+
+    async def uri_for(self, file: TurnFile) -> GeminiFile:
+        key = (file.sha256, file.media_type)
+        known = self._known.get(key)
+        if known is not None and known.usable_at(self._now()):
+            return known
+        uploaded = await self._files.upload(
+            display_name=file.filename,
+            media_type=file.media_type,
+            size=file.size,
+            chunks=file.read(),
+        )
+        self._known[key] = uploaded
+        return uploaded
+
+
+async def add_files(
+    body: dict[str, Any], request: GenerationRequest, uploads: GeminiUploads
+) -> dict[str, Any]:
+    """Put each turn's files before its text (Google's advice for prompts with media):
+    text files as named text parts; images and PDFs inline, smallest first, while the
+    request stays under `INLINE_REQUEST_LIMIT`, the rest through the Files API by URI."""
+    files = [file for turn in request.turns for file in turn.files]
+    budget = (
+        INLINE_REQUEST_LIMIT
+        - REQUEST_OVERHEAD
+        - len(msgspec.json.encode(body))
+        - sum(file.size for file in files if file.kind == "text")
+    )
+    inline: set[int] = set()
+    for file in sorted((f for f in files if f.kind != "text"), key=lambda f: f.size):
+        if inline_size(file.size) <= budget:
+            inline.add(id(file))
+            budget -= inline_size(file.size)
+    for turn, content in zip(request.turns, body["contents"], strict=True):
+        parts: list[dict[str, Any]] = []
+        for file in turn.files:
+            if file.kind == "text":
+                text = (await read_all(file)).decode("utf-8", errors="replace")
+                parts.append(text_file_part(file.filename, text))
+            elif id(file) in inline:
+                parts.append(inline_part(file.media_type, await read_all(file)))
+            else:
+                parts.append(file_part(await uploads.uri_for(file)))
+        content["parts"] = [*parts, *content["parts"]]
+    return body
+
+
+async def read_all(file: TurnFile) -> bytes:
+    return b"".join([chunk async for chunk in file.read()])
