@@ -116,6 +116,7 @@ from gemini_clone.ports.language_model import (
     ModelUnavailable,
     Purpose,
     Turn,
+    TurnFile,
 )
 from gemini_clone.ports.metering import CallMeter, UsageLedger
 from gemini_clone.ports.otp import MobileNumbers, OtpSender
@@ -305,6 +306,7 @@ __all__ = [
     "TooLarge",
     "TooManyRequests",
     "Turn",
+    "TurnFile",
     "Unavailable",
     "Unchanged",
     "UnitOfWork",

@@ -7,6 +7,7 @@ import pytest
 
 from gemini_clone.domain.errors import UnsupportedMediaType
 from gemini_clone.domain.file_types import SNIFF_BYTES, sniff_file_type
+from gemini_clone.domain.history import estimate_file_tokens
 
 
 @pytest.mark.parametrize(
@@ -128,3 +129,19 @@ def test_a_whole_file_longer_than_the_sniffed_head_is_judged_by_the_head() -> No
     head = ("a" + "é" * SNIFF_BYTES).encode()
 
     assert sniff_file_type(head, whole=True).kind == "text"
+
+
+@pytest.mark.parametrize(
+    ("kind", "size", "tokens"),
+    [
+        ("image", 5_000_000, 258),
+        ("image", 10, 258),
+        ("pdf", 10, 258),
+        ("pdf", 50_000, 258),
+        ("pdf", 50_001, 516),
+        ("pdf", 1_000_000, 258 * 20),
+        ("text", 4_000, 1_000),
+    ],
+)
+def test_a_files_share_of_the_history_budget(kind: str, size: int, tokens: int) -> None:
+    assert estimate_file_tokens(kind, size) == tokens
