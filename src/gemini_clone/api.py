@@ -112,7 +112,9 @@ from gemini_clone.domain.errors import (
     TooLarge,
     TooManyRequests,
     Unavailable,
+    UnsupportedMediaType,
 )
+from gemini_clone.domain.file_types import FileKind, FileType, sniff_file_type
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.metering import CallOutcome, ModelCall, UsageTotal
@@ -127,6 +129,7 @@ from gemini_clone.ports.archives import ArchiveReader, ArchiveWriter
 from gemini_clone.ports.blobs import BlobInfo, BlobStore, BlobTooLarge, StoredBlob
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.clock import Clock, IdGenerator
+from gemini_clone.ports.images import ImageCheck, ImageSize
 from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 from gemini_clone.ports.language_model import (
     GenerationPiece,
@@ -138,6 +141,7 @@ from gemini_clone.ports.language_model import (
     ModelUnavailable,
     Purpose,
     Turn,
+    TurnFile,
 )
 from gemini_clone.ports.metering import CallMeter, UsageLedger
 from gemini_clone.ports.otp import MobileNumbers, OtpSender
@@ -208,6 +212,8 @@ __all__ = [
     "ExportInput",
     "ExportedFile",
     "FieldError",
+    "FileKind",
+    "FileType",
     "Forbidden",
     "ForgotPassword",
     "ForkChatroom",
@@ -221,6 +227,8 @@ __all__ = [
     "GetMessage",
     "GetSubscriptionStatus",
     "IdGenerator",
+    "ImageCheck",
+    "ImageSize",
     "ImportChatrooms",
     "ImportInput",
     "InvalidInput",
@@ -347,10 +355,12 @@ __all__ = [
     "TooLarge",
     "TooManyRequests",
     "Turn",
+    "TurnFile",
     "Unavailable",
     "Unchanged",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "UnsupportedMediaType",
     "UpdateChatroom",
     "UpdateChatroomInput",
     "UsageLedger",
@@ -368,4 +378,5 @@ __all__ = [
     "VerifyOtpInput",
     "Versions",
     "WaitForReply",
+    "sniff_file_type",
 ]

@@ -201,14 +201,27 @@ async def test_the_models_list_says_what_the_caller_may_pick(api: Api) -> None:
     assert basic.json() == {
         "default": "gemini-2.5-flash",
         "items": [
-            {"id": "gemini-2.5-flash", "provider": "gemini", "pro_only": False, "available": True},
+            {
+                "id": "gemini-2.5-flash",
+                "provider": "gemini",
+                "pro_only": False,
+                "available": True,
+                "inputs": ["text", "image", "pdf"],
+            },
             {
                 "id": "gemini-2.5-flash-lite",
                 "provider": "gemini",
                 "pro_only": False,
                 "available": True,
+                "inputs": ["text", "image", "pdf"],
             },
-            {"id": "gemini-2.5-pro", "provider": "gemini", "pro_only": True, "available": False},
+            {
+                "id": "gemini-2.5-pro",
+                "provider": "gemini",
+                "pro_only": True,
+                "available": False,
+                "inputs": ["text", "image", "pdf"],
+            },
         ],
     }
     assert [item["available"] for item in pro.json()["items"]] == [True, True, True]

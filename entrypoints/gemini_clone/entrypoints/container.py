@@ -77,9 +77,11 @@ from gemini_clone.entrypoints.adapter_choices import (
     ConfigurationError,
     derived_key,
     jwt_secret,
+    make_blob_store,
     make_broker,
     make_cache,
     make_engine,
+    make_image_check,
     make_message_posting,
     make_otp_sender,
     make_payment_gateway,
@@ -92,7 +94,7 @@ from gemini_clone.entrypoints.adapter_choices import (
     make_throttle,
 )
 from gemini_clone.entrypoints.metrics import PrometheusCallMeter
-from gemini_clone.entrypoints.model_providers import make_language_model
+from gemini_clone.entrypoints.model_providers import make_language_model, model_inputs
 from gemini_clone.entrypoints.settings import Settings, make_model_catalogue
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
@@ -113,6 +115,7 @@ def make_model_access(settings: Settings, catalogue: ModelCatalogue) -> ModelAcc
             {model.id: model.provider for model in catalogue.models},
             default=catalogue.default,
             pro_only=settings.pro_model_ids,
+            inputs=model_inputs(settings, catalogue),
         )
     except ValueError as error:
         raise ConfigurationError(str(error)) from error
@@ -158,6 +161,8 @@ class Container(containers.DeclarativeContainer):
     sandbox_gateway = providers.Singleton(make_sandbox, settings, secret.provider, clock)
     payment_gateway = providers.Singleton(make_payment_gateway, settings, sandbox_gateway)
     otp_sender = providers.Singleton(make_otp_sender, settings)
+    blob_store = providers.Singleton(make_blob_store, settings)
+    image_check = providers.Singleton(make_image_check, settings)
     mobile_numbers = providers.Singleton(PhonenumbersMobileNumbers)
     password_hasher = providers.Singleton(Argon2PasswordHasher)
     token_service = providers.Singleton(

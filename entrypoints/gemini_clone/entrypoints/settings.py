@@ -45,6 +45,7 @@ HTTP_URL_FIELDS = (
     "stripe_api_base",
     "stripe_success_url",
     "stripe_cancel_url",
+    "s3_endpoint_url",
 )
 
 AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
@@ -60,7 +61,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """PostgreSQL is reached through PgBouncer (or another pooler) in transaction pooling
     mode: no prepared statement is kept on the server between statements."""
     data_dir: str = ".gemini_clone"
-    """Where the embedded mode keeps its generated JWT secret."""
+    """Where the embedded mode keeps its generated JWT secret (and, by default, attachment
+    bytes: `BLOB_DIR`)."""
     redis_url: str | None = None
     public_base_url: str | None = None
 
@@ -109,6 +111,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """The key, for servers that want one (OpenAI, OpenRouter, Groq; Ollama needs none)."""
     openai_models: str | None = None
     """The models that server offers, comma-separated; the first is its default."""
+    openai_vision_models: str | None = None
+    """Those of OPENAI_MODELS that read images, comma-separated (`GET /models` `inputs`)."""
     openai_timeout_seconds: Seconds = 120.0
     openai_max_attempts: AtLeastOne = 4
     default_model: str | None = None
@@ -145,6 +149,18 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     stripe_api_base: str | None = None
     stripe_success_url: str | None = None
     stripe_cancel_url: str | None = None
+
+    blob_dir: str | None = None
+    """The folder attachment bytes are kept in when S3_BUCKET is unset; unset: `blobs` in
+    DATA_DIR. Every API and worker process must see the same folder."""
+    s3_bucket: str | None = None
+    """Keep attachment bytes in this S3-compatible bucket instead of a folder. Credentials and
+    region come from the usual AWS variables, read by the client itself, never by this app."""
+    s3_endpoint_url: str | None = None
+    """The S3-compatible server (MinIO, R2, a test server); unset: AWS S3."""
+    image_max_pixels: AtLeastOne = 50_000_000
+    """An attached image with more pixels is refused (413 `image_too_large`) from its header,
+    before any pixel is decoded: the guard against decompression bombs."""
 
     web_ui: bool = True
     """Serve the chat page at `/` (its files under `/web/`); false serves no page, the API
@@ -188,6 +204,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         return model_ids(self.pro_models)
 
     @property
+    def blob_folder(self) -> Path:
+        return Path(self.blob_dir) if self.blob_dir else Path(self.data_dir) / "blobs"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -229,7 +249,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         for name in SECRET_FIELDS:
             if values[name]:
                 values[name] = "****"
-        for name in ("database_url", "redis_url"):
+        for name in ("database_url", "redis_url", "s3_endpoint_url"):
             values[name] = mask_url_password(values[name])
         return values
 
@@ -283,6 +303,12 @@ def make_model_catalogue(settings: Settings) -> ModelCatalogue:
                 "models the server offers, comma-separated (e.g. OPENAI_MODELS=llama3.2)"
             )
         models.extend(CatalogueModel(id=model, provider=OPENAI_COMPATIBLE) for model in openai_ids)
+        unserved = set(model_ids(settings.openai_vision_models)) - set(openai_ids)
+        if unserved:
+            raise SettingsError(
+                "Invalid setting: OPENAI_VISION_MODELS names models OPENAI_MODELS does not "
+                f"list: {', '.join(sorted(unserved))}"
+            )
     elif openai_ids:
         raise SettingsError(
             "Invalid setting: OPENAI_MODELS is set but OPENAI_BASE_URL is not; set the "

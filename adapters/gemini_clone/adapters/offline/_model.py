@@ -11,6 +11,7 @@ from gemini_clone.ports.language_model import (
     GenerationRequest,
     LanguageModel,
     Purpose,
+    TurnFile,
 )
 
 LABEL = "[offline model]"
@@ -23,7 +24,8 @@ class OfflineLanguageModel(LanguageModel):
 
     - Every answer starts with "[offline model]", so nobody takes it for Gemini's.
     - The answer depends on the request alone: it quotes the first words of the last user
-      message, counts its words and the turns it saw, and says how to switch to Gemini.
+      message, counts its words, lists the files that came with it (name, type, size), counts
+      the turns it saw, and says how to switch to Gemini.
     - A title request (`Purpose.TITLE`) is answered with the first six words of the
       conversation's first user turn, capitalised, so rooms name themselves offline too.
     - It streams one piece per word; the last one carries finish reason "stop", the usage
@@ -73,7 +75,8 @@ class OfflineLanguageModel(LanguageModel):
 def _answer(request: GenerationRequest) -> str:
     if request.purpose is Purpose.TITLE:
         return _title(request)
-    said = next((turn.text for turn in reversed(request.turns) if turn.role is Role.USER), "")
+    last = next((turn for turn in reversed(request.turns) if turn.role is Role.USER), None)
+    said = last.text if last is not None else ""
     words = said.split()
     turns = len(request.turns)
     if words:
@@ -81,10 +84,24 @@ def _answer(request: GenerationRequest) -> str:
         heard = f'You said: "{quoted}" ({_plural(len(words), "word")}).'
     else:
         heard = "Your message was empty."
+    if last is not None and last.files:
+        heard += " " + _files_received(last.files)
     return (
         f"{LABEL} {heard} I saw {_plural(turns, 'turn')} of this conversation. "
         "Set GEMINI_API_KEY to get real answers from Gemini."
     )
+
+
+def _files_received(files: tuple[TurnFile, ...]) -> str:
+    """What came with the message: `2 files: photo.png (image/png, 34 KB), ...`."""
+    listed = ", ".join(
+        f"{file.filename} ({file.media_type}, {_kilobytes(file.size)})" for file in files
+    )
+    return f"{_plural(len(files), 'file')}: {listed}."
+
+
+def _kilobytes(size: int) -> str:
+    return f"{max(1, round(size / 1000))} KB"
 
 
 def _title(request: GenerationRequest) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gemini_clone.entrypoints.container import OPEN_DOOR_RISKS
 from gemini_clone.entrypoints.model_providers import describe_providers
+from gemini_clone.entrypoints.setting_checks import mask_url_password
 from gemini_clone.entrypoints.settings import OFFLINE, Settings
 
 
@@ -43,6 +44,18 @@ def adapter_lines(settings: Settings) -> list[tuple[str, str, str]]:
             "OTP delivery",
             "in the API response" if settings.otp_delivery_in_use == "response" else "log only",
             "set OTP_DELIVERY=log" if settings.otp_delivery_in_use == "response" else "",
+        ),
+        (
+            "attachments",
+            f"S3 bucket {settings.s3_bucket}"
+            + (
+                f" at {mask_url_password(settings.s3_endpoint_url)}"
+                if settings.s3_endpoint_url
+                else ""
+            )
+            if settings.s3_bucket
+            else f"folder {settings.blob_folder}",
+            "" if settings.s3_bucket else "set S3_BUCKET=... (+ S3_ENDPOINT_URL)",
         ),
         (
             "JWT secret",

@@ -172,6 +172,8 @@ class ModelBody(ResponseBody):
     pro_only: bool
     available: bool
     """Whether the caller's plan may pick it."""
+    inputs: list[str]
+    """The kinds of file it reads: `text` always, `image` and `pdf` when it reads them."""
 
 
 class ModelsBody(ResponseBody):
@@ -257,6 +259,7 @@ def models_body(models: ModelList) -> ModelsBody:
                 provider=option.provider,
                 pro_only=option.pro_only,
                 available=option.available,
+                inputs=list(option.inputs),
             )
             for option in models.items
         ],

@@ -10,6 +10,7 @@ a stable machine `code`; validation failures add `errors: [{field, message}]`.
     NotFound                       404
     Conflict                       409
     TooLarge                       413
+    UnsupportedMediaType           415
     TooManyRequests                429     Retry-After
       QuotaExceeded                429     limit, used, resets_at; X-RateLimit-*; counted
     PaymentError                   400
@@ -56,6 +57,7 @@ from gemini_clone.domain.errors import (
     TooLarge,
     TooManyRequests,
     Unavailable,
+    UnsupportedMediaType,
 )
 from gemini_clone.entrypoints.http.observability import client_disconnected
 from gemini_clone.entrypoints.http.schemas import FieldProblem, Problem
@@ -74,6 +76,7 @@ _DOMAIN_STATUS: dict[type[GeminiCloneError], int] = {
     NotFound: 404,
     Conflict: 409,
     TooLarge: 413,
+    UnsupportedMediaType: 415,
     TooManyRequests: 429,
     PaymentError: 400,
     Unavailable: 503,
