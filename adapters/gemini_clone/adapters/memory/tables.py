@@ -16,6 +16,7 @@ from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, Refre
 from gemini_clone.domain.messages import Message
 from gemini_clone.domain.metering import ModelCall
 from gemini_clone.domain.subscriptions import Subscription
+from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.users import OtpChallenge, RefreshToken, User
 
 
@@ -34,6 +35,8 @@ class InMemoryTables:
     model_calls: list[ModelCall] = field(default_factory=list)
     current_leaves: dict[ChatroomId, MessageId] = field(default_factory=dict)
     """Each room's current leaf (`chatrooms.current_leaf_id`); none until its first post."""
+    history_summaries: dict[MessageId, HistorySummary] = field(default_factory=dict)
+    """Long chats' summaries by the message they cover a path through."""
 
     def copy(self) -> InMemoryTables:
         copied = InMemoryTables()
@@ -52,6 +55,7 @@ class InMemoryTables:
         self.payment_events = dict(other.payment_events)
         self.model_calls = list(other.model_calls)
         self.current_leaves = dict(other.current_leaves)
+        self.history_summaries = dict(other.history_summaries)
 
 
 class InMemoryStore:
