@@ -116,14 +116,18 @@ def _refused(status: str | None) -> Finish:
 
 
 def _claimed(
-    attempt: int, question: Mapping[Any, Any], history: Sequence[Mapping[Any, Any]]
+    attempt: int,
+    question: Mapping[Any, Any],
+    history: Sequence[Mapping[Any, Any]],
+    *,
+    summaries: bool,
 ) -> ClaimedReply:
     quota_day: str | None = question["quota_day"]
     owner = UserId(question["user_id"])
     kinds: dict[str, list[Mapping[Any, Any]]] = {}
     for row in history:
         kinds.setdefault(row["kind"], []).append(row)
-    summaries = kinds.get(history_rules.SUMMARY, [])
+    leads = kinds.get(history_rules.SUMMARY, [])
     fell_out = kinds.get(history_rules.FELL_OUT, [])
     return ClaimedReply(
         attempt=attempt,
@@ -133,11 +137,11 @@ def _claimed(
             for row in kinds.get(history_rules.TURN, [])
         ],
         summary=PathSummary(
-            through_message_id=MessageId(summaries[0]["turn_id"]), text=summaries[0]["content"]
+            through_message_id=MessageId(leads[0]["turn_id"]), text=leads[0]["content"]
         )
-        if summaries
+        if leads
         else None,
-        fell_out=MessageId(fell_out[0]["turn_id"]) if fell_out else None,
+        fell_out=MessageId(fell_out[0]["turn_id"]) if fell_out and summaries else None,
         quota=None
         if quota_day is None
         else QuotaUnit(user_id=owner, day=date.fromisoformat(quota_day)),
@@ -191,7 +195,7 @@ class SqlReplyStore(ReplyStore):
             )
             rows = list(history.mappings())
             await connection.commit()
-        return _claimed(attempt, question, rows)
+        return _claimed(attempt, question, rows, summaries=summary_reach is not None)
 
     async def finish(
         self,
@@ -337,7 +341,7 @@ class PostgresReplyStore(ReplyStore):
         )
         if not rows:
             return None
-        return _claimed(rows[0]["attempts"], rows[0], rows[1:])
+        return _claimed(rows[0]["attempts"], rows[0], rows[1:], summaries=summary_reach is not None)
 
     async def finish(
         self,
