@@ -27,7 +27,9 @@ _CONSTRAINTS = """
 SELECT conrelid::regclass::text AS "table", conname AS name, contype AS kind,
        pg_get_constraintdef(oid) AS definition
 FROM pg_constraint
-WHERE conrelid = ANY($1::regclass[]) AND contype IN ('p', 'u', 'f')
+WHERE (conrelid = ANY($1::regclass[]) AND contype IN ('p', 'u', 'f'))
+   -- Other tables' foreign keys to the seeded ones hold on to their keys too.
+   OR (confrelid = ANY($1::regclass[]) AND contype = 'f')
 ORDER BY contype, conname
 """
 _INDEXES = """
