@@ -70,6 +70,11 @@ from gemini_clone.application.messaging.send_message import (
 )
 from gemini_clone.application.messaging.stop_reply import StopOutcome, StoppedReply, StopReply
 from gemini_clone.application.messaging.streaming import ReplyEvent, ReplyEventKind, StreamReply
+from gemini_clone.application.messaging.summaries import (
+    LongChats,
+    SummariseHistory,
+    SummarySettings,
+)
 from gemini_clone.application.metering.report_usage import (
     ReportUsage,
     ReportUsageInput,
@@ -96,6 +101,7 @@ from gemini_clone.domain.model_access import ModelAccess, ModelOption
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
+from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
@@ -133,6 +139,7 @@ from gemini_clone.ports.repositories import (
     UserRepository,
 )
 from gemini_clone.ports.statistics import ReplyStatistics
+from gemini_clone.ports.summaries import HistorySummaries, SummaryJobs
 from gemini_clone.ports.tokens import AccessToken, PasswordHasher, TokenService
 
 __all__ = [
@@ -178,6 +185,8 @@ __all__ = [
     "GetMe",
     "GetMessage",
     "GetSubscriptionStatus",
+    "HistorySummaries",
+    "HistorySummary",
     "IdGenerator",
     "InvalidInput",
     "KeyedHasher",
@@ -191,6 +200,7 @@ __all__ = [
     "ListUsersInput",
     "Logout",
     "LogoutInput",
+    "LongChats",
     "Message",
     "MessageError",
     "MessageId",
@@ -279,6 +289,9 @@ __all__ = [
     "Subscription",
     "SubscriptionRepository",
     "SubscriptionView",
+    "SummariseHistory",
+    "SummaryJobs",
+    "SummarySettings",
     "SwitchPath",
     "Throttle",
     "ThrottleDecision",
