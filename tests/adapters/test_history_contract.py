@@ -9,6 +9,7 @@ other versions and branches are not history.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
@@ -16,7 +17,7 @@ from uuid import uuid4
 from sqlalchemy import func, select
 from tests.adapters.conftest import Storage, given_room
 
-from gemini_clone.adapters.sql.tables import history_summaries
+from gemini_clone.adapters.sql.tables import history_summaries, model_calls
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsage
@@ -436,6 +437,27 @@ async def test_the_first_summary_through_a_message_stays(storage: Storage) -> No
     assert claimed.summary is not None
     assert claimed.summary.text == "First."
     assert await storage.summaries.work(answers[1].id, token_budget=BIG_BUDGET) is None
+
+
+async def test_two_summaries_through_one_message_at_once_store_the_first_only(
+    storage: Storage,
+) -> None:
+    room, answers = await long_room(storage, 3)
+
+    await asyncio.gather(
+        summarised(storage, room, answers[1], "One."),
+        summarised(storage, room, answers[1], "Two."),
+    )
+
+    claimed = await room.claim_last(reach=REACH)
+    assert claimed.summary is not None
+    assert claimed.summary.text in {"One.", "Two."}
+    assert await storage.summaries.work(answers[1].id, token_budget=BIG_BUDGET) is None
+    if storage.engine is not None:
+        async with storage.engine.connect() as connection:
+            rows = await connection.execute(select(func.count()).select_from(history_summaries))
+            calls = await connection.execute(select(func.count()).select_from(model_calls))
+            assert (rows.scalar_one(), calls.scalar_one()) == (1, 2)
 
 
 async def test_deleting_a_room_deletes_its_summaries(storage: Storage) -> None:
