@@ -6,7 +6,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from sqlalchemy import select
 from tests.http.conftest import number, running
+
+from gemini_clone.adapters.sql.tables import model_calls
 
 
 async def test_the_room_shows_the_summary_of_what_fell_out_of_its_history(
@@ -49,3 +52,34 @@ async def _with_summary(api: Any, url: str, headers: dict[str, str]) -> dict[str
             return dict(detail)
         await asyncio.sleep(0.05)
     raise AssertionError("no summary after 10 s")
+
+
+async def test_with_history_summaries_off_no_summary_is_made(
+    environment: dict[str, str],
+) -> None:
+    settings = {
+        **environment,
+        "CONTEXT_TOKEN_BUDGET": "240",
+        "BASIC_DAILY_LIMIT": "",
+        "HISTORY_SUMMARIES": "false",
+    }
+    async with running(settings) as api:
+        session = await api.login(number(41))
+        room = await api.chatroom(session, "Long")
+        url = f"/chatroom/{room}"
+        for index in range(6):
+            posted = await api.client.post(
+                f"{url}/message?wait=10",
+                json={"content": f"Topic number {index} please"},
+                headers=session.headers,
+            )
+            assert posted.status_code == 200, posted.text
+        # A summary job would have been queued by the replies above and run meanwhile.
+        await asyncio.sleep(0.5)
+        detail = (await api.client.get(url, headers=session.headers)).json()
+        async with api.container.engine().connect() as connection:
+            purposes = await connection.execute(select(model_calls.c.purpose).distinct())
+            called_for = set(purposes.scalars())
+
+    assert detail["history_summary"] is None
+    assert called_for == {"reply"}
