@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from gemini_clone.adapters.memory.tables import InMemoryStore
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.history import within_budget
@@ -61,7 +59,7 @@ class InMemoryHistorySummaries(HistorySummaries):
             leaf = tables.current_leaves.get(chatroom_id)
             for message in path_up(leaf, tables.messages):
                 if message.id in tables.history_summaries:
-                    return replace(tables.history_summaries[message.id])
+                    return tables.history_summaries[message.id]
         return None
 
 
