@@ -63,9 +63,9 @@ SQL_ADAPTERS: tuple[type, ...] = (
     SqlPaymentEventRepository,
     PostgresPosting,
     PostgresReplyStore,
+    SqlHistorySummaries,
     SqlReplyStatistics,
     SqlUsageLedger,
-    SqlHistorySummaries,
 )
 
 

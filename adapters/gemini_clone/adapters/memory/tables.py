@@ -32,11 +32,11 @@ class InMemoryTables:
     subscriptions: dict[UserId, Subscription] = field(default_factory=dict)
     usage: dict[tuple[UserId, date], int] = field(default_factory=dict)
     payment_events: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    history_summaries: dict[MessageId, HistorySummary] = field(default_factory=dict)
+    """Long chats' summaries by the message they cover a path through."""
     model_calls: list[ModelCall] = field(default_factory=list)
     current_leaves: dict[ChatroomId, MessageId] = field(default_factory=dict)
     """Each room's current leaf (`chatrooms.current_leaf_id`); none until its first post."""
-    history_summaries: dict[MessageId, HistorySummary] = field(default_factory=dict)
-    """Long chats' summaries by the message they cover a path through."""
 
     def copy(self) -> InMemoryTables:
         copied = InMemoryTables()
@@ -53,9 +53,9 @@ class InMemoryTables:
         self.subscriptions = dict(other.subscriptions)
         self.usage = dict(other.usage)
         self.payment_events = dict(other.payment_events)
+        self.history_summaries = dict(other.history_summaries)
         self.model_calls = list(other.model_calls)
         self.current_leaves = dict(other.current_leaves)
-        self.history_summaries = dict(other.history_summaries)
 
 
 class InMemoryStore:

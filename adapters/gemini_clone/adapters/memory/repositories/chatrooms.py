@@ -70,7 +70,7 @@ class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
         return True
 
     async def delete(self, chatroom_id: ChatroomId) -> None:
-        """Delete the room, its messages and their summaries."""
+        """Delete the room and its messages."""
         self._tables.chatrooms.pop(chatroom_id, None)
         doomed = [m.id for m in self._tables.messages.values() if m.chatroom_id == chatroom_id]
         for message_id in doomed:
