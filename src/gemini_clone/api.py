@@ -79,6 +79,11 @@ from gemini_clone.application.messaging.send_message import (
 )
 from gemini_clone.application.messaging.stop_reply import StopOutcome, StoppedReply, StopReply
 from gemini_clone.application.messaging.streaming import ReplyEvent, ReplyEventKind, StreamReply
+from gemini_clone.application.messaging.summaries import (
+    LongChats,
+    SummariseHistory,
+    SummarySettings,
+)
 from gemini_clone.application.metering.report_usage import (
     ReportUsage,
     ReportUsageInput,
@@ -123,6 +128,7 @@ from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
 from gemini_clone.domain.shares import SharedChat, SharedTurn
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
+from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.archives import ArchiveReader, ArchiveWriter
@@ -165,6 +171,7 @@ from gemini_clone.ports.repositories import (
     UserRepository,
 )
 from gemini_clone.ports.statistics import ReplyStatistics
+from gemini_clone.ports.summaries import HistorySummaries, SummaryJobs
 from gemini_clone.ports.tokens import AccessToken, PasswordHasher, TokenService
 
 __all__ = [
@@ -226,6 +233,8 @@ __all__ = [
     "GetMe",
     "GetMessage",
     "GetSubscriptionStatus",
+    "HistorySummaries",
+    "HistorySummary",
     "IdGenerator",
     "ImageCheck",
     "ImageSize",
@@ -244,6 +253,7 @@ __all__ = [
     "ListUsersInput",
     "Logout",
     "LogoutInput",
+    "LongChats",
     "Message",
     "MessageError",
     "MessageId",
@@ -342,6 +352,9 @@ __all__ = [
     "Subscription",
     "SubscriptionRepository",
     "SubscriptionView",
+    "SummariseHistory",
+    "SummaryJobs",
+    "SummarySettings",
     "SwitchPath",
     "Throttle",
     "ThrottleDecision",

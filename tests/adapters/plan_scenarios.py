@@ -19,6 +19,7 @@ from tests.adapters.query_plans import Landmarks
 from gemini_clone.adapters.sql.posting import PostgresPosting
 from gemini_clone.adapters.sql.replies import PostgresReplyStore
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
+from gemini_clone.adapters.sql.summaries import SqlHistorySummaries
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import (
     ChatroomId,
@@ -32,6 +33,7 @@ from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsag
 from gemini_clone.domain.metering import CallOutcome, ModelCall
 from gemini_clone.domain.shares import SharedChat, SharedTurn
 from gemini_clone.domain.subscriptions import Subscription
+from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, User
 from gemini_clone.ports.posting import NewVersion
 from gemini_clone.ports.replies import QuotaUnit, ReplyResult
@@ -297,6 +299,46 @@ async def usage_ledger(env: Env) -> None:
             await uow.commit()
 
 
+async def long_chats(env: Env) -> None:
+    """A claim that looks for a summary past its budget, a summary job's read and write, and
+    the summary a room page shows, in the deep room."""
+    replies, summaries = PostgresReplyStore(env.engine), SqlHistorySummaries(env.engine)
+    question, reply = await _posted(env, NOW + timedelta(seconds=6))
+    call = ModelCall(
+        user_id=env.at.deep_owner,
+        chatroom_id=env.at.deep_room,
+        reply_id=None,
+        model="gemini-2.5-flash-lite",
+        provider="gemini",
+        purpose="summary",
+        usage=TokenUsage(prompt_tokens=900, output_tokens=120, total_tokens=1020),
+        latency_ms=800,
+        outcome=CallOutcome.COMPLETED,
+        ended_at=NOW,
+    )
+    summary = HistorySummary(
+        chatroom_id=env.at.deep_room,
+        through_message_id=question.id,
+        text="What the room talked about.",
+        model="gemini-2.5-flash-lite",
+        updated_at=NOW,
+    )
+    with env.record():
+        claimed = await replies.claim(
+            reply.id,
+            now=NOW,
+            lease_until=NOW + timedelta(minutes=2),
+            token_budget=6_000,
+            history_limit=100,
+            summary_reach=200,
+        )
+        assert claimed is not None
+        work = await summaries.work(question.id, token_budget=8_000)
+        assert work is not None
+        await summaries.record(summary, call)
+        await summaries.on_path(env.at.deep_room)
+
+
 def _drives(*methods: str) -> frozenset[str]:
     return frozenset(methods)
 
@@ -432,6 +474,16 @@ SCENARIOS = (
                 )
             ),
             "SqlPaymentEventRepository.record",
+        ),
+    ),
+    Scenario(
+        "long chats",
+        long_chats,
+        _drives(
+            "PostgresReplyStore.claim",
+            "SqlHistorySummaries.work",
+            "SqlHistorySummaries.record",
+            "SqlHistorySummaries.on_path",
         ),
     ),
     Scenario(

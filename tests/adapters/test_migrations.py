@@ -416,3 +416,41 @@ async def test_the_tree_revision_makes_every_room_a_single_path_and_downgrades_k
     async with engine.connect() as connection:
         count = (await connection.execute(text("SELECT count(*) FROM messages"))).scalar()
     assert count == 2 + len(_WAVE_2_TREE)
+
+
+async def test_the_summaries_revision_adds_its_table_that_a_room_deletion_empties(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0006")
+    await _insert_wave_1_rows(engine)
+    before = await table_names(engine)
+
+    await upgrade(engine, "0007")
+    assert await table_names(engine) == {*before, "history_summaries"}
+    await _insert_summary(engine)
+    await downgrade(engine, "0006")
+
+    assert await current_revision(engine) == "0006"
+    assert await table_names(engine) == before
+    async with engine.connect() as connection:
+        for table, rows in WAVE_1_ROWS.items():
+            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+            assert count == len(rows), table
+
+    await upgrade(engine, "0007")
+    await _insert_summary(engine)
+    async with engine.begin() as connection:
+        await connection.execute(text("DELETE FROM chatrooms WHERE title = 'New chat'"))
+        left = await connection.execute(text("SELECT count(*) FROM history_summaries"))
+        assert left.scalar() == 0
+
+
+async def _insert_summary(engine: AsyncEngine) -> None:
+    """A summary through the wave-1 room's reply."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            metadata.tables["history_summaries"].insert(),
+            [{"through_message_id": _uuid(_id("messages", 1)), "chatroom_id": _uuid(_ROOM),
+              "text": "A monad.", "model": "offline",
+              "updated_at": datetime.fromisoformat("2026-11-01T10:05:00+00:00")}],
+        )  # fmt: skip

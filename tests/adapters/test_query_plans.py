@@ -45,6 +45,7 @@ from gemini_clone.adapters.sql.repositories.usage import SqlUsageRepository
 from gemini_clone.adapters.sql.repositories.users import SqlUserRepository
 from gemini_clone.adapters.sql.schema import upgrade
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
+from gemini_clone.adapters.sql.summaries import SqlHistorySummaries
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.adapters.sql.usage import SqlUsageLedger
 
@@ -63,6 +64,7 @@ SQL_ADAPTERS: tuple[type, ...] = (
     SqlPaymentEventRepository,
     PostgresPosting,
     PostgresReplyStore,
+    SqlHistorySummaries,
     SqlReplyStatistics,
     SqlUsageLedger,
     SqlSharedLinkRepository,

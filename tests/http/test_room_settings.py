@@ -56,7 +56,7 @@ async def test_a_room_is_created_with_its_instruction_and_model(api: Api) -> Non
         "gemini-2.5-flash-lite",
     )
     read = await api.client.get(f"/chatroom/{room['id']}", headers=session.headers)
-    assert read.json() == {**room, "messages": []}
+    assert read.json() == {**room, "messages": [], "history_summary": None}
     untitled = (await create(api, session, {})).json()
     assert (untitled["title_source"], untitled["system_instruction"], untitled["model"]) == (
         "default",
@@ -139,7 +139,11 @@ async def test_bad_settings_are_refused_and_change_nothing(api: Api) -> None:
         "validation_error",
         field="title",
     )
-    assert (await api.client.get(url, headers=headers)).json() == {**room, "messages": []}
+    assert (await api.client.get(url, headers=headers)).json() == {
+        **room,
+        "messages": [],
+        "history_summary": None,
+    }
     rooms = (await api.client.get("/chatroom", headers=headers)).json()["items"]
     assert [listed["id"] for listed in rooms] == [room["id"]]
 

@@ -62,6 +62,7 @@ from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import SendMessage
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.application.messaging.streaming import StreamReply
+from gemini_clone.application.messaging.summaries import SummariseHistory
 from gemini_clone.application.metering.report_usage import ReportUsage
 from gemini_clone.application.sharing.links import (
     ContinueShare,
@@ -92,6 +93,12 @@ from gemini_clone.entrypoints.adapter_choices import (
     make_reply_store,
     make_sandbox,
     make_throttle,
+)
+from gemini_clone.entrypoints.long_chats import (
+    make_history_summaries,
+    make_long_chats,
+    make_summary_jobs,
+    make_summary_settings,
 )
 from gemini_clone.entrypoints.metrics import PrometheusCallMeter
 from gemini_clone.entrypoints.model_providers import make_language_model, model_inputs
@@ -223,7 +230,8 @@ class Container(containers.DeclarativeContainer):
     list_chatrooms = providers.Singleton(
         ListChatrooms, uow, cache, settings.provided.chatroom_cache_ttl
     )
-    get_chatroom = providers.Singleton(GetChatroom, uow)
+    history_summaries = providers.Singleton(make_history_summaries, engine)
+    get_chatroom = providers.Singleton(GetChatroom, uow, history_summaries)
     update_chatroom = providers.Singleton(UpdateChatroom, uow, cache, clock, model_access)
     list_models = providers.Singleton(ListModels, uow, model_access)
     title_chatroom = providers.Singleton(
@@ -246,6 +254,8 @@ class Container(containers.DeclarativeContainer):
     get_message = providers.Singleton(GetMessage, uow)
     wait_for_reply = providers.Singleton(WaitForReply, get_message, clock)
     reply_store = providers.Singleton(make_reply_store, engine)
+    summary_jobs = providers.Singleton(make_summary_jobs, redis, broker.provider)
+    long_chats = providers.Singleton(make_long_chats, settings, summary_jobs.provider)
     generate_reply = providers.Singleton(
         GenerateReply,
         reply_store,
@@ -256,6 +266,16 @@ class Container(containers.DeclarativeContainer):
         titles=title_chatroom,
         pieces=reply_pieces,
         stops=reply_stops,
+        meter=call_meter,
+        long_chats=long_chats,
+    )
+    summarise_history = providers.Singleton(
+        SummariseHistory,
+        history_summaries,
+        language_model,
+        clock,
+        providers.Singleton(make_summary_settings, settings),
+        models=model_access,
         meter=call_meter,
     )
     # One per process: every stream's keep-alive look joins the same read window.

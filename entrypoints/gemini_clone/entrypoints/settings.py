@@ -119,6 +119,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """The model answering when none is asked for; unset: the first configured one."""
     system_instruction: str | None = None
     context_token_budget: AtLeastOne = 8000
+    history_summaries: bool = True
+    """Long chats: what falls out of a path's history budget is summarised, and the summary
+    leads the history (a quarter of `CONTEXT_TOKEN_BUDGET` is kept for it); false: the
+    oldest turns are only dropped."""
+    summary_model: str | None = None
+    """The model that writes long chats' summaries; unset: `TITLE_MODEL` (else the default
+    model)."""
     offline_model_latency_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0
     """Embedded model only: a pause before each answer (to try waiting, or to benchmark)."""
     offline_model_word_delay_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.03

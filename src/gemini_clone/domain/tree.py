@@ -75,7 +75,7 @@ def answered_on_path(newest_first: Iterable[Message]) -> Iterator[Message]:
     """The turns of a path's answered exchanges, newest first, from the path above a
     question (its parent first): a reply counts when completed, and a question when the
     reply that follows it on the path is (a question whose reply failed, was blocked, was
-    cancelled or is still pending is left out with it). SQL twin: `rules.path_history`."""
+    cancelled or is still pending is left out with it). SQL twin: `history_rules.path_history`."""
     follower: Message | None = None
     for message in newest_first:
         if message.role is Role.MODEL:

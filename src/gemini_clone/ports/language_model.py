@@ -40,6 +40,8 @@ class Purpose(enum.StrEnum):
 
     REPLY = "reply"
     TITLE = "title"
+    SUMMARY = "summary"
+    """The gist of a long chat's older turns (`application.messaging.summaries`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -17,6 +17,9 @@ from gemini_clone.ports.language_model import (
 LABEL = "[offline model]"
 SUMMARY_WORDS = 12
 TITLE_WORDS = 6
+TOPICS_LABEL = "Topics so far:"
+TOPICS_KEPT = 12
+"""A long chat's offline summary names at most this many topics, the newest."""
 
 
 class OfflineLanguageModel(LanguageModel):
@@ -28,6 +31,10 @@ class OfflineLanguageModel(LanguageModel):
       the turns it saw, and says how to switch to Gemini.
     - A title request (`Purpose.TITLE`) is answered with the first six words of the
       conversation's first user turn, capitalised, so rooms name themselves offline too.
+    - A summary request (`Purpose.SUMMARY`) is answered with the topics of the previous
+      summary (after "Topics so far:") followed by the first six words of each newer
+      `User:` line of the request, the newest twelve kept: deterministic, and it grows
+      incrementally like a real one.
     - It streams one piece per word; the last one carries finish reason "stop", the usage
       counted in words (prompt: system instruction and every turn) and the model name.
     - `latency_seconds` is waited once before the first word, `word_delay_seconds` before
@@ -75,6 +82,8 @@ class OfflineLanguageModel(LanguageModel):
 def _answer(request: GenerationRequest) -> str:
     if request.purpose is Purpose.TITLE:
         return _title(request)
+    if request.purpose is Purpose.SUMMARY:
+        return _summary(request)
     last = next((turn for turn in reversed(request.turns) if turn.role is Role.USER), None)
     said = last.text if last is not None else ""
     words = said.split()
@@ -109,6 +118,20 @@ def _title(request: GenerationRequest) -> str:
     words = first.split()[:TITLE_WORDS]
     title = " ".join(words).strip(".,;:!?\"'") or "Conversation"
     return title[0].upper() + title[1:]
+
+
+def _summary(request: GenerationRequest) -> str:
+    topics: list[str] = []
+    for turn in request.turns:
+        for line in turn.text.splitlines():
+            _, found, listed = line.partition(TOPICS_LABEL)
+            if found:
+                topics += [topic for topic in listed.strip().rstrip(".").split("; ") if topic]
+            elif line.startswith("User:"):
+                words = line.removeprefix("User:").split()[:TITLE_WORDS]
+                topic = " ".join(words).replace(";", ",").strip(".,:!?\"'")
+                topics.append(topic or "(empty)")
+    return f"{LABEL} {TOPICS_LABEL} {'; '.join(topics[-TOPICS_KEPT:]) or 'none'}."
 
 
 def _count_words(text: str) -> int:

@@ -23,6 +23,8 @@ _ROLES = {Role.USER: "user", Role.MODEL: "assistant"}
 
 TITLE_MAX_TOKENS = 64
 """A title's output limit: a few words."""
+SUMMARY_MAX_TOKENS = 1024
+"""A long chat's summary's output limit (asked for at most 150 words)."""
 
 
 def request_body(request: GenerationRequest, *, model: str) -> dict[str, Any]:
@@ -30,7 +32,7 @@ def request_body(request: GenerationRequest, *, model: str) -> dict[str, Any]:
 
     `stream_options.include_usage` asks for the usage chunk before `[DONE]`; servers that
     do not know it (older ones) ignore it and send no usage. A title request is capped at
-    `TITLE_MAX_TOKENS`.
+    `TITLE_MAX_TOKENS`, a summary at `SUMMARY_MAX_TOKENS`.
     """
     messages: list[dict[str, Any]] = []
     if request.system_instruction:
@@ -44,6 +46,8 @@ def request_body(request: GenerationRequest, *, model: str) -> dict[str, Any]:
     }
     if request.purpose is Purpose.TITLE:
         body["max_tokens"] = TITLE_MAX_TOKENS
+    elif request.purpose is Purpose.SUMMARY:
+        body["max_tokens"] = SUMMARY_MAX_TOKENS
     return body
 
 

@@ -147,6 +147,30 @@ messages = Table(
     Index(None, "parent_id", "created_at", "id"),
 )
 
+history_summaries = Table(
+    "history_summaries",
+    metadata,
+    # A summary covers a path from its room's first message through this one: every branch
+    # through it shares the row, and deleting the message (or its room) deletes it.
+    Column(
+        "through_message_id",
+        UUID,
+        ForeignKey("messages.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "chatroom_id",
+        UUID,
+        ForeignKey("chatrooms.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("text", Text, nullable=False),
+    Column("model", String(100)),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # Whether a room has any summary (a room page's read looks up its path only then).
+    Index(None, "chatroom_id"),
+)
+
 subscriptions = Table(
     "subscriptions",
     metadata,

@@ -133,9 +133,19 @@ class MessageBody(ResponseBody):
     """Set on a question written as an edit of another (a version of it); null otherwise."""
 
 
+class HistorySummaryBody(ResponseBody):
+    through_message_id: UUID
+    """The summary covers the path from the room's first message through this one."""
+    text: str
+    updated_at: datetime
+
+
 class ChatroomDetailBody(ChatroomBody):
     messages: list[MessageBody]
     """The latest messages, oldest first."""
+    history_summary: HistorySummaryBody | None
+    """Long chats: the summary the current path's next reply starts its history with (what
+    fell out of the token budget); null while the path fits."""
 
 
 class ChatroomPageBody(ResponseBody):
@@ -201,6 +211,13 @@ def chatroom_detail_body(detail: ChatroomDetail) -> ChatroomDetailBody:
         messages=[
             message_body(message, detail.versions.get(message.id)) for message in detail.messages
         ],
+        history_summary=None
+        if detail.history_summary is None
+        else HistorySummaryBody(
+            through_message_id=detail.history_summary.through_message_id,
+            text=detail.history_summary.text,
+            updated_at=detail.history_summary.updated_at,
+        ),
     )
 
 

@@ -12,8 +12,9 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from gemini_clone.application.chatrooms.titles import TitleChatroom, TitleInput
-from gemini_clone.application.messaging.context import HISTORY_MAX_MESSAGES, build_request
+from gemini_clone.application.messaging.context import build_request
 from gemini_clone.application.messaging.cutoff import renewing, until_cut
+from gemini_clone.application.messaging.summaries import LongChats
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import MessageError, MessageStatus, TokenUsage
 from gemini_clone.domain.metering import CallOutcome, ModelCall, latency_ms
@@ -91,6 +92,8 @@ class GenerateReply:
     - The model call is metered: one usage-ledger row (tokens as the provider last
       reported them, also for a failed or stopped call, latency, outcome), stored with
       the outcome by the same finish.
+    - A long path's history is led by its summary, and what fell out uncovered is queued
+      for one (`LongChats`); the reply never waits for it.
     - After a completed reply, a room still titled by default is named by the model
       (`TitleChatroom`); a title that cannot be made never fails the reply.
     - The text is published piece by piece as the model writes it (`pieces`); an attempt
@@ -120,6 +123,7 @@ class GenerateReply:
         pieces: ReplyPieces | None = None,
         stops: ReplyStops | None = None,
         meter: CallMeter | None = None,
+        long_chats: LongChats | None = None,
     ) -> None:
         self._store = store
         self._model = model
@@ -130,6 +134,7 @@ class GenerateReply:
         self._pieces = pieces
         self._stops = stops
         self._meter = meter
+        self._long_chats = long_chats or LongChats()
 
     async def execute(self, reply_id: MessageId) -> ReplyOutcome:
         claimed = await self._claim(reply_id)
@@ -158,19 +163,19 @@ class GenerateReply:
 
     async def _claim(self, reply_id: MessageId) -> ClaimedReply | None:
         now = self._clock.now()
-        return await self._store.claim(
+        return await self._long_chats.claim(
+            self._store,
             reply_id,
             now=now,
             lease_until=now + self._settings.lease,
             token_budget=self._settings.context_token_budget,
-            history_limit=HISTORY_MAX_MESSAGES,
         )
 
     def _request_for(self, claimed: ClaimedReply) -> GenerationRequest:
         room = claimed.room
         return build_request(
             claimed.question,
-            claimed.history,
+            self._long_chats.history(claimed),
             system_instruction=room.system_instruction or self._settings.system_instruction,
             model=self._models.answering_model(room.model, tier_for_status(room.owner_plan_status)),
         )

@@ -79,6 +79,7 @@ class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
         doomed = [m.id for m in self._tables.messages.values() if m.chatroom_id == chatroom_id]
         for message_id in doomed:
             del self._tables.messages[message_id]
+            self._tables.history_summaries.pop(message_id, None)
 
     async def count_for_user(self, user_id: UserId) -> int:
         return sum(1 for room in self._tables.chatrooms.values() if room.user_id == user_id)
