@@ -48,6 +48,7 @@ from gemini_clone.application.chatrooms.update import UpdateChatroom
 from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.batched_reading import BatchedGetMessage
 from gemini_clone.application.messaging.branches import ForkChatroom, SwitchPath
+from gemini_clone.application.messaging.fallback import ModelFallback
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
 from gemini_clone.application.messaging.new_version import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
@@ -65,6 +66,7 @@ from gemini_clone.entrypoints.adapter_choices import (
     jwt_secret,
     make_broker,
     make_cache,
+    make_circuit_breaker,
     make_engine,
     make_message_posting,
     make_otp_sender,
@@ -79,7 +81,11 @@ from gemini_clone.entrypoints.adapter_choices import (
 )
 from gemini_clone.entrypoints.metrics import PrometheusCallMeter
 from gemini_clone.entrypoints.model_providers import make_language_model
-from gemini_clone.entrypoints.settings import Settings, make_model_catalogue
+from gemini_clone.entrypoints.settings import (
+    Settings,
+    make_fallback_chains,
+    make_model_catalogue,
+)
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 logger = logging.getLogger("gemini_clone.container")
@@ -216,6 +222,14 @@ class Container(containers.DeclarativeContainer):
     get_message = providers.Singleton(GetMessage, uow)
     wait_for_reply = providers.Singleton(WaitForReply, get_message, clock)
     reply_store = providers.Singleton(make_reply_store, engine)
+    circuit_breaker = providers.Singleton(make_circuit_breaker, settings, redis)
+    model_fallback = providers.Singleton(
+        ModelFallback,
+        language_model,
+        clock,
+        chains=providers.Singleton(make_fallback_chains, settings, model_catalogue),
+        circuits=circuit_breaker,
+    )
     generate_reply = providers.Singleton(
         GenerateReply,
         reply_store,
@@ -227,6 +241,7 @@ class Container(containers.DeclarativeContainer):
         pieces=reply_pieces,
         stops=reply_stops,
         meter=call_meter,
+        fallback=model_fallback,
     )
     # One per process: every stream's keep-alive look joins the same read window.
     keep_alive_reads = providers.Singleton(BatchedGetMessage, uow)

@@ -3,6 +3,7 @@ under the store's lock."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -83,9 +84,11 @@ class InMemoryReplyStore(ReplyStore):
         attempt: int,
         give_back: QuotaUnit | None,
         call: ModelCall | None = None,
+        earlier_calls: Sequence[ModelCall] = (),
     ) -> Finish:
         async with self._store.lock:
             tables = self._store.tables
+            tables.model_calls.extend(earlier_calls)
             if call is not None:
                 tables.model_calls.append(call)
             reply = tables.messages.get(reply_id)
@@ -98,6 +101,7 @@ class InMemoryReplyStore(ReplyStore):
                 status=result.status,
                 content=result.content,
                 model=result.model,
+                fallback_from=result.fallback_from,
                 finish_reason=result.finish_reason,
                 usage=result.usage,
                 error=result.error,

@@ -124,6 +124,10 @@ class MessageBody(ResponseBody):
     about one message (a post, a new version, a read by id, a stream's `done`)."""
     in_reply_to: UUID | None
     model: str | None
+    """The model that wrote the reply."""
+    fallback_from: str | None
+    """The model the reply was asked of, when `model` wrote it in its place because that
+    one was out of service (`MODEL_FALLBACKS`); null otherwise."""
     finish_reason: str | None
     usage: TokenUsageBody | None
     error: MessageErrorBody | None
@@ -224,6 +228,7 @@ def message_body(message: Message, versions: Versions | None = None) -> MessageB
         ),
         in_reply_to=message.in_reply_to,
         model=message.model,
+        fallback_from=message.fallback_from,
         finish_reason=message.finish_reason,
         usage=TokenUsageBody(
             prompt_tokens=usage.prompt_tokens,
