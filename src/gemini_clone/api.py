@@ -43,6 +43,7 @@ from gemini_clone.application.chatrooms.update import (
 from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.batched_reading import BatchedGetMessage
 from gemini_clone.application.messaging.branches import ForkChatroom, PathInput, SwitchPath
+from gemini_clone.application.messaging.fallback import FallbackRun, ModelFallback
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
     ReplyOutcome,
@@ -76,6 +77,7 @@ from gemini_clone.application.metering.report_usage import (
     UsageReportOutput,
 )
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
+from gemini_clone.domain.circuits import Circuit, CircuitPolicy, CircuitState
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
     Conflict,
@@ -89,6 +91,7 @@ from gemini_clone.domain.errors import (
     TooManyRequests,
     Unavailable,
 )
+from gemini_clone.domain.fallbacks import FallbackChains, FallbackError
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.metering import CallOutcome, ModelCall, UsageTotal
@@ -99,6 +102,7 @@ from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
+from gemini_clone.ports.circuits import CircuitBreaker
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 from gemini_clone.ports.language_model import (
@@ -154,6 +158,10 @@ __all__ = [
     "ChatroomSettings",
     "CheckoutRequest",
     "CheckoutSession",
+    "Circuit",
+    "CircuitBreaker",
+    "CircuitPolicy",
+    "CircuitState",
     "ClaimedReply",
     "Clock",
     "Conflict",
@@ -165,6 +173,9 @@ __all__ = [
     "EditQuestion",
     "EditQuestionInput",
     "EventOutcome",
+    "FallbackChains",
+    "FallbackError",
+    "FallbackRun",
     "FieldError",
     "Forbidden",
     "ForgotPassword",
@@ -204,6 +215,7 @@ __all__ = [
     "ModelCatalogue",
     "ModelConfigurationError",
     "ModelError",
+    "ModelFallback",
     "ModelList",
     "ModelOption",
     "ModelUnavailable",
