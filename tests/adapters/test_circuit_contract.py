@@ -47,8 +47,18 @@ async def key_prefix(redis_client: aioredis.Redis) -> AsyncIterator[str]:
 def circuits(request: pytest.FixtureRequest) -> CircuitBreaker:
     if request.param == "memory":
         return InMemoryCircuitBreaker(POLICY)
-    client: aioredis.Redis = request.getfixturevalue("redis_client")
-    return RedisCircuitBreaker(client, POLICY, key_prefix=request.getfixturevalue("key_prefix"))
+    return request.getfixturevalue("redis_circuits")  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def redis_circuits(
+    redis_client: aioredis.Redis, key_prefix: str
+) -> AsyncIterator[RedisCircuitBreaker]:
+    circuits = RedisCircuitBreaker(redis_client, POLICY, key_prefix=key_prefix)
+    try:
+        yield circuits
+    finally:
+        await circuits.aclose()
 
 
 async def fail(circuits: CircuitBreaker, times: int, model: str = MODEL) -> None:
@@ -183,17 +193,22 @@ async def test_two_workers_share_the_circuit(
         await cool_down()
         tries = await asyncio.gather(*(w.admit(MODEL) for w in (one, other) * 10))
         assert tries.count(True) == 1
+        await one.aclose()
+        await other.aclose()
     finally:
         await other_client.aclose()
 
 
 async def test_a_circuit_breaker_without_redis_stays_out_of_the_way() -> None:
-    unreachable = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    unreachable = create_redis_client("redis://127.0.0.1:1/0", connect_timeout=0.2)
     circuits = RedisCircuitBreaker(unreachable, POLICY)
     try:
+        started = time.monotonic()
         await fail(circuits, 10)
 
         assert await circuits.admit(MODEL)
         assert await circuits.state(MODEL) is CircuitState.CLOSED
+        assert time.monotonic() - started < 5, "each call gives up at once, never retried"
     finally:
+        await circuits.aclose()
         await unreachable.aclose()

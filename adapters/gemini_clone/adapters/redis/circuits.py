@@ -14,6 +14,7 @@ import logging
 from redis.asyncio import Redis
 
 from gemini_clone.adapters.redis.cache import DEFAULT_KEY_PREFIX
+from gemini_clone.adapters.redis.client import without_retries
 from gemini_clone.adapters.redis.failures import REDIS_FAILURES
 from gemini_clone.domain.circuits import CircuitPolicy, CircuitState
 from gemini_clone.ports.circuits import CircuitBreaker
@@ -68,13 +69,18 @@ count back to zero): old failures are no sign of the model's health now."""
 class RedisCircuitBreaker(CircuitBreaker):
     """Circuits at `<prefix>circuit:<model>`. When Redis cannot be reached the circuits
     stay out of the way: every model is asked (a reply is never failed for the breaker's
-    sake), and what happened is not counted."""
+    sake), and what happened is not counted.
+
+    Commands go through a pool of their own, like `redis`'s, that never sends one twice
+    (`without_retries`): a failure counted twice, or a half-open try taken by a first
+    send whose answer was lost, would be wrong; close it with `aclose`."""
 
     def __init__(
         self, redis: Redis, policy: CircuitPolicy, *, key_prefix: str = DEFAULT_KEY_PREFIX
     ) -> None:
         self._prefix = f"{key_prefix}circuit:"
-        self._script = redis.register_script(_SCRIPT)
+        self._redis = without_retries(redis)
+        self._script = self._redis.register_script(_SCRIPT)
         cooldown_ms = round(policy.cooldown * 1000)
         self._limits = (
             policy.failures,
@@ -93,6 +99,9 @@ class RedisCircuitBreaker(CircuitBreaker):
 
     async def state(self, model: str) -> CircuitState:
         return CircuitState(await self._run("state", model, default="closed"))
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
 
     async def _run(self, op: str, model: str, *, default: str) -> str:
         try:
