@@ -31,6 +31,14 @@ SystemInstruction = Annotated[
         description="How the model should answer in this room; null or blank: the default.",
     ),
 ]
+FallbackFrom = Annotated[
+    str,
+    msgspec.Meta(
+        description="The model asked for, when `model` wrote the reply in its place because "
+        "that one was out of service (MODEL_FALLBACKS); null when the model asked wrote it.",
+        examples=["gemini-2.5-pro"],
+    ),
+]
 ModelId = Annotated[
     str,
     msgspec.Meta(
@@ -125,9 +133,7 @@ class MessageBody(ResponseBody):
     in_reply_to: UUID | None
     model: str | None
     """The model that wrote the reply."""
-    fallback_from: str | None
-    """The model the reply was asked of, when `model` wrote it in its place because that
-    one was out of service (`MODEL_FALLBACKS`); null otherwise."""
+    fallback_from: FallbackFrom | None
     finish_reason: str | None
     usage: TokenUsageBody | None
     error: MessageErrorBody | None
