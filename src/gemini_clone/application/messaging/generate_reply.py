@@ -16,7 +16,7 @@ from gemini_clone.application.messaging.context import HISTORY_MAX_MESSAGES, bui
 from gemini_clone.application.messaging.cutoff import renewing, until_cut
 from gemini_clone.application.messaging.fallback import FallbackRun, ModelFallback
 from gemini_clone.domain.ids import MessageId
-from gemini_clone.domain.messages import MessageError, MessageStatus, TokenUsage
+from gemini_clone.domain.messages import MessageError, MessageStatus
 from gemini_clone.domain.metering import CallOutcome, ModelCall
 from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.subscriptions import tier_for_status
@@ -58,11 +58,11 @@ class ReplySettings:
 
 @dataclass(slots=True)
 class _Progress:
-    """What the model sent so far: its text (a stop keeps it) and the last usage it
-    reported (a failed or stopped call is metered with it); a restart drops both."""
+    """What the model sent so far: its text (a stop keeps it); a restart drops it. (The
+    usage each model last reported, which meters a failed or stopped call, is kept by the
+    run's `Attempt`s.)"""
 
     text: list[str] = field(default_factory=list)
-    usage: TokenUsage | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -292,9 +292,8 @@ class GenerateReply:
         run: FallbackRun,
         progress: _Progress,
     ) -> AsyncIterator[GenerationPiece]:
-        """The model's pieces, each one's text and usage kept in `progress` and the text
-        published; a new claim, and a model starting its answer over, publish `restart`
-        first."""
+        """The model's pieces, each one's text kept in `progress` and published; a new
+        claim, and a model starting its answer over, publish `restart` first."""
         written = progress.text
         pieces = self._pieces
         attempt = claimed.attempt
@@ -304,7 +303,6 @@ class GenerateReply:
                 if written and pieces is not None:
                     pieces.publish(reply_id, Piece(kind=PieceKind.RESTART, attempt=attempt))
                 written.clear()
-                progress.usage = None
                 announced = True
             elif piece.text:
                 if pieces is not None:
@@ -315,7 +313,6 @@ class GenerateReply:
                     )
                 announced = True
                 written.append(piece.text)
-            progress.usage = piece.usage or progress.usage
             yield piece
 
     async def _store_outcome(
