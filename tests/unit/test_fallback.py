@@ -22,6 +22,7 @@ from gemini_clone.domain.messages import Message, MessageStatus, TokenUsage
 from gemini_clone.domain.metering import CallOutcome
 from gemini_clone.domain.subscriptions import Tier
 from gemini_clone.domain.users import User
+from gemini_clone.entrypoints.cli.banner import banner
 from gemini_clone.entrypoints.settings import SettingsError, load_settings
 from gemini_clone.ports.language_model import (
     GenerationPiece,
@@ -372,3 +373,23 @@ async def test_replies_at_once_each_count_on_the_circuit(bench: Bench, alice: Us
     await asyncio.gather(*(bench.generate.execute(p.reply.id) for p in posted))
 
     assert await bench.circuits.state("model-a") is CircuitState.OPEN
+
+
+def test_the_banner_names_the_chains_and_where_the_circuits_are() -> None:
+    environ = {
+        "GEMINI_API_KEY": "k",
+        "GEMINI_MODELS": "gemini-2.5-flash,gemini-2.5-pro",
+        "MODEL_FALLBACKS": "gemini-2.5-pro>gemini-2.5-flash",
+    }
+
+    embedded = banner(load_settings(environ, env_file=None), "http://127.0.0.1:8000")
+    shared = banner(
+        load_settings({**environ, "REDIS_URL": "redis://127.0.0.1:6379/0"}, env_file=None),
+        "http://127.0.0.1:8000",
+    )
+
+    assert "fallbacks        gemini-2.5-pro>gemini-2.5-flash (model circuits in this process)" in (
+        embedded
+    )
+    assert "(model circuits in Redis)" in shared
+    assert "fallbacks" not in banner(load_settings({}, env_file=None), "http://127.0.0.1:8000")
