@@ -52,6 +52,7 @@ from gemini_clone.application.chatrooms.update import (
 from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.batched_reading import BatchedGetMessage
 from gemini_clone.application.messaging.branches import ForkChatroom, PathInput, SwitchPath
+from gemini_clone.application.messaging.fallback import FallbackRun, ModelFallback
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
     ReplyOutcome,
@@ -104,6 +105,7 @@ from gemini_clone.domain.archives import (
     RoomSnapshot,
 )
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
+from gemini_clone.domain.circuits import Circuit, CircuitPolicy, CircuitState
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
     Conflict,
@@ -119,6 +121,7 @@ from gemini_clone.domain.errors import (
     Unavailable,
     UnsupportedMediaType,
 )
+from gemini_clone.domain.fallbacks import FallbackChains, FallbackError
 from gemini_clone.domain.file_types import FileKind, FileType, sniff_file_type
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
@@ -134,6 +137,7 @@ from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, Us
 from gemini_clone.ports.archives import ArchiveReader, ArchiveWriter
 from gemini_clone.ports.blobs import BlobInfo, BlobStore, BlobTooLarge, StoredBlob
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
+from gemini_clone.ports.circuits import CircuitBreaker
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.images import ImageCheck, ImageSize
 from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
@@ -200,6 +204,10 @@ __all__ = [
     "ChatroomSettings",
     "CheckoutRequest",
     "CheckoutSession",
+    "Circuit",
+    "CircuitBreaker",
+    "CircuitPolicy",
+    "CircuitState",
     "ClaimedReply",
     "Clock",
     "Conflict",
@@ -218,6 +226,9 @@ __all__ = [
     "ExportFormat",
     "ExportInput",
     "ExportedFile",
+    "FallbackChains",
+    "FallbackError",
+    "FallbackRun",
     "FieldError",
     "FileKind",
     "FileType",
@@ -267,6 +278,7 @@ __all__ = [
     "ModelCatalogue",
     "ModelConfigurationError",
     "ModelError",
+    "ModelFallback",
     "ModelList",
     "ModelOption",
     "ModelUnavailable",

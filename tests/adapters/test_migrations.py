@@ -454,3 +454,44 @@ async def _insert_summary(engine: AsyncEngine) -> None:
               "text": "A monad.", "model": "offline",
               "updated_at": datetime.fromisoformat("2026-11-01T10:05:00+00:00")}],
         )  # fmt: skip
+
+
+async def _message_columns(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        columns = await connection.run_sync(lambda sync: inspect(sync).get_columns("messages"))
+    return {column["name"] for column in columns}
+
+
+async def test_the_fallback_revision_adds_fallback_from_and_downgrades_keeping_rows(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0007")
+    await _insert_wave_1_rows(engine)
+    assert "fallback_from" not in await _message_columns(engine)
+
+    await upgrade(engine, "0008")
+
+    reply_id = MessageId(uuid.UUID(_id("messages", 1)))
+    async with sql_unit_of_work_factory(engine)() as uow:
+        reply = await uow.messages.get_any(reply_id)
+    assert reply is not None
+    assert (reply.model, reply.fallback_from) == ("gemini-2.5-flash", None)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE messages SET fallback_from = 'gemini-2.5-pro' WHERE id = :id"),
+            {"id": reply_id if engine.dialect.name == "postgresql" else reply_id.hex},
+        )
+    async with sql_unit_of_work_factory(engine)() as uow:
+        reply = await uow.messages.get_any(reply_id)
+    assert reply is not None
+    assert reply.fallback_from == "gemini-2.5-pro"
+
+    await downgrade(engine, "0007")
+
+    assert await current_revision(engine) == "0007"
+    assert "fallback_from" not in await _message_columns(engine)
+    async with engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT model, content FROM messages"))).all()
+    assert sorted(rows, key=str) == sorted(
+        [(row["model"], row["content"]) for row in WAVE_1_ROWS["messages"]], key=str
+    )

@@ -34,10 +34,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gemini_clone.adapters.blobs import LocalFolderBlobStore
 from gemini_clone.adapters.jwt import load_or_create_secret
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
+from gemini_clone.adapters.memory.circuits import InMemoryCircuitBreaker
 from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
 from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
 from gemini_clone.adapters.redis import (
     NearCache,
+    RedisCircuitBreaker,
     RedisReplyPieces,
     RedisReplyStops,
     RedisThrottle,
@@ -49,9 +51,11 @@ from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting, SqlPosting
 from gemini_clone.adapters.sql.replies import PostgresReplyStore, SqlReplyStore
 from gemini_clone.adapters.taskiq.producer import StreamReplyJobs
+from gemini_clone.domain.circuits import CircuitPolicy
 from gemini_clone.entrypoints.settings import Settings
 from gemini_clone.ports.blobs import BlobStore
 from gemini_clone.ports.cache import Cache, Throttle
+from gemini_clone.ports.circuits import CircuitBreaker
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.images import ImageCheck
 from gemini_clone.ports.jobs import ReplyJobs
@@ -160,6 +164,14 @@ def make_reply_pieces(redis: Redis | None) -> ReplyPieces:
 
 def make_reply_stops(redis: Redis | None) -> ReplyStops:
     return RedisReplyStops(redis) if redis is not None else InMemoryReplyStops()
+
+
+def make_circuit_breaker(settings: Settings, redis: Redis | None) -> CircuitBreaker:
+    """Shared by every worker through Redis; in process in embedded mode."""
+    policy = CircuitPolicy(failures=settings.circuit_failures, cooldown=settings.circuit_cooldown)
+    return (
+        RedisCircuitBreaker(redis, policy) if redis is not None else InMemoryCircuitBreaker(policy)
+    )
 
 
 def uses_sandbox(settings: Settings) -> bool:

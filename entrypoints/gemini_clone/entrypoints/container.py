@@ -55,6 +55,7 @@ from gemini_clone.application.chatrooms.update import UpdateChatroom
 from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.batched_reading import BatchedGetMessage
 from gemini_clone.application.messaging.branches import ForkChatroom, SwitchPath
+from gemini_clone.application.messaging.fallback import ModelFallback
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
 from gemini_clone.application.messaging.new_version import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
@@ -81,6 +82,7 @@ from gemini_clone.entrypoints.adapter_choices import (
     make_blob_store,
     make_broker,
     make_cache,
+    make_circuit_breaker,
     make_engine,
     make_image_check,
     make_message_posting,
@@ -102,7 +104,11 @@ from gemini_clone.entrypoints.long_chats import (
 )
 from gemini_clone.entrypoints.metrics import PrometheusCallMeter
 from gemini_clone.entrypoints.model_providers import make_language_model, model_inputs
-from gemini_clone.entrypoints.settings import Settings, make_model_catalogue
+from gemini_clone.entrypoints.settings import (
+    Settings,
+    make_fallback_chains,
+    make_model_catalogue,
+)
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 logger = logging.getLogger("gemini_clone.container")
@@ -256,6 +262,14 @@ class Container(containers.DeclarativeContainer):
     reply_store = providers.Singleton(make_reply_store, engine)
     summary_jobs = providers.Singleton(make_summary_jobs, redis, broker.provider)
     long_chats = providers.Singleton(make_long_chats, settings, summary_jobs.provider)
+    circuit_breaker = providers.Singleton(make_circuit_breaker, settings, redis)
+    model_fallback = providers.Singleton(
+        ModelFallback,
+        language_model,
+        clock,
+        chains=providers.Singleton(make_fallback_chains, settings, model_catalogue),
+        circuits=circuit_breaker,
+    )
     generate_reply = providers.Singleton(
         GenerateReply,
         reply_store,
@@ -268,6 +282,7 @@ class Container(containers.DeclarativeContainer):
         stops=reply_stops,
         meter=call_meter,
         long_chats=long_chats,
+        fallback=model_fallback,
     )
     summarise_history = providers.Singleton(
         SummariseHistory,

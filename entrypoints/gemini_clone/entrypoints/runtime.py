@@ -92,6 +92,7 @@ class Runtime:
         closeables = (
             self._container.reply_pieces(),
             self._container.reply_stops(),
+            self._container.circuit_breaker(),
             self._container.cache(),
             self._container.language_model(),
             self._container.payment_gateway(),

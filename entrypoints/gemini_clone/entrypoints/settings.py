@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from gemini_clone.domain.fallbacks import FallbackChains, FallbackError
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.entrypoints.setting_checks import (
     check_database_url,
@@ -117,6 +118,17 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     openai_max_attempts: AtLeastOne = 4
     default_model: str | None = None
     """The model answering when none is asked for; unset: the first configured one."""
+    model_fallbacks: str | None = None
+    """Fallback chains, links `asked>next` comma-separated
+    (`gemini-2.5-pro>gemini-2.5-flash,gemini-2.5-flash>gemini-2.0-flash`): a reply whose
+    model's retries end on 429, 5xx or a timeout is written by the next model of its chain.
+    Catalogue models only, no cycle, never a Basic model to a Pro one; unset: none."""
+    circuit_failures: AtLeastOne = 5
+    """Failed replies in a row that open a model's circuit: its replies then go straight to
+    its fallback (`MODEL_FALLBACKS`) for `CIRCUIT_COOLDOWN` seconds."""
+    circuit_cooldown: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    """Seconds an open circuit sends its model's replies to the fallback before one reply
+    tries the model again (success closes it, failure opens it again)."""
     system_instruction: str | None = None
     context_token_budget: AtLeastOne = 8000
     history_summaries: bool = True
@@ -349,5 +361,15 @@ def load_settings(
     except msgspec.ValidationError as error:
         raise SettingsError(named(str(error))) from None
     # Checked on load so that every command reports a bad model setting in one line.
-    make_model_catalogue(settings)
+    make_fallback_chains(settings, make_model_catalogue(settings))
     return settings
+
+
+def make_fallback_chains(settings: Settings, catalogue: ModelCatalogue) -> FallbackChains:
+    """`MODEL_FALLBACKS` over the catalogue; `SettingsError` names what to fix."""
+    try:
+        return FallbackChains.parse(
+            settings.model_fallbacks, catalogue=catalogue.ids, pro_only=settings.pro_model_ids
+        )
+    except FallbackError as error:
+        raise SettingsError(f"Invalid setting MODEL_FALLBACKS: {error}.") from None

@@ -78,6 +78,8 @@ class ReplyResult:
     usage: TokenUsage | None
     error: MessageError | None
     completed_at: datetime
+    fallback_from: str | None = None
+    """The model asked for, when `model` wrote the reply in its place (`ModelFallback`)."""
 
 
 class Finish(enum.Enum):
@@ -125,6 +127,7 @@ class ReplyStore(Protocol):
         attempt: int,
         give_back: QuotaUnit | None,
         call: ModelCall | None = None,
+        earlier_calls: Sequence[ModelCall] = (),
     ) -> Finish:
         """All or nothing: while claim number `attempt` still holds the reply
         (`Message.is_held_by`), store its outcome and give `give_back` back (a count never
@@ -133,7 +136,8 @@ class ReplyStore(Protocol):
         again), `ENDED` when it is final (cancelled, finished) or deleted.
 
         `call`, the model call that made the outcome, is added to the usage ledger in the
-        same transaction, also when the finish is refused: the provider billed it.
+        same transaction, also when the finish is refused: the provider billed it; so are
+        `earlier_calls`, the models asked before it that failed (a fallback chain's).
         """
         ...
 

@@ -3,6 +3,7 @@ under the store's lock."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -94,11 +95,14 @@ class InMemoryReplyStore(ReplyStore):
         attempt: int,
         give_back: QuotaUnit | None,
         call: ModelCall | None = None,
+        earlier_calls: Sequence[ModelCall] = (),
     ) -> Finish:
         async with self._store.lock:
             tables = self._store.tables
-            if call is not None and call.user_id in tables.users:
-                tables.model_calls.append(call)  # not once the account is deleted
+            # Not once the account is deleted (the ledger has no keys to go with it).
+            for made in (*earlier_calls, *(() if call is None else (call,))):
+                if made.user_id in tables.users:
+                    tables.model_calls.append(made)
             reply = tables.messages.get(reply_id)
             if reply is None or reply.status.is_final:
                 return Finish.ENDED
@@ -109,6 +113,7 @@ class InMemoryReplyStore(ReplyStore):
                 status=result.status,
                 content=result.content,
                 model=result.model,
+                fallback_from=result.fallback_from,
                 finish_reason=result.finish_reason,
                 usage=result.usage,
                 error=result.error,

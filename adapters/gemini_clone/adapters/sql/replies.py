@@ -48,6 +48,7 @@ _OUTCOME = {
         "status",
         "content",
         "model",
+        "fallback_from",
         "finish_reason",
         "usage",
         "error_code",
@@ -93,6 +94,7 @@ def _outcome(result: ReplyResult) -> dict[str, object]:
         "new_status": result.status.value,
         "new_content": result.content,
         "new_model": result.model,
+        "new_fallback_from": result.fallback_from,
         "new_finish_reason": result.finish_reason,
         "new_usage": usage_document(result.usage),
         "new_error_code": result.error.code if result.error else None,
@@ -205,11 +207,12 @@ class SqlReplyStore(ReplyStore):
         attempt: int,
         give_back: QuotaUnit | None,
         call: ModelCall | None = None,
+        earlier_calls: Sequence[ModelCall] = (),
     ) -> Finish:
         held = {"reply_id": reply_id, "attempt": attempt}
         async with transaction(self._engine) as connection:
-            if call is not None:
-                await connection.execute(RECORD_CALL, call_parameters(call))
+            for recorded in (*earlier_calls, *([call] if call is not None else [])):
+                await connection.execute(RECORD_CALL, call_parameters(recorded))
             finished = await connection.execute(_FINISH, {**held, **_outcome(result)})
             if finished.first() is None:
                 status = await connection.execute(_STATUS, held)
@@ -351,7 +354,18 @@ class PostgresReplyStore(ReplyStore):
         attempt: int,
         give_back: QuotaUnit | None,
         call: ModelCall | None = None,
+        earlier_calls: Sequence[ModelCall] = (),
     ) -> Finish:
+        if earlier_calls:
+            # A fallback (rare): the rows of several calls, statement by statement.
+            return await self._rare.finish(
+                reply_id,
+                result,
+                attempt=attempt,
+                give_back=give_back,
+                call=call,
+                earlier_calls=earlier_calls,
+            )
         rows = await self._finish.fetch(
             self._engine,
             reply_id=reply_id,

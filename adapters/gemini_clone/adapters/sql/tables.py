@@ -127,6 +127,8 @@ messages = Table(
     # The message this one follows (a reply: its question; a question: the reply before it
     # on its path; None: a room's first). Migration 0003.
     Column("parent_id", UUID),
+    # The model asked for, when another wrote the reply in its place. Migration 0006.
+    Column("fallback_from", String(100)),
     CheckConstraint("role IN ('user', 'model')", name="role"),
     CheckConstraint(
         "status IN ('queued', 'processing', 'completed', 'failed', 'blocked', 'cancelled')",

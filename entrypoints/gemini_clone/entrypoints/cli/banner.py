@@ -95,6 +95,11 @@ def language_model_lines(settings: Settings) -> list[tuple[str, str, str]]:
             )
         else:
             lines.append(("language model", f"{provider}: {models}", ""))
+    if settings.model_fallbacks:
+        circuits = "Redis" if settings.redis_url is not None else "this process"
+        lines.append(
+            ("fallbacks", f"{settings.model_fallbacks} (model circuits in {circuits})", "")
+        )
     return lines
 
 

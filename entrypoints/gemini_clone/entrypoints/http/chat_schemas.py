@@ -31,6 +31,14 @@ SystemInstruction = Annotated[
         description="How the model should answer in this room; null or blank: the default.",
     ),
 ]
+FallbackFrom = Annotated[
+    str,
+    msgspec.Meta(
+        description="The model asked for, when `model` wrote the reply in its place because "
+        "that one was out of service (MODEL_FALLBACKS); null when the model asked wrote it.",
+        examples=["gemini-2.5-pro"],
+    ),
+]
 ModelId = Annotated[
     str,
     msgspec.Meta(
@@ -124,6 +132,8 @@ class MessageBody(ResponseBody):
     about one message (a post, a new version, a read by id, a stream's `done`)."""
     in_reply_to: UUID | None
     model: str | None
+    """The model that wrote the reply."""
+    fallback_from: FallbackFrom | None
     finish_reason: str | None
     usage: TokenUsageBody | None
     error: MessageErrorBody | None
@@ -248,6 +258,7 @@ def message_body(message: Message, versions: Versions | None = None) -> MessageB
         ),
         in_reply_to=message.in_reply_to,
         model=message.model,
+        fallback_from=message.fallback_from,
         finish_reason=message.finish_reason,
         usage=TokenUsageBody(
             prompt_tokens=usage.prompt_tokens,

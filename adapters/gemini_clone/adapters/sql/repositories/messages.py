@@ -192,6 +192,7 @@ def message_row(message: Message) -> dict[str, Any]:
         "created_at": message.created_at,
         "in_reply_to": message.in_reply_to,
         "model": message.model,
+        "fallback_from": message.fallback_from,
         "finish_reason": message.finish_reason,
         "usage": usage_document(message.usage),
         "error_code": message.error.code if message.error else None,
@@ -222,6 +223,7 @@ def _message(row: RowMapping) -> Message:
         created_at=row["created_at"],
         in_reply_to=None if row["in_reply_to"] is None else MessageId(row["in_reply_to"]),
         model=row["model"],
+        fallback_from=row["fallback_from"],
         finish_reason=row["finish_reason"],
         usage=None if usage is None else TokenUsage(**usage),
         error=None
