@@ -81,6 +81,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     basic_daily_limit: NotNegative | None = 5
     pro_daily_limit: NotNegative | None = None
     chatroom_cache_ttl: AtLeastOne = 300
+    search_language: Annotated[str, msgspec.Meta(pattern="^[a-z_][a-z0-9_]*$")] = "english"
+    """The PostgreSQL text search configuration of `GET /search` (stemming and stop words):
+    the index is built with it by `gemini-clone db upgrade`, and a process whose setting
+    names another refuses to start. Embedded SQLite always stems English (FTS5 Porter)."""
 
     gemini_api_key: str | None = None
     gemini_model: str = "gemini-2.5-flash"
