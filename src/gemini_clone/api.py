@@ -34,6 +34,7 @@ from gemini_clone.application.chatrooms.get import ChatroomDetail, GetChatroom
 from gemini_clone.application.chatrooms.listing import ListChatrooms, ListChatroomsInput
 from gemini_clone.application.chatrooms.models import ListModels, ModelList
 from gemini_clone.application.chatrooms.pages import ChatroomPage
+from gemini_clone.application.chatrooms.search import SearchChats, SearchChatsInput, SearchPage
 from gemini_clone.application.chatrooms.titles import TitleChatroom, TitleInput
 from gemini_clone.application.chatrooms.update import (
     Unchanged,
@@ -95,6 +96,7 @@ from gemini_clone.domain.metering import CallOutcome, ModelCall, UsageTotal
 from gemini_clone.domain.model_access import ModelAccess, ModelOption
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
+from gemini_clone.domain.search import SearchHit, SearchPosition, SearchQuery, parse_search_query
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
@@ -132,6 +134,7 @@ from gemini_clone.ports.repositories import (
     UsageRepository,
     UserRepository,
 )
+from gemini_clone.ports.search import MessageSearch
 from gemini_clone.ports.statistics import ReplyStatistics
 from gemini_clone.ports.tokens import AccessToken, PasswordHasher, TokenService
 
@@ -197,6 +200,7 @@ __all__ = [
     "MessagePage",
     "MessagePosting",
     "MessageRepository",
+    "MessageSearch",
     "MessageStatus",
     "MobileNumbers",
     "ModelAccess",
@@ -258,6 +262,12 @@ __all__ = [
     "ResetPasswordInput",
     "Role",
     "RoutedLanguageModel",
+    "SearchChats",
+    "SearchChatsInput",
+    "SearchHit",
+    "SearchPage",
+    "SearchPosition",
+    "SearchQuery",
     "SendMessage",
     "SendMessageInput",
     "SendOtp",
@@ -312,4 +322,5 @@ __all__ = [
     "VerifyOtpInput",
     "Versions",
     "WaitForReply",
+    "parse_search_query",
 ]

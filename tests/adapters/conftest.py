@@ -32,8 +32,8 @@ from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.domain.users import User
 from gemini_clone.ports.posting import MessagePosting
 from gemini_clone.ports.replies import ReplyStore
-from gemini_clone.ports.search import MessageSearch
 from gemini_clone.ports.repositories import UnitOfWorkFactory
+from gemini_clone.ports.search import MessageSearch
 
 ROOM_CREATED_AT = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -13,7 +13,6 @@ from tests.adapters.conftest import ROOM_CREATED_AT, Storage, given_room
 
 from gemini_clone.application.chatrooms.search import SearchChats, SearchChatsInput
 from gemini_clone.domain.chatrooms import Chatroom
-from gemini_clone.domain.errors import InvalidInput
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import Message, MessageStatus, Role, queued_reply
 from gemini_clone.domain.quota import quota_day
@@ -93,7 +92,7 @@ async def test_finds_the_users_own_messages_and_titles_only(storage: Storage) ->
     async with storage.uow() as uow:
         await uow.chatrooms.update(replace(room, title="Banana bread"))
         await uow.commit()
-    question, reply = await post(storage, room, clock, "How ripe should a banana be?", "Spotty.")
+    question, _ = await post(storage, room, clock, "How ripe should a banana be?", "Spotty.")
     await post(storage, other, clock, "banana banana banana", "Yes, banana.")
 
     hits = await search(storage, room, "banana")
@@ -134,7 +133,8 @@ async def test_snippets_are_plain_text_with_highlight_ranges_on_the_matches(
     hits = {hit.message_id: hit for hit in await search(storage, room, "tangerine")}
 
     for hit in hits.values():
-        assert HIGHLIGHT_START not in hit.snippet and HIGHLIGHT_END not in hit.snippet
+        assert HIGHLIGHT_START not in hit.snippet
+        assert HIGHLIGHT_END not in hit.snippet
         assert hit.highlights
         for start, end in hit.highlights:
             assert 0 <= start < end <= len(hit.snippet)
@@ -148,7 +148,7 @@ async def test_phrases_exclusions_and_or_are_understood(storage: Storage) -> Non
     clock = Clock()
     room = await given_room(storage.uow)
     red_car, _ = await post(storage, room, clock, "the red car is fast")
-    car_red, _ = await post(storage, room, clock, "a car painted red and blue")
+    await post(storage, room, clock, "a car painted red and blue")
     green, _ = await post(storage, room, clock, "a green bicycle")
 
     assert ids(await search(storage, room, '"red car"')) == [red_car.id]
@@ -158,30 +158,32 @@ async def test_phrases_exclusions_and_or_are_understood(storage: Storage) -> Non
 
 
 @pytest.mark.parametrize(
-    "typed",
+    ("typed", "found"),
     [
-        '"unclosed quote',
-        "NOT AND OR (",
-        "-",
-        "car*",
-        "a:b",
-        "NEAR(x y)",
-        "^car",
-        "'car'",
-        '""car""',
+        ('"unclosed quote', 1),
+        ("NOT AND OR (", 0),
+        ("car*", 1),
+        ("a:b", 1),
+        ("NEAR(x y)", 1),
+        ("^car", 1),
+        ("'car'", 1),
+        ('""car""', 1),
+        ("car -", 1),
+        ("car OR", 1),
     ],
 )
-async def test_odd_input_is_read_as_words_never_an_error(storage: Storage, typed: str) -> None:
+async def test_odd_input_is_read_as_words_never_an_error(
+    storage: Storage, typed: str, found: int
+) -> None:
     clock = Clock()
     room = await given_room(storage.uow)
     await post(storage, room, clock, "car unclosed quote near x y a b")
 
-    try:
-        query = parse_search_query(typed)
-    except InvalidInput as refused:
-        assert refused.code == "search_query_empty"
-        return
-    await storage.search.search(room.user_id, query, limit=10, after=None)
+    hits = await storage.search.search(
+        room.user_id, parse_search_query(typed), limit=10, after=None
+    )
+    # "not" and "and" are stop words to PostgreSQL; neither is in the text anywhere.
+    assert len(hits) == found
 
 
 async def test_pages_follow_each_other_without_gaps_or_repeats(storage: Storage) -> None:

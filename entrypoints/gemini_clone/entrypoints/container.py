@@ -16,6 +16,7 @@ from dependency_injector import containers, providers
 
 from gemini_clone.adapters.jwt import JwtTokenService
 from gemini_clone.adapters.security import Argon2PasswordHasher, PhonenumbersMobileNumbers
+from gemini_clone.adapters.sql.search import SqlMessageSearch
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.adapters.system import SystemClock, UuidGenerator
@@ -43,6 +44,7 @@ from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.chatrooms.get import GetChatroom
 from gemini_clone.application.chatrooms.listing import ListChatrooms
 from gemini_clone.application.chatrooms.models import ListModels
+from gemini_clone.application.chatrooms.search import SearchChats
 from gemini_clone.application.chatrooms.titles import TitleChatroom
 from gemini_clone.application.chatrooms.update import UpdateChatroom
 from gemini_clone.application.hashing import KeyedHasher
@@ -132,6 +134,9 @@ class Container(containers.DeclarativeContainer):
     engine = providers.Singleton(make_engine, settings)
     uow = providers.Singleton(sql_unit_of_work_factory, engine)
     reply_statistics = providers.Singleton(SqlReplyStatistics, engine)
+    message_search = providers.Singleton(
+        SqlMessageSearch, engine, settings.provided.search_language
+    )
     redis = providers.Singleton(make_redis, settings)
     cache = providers.Singleton(make_cache, redis)
     throttle = providers.Singleton(make_throttle, redis)
@@ -194,6 +199,7 @@ class Container(containers.DeclarativeContainer):
         ListChatrooms, uow, cache, settings.provided.chatroom_cache_ttl
     )
     get_chatroom = providers.Singleton(GetChatroom, uow)
+    search_chats = providers.Singleton(SearchChats, message_search)
     update_chatroom = providers.Singleton(UpdateChatroom, uow, cache, clock, model_access)
     list_models = providers.Singleton(ListModels, uow, model_access)
     title_chatroom = providers.Singleton(

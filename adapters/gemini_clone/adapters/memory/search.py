@@ -60,14 +60,14 @@ class InMemoryMessageSearch(MessageSearch):
                     ),
                 )
         for message in tables.messages.values():
-            room = rooms.get(message.chatroom_id)
-            if room is None or message.user_id != user_id or not matches(message.content, query):
+            owner = rooms.get(message.chatroom_id)
+            if owner is None or message.user_id != user_id or not matches(message.content, query):
                 continue
             spans = phrase_spans(message.content, query.wanted)
             snippet, highlights = snippet_of(message.content, spans)
             yield SearchHit(
-                chatroom_id=room.id,
-                chatroom_title=room.title,
+                chatroom_id=owner.id,
+                chatroom_title=owner.title,
                 message_id=MessageId(message.id),
                 role=message.role,
                 snippet=snippet,

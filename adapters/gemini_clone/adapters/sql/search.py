@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Float, String, TextClause, bindparam, text
+from sqlalchemy import Float, String, TextualSelect, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
@@ -100,7 +100,7 @@ ORDER BY rank DESC, created_at DESC, hit_id DESC LIMIT :limit
 _AFTER = "WHERE (rank, created_at, hit_id) < (:after_rank, :after_at, :after_id)"
 
 
-def _statement(template: str, *, after: bool) -> TextClause:
+def _statement(template: str, *, after: bool) -> TextualSelect:
     return (
         text(template.format(after=_AFTER if after else ""))
         .bindparams(

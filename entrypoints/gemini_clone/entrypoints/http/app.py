@@ -35,6 +35,7 @@ from gemini_clone.entrypoints.http.metrics import MetricsController
 from gemini_clone.entrypoints.http.models import ModelController
 from gemini_clone.entrypoints.http.observability import RequestObservability
 from gemini_clone.entrypoints.http.sandbox import SandboxController
+from gemini_clone.entrypoints.http.search import SearchController
 from gemini_clone.entrypoints.http.usage import UsageController
 from gemini_clone.entrypoints.http.users import UserController
 from gemini_clone.entrypoints.http.web import web_handlers
@@ -76,6 +77,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
         UsageController,
         ChatroomController,
         MessageController,
+        SearchController,
         ModelController,
         SubscriptionController,
         WebhookController,

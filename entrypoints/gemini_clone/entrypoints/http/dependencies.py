@@ -37,6 +37,7 @@ USE_CASES = (
     "regenerate_reply",
     "report_usage",
     "reset_password",
+    "search_chats",
     "send_message",
     "send_otp",
     "sign_up",

@@ -80,7 +80,9 @@ def downgrade() -> None:
 
 
 def _search_language() -> str:
-    language = str(op.get_context().config.attributes.get("search_language", "english"))
+    config = op.get_context().config
+    attributes = config.attributes if config is not None else {}
+    language = str(attributes.get("search_language", "english"))
     # Spelled into the DDL (a generated column's expression takes no parameters).
     if not _LANGUAGE.fullmatch(language):
         raise ValueError(f"not a text search configuration name: {language!r}")
