@@ -43,6 +43,7 @@ from gemini_clone.adapters.sql.repositories.messages import SqlMessageRepository
 from gemini_clone.adapters.sql.repositories.usage import SqlUsageRepository
 from gemini_clone.adapters.sql.repositories.users import SqlUserRepository
 from gemini_clone.adapters.sql.schema import upgrade
+from gemini_clone.adapters.sql.search import SqlMessageSearch
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.adapters.sql.usage import SqlUsageLedger
@@ -64,6 +65,7 @@ SQL_ADAPTERS: tuple[type, ...] = (
     PostgresReplyStore,
     SqlReplyStatistics,
     SqlUsageLedger,
+    SqlMessageSearch,
 )
 
 

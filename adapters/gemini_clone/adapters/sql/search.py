@@ -1,5 +1,8 @@
 """`MessageSearch` in the database's own full-text search (migration 0006 made the index).
 
+- The user's messages are reached through their rooms as well as through the index, so
+  the planner may walk a user's rooms (the list's index, then each room's messages) when
+  the words are common, or the GIN index when they are rare.
 - PostgreSQL: `websearch_to_tsquery` reads the query as typed (it never fails on odd
   input) against the generated `search_vector` columns (GIN); relevance is `ts_rank`,
   which depends only on the hit's own text, so cursors stay valid while others write;
@@ -53,7 +56,7 @@ hits AS (
            m.content AS body, m.created_at, m.id AS hit_id,
            ts_rank(m.search_vector, query.q) AS rank
     FROM query, messages m JOIN chatrooms c ON c.id = m.chatroom_id
-    WHERE m.search_vector @@ query.q AND m.user_id = :user_id
+    WHERE m.search_vector @@ query.q AND c.user_id = :user_id AND m.user_id = :user_id
     UNION ALL
     SELECT c.id, c.title, NULL, NULL, c.title, c.created_at, c.id,
            ts_rank(c.search_vector, query.q)
@@ -85,7 +88,7 @@ SELECT * FROM (
     FROM message_search
     JOIN messages m ON m.rowid = message_search.rowid
     JOIN chatrooms c ON c.id = m.chatroom_id
-    WHERE message_search MATCH :q AND m.user_id = :user_id
+    WHERE message_search MATCH :q AND c.user_id = :user_id AND m.user_id = :user_id
     UNION ALL
     SELECT c.id, c.title, NULL, NULL, c.created_at, c.id,
            (length(highlight(chatroom_search, 0, :start, :end)) - length(c.title)) / 2,
