@@ -17,6 +17,7 @@ from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import Message, MessageStatus, Role, queued_reply
 from gemini_clone.domain.quota import quota_day
 from gemini_clone.domain.search import HIGHLIGHT_END, HIGHLIGHT_START, SearchHit, parse_search_query
+from gemini_clone.ports.posting import NewVersion
 from gemini_clone.ports.replies import ReplyResult
 
 LEASE = timedelta(minutes=2)
@@ -248,3 +249,34 @@ async def test_a_queued_reply_is_not_found_until_it_has_text(storage: Storage) -
     question, _ = await post(storage, room, clock, "durian")
 
     assert ids(await search(storage, room, "durian")) == [question.id]
+
+
+async def test_an_edit_and_a_regenerate_are_found_beside_the_versions_they_keep(
+    storage: Storage,
+) -> None:
+    clock = Clock()
+    room = await given_room(storage.uow)
+    question, reply = await post(storage, room, clock, "Suggest a lychee dessert", "Lychee sorbet.")
+
+    clock.tick()
+    edited = replace(
+        question,
+        id=MessageId(uuid4()),
+        content="Suggest a pomelo dessert",
+        created_at=clock.at,
+        edited_at=clock.at,
+        quota_day=quota_day(clock.at).isoformat(),
+    )
+    new_reply = queued_reply(edited, MessageId(uuid4()), clock.at)
+    stored = await storage.posting.store_new_version(
+        NewVersion(question=edited, reply=new_reply, edited=True),
+        day=quota_day(clock.at),
+        limit=None,
+        now=clock.at,
+    )
+    assert stored.take.taken
+    await finish(storage, new_reply, clock, "Pomelo salad with mint.", MessageStatus.COMPLETED)
+
+    assert ids(await search(storage, room, "pomelo")) == [new_reply.id, edited.id]
+    # The earlier version stays (versions are non-destructive), and so does its hit.
+    assert ids(await search(storage, room, "lychee")) == [reply.id, question.id]
