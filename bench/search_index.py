@@ -36,67 +36,13 @@ from gemini_clone.domain.messages import Message, MessageStatus, Role, queued_re
 from gemini_clone.domain.quota import quota_day
 from gemini_clone.domain.users import User
 
-WORDS = (
-    "plan",
-    "three",
-    "days",
-    "in",
-    "goa",
-    "for",
-    "me",
-    "with",
-    "beaches",
-    "food",
-    "markets",
-    "and",
-    "a",
-    "quiet",
-    "place",
-    "to",
-    "stay",
-    "what",
-    "is",
-    "the",
-    "best",
-    "way",
-    "to",
-    "learn",
-    "python",
-    "quickly",
-    "explain",
-    "monads",
-    "like",
-    "I",
-    "am",
-    "five",
-    "compare",
-    "postgres",
-    "and",
-    "sqlite",
-    "full",
-    "text",
-    "search",
-    "write",
-    "a",
-    "haiku",
-    "about",
-    "autumn",
-    "rain",
-    "summarise",
-    "this",
-    "article",
-    "about",
-    "climate",
-    "policy",
-    "and",
-    "list",
-    "the",
-    "main",
-    "arguments",
-    "on",
-    "both",
-    "sides",
+_QUESTIONS = (
+    "plan three days in goa for me with beaches food markets and a quiet place to stay "
+    "what is the best way to learn python quickly explain monads like I am five compare "
+    "postgres and sqlite full text search write a haiku about autumn rain summarise this "
+    "article about climate policy and list the main arguments on both sides"
 )
+WORDS = _QUESTIONS.split()
 
 DROP = """
 DROP INDEX ix_messages_search_vector; ALTER TABLE messages DROP COLUMN search_vector;
