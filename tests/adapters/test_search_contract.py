@@ -156,6 +156,10 @@ async def test_phrases_exclusions_and_or_are_understood(storage: Storage) -> Non
     assert ids(await search(storage, room, "car -blue")) == [red_car.id]
     assert ids(await search(storage, room, 'car -"red and blue"')) == [red_car.id]
     assert set(ids(await search(storage, room, "bicycle or fast"))) == {green.id, red_car.id}
+    # Only exclusions left (here by `or`, on PostgreSQL also by stop words) find nothing,
+    # never every text without them.
+    assert ids(await search(storage, room, "-red or bicycle")) == [green.id]
+    assert set(ids(await search(storage, room, "the -blue"))) <= {red_car.id}
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ from gemini_clone.domain.search import (
 def test_words_phrases_exclusions_and_or_are_read_as_a_search_box_reads_them() -> None:
     query = parse_search_query(' Red  "fast CAR" -blue -"slow boat" cat or dog ')
 
-    assert query.text == 'Red  "fast CAR" -blue -"slow boat" cat or dog'
+    assert query.text == 'Red "fast CAR" -blue -"slow boat" cat or dog'
     assert query.clauses == (
         Clause((Phrase(("red",)),)),
         Clause((Phrase(("fast", "car")),)),
@@ -50,6 +50,18 @@ def test_punctuation_and_stray_operators_are_separators() -> None:
     assert query.clauses == (
         Clause((Phrase(("e", "mail")),)),
         Clause((Phrase(("unclosed", "x", "or")),)),
+    )
+
+
+def test_the_databases_text_keeps_tokens_whole_and_drops_what_joins_nothing() -> None:
+    # An `or` beside an exclusion would let the database match every text without it.
+    query = parse_search_query('-"big cats" or python3.12 -- ++ or main.py or -mice')
+
+    assert query.text == '-"big cats" python3.12 or main.py -mice'
+    assert query.clauses == (
+        Clause((Phrase(("big", "cats")),), excluded=True),
+        Clause((Phrase(("python3", "12")), Phrase(("main", "py")))),
+        Clause((Phrase(("mice",)),), excluded=True),
     )
 
 

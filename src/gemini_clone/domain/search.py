@@ -54,8 +54,9 @@ class Clause:
 
 @dataclass(frozen=True, slots=True)
 class SearchQuery:
-    """`text`: the query as typed, trimmed (PostgreSQL reads it with
-    `websearch_to_tsquery`); `clauses`: the same read here, all of which must hold."""
+    """`text`: the tokens as typed, less those read as separators and any `or` that joins
+    nothing here (PostgreSQL reads it with `websearch_to_tsquery`); `clauses`: the same
+    read here, all of which must hold."""
 
     text: str
     clauses: tuple[Clause, ...]
@@ -85,6 +86,7 @@ def parse_search_query(text: str) -> SearchQuery:
             f"A search has at most {SEARCH_QUERY_MAX_LENGTH} characters.",
         )
     clauses: list[Clause] = []
+    kept: list[str] = []
     joining = False
     for match in _TOKEN.finditer(stripped):
         dash, quoted, bare = match.groups()
@@ -99,10 +101,15 @@ def parse_search_query(text: str) -> SearchQuery:
         if joining and not excluded:
             last = clauses.pop()
             clauses.append(Clause((*last.alternatives, phrase)))
+            kept.append("or")
         else:
             clauses.append(Clause((phrase,), excluded=excluded))
+        kept.append(match.group())
         joining = False
-    query = SearchQuery(text=stripped, clauses=tuple(clauses))
+    # The tokens as typed, less what was read as a separator: the database's own parser
+    # reads each token its way (an address, a number like 3.12, a file name stay whole)
+    # within the same structure of clauses.
+    query = SearchQuery(text=" ".join(kept), clauses=tuple(clauses))
     if not query.wanted:
         raise _invalid(
             "search_query_empty", "Type at least one word to look for (not only -excluded ones)."

@@ -50,7 +50,10 @@ HTML tag and blanks it out of the snippet. The text's own stand-ins and marks ar
 first, so every mark in the headline is one it made."""
 
 _POSTGRES_HITS = """
-WITH query AS (SELECT websearch_to_tsquery(CAST(:language AS regconfig), :q) AS q),
+WITH parsed AS (SELECT websearch_to_tsquery(CAST(:language AS regconfig), :q) AS q),
+-- Words that are all stop words leave only the exclusions, which would match every text
+-- without them: `querytree` is 'T' when nothing is left to look for, and nothing is found.
+query AS (SELECT q FROM parsed WHERE querytree(q) <> 'T'),
 hits AS (
     SELECT m.chatroom_id, c.title AS chatroom_title, m.id AS message_id, m.role,
            m.content AS body, m.created_at, m.id AS hit_id,
