@@ -103,7 +103,7 @@ def test_an_auth_rate_limit_of_zero_turns_the_throttle_off() -> None:
 @pytest.mark.parametrize("value", ["English", "english'; drop table messages; --", "", "1st"])
 def test_a_search_language_that_is_no_configuration_name_is_refused(value: str) -> None:
     # The name is spelled into the index's DDL by the migration.
-    with pytest.raises(SettingsError, match="^Invalid setting SEARCH_LANGUAGE: "):
+    with pytest.raises(SettingsError, match=r"^Invalid setting SEARCH_LANGUAGE: "):
         load_settings({"SEARCH_LANGUAGE": value}, env_file=None)
 
 
