@@ -35,6 +35,7 @@ from gemini_clone.application.chatrooms.get import ChatroomDetail, GetChatroom
 from gemini_clone.application.chatrooms.listing import ListChatrooms, ListChatroomsInput
 from gemini_clone.application.chatrooms.models import ListModels, ModelList
 from gemini_clone.application.chatrooms.pages import ChatroomPage
+from gemini_clone.application.chatrooms.search import SearchChats, SearchChatsInput, SearchPage
 from gemini_clone.application.chatrooms.titles import TitleChatroom, TitleInput
 from gemini_clone.application.chatrooms.transfer import (
     ExportChatroom,
@@ -129,6 +130,7 @@ from gemini_clone.domain.metering import CallOutcome, ModelCall, UsageTotal
 from gemini_clone.domain.model_access import ModelAccess, ModelOption
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
+from gemini_clone.domain.search import SearchHit, SearchPosition, SearchQuery, parse_search_query
 from gemini_clone.domain.shares import SharedChat, SharedTurn
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.summaries import HistorySummary
@@ -174,6 +176,7 @@ from gemini_clone.ports.repositories import (
     UsageRepository,
     UserRepository,
 )
+from gemini_clone.ports.search import MessageSearch
 from gemini_clone.ports.statistics import ReplyStatistics
 from gemini_clone.ports.summaries import HistorySummaries, SummaryJobs
 from gemini_clone.ports.tokens import AccessToken, PasswordHasher, TokenService
@@ -271,6 +274,7 @@ __all__ = [
     "MessagePage",
     "MessagePosting",
     "MessageRepository",
+    "MessageSearch",
     "MessageStatus",
     "MobileNumbers",
     "ModelAccess",
@@ -337,6 +341,12 @@ __all__ = [
     "Role",
     "RoomSnapshot",
     "RoutedLanguageModel",
+    "SearchChats",
+    "SearchChatsInput",
+    "SearchHit",
+    "SearchPage",
+    "SearchPosition",
+    "SearchQuery",
     "SendMessage",
     "SendMessageInput",
     "SendOtp",
@@ -403,5 +413,6 @@ __all__ = [
     "VerifyOtpInput",
     "Versions",
     "WaitForReply",
+    "parse_search_query",
     "sniff_file_type",
 ]

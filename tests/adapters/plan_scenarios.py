@@ -15,9 +15,11 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.adapters.query_plans import Landmarks
+from tests.seeding.rows import CORPUS
 
 from gemini_clone.adapters.sql.posting import PostgresPosting
 from gemini_clone.adapters.sql.replies import PostgresReplyStore
+from gemini_clone.adapters.sql.search import SqlMessageSearch
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
 from gemini_clone.adapters.sql.summaries import SqlHistorySummaries
 from gemini_clone.domain.chatrooms import Chatroom
@@ -31,6 +33,7 @@ from gemini_clone.domain.ids import (
 )
 from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsage, queued_reply
 from gemini_clone.domain.metering import CallOutcome, ModelCall
+from gemini_clone.domain.search import SearchPosition, parse_search_query
 from gemini_clone.domain.shares import SharedChat, SharedTurn
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.summaries import HistorySummary
@@ -150,6 +153,7 @@ async def room_list(env: Env) -> None:
         async with env.uow() as uow:
             await uow.chatrooms.list_for_user(user, limit=20, before=None)
             await uow.chatrooms.list_for_user(user, limit=20, before=env.at.busiest_cursor)
+            await uow.chatrooms.list_for_user(user, limit=20, before=None, archived=True)
             await uow.chatrooms.count_for_user(user)
             await uow.chatrooms.add(room)
             await uow.chatrooms.get(room.id, user)
@@ -351,7 +355,24 @@ async def keep_alive_looks(env: Env) -> None:
             await uow.messages.get_many_any([message.id for message in page])
 
 
+async def search(env: Env) -> None:
+    """The busiest user's search for a seeded word (common) and a phrase with an exclusion,
+    then the next page."""
+    searching = SqlMessageSearch(env.engine)
+    user = env.at.busiest_user
+    word = CORPUS.split()[3]
+    with env.record():
+        hits = await searching.search(user, parse_search_query(word), limit=21, after=None)
+        after = (
+            hits[-1].position if hits else SearchPosition(rank=1.0, created_at=NOW, hit_id=uuid4())
+        )
+        await searching.search(
+            user, parse_search_query(f'"{word}" -{CORPUS.split()[7]}'), limit=21, after=after
+        )
+
+
 SCENARIOS = (
+    Scenario("search", search, _drives("SqlMessageSearch.search")),
     Scenario(
         "post",
         post,

@@ -44,6 +44,7 @@ from gemini_clone.adapters.sql.repositories.shares import SqlSharedLinkRepositor
 from gemini_clone.adapters.sql.repositories.usage import SqlUsageRepository
 from gemini_clone.adapters.sql.repositories.users import SqlUserRepository
 from gemini_clone.adapters.sql.schema import upgrade
+from gemini_clone.adapters.sql.search import SqlMessageSearch
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
 from gemini_clone.adapters.sql.summaries import SqlHistorySummaries
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
@@ -68,6 +69,7 @@ SQL_ADAPTERS: tuple[type, ...] = (
     SqlReplyStatistics,
     SqlUsageLedger,
     SqlSharedLinkRepository,
+    SqlMessageSearch,
 )
 
 

@@ -18,6 +18,8 @@ CHATROOM_FIELDS = {
     "updated_at",
     "last_message_at",
     "message_count",
+    "pinned",
+    "archived",
 }
 
 

@@ -46,6 +46,7 @@ ROUTES = {
     ("GET", "/chatroom/{chatroom_id}/message/{reply_id}/stream"),
     ("POST", "/chatroom/{chatroom_id}/message/{reply_id}/stop"),
     ("GET", "/models"),
+    ("GET", "/search"),
     ("GET", "/chatroom/message-status/{task_id}"),
     ("POST", "/subscribe/pro"),
     ("POST", "/subscription/portal"),
@@ -199,6 +200,13 @@ async def test_the_openapi_document_lists_every_route_and_its_errors(api: Api) -
     assert {"Location", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(
         posted["202"]["headers"]
     )
+    searched = document["paths"]["/search"]["get"]
+    assert {"401", "422"} <= set(searched["responses"])
+    assert {"q", "limit", "cursor"} <= {parameter["name"] for parameter in searched["parameters"]}
+    listed = document["paths"]["/chatroom"]["get"]["parameters"]
+    assert "archived" in {parameter["name"] for parameter in listed}
+    room = document["components"]["schemas"]["ChatroomBody"]["properties"]
+    assert {"pinned", "archived"} <= set(room)
     regenerated = document["paths"]["/chatroom/{chatroom_id}/message/{reply_id}/regenerate"]
     edited = document["paths"]["/chatroom/{chatroom_id}/message/{message_id}"]["patch"]
     for retried in (regenerated["post"]["responses"], edited["responses"]):

@@ -17,6 +17,7 @@ from dependency_injector import containers, providers
 from gemini_clone.adapters.archives import ArchiveFormats, JsonRoomWriter, MarkdownRoomWriter
 from gemini_clone.adapters.jwt import JwtTokenService
 from gemini_clone.adapters.security import Argon2PasswordHasher, PhonenumbersMobileNumbers
+from gemini_clone.adapters.sql.search import SqlMessageSearch
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.adapters.system import SystemClock, UuidGenerator
@@ -45,6 +46,7 @@ from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.chatrooms.get import GetChatroom
 from gemini_clone.application.chatrooms.listing import ListChatrooms
 from gemini_clone.application.chatrooms.models import ListModels
+from gemini_clone.application.chatrooms.search import SearchChats
 from gemini_clone.application.chatrooms.titles import TitleChatroom
 from gemini_clone.application.chatrooms.transfer import (
     ExportChatroom,
@@ -162,6 +164,9 @@ class Container(containers.DeclarativeContainer):
     engine = providers.Singleton(make_engine, settings)
     uow = providers.Singleton(sql_unit_of_work_factory, engine)
     reply_statistics = providers.Singleton(SqlReplyStatistics, engine)
+    message_search = providers.Singleton(
+        SqlMessageSearch, engine, settings.provided.search_language
+    )
     redis = providers.Singleton(make_redis, settings)
     cache = providers.Singleton(make_cache, redis)
     throttle = providers.Singleton(make_throttle, redis)
@@ -238,6 +243,7 @@ class Container(containers.DeclarativeContainer):
     )
     history_summaries = providers.Singleton(make_history_summaries, engine)
     get_chatroom = providers.Singleton(GetChatroom, uow, history_summaries)
+    search_chats = providers.Singleton(SearchChats, message_search)
     update_chatroom = providers.Singleton(UpdateChatroom, uow, cache, clock, model_access)
     list_models = providers.Singleton(ListModels, uow, model_access)
     title_chatroom = providers.Singleton(

@@ -90,6 +90,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     import_max_bytes: AtLeastOne = 50 * 1024 * 1024
     """The largest file `POST /chatroom/import` takes (bytes); a larger one is refused with
     413 `import_too_large` as soon as that much has arrived."""
+    search_language: Annotated[str, msgspec.Meta(pattern="^[a-z_][a-z0-9_]*$")] = "english"
+    """The PostgreSQL text search configuration of `GET /search` (stemming and stop words):
+    the index is built with it by `gemini-clone db upgrade`, and a process whose setting
+    names another refuses to start. Embedded SQLite always stems English (FTS5 Porter)."""
 
     gemini_api_key: str | None = None
     gemini_model: str = "gemini-2.5-flash"

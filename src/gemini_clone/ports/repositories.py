@@ -8,7 +8,7 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.chatrooms import Chatroom, ListPosition
 from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, TokenFamilyId, UserId
 from gemini_clone.domain.messages import Message
 from gemini_clone.domain.shares import SharedChat
@@ -95,13 +95,20 @@ class ChatroomRepository(Protocol):
         ...
 
     async def list_for_user(
-        self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
+        self,
+        user_id: UserId,
+        *,
+        limit: int,
+        before: ListPosition | None,
+        archived: bool = False,
     ) -> Sequence[Chatroom]:
-        """Newest activity first; `before` is the (activity, id) of the last item seen."""
+        """The unarchived rooms (`archived`: the archived ones), pinned first, then newest
+        activity first; `before` is the `list_position` of the last item seen."""
         ...
 
     async def update(self, chatroom: Chatroom) -> None:
-        """Store the room's title, title source, system instruction, model and update time."""
+        """Store the room's title, title source, system instruction, model, pin, archive
+        and update time."""
         ...
 
     async def start_title_try(self, chatroom_id: ChatroomId, max_tries: int) -> bool:

@@ -3,6 +3,11 @@
 Indexes follow the queries: a user's chatrooms by last activity, a room's messages by
 creation, and pending replies by status for the sweeper. B-tree indexes are read backwards
 as cheaply as forwards, so the newest-first pages use ascending indexes.
+
+The full-text search index is not described here: its objects differ by database (a
+generated `tsvector` column and GIN index on PostgreSQL, FTS5 tables kept by triggers on
+SQLite) and are made by migration 0006; `SEARCH_INDEX_OBJECTS` names them for the
+comparison of these tables with the migrations.
 """
 
 from __future__ import annotations
@@ -34,6 +39,22 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+SEARCH_INDEX_OBJECTS = frozenset(
+    {
+        # PostgreSQL: the generated columns and their GIN indexes.
+        "search_vector",
+        "ix_messages_search_vector",
+        "ix_chatrooms_search_vector",
+        # SQLite: the FTS5 tables and the shadow tables FTS5 keeps for them.
+        *(
+            f"{table}{suffix}"
+            for table in ("message_search", "chatroom_search")
+            for suffix in ("", "_data", "_idx", "_docsize", "_config")
+        ),
+    }
+)
+"""The search index's tables, columns and indexes, which migration 0006 makes per database."""
 
 users = Table(
     "users",
@@ -94,8 +115,12 @@ chatrooms = Table(
     Column("title_tries", Integer, nullable=False, server_default="0"),
     # The end of the room's current path (a reply; None: no message yet). Migration 0003.
     Column("current_leaf_id", UUID),
+    # Pin and archive (migration 0006).
+    Column("pinned", Boolean, nullable=False, server_default=text("false")),
+    Column("archived", Boolean, nullable=False, server_default=text("false")),
     CheckConstraint("title_source IN ('default', 'model', 'user')", name="title_source"),
-    Index(None, "user_id", "last_activity_at", "id"),
+    # A user's list: unarchived (or archived) rooms, pinned first, newest activity first.
+    Index(None, "user_id", "archived", "pinned", "last_activity_at", "id"),
 )
 
 messages = Table(

@@ -36,6 +36,7 @@ from gemini_clone.entrypoints.http.metrics import MetricsController
 from gemini_clone.entrypoints.http.models import ModelController
 from gemini_clone.entrypoints.http.observability import RequestObservability
 from gemini_clone.entrypoints.http.sandbox import SandboxController
+from gemini_clone.entrypoints.http.search import SearchController
 from gemini_clone.entrypoints.http.shares import ShareController
 from gemini_clone.entrypoints.http.usage import UsageController
 from gemini_clone.entrypoints.http.users import UserController
@@ -80,6 +81,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
         ChatroomController,
         ArchiveController,
         MessageController,
+        SearchController,
         ModelController,
         ShareController,
         SubscriptionController,

@@ -63,6 +63,10 @@ class UpdateChatroomRequest(RequestBody):
     title: Title | msgspec.UnsetType = msgspec.UNSET
     system_instruction: SystemInstruction | msgspec.UnsetType | None = msgspec.UNSET
     model: ModelId | msgspec.UnsetType | None = msgspec.UNSET
+    pinned: bool | msgspec.UnsetType = msgspec.UNSET
+    """true: listed before the unpinned rooms."""
+    archived: bool | msgspec.UnsetType = msgspec.UNSET
+    """true: out of the usual list, in `GET /chatroom?archived=true` instead."""
 
 
 class EditMessageRequest(RequestBody):
@@ -91,6 +95,8 @@ class ChatroomBody(ResponseBody):
     updated_at: datetime
     last_message_at: datetime | None
     message_count: int
+    pinned: bool
+    archived: bool
 
 
 class TokenUsageBody(ResponseBody):
@@ -212,6 +218,8 @@ def chatroom_body(chatroom: Chatroom) -> ChatroomBody:
         updated_at=chatroom.updated_at,
         last_message_at=chatroom.last_message_at,
         message_count=chatroom.message_count,
+        pinned=chatroom.pinned,
+        archived=chatroom.archived,
     )
 
 

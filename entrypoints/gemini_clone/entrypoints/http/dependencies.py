@@ -44,6 +44,7 @@ USE_CASES = (
     "report_usage",
     "reset_password",
     "revoke_share",
+    "search_chats",
     "send_message",
     "send_otp",
     "share_chatroom",
