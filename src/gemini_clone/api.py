@@ -8,6 +8,13 @@ from gemini_clone.application.admin.list_users import ListUsers, ListUsersInput,
 from gemini_clone.application.admin.show_chatroom import ChatroomSettings, ShowChatroom
 from gemini_clone.application.admin.show_user import ShowUser, UserDetail
 from gemini_clone.application.admin.usage_report import DailyUsageReport, UsageReport, UserUsage
+from gemini_clone.application.attachments.manage import (
+    AttachmentContent,
+    DeleteAttachment,
+    GetAttachment,
+)
+from gemini_clone.application.attachments.sweep import SweepAttachments, SweptAttachments
+from gemini_clone.application.attachments.upload import UploadAttachment, UploadAttachmentInput
 from gemini_clone.application.auth.get_me import GetMe, Profile
 from gemini_clone.application.auth.login import PasswordLogin, PasswordLoginInput
 from gemini_clone.application.auth.logout import Logout, LogoutInput
@@ -75,6 +82,7 @@ from gemini_clone.application.metering.report_usage import (
     ReportUsageInput,
     UsageReportOutput,
 )
+from gemini_clone.domain.attachments import Attachment
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
@@ -89,15 +97,18 @@ from gemini_clone.domain.errors import (
     TooManyRequests,
     Unavailable,
 )
-from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.ids import AttachmentId, ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.metering import CallOutcome, ModelCall, UsageTotal
 from gemini_clone.domain.model_access import ModelAccess, ModelOption
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
+from gemini_clone.domain.storage import StoragePlans
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
+from gemini_clone.ports.attachments import AttachmentRepository
+from gemini_clone.ports.blobs import BlobStore
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
@@ -138,8 +149,13 @@ from gemini_clone.ports.tokens import AccessToken, PasswordHasher, TokenService
 __all__ = [
     "AccessToken",
     "ApplyPaymentEvent",
+    "Attachment",
+    "AttachmentContent",
+    "AttachmentId",
+    "AttachmentRepository",
     "AuthenticationFailed",
     "BatchedGetMessage",
+    "BlobStore",
     "Cache",
     "CallMeter",
     "CallOutcome",
@@ -161,6 +177,7 @@ __all__ = [
     "CreateChatroomInput",
     "DailyUsage",
     "DailyUsageReport",
+    "DeleteAttachment",
     "DeleteChatroom",
     "EditQuestion",
     "EditQuestionInput",
@@ -174,6 +191,7 @@ __all__ = [
     "GenerationPiece",
     "GenerationRequest",
     "GenerationResult",
+    "GetAttachment",
     "GetChatroom",
     "GetMe",
     "GetMessage",
@@ -274,11 +292,14 @@ __all__ = [
     "StopOutcome",
     "StopReply",
     "StoppedReply",
+    "StoragePlans",
     "StoredExchange",
     "StreamReply",
     "Subscription",
     "SubscriptionRepository",
     "SubscriptionView",
+    "SweepAttachments",
+    "SweptAttachments",
     "SwitchPath",
     "Throttle",
     "ThrottleDecision",
@@ -297,6 +318,8 @@ __all__ = [
     "UnitOfWorkFactory",
     "UpdateChatroom",
     "UpdateChatroomInput",
+    "UploadAttachment",
+    "UploadAttachmentInput",
     "UsageLedger",
     "UsageReport",
     "UsageReportOutput",

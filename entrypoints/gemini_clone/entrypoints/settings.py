@@ -81,6 +81,16 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     basic_daily_limit: NotNegative | None = 5
     pro_daily_limit: NotNegative | None = None
     chatroom_cache_ttl: AtLeastOne = 300
+    attachment_max_bytes: AtLeastOne = 20 * 1024 * 1024
+    """The largest file an upload takes (413 `attachment_too_large` past it, reading no
+    further)."""
+    basic_storage_bytes: NotNegative = 100 * 1024 * 1024
+    """The bytes of files a Basic user keeps (413 `storage_quota_exceeded` past it)."""
+    pro_storage_bytes: NotNegative = 5 * 1024 * 1024 * 1024
+    """The bytes of files a Pro user keeps."""
+    attachment_sweep_interval_seconds: AtLeastOne = 3600
+    """How often the sweeper removes uploads left on no message for a day and blobs no row
+    names (processes that run jobs)."""
 
     gemini_api_key: str | None = None
     gemini_model: str = "gemini-2.5-flash"

@@ -13,6 +13,7 @@ from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, Token
 from gemini_clone.domain.messages import Message
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
+from gemini_clone.ports.attachments import AttachmentRepository
 from gemini_clone.ports.metering import UsageLedger
 
 
@@ -230,6 +231,7 @@ class UnitOfWork(Protocol):
     usage: UsageRepository
     payment_events: PaymentEventRepository
     ledger: UsageLedger
+    attachments: AttachmentRepository
 
     async def __aenter__(self) -> Self: ...
 

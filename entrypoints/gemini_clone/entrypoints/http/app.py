@@ -23,6 +23,7 @@ from litestar.types import ControllerRouterHandler
 
 from gemini_clone.entrypoints.adapter_choices import uses_sandbox
 from gemini_clone.entrypoints.container import Container, build_container
+from gemini_clone.entrypoints.http.attachments import AttachmentController
 from gemini_clone.entrypoints.http.auth import SECURITY_SCHEMES
 from gemini_clone.entrypoints.http.auth_routes import AuthController
 from gemini_clone.entrypoints.http.billing import SubscriptionController, WebhookController
@@ -76,6 +77,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
         UsageController,
         ChatroomController,
         MessageController,
+        AttachmentController,
         ModelController,
         SubscriptionController,
         WebhookController,

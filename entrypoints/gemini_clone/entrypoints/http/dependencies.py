@@ -18,11 +18,13 @@ if TYPE_CHECKING:
 USE_CASES = (
     "apply_payment_event",
     "change_password",
+    "delete_attachment",
     "create_chatroom",
     "delete_chatroom",
     "edit_question",
     "fork_chatroom",
     "forgot_password",
+    "get_attachment",
     "get_chatroom",
     "get_me",
     "get_message",
@@ -45,6 +47,7 @@ USE_CASES = (
     "stream_reply",
     "switch_path",
     "update_chatroom",
+    "upload_attachment",
     "verify_otp",
 )
 """The container's providers handlers may ask for, by the same name."""

@@ -12,6 +12,8 @@ a stable machine `code`; validation failures add `errors: [{field, message}]`.
     TooManyRequests                429     Retry-After
       QuotaExceeded                429     limit, used, resets_at; X-RateLimit-*; counted
     PaymentError                   400
+    PayloadTooLarge                413     (placeholder until the blobstore branch)
+    UnsupportedMediaType           415     (placeholder until the blobstore branch)
     Unavailable                    503     Retry-After: 1
     Litestar's validation          422     `validation_error`, errors
     malformed JSON body            400     `malformed_json`
@@ -55,6 +57,7 @@ from gemini_clone.domain.errors import (
     TooManyRequests,
     Unavailable,
 )
+from gemini_clone.domain.upload_placeholders import PayloadTooLarge, UnsupportedMediaType
 from gemini_clone.entrypoints.http.observability import client_disconnected
 from gemini_clone.entrypoints.http.schemas import FieldProblem, Problem
 from gemini_clone.entrypoints.metrics import quota_refused
@@ -73,6 +76,8 @@ _DOMAIN_STATUS: dict[type[GeminiCloneError], int] = {
     Conflict: 409,
     TooManyRequests: 429,
     PaymentError: 400,
+    PayloadTooLarge: 413,
+    UnsupportedMediaType: 415,
     Unavailable: 503,
 }
 
