@@ -106,9 +106,10 @@ from gemini_clone.domain.quota import DailyUsage, Plans
 from gemini_clone.domain.storage import StoragePlans
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.tree import Versions
+from gemini_clone.domain.upload_placeholders import PayloadTooLarge, UnsupportedMediaType
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.attachments import AttachmentRepository
-from gemini_clone.ports.blobs import BlobStore
+from gemini_clone.ports.blobs import BlobInfo, BlobStore, BlobTooLarge, StoredBlob
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
@@ -155,7 +156,9 @@ __all__ = [
     "AttachmentRepository",
     "AuthenticationFailed",
     "BatchedGetMessage",
+    "BlobInfo",
     "BlobStore",
+    "BlobTooLarge",
     "Cache",
     "CallMeter",
     "CallOutcome",
@@ -239,6 +242,7 @@ __all__ = [
     "PasswordLogin",
     "PasswordLoginInput",
     "PathInput",
+    "PayloadTooLarge",
     "PaymentError",
     "PaymentEvent",
     "PaymentEventRepository",
@@ -293,6 +297,7 @@ __all__ = [
     "StopReply",
     "StoppedReply",
     "StoragePlans",
+    "StoredBlob",
     "StoredExchange",
     "StreamReply",
     "Subscription",
@@ -316,6 +321,7 @@ __all__ = [
     "Unchanged",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "UnsupportedMediaType",
     "UpdateChatroom",
     "UpdateChatroomInput",
     "UploadAttachment",
