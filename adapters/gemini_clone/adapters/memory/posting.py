@@ -126,4 +126,4 @@ def _attachable(
     ]
     if len(uploads) != len(attachment_ids):
         raise not_attachable()
-    return uploads
+    return sorted(uploads, key=lambda upload: (upload.created_at, upload.id))
