@@ -113,7 +113,6 @@ class AttachmentController(Controller):
             "The bytes with their type; `Content-Disposition` inline for images, attachment "
             "otherwise; `X-Content-Type-Options: nosniff`, `Content-Security-Policy: sandbox`."
         ),
-        media_type="application/octet-stream",
         response_description="The file's bytes.",
         responses=problems(401, 422, codes=_NOT_FOUND),
     )
