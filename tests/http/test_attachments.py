@@ -12,7 +12,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from tests.conftest import RedisServer
-from tests.http.conftest import JWT_SECRET, Api, Session, assert_problem, number
+from tests.http.conftest import JWT_SECRET, Api, Session, assert_problem, number, running
 
 pytestmark = pytest.mark.postgres
 
@@ -308,3 +308,23 @@ async def test_deleting_a_room_deletes_its_files(api: Api, alice: Session, room:
     assert (await api.client.delete(f"/chatroom/{room}", headers=alice.headers)).status_code == 204
 
     assert {key.rsplit("/", 1)[1] for key in api.container.blobs().blobs} == {other["sha256"]}
+
+
+async def test_a_file_larger_than_any_other_body_is_taken_up_to_its_own_limit(
+    environment: dict[str, str],
+) -> None:
+    mib = 1024 * 1024
+    settings = {
+        **environment,
+        "ATTACHMENT_MAX_BYTES": str(3 * mib),
+        "BASIC_STORAGE_BYTES": str(8 * mib),
+    }
+    async with running(settings) as api:
+        alice = await api.login(number(1))
+        room = await api.chatroom(alice)
+        big = b"line of text\n" * (2 * mib // 13)
+
+        response = await upload(api, alice, room, big, "big.txt")
+
+        assert response.status_code == 201, response.text
+        assert response.json()["size"] == len(big)
