@@ -317,6 +317,7 @@ async def attachments(env: Env) -> None:
             await uow.attachments.get(sent.id, owner)
             await uow.attachments.on_messages([message.id for message in page])
             await uow.attachments.storage_used(owner)
+            await uow.attachments.lock_storage(owner)
             await uow.attachments.remove_unused(unsent)
             await uow.attachments.unused_before(NOW, limit=500)
             await uow.attachments.keys_in_use([sent.blob_key, unsent.blob_key])
@@ -336,6 +337,7 @@ SCENARIOS = (
                     "get",
                     "on_messages",
                     "storage_used",
+                    "lock_storage",
                     "remove_unused",
                     "unused_before",
                     "keys_in_use",

@@ -156,3 +156,18 @@ async def test_a_read_of_messages_finds_their_files_in_upload_order(storage: Sto
     async with storage.uow() as uow:
         assert await uow.attachments.on_messages([MessageId(uuid4())]) == {}
         assert await uow.attachments.on_messages([]) == {}
+
+
+async def test_an_upload_waits_while_a_blob_deletion_holds_the_users_storage(
+    storage: Storage,
+) -> None:
+    room = await given_room(storage.uow)
+    await add(storage.uow, upload(room, 1), 100)
+    deleting = storage.uow()
+    async with deleting as uow:
+        await uow.attachments.lock_storage(room.user_id)
+        adding = asyncio.create_task(add(storage.uow, upload(room, 2), 100))
+        await asyncio.sleep(0.3)
+        assert not adding.done(), "the upload waits for the deletion's transaction"
+        await uow.commit()
+    assert await adding == 3

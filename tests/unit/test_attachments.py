@@ -4,12 +4,14 @@ the in-memory adapters."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from tests.unit.conftest import World
 
+from gemini_clone.adapters.memory.blobs import InMemoryBlobStore
 from gemini_clone.application.attachments.manage import DeleteAttachment, GetAttachment
 from gemini_clone.application.attachments.sweep import SweepAttachments
 from gemini_clone.application.attachments.upload import UploadAttachment, UploadAttachmentInput
@@ -22,7 +24,7 @@ from gemini_clone.domain.attachments import (
     safe_filename,
 )
 from gemini_clone.domain.chatrooms import Chatroom
-from gemini_clone.domain.errors import Conflict, InvalidInput, NotFound
+from gemini_clone.domain.errors import Conflict, InvalidInput, NotFound, Unavailable
 from gemini_clone.domain.ids import AttachmentId
 from gemini_clone.domain.storage import StoragePlans, after_release, allows_file
 from gemini_clone.domain.subscriptions import Tier
@@ -428,3 +430,62 @@ async def test_a_failed_upload_deletes_its_blob(world: World, alice: User, room:
             )
         )
     assert world.blobs.blobs == {}
+
+
+class _DeletionBetweenBlobAndRow:
+    """A blob store where something else happens right after a `put` (before the upload
+    records its row)."""
+
+    def __init__(self, inner: InMemoryBlobStore, meanwhile: Callable[[], Awaitable[None]]) -> None:
+        self._inner = inner
+        self._meanwhile = meanwhile
+
+    async def put(self, key_prefix: str, chunks: AsyncIterable[bytes], *, max_bytes: int) -> Any:
+        stored = await self._inner.put(key_prefix, chunks, max_bytes=max_bytes)
+        await self._meanwhile()
+        return stored
+
+    def get(self, key: str) -> AsyncIterator[bytes]:
+        return self._inner.get(key)
+
+    async def delete(self, key: str) -> None:
+        await self._inner.delete(key)
+
+    def list(self, prefix: str = "") -> AsyncIterator[Any]:
+        return self._inner.list(prefix)
+
+
+async def test_an_upload_whose_shared_blob_a_deletion_removed_first_records_nothing(
+    world: World, files: Files, alice: User, room: Chatroom
+) -> None:
+    first = await files.upload(alice, room, b"same bytes")
+
+    async def delete_the_first() -> None:
+        await files.delete.execute(alice.id, room.id, first.id)
+
+    racing = UploadAttachment(
+        world.uow,
+        _DeletionBetweenBlobAndRow(world.blobs, delete_the_first),
+        StoragePlans(),
+        sniff_media_type,
+        world.clock,
+        world.ids,
+    )
+    with pytest.raises(Unavailable) as interrupted:
+        await racing.execute(
+            UploadAttachmentInput(
+                user_id=alice.id,
+                chatroom_id=room.id,
+                filename="again",
+                chunks=_stream([b"same bytes"]),
+            )
+        )
+
+    assert interrupted.value.code == "upload_interrupted"
+    assert world.blobs.blobs == {}
+    assert await files.used(alice) == 0
+    async with world.uow() as uow:
+        assert (
+            await uow.attachments.unused_before(world.clock.now() + timedelta(days=9), limit=9)
+            == []
+        )

@@ -6,6 +6,7 @@ import unicodedata
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from gemini_clone.domain.errors import FieldError, InvalidInput
 from gemini_clone.domain.ids import AttachmentId, ChatroomId, MessageId, UserId
@@ -47,6 +48,17 @@ class Attachment:
 def blob_prefix(user_id: UserId) -> str:
     """Where a user's blobs live in the store (`users/<user id>/<sha256>`)."""
     return f"users/{user_id}"
+
+
+def blob_owner(key: str) -> UserId | None:
+    """The user whose blob this is (`blob_prefix`); None for a key of another shape."""
+    parts = key.split("/")
+    if len(parts) != 3 or parts[0] != "users":
+        return None
+    try:
+        return UserId(UUID(parts[1]))
+    except ValueError:
+        return None
 
 
 def safe_filename(name: str | None) -> str:

@@ -52,6 +52,11 @@ class AttachmentRepository(Protocol):
         """The attachments of each of these messages, in upload order (none: left out)."""
         ...
 
+    async def lock_storage(self, user_id: UserId) -> None:
+        """Hold the user's storage row until the transaction ends (`add` takes it too):
+        a blob's deletion and an upload of the same bytes take turns."""
+        ...
+
     async def storage_used(self, user_id: UserId) -> int:
         """The bytes the user's files take."""
         ...

@@ -6,9 +6,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
-from gemini_clone.application.attachments.blob_cleanup import delete_blobs_unless_used
+from gemini_clone.application.attachments.blob_cleanup import (
+    blob_exists,
+    delete_blobs_unless_used,
+)
 from gemini_clone.application.chatrooms.get import owned_chatroom
 from gemini_clone.domain.attachments import Attachment, blob_prefix, safe_filename
+from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import AttachmentId, ChatroomId, UserId
 from gemini_clone.domain.storage import StoragePlans
 from gemini_clone.domain.subscriptions import tier_for_status
@@ -53,7 +57,9 @@ class UploadAttachment:
       `storage_quota_exceeded` (also before reading, when the allowance is used up).
     - The blob is written before its row commits; a refused or failed upload deletes the
       blob unless another row names it, and a crash in between leaves a blob with no row,
-      which the sweeper removes (`SweepAttachments`).
+      which the sweeper removes (`SweepAttachments`). A deletion of the same bytes (blobs
+      are shared by content) that removed the blob first: 503 `upload_interrupted`,
+      nothing recorded.
     """
 
     def __init__(
@@ -130,5 +136,12 @@ class UploadAttachment:
         async with self._uow() as uow:
             if await uow.attachments.add(attachment, allowance=allowance) is None:
                 raise storage_quota_exceeded(allowance)
+            # Under the storage row `add` locked: a deletion of the same bytes that came
+            # first has removed the blob (see `blob_cleanup`).
+            if not await blob_exists(self._blobs, blob.key):
+                raise Unavailable(
+                    "The file was removed while it was stored; upload it again.",
+                    code="upload_interrupted",
+                )
             await uow.commit()
         return attachment

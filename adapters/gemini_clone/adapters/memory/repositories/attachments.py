@@ -62,6 +62,9 @@ class InMemoryAttachmentRepository(InMemoryRepository, AttachmentRepository):
                 found.setdefault(attachment.message_id, []).append(attachment)
         return found
 
+    async def lock_storage(self, user_id: UserId) -> None:
+        """The unit of work already holds the whole store."""
+
     async def storage_used(self, user_id: UserId) -> int:
         return self._tables.storage_used.get(user_id, 0)
 

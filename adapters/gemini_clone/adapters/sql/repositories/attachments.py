@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, literal, select
+from sqlalchemy import delete, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from gemini_clone.adapters.sql import attachment_rules
@@ -124,6 +124,14 @@ class SqlAttachmentRepository(SqlRepository, AttachmentRepository):
                 assert attachment.message_id is not None
                 found.setdefault(attachment.message_id, []).append(attachment)
         return found
+
+    async def lock_storage(self, user_id: UserId) -> None:
+        """A write that changes nothing: on PostgreSQL it locks the row, on SQLite it takes
+        the database's write lock (a `FOR UPDATE` read would not)."""
+        c = storage_usage.c
+        await self._execute(
+            update(storage_usage).where(c.user_id == user_id).values(used_bytes=c.used_bytes)
+        )
 
     async def storage_used(self, user_id: UserId) -> int:
         c = storage_usage.c
