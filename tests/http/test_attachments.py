@@ -11,8 +11,8 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from tests.conftest import RedisServer
 from tests.http.conftest import JWT_SECRET, Api, Session, assert_problem, number, running
+from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.postgres
 
