@@ -82,6 +82,14 @@ from gemini_clone.application.metering.report_usage import (
     ReportUsageInput,
     UsageReportOutput,
 )
+from gemini_clone.application.sharing.links import (
+    ContinueShare,
+    ListShares,
+    ReadShare,
+    RevokeShare,
+    ShareChatroom,
+    ShareInput,
+)
 from gemini_clone.domain.attachments import Attachment
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.errors import (
@@ -103,6 +111,7 @@ from gemini_clone.domain.metering import CallOutcome, ModelCall, UsageTotal
 from gemini_clone.domain.model_access import ModelAccess, ModelOption
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
+from gemini_clone.domain.shares import SharedChat, SharedTurn
 from gemini_clone.domain.storage import StoragePlans
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.tree import Versions
@@ -137,6 +146,7 @@ from gemini_clone.ports.repositories import (
     OtpRepository,
     PaymentEventRepository,
     RefreshTokenRepository,
+    SharedLinkRepository,
     StaleReply,
     SubscriptionRepository,
     UnitOfWork,
@@ -176,6 +186,7 @@ __all__ = [
     "ClaimedReply",
     "Clock",
     "Conflict",
+    "ContinueShare",
     "CreateChatroom",
     "CreateChatroomInput",
     "DailyUsage",
@@ -208,6 +219,7 @@ __all__ = [
     "ListMessages",
     "ListMessagesInput",
     "ListModels",
+    "ListShares",
     "ListUsers",
     "ListUsersInput",
     "Logout",
@@ -257,6 +269,7 @@ __all__ = [
     "QuotaExceeded",
     "QuotaTake",
     "QuotaUnit",
+    "ReadShare",
     "RefreshInput",
     "RefreshSession",
     "RefreshToken",
@@ -278,6 +291,7 @@ __all__ = [
     "RequeueStaleReplies",
     "ResetPassword",
     "ResetPasswordInput",
+    "RevokeShare",
     "Role",
     "RoutedLanguageModel",
     "SendMessage",
@@ -286,6 +300,11 @@ __all__ = [
     "SendOtpInput",
     "SessionIssuer",
     "SetProBySupport",
+    "ShareChatroom",
+    "ShareInput",
+    "SharedChat",
+    "SharedLinkRepository",
+    "SharedTurn",
     "ShowChatroom",
     "ShowUser",
     "SignUp",

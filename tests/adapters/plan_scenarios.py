@@ -32,6 +32,7 @@ from gemini_clone.domain.ids import (
 )
 from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsage, queued_reply
 from gemini_clone.domain.metering import CallOutcome, ModelCall
+from gemini_clone.domain.shares import SharedChat, SharedTurn
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, User
 from gemini_clone.ports.posting import NewVersion
@@ -245,6 +246,24 @@ async def admin_and_billing(env: Env) -> None:
             await uow.commit()
 
 
+async def shared_links(env: Env) -> None:
+    """A link made, read by its token, listed by its owner and revoked."""
+    share = SharedChat(
+        id="s" * 22,
+        user_id=env.at.deep_owner,
+        chatroom_id=env.at.deep_room,
+        title="A room",
+        turns=(SharedTurn(role=Role.USER, content="hi"), SharedTurn(role=Role.MODEL, content="yo")),
+        created_at=NOW,
+    )
+    with env.record():
+        async with env.uow() as uow:
+            await uow.shares.add(share)
+            await uow.shares.get(share.id)
+            await uow.shares.list_for_user(env.at.deep_owner)
+            await uow.shares.delete(share.id, env.at.deep_owner)
+
+
 async def usage_ledger(env: Env) -> None:
     """A reply's call recorded, the user's month of totals, and the operators' report."""
     call = ModelCall(
@@ -363,6 +382,13 @@ SCENARIOS = (
         ),
     ),
     Scenario("new version", regenerate, _drives("PostgresPosting.store_new_version")),
+    Scenario(
+        "shared links",
+        shared_links,
+        _drives(
+            *(f"SqlSharedLinkRepository.{n}" for n in ("add", "get", "list_for_user", "delete"))
+        ),
+    ),
     Scenario(
         "usage ledger",
         usage_ledger,

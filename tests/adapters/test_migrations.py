@@ -421,11 +421,11 @@ async def test_the_tree_revision_makes_every_room_a_single_path_and_downgrades_k
 async def test_the_attachments_revision_adds_its_tables_and_downgrades_keeping_the_rest(
     engine: AsyncEngine,
 ) -> None:
-    await upgrade(engine, "0005")
+    await upgrade(engine, "0006")
     await _insert_wave_1_rows(engine)
     before = await table_names(engine)
 
-    await upgrade(engine, "0006")
+    await upgrade(engine, "0007")
     assert await table_names(engine) == {*before, "attachments", "storage_usage"}
     async with engine.begin() as connection:
         await connection.execute(
@@ -452,9 +452,9 @@ async def test_the_attachments_revision_adds_its_tables_and_downgrades_keeping_t
         assert await uow.attachments.storage_used(UserId(_uuid(_OWNER))) == 3
     assert [a.filename for a in next(iter(on_question.values()))] == ["photo.png"]
 
-    await downgrade(engine, "0005")
+    await downgrade(engine, "0006")
 
-    assert await current_revision(engine) == "0005"
+    assert await current_revision(engine) == "0006"
     assert await table_names(engine) == before
     async with engine.connect() as connection:
         for table, rows in WAVE_1_ROWS.items():

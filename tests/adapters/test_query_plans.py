@@ -41,6 +41,7 @@ from gemini_clone.adapters.sql.repositories.credentials import (
     SqlRefreshTokenRepository,
 )
 from gemini_clone.adapters.sql.repositories.messages import SqlMessageRepository
+from gemini_clone.adapters.sql.repositories.shares import SqlSharedLinkRepository
 from gemini_clone.adapters.sql.repositories.usage import SqlUsageRepository
 from gemini_clone.adapters.sql.repositories.users import SqlUserRepository
 from gemini_clone.adapters.sql.schema import upgrade
@@ -66,6 +67,7 @@ SQL_ADAPTERS: tuple[type, ...] = (
     SqlReplyStatistics,
     SqlUsageLedger,
     SqlAttachmentRepository,
+    SqlSharedLinkRepository,
 )
 
 

@@ -60,6 +60,13 @@ from gemini_clone.application.messaging.send_message import SendMessage
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.application.messaging.streaming import StreamReply
 from gemini_clone.application.metering.report_usage import ReportUsage
+from gemini_clone.application.sharing.links import (
+    ContinueShare,
+    ListShares,
+    ReadShare,
+    RevokeShare,
+    ShareChatroom,
+)
 from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.model_catalogue import ModelCatalogue
 from gemini_clone.domain.quota import Plans
@@ -275,6 +282,11 @@ class Container(containers.DeclarativeContainer):
     )  # fmt: skip
     switch_path = providers.Singleton(SwitchPath, uow)
     fork_chatroom = providers.Singleton(ForkChatroom, uow, cache, clock, ids)
+    share_chatroom = providers.Singleton(ShareChatroom, uow, clock)
+    list_shares = providers.Singleton(ListShares, uow)
+    revoke_share = providers.Singleton(RevokeShare, uow)
+    read_share = providers.Singleton(ReadShare, uow)
+    continue_share = providers.Singleton(ContinueShare, uow, cache, clock, ids)
     requeue_stale_replies = providers.Singleton(
         lambda uow, jobs, clock, seconds: RequeueStaleReplies(
             uow, jobs, clock, stale_after=timedelta(seconds=seconds)

@@ -72,6 +72,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     in as any number), `log` only logs it. Unset: `response` in embedded mode, else `log`."""
     auth_rate_limit_per_minute: NotNegative = 120
     """0 turns the per-address throttle off."""
+    share_rate_limit_per_minute: NotNegative = 60
+    """Reads of shared links (`GET /share/{id}`, no token) a minute from one client address;
+    0 turns it off."""
     forwarded_allow_ips: str | None = None
     """Comma-separated addresses or networks of the proxies in front (`10.0.0.5,10.1.0.0/16`):
     from them only, the client's address is read from `X-Forwarded-For` or `Forwarded` (the

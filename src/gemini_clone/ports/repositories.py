@@ -11,6 +11,7 @@ from typing import Protocol, Self
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, TokenFamilyId, UserId
 from gemini_clone.domain.messages import Message
+from gemini_clone.domain.shares import SharedChat
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.attachments import AttachmentRepository
@@ -219,6 +220,22 @@ class PaymentEventRepository(Protocol):
         ...
 
 
+class SharedLinkRepository(Protocol):
+    async def add(self, share: SharedChat) -> None: ...
+
+    async def get(self, share_id: str) -> SharedChat | None:
+        """The link, whoever owns it (the public side); None once revoked."""
+        ...
+
+    async def list_for_user(self, user_id: UserId) -> Sequence[SharedChat]:
+        """The user's links, newest first."""
+        ...
+
+    async def delete(self, share_id: str, user_id: UserId) -> bool:
+        """Revoke the user's link; False when it is not theirs or already gone."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository. Leaving without `commit` rolls back."""
 
@@ -232,6 +249,7 @@ class UnitOfWork(Protocol):
     payment_events: PaymentEventRepository
     ledger: UsageLedger
     attachments: AttachmentRepository
+    shares: SharedLinkRepository
 
     async def __aenter__(self) -> Self: ...
 

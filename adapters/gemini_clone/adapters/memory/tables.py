@@ -23,6 +23,7 @@ from gemini_clone.domain.ids import (
 )
 from gemini_clone.domain.messages import Message
 from gemini_clone.domain.metering import ModelCall
+from gemini_clone.domain.shares import SharedChat
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, RefreshToken, User
 
@@ -45,6 +46,7 @@ class InMemoryTables:
     attachments: dict[AttachmentId, Attachment] = field(default_factory=dict)
     storage_used: dict[UserId, int] = field(default_factory=dict)
     """The bytes each user's files take (`storage_usage`)."""
+    shared_links: dict[str, SharedChat] = field(default_factory=dict)
 
     def copy(self) -> InMemoryTables:
         copied = InMemoryTables()
@@ -65,6 +67,7 @@ class InMemoryTables:
         self.current_leaves = dict(other.current_leaves)
         self.attachments = dict(other.attachments)
         self.storage_used = dict(other.storage_used)
+        self.shared_links = dict(other.shared_links)
 
 
 class InMemoryStore:

@@ -18,6 +18,7 @@ from gemini_clone.adapters.memory.repositories.credentials import (
 )
 from gemini_clone.adapters.memory.repositories.messages import InMemoryMessageRepository
 from gemini_clone.adapters.memory.repositories.metering import InMemoryUsageLedger
+from gemini_clone.adapters.memory.repositories.shares import InMemorySharedLinkRepository
 from gemini_clone.adapters.memory.repositories.usage import InMemoryUsageRepository
 from gemini_clone.adapters.memory.repositories.users import InMemoryUserRepository
 from gemini_clone.adapters.memory.tables import InMemoryStore, InMemoryTables
@@ -49,6 +50,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.payment_events = InMemoryPaymentEventRepository(self._tables)
         self.ledger = InMemoryUsageLedger(self._tables)
         self.attachments = InMemoryAttachmentRepository(self._tables)
+        self.shares = InMemorySharedLinkRepository(self._tables)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

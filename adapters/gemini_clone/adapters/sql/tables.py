@@ -202,6 +202,23 @@ model_calls = Table(
     Index(None, "day"),
 )
 
+shared_links = Table(
+    "shared_links",
+    metadata,
+    # The link's public token (domain.shares.SHARE_ID_LENGTH), not a UUID: nothing internal
+    # is ever shown on the public side.
+    Column("id", String(32), primary_key=True),
+    Column("user_id", UUID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # A link goes with its room: deleting the room revokes it.
+    Column("chatroom_id", UUID, ForeignKey("chatrooms.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(200), nullable=False),
+    # The snapshot: [{"role": ..., "content": ...}, ...], oldest first.
+    Column("turns", JSON_DOCUMENT, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "user_id", "created_at"),
+    Index(None, "chatroom_id"),
+)
+
 attachments = Table(
     "attachments",
     metadata,

@@ -22,6 +22,7 @@ from gemini_clone.adapters.sql.repositories.credentials import (
     SqlRefreshTokenRepository,
 )
 from gemini_clone.adapters.sql.repositories.messages import SqlMessageRepository
+from gemini_clone.adapters.sql.repositories.shares import SqlSharedLinkRepository
 from gemini_clone.adapters.sql.repositories.usage import SqlUsageRepository
 from gemini_clone.adapters.sql.repositories.users import SqlUserRepository
 from gemini_clone.adapters.sql.usage import SqlUsageLedger
@@ -58,6 +59,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.payment_events = SqlPaymentEventRepository(connection)
         self.ledger = SqlUsageLedger(connection)
         self.attachments = SqlAttachmentRepository(connection)
+        self.shares = SqlSharedLinkRepository(connection)
         return self
 
     async def __aexit__(

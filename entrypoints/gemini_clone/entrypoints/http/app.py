@@ -36,6 +36,7 @@ from gemini_clone.entrypoints.http.metrics import MetricsController
 from gemini_clone.entrypoints.http.models import ModelController
 from gemini_clone.entrypoints.http.observability import RequestObservability
 from gemini_clone.entrypoints.http.sandbox import SandboxController
+from gemini_clone.entrypoints.http.shares import ShareController
 from gemini_clone.entrypoints.http.usage import UsageController
 from gemini_clone.entrypoints.http.users import UserController
 from gemini_clone.entrypoints.http.web import web_handlers
@@ -59,6 +60,7 @@ TAGS = [
     Tag(name="users", description="The logged-in user."),
     Tag(name="chatrooms", description="A user's chatrooms."),
     Tag(name="messages", description="Messages and the model's replies."),
+    Tag(name="sharing", description="Read-only links to a conversation."),
     Tag(name="billing", description="The Pro plan."),
     Tag(name="sandbox", description="The checkout that stands in for Stripe (no key set)."),
     Tag(name="health", description="Probes and metrics."),
@@ -79,6 +81,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
         MessageController,
         AttachmentController,
         ModelController,
+        ShareController,
         SubscriptionController,
         WebhookController,
         HealthController,

@@ -70,8 +70,12 @@ class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
         return True
 
     async def delete(self, chatroom_id: ChatroomId) -> None:
-        """Delete the room and its messages."""
+        """Delete the room, its messages and its shared links."""
         self._tables.chatrooms.pop(chatroom_id, None)
+        for share in [
+            s for s in self._tables.shared_links.values() if s.chatroom_id == chatroom_id
+        ]:
+            del self._tables.shared_links[share.id]
         doomed = [m.id for m in self._tables.messages.values() if m.chatroom_id == chatroom_id]
         for message_id in doomed:
             del self._tables.messages[message_id]
