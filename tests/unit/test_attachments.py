@@ -15,6 +15,7 @@ from gemini_clone.adapters.memory.blobs import InMemoryBlobStore
 from gemini_clone.application.attachments.manage import DeleteAttachment, GetAttachment
 from gemini_clone.application.attachments.sweep import SweepAttachments
 from gemini_clone.application.attachments.upload import UploadAttachment, UploadAttachmentInput
+from gemini_clone.application.messaging.new_version import EditQuestionInput, RegenerateInput
 from gemini_clone.application.messaging.reading import ListMessagesInput
 from gemini_clone.application.messaging.send_message import SendMessageInput
 from gemini_clone.domain.attachments import (
@@ -489,3 +490,27 @@ async def test_an_upload_whose_shared_blob_a_deletion_removed_first_records_noth
             await uow.attachments.unused_before(world.clock.now() + timedelta(days=9), limit=9)
             == []
         )
+
+
+async def test_a_regenerate_answers_the_question_with_its_files_an_edit_without(
+    world: World, files: Files, alice: User, room: Chatroom
+) -> None:
+    photo = await files.upload(alice, room, PNG, name="p.png")
+    posted = await world.send_message.execute(
+        SendMessageInput(
+            user_id=alice.id, chatroom_id=room.id, content="What is it?", attachment_ids=(photo.id,)
+        )
+    )
+    await world.run_jobs()
+
+    regenerated = await world.regenerate_reply.execute(
+        RegenerateInput(user_id=alice.id, chatroom_id=room.id, reply_id=posted.reply.id)
+    )
+    edited = await world.edit_question.execute(
+        EditQuestionInput(
+            user_id=alice.id, chatroom_id=room.id, message_id=posted.message.id, content="And?"
+        )
+    )
+
+    assert [a.id for a in regenerated.message.attachments] == [photo.id]
+    assert edited.message.attachments == ()
