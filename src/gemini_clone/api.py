@@ -8,6 +8,13 @@ from gemini_clone.application.admin.list_users import ListUsers, ListUsersInput,
 from gemini_clone.application.admin.show_chatroom import ChatroomSettings, ShowChatroom
 from gemini_clone.application.admin.show_user import ShowUser, UserDetail
 from gemini_clone.application.admin.usage_report import DailyUsageReport, UsageReport, UserUsage
+from gemini_clone.application.attachments.manage import (
+    AttachmentContent,
+    DeleteAttachment,
+    GetAttachment,
+)
+from gemini_clone.application.attachments.sweep import SweepAttachments, SweptAttachments
+from gemini_clone.application.attachments.upload import UploadAttachment, UploadAttachmentInput
 from gemini_clone.application.auth.delete_account import DeleteAccount, DeleteAccountInput
 from gemini_clone.application.auth.get_me import GetMe, Profile
 from gemini_clone.application.auth.login import PasswordLogin, PasswordLoginInput
@@ -105,6 +112,7 @@ from gemini_clone.domain.archives import (
     PlantedRoom,
     RoomSnapshot,
 )
+from gemini_clone.domain.attachments import Attachment
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.circuits import Circuit, CircuitPolicy, CircuitState
 from gemini_clone.domain.errors import (
@@ -124,7 +132,7 @@ from gemini_clone.domain.errors import (
 )
 from gemini_clone.domain.fallbacks import FallbackChains, FallbackError
 from gemini_clone.domain.file_types import FileKind, FileType, sniff_file_type
-from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.ids import AttachmentId, ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.metering import CallOutcome, ModelCall, UsageTotal
 from gemini_clone.domain.model_access import ModelAccess, ModelOption
@@ -132,11 +140,13 @@ from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
 from gemini_clone.domain.search import SearchHit, SearchPosition, SearchQuery, parse_search_query
 from gemini_clone.domain.shares import SharedChat, SharedTurn
+from gemini_clone.domain.storage import StoragePlans
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.archives import ArchiveReader, ArchiveWriter
+from gemini_clone.ports.attachments import AttachmentRepository
 from gemini_clone.ports.blobs import BlobInfo, BlobStore, BlobTooLarge, StoredBlob
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.circuits import CircuitBreaker
@@ -188,6 +198,10 @@ __all__ = [
     "ArchiveWriter",
     "ArchivedMessage",
     "ArchivedRoom",
+    "Attachment",
+    "AttachmentContent",
+    "AttachmentId",
+    "AttachmentRepository",
     "AuthenticationFailed",
     "BatchedGetMessage",
     "BlobInfo",
@@ -221,6 +235,7 @@ __all__ = [
     "DailyUsageReport",
     "DeleteAccount",
     "DeleteAccountInput",
+    "DeleteAttachment",
     "DeleteChatroom",
     "EditQuestion",
     "EditQuestionInput",
@@ -243,6 +258,7 @@ __all__ = [
     "GenerationPiece",
     "GenerationRequest",
     "GenerationResult",
+    "GetAttachment",
     "GetChatroom",
     "GetMe",
     "GetMessage",
@@ -368,6 +384,7 @@ __all__ = [
     "StopOutcome",
     "StopReply",
     "StoppedReply",
+    "StoragePlans",
     "StoredBlob",
     "StoredExchange",
     "StreamReply",
@@ -377,6 +394,8 @@ __all__ = [
     "SummariseHistory",
     "SummaryJobs",
     "SummarySettings",
+    "SweepAttachments",
+    "SweptAttachments",
     "SwitchPath",
     "Throttle",
     "ThrottleDecision",
@@ -398,6 +417,8 @@ __all__ = [
     "UnsupportedMediaType",
     "UpdateChatroom",
     "UpdateChatroomInput",
+    "UploadAttachment",
+    "UploadAttachmentInput",
     "UsageLedger",
     "UsageReport",
     "UsageReportOutput",

@@ -22,8 +22,10 @@ from gemini_clone.adapters.sql.replies import PostgresReplyStore
 from gemini_clone.adapters.sql.search import SqlMessageSearch
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
 from gemini_clone.adapters.sql.summaries import SqlHistorySummaries
+from gemini_clone.domain.attachments import Attachment
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import (
+    AttachmentId,
     ChatroomId,
     MessageId,
     OtpChallengeId,
@@ -371,8 +373,72 @@ async def search(env: Env) -> None:
         )
 
 
+async def attachments(env: Env) -> None:
+    """An upload, a post with it, the reads of a page's files, a deletion refused and one
+    done, the sweep's reads, and a room's deletion."""
+    room, owner = env.at.deep_room, env.at.deep_owner
+
+    def upload(index: int) -> Attachment:
+        sha = f"{index:064x}"
+        return Attachment(
+            id=AttachmentId(uuid4()),
+            user_id=owner,
+            chatroom_id=room,
+            message_id=None,
+            filename="notes.txt",
+            media_type="text/plain",
+            size=10,
+            sha256=sha,
+            blob_key=f"users/{owner}/{sha}",
+            created_at=NOW,
+        )
+
+    sent, unsent = upload(1), upload(2)
+    question, reply = _pair(room, owner, NOW + timedelta(seconds=5))
+    async with env.uow() as uow:
+        page = await uow.messages.list_page(room, limit=50, before=None)
+    with env.record():
+        async with env.uow() as uow:
+            await uow.attachments.add(sent, allowance=1000)
+            await uow.attachments.add(unsent, allowance=1000)
+            await uow.commit()
+        await PostgresPosting(env.engine).store(
+            question, reply, day=DAY, limit=None, attachment_ids=[sent.id]
+        )
+        async with env.uow() as uow:
+            await uow.attachments.get(sent.id, owner)
+            await uow.attachments.on_messages([message.id for message in page])
+            await uow.attachments.storage_used(owner)
+            await uow.attachments.lock_storage(owner)
+            await uow.attachments.remove_unused(unsent)
+            await uow.attachments.unused_before(NOW, limit=500)
+            await uow.attachments.keys_in_use([sent.blob_key, unsent.blob_key])
+            await uow.attachments.remove_for_room(room)
+            await uow.rollback()
+
+
 SCENARIOS = (
     Scenario("search", search, _drives("SqlMessageSearch.search")),
+    Scenario(
+        "attachments",
+        attachments,
+        _drives(
+            *(
+                f"SqlAttachmentRepository.{name}"
+                for name in (
+                    "add",
+                    "get",
+                    "on_messages",
+                    "storage_used",
+                    "lock_storage",
+                    "remove_unused",
+                    "unused_before",
+                    "keys_in_use",
+                    "remove_for_room",
+                )
+            ),
+        ),
+    ),
     Scenario(
         "post",
         post,

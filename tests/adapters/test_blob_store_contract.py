@@ -18,6 +18,7 @@ from tests.adapters.s3_server import S3Server, s3_server
 
 from gemini_clone.adapters.blobs import LocalFolderBlobStore
 from gemini_clone.adapters.blobs.s3 import PART_BYTES, S3BlobStore
+from gemini_clone.adapters.memory.blobs import InMemoryBlobStore
 from gemini_clone.ports.blobs import BlobStore, BlobTooLarge
 
 __all__ = ["s3_server"]  # the session fixture, used through `request.getfixturevalue`
@@ -58,7 +59,13 @@ def s3_store(request: pytest.FixtureRequest) -> StoreUnderTest:
     )
 
 
+def memory_store(request: pytest.FixtureRequest) -> StoreUnderTest:
+    # The unit tests' fake keeps every blob whole by design: only its memory bound differs.
+    return StoreUnderTest(InMemoryBlobStore(), held_at_most=64 * MiB, leftovers=list)
+
+
 BLOB_STORES: dict[str, Callable[[pytest.FixtureRequest], StoreUnderTest]] = {
+    "memory": memory_store,
     "local": local_store,
     "s3": s3_store,
 }

@@ -576,3 +576,47 @@ async def test_a_process_refuses_a_search_language_the_index_was_not_built_with(
         assert found == []
     finally:
         await engine.dispose()
+
+
+async def test_the_attachments_revision_adds_its_tables_and_downgrades_keeping_the_rest(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0009")
+    await _insert_wave_1_rows(engine)
+    before = await table_names(engine)
+
+    await upgrade(engine, "0010")
+    assert await table_names(engine) == {*before, "attachments", "storage_usage"}
+    async with engine.begin() as connection:
+        await connection.execute(
+            metadata.tables["attachments"].insert(),
+            {
+                "id": uuid.uuid4(),
+                "user_id": _uuid(_OWNER),
+                "chatroom_id": _uuid(_ROOM),
+                "message_id": _uuid(_id("messages", 0)),
+                "filename": "photo.png",
+                "media_type": "image/png",
+                "size": 3,
+                "sha256": "0" * 64,
+                "blob_key": f"users/{_OWNER}/{'0' * 64}",
+                "created_at": datetime.fromisoformat("2026-11-01T10:02:00+00:00"),
+            },
+        )
+        await connection.execute(
+            metadata.tables["storage_usage"].insert(), {"user_id": _uuid(_OWNER), "used_bytes": 3}
+        )
+    uow_factory = sql_unit_of_work_factory(engine)
+    async with uow_factory() as uow:
+        on_question = await uow.attachments.on_messages([MessageId(_uuid(_id("messages", 0)))])
+        assert await uow.attachments.storage_used(UserId(_uuid(_OWNER))) == 3
+    assert [a.filename for a in next(iter(on_question.values()))] == ["photo.png"]
+
+    await downgrade(engine, "0009")
+
+    assert await current_revision(engine) == "0009"
+    assert await table_names(engine) == before
+    async with engine.connect() as connection:
+        for table, rows in WAVE_1_ROWS.items():
+            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+            assert count == len(rows), table

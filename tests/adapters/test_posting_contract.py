@@ -16,9 +16,10 @@ from tests.adapters.conftest import Storage, given_room
 
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting
+from gemini_clone.domain.attachments import Attachment
 from gemini_clone.domain.chatrooms import Chatroom
-from gemini_clone.domain.errors import NotFound, Unavailable
-from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.errors import InvalidInput, NotFound, Unavailable
+from gemini_clone.domain.ids import AttachmentId, ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageStatus, Role
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.ports.posting import MessagePosting, QuotaTake
@@ -278,3 +279,84 @@ async def test_a_refusal_under_a_lowered_limit_reports_the_days_whole_count(
     refused = await backend.posting.store(*pair(room, T0), day=DAY, limit=2)
 
     assert refused == QuotaTake(taken=False, used=4)
+
+
+async def _uploaded(backend: Backend, room: Chatroom, count: int = 1) -> list[Attachment]:
+    uploads = []
+    for index in range(count):
+        attachment = Attachment(
+            id=AttachmentId(uuid4()),
+            user_id=room.user_id,
+            chatroom_id=room.id,
+            message_id=None,
+            filename=f"f{index}.txt",
+            media_type="text/plain",
+            size=3,
+            sha256="0" * 64,
+            blob_key=f"users/{room.user_id}/{'0' * 64}",
+            created_at=T0 + timedelta(seconds=index),
+        )
+        async with backend.uow() as uow:
+            assert await uow.attachments.add(attachment, allowance=1000) is not None
+            await uow.commit()
+        uploads.append(attachment)
+    return uploads
+
+
+async def test_a_post_puts_its_files_on_its_question(backend: Backend) -> None:
+    room = await given_room(backend.uow)
+    uploads = await _uploaded(backend, room, 2)
+    question, reply = pair(room, T0)
+
+    take = await backend.posting.store(
+        question, reply, day=DAY, limit=5, attachment_ids=[u.id for u in reversed(uploads)]
+    )
+
+    assert take.taken
+    assert [a.id for a in take.attached] == [u.id for u in uploads]
+    assert {a.message_id for a in take.attached} == {question.id}
+    async with backend.uow() as uow:
+        found = await uow.attachments.on_messages([question.id, reply.id])
+    assert [a.id for a in found[question.id]] == [u.id for u in uploads]
+    assert reply.id not in found
+
+
+async def test_a_post_naming_a_file_it_may_not_take_stores_nothing(backend: Backend) -> None:
+    room = await given_room(backend.uow)
+    other = await given_room(backend.uow, "+15550000002")
+    (mine,) = await _uploaded(backend, room)
+    (theirs,) = await _uploaded(backend, other)
+
+    with pytest.raises(InvalidInput) as refused:
+        await backend.posting.store(
+            *pair(room, T0), day=DAY, limit=5, attachment_ids=[mine.id, theirs.id]
+        )
+
+    assert refused.value.code == "invalid_attachments"
+    async with backend.uow() as uow:
+        assert await uow.usage.used(room.user_id, DAY) == 0
+        counted = await uow.chatrooms.get(room.id, room.user_id)
+        still = await uow.attachments.get(mine.id, room.user_id)
+    assert counted is not None
+    assert counted.message_count == 0
+    assert still is not None
+    assert still.message_id is None
+
+
+async def test_two_posts_at_once_naming_one_file_store_one(backend: Backend) -> None:
+    room = await given_room(backend.uow)
+    (shared,) = await _uploaded(backend, room)
+
+    outcomes = await asyncio.gather(
+        *(
+            backend.posting.store(*pair(room, T0), day=DAY, limit=None, attachment_ids=[shared.id])
+            for _ in range(5)
+        ),
+        return_exceptions=True,
+    )
+
+    stored = [o for o in outcomes if isinstance(o, QuotaTake)]
+    assert len(stored) == 1, outcomes
+    assert all(isinstance(o, InvalidInput) for o in outcomes if o not in stored)
+    async with backend.uow() as uow:
+        assert await uow.usage.used(room.user_id, DAY) == 1

@@ -29,6 +29,7 @@ from tests.seeding import Shape, load
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting
 from gemini_clone.adapters.sql.replies import PostgresReplyStore
+from gemini_clone.adapters.sql.repositories.attachments import SqlAttachmentRepository
 from gemini_clone.adapters.sql.repositories.base import SqlRepository
 from gemini_clone.adapters.sql.repositories.billing import (
     SqlPaymentEventRepository,
@@ -68,6 +69,7 @@ SQL_ADAPTERS: tuple[type, ...] = (
     SqlHistorySummaries,
     SqlReplyStatistics,
     SqlUsageLedger,
+    SqlAttachmentRepository,
     SqlSharedLinkRepository,
     SqlMessageSearch,
 )

@@ -5,6 +5,7 @@ nothing when Stripe cannot be reached), and leaves the number free to sign up ag
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -63,11 +64,20 @@ async def test_a_deleted_account_is_gone_and_its_number_signs_up_again(api: Api)
     await answered(api, bystander, kept_room, "not mine to lose")
     link = await api.client.post(f"/chatroom/{room}/share", headers=doomed.headers)
     assert link.status_code == 201
+    uploaded = await api.client.post(
+        f"/chatroom/{room}/attachments",
+        files={"file": ("notes.md", b"# my private notes\n", "text/markdown")},
+        headers=doomed.headers,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    blobs = Path(api.container.settings().data_dir) / "blobs" / "users" / doomed.user_id
+    assert any(blobs.iterdir()), "the file's bytes are stored"
     await api.client.get("/chatroom", headers=doomed.headers)  # the list is cached
 
     deleted = await delete_me(api, doomed, typed(doomed.mobile_number))
 
     assert deleted.status_code == 204, deleted.text
+    assert not blobs.exists() or not any(blobs.iterdir()), "the file's bytes are gone"
     assert_problem(await api.client.get("/user/me", headers=doomed.headers), 404, "user_not_found")
     assert (await api.client.get("/chatroom", headers=doomed.headers)).json()["items"] == []
     assert_problem(

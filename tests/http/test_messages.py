@@ -21,6 +21,7 @@ MESSAGE_FIELDS = {
     "status",
     "parent_id",
     "versions",
+    "attachments",
     "in_reply_to",
     "model",
     "fallback_from",

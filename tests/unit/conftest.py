@@ -14,6 +14,7 @@ from tests.unit.fakes import (
     SlowCache,
 )
 
+from gemini_clone.adapters.memory.blobs import InMemoryBlobStore
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
 from gemini_clone.adapters.memory.clock import FixedClock, SequentialIdGenerator
 from gemini_clone.adapters.memory.jobs import InMemoryReplyJobs
@@ -108,6 +109,7 @@ class World:
     sleep: ClockSleep
     reply_settings: ReplySettings
     models: ModelAccess
+    blobs: InMemoryBlobStore
 
     signup: SignUp
     send_otp: SendOtp
@@ -251,6 +253,7 @@ def build_world(
     title_model = ScriptedLanguageModel()
     title_model.answer("Monads explained")
     posting = InMemoryPosting(store)
+    blobs = InMemoryBlobStore(clock.now)
     pieces = InMemoryReplyPieces()
     stops = InMemoryReplyStops()
     title_chatroom = TitleChatroom(
@@ -294,6 +297,7 @@ def build_world(
         sleep=sleep,
         reply_settings=reply_settings,
         models=models,
+        blobs=blobs,
         signup=SignUp(uow_factory, numbers, passwords, clock, ids),
         send_otp=SendOtp(issuer),
         forgot_password=ForgotPassword(issuer),
@@ -311,7 +315,7 @@ def build_world(
         list_models=ListModels(uow_factory, models),
         title_model=title_model,
         title_chatroom=title_chatroom,
-        delete_chatroom=DeleteChatroom(uow_factory, cache, clock, pieces),
+        delete_chatroom=DeleteChatroom(uow_factory, cache, clock, pieces, blobs),
         send_message=SendMessage(posting, jobs, cache, plans, clock, ids),
         regenerate_reply=RegenerateReply(
             uow_factory, posting, stop_reply, pieces, jobs, cache, plans, clock, ids

@@ -69,7 +69,9 @@ class Streaming:
             self.pieces,
             keep_alive_seconds=keep_alive_seconds,
         )
-        self.delete_chatroom = DeleteChatroom(world.uow, world.cache, world.clock, self.pieces)
+        self.delete_chatroom = DeleteChatroom(
+            world.uow, world.cache, world.clock, self.pieces, world.blobs
+        )
         self.stop = StopReply(
             world.get_message,
             self.store,

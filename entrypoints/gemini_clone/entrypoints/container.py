@@ -25,6 +25,9 @@ from gemini_clone.application.admin.list_users import ListUsers
 from gemini_clone.application.admin.show_chatroom import ShowChatroom
 from gemini_clone.application.admin.show_user import ShowUser
 from gemini_clone.application.admin.usage_report import UsageReport
+from gemini_clone.application.attachments.manage import DeleteAttachment, GetAttachment
+from gemini_clone.application.attachments.sweep import SweepAttachments
+from gemini_clone.application.attachments.upload import UploadAttachment
 from gemini_clone.application.auth.delete_account import DeleteAccount
 from gemini_clone.application.auth.get_me import GetMe
 from gemini_clone.application.auth.login import PasswordLogin
@@ -74,9 +77,11 @@ from gemini_clone.application.sharing.links import (
     RevokeShare,
     ShareChatroom,
 )
+from gemini_clone.domain.file_types import sniff_media_type
 from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.model_catalogue import ModelCatalogue
 from gemini_clone.domain.quota import Plans
+from gemini_clone.domain.storage import StoragePlans
 from gemini_clone.entrypoints.adapter_choices import (
     ConfigurationError,
     derived_key,
@@ -142,6 +147,13 @@ def make_plans(settings: Settings) -> Plans:
     )
 
 
+def make_storage_plans(settings: Settings) -> StoragePlans:
+    return StoragePlans(
+        basic_storage_bytes=settings.basic_storage_bytes,
+        pro_storage_bytes=settings.pro_storage_bytes,
+    )
+
+
 def make_reply_settings(settings: Settings) -> ReplySettings:
     return ReplySettings(
         lease=timedelta(seconds=settings.reply_lease_seconds),
@@ -190,6 +202,10 @@ class Container(containers.DeclarativeContainer):
         settings.provided.access_token_ttl_seconds,
     )
     plans = providers.Singleton(make_plans, settings)
+    storage_plans = providers.Singleton(make_storage_plans, settings)
+    # PLACEHOLDER until the `blobstore` branch merges: its local-folder and S3 adapters
+    # (chosen by their settings) replace this one-process store.
+    blobs = blob_store
     model_access = providers.Singleton(make_model_access, settings, model_catalogue)
     call_meter = providers.Singleton(PrometheusCallMeter, model_catalogue.provided.ids)
     reply_settings = providers.Singleton(make_reply_settings, settings)
@@ -235,6 +251,7 @@ class Container(containers.DeclarativeContainer):
         reply_pieces,
         reply_stops,
         clock,
+        blob_store,
     )
 
     create_chatroom = providers.Singleton(CreateChatroom, uow, cache, clock, ids, model_access)
@@ -256,7 +273,21 @@ class Container(containers.DeclarativeContainer):
         models=model_access,
         meter=call_meter,
     )
-    delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock, reply_pieces)
+    delete_chatroom = providers.Singleton(DeleteChatroom, uow, cache, clock, reply_pieces, blobs)
+    upload_attachment = providers.Singleton(
+        UploadAttachment,
+        uow,
+        blobs,
+        storage_plans,
+        providers.Object(sniff_media_type),
+        clock,
+        ids,
+        max_bytes=settings.provided.attachment_max_bytes,
+        images=image_check,
+    )
+    get_attachment = providers.Singleton(GetAttachment, uow, blobs)
+    delete_attachment = providers.Singleton(DeleteAttachment, uow, blobs)
+    sweep_attachments = providers.Singleton(SweepAttachments, uow, blobs, clock)
 
     message_posting = providers.Singleton(make_message_posting, engine)
     send_message = providers.Singleton(

@@ -69,11 +69,19 @@ class Runtime:
             self.start_sweeper()
 
     def start_sweeper(self) -> None:
-        from gemini_clone.entrypoints.tasks import sweep_forever
+        from gemini_clone.entrypoints.tasks import sweep_attachments_forever, sweep_forever
 
-        interval = self._container.settings().sweep_interval_seconds
+        settings = self._container.settings()
         requeue = self._container.requeue_stale_replies()
-        self._background.append(asyncio.create_task(sweep_forever(requeue, interval)))
+        self._background.append(
+            asyncio.create_task(sweep_forever(requeue, settings.sweep_interval_seconds))
+        )
+        files = self._container.sweep_attachments()
+        self._background.append(
+            asyncio.create_task(
+                sweep_attachments_forever(files, settings.attachment_sweep_interval_seconds)
+            )
+        )
 
     async def stop(self) -> None:
         for task in self._background:

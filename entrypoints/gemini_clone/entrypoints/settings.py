@@ -94,6 +94,16 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """The PostgreSQL text search configuration of `GET /search` (stemming and stop words):
     the index is built with it by `gemini-clone db upgrade`, and a process whose setting
     names another refuses to start. Embedded SQLite always stems English (FTS5 Porter)."""
+    attachment_max_bytes: AtLeastOne = 20 * 1024 * 1024
+    """The largest file an upload takes (413 `attachment_too_large` past it, reading no
+    further)."""
+    basic_storage_bytes: NotNegative = 100 * 1024 * 1024
+    """The bytes of files a Basic user keeps (413 `storage_quota_exceeded` past it)."""
+    pro_storage_bytes: NotNegative = 5 * 1024 * 1024 * 1024
+    """The bytes of files a Pro user keeps."""
+    attachment_sweep_interval_seconds: AtLeastOne = 3600
+    """How often the sweeper removes uploads left on no message for a day and blobs no row
+    names (processes that run jobs)."""
 
     gemini_api_key: str | None = None
     gemini_model: str = "gemini-2.5-flash"

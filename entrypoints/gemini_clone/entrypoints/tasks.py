@@ -19,6 +19,7 @@ from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
 
 from gemini_clone.adapters.taskiq.names import REPLY_TASK_NAME, SUMMARY_TASK_NAME
 from gemini_clone.adapters.taskiq.stream import stop_if_cancelled
+from gemini_clone.application.attachments.sweep import SweepAttachments
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
@@ -138,3 +139,24 @@ async def sweep_forever(requeue: RequeueStaleReplies, interval_seconds: float) -
             continue
         if queued:
             logger.info("sweeper queued %d stale replies again", queued)
+
+
+async def sweep_attachments_forever(sweep: SweepAttachments, interval_seconds: float) -> None:
+    """Remove, every interval, uploads left on no message for a day and blobs no row names.
+    Every process that runs jobs sweeps: each removal is conditional, so two sweeps at once
+    remove a thing once."""
+    while True:
+        stop_if_cancelled()
+        await asyncio.sleep(interval_seconds)
+        try:
+            swept = await sweep.execute()
+        except Unavailable as error:
+            logger.warning("attachment sweep skipped: %s", error.message)
+            continue
+        except Exception:
+            logger.exception("attachment sweep failed; retrying next interval")
+            continue
+        if swept.unused or swept.blobs:
+            logger.info(
+                "attachment sweep removed %d unused uploads and %d blobs", swept.unused, swept.blobs
+            )

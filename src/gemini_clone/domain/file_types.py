@@ -116,3 +116,8 @@ def text_flavour(filename: str | None) -> FileType:
     if not filename or "." not in filename:
         return PLAIN_TEXT
     return TEXT_FLAVOURS.get(filename.rsplit(".", 1)[-1].lower(), PLAIN_TEXT)
+
+
+def sniff_media_type(head: bytes, whole: bool, filename: str | None) -> str:
+    """`sniff_file_type`'s media type (the `ports.attachments.Sniff` an upload takes)."""
+    return sniff_file_type(head, whole=whole, filename=filename).media_type

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from gemini_clone.domain.attachments import Attachment
 from gemini_clone.domain.errors import InvalidInput
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 
@@ -113,6 +114,9 @@ class Message:
     """The message this one follows on its path: a reply its question, a question the reply
     before it (None: the first question of its room). Messages sharing a parent are
     versions of each other (`Versions`)."""
+    attachments: tuple[Attachment, ...] = ()
+    """The files sent with a question (kept in their own table: filled in by the reads that
+    answer messages, `application/attachments/reading.py`); a reply has none."""
 
     def is_claimable(self, now: datetime) -> bool:
         """A reply a worker may claim: queued, or processing with a lease that ended

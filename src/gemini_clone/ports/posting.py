@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.attachments import Attachment
+from gemini_clone.domain.ids import AttachmentId, ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageStatus
 
 
@@ -22,6 +23,8 @@ class QuotaTake:
     taken: bool
     used: int
     follows: MessageId | None = None
+    attached: tuple[Attachment, ...] = ()
+    """The files the stored question carries (the post's `attachment_ids`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,13 +66,24 @@ class MessagePosting(Protocol):
         ...
 
     async def store(
-        self, message: Message, reply: Message, *, day: date, limit: int | None
+        self,
+        message: Message,
+        reply: Message,
+        *,
+        day: date,
+        limit: int | None,
+        attachment_ids: Sequence[AttachmentId] = (),
     ) -> QuotaTake:
         """All or nothing, in one transaction: take one unit of the user's quota for `day`
         (refused once `limit` units are used; None is unlimited), store `message` following
         the room's current leaf (`QuotaTake.follows`) and `reply` following it, make the
         reply the room's current leaf, and add both to its message count and last activity.
         The room's row is locked for it, so posts sent at once follow each other.
+
+        With `attachment_ids` (distinct), those uploads go on the question
+        (`QuotaTake.attached`); unless every one is an upload of this user to this room on
+        no message yet, nothing is stored and it raises `InvalidInput`
+        (`domain.attachments.not_attachable`). Two posts naming one file: one takes it.
 
         Refused: nothing is stored. Exact under any concurrency: of N concurrent posts
         against a limit L with none used, min(N, L) are stored. Raises `NotFound`

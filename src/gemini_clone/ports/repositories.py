@@ -14,6 +14,7 @@ from gemini_clone.domain.messages import Message
 from gemini_clone.domain.shares import SharedChat
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
+from gemini_clone.ports.attachments import AttachmentRepository
 from gemini_clone.ports.metering import UsageLedger
 
 
@@ -269,6 +270,7 @@ class UnitOfWork(Protocol):
     usage: UsageRepository
     payment_events: PaymentEventRepository
     ledger: UsageLedger
+    attachments: AttachmentRepository
     shares: SharedLinkRepository
 
     async def __aenter__(self) -> Self: ...

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
-from gemini_clone.adapters.memory.tables import InMemoryStore
+from gemini_clone.adapters.memory.tables import InMemoryStore, InMemoryTables
+from gemini_clone.domain.attachments import Attachment, not_attachable
 from gemini_clone.domain.errors import NotFound
-from gemini_clone.domain.ids import ChatroomId, UserId
+from gemini_clone.domain.ids import AttachmentId, ChatroomId, UserId
 from gemini_clone.domain.messages import Message, newest_first_key
 from gemini_clone.domain.quota import allows_another, refused_count
 from gemini_clone.domain.tree import path_up
@@ -34,7 +36,13 @@ class InMemoryPosting(MessagePosting):
         return None if subscription is None else subscription.status
 
     async def store(
-        self, message: Message, reply: Message, *, day: date, limit: int | None
+        self,
+        message: Message,
+        reply: Message,
+        *,
+        day: date,
+        limit: int | None,
+        attachment_ids: Sequence[AttachmentId] = (),
     ) -> QuotaTake:
         async with self._store.lock:
             tables = self._store.tables
@@ -46,13 +54,18 @@ class InMemoryPosting(MessagePosting):
             room = tables.chatrooms.get(message.chatroom_id)
             if room is None or room.user_id != message.user_id:
                 raise NotFound.chatroom()
+            attached = tuple(
+                replace(upload, message_id=message.id)
+                for upload in _attachable(tables, message, attachment_ids)
+            )
+            tables.attachments.update((upload.id, upload) for upload in attached)
             tables.usage[key] = used + 1
             follows = tables.current_leaves.get(room.id)
             tables.messages[message.id] = replace(message, parent_id=follows)
             tables.messages[reply.id] = reply
             tables.current_leaves[room.id] = reply.id
             tables.chatrooms[room.id] = room.with_messages(2, message.created_at)
-        return QuotaTake(taken=True, used=used + 1, follows=follows)
+        return QuotaTake(taken=True, used=used + 1, follows=follows, attached=attached)
 
     async def store_new_version(
         self, version: NewVersion, *, day: date, limit: int | None, now: datetime
@@ -96,3 +109,21 @@ class InMemoryPosting(MessagePosting):
             take=QuotaTake(taken=True, used=used + 1),
             superseded=[SupersededReply(message.id, message.status) for message in pending],
         )
+
+
+def _attachable(
+    tables: InMemoryTables, question: Message, attachment_ids: Sequence[AttachmentId]
+) -> list[Attachment]:
+    """The uploads a post may put on its question; `not_attachable` unless all are."""
+    found = [tables.attachments.get(attachment_id) for attachment_id in attachment_ids]
+    uploads = [
+        upload
+        for upload in found
+        if upload is not None
+        and upload.user_id == question.user_id
+        and upload.chatroom_id == question.chatroom_id
+        and upload.message_id is None
+    ]
+    if len(uploads) != len(attachment_ids):
+        raise not_attachable()
+    return sorted(uploads, key=lambda upload: (upload.created_at, upload.id))

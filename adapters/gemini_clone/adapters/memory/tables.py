@@ -11,8 +11,16 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from gemini_clone.domain.attachments import Attachment
 from gemini_clone.domain.chatrooms import Chatroom
-from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, RefreshTokenId, UserId
+from gemini_clone.domain.ids import (
+    AttachmentId,
+    ChatroomId,
+    MessageId,
+    OtpChallengeId,
+    RefreshTokenId,
+    UserId,
+)
 from gemini_clone.domain.messages import Message
 from gemini_clone.domain.metering import ModelCall
 from gemini_clone.domain.shares import SharedChat
@@ -38,6 +46,9 @@ class InMemoryTables:
     model_calls: list[ModelCall] = field(default_factory=list)
     current_leaves: dict[ChatroomId, MessageId] = field(default_factory=dict)
     """Each room's current leaf (`chatrooms.current_leaf_id`); none until its first post."""
+    attachments: dict[AttachmentId, Attachment] = field(default_factory=dict)
+    storage_used: dict[UserId, int] = field(default_factory=dict)
+    """The bytes each user's files take (`storage_usage`)."""
     shared_links: dict[str, SharedChat] = field(default_factory=dict)
 
     def copy(self) -> InMemoryTables:
@@ -58,6 +69,8 @@ class InMemoryTables:
         self.history_summaries = dict(other.history_summaries)
         self.model_calls = list(other.model_calls)
         self.current_leaves = dict(other.current_leaves)
+        self.attachments = dict(other.attachments)
+        self.storage_used = dict(other.storage_used)
         self.shared_links = dict(other.shared_links)
 
 

@@ -6,6 +6,7 @@ from functools import partial
 from types import TracebackType
 from typing import Self
 
+from gemini_clone.adapters.memory.repositories.attachments import InMemoryAttachmentRepository
 from gemini_clone.adapters.memory.repositories.billing import (
     InMemoryPaymentEventRepository,
     InMemorySubscriptionRepository,
@@ -48,6 +49,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.usage = InMemoryUsageRepository(self._tables)
         self.payment_events = InMemoryPaymentEventRepository(self._tables)
         self.ledger = InMemoryUsageLedger(self._tables)
+        self.attachments = InMemoryAttachmentRepository(self._tables)
         self.shares = InMemorySharedLinkRepository(self._tables)
 
     async def __aenter__(self) -> Self:

@@ -4,6 +4,7 @@ PostgreSQL (`PostgresPosting`, see bench/README.md, "Decisions")."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -14,14 +15,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from gemini_clone.adapters.sql import rules
+from gemini_clone.adapters.sql import attachment_rules, rules
 from gemini_clone.adapters.sql.direct import OneStatement, require_asyncpg
+from gemini_clone.adapters.sql.repositories.attachments import attachment_from_row
 from gemini_clone.adapters.sql.repositories.messages import message_row
 from gemini_clone.adapters.sql.rules import parameter
 from gemini_clone.adapters.sql.tables import chatrooms, daily_usage, messages
 from gemini_clone.adapters.sql.transaction import transaction
+from gemini_clone.domain.attachments import Attachment, not_attachable
 from gemini_clone.domain.errors import NotFound
-from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.ids import AttachmentId, ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageStatus
 from gemini_clone.domain.quota import refused_count
 from gemini_clone.ports.posting import (
@@ -78,7 +81,13 @@ class SqlPosting(MessagePosting):
         return status
 
     async def store(
-        self, message: Message, reply: Message, *, day: date, limit: int | None
+        self,
+        message: Message,
+        reply: Message,
+        *,
+        day: date,
+        limit: int | None,
+        attachment_ids: Sequence[AttachmentId] = (),
     ) -> QuotaTake:
         unit = {"unit_user": message.user_id, "unit_day": day}
         async with transaction(self._engine) as connection:
@@ -96,6 +105,7 @@ class SqlPosting(MessagePosting):
                 )
             except IntegrityError as error:
                 raise NotFound.chatroom() from error
+            attached = await _attach(connection, message, attachment_ids)
             await connection.execute(
                 _COUNT,
                 {
@@ -105,7 +115,7 @@ class SqlPosting(MessagePosting):
                 },
             )
             await connection.commit()
-        return QuotaTake(taken=True, used=used, follows=follows)
+        return QuotaTake(taken=True, used=used, follows=follows, attached=attached)
 
     async def store_new_version(
         self, version: NewVersion, *, day: date, limit: int | None, now: datetime
@@ -168,6 +178,34 @@ async def _locked_leaf(connection: AsyncConnection, chatroom_id: ChatroomId) -> 
     return None if found[0] is None else MessageId(found[0])
 
 
+async def _attach(
+    connection: AsyncConnection, question: Message, attachment_ids: Sequence[AttachmentId]
+) -> tuple[Attachment, ...]:
+    """The uploads put on the question (`attachment_rules.attach`); `not_attachable`, and
+    the transaction left uncommitted (rolled back), unless it took every one."""
+    if not attachment_ids:
+        return ()
+    taken = await connection.execute(
+        attachment_rules.attach(
+            attachment_ids,
+            parameter("question_id", messages.c.id),
+            parameter("uploader_id", messages.c.user_id),
+            parameter("upload_room_id", messages.c.chatroom_id),
+        ),
+        {
+            "question_id": question.id,
+            "uploader_id": question.user_id,
+            "upload_room_id": question.chatroom_id,
+        },
+    )
+    attached = sorted(
+        (attachment_from_row(row) for row in taken), key=lambda a: (a.created_at, a.id)
+    )
+    if len(attached) != len(attachment_ids):
+        raise not_attachable()
+    return tuple(attached)
+
+
 def _row_parameters(prefix: str, **computed: Any) -> list[Any]:
     return [
         computed.get(column.name, parameter(f"{prefix}{column.name}", column))
@@ -224,8 +262,21 @@ class PostgresPosting(MessagePosting):
         return status
 
     async def store(
-        self, message: Message, reply: Message, *, day: date, limit: int | None
+        self,
+        message: Message,
+        reply: Message,
+        *,
+        day: date,
+        limit: int | None,
+        attachment_ids: Sequence[AttachmentId] = (),
     ) -> QuotaTake:
+        if attachment_ids:
+            # A post with files takes the SQLAlchemy path: the one statement cannot refuse
+            # the whole post when a file is not attachable, and such posts are rare next to
+            # plain ones, whose statement stays as it is.
+            return await self._versions.store(
+                message, reply, day=day, limit=limit, attachment_ids=attachment_ids
+            )
         values: dict[str, object] = {
             "unit_user": message.user_id,
             "unit_day": day,

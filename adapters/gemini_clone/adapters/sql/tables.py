@@ -269,3 +269,44 @@ shared_links = Table(
     Index(None, "user_id", "created_at"),
     Index(None, "chatroom_id"),
 )
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", UUID, primary_key=True),
+    Column("user_id", UUID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # Deleting a room deletes its rows in its own transaction, to learn the blobs to delete
+    # and give the bytes back; the cascades only catch deletions that do not (the sweeper
+    # then finds the blobs with no row).
+    Column("chatroom_id", UUID, ForeignKey("chatrooms.id", ondelete="CASCADE"), nullable=False),
+    Column("message_id", UUID, ForeignKey("messages.id", ondelete="CASCADE")),
+    Column("filename", String(255), nullable=False),
+    Column("media_type", String(100), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("blob_key", String(300), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    # A room's files (its deletion); a user's (account deletion, the storage they take).
+    Index(None, "chatroom_id", "created_at"),
+    Index(None, "user_id", "created_at"),
+    # The files of the messages a read answers.
+    Index(None, "message_id"),
+    # Whether a blob is still named by a row (two uploads of the same bytes share it).
+    Index(None, "blob_key"),
+    # Uploads on no message, oldest first, for the sweeper.
+    Index(
+        "ix_attachments_unused_created_at",
+        "created_at",
+        postgresql_where=text("message_id IS NULL"),
+        sqlite_where=text("message_id IS NULL"),
+    ),
+)
+
+storage_usage = Table(
+    "storage_usage",
+    metadata,
+    # The bytes each user's files take: one row per user, changed by a conditional upsert
+    # in the transaction that records or deletes a file (like `daily_usage`).
+    Column("user_id", UUID, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("used_bytes", BigInteger, nullable=False),
+)

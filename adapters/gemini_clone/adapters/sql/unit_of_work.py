@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from gemini_clone.adapters.sql.engine import pooled_connection
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
+from gemini_clone.adapters.sql.repositories.attachments import SqlAttachmentRepository
 from gemini_clone.adapters.sql.repositories.billing import (
     SqlPaymentEventRepository,
     SqlSubscriptionRepository,
@@ -57,6 +58,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.usage = SqlUsageRepository(connection)
         self.payment_events = SqlPaymentEventRepository(connection)
         self.ledger = SqlUsageLedger(connection)
+        self.attachments = SqlAttachmentRepository(connection)
         self.shares = SqlSharedLinkRepository(connection)
         return self
 

@@ -24,6 +24,7 @@ from litestar.types import ControllerRouterHandler
 from gemini_clone.entrypoints.adapter_choices import uses_sandbox
 from gemini_clone.entrypoints.container import Container, build_container
 from gemini_clone.entrypoints.http.archives import ArchiveController
+from gemini_clone.entrypoints.http.attachments import AttachmentController
 from gemini_clone.entrypoints.http.auth import SECURITY_SCHEMES
 from gemini_clone.entrypoints.http.auth_routes import AuthController
 from gemini_clone.entrypoints.http.billing import SubscriptionController, WebhookController
@@ -82,6 +83,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
         ArchiveController,
         MessageController,
         SearchController,
+        AttachmentController,
         ModelController,
         ShareController,
         SubscriptionController,

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
-from multipart import (  # type: ignore[import-untyped]
+from multipart import (
     MultipartError,
     MultipartSegment,
     PushMultipartParser,

@@ -12,6 +12,7 @@ import msgspec
 from gemini_clone.application.chatrooms.get import ChatroomDetail
 from gemini_clone.application.chatrooms.models import ModelList
 from gemini_clone.application.messaging.reading import MessagePage
+from gemini_clone.domain.attachments import MAX_ATTACHMENTS_PER_MESSAGE
 from gemini_clone.domain.chatrooms import (
     SYSTEM_INSTRUCTION_MAX_LENGTH,
     TITLE_MAX_LENGTH,
@@ -20,6 +21,7 @@ from gemini_clone.domain.chatrooms import (
 )
 from gemini_clone.domain.messages import CONTENT_MAX_LENGTH, Message, MessageStatus, Role
 from gemini_clone.domain.tree import Versions
+from gemini_clone.entrypoints.http.attachment_schemas import AttachmentBody, attachment_body
 from gemini_clone.entrypoints.http.schemas import RequestBody, ResponseBody
 
 Title = Annotated[str, msgspec.Meta(max_length=TITLE_MAX_LENGTH)]
@@ -80,6 +82,14 @@ class PathRequest(RequestBody):
 
 class SendMessageRequest(RequestBody):
     content: Content
+    attachment_ids: Annotated[
+        list[UUID],
+        msgspec.Meta(
+            max_length=MAX_ATTACHMENTS_PER_MESSAGE,
+            description="Files uploaded to this room (`POST .../attachments`) and not yet "
+            "sent, to send with the message.",
+        ),
+    ] = msgspec.field(default_factory=list)
 
 
 class ChatroomBody(ResponseBody):
@@ -147,6 +157,8 @@ class MessageBody(ResponseBody):
     completed_at: datetime | None
     edited_at: datetime | None
     """Set on a question written as an edit of another (a version of it); null otherwise."""
+    attachments: list[AttachmentBody]
+    """The files sent with a question, in upload order; a reply has none."""
 
 
 class HistorySummaryBody(ResponseBody):
@@ -283,6 +295,9 @@ def message_body(message: Message, versions: Versions | None = None) -> MessageB
         created_at=message.created_at,
         completed_at=message.completed_at,
         edited_at=message.edited_at,
+        attachments=[attachment_body(a) for a in message.attachments]
+        if message.attachments
+        else [],
     )
 
 

@@ -21,11 +21,13 @@ USE_CASES = (
     "continue_share",
     "create_chatroom",
     "delete_account",
+    "delete_attachment",
     "delete_chatroom",
     "edit_question",
     "export_chatroom",
     "forgot_password",
     "fork_chatroom",
+    "get_attachment",
     "get_chatroom",
     "get_me",
     "get_message",
@@ -54,6 +56,7 @@ USE_CASES = (
     "stream_reply",
     "switch_path",
     "update_chatroom",
+    "upload_attachment",
     "verify_otp",
 )
 """The container's providers handlers may ask for, by the same name."""

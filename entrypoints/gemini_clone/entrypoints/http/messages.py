@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
@@ -39,7 +39,7 @@ from gemini_clone.application.messaging.send_message import SendMessage, SendMes
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.application.messaging.streaming import StreamReply
 from gemini_clone.domain.errors import NotFound
-from gemini_clone.domain.ids import MessageId, UserId
+from gemini_clone.domain.ids import AttachmentId, MessageId, UserId
 from gemini_clone.domain.messages import Message, Role
 from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
 from gemini_clone.entrypoints.http.branches import BranchRoutes
@@ -133,6 +133,7 @@ class MessageController(NewVersionRoutes, BranchRoutes, Controller):
                 chatroom_id=chatroom_id,
                 content=data.content,
                 request_id=request_id_of(request),
+                attachment_ids=cast("tuple[AttachmentId, ...]", tuple(data.attachment_ids)),
             )
         )
         reply = posted.reply

@@ -7,9 +7,11 @@ from datetime import timedelta
 
 from gemini_clone.application.auth.otp_codes import throttle_keys
 from gemini_clone.application.cache_scope import forget_chatroom_list
+from gemini_clone.domain.attachments import blob_prefix
 from gemini_clone.domain.errors import FieldError, InvalidInput, NotFound
 from gemini_clone.domain.ids import UserId
 from gemini_clone.domain.subscriptions import Subscription
+from gemini_clone.ports.blobs import BlobStore
 from gemini_clone.ports.cache import Cache, Throttle
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.otp import MobileNumbers
@@ -40,11 +42,12 @@ class DeleteAccount:
     - A subscription that could still charge is cancelled first, through the payments port;
       when the provider cannot be reached the answer is 503 and nothing is deleted.
     - One transaction: the pending replies of every room cancelled, then the user and every
-      row of theirs (rooms, messages, shared links, codes, refresh tokens, subscription,
-      daily counts, usage-ledger rows). Payment events stay: they hold event ids only.
+      row of theirs (rooms, messages, files, shared links, codes, refresh tokens,
+      subscription, daily counts, storage use, usage-ledger rows). Payment events stay:
+      they hold event ids only.
     - Then: replies being written are stopped wherever they run and their streams end; the
-      pieces of recent replies, the cached room list and the number's code throttles are
-      deleted. The number can sign up again at once.
+      files' bytes, the pieces of recent replies, the cached room list and the number's
+      code throttles are deleted. The number can sign up again at once.
     - Access tokens already issued (until they expire) name a user that no longer exists:
       they find nothing (404s, empty lists), and creating a room with one is 404
       `user_not_found`.
@@ -60,8 +63,10 @@ class DeleteAccount:
         pieces: ReplyPieces,
         stops: ReplyStops,
         clock: Clock,
+        blobs: BlobStore,
     ) -> None:
         self._uow = uow
+        self._blobs = blobs
         self._numbers = numbers
         self._payments = payments
         self._cache = cache
@@ -96,6 +101,10 @@ class DeleteAccount:
             await self._stops.request(reply_id)
             self._pieces.publish(reply_id, Piece(kind=PieceKind.DONE))
         await self._pieces.forget([*recent, *cancelled])
+        # The files' rows went with the user; their bytes go after the commit (a crash in
+        # between leaves blobs no row names, which the attachment sweeper removes).
+        async for blob in self._blobs.list(blob_prefix(data.user_id)):
+            await self._blobs.delete(blob.key)
         await forget_chatroom_list(self._cache, data.user_id)
         for key in throttle_keys(user.mobile_number):
             await self._throttle.reset(key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 
+from gemini_clone.application.attachments.reading import with_attachments
 from gemini_clone.application.messaging.paid_exchange import PaidExchange, StoredExchange
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.domain.errors import InvalidInput, NotFound
@@ -151,6 +152,7 @@ class RegenerateReply(_NewVersion):
             question = await uow.messages.get_any(reply.in_reply_to)
             if question is None:
                 raise NotFound("No such message.", code="message_not_found")
+            (question,) = await with_attachments(uow, (question,))
             return question
 
         return await self._store_new_version(

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from gemini_clone.application.attachments.reading import with_attachments
 from gemini_clone.domain.ids import ChatroomId, MessageId
 from gemini_clone.domain.messages import Message
 from gemini_clone.domain.tree import Versions, versions_of
@@ -37,7 +38,7 @@ async def path_page(
     rows = await uow.messages.path_up(start, limit=limit + 1)
     newest_first = rows[:limit]
     return PathPage(
-        items=tuple(reversed(newest_first)),
+        items=await with_attachments(uow, tuple(reversed(newest_first))),
         versions=await versions_on(uow, newest_first),
         older=newest_first[-1] if len(rows) > limit else None,
     )

@@ -5,6 +5,7 @@ import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
+from gemini_clone.application.attachments.reading import with_attachments
 from gemini_clone.application.chatrooms.get import owned_chatroom
 from gemini_clone.application.cursors import decode_cursor, encode_cursor
 from gemini_clone.application.messaging.paths import path_page
@@ -84,8 +85,9 @@ class GetMessage:
     ) -> Message:
         async with self._uow() as uow:
             message = await uow.messages.get(message_id, user_id)
-        if message is None or (chatroom_id is not None and message.chatroom_id != chatroom_id):
-            raise NotFound("No such message.", code="message_not_found")
+            if message is None or (chatroom_id is not None and message.chatroom_id != chatroom_id):
+                raise NotFound("No such message.", code="message_not_found")
+            (message,) = await with_attachments(uow, (message,))
         return message
 
 

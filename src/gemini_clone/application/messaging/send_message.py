@@ -4,7 +4,8 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from gemini_clone.application.messaging.paid_exchange import PaidExchange, StoredExchange
-from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.attachments import checked_attachment_ids
+from gemini_clone.domain.ids import AttachmentId, ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import (
     Message,
     MessageStatus,
@@ -25,6 +26,8 @@ class SendMessageInput:
     chatroom_id: ChatroomId
     content: str
     request_id: str | None = None
+    attachment_ids: tuple[AttachmentId, ...] = ()
+    """Uploads of this user to this room, on no message yet, to send with it (at most 10)."""
 
 
 class SendMessage:
@@ -36,6 +39,9 @@ class SendMessage:
     - Each post takes one unit of the plan's daily quota in the same transaction as the
       stored messages: exact under any concurrency. Over the limit: 429 `daily_limit_reached`.
     - If queueing the job fails, the post still succeeds: the sweeper queues it later.
+    - `attachment_ids`: at most 10, each once, each an upload of this user to this room on
+      no message yet, taken by the question in the same transaction; otherwise 422 and
+      nothing is stored.
     """
 
     def __init__(
@@ -54,16 +60,21 @@ class SendMessage:
 
     async def execute(self, data: SendMessageInput) -> StoredExchange:
         checked_content(data.content)
+        attachment_ids = checked_attachment_ids(data.attachment_ids) if data.attachment_ids else ()
         now = self._clock.now()
         day = quota_day(now)
         message, reply = self._new_pair(data, now, day)
         plan_status = await self._posting.owner_plan_status(data.chatroom_id, data.user_id)
         limit = self._paid.limit_for(plan_status)
-        take = await self._posting.store(message, reply, day=day, limit=limit)
+        take = await self._posting.store(
+            message, reply, day=day, limit=limit, attachment_ids=attachment_ids
+        )
         usage = self._paid.usage_after(take, limit=limit, day=day, now=now)
         await self._paid.after_storing(data.user_id, reply.id, data.request_id)
         return StoredExchange(
-            message=replace(message, parent_id=take.follows), reply=reply, usage=usage
+            message=replace(message, parent_id=take.follows, attachments=take.attached),
+            reply=reply,
+            usage=usage,
         )
 
     def _new_pair(

@@ -62,6 +62,15 @@ class InMemoryUserRepository(InMemoryRepository, UserRepository):
         t.shared_links = {
             key: link for key, link in t.shared_links.items() if link.user_id != user_id
         }
+        t.attachments = {
+            key: file for key, file in t.attachments.items() if file.user_id != user_id
+        }
+        t.storage_used.pop(user_id, None)
+        t.history_summaries = {
+            key: summary
+            for key, summary in t.history_summaries.items()
+            if summary.chatroom_id not in rooms
+        }
 
     async def get_many(self, user_ids: Collection[UserId]) -> Sequence[User]:
         return [self._tables.users[i] for i in set(user_ids) if i in self._tables.users]
