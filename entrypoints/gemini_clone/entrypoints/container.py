@@ -61,7 +61,7 @@ from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.batched_reading import BatchedGetMessage
 from gemini_clone.application.messaging.branches import ForkChatroom, SwitchPath
 from gemini_clone.application.messaging.fallback import ModelFallback
-from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
+from gemini_clone.application.messaging.generate_reply import GenerateReply
 from gemini_clone.application.messaging.new_version import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
@@ -78,10 +78,6 @@ from gemini_clone.application.sharing.links import (
     ShareChatroom,
 )
 from gemini_clone.domain.file_types import sniff_media_type
-from gemini_clone.domain.model_access import ModelAccess
-from gemini_clone.domain.model_catalogue import ModelCatalogue
-from gemini_clone.domain.quota import Plans
-from gemini_clone.domain.storage import StoragePlans
 from gemini_clone.entrypoints.adapter_choices import (
     ConfigurationError,
     derived_key,
@@ -103,6 +99,12 @@ from gemini_clone.entrypoints.adapter_choices import (
     make_sandbox,
     make_throttle,
 )
+from gemini_clone.entrypoints.core_settings import (
+    make_model_access,
+    make_plans,
+    make_reply_settings,
+    make_storage_plans,
+)
 from gemini_clone.entrypoints.long_chats import (
     make_history_summaries,
     make_long_chats,
@@ -110,7 +112,7 @@ from gemini_clone.entrypoints.long_chats import (
     make_summary_settings,
 )
 from gemini_clone.entrypoints.metrics import PrometheusCallMeter
-from gemini_clone.entrypoints.model_providers import make_language_model, model_inputs
+from gemini_clone.entrypoints.model_providers import make_language_model
 from gemini_clone.entrypoints.settings import (
     Settings,
     make_fallback_chains,
@@ -127,39 +129,6 @@ OPEN_DOOR_RISKS = {
     "PAYMENTS=sandbox": "the sandbox checkout grants Pro without payment (configure "
     "Stripe for real users)",
 }
-
-
-def make_model_access(settings: Settings, catalogue: ModelCatalogue) -> ModelAccess:
-    try:
-        return ModelAccess(
-            {model.id: model.provider for model in catalogue.models},
-            default=catalogue.default,
-            pro_only=settings.pro_model_ids,
-            inputs=model_inputs(settings, catalogue),
-        )
-    except ValueError as error:
-        raise ConfigurationError(str(error)) from error
-
-
-def make_plans(settings: Settings) -> Plans:
-    return Plans(
-        basic_daily_limit=settings.basic_daily_limit, pro_daily_limit=settings.pro_daily_limit
-    )
-
-
-def make_storage_plans(settings: Settings) -> StoragePlans:
-    return StoragePlans(
-        basic_storage_bytes=settings.basic_storage_bytes,
-        pro_storage_bytes=settings.pro_storage_bytes,
-    )
-
-
-def make_reply_settings(settings: Settings) -> ReplySettings:
-    return ReplySettings(
-        lease=timedelta(seconds=settings.reply_lease_seconds),
-        context_token_budget=settings.context_token_budget,
-        system_instruction=settings.system_instruction,
-    )
 
 
 class Container(containers.DeclarativeContainer):

@@ -10,17 +10,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable, AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
-from multipart import (
-    MultipartError,
-    MultipartSegment,
-    PushMultipartParser,
-    parse_options_header,
-)
 
 from gemini_clone.application.chatrooms.transfer import (
     ExportChatroom,
@@ -30,23 +25,23 @@ from gemini_clone.application.chatrooms.transfer import (
     ImportInput,
     import_too_large,
 )
-from gemini_clone.domain.errors import InvalidInput
 from gemini_clone.domain.ids import UserId
 from gemini_clone.entrypoints.http.auth import BEARER, RequireToken
 from gemini_clone.entrypoints.http.chat_schemas import ImportedChatroomsBody, chatroom_body
 from gemini_clone.entrypoints.http.chatrooms import ChatroomIdParam
 from gemini_clone.entrypoints.http.errors import problems
-
-FILE_PART = "file"
-FRAMING_BYTES = 64 * 1024
-"""What a multipart body may hold beyond its file (boundaries, part headers, small fields)
-before it counts as too large."""
+from gemini_clone.entrypoints.http.multipart_stream import (
+    MULTIPART_OVERHEAD_BYTES,
+    boundary_of,
+    file_part,
+)
 
 _NOT_FOUND = {404: "`chatroom_not_found`: no such chatroom, or another user's."}
 _IMPORT_REFUSED = {
     413: "`import_too_large`: the body is larger than `IMPORT_MAX_BYTES`.",
     422: "`invalid_import`: the file is neither format or breaks it (`errors` names the "
-    "conversation and the place); nothing was imported. `validation_error`: no part `file`.",
+    "conversation and the place); nothing was imported. `validation_error`: no part `file`; "
+    "`malformed_multipart`: a body that is not readable multipart.",
 }
 
 
@@ -116,45 +111,26 @@ class ArchiveController(Controller):
 
 
 async def read_file_part(request: Request[Any, Any, Any], max_bytes: int) -> bytes:
-    """The bytes of the body's part `file`, read as they arrive; 413 `import_too_large` as
-    soon as the file passes `max_bytes` or the body that much plus its framing."""
-    boundary = _boundary(request.headers.get("content-type", ""))
+    """The bytes of the body's part `file`, read as they arrive (`multipart_stream`); 413
+    `import_too_large` as soon as the file passes `max_bytes` or the body that much plus
+    its framing."""
+    boundary = boundary_of(request.headers.get("content-type"))
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > max_bytes + FRAMING_BYTES:
+    if declared.isdigit() and int(declared) > max_bytes + MULTIPART_OVERHEAD_BYTES:
         raise import_too_large(max_bytes)
+    part = await file_part(_at_most(request.stream(), max_bytes), boundary)
     file = bytearray()
-    received = 0
-    in_file = found = False
-    try:
-        with PushMultipartParser(boundary) as parser:
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > max_bytes + FRAMING_BYTES:
-                    raise import_too_large(max_bytes)
-                for event in parser.parse(chunk):
-                    if isinstance(event, MultipartSegment):
-                        in_file = event.name == FILE_PART and not found
-                    elif event is None:
-                        found = found or in_file
-                        in_file = False
-                    elif in_file:
-                        file += event
-                        if len(file) > max_bytes:
-                            raise import_too_large(max_bytes)
-    except MultipartError:
-        raise _no_file("The multipart body could not be read.") from None
-    if not found:
-        raise _no_file("The body has no part named `file`.")
+    async for chunk in part.chunks:
+        file += chunk
+        if len(file) > max_bytes:
+            raise import_too_large(max_bytes)
     return bytes(file)
 
 
-def _boundary(content_type: str) -> str:
-    media_type, options = parse_options_header(content_type)
-    boundary = options.get("boundary")
-    if media_type != "multipart/form-data" or not boundary:
-        raise _no_file("Send the file as multipart/form-data, in a part named `file`.")
-    return str(boundary)
-
-
-def _no_file(message: str) -> InvalidInput:
-    return InvalidInput.field(FILE_PART, message)
+async def _at_most(body: AsyncIterable[bytes], max_bytes: int) -> AsyncIterator[bytes]:
+    received = 0
+    async for chunk in body:
+        received += len(chunk)
+        if received > max_bytes + MULTIPART_OVERHEAD_BYTES:
+            raise import_too_large(max_bytes)
+        yield chunk
