@@ -2,7 +2,7 @@
 // matched words marked; a hit opens its chat at the message, switching the chat's current
 // path to the message's version first when it is on another one.
 import { followPendingReply, stopWriting } from "./conversation.js";
-import { $, button, dateFormat, el, errorText, notice } from "./dom.js";
+import { $, button, el, errorText, notice } from "./dom.js";
 import { renderMessages } from "./messages.js";
 import { openRoom } from "./rooms.js";
 import { api, isOpen, state } from "./state.js";
@@ -12,6 +12,7 @@ const DEBOUNCE_MS = 250;
 const HITS = 20;
 const OLDER_PAGES = 10; // how far back the loaded path is searched before asking the server
 const ROLE_TEXT = { user: "You", model: "Answer" };
+const dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
 
 let timer = null;
 let asked = 0; // the number of the latest search: an older one answering late is dropped
@@ -42,10 +43,9 @@ function hitNode(hit) {
   const open = item.appendChild(button("", "hit", () => openHit(hit)));
   open.dataset.room = hit.chatroom_id;
   if (hit.message_id) open.dataset.message = hit.message_id;
-  const head = open.appendChild(el("span", "hit-head"));
-  head.append(el("strong", "hit-title", hit.chatroom_title));
+  open.append(el("strong", "hit-title", hit.chatroom_title));
   const where = hit.message_id ? ROLE_TEXT[hit.role] ?? hit.role : "Title";
-  head.append(el("span", "muted small", `${where} · ${dateFormat.format(new Date(hit.created_at))}`));
+  open.append(el("span", "hit-meta muted small", `${where} · ${dayFormat.format(new Date(hit.created_at))}`));
   open.append(markedSnippet(hit.snippet, hit.highlights));
   return item;
 }
