@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 from tests.e2e.browser import (
     DESKTOP,
+    HOSTILE,
     NUMBER,
     BrowserProblems,
     log_in,
@@ -71,6 +72,7 @@ def test_search_opens_a_message_on_another_version_then_pin_and_archive(
     second_room = open_room_id(page)
     assert second_room != first_room
     completed(send(page, "A second chat about the Porto wine cellars"))
+    completed(send(page, HOSTILE))
 
     # Typing searches (debounced); each hit marks its matched words in <mark> elements.
     hits = search(page, "tram castle")
@@ -96,6 +98,14 @@ def test_search_opens_a_message_on_another_version_then_pin_and_archive(
         path = api.get(f"/chatroom/{first_room}/messages").json()["items"]
         assert path[0]["content"] == "Which tram climbs to the Lisbon castle?"
     shot(page, "31-search-hit-opened-desktop")
+
+    # A snippet holding markup is text on the page: marked, never run.
+    hostile_hit = search(page, "onerror").filter(has_text="You ·")
+    expect(hostile_hit).to_have_count(1)
+    expect(hostile_hit.locator(".snippet")).to_contain_text('<img src=x onerror="window.pwned=1">')
+    expect(hostile_hit.locator("mark")).to_have_text("onerror")
+    expect(hostile_hit.locator(".snippet img, .snippet script")).to_have_count(0)
+    assert page.evaluate("window.pwned") is None
 
     # Clearing the box brings the list back; a word found nowhere says so.
     search(page, "zeppelin")
@@ -193,6 +203,14 @@ def test_share_revoke_export_import_and_delete_the_account(
         page.get_by_role("button", name="Markdown").click()
     assert "What grows on Madeira?" in Path(markdown_download.value.path()).read_text()
     assert markdown_download.value.suggested_filename.endswith(".md")
+
+    # A file that is not an export is refused with the server's reason; nothing is imported.
+    problems.expect(422, "POST", "/chatroom/import")
+    page.locator("#import-file").set_input_files(
+        {"name": "notes.json", "mimeType": "application/json", "buffer": b'{"hello": 1}'}
+    )
+    expect(page.locator("#notice")).to_contain_text("The file was not imported")
+    expect(rooms(page)).to_have_count(1)
 
     # Import ChatGPT's conversations.json: its chats join the list and the first opens.
     with page.expect_response("**/chatroom/import") as imported:
