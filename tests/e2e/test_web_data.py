@@ -17,6 +17,7 @@ from tests.e2e.browser import (
     DESKTOP,
     HOSTILE,
     NUMBER,
+    PHONE,
     BrowserProblems,
     log_in,
     log_in_and_take_the_access_token,
@@ -163,15 +164,17 @@ def test_share_revoke_export_import_and_delete_the_account(
     page.get_by_role("button", name="Done").click()
 
     # A second, logged-out browser reads it: the conversation, not the owner's number.
-    stranger = browser.new_context(viewport=DESKTOP)
+    stranger = browser.new_context()  # no cookie, no session: a stranger
     try:
         public = stranger.new_page()
         answer = public.goto(url)
-        assert answer is not None and answer.status == 200
+        assert answer is not None
+        assert answer.status == 200
         expect(public.locator("body")).to_contain_text("What grows on Madeira?")
         expect(public.locator("body")).to_contain_text("[offline model]")
         text = public.locator("body").inner_text()
-        assert "98765" not in text and "Asha" not in text
+        assert "98765" not in text
+        assert "Asha" not in text
         assert "98765" not in public.content()
 
         # My links: the one link; revoking it makes it a 404 at once.
@@ -186,23 +189,37 @@ def test_share_revoke_export_import_and_delete_the_account(
         expect(page.locator("#shares-empty")).to_be_visible()
         page.locator("#shares-dialog").get_by_role("button", name="Close").click()
         gone = public.goto(url)
-        assert gone is not None and gone.status == 404
+        assert gone is not None
+        assert gone.status == 404
     finally:
         stranger.close()
 
     # Export: JSON with every version, and Markdown, saved as files.
-    page.locator("#export-menu summary").click()
+    page.locator("#room-menu summary").click()
     with page.expect_download() as json_download:
-        page.get_by_role("button", name="JSON (every version)").click()
+        page.get_by_role("button", name="Export as JSON").click()
     exported = json.loads(Path(json_download.value.path()).read_text())
     contents = json.dumps(exported)
     assert "What grows on Madeira?" in contents
     assert json_download.value.suggested_filename.endswith(".json")
-    page.locator("#export-menu summary").click()
+    page.locator("#room-menu summary").click()
     with page.expect_download() as markdown_download:
-        page.get_by_role("button", name="Markdown").click()
+        page.get_by_role("button", name="Export as Markdown").click()
     assert "What grows on Madeira?" in Path(markdown_download.value.path()).read_text()
     assert markdown_download.value.suggested_filename.endswith(".md")
+
+    # On a phone the header keeps to one row: Share moves into "More"; Escape closes it.
+    page.set_viewport_size(PHONE)
+    expect(page.get_by_role("button", name="Share", exact=True)).to_be_hidden()
+    head = page.locator(".chat-head").bounding_box()
+    assert head is not None
+    assert head["height"] < 70
+    page.locator("#room-menu summary").click()
+    expect(page.locator("#room-menu").get_by_role("button", name="Share")).to_be_visible()
+    shot(page, "38-more-menu-phone")
+    page.keyboard.press("Escape")
+    expect(page.locator("#room-menu .menu-items")).to_be_hidden()
+    page.set_viewport_size(DESKTOP)
 
     # A file that is not an export is refused with the server's reason; nothing is imported.
     problems.expect(422, "POST", "/chatroom/import")

@@ -1,4 +1,4 @@
-// Your data: a chat exported as a file (JSON with every version, or Markdown), chats
+// Your data: the chat's "More" menu, a chat exported as a file (JSON with every version, or Markdown), chats
 // imported from a file (our own export or ChatGPT's conversations.json), and deleting the
 // account behind a confirmation that asks for its number.
 import { ApiError } from "./api.js";
@@ -17,7 +17,7 @@ function attachmentName(response, fallback) {
  * saved from a blob URL. */
 async function exportOpenRoom(format) {
   const room = state.room;
-  $("export-menu").open = false;
+  $("room-menu").open = false;
   if (!room) return;
   try {
     const response = await api.send("GET", `/chatroom/${room.id}/export?format=${format}`);
@@ -91,6 +91,15 @@ async function deleteAccount(event) {
 }
 
 export function initData() {
+  // The chat's menu closes on a click elsewhere or Escape, as menus do.
+  document.addEventListener("click", (event) => {
+    if (!$("room-menu").contains(event.target)) $("room-menu").open = false;
+  });
+  $("room-menu").addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !$("room-menu").open) return;
+    $("room-menu").open = false;
+    $("room-menu").querySelector("summary").focus();
+  });
   $("export-json").addEventListener("click", () => exportOpenRoom("json"));
   $("export-markdown").addEventListener("click", () => exportOpenRoom("markdown"));
   $("import").addEventListener("click", () => $("import-file").click());

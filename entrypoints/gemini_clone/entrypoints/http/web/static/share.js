@@ -5,6 +5,7 @@ import { api, state } from "./state.js";
 
 async function shareOpenRoom() {
   const room = state.room;
+  $("room-menu").open = false;
   if (!room) return;
   try {
     const share = await api.json("POST", `/chatroom/${room.id}/share`, { body: {} });
@@ -74,6 +75,7 @@ async function revokeShare(share, item) {
 
 export function initShare() {
   $("room-share").addEventListener("click", shareOpenRoom);
+  $("room-share-menu").addEventListener("click", shareOpenRoom); // phones: Share is in "More"
   $("share-copy").addEventListener("click", copyLink);
   $("show-shares").addEventListener("click", showShares);
 }
