@@ -135,7 +135,9 @@ export class Api {
   /** The response of a request; a problem answer is thrown as `ApiError`. */
   async send(method, path, { body, headers = {}, auth = true, signal } = {}) {
     const init = { method, headers: { ...headers }, signal };
-    if (body !== undefined) {
+    if (body instanceof FormData) {
+      init.body = body; // the browser writes the multipart content type and its boundary
+    } else if (body !== undefined) {
       init.body = JSON.stringify(body);
       init.headers["content-type"] = "application/json";
     }

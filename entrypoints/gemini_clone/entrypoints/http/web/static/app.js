@@ -1,16 +1,26 @@
 // The chat page: wires the screens and starts on the log-in or, for a session kept in the
 // refresh cookie, on the chats.
 import { initConversation, stopWriting } from "./conversation.js";
+import { initData } from "./data.js";
 import { $, errorText, notice } from "./dom.js";
 import { initLogin, showLogin } from "./login.js";
 import { initMessages } from "./messages.js";
+import { initOrganise } from "./organise.js";
 import { greetReturnFromCheckout, initPlan, loadPlan } from "./plan.js";
 import { createRoom, initRooms, loadRooms, openRoom } from "./rooms.js";
+import { closeSearch, initSearch } from "./search.js";
 import { initSettings, loadModels } from "./settings.js";
+import { initShare } from "./share.js";
 import { api, state } from "./state.js";
 
 async function startApp() {
   state.room = null;
+  state.archivedView = false; // a new session starts on the list of chats, not on a search
+  $("archived-head").hidden = true;
+  $("show-archived").hidden = false;
+  $("search").value = "";
+  closeSearch();
+  $("login-note").textContent = "";
   $("send").disabled = true; // until a chat is open
   $("messages").setAttribute("aria-busy", "true"); // until its messages are shown
   $("login").hidden = true;
@@ -32,6 +42,10 @@ initMessages();
 initConversation();
 initSettings();
 initPlan();
+initSearch();
+initOrganise();
+initShare();
+initData();
 $("logout").addEventListener("click", () => api.logout().catch(() => {}));
 
 async function start() {

@@ -66,6 +66,7 @@ function messageNode(message) {
   const item = el("li", `message ${message.role}`);
   item.dataset.id = message.id;
   item.dataset.status = message.status;
+  if (message.id === state.found) item.classList.add("found");
   const bubble = item.appendChild(el("div", "bubble"));
   if (message.role === "user") bubble.textContent = message.content;
   else fillReply(bubble, message);

@@ -2,31 +2,48 @@
 import { $, button, confirmDialog, el, errorText, notice } from "./dom.js";
 import { followPendingReply, stopWriting } from "./conversation.js";
 import { renderMessages, showMessages } from "./messages.js";
+import { roomActions, sortRooms } from "./organise.js";
 import { api, isOpen, state } from "./state.js";
 import { PAGE, setHistorySummary } from "./versions.js";
 
 export async function loadRooms(more = false) {
-  const query = more && state.roomsCursor ? `&cursor=${encodeURIComponent(state.roomsCursor)}` : "";
+  let query = more && state.roomsCursor ? `&cursor=${encodeURIComponent(state.roomsCursor)}` : "";
+  if (state.archivedView) query += "&archived=true";
   const page = await api.json("GET", `/chatroom?limit=50${query}`);
   state.rooms = more ? [...state.rooms, ...page.items] : page.items;
   state.roomsCursor = page.next_cursor;
   renderRooms();
 }
 
-function renderRooms() {
+/** The list (or the archived view): pinned chats carry a mark, each chat its actions. */
+export function renderRooms() {
   const list = $("room-list");
   list.replaceChildren();
   for (const room of state.rooms) {
-    const item = list.appendChild(el("li"));
-    const link = item.appendChild(button(room.title, "room", () => openRoom(room)));
+    const item = list.appendChild(el("li", room.pinned ? "pinned" : null));
+    const link = item.appendChild(button("", "room", () => openRoom(room)));
+    if (room.pinned && !state.archivedView) {
+      const mark = link.appendChild(el("span", "pin-mark", "📌"));
+      mark.title = "Pinned";
+      link.append(el("span", "visually-hidden", "Pinned: "));
+    }
+    link.append(room.title);
     link.dataset.id = room.id;
     if (isOpen(room)) link.setAttribute("aria-current", "page");
+    item.append(roomActions(room));
   }
   $("more-rooms").hidden = !state.roomsCursor;
+  $("archived-empty").hidden = !state.archivedView || state.rooms.length > 0;
 }
 
 export async function createRoom() {
   try {
+    if (state.archivedView) {
+      state.archivedView = false; // a new chat is seen in the list of chats
+      $("archived-head").hidden = true;
+      $("show-archived").hidden = false;
+      await loadRooms();
+    }
     const room = await api.json("POST", "/chatroom", { body: {} });
     state.rooms.unshift(room);
     await openRoom(room);
@@ -52,6 +69,7 @@ export function setRoom(room) {
 export function openRoom(room) {
   stopWriting();
   closeSidebar();
+  state.found = null;
   state.messages = [];
   state.olderCursor = null;
   setHistorySummary(null);
@@ -85,7 +103,9 @@ async function loadRoom(room) {
   $("input").focus();
 }
 
-async function forgetRoom(id) {
+/** Takes a chat out of the list (deleted, archived, or gone); the next one opens if it was
+ * the open one. */
+export async function forgetRoom(id) {
   state.rooms = state.rooms.filter((room) => room.id !== id);
   if (state.room?.id === id) {
     if (state.rooms.length) await openRoom(state.rooms[0]);
@@ -118,7 +138,7 @@ export async function refreshRoom(room) {
       setRoom(chatroom);
       if (JSON.stringify(state.historySummary) !== before && !state.writing) renderMessages();
     } else state.rooms = state.rooms.map((each) => (each.id === room.id ? chatroom : each));
-    state.rooms.sort((a, b) => (b.last_message_at ?? b.created_at).localeCompare(a.last_message_at ?? a.created_at));
+    sortRooms();
     renderRooms();
   } catch {
     // The list is refreshed again with the next reply.

@@ -5,6 +5,7 @@ export const api = new Api();
 
 export const state = {
   rooms: [],
+  archivedView: false, // the list shows the archived chats
   roomsCursor: null,
   room: null, // the open chat
   opening: null, // the loading of its messages, a promise that never rejects
@@ -13,6 +14,7 @@ export const state = {
   historySummary: null, // {through_message_id, text, updated_at} of the open chat, or null
   loadingOlder: false,
   writing: null, // {reply, controller} while a reply of the open chat is being written
+  found: null, // the id of the message a search hit opened, marked until another chat opens
   models: null,
   mobile: "",
 };
