@@ -9,6 +9,7 @@ from gemini_clone.application.admin.show_chatroom import ChatroomSettings, ShowC
 from gemini_clone.application.admin.show_user import ShowUser, UserDetail
 from gemini_clone.application.admin.usage_report import DailyUsageReport, UsageReport, UserUsage
 from gemini_clone.application.auth.delete_account import DeleteAccount, DeleteAccountInput
+from gemini_clone.application.auth.export_account import AccountExport, ExportAccount
 from gemini_clone.application.auth.get_me import GetMe, Profile
 from gemini_clone.application.auth.login import PasswordLogin, PasswordLoginInput
 from gemini_clone.application.auth.logout import Logout, LogoutInput
@@ -136,7 +137,7 @@ from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
-from gemini_clone.ports.archives import ArchiveReader, ArchiveWriter
+from gemini_clone.ports.archives import AccountArchiveWriter, ArchiveReader, ArchiveWriter
 from gemini_clone.ports.blobs import BlobInfo, BlobStore, BlobTooLarge, StoredBlob
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.circuits import CircuitBreaker
@@ -183,6 +184,8 @@ from gemini_clone.ports.tokens import AccessToken, PasswordHasher, TokenService
 
 __all__ = [
     "AccessToken",
+    "AccountArchiveWriter",
+    "AccountExport",
     "ApplyPaymentEvent",
     "ArchiveReader",
     "ArchiveWriter",
@@ -225,6 +228,7 @@ __all__ = [
     "EditQuestion",
     "EditQuestionInput",
     "EventOutcome",
+    "ExportAccount",
     "ExportChatroom",
     "ExportFormat",
     "ExportInput",

@@ -23,6 +23,7 @@ USE_CASES = (
     "delete_account",
     "delete_chatroom",
     "edit_question",
+    "export_account",
     "export_chatroom",
     "forgot_password",
     "fork_chatroom",
