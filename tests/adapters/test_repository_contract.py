@@ -693,7 +693,8 @@ async def test_every_room_of_a_user_pages_oldest_first_archived_ones_too(
         ids(rooms[4:5]),
         [],
     ]
-    assert third[0].pinned and second[1].archived
+    assert third[0].pinned
+    assert second[1].archived
 
 
 async def test_chatrooms_are_counted_per_user(new_uow: UnitOfWorkFactory) -> None:

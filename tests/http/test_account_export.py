@@ -86,9 +86,7 @@ async def test_the_zip_holds_the_whole_account_and_its_rooms_import_back_equal(
     plan = document(archive, "plan.json")
     assert (plan["tier"], plan["status"]) == ("basic", None)
     usage = document(archive, "usage.json")
-    assert usage["messages_per_day"] == [
-        {"day": datetime.now(UTC).date().isoformat(), "count": 4}
-    ]
+    assert usage["messages_per_day"] == [{"day": datetime.now(UTC).date().isoformat(), "count": 4}]
     ledger = (await api.client.get("/user/me/usage", headers=ada.headers)).json()
     assert sum(row["calls"] for row in usage["model_calls"]) == sum(
         row["calls"] for row in ledger["items"]

@@ -108,9 +108,7 @@ async def test_an_attachment_is_streamed_into_its_rooms_folder_under_its_last_na
     room = ChatroomId(uuid4())
     summary = AccountSummary(
         exported_at=AT,
-        profile=AccountProfile(
-            mobile_number="+15550000001", name=None, email=None, created_at=AT
-        ),
+        profile=AccountProfile(mobile_number="+15550000001", name=None, email=None, created_at=AT),
         plan=AccountPlan(
             tier=Tier.BASIC, status=None, current_period_end=None, cancel_at_period_end=False
         ),
