@@ -16,6 +16,7 @@ from gemini_clone.application.attachments.manage import (
 from gemini_clone.application.attachments.sweep import SweepAttachments, SweptAttachments
 from gemini_clone.application.attachments.upload import UploadAttachment, UploadAttachmentInput
 from gemini_clone.application.auth.delete_account import DeleteAccount, DeleteAccountInput
+from gemini_clone.application.auth.export_account import AccountExport, ExportAccount
 from gemini_clone.application.auth.get_me import GetMe, Profile
 from gemini_clone.application.auth.login import PasswordLogin, PasswordLoginInput
 from gemini_clone.application.auth.logout import Logout, LogoutInput
@@ -145,7 +146,7 @@ from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
 from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
-from gemini_clone.ports.archives import ArchiveReader, ArchiveWriter
+from gemini_clone.ports.archives import AccountArchiveWriter, ArchiveReader, ArchiveWriter
 from gemini_clone.ports.attachments import AttachmentRepository
 from gemini_clone.ports.blobs import BlobInfo, BlobStore, BlobTooLarge, StoredBlob
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
@@ -194,39 +195,40 @@ from gemini_clone.ports.tokens import AccessToken, PasswordHasher, TokenService
 # One line holds several names: the list is long, and sorted (test_public_api).
 # fmt: off
 __all__ = [
-    "AccessToken", "ApplyPaymentEvent", "ArchiveReader", "ArchiveWriter", "ArchivedMessage",
-    "ArchivedRoom", "Attachment", "AttachmentContent", "AttachmentId", "AttachmentRepository",
-    "AuthenticationFailed", "BatchedGetMessage", "BlobInfo", "BlobStore", "BlobTooLarge", "Cache",
-    "CallMeter", "CallOutcome", "CatalogueModel", "ChangePassword", "ChangePasswordInput",
-    "Chatroom", "ChatroomDetail", "ChatroomId", "ChatroomPage", "ChatroomRepository",
-    "ChatroomSettings", "CheckoutRequest", "CheckoutSession", "Circuit", "CircuitBreaker",
-    "CircuitPolicy", "CircuitState", "ClaimedReply", "Clock", "Conflict", "ContinueShare",
-    "CreateChatroom", "CreateChatroomInput", "DailyUsage", "DailyUsageReport", "DeleteAccount",
-    "DeleteAccountInput", "DeleteAttachment", "DeleteChatroom", "EditQuestion", "EditQuestionInput",
-    "EventOutcome", "ExportChatroom", "ExportFormat", "ExportInput", "ExportedFile",
-    "FallbackChains", "FallbackError", "FallbackRun", "FieldError", "FileKind", "FileType",
-    "Forbidden", "ForgotPassword", "ForkChatroom", "GeminiCloneError", "GenerateReply",
-    "GenerationPiece", "GenerationRequest", "GenerationResult", "GetAttachment", "GetChatroom",
-    "GetMe", "GetMessage", "GetSubscriptionStatus", "HistorySummaries", "HistorySummary",
-    "IdGenerator", "ImageCheck", "ImageSize", "ImportChatrooms", "ImportInput", "InvalidInput",
-    "KeyedHasher", "LanguageModel", "ListChatrooms", "ListChatroomsInput", "ListMessages",
-    "ListMessagesInput", "ListModels", "ListShares", "ListUsers", "ListUsersInput", "Logout",
-    "LogoutInput", "LongChats", "Message", "MessageError", "MessageId", "MessagePage",
-    "MessagePosting", "MessageRepository", "MessageSearch", "MessageStatus", "MobileNumbers",
-    "ModelAccess", "ModelCall", "ModelCatalogue", "ModelConfigurationError", "ModelError",
-    "ModelFallback", "ModelList", "ModelOption", "ModelUnavailable", "NotFound",
-    "OpenBillingPortal", "OpenBillingPortalInput", "OtpChallenge", "OtpChecker", "OtpIssuer",
-    "OtpPurpose", "OtpRepository", "OtpSender", "OtpSent", "PasswordHasher", "PasswordLogin",
-    "PasswordLoginInput", "PathInput", "PaymentError", "PaymentEvent", "PaymentEventRepository",
-    "PaymentGateway", "Piece", "PieceEvent", "PieceKind", "Plans", "PlantedRoom", "Profile",
-    "Purpose", "QueueProgress", "QuotaExceeded", "QuotaTake", "QuotaUnit", "ReadShare",
-    "RefreshInput", "RefreshSession", "RefreshToken", "RefreshTokenRepository", "RegenerateInput",
-    "RegenerateReply", "ReplyEvent", "ReplyEventKind", "ReplyJobs", "ReplyOutcome", "ReplyPieces",
-    "ReplyResult", "ReplySettings", "ReplyStatistics", "ReplyStops", "ReplyStore", "ReportUsage",
-    "ReportUsageInput", "RequeueStaleReplies", "ResetPassword", "ResetPasswordInput", "RevokeShare",
-    "Role", "RoomSnapshot", "RoutedLanguageModel", "SearchChats", "SearchChatsInput", "SearchHit",
-    "SearchPage", "SearchPosition", "SearchQuery", "SendMessage", "SendMessageInput", "SendOtp",
-    "SendOtpInput", "SessionIssuer", "SetProBySupport", "ShareChatroom", "ShareInput", "SharedChat",
+    "AccessToken", "AccountArchiveWriter", "AccountExport", "ApplyPaymentEvent", "ArchiveReader",
+    "ArchiveWriter", "ArchivedMessage", "ArchivedRoom", "Attachment", "AttachmentContent",
+    "AttachmentId", "AttachmentRepository", "AuthenticationFailed", "BatchedGetMessage", "BlobInfo",
+    "BlobStore", "BlobTooLarge", "Cache", "CallMeter", "CallOutcome", "CatalogueModel",
+    "ChangePassword", "ChangePasswordInput", "Chatroom", "ChatroomDetail", "ChatroomId",
+    "ChatroomPage", "ChatroomRepository", "ChatroomSettings", "CheckoutRequest", "CheckoutSession",
+    "Circuit", "CircuitBreaker", "CircuitPolicy", "CircuitState", "ClaimedReply", "Clock",
+    "Conflict", "ContinueShare", "CreateChatroom", "CreateChatroomInput", "DailyUsage",
+    "DailyUsageReport", "DeleteAccount", "DeleteAccountInput", "DeleteAttachment", "DeleteChatroom",
+    "EditQuestion", "EditQuestionInput", "EventOutcome", "ExportAccount", "ExportChatroom",
+    "ExportFormat", "ExportInput", "ExportedFile", "FallbackChains", "FallbackError", "FallbackRun",
+    "FieldError", "FileKind", "FileType", "Forbidden", "ForgotPassword", "ForkChatroom",
+    "GeminiCloneError", "GenerateReply", "GenerationPiece", "GenerationRequest", "GenerationResult",
+    "GetAttachment", "GetChatroom", "GetMe", "GetMessage", "GetSubscriptionStatus",
+    "HistorySummaries", "HistorySummary", "IdGenerator", "ImageCheck", "ImageSize",
+    "ImportChatrooms", "ImportInput", "InvalidInput", "KeyedHasher", "LanguageModel",
+    "ListChatrooms", "ListChatroomsInput", "ListMessages", "ListMessagesInput", "ListModels",
+    "ListShares", "ListUsers", "ListUsersInput", "Logout", "LogoutInput", "LongChats", "Message",
+    "MessageError", "MessageId", "MessagePage", "MessagePosting", "MessageRepository",
+    "MessageSearch", "MessageStatus", "MobileNumbers", "ModelAccess", "ModelCall", "ModelCatalogue",
+    "ModelConfigurationError", "ModelError", "ModelFallback", "ModelList", "ModelOption",
+    "ModelUnavailable", "NotFound", "OpenBillingPortal", "OpenBillingPortalInput", "OtpChallenge",
+    "OtpChecker", "OtpIssuer", "OtpPurpose", "OtpRepository", "OtpSender", "OtpSent",
+    "PasswordHasher", "PasswordLogin", "PasswordLoginInput", "PathInput", "PaymentError",
+    "PaymentEvent", "PaymentEventRepository", "PaymentGateway", "Piece", "PieceEvent", "PieceKind",
+    "Plans", "PlantedRoom", "Profile", "Purpose", "QueueProgress", "QuotaExceeded", "QuotaTake",
+    "QuotaUnit", "ReadShare", "RefreshInput", "RefreshSession", "RefreshToken",
+    "RefreshTokenRepository", "RegenerateInput", "RegenerateReply", "ReplyEvent", "ReplyEventKind",
+    "ReplyJobs", "ReplyOutcome", "ReplyPieces", "ReplyResult", "ReplySettings", "ReplyStatistics",
+    "ReplyStops", "ReplyStore", "ReportUsage", "ReportUsageInput", "RequeueStaleReplies",
+    "ResetPassword", "ResetPasswordInput", "RevokeShare", "Role", "RoomSnapshot",
+    "RoutedLanguageModel", "SearchChats", "SearchChatsInput", "SearchHit", "SearchPage",
+    "SearchPosition", "SearchQuery", "SendMessage", "SendMessageInput", "SendOtp", "SendOtpInput",
+    "SessionIssuer", "SetProBySupport", "ShareChatroom", "ShareInput", "SharedChat",
     "SharedLinkRepository", "SharedTurn", "ShowChatroom", "ShowUser", "SignUp", "SignUpInput",
     "StaleReply", "StartCheckout", "StartCheckoutInput", "StopOutcome", "StopReply", "StoppedReply",
     "StoragePlans", "StoredBlob", "StoredExchange", "StreamReply", "Subscription",

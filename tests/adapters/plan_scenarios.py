@@ -252,6 +252,21 @@ async def admin_and_billing(env: Env) -> None:
             await uow.commit()
 
 
+async def account_export(env: Env) -> None:
+    """The account export's reads: the busiest user's rooms oldest first, two pages, and
+    their posts per day."""
+    user = env.at.busiest_user
+    async with env.uow() as uow:
+        first = await uow.chatrooms.oldest_first(user, limit=20, after=None)
+    with env.record():
+        async with env.uow() as uow:
+            await uow.chatrooms.oldest_first(user, limit=20, after=None)
+            await uow.chatrooms.oldest_first(
+                user, limit=20, after=(first[-1].created_at, first[-1].id)
+            )
+            await uow.usage.days_of_user(user)
+
+
 async def shared_links(env: Env) -> None:
     """A link made, read by its token, listed by its owner and revoked."""
     share = SharedChat(
@@ -462,6 +477,11 @@ SCENARIOS = (
         _drives(
             *(f"SqlSharedLinkRepository.{n}" for n in ("add", "get", "list_for_user", "delete"))
         ),
+    ),
+    Scenario(
+        "account export",
+        account_export,
+        _drives("SqlChatroomRepository.oldest_first", "SqlUsageRepository.days_of_user"),
     ),
     Scenario(
         "account deletion",

@@ -656,6 +656,47 @@ async def test_the_models_title_replaces_only_the_default_one(
         assert await uow.chatrooms.get(named.id, owner.id) == named.renamed("Mine", at(1))
 
 
+async def test_every_room_of_a_user_pages_oldest_first_archived_ones_too(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner = await given_user(new_uow)
+    other = await given_user(new_uow, "+15550000002")
+    same_time = sorted(
+        (make_room(owner, created_at=at(2)) for _ in range(2)), key=lambda room: room.id
+    )
+    rooms = [
+        make_room(owner, created_at=at(1)),
+        *same_time,
+        replace(make_room(owner, created_at=at(3)), archived=True),
+        replace(make_room(owner, created_at=at(4)), pinned=True),
+    ]
+    async with new_uow() as uow:
+        for room in [*reversed(rooms), make_room(other, created_at=at(0))]:
+            await uow.chatrooms.add(room)
+        await uow.commit()
+
+    async with new_uow() as uow:
+        first = await uow.chatrooms.oldest_first(owner.id, limit=2, after=None)
+        second = await uow.chatrooms.oldest_first(
+            owner.id, limit=2, after=(first[-1].created_at, first[-1].id)
+        )
+        third = await uow.chatrooms.oldest_first(
+            owner.id, limit=2, after=(second[-1].created_at, second[-1].id)
+        )
+        rest = await uow.chatrooms.oldest_first(
+            owner.id, limit=2, after=(third[-1].created_at, third[-1].id)
+        )
+
+    assert [ids(first), ids(second), ids(third), ids(rest)] == [
+        ids(rooms[0:2]),
+        ids(rooms[2:4]),
+        ids(rooms[4:5]),
+        [],
+    ]
+    assert third[0].pinned
+    assert second[1].archived
+
+
 async def test_chatrooms_are_counted_per_user(new_uow: UnitOfWorkFactory) -> None:
     owner, stranger = await given_user(new_uow), await given_user(new_uow, "+15550000002")
     await given_room(new_uow, owner)
@@ -909,6 +950,22 @@ async def test_a_days_usage_lists_users_with_a_count_highest_first_ties_by_id(
             (tied_high.id, 2),
         ]
         assert list(await uow.usage.for_day(DAY + timedelta(days=2))) == []
+
+
+async def test_a_users_posts_per_day_read_oldest_first_without_others(
+    storage: Storage,
+) -> None:
+    user = await given_user(storage.uow)
+    other = await given_user(storage.uow, "+15550000002")
+    await given_used(storage, user, DAY + timedelta(days=1), 1)
+    await given_used(storage, user, DAY, 2)
+    await given_used(storage, other, DAY, 3)
+    async with storage.uow() as uow:
+        assert list(await uow.usage.days_of_user(user.id)) == [
+            (DAY, 2),
+            (DAY + timedelta(days=1), 1),
+        ]
+        assert list(await uow.usage.days_of_user(UserId(uuid4()))) == []
 
 
 # Payment events -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from datetime import timedelta
 from dependency_injector import containers, providers
 
 from gemini_clone.adapters.archives import ArchiveFormats, JsonRoomWriter, MarkdownRoomWriter
+from gemini_clone.adapters.archives.account_zip import ZipAccountArchive
 from gemini_clone.adapters.jwt import JwtTokenService
 from gemini_clone.adapters.security import Argon2PasswordHasher, PhonenumbersMobileNumbers
 from gemini_clone.adapters.sql.search import SqlMessageSearch
@@ -29,6 +30,7 @@ from gemini_clone.application.attachments.manage import DeleteAttachment, GetAtt
 from gemini_clone.application.attachments.sweep import SweepAttachments
 from gemini_clone.application.attachments.upload import UploadAttachment
 from gemini_clone.application.auth.delete_account import DeleteAccount
+from gemini_clone.application.auth.export_account import ExportAccount
 from gemini_clone.application.auth.get_me import GetMe
 from gemini_clone.application.auth.login import PasswordLogin
 from gemini_clone.application.auth.logout import Logout
@@ -327,6 +329,9 @@ class Container(containers.DeclarativeContainer):
         providers.Object(
             {ExportFormat.JSON: JsonRoomWriter(), ExportFormat.MARKDOWN: MarkdownRoomWriter()}
         ),
+    )
+    export_account = providers.Singleton(
+        ExportAccount, uow, clock, providers.Singleton(ZipAccountArchive)
     )
     import_chatrooms = providers.Singleton(
         ImportChatrooms,

@@ -107,6 +107,18 @@ class ChatroomRepository(Protocol):
         activity first; `before` is the `list_position` of the last item seen."""
         ...
 
+    async def oldest_first(
+        self,
+        user_id: UserId,
+        *,
+        limit: int,
+        after: tuple[datetime, ChatroomId] | None,
+    ) -> Sequence[Chatroom]:
+        """Every room of the user, archived ones too, oldest first by (created_at, id);
+        `after` is the last one seen. Posting never moves a room in this order, so paging
+        through it while the user chats misses nothing (the account export)."""
+        ...
+
     async def update(self, chatroom: Chatroom) -> None:
         """Store the room's title, title source, system instruction, model, pin, archive
         and update time."""
@@ -233,6 +245,10 @@ class UsageRepository(Protocol):
 
     async def for_day(self, day: date) -> Sequence[tuple[UserId, int]]:
         """Each user's count on `day`, highest first, ties by user id; zero counts left out."""
+        ...
+
+    async def days_of_user(self, user_id: UserId) -> Sequence[tuple[date, int]]:
+        """The user's count of each day, oldest first; zero counts left out."""
         ...
 
 

@@ -24,6 +24,7 @@ USE_CASES = (
     "delete_attachment",
     "delete_chatroom",
     "edit_question",
+    "export_account",
     "export_chatroom",
     "forgot_password",
     "fork_chatroom",

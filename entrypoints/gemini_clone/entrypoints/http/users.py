@@ -1,4 +1,5 @@
-"""`/user/me`: the logged-in user with their plan and today's usage; deleting the account."""
+"""`/user/me`: the logged-in user with their plan and today's usage; taking everything of
+theirs away as a zip; deleting the account."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from typing import Any
 from litestar import Controller, Request, delete, get
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
+from litestar.response import Stream
 
 from gemini_clone.application.auth.delete_account import DeleteAccount, DeleteAccountInput
+from gemini_clone.application.auth.export_account import ExportAccount
 from gemini_clone.application.auth.get_me import GetMe
 from gemini_clone.domain.ids import UserId
 from gemini_clone.entrypoints.http.account_schemas import ProfileBody, profile_body
@@ -38,6 +41,35 @@ class UserController(Controller):
         self, request: Request[UserId, Any, Any], get_me: NamedDependency[GetMe]
     ) -> ProfileBody:
         return profile_body(await get_me.execute(request.user))
+
+    @get(
+        "/me/export",
+        summary="Export my whole account as a zip",
+        description=(
+            "Everything the user owns, streamed as it is made: `profile.json`, `plan.json`, "
+            "`usage.json` (model calls per day and model, posts per day), "
+            "`shared_links.json`, and each room as `rooms/<title>-<id>.json` (the room "
+            "export, which POST /chatroom/import reads back) and `.md`; attachments under "
+            "`files/`. Sent as `gemini-clone-export-<date>.zip`."
+        ),
+        response_description="The zip.",
+        media_type="application/zip",
+        responses=problems(401, codes={404: "`user_not_found`: the user was deleted."}),
+    )
+    async def export_me(
+        self, request: Request[UserId, Any, Any], export_account: NamedDependency[ExportAccount]
+    ) -> Stream:
+        exported = await export_account.execute(request.user)
+        return Stream(
+            exported.chunks,
+            media_type=exported.media_type,
+            headers={
+                "Content-Disposition": f'attachment; filename="{exported.filename}"',
+                "X-Content-Type-Options": "nosniff",
+                # A private file: no shared cache keeps it.
+                "Cache-Control": "no-store",
+            },
+        )
 
     @delete(
         "/me",

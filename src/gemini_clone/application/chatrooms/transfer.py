@@ -77,17 +77,7 @@ class ExportChatroom:
     async def execute(self, data: ExportInput) -> ExportedFile:
         async with self._uow() as uow:
             room = await owned_chatroom(uow, data.chatroom_id, data.user_id)
-            messages = await _whole_tree(uow, room.id)
-            leaf = await uow.messages.current_leaf(room.id)
-        by_id = {message.id: message for message in messages}
-        snapshot = RoomSnapshot(
-            chatroom=room,
-            messages=messages,
-            path=tuple(reversed(list(path_up(leaf, by_id)))),
-            current_leaf_id=leaf,
-            attachment_ids={message.id: _attachment_ids(message) for message in messages},
-            exported_at=self._clock.now(),
-        )
+            snapshot = await room_snapshot(uow, room, self._clock.now())
         writer = self._writers[data.format]
         return ExportedFile(
             filename=f"{file_stem(room.title)}.{writer.extension}",
@@ -185,6 +175,21 @@ def file_stem(title: str) -> str:
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
     stem = re.sub(r"[^A-Za-z0-9]+", "-", ascii_title).strip("-").lower()
     return stem[:FILE_STEM_MAX_LENGTH].strip("-") or "chatroom"
+
+
+async def room_snapshot(uow: UnitOfWork, room: Chatroom, now: datetime) -> RoomSnapshot:
+    """The room with every message of its tree and its current path, as exported at `now`."""
+    messages = await _whole_tree(uow, room.id)
+    leaf = await uow.messages.current_leaf(room.id)
+    by_id = {message.id: message for message in messages}
+    return RoomSnapshot(
+        chatroom=room,
+        messages=messages,
+        path=tuple(reversed(list(path_up(leaf, by_id)))),
+        current_leaf_id=leaf,
+        attachment_ids={message.id: _attachment_ids(message) for message in messages},
+        exported_at=now,
+    )
 
 
 async def _whole_tree(uow: UnitOfWork, chatroom_id: ChatroomId) -> tuple[Message, ...]:

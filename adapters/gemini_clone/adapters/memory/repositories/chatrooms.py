@@ -44,6 +44,21 @@ class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
         rooms.sort(key=lambda room: room.list_position, reverse=True)
         return rooms[:limit]
 
+    async def oldest_first(
+        self,
+        user_id: UserId,
+        *,
+        limit: int,
+        after: tuple[datetime, ChatroomId] | None,
+    ) -> Sequence[Chatroom]:
+        rooms = [
+            room
+            for room in self._tables.chatrooms.values()
+            if room.user_id == user_id and (after is None or (room.created_at, room.id) > after)
+        ]
+        rooms.sort(key=lambda room: (room.created_at, room.id))
+        return rooms[:limit]
+
     async def update(self, chatroom: Chatroom) -> None:
         stored = self._tables.chatrooms.get(chatroom.id)
         if stored is not None:

@@ -22,3 +22,10 @@ class InMemoryUsageRepository(InMemoryRepository, UsageRepository):
             if counted_day == day and used > 0
         ]
         return sorted(counts, key=lambda count: (-count[1], count[0]))
+
+    async def days_of_user(self, user_id: UserId) -> Sequence[tuple[date, int]]:
+        return sorted(
+            (day, used)
+            for (owner, day), used in self._tables.usage.items()
+            if owner == user_id and used > 0
+        )

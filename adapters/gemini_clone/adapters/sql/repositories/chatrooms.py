@@ -88,6 +88,22 @@ class SqlChatroomRepository(SqlRepository, ChatroomRepository):
         ).limit(limit)
         return [_chatroom(row) for row in (await self._execute(statement)).mappings()]
 
+    async def oldest_first(
+        self,
+        user_id: UserId,
+        *,
+        limit: int,
+        after: tuple[datetime, ChatroomId] | None,
+    ) -> Sequence[Chatroom]:
+        """The user's rows through the leading column of the (user, archived, pinned,
+        activity, id) index, sorted: a user's rooms are few enough."""
+        c = chatrooms.c
+        statement = select(chatrooms).where(c.user_id == user_id)
+        if after is not None:
+            statement = statement.where(tuple_(c.created_at, c.id) > tuple_(*after))
+        statement = statement.order_by(c.created_at, c.id).limit(limit)
+        return [_chatroom(row) for row in (await self._execute(statement)).mappings()]
+
     async def update(self, chatroom: Chatroom) -> None:
         await self._execute(
             update(chatrooms)

@@ -30,3 +30,10 @@ class SqlUsageRepository(SqlRepository, UsageRepository):
         )
         rows = (await self._execute(statement)).mappings()
         return [(UserId(row["user_id"]), int(row["used"])) for row in rows]
+
+    async def days_of_user(self, user_id: UserId) -> Sequence[tuple[date, int]]:
+        """One range of the primary key (user, day)."""
+        c = daily_usage.c
+        statement = select(c.day, c.used).where(c.user_id == user_id, c.used > 0).order_by(c.day)
+        rows = (await self._execute(statement)).mappings()
+        return [(row["day"], int(row["used"])) for row in rows]
