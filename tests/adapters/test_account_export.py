@@ -18,6 +18,7 @@ import pytest
 from tests.adapters.conftest import Storage, open_storage
 
 from gemini_clone.adapters.archives.account_zip import ZipAccountArchive
+from gemini_clone.adapters.memory.blobs import InMemoryBlobStore
 from gemini_clone.adapters.memory.clock import FixedClock
 from gemini_clone.application.auth import export_account
 from gemini_clone.application.auth.export_account import ExportAccount
@@ -95,7 +96,7 @@ async def given(
 
 
 def exporter(uow: UnitOfWorkFactory) -> ExportAccount:
-    return ExportAccount(uow, FixedClock(NOW), ZipAccountArchive())
+    return ExportAccount(uow, FixedClock(NOW), ZipAccountArchive(), InMemoryBlobStore())
 
 
 async def test_every_room_goes_out_oldest_first_and_nobody_elses(

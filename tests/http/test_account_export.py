@@ -132,3 +132,33 @@ async def test_the_export_needs_a_token(api: Api) -> None:
     response = await api.client.get("/user/me/export")
 
     assert_problem(response, 401, "missing_token")
+
+
+async def test_the_files_on_messages_go_into_the_zip_with_their_bytes(api: Api) -> None:
+    ada = await api.login(number(73))
+    room = await api.chatroom(ada, title="With a file")
+    content = b"# notes\nthe bytes of the file\n"
+    uploaded = await api.client.post(
+        f"/chatroom/{room}/attachments",
+        files={"file": ("notes.md", content, "text/markdown")},
+        headers=ada.headers,
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    file_id = uploaded.json()["id"]
+    posted = await api.client.post(
+        f"/chatroom/{room}/message?wait=10",
+        json={"content": "read my notes", "attachment_ids": [file_id]},
+        headers=ada.headers,
+    )
+    assert posted.status_code == 200, posted.text
+
+    archive = await account_zip(api, ada)
+
+    entries = [name for name in archive.namelist() if name.startswith("files/")]
+    assert entries == [f"files/{room}/{file_id}-notes.md"], archive.namelist()
+    assert archive.read(entries[0]) == content
+    room_json = next(
+        name for name in archive.namelist() if name.endswith(".json") and "rooms/" in name
+    )
+    question = next(m for m in document(archive, room_json)["messages"] if m["role"] == "user")
+    assert question["attachments"] == [file_id]

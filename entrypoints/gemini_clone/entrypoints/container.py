@@ -331,7 +331,7 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     export_account = providers.Singleton(
-        ExportAccount, uow, clock, providers.Singleton(ZipAccountArchive)
+        ExportAccount, uow, clock, providers.Singleton(ZipAccountArchive), blob_store
     )
     import_chatrooms = providers.Singleton(
         ImportChatrooms,

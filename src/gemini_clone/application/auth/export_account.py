@@ -9,6 +9,7 @@ from datetime import datetime
 from gemini_clone.application.chatrooms.transfer import room_snapshot
 from gemini_clone.application.plans import tier_of
 from gemini_clone.domain.account_export import (
+    AccountFile,
     AccountLink,
     AccountPart,
     AccountPlan,
@@ -19,6 +20,7 @@ from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.domain.quota import quota_day
 from gemini_clone.ports.archives import AccountArchiveWriter
+from gemini_clone.ports.blobs import BlobStore
 from gemini_clone.ports.clock import Clock
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
@@ -47,14 +49,20 @@ class ExportAccount:
       (`ExportChatroom`'s JSON, which `ImportChatrooms` reads back, and its Markdown).
       Memory holds one room, never the account; a room made during the export is in it
       when made before its page is read, one deleted before its turn is not.
-    - Attachments: each room's files follow it as `AccountFile` parts streamed from the
-      blob store; rooms carry no files yet (§9 Attachments is not merged), so none are
-      written today.
+    - Attachments: each room's files (those on its messages; an upload left on no message
+      is not kept) follow it as `AccountFile` parts streamed from the blob store.
     - Nothing is changed, no quota is taken.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, writer: AccountArchiveWriter) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        clock: Clock,
+        writer: AccountArchiveWriter,
+        blobs: BlobStore,
+    ) -> None:
         self._uow = uow
+        self._blobs = blobs
         self._clock = clock
         self._writer = writer
 
@@ -121,8 +129,23 @@ class ExportAccount:
                         if room is None
                         else await room_snapshot(uow, room, summary.exported_at)
                     )
+                    files = (
+                        {}
+                        if snapshot is None
+                        else await uow.attachments.on_messages(
+                            [message.id for message in snapshot.messages]
+                        )
+                    )
                 if snapshot is not None:
                     yield snapshot
+                for attached in files.values():
+                    for file in attached:
+                        yield AccountFile(
+                            chatroom_id=file.chatroom_id,
+                            file_id=str(file.id),
+                            filename=file.filename,
+                            chunks=self._blobs.get(file.blob_key),
+                        )
             if len(page) < ROOM_PAGE:
                 return
             after = (page[-1].created_at, page[-1].id)

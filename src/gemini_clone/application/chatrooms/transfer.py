@@ -182,12 +182,16 @@ async def room_snapshot(uow: UnitOfWork, room: Chatroom, now: datetime) -> RoomS
     messages = await _whole_tree(uow, room.id)
     leaf = await uow.messages.current_leaf(room.id)
     by_id = {message.id: message for message in messages}
+    attached = await uow.attachments.on_messages(list(by_id))
     return RoomSnapshot(
         chatroom=room,
         messages=messages,
         path=tuple(reversed(list(path_up(leaf, by_id)))),
         current_leaf_id=leaf,
-        attachment_ids={message.id: _attachment_ids(message) for message in messages},
+        attachment_ids={
+            message.id: tuple(str(file.id) for file in attached.get(message.id, ()))
+            for message in messages
+        },
         exported_at=now,
     )
 
@@ -202,10 +206,3 @@ async def _whole_tree(uow: UnitOfWork, chatroom_id: ChatroomId) -> tuple[Message
         if len(page) < EXPORT_READ_PAGE:
             return tuple(reversed(newest_first))
         before = (page[-1].created_at, page[-1].id)
-
-
-def _attachment_ids(message: Message) -> tuple[str, ...]:
-    # Messages carry their attachments once the attachments work is merged; a message
-    # without the field has none.
-    attached = getattr(message, "attachments", None) or ()
-    return tuple(str(getattr(item, "id", item)) for item in attached)
