@@ -57,6 +57,9 @@ class ModelStandIn:
     """Both providers on one port of 127.0.0.1 (HTTP/1.1, keep-alive, chunked answers)."""
 
     served: list[Served] = field(default_factory=list)
+    cut: str | None = None
+    """A request whose text holds this gets the first event only, then the connection is
+    closed in the middle of the body; it is served with the usage that event reported."""
 
     async def __aenter__(self) -> str:
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
@@ -82,6 +85,7 @@ class ModelStandIn:
                 length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
                 body = json.loads(await reader.readexactly(int(length.group(1)) if length else 0))
                 events = self._answer(target, body)
+                cutting = self.cut is not None and self.cut in self.served[-1].prompt
                 writer.write(
                     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                     b"transfer-encoding: chunked\r\n\r\n"
@@ -90,6 +94,8 @@ class ModelStandIn:
                     # Gemini frames its events with CRLF, OpenAI-compatible servers with LF.
                     writer.write(b"%x\r\n%s\r\n" % (len(event), event))
                     await writer.drain()
+                if cutting:
+                    break
                 writer.write(b"0\r\n\r\n")
                 await writer.drain()
         writer.close()
@@ -114,6 +120,9 @@ class ModelStandIn:
             assert body["stream_options"] == {"include_usage": True}, body
             model = body["model"]
             events = list(_openai_events(model, pieces, usage))
+        if self.cut is not None and self.cut in prompt:
+            events = events[:1]
+            usage = {**dict.fromkeys(TOKEN_KINDS, 0), **_our_usage(events[0])}
         summed = dict.fromkeys(TOKEN_KINDS, 0)
         for event in events:
             for kind, count in _our_usage(event).items():

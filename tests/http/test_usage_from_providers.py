@@ -19,6 +19,8 @@ from tests.http.test_observability import sample, scrape
 REPLY_MODEL, TITLE_MODEL, LOCAL_MODEL = "gemini-2.5-flash", "gemini-2.5-flash-lite", "o3-mini"
 REPLY_TEXT = "Paris is the capital of France."
 SETTLE_SECONDS = 20.0
+CUT_ATTEMPTS = 1
+"""GEMINI_MAX_ATTEMPTS: a call cut off is not tried again, so it is one request."""
 
 
 @pytest.fixture
@@ -42,6 +44,7 @@ def environment(environment: dict[str, str], stand_in: tuple[ModelStandIn, str])
         "OPENAI_MODELS": LOCAL_MODEL,
         "DEFAULT_MODEL": REPLY_MODEL,
         "BASIC_DAILY_LIMIT": "100",
+        "GEMINI_MAX_ATTEMPTS": str(CUT_ATTEMPTS),
     }
 
 
@@ -214,3 +217,42 @@ async def test_a_sessions_usage_and_token_counters_equal_what_the_providers_repo
     assert moved == wanted
     # Labels name catalogue models only: never the version a server says answered.
     assert f'model="{LOCAL_MODEL}-2025-01-31"' not in await scrape(api)
+
+
+async def test_a_reply_cut_off_after_gemini_reported_usage_is_metered_with_that_usage(
+    api: Api, stand_in: tuple[ModelStandIn, str]
+) -> None:
+    server, _ = stand_in
+    # Every answer to this question loses its connection after its first event, which
+    # reported the prompt (cached part included), the thoughts and the first output tokens.
+    server.cut = "(alice, cut)"
+    alice = await api.login(number(62))
+    room = await unnamed_room(api, alice)
+    before = await scrape(api)
+
+    posted = await api.client.post(
+        f"/chatroom/{room}/message?wait=30",
+        json={"content": "Capital of France? (alice, cut)"},
+        headers=alice.headers,
+    )
+
+    assert posted.status_code == 200, posted.text
+    assert posted.json()["reply"]["status"] == "failed"
+    served = list(server.served)
+    assert [(call.model, call.purpose) for call in served] == [
+        (REPLY_MODEL, "reply")
+    ] * CUT_ATTEMPTS
+    # The call is metered with what the provider reported before the cut, not with nothing.
+    reported = served[-1].usage
+    assert min(reported.values()) > 0, reported
+    assert await usage_of(api, alice) == {REPLY_MODEL: {"calls": 1, **reported}}
+    after = await scrape(api)
+    labels = {"model": REPLY_MODEL, "purpose": "reply"}
+    assert (
+        sample(after, "gemini_clone_model_calls_total", outcome="failed", **labels)
+        - sample(before, "gemini_clone_model_calls_total", outcome="failed", **labels)
+        == 1
+    )
+    for kind in TOKEN_KINDS:
+        name, wanted = "gemini_clone_model_tokens_total", {**labels, "kind": kind}
+        assert sample(after, name, **wanted) - sample(before, name, **wanted) == reported[kind]
