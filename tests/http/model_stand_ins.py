@@ -24,6 +24,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gemini_clone.application.chatrooms.titles import TITLE_INSTRUCTION
@@ -33,6 +34,12 @@ GEMINI_PATH = re.compile(r"^/v1beta/models/([^/:]+):streamGenerateContent\?alt=s
 OPENAI_PATH = "/v1/chat/completions"
 TITLE = "Capitals of Europe"
 REPLY_PIECES = ("Paris is ", "the capital ", "of France.")
+EXHAUSTED = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures"
+    / "gemini"
+    / "error_429_resource_exhausted.json"
+).read_bytes()
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,10 @@ class ModelStandIn:
     """Both providers on one port of 127.0.0.1 (HTTP/1.1, keep-alive, chunked answers)."""
 
     served: list[Served] = field(default_factory=list)
+    exhausted: set[str] = field(default_factory=set)
+    """Gemini models that answer the recorded 429 `RESOURCE_EXHAUSTED` (no usage)."""
+    refused: list[str] = field(default_factory=list)
+    """The models asked while exhausted, one per request."""
     cut: str | None = None
     """A request whose text holds this gets the first event only, then the connection is
     closed in the middle of the body; it is served with the usage that event reported."""
@@ -84,6 +95,15 @@ class ModelStandIn:
                 target = head.split(b" ", 2)[1].decode()
                 length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
                 body = json.loads(await reader.readexactly(int(length.group(1)) if length else 0))
+                found = GEMINI_PATH.match(target)
+                if found is not None and found.group(1) in self.exhausted:
+                    self.refused.append(found.group(1))
+                    writer.write(
+                        b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\n"
+                        b"content-length: %d\r\n\r\n%s" % (len(EXHAUSTED), EXHAUSTED)
+                    )
+                    await writer.drain()
+                    continue
                 events = self._answer(target, body)
                 cutting = self.cut is not None and self.cut in self.served[-1].prompt
                 writer.write(

@@ -17,6 +17,8 @@ from tests.http.model_stand_ins import TITLE, TOKEN_KINDS, ModelStandIn, Served
 from tests.http.test_observability import sample, scrape
 
 REPLY_MODEL, TITLE_MODEL, LOCAL_MODEL = "gemini-2.5-flash", "gemini-2.5-flash-lite", "o3-mini"
+PRO_MODEL = "gemini-2.5-pro"
+CIRCUIT_FAILURES = 2
 REPLY_TEXT = "Paris is the capital of France."
 SETTLE_SECONDS = 20.0
 CUT_ATTEMPTS = 1
@@ -38,13 +40,16 @@ def environment(environment: dict[str, str], stand_in: tuple[ModelStandIn, str])
         "GEMINI_API_KEY": "stand-in-gemini-key",
         "GEMINI_BASE_URL": url,
         "GEMINI_MODEL": REPLY_MODEL,
-        "GEMINI_MODELS": f"{REPLY_MODEL},{TITLE_MODEL}",
+        "GEMINI_MODELS": f"{REPLY_MODEL},{TITLE_MODEL},{PRO_MODEL}",
         "TITLE_MODEL": TITLE_MODEL,
         "OPENAI_BASE_URL": f"{url}/v1",
         "OPENAI_MODELS": LOCAL_MODEL,
         "DEFAULT_MODEL": REPLY_MODEL,
         "BASIC_DAILY_LIMIT": "100",
         "GEMINI_MAX_ATTEMPTS": str(CUT_ATTEMPTS),
+        "MODEL_FALLBACKS": f"{PRO_MODEL}>{REPLY_MODEL}",
+        "CIRCUIT_FAILURES": str(CIRCUIT_FAILURES),
+        "CIRCUIT_COOLDOWN": "600",
     }
 
 
@@ -256,3 +261,43 @@ async def test_a_reply_cut_off_after_gemini_reported_usage_is_metered_with_that_
     for kind in TOKEN_KINDS:
         name, wanted = "gemini_clone_model_tokens_total", {**labels, "kind": kind}
         assert sample(after, name, **wanted) - sample(before, name, **wanted) == reported[kind]
+
+
+async def test_replies_of_a_rate_limited_model_fall_back_and_its_circuit_opens_in_process(
+    api: Api, stand_in: tuple[ModelStandIn, str]
+) -> None:
+    """Embedded mode keeps the circuits in the process: no Redis is configured."""
+    server, _ = stand_in
+    server.exhausted.add(PRO_MODEL)
+    alice = await api.login(number(63))
+    rooms = []
+    for _ in range(CIRCUIT_FAILURES + 1):
+        # Named rooms: no title call joins the replies'.
+        created = await api.client.post(
+            "/chatroom", json={"title": "Named", "model": PRO_MODEL}, headers=alice.headers
+        )
+        assert created.status_code == 201, created.text
+        rooms.append(created.json()["id"])
+
+    # Pro answers 429 to each reply, at once, until its circuit opens; Flash writes them.
+    failing = await post_at_once(
+        api, [(alice, room, f"Capital? (alice, {n})") for n, room in enumerate(rooms[:-1])]
+    )
+    assert server.refused == [PRO_MODEL] * CIRCUIT_FAILURES
+    # The circuit is open: the next reply goes straight to Flash, Pro is not asked.
+    (skipping,) = await post_at_once(api, [(alice, rooms[-1], "Capital? (alice, last)")])
+
+    assert server.refused == [PRO_MODEL] * CIRCUIT_FAILURES
+    for reply in [*failing, skipping]:
+        assert (reply["content"], reply["model"], reply["fallback_from"]) == (
+            REPLY_TEXT,
+            REPLY_MODEL,
+            PRO_MODEL,
+        )
+    # Each model asked has its rows: Pro's failed calls with no tokens (a 429 bills none).
+    flash = expected_totals(server.served)
+    assert [call.model for call in server.served] == [REPLY_MODEL] * (CIRCUIT_FAILURES + 1)
+    assert await usage_of(api, alice) == {
+        PRO_MODEL: {"calls": CIRCUIT_FAILURES, **dict.fromkeys(TOKEN_KINDS, 0)},
+        **flash,
+    }
