@@ -71,14 +71,19 @@ class ModelStandIn:
     cut: str | None = None
     """A request whose text holds this gets the first event only, then the connection is
     closed in the middle of the body; it is served with the usage that event reported."""
+    hold: str | None = None
+    """Likewise, but the connection is held open after the first event, as a model still
+    writing, until the client goes (or the stand-in stops)."""
 
     async def __aenter__(self) -> str:
         self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+        self._stopping = asyncio.Event()
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         host, port = self._server.sockets[0].getsockname()[:2]
         return f"http://{host}:{port}"
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self._stopping.set()
         self._server.close()
         for writer in self._connections.values():
             writer.close()
@@ -105,7 +110,9 @@ class ModelStandIn:
                     await writer.drain()
                     continue
                 events = self._answer(target, body)
-                cutting = self.cut is not None and self.cut in self.served[-1].prompt
+                prompt = self.served[-1].prompt
+                cutting = self.cut is not None and self.cut in prompt
+                holding = self.hold is not None and self.hold in prompt
                 writer.write(
                     b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
                     b"transfer-encoding: chunked\r\n\r\n"
@@ -114,11 +121,21 @@ class ModelStandIn:
                     # Gemini frames its events with CRLF, OpenAI-compatible servers with LF.
                     writer.write(b"%x\r\n%s\r\n" % (len(event), event))
                     await writer.drain()
-                if cutting:
+                if holding:
+                    await self._until_hung_up(reader)
+                if cutting or holding:
                     break
                 writer.write(b"0\r\n\r\n")
                 await writer.drain()
         writer.close()
+
+    async def _until_hung_up(self, reader: asyncio.StreamReader) -> None:
+        """Until the client hangs up (a stop ends its request) or the stand-in stops."""
+        waits = {asyncio.ensure_future(reader.read()), asyncio.ensure_future(self._stopping.wait())}
+        _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for wait in pending:
+            wait.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     def _answer(self, target: str, body: dict[str, Any]) -> list[bytes]:
         prompt = "\n".join(_texts(body))
@@ -140,7 +157,7 @@ class ModelStandIn:
             assert body["stream_options"] == {"include_usage": True}, body
             model = body["model"]
             events = list(_openai_events(model, pieces, usage))
-        if self.cut is not None and self.cut in prompt:
+        if any(marker is not None and marker in prompt for marker in (self.cut, self.hold)):
             events = events[:1]
             usage = {**dict.fromkeys(TOKEN_KINDS, 0), **_our_usage(events[0])}
         summed = dict.fromkeys(TOKEN_KINDS, 0)

@@ -9,12 +9,17 @@ import asyncio
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Any
+from uuid import UUID
 
 import pytest
 from tests.http.conftest import Api, Session, number
 from tests.http.model_stand_ins import TITLE, TOKEN_KINDS, ModelStandIn, Served
 from tests.http.test_observability import sample, scrape
+
+from gemini_clone.domain.ids import MessageId
+from gemini_clone.ports.reply_pieces import PieceKind
 
 REPLY_MODEL, TITLE_MODEL, LOCAL_MODEL = "gemini-2.5-flash", "gemini-2.5-flash-lite", "o3-mini"
 PRO_MODEL = "gemini-2.5-pro"
@@ -301,3 +306,50 @@ async def test_replies_of_a_rate_limited_model_fall_back_and_its_circuit_opens_i
         PRO_MODEL: {"calls": CIRCUIT_FAILURES, **dict.fromkeys(TOKEN_KINDS, 0)},
         **flash,
     }
+
+
+async def test_a_reply_stopped_while_gemini_writes_is_metered_with_its_usage_so_far(
+    api: Api, stand_in: tuple[ModelStandIn, str]
+) -> None:
+    server, _ = stand_in
+    # Gemini sends the first event of this answer (with its running usage), then writes on.
+    server.hold = "(alice, held)"
+    alice = await api.login(number(64))
+    room = await api.chatroom(alice, "Named")  # no title call joins the reply's
+    before = await scrape(api)
+    posted = await api.client.post(
+        f"/chatroom/{room}/message",
+        json={"content": "Capital of France? (alice, held)"},
+        headers=alice.headers,
+    )
+    assert posted.status_code == 202, posted.text
+    reply_id = posted.json()["reply"]["id"]
+    pieces = api.container.reply_pieces().follow(
+        MessageId(UUID(reply_id)), after=None, idle_seconds=0.1
+    )
+    async with asyncio.timeout(SETTLE_SECONDS), aclosing(pieces):
+        async for batch in pieces:
+            if any(event.kind is PieceKind.DELTA for event in batch):
+                break
+
+    stopped = await api.client.post(
+        f"/chatroom/{room}/message/{reply_id}/stop", headers=alice.headers
+    )
+
+    assert stopped.status_code == 200, stopped.text
+    read = await api.client.get(f"/chatroom/{room}/message/{reply_id}", headers=alice.headers)
+    assert (read.json()["content"], read.json()["finish_reason"]) == ("Paris is ", "stopped")
+    [call] = server.served
+    assert min(call.usage.values()) > 0, call.usage
+    assert await usage_of(api, alice) == {REPLY_MODEL: {"calls": 1, **call.usage}}
+    after = await scrape(api)
+    labels = {"model": REPLY_MODEL, "purpose": "reply"}
+    name = "gemini_clone_model_calls_total"
+    assert (
+        sample(after, name, outcome="stopped", **labels)
+        - sample(before, name, outcome="stopped", **labels)
+        == 1
+    )
+    for kind in TOKEN_KINDS:
+        name, wanted = "gemini_clone_model_tokens_total", {**labels, "kind": kind}
+        assert sample(after, name, **wanted) - sample(before, name, **wanted) == call.usage[kind]
