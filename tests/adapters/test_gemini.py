@@ -146,7 +146,11 @@ async def test_recorded_stream_yields_each_events_text_then_stop_usage_and_model
     pieces = await h.ask()
 
     assert [piece.text for piece in pieces] == ["The", " capital of France", " is Paris.\n", ""]
-    assert all(piece.finish_reason is None and piece.usage is None for piece in pieces[:-1])
+    assert all(piece.finish_reason is None for piece in pieces[:-1])
+    # Each text piece carries the usage its event reported so far (metering a call cut off
+    # later); the last piece carries the last report.
+    running = TokenUsage(prompt_tokens=15, total_tokens=15)
+    assert [piece.usage for piece in pieces[:-1]] == [running, running, STREAMED_USAGE]
     assert pieces[-1] == GenerationPiece(
         finish_reason="stop", usage=STREAMED_USAGE, model="gemini-2.0-flash-exp"
     )

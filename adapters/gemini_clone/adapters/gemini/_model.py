@@ -59,8 +59,9 @@ class GeminiLanguageModel(StreamingClientOwner, LanguageModel):
     - Any other status is `ModelError` (`model_error`); a 200 stream that is not JSON is
       `ModelError` (`model_bad_response`). Neither is retried.
     - A stream that ends without a finish reason failed (`model_stream_incomplete`).
-    - Pieces carry text as it arrives; the last piece carries the finish reason, the block
-      reason, the usage of the last event that reported it, and Gemini's `modelVersion`.
+    - Pieces carry text as it arrives, with the usage its event reported so far (Gemini's
+      running `usageMetadata`, never summed); the last piece carries the finish reason, the
+      block reason, the usage of the last event that reported it, and `modelVersion`.
 
     `options` are the HTTP ones (timeouts, attempts, backoff, pools, an injected `client`
     or `transport`): see `StreamingClient`, which also maps timeouts and connection errors.
@@ -166,7 +167,9 @@ class GeminiLanguageModel(StreamingClientOwner, LanguageModel):
                 raise self._status_error(failure.code or 500, failure, None)
             event = parse_event(payload)
             if event.text:
-                yield GenerationPiece(text=event.text)
+                # Each event reports the call's usage so far: a call cut off later is metered
+                # with it (the provider billed it), never with nothing.
+                yield GenerationPiece(text=event.text, usage=event.usage)
             finish_reason = event.finish_reason or finish_reason
             block_reason = event.block_reason or block_reason
             usage = event.usage or usage
