@@ -169,6 +169,7 @@ async def history(env: Env) -> None:
             await uow.messages.add_many([question, reply])
             await uow.messages.get(reply.id, owner)
             await uow.messages.get_any(reply.id)
+            await uow.messages.hold_current_leaf(room)
             await uow.messages.move_current_leaf(room, reply.id)
             leaf = await uow.messages.current_leaf(room)
             assert leaf is not None
@@ -334,6 +335,7 @@ SCENARIOS = (
                     "add_many",
                     "get",
                     "get_any",
+                    "hold_current_leaf",
                     "move_current_leaf",
                     "current_leaf",
                     "path_up",

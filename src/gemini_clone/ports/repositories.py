@@ -148,6 +148,12 @@ class MessageRepository(Protocol):
         """The end of the room's current path (None: no message yet)."""
         ...
 
+    async def hold_current_leaf(self, chatroom_id: ChatroomId) -> MessageId | None:
+        """`current_leaf`, the room's path held until the unit of work ends: a path switch
+        and the room's posts and new versions (`MessagePosting`) move it one at a time, each
+        reading the tree as the one before it left it."""
+        ...
+
     async def move_current_leaf(self, chatroom_id: ChatroomId, leaf_id: MessageId) -> None:
         """Make `leaf_id` (a message of the room) the end of its current path."""
         ...

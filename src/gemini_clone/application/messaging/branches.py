@@ -36,6 +36,8 @@ class SwitchPath:
     - `message_id` is a message of this user's room (else 404 `message_not_found`).
     - The path runs down from it to its newest leaf, following the newest child at each
       step; a new post follows that leaf, and the model sees that path's history.
+    - The switch and the room's posts and new versions take turns on the room's path:
+      a post sent meanwhile follows the leaf the switch left, or is on the path it walks.
     - Nothing is stopped or cancelled: a reply being written on the path left is finished
       and waits there as a version. No quota.
     - Answers the newest page of the room's current path, like `ListMessages`.
@@ -47,6 +49,9 @@ class SwitchPath:
     async def execute(self, data: PathInput) -> MessagePage:
         async with self._uow() as uow:
             start = await _message_of_room(uow, data)
+            # Read the tree only once the room's path is ours: a post stored meanwhile
+            # would otherwise be left behind by the leaf this switch moves to.
+            await uow.messages.hold_current_leaf(data.chatroom_id)
             leaf = newest_leaf(start, await uow.messages.descendants(start.id))
             await uow.messages.move_current_leaf(data.chatroom_id, leaf.id)
             page = await path_page(uow, data.chatroom_id, limit=DEFAULT_PAGE_SIZE, before=None)

@@ -57,6 +57,10 @@ class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
     async def current_leaf(self, chatroom_id: ChatroomId) -> MessageId | None:
         return self._tables.current_leaves.get(chatroom_id)
 
+    async def hold_current_leaf(self, chatroom_id: ChatroomId) -> MessageId | None:
+        """The unit of work already holds the whole store."""
+        return self._tables.current_leaves.get(chatroom_id)
+
     async def move_current_leaf(self, chatroom_id: ChatroomId, leaf_id: MessageId) -> None:
         self._tables.current_leaves[chatroom_id] = leaf_id
 

@@ -75,6 +75,13 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
         leaf = (await self._execute(statement)).scalar_one_or_none()
         return None if leaf is None else MessageId(leaf)
 
+    async def hold_current_leaf(self, chatroom_id: ChatroomId) -> MessageId | None:
+        """The room's row locked (`rules.current_leaf`), as a post locks it; on SQLite the
+        unit of work's `BEGIN IMMEDIATE` already keeps every other writer out."""
+        statement = rules.current_leaf(literal(chatroom_id, chatrooms.c.id.type))
+        leaf = (await self._execute(statement)).scalar_one_or_none()
+        return None if leaf is None else MessageId(leaf)
+
     async def move_current_leaf(self, chatroom_id: ChatroomId, leaf_id: MessageId) -> None:
         await self._execute(
             rules.move_current_leaf(
