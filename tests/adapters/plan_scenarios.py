@@ -175,7 +175,8 @@ async def history(env: Env) -> None:
             assert leaf is not None
             path = await uow.messages.path_up(leaf, limit=50)
             await uow.messages.siblings(path)
-            await uow.messages.descendants(question.id)
+            await uow.messages.newest_leaf(question.id, steps=1)
+            await uow.messages.newest_leaf(path[-1].id, steps=1_000_000)
             await uow.commit()
 
 
@@ -340,7 +341,7 @@ SCENARIOS = (
                     "current_leaf",
                     "path_up",
                     "siblings",
-                    "descendants",
+                    "newest_leaf",
                 )
             )
         ),

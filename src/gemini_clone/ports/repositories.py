@@ -163,8 +163,10 @@ class MessageRepository(Protocol):
         `limit`; none when the message does not exist."""
         ...
 
-    async def descendants(self, message_id: MessageId) -> Sequence[Message]:
-        """Every message below this one in its tree (its children, theirs, ...)."""
+    async def newest_leaf(self, message_id: MessageId, *, steps: int) -> Message | None:
+        """Where the path down from the message ends following the newest child at each
+        step, after at most `steps` (`domain.tree.newest_leaf`); None when the message does
+        not exist. Its cost follows the path's length, never the room's."""
         ...
 
     async def siblings(self, messages: Sequence[Message]) -> Sequence[Message]:
