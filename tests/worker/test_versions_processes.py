@@ -21,7 +21,7 @@ from tests.worker.harness import Deployment
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 DAILY_LIMIT = 10
-SLOW_WORDS = {"OFFLINE_MODEL_WORD_DELAY_SECONDS": "0.05"}
+WORD_DELAY_SECONDS = "0.05"
 """The offline model writes a word every 50 ms: a long answer streams for seconds."""
 NUMBER = "+919876500024"
 
@@ -100,7 +100,7 @@ async def test_versions_across_two_workers_keep_each_path_and_count_each_unit_on
     deployment: Deployment, api_server: Server
 ) -> None:
     for _ in range(2):
-        await deployment.start_worker(**SLOW_WORDS).ready()
+        await deployment.start_worker(OFFLINE_MODEL_WORD_DELAY_SECONDS=WORD_DELAY_SECONDS).ready()
     async with httpx.AsyncClient(base_url=api_server.url, timeout=60) as client:
         room = Room(client, await signed_in(client))
         first = await room.paid_exchange("POST", "/message", json={"content": "first"})
