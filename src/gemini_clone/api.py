@@ -8,6 +8,7 @@ from gemini_clone.application.admin.list_users import ListUsers, ListUsersInput,
 from gemini_clone.application.admin.show_chatroom import ChatroomSettings, ShowChatroom
 from gemini_clone.application.admin.show_user import ShowUser, UserDetail
 from gemini_clone.application.admin.usage_report import DailyUsageReport, UsageReport, UserUsage
+from gemini_clone.application.auth.delete_account import DeleteAccount, DeleteAccountInput
 from gemini_clone.application.auth.get_me import GetMe, Profile
 from gemini_clone.application.auth.login import PasswordLogin, PasswordLoginInput
 from gemini_clone.application.auth.logout import Logout, LogoutInput
@@ -34,7 +35,16 @@ from gemini_clone.application.chatrooms.get import ChatroomDetail, GetChatroom
 from gemini_clone.application.chatrooms.listing import ListChatrooms, ListChatroomsInput
 from gemini_clone.application.chatrooms.models import ListModels, ModelList
 from gemini_clone.application.chatrooms.pages import ChatroomPage
+from gemini_clone.application.chatrooms.search import SearchChats, SearchChatsInput, SearchPage
 from gemini_clone.application.chatrooms.titles import TitleChatroom, TitleInput
+from gemini_clone.application.chatrooms.transfer import (
+    ExportChatroom,
+    ExportedFile,
+    ExportFormat,
+    ExportInput,
+    ImportChatrooms,
+    ImportInput,
+)
 from gemini_clone.application.chatrooms.update import (
     Unchanged,
     UpdateChatroom,
@@ -43,6 +53,7 @@ from gemini_clone.application.chatrooms.update import (
 from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.batched_reading import BatchedGetMessage
 from gemini_clone.application.messaging.branches import ForkChatroom, PathInput, SwitchPath
+from gemini_clone.application.messaging.fallback import FallbackRun, ModelFallback
 from gemini_clone.application.messaging.generate_reply import (
     GenerateReply,
     ReplyOutcome,
@@ -70,12 +81,32 @@ from gemini_clone.application.messaging.send_message import (
 )
 from gemini_clone.application.messaging.stop_reply import StopOutcome, StoppedReply, StopReply
 from gemini_clone.application.messaging.streaming import ReplyEvent, ReplyEventKind, StreamReply
+from gemini_clone.application.messaging.summaries import (
+    LongChats,
+    SummariseHistory,
+    SummarySettings,
+)
 from gemini_clone.application.metering.report_usage import (
     ReportUsage,
     ReportUsageInput,
     UsageReportOutput,
 )
+from gemini_clone.application.sharing.links import (
+    ContinueShare,
+    ListShares,
+    ReadShare,
+    RevokeShare,
+    ShareChatroom,
+    ShareInput,
+)
+from gemini_clone.domain.archives import (
+    ArchivedMessage,
+    ArchivedRoom,
+    PlantedRoom,
+    RoomSnapshot,
+)
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
+from gemini_clone.domain.circuits import Circuit, CircuitPolicy, CircuitState
 from gemini_clone.domain.errors import (
     AuthenticationFailed,
     Conflict,
@@ -86,20 +117,31 @@ from gemini_clone.domain.errors import (
     NotFound,
     PaymentError,
     QuotaExceeded,
+    TooLarge,
     TooManyRequests,
     Unavailable,
+    UnsupportedMediaType,
 )
+from gemini_clone.domain.fallbacks import FallbackChains, FallbackError
+from gemini_clone.domain.file_types import FileKind, FileType, sniff_file_type
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.metering import CallOutcome, ModelCall, UsageTotal
 from gemini_clone.domain.model_access import ModelAccess, ModelOption
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.domain.quota import DailyUsage, Plans
+from gemini_clone.domain.search import SearchHit, SearchPosition, SearchQuery, parse_search_query
+from gemini_clone.domain.shares import SharedChat, SharedTurn
 from gemini_clone.domain.subscriptions import PaymentEvent, Subscription, Tier
+from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
+from gemini_clone.ports.archives import ArchiveReader, ArchiveWriter
+from gemini_clone.ports.blobs import BlobInfo, BlobStore, BlobTooLarge, StoredBlob
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
+from gemini_clone.ports.circuits import CircuitBreaker
 from gemini_clone.ports.clock import Clock, IdGenerator
+from gemini_clone.ports.images import ImageCheck, ImageSize
 from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
 from gemini_clone.ports.language_model import (
     GenerationPiece,
@@ -111,6 +153,7 @@ from gemini_clone.ports.language_model import (
     ModelUnavailable,
     Purpose,
     Turn,
+    TurnFile,
 )
 from gemini_clone.ports.metering import CallMeter, UsageLedger
 from gemini_clone.ports.otp import MobileNumbers, OtpSender
@@ -125,6 +168,7 @@ from gemini_clone.ports.repositories import (
     OtpRepository,
     PaymentEventRepository,
     RefreshTokenRepository,
+    SharedLinkRepository,
     StaleReply,
     SubscriptionRepository,
     UnitOfWork,
@@ -132,14 +176,23 @@ from gemini_clone.ports.repositories import (
     UsageRepository,
     UserRepository,
 )
+from gemini_clone.ports.search import MessageSearch
 from gemini_clone.ports.statistics import ReplyStatistics
+from gemini_clone.ports.summaries import HistorySummaries, SummaryJobs
 from gemini_clone.ports.tokens import AccessToken, PasswordHasher, TokenService
 
 __all__ = [
     "AccessToken",
     "ApplyPaymentEvent",
+    "ArchiveReader",
+    "ArchiveWriter",
+    "ArchivedMessage",
+    "ArchivedRoom",
     "AuthenticationFailed",
     "BatchedGetMessage",
+    "BlobInfo",
+    "BlobStore",
+    "BlobTooLarge",
     "Cache",
     "CallMeter",
     "CallOutcome",
@@ -154,18 +207,34 @@ __all__ = [
     "ChatroomSettings",
     "CheckoutRequest",
     "CheckoutSession",
+    "Circuit",
+    "CircuitBreaker",
+    "CircuitPolicy",
+    "CircuitState",
     "ClaimedReply",
     "Clock",
     "Conflict",
+    "ContinueShare",
     "CreateChatroom",
     "CreateChatroomInput",
     "DailyUsage",
     "DailyUsageReport",
+    "DeleteAccount",
+    "DeleteAccountInput",
     "DeleteChatroom",
     "EditQuestion",
     "EditQuestionInput",
     "EventOutcome",
+    "ExportChatroom",
+    "ExportFormat",
+    "ExportInput",
+    "ExportedFile",
+    "FallbackChains",
+    "FallbackError",
+    "FallbackRun",
     "FieldError",
+    "FileKind",
+    "FileType",
     "Forbidden",
     "ForgotPassword",
     "ForkChatroom",
@@ -178,7 +247,13 @@ __all__ = [
     "GetMe",
     "GetMessage",
     "GetSubscriptionStatus",
+    "HistorySummaries",
+    "HistorySummary",
     "IdGenerator",
+    "ImageCheck",
+    "ImageSize",
+    "ImportChatrooms",
+    "ImportInput",
     "InvalidInput",
     "KeyedHasher",
     "LanguageModel",
@@ -187,16 +262,19 @@ __all__ = [
     "ListMessages",
     "ListMessagesInput",
     "ListModels",
+    "ListShares",
     "ListUsers",
     "ListUsersInput",
     "Logout",
     "LogoutInput",
+    "LongChats",
     "Message",
     "MessageError",
     "MessageId",
     "MessagePage",
     "MessagePosting",
     "MessageRepository",
+    "MessageSearch",
     "MessageStatus",
     "MobileNumbers",
     "ModelAccess",
@@ -204,6 +282,7 @@ __all__ = [
     "ModelCatalogue",
     "ModelConfigurationError",
     "ModelError",
+    "ModelFallback",
     "ModelList",
     "ModelOption",
     "ModelUnavailable",
@@ -229,12 +308,14 @@ __all__ = [
     "PieceEvent",
     "PieceKind",
     "Plans",
+    "PlantedRoom",
     "Profile",
     "Purpose",
     "QueueProgress",
     "QuotaExceeded",
     "QuotaTake",
     "QuotaUnit",
+    "ReadShare",
     "RefreshInput",
     "RefreshSession",
     "RefreshToken",
@@ -256,14 +337,27 @@ __all__ = [
     "RequeueStaleReplies",
     "ResetPassword",
     "ResetPasswordInput",
+    "RevokeShare",
     "Role",
+    "RoomSnapshot",
     "RoutedLanguageModel",
+    "SearchChats",
+    "SearchChatsInput",
+    "SearchHit",
+    "SearchPage",
+    "SearchPosition",
+    "SearchQuery",
     "SendMessage",
     "SendMessageInput",
     "SendOtp",
     "SendOtpInput",
     "SessionIssuer",
     "SetProBySupport",
+    "ShareChatroom",
+    "ShareInput",
+    "SharedChat",
+    "SharedLinkRepository",
+    "SharedTurn",
     "ShowChatroom",
     "ShowUser",
     "SignUp",
@@ -274,11 +368,15 @@ __all__ = [
     "StopOutcome",
     "StopReply",
     "StoppedReply",
+    "StoredBlob",
     "StoredExchange",
     "StreamReply",
     "Subscription",
     "SubscriptionRepository",
     "SubscriptionView",
+    "SummariseHistory",
+    "SummaryJobs",
+    "SummarySettings",
     "SwitchPath",
     "Throttle",
     "ThrottleDecision",
@@ -289,12 +387,15 @@ __all__ = [
     "TokenPair",
     "TokenService",
     "TokenUsage",
+    "TooLarge",
     "TooManyRequests",
     "Turn",
+    "TurnFile",
     "Unavailable",
     "Unchanged",
     "UnitOfWork",
     "UnitOfWorkFactory",
+    "UnsupportedMediaType",
     "UpdateChatroom",
     "UpdateChatroomInput",
     "UsageLedger",
@@ -312,4 +413,6 @@ __all__ = [
     "VerifyOtpInput",
     "Versions",
     "WaitForReply",
+    "parse_search_query",
+    "sniff_file_type",
 ]

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemini_clone.adapters.memory.posting import InMemoryPosting
 from gemini_clone.adapters.memory.replies import InMemoryReplyStore
+from gemini_clone.adapters.memory.search import InMemoryMessageSearch
+from gemini_clone.adapters.memory.summaries import InMemoryHistorySummaries
 from gemini_clone.adapters.memory.tables import InMemoryStore
 from gemini_clone.adapters.memory.unit_of_work import in_memory_unit_of_work_factory
 from gemini_clone.adapters.redis import create_redis_client
@@ -24,6 +26,8 @@ from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting, SqlPosting
 from gemini_clone.adapters.sql.replies import PostgresReplyStore, SqlReplyStore
 from gemini_clone.adapters.sql.schema import upgrade
+from gemini_clone.adapters.sql.search import SqlMessageSearch
+from gemini_clone.adapters.sql.summaries import SqlHistorySummaries
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import ChatroomId, UserId
@@ -31,6 +35,8 @@ from gemini_clone.domain.users import User
 from gemini_clone.ports.posting import MessagePosting
 from gemini_clone.ports.replies import ReplyStore
 from gemini_clone.ports.repositories import UnitOfWorkFactory
+from gemini_clone.ports.search import MessageSearch
+from gemini_clone.ports.summaries import HistorySummaries
 
 ROOM_CREATED_AT = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -63,6 +69,8 @@ class Storage:
     posting: MessagePosting
     replies: ReplyStore
     engine: AsyncEngine | None
+    summaries: HistorySummaries
+    search: MessageSearch
 
 
 @asynccontextmanager
@@ -72,16 +80,38 @@ async def open_storage(url: str | None, *, one_statement: bool = False) -> Async
     if url is None:
         store = InMemoryStore()
         uow = in_memory_unit_of_work_factory(store)
-        yield Storage(uow, InMemoryPosting(store), InMemoryReplyStore(store), None)
+        yield Storage(
+            uow,
+            InMemoryPosting(store),
+            InMemoryReplyStore(store),
+            None,
+            InMemoryHistorySummaries(store),
+            InMemoryMessageSearch(store),
+        )
         return
     engine = create_engine(url)
     try:
         await upgrade(engine)
         uow = sql_unit_of_work_factory(engine)
+        search = SqlMessageSearch(engine)
         if one_statement:
-            yield Storage(uow, PostgresPosting(engine), PostgresReplyStore(engine), engine)
+            yield Storage(
+                uow,
+                PostgresPosting(engine),
+                PostgresReplyStore(engine),
+                engine,
+                SqlHistorySummaries(engine),
+                search,
+            )
         else:
-            yield Storage(uow, SqlPosting(engine), SqlReplyStore(engine), engine)
+            yield Storage(
+                uow,
+                SqlPosting(engine),
+                SqlReplyStore(engine),
+                engine,
+                SqlHistorySummaries(engine),
+                search,
+            )
     finally:
         await engine.dispose()
 

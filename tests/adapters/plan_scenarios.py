@@ -15,10 +15,13 @@ from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.adapters.query_plans import Landmarks
+from tests.seeding.rows import CORPUS
 
 from gemini_clone.adapters.sql.posting import PostgresPosting
 from gemini_clone.adapters.sql.replies import PostgresReplyStore
+from gemini_clone.adapters.sql.search import SqlMessageSearch
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
+from gemini_clone.adapters.sql.summaries import SqlHistorySummaries
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import (
     ChatroomId,
@@ -30,7 +33,10 @@ from gemini_clone.domain.ids import (
 )
 from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsage, queued_reply
 from gemini_clone.domain.metering import CallOutcome, ModelCall
+from gemini_clone.domain.search import SearchPosition, parse_search_query
+from gemini_clone.domain.shares import SharedChat, SharedTurn
 from gemini_clone.domain.subscriptions import Subscription
+from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, User
 from gemini_clone.ports.posting import NewVersion
 from gemini_clone.ports.replies import QuotaUnit, ReplyResult
@@ -147,6 +153,7 @@ async def room_list(env: Env) -> None:
         async with env.uow() as uow:
             await uow.chatrooms.list_for_user(user, limit=20, before=None)
             await uow.chatrooms.list_for_user(user, limit=20, before=env.at.busiest_cursor)
+            await uow.chatrooms.list_for_user(user, limit=20, before=None, archived=True)
             await uow.chatrooms.count_for_user(user)
             await uow.chatrooms.add(room)
             await uow.chatrooms.get(room.id, user)
@@ -245,6 +252,35 @@ async def admin_and_billing(env: Env) -> None:
             await uow.commit()
 
 
+async def shared_links(env: Env) -> None:
+    """A link made, read by its token, listed by its owner and revoked."""
+    share = SharedChat(
+        id="s" * 22,
+        user_id=env.at.deep_owner,
+        chatroom_id=env.at.deep_room,
+        title="A room",
+        turns=(SharedTurn(role=Role.USER, content="hi"), SharedTurn(role=Role.MODEL, content="yo")),
+        created_at=NOW,
+    )
+    with env.record():
+        async with env.uow() as uow:
+            await uow.shares.add(share)
+            await uow.shares.get(share.id)
+            await uow.shares.list_for_user(env.at.deep_owner)
+            await uow.shares.delete(share.id, env.at.deep_owner)
+
+
+async def account_deletion(env: Env) -> None:
+    """An account deleted: its pending replies cancelled, its recent replies found, its rows
+    gone (rolled back: the seeded database is shared)."""
+    with env.record():
+        async with env.uow() as uow:
+            await uow.messages.replies_finished_since(env.at.deep_owner, NOW - timedelta(hours=2))
+            await uow.messages.cancel_pending_of_user(env.at.deep_owner, NOW)
+            await uow.users.delete(env.at.deep_owner)
+            await uow.rollback()
+
+
 async def usage_ledger(env: Env) -> None:
     """A reply's call recorded, the user's month of totals, and the operators' report."""
     call = ModelCall(
@@ -269,6 +305,46 @@ async def usage_ledger(env: Env) -> None:
             await uow.commit()
 
 
+async def long_chats(env: Env) -> None:
+    """A claim that looks for a summary past its budget, a summary job's read and write, and
+    the summary a room page shows, in the deep room."""
+    replies, summaries = PostgresReplyStore(env.engine), SqlHistorySummaries(env.engine)
+    question, reply = await _posted(env, NOW + timedelta(seconds=6))
+    call = ModelCall(
+        user_id=env.at.deep_owner,
+        chatroom_id=env.at.deep_room,
+        reply_id=None,
+        model="gemini-2.5-flash-lite",
+        provider="gemini",
+        purpose="summary",
+        usage=TokenUsage(prompt_tokens=900, output_tokens=120, total_tokens=1020),
+        latency_ms=800,
+        outcome=CallOutcome.COMPLETED,
+        ended_at=NOW,
+    )
+    summary = HistorySummary(
+        chatroom_id=env.at.deep_room,
+        through_message_id=question.id,
+        text="What the room talked about.",
+        model="gemini-2.5-flash-lite",
+        updated_at=NOW,
+    )
+    with env.record():
+        claimed = await replies.claim(
+            reply.id,
+            now=NOW,
+            lease_until=NOW + timedelta(minutes=2),
+            token_budget=6_000,
+            history_limit=100,
+            summary_reach=200,
+        )
+        assert claimed is not None
+        work = await summaries.work(question.id, token_budget=8_000)
+        assert work is not None
+        await summaries.record(summary, call)
+        await summaries.on_path(env.at.deep_room)
+
+
 def _drives(*methods: str) -> frozenset[str]:
     return frozenset(methods)
 
@@ -281,7 +357,24 @@ async def keep_alive_looks(env: Env) -> None:
             await uow.messages.get_many_any([message.id for message in page])
 
 
+async def search(env: Env) -> None:
+    """The busiest user's search for a seeded word (common) and a phrase with an exclusion,
+    then the next page."""
+    searching = SqlMessageSearch(env.engine)
+    user = env.at.busiest_user
+    word = CORPUS.split()[3]
+    with env.record():
+        hits = await searching.search(user, parse_search_query(word), limit=21, after=None)
+        after = (
+            hits[-1].position if hits else SearchPosition(rank=1.0, created_at=NOW, hit_id=uuid4())
+        )
+        await searching.search(
+            user, parse_search_query(f'"{word}" -{CORPUS.split()[7]}'), limit=21, after=after
+        )
+
+
 SCENARIOS = (
+    Scenario("search", search, _drives("SqlMessageSearch.search")),
     Scenario(
         "post",
         post,
@@ -299,6 +392,22 @@ SCENARIOS = (
         ),
     ),
     Scenario("new version", regenerate, _drives("PostgresPosting.store_new_version")),
+    Scenario(
+        "shared links",
+        shared_links,
+        _drives(
+            *(f"SqlSharedLinkRepository.{n}" for n in ("add", "get", "list_for_user", "delete"))
+        ),
+    ),
+    Scenario(
+        "account deletion",
+        account_deletion,
+        _drives(
+            "SqlMessageRepository.replies_finished_since",
+            "SqlMessageRepository.cancel_pending_of_user",
+            "SqlUserRepository.delete",
+        ),
+    ),
     Scenario(
         "usage ledger",
         usage_ledger,
@@ -389,6 +498,16 @@ SCENARIOS = (
                 )
             ),
             "SqlPaymentEventRepository.record",
+        ),
+    ),
+    Scenario(
+        "long chats",
+        long_chats,
+        _drives(
+            "PostgresReplyStore.claim",
+            "SqlHistorySummaries.work",
+            "SqlHistorySummaries.record",
+            "SqlHistorySummaries.on_path",
         ),
     ),
     Scenario(

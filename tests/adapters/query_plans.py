@@ -122,7 +122,7 @@ class Landmarks:
     deep_cursor: tuple[datetime, MessageId]
     """The 4 000th newest message of the deep room: a history page deep in it."""
     busiest_user: UserId
-    busiest_cursor: tuple[datetime, ChatroomId]
+    busiest_cursor: tuple[bool, datetime, ChatroomId]
     """The busiest user's 40th room by activity: their list's third page."""
     mobile_number: str
     refresh_token: RefreshToken
@@ -163,7 +163,7 @@ async def landmarks(url: str) -> Landmarks:
         deep_owner=UserId(deep["user_id"]),
         deep_cursor=(cursor["created_at"], MessageId(cursor["id"])),
         busiest_user=UserId(busiest),
-        busiest_cursor=(room["last_activity_at"], ChatroomId(room["id"])),
+        busiest_cursor=(False, room["last_activity_at"], ChatroomId(room["id"])),
         mobile_number=mobile,
         refresh_token=RefreshToken(**{key: _uuid(value) for key, value in token.items()}),
         customer_id=subscription["stripe_customer_id"],

@@ -331,6 +331,26 @@ async def test_a_title_request_asks_for_a_short_answer_with_the_least_thinking(
     assert h.gemini.requests[0].url.path == f"/v1beta/models/{model}:streamGenerateContent"
 
 
+async def test_a_summary_request_asks_for_a_bounded_answer_with_the_least_thinking(
+    harness: Callable[..., Harness],
+) -> None:
+    h = harness(recorded_stream())
+
+    await h.ask(
+        GenerationRequest(
+            turns=[Turn(role=Role.USER, text="Newer turns:\nUser: hi")],
+            model="gemini-2.5-flash-lite",
+            purpose=Purpose.SUMMARY,
+        )
+    )
+
+    [body] = h.gemini.bodies()
+    assert body["generationConfig"] == {
+        "maxOutputTokens": 1024,
+        "thinkingConfig": {"thinkingBudget": 0},
+    }
+
+
 async def test_no_system_instruction_is_sent_when_none_is_given(
     harness: Callable[..., Harness],
 ) -> None:

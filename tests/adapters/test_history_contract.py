@@ -9,15 +9,20 @@ other versions and branches are not history.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
+from sqlalchemy import func, select
 from tests.adapters.conftest import Storage, given_room
 
+from gemini_clone.adapters.sql.tables import history_summaries, model_calls
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
 from gemini_clone.domain.ids import MessageId
-from gemini_clone.domain.messages import Message, MessageStatus, Role
+from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsage
+from gemini_clone.domain.metering import CallOutcome, ModelCall
+from gemini_clone.domain.summaries import HistorySummary, PathSummary
 from gemini_clone.ports.language_model import Turn
 from gemini_clone.ports.replies import ClaimedReply
 
@@ -72,8 +77,10 @@ class Room:
         self.tip = answers[-1].id if answers else self.tip
         return asked, answers
 
-    async def claim_last(self, budget: int = BIG_BUDGET, limit: int = 100) -> ClaimedReply:
-        """Ask a new question and claim its reply."""
+    async def claim_last(
+        self, budget: int = BIG_BUDGET, limit: int = 100, reach: int | None = None
+    ) -> ClaimedReply:
+        """Ask a new question and claim its reply (with summaries when `reach` is given)."""
         _, [reply] = await self.exchange("The new question?", (MessageStatus.QUEUED, ""))
         claimed = await self.storage.replies.claim(
             reply.id,
@@ -81,6 +88,7 @@ class Room:
             lease_until=NOW + timedelta(minutes=2),
             token_budget=budget,
             history_limit=limit,
+            summary_reach=reach,
         )
         assert claimed is not None
         return claimed
@@ -240,3 +248,228 @@ async def test_the_claim_reads_the_rooms_settings_and_its_owners_plan(
     assert claimed.room.owner_plan_status is None
     assert claimed.room.title_source is TitleSource.DEFAULT
     assert claimed.room.title_tries == 0
+
+
+# Long chats: summaries' coverage.
+
+REACH = 200
+TURN_TEXT = 36
+"""Characters of each turn in the long rooms below: 13 estimated tokens each."""
+QUESTION_TOKENS = 8
+""""The new question?" (17 characters)."""
+TWO_EXCHANGES = QUESTION_TOKENS + 4 * 13
+"""A budget the question and the newest two exchanges fill exactly."""
+
+
+async def summarised(storage: Storage, room: Room, through: Message, text: str) -> None:
+    """A summary through `through`, stored as the summary job stores it."""
+    summary = HistorySummary(
+        chatroom_id=room.room.id,
+        through_message_id=through.id,
+        text=text,
+        model="offline",
+        updated_at=NOW,
+    )
+    await storage.summaries.record(summary, _call(room))
+
+
+def _call(room: Room) -> ModelCall:
+    return ModelCall(
+        user_id=room.room.user_id,
+        chatroom_id=room.room.id,
+        reply_id=None,
+        model="offline",
+        provider="offline",
+        purpose="summary",
+        usage=TokenUsage(),
+        latency_ms=1,
+        outcome=CallOutcome.COMPLETED,
+        ended_at=NOW,
+    )
+
+
+async def long_room(storage: Storage, exchanges: int = 10) -> tuple[Room, list[Message]]:
+    """A room of `exchanges` answered exchanges, each turn `TURN_TEXT` characters; the
+    answers, oldest first."""
+    room = Room(storage, await given_room(storage.uow))
+    answers = []
+    for number in range(exchanges):
+        _, [answer] = await room.exchange(
+            f"question {number:02}".ljust(TURN_TEXT, "."),
+            (OK, f"answer {number:02}".ljust(TURN_TEXT, ".")),
+        )
+        answers.append(answer)
+    return room, answers
+
+
+def padded(*numbers: int) -> list[Turn]:
+    return turns(
+        *(
+            (f"question {n:02}".ljust(TURN_TEXT, "."), f"answer {n:02}".ljust(TURN_TEXT, "."))
+            for n in numbers
+        )
+    )
+
+
+async def test_what_a_summary_covers_is_left_out_and_the_summary_leads(
+    storage: Storage,
+) -> None:
+    room, answers = await long_room(storage, 4)
+    await summarised(storage, room, answers[1], "The first two exchanges.")
+
+    claimed = await room.claim_last(reach=REACH)
+
+    assert list(claimed.history) == padded(2, 3)
+    assert claimed.summary == PathSummary(
+        through_message_id=answers[1].id, text="The first two exchanges."
+    )
+    assert claimed.fell_out is None
+
+
+async def test_turns_that_fall_out_uncovered_are_named_and_the_cut_is_plain(
+    storage: Storage,
+) -> None:
+    room, answers = await long_room(storage)
+
+    claimed = await room.claim_last(budget=TWO_EXCHANGES, reach=REACH)
+
+    assert list(claimed.history) == padded(8, 9)
+    assert claimed.summary is None
+    assert claimed.fell_out == answers[7].id
+
+
+async def test_a_summary_beyond_the_cut_leads_and_the_gap_is_named(storage: Storage) -> None:
+    room, answers = await long_room(storage)
+    await summarised(storage, room, answers[3], "Up to the fourth exchange.")
+
+    claimed = await room.claim_last(budget=TWO_EXCHANGES, reach=REACH)
+
+    assert list(claimed.history) == padded(8, 9)
+    assert claimed.summary is not None
+    assert claimed.summary.through_message_id == answers[3].id
+    assert claimed.fell_out == answers[7].id
+
+
+async def test_a_summary_beyond_the_reach_is_not_looked_for(storage: Storage) -> None:
+    room, answers = await long_room(storage)
+    await summarised(storage, room, answers[0], "The first exchange.")
+
+    claimed = await room.claim_last(budget=TWO_EXCHANGES, reach=6)
+
+    assert list(claimed.history) == padded(8, 9)
+    assert claimed.summary is None
+    assert claimed.fell_out == answers[7].id
+
+
+async def test_a_branch_sharing_the_prefix_reuses_its_summary(storage: Storage) -> None:
+    room, answers = await long_room(storage, 3)
+    await summarised(storage, room, answers[1], "Two exchanges.")
+    _, [left] = await room.exchange("left", (OK, "left answer"))
+    await room.exchange("right", (OK, "right answer"), follows=answers[2].id)
+
+    on_the_right = await room.claim_last(reach=REACH)
+    room.tip = left.id
+    on_the_left = await room.claim_last(reach=REACH)
+
+    for claimed, side in ((on_the_right, "right"), (on_the_left, "left")):
+        assert claimed.summary is not None
+        assert claimed.summary.through_message_id == answers[1].id
+        assert list(claimed.history) == turns((side, f"{side} answer")) + padded(2)
+
+
+async def test_a_branch_off_an_earlier_message_does_not_see_the_summary(
+    storage: Storage,
+) -> None:
+    room, answers = await long_room(storage, 3)
+    await summarised(storage, room, answers[1], "Two exchanges.")
+    await room.exchange("second, reworded", (OK, "new second answer"), follows=answers[0].id)
+
+    claimed = await room.claim_last(reach=REACH)
+
+    assert claimed.summary is None
+    assert list(claimed.history) == turns(("second, reworded", "new second answer")) + padded(0)
+
+
+async def test_without_summaries_a_stored_one_is_ignored(storage: Storage) -> None:
+    room, answers = await long_room(storage, 4)
+    await summarised(storage, room, answers[1], "The first two exchanges.")
+
+    claimed = await room.claim_last(budget=TWO_EXCHANGES)
+
+    assert list(claimed.history) == padded(2, 3)
+    assert (claimed.summary, claimed.fell_out) == (None, None)
+
+
+async def test_a_summarys_work_is_the_previous_one_and_the_turns_after_it(
+    storage: Storage,
+) -> None:
+    room, answers = await long_room(storage, 5)
+    await summarised(storage, room, answers[1], "Two exchanges.")
+
+    work = await storage.summaries.work(answers[3].id, token_budget=BIG_BUDGET)
+
+    assert work is not None
+    assert work.previous == PathSummary(through_message_id=answers[1].id, text="Two exchanges.")
+    assert list(work.turns) == list(reversed(padded(2, 3)))
+    assert (work.chatroom_id, work.user_id) == (room.room.id, room.room.user_id)
+
+
+async def test_a_summarys_work_reads_the_newest_turns_within_the_budget(
+    storage: Storage,
+) -> None:
+    _, answers = await long_room(storage, 5)
+
+    # Four turns, and the estimate of an empty previous summary.
+    work = await storage.summaries.work(answers[3].id, token_budget=4 * 13 + 4)
+
+    assert work is not None
+    assert work.previous is None
+    assert list(work.turns) == list(reversed(padded(2, 3)))
+
+
+async def test_the_first_summary_through_a_message_stays(storage: Storage) -> None:
+    room, answers = await long_room(storage, 3)
+    await summarised(storage, room, answers[1], "First.")
+    await summarised(storage, room, answers[1], "Second.")
+
+    claimed = await room.claim_last(reach=REACH)
+
+    assert claimed.summary is not None
+    assert claimed.summary.text == "First."
+    assert await storage.summaries.work(answers[1].id, token_budget=BIG_BUDGET) is None
+
+
+async def test_two_summaries_through_one_message_at_once_store_the_first_only(
+    storage: Storage,
+) -> None:
+    room, answers = await long_room(storage, 3)
+
+    await asyncio.gather(
+        summarised(storage, room, answers[1], "One."),
+        summarised(storage, room, answers[1], "Two."),
+    )
+
+    claimed = await room.claim_last(reach=REACH)
+    assert claimed.summary is not None
+    assert claimed.summary.text in {"One.", "Two."}
+    assert await storage.summaries.work(answers[1].id, token_budget=BIG_BUDGET) is None
+    if storage.engine is not None:
+        async with storage.engine.connect() as connection:
+            rows = await connection.execute(select(func.count()).select_from(history_summaries))
+            calls = await connection.execute(select(func.count()).select_from(model_calls))
+            assert (rows.scalar_one(), calls.scalar_one()) == (1, 2)
+
+
+async def test_deleting_a_room_deletes_its_summaries(storage: Storage) -> None:
+    room, answers = await long_room(storage, 3)
+    await summarised(storage, room, answers[1], "Two exchanges.")
+
+    async with storage.uow() as uow:
+        await uow.chatrooms.delete(room.room.id)
+        await uow.commit()
+
+    if storage.engine is not None:
+        async with storage.engine.connect() as connection:
+            left = await connection.execute(select(func.count()).select_from(history_summaries))
+            assert left.scalar_one() == 0
+    assert await storage.summaries.work(answers[2].id, token_budget=BIG_BUDGET) is None

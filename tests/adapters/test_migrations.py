@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.schema import (
     REVISIONS,
+    SchemaError,
     SchemaOutdated,
     current_revision,
     downgrade,
@@ -30,12 +31,14 @@ from gemini_clone.adapters.sql.schema import (
     shipped_revisions,
     upgrade,
 )
-from gemini_clone.adapters.sql.tables import metadata
+from gemini_clone.adapters.sql.search import SqlMessageSearch, check_search_language
+from gemini_clone.adapters.sql.tables import SEARCH_INDEX_OBJECTS, metadata
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.domain.chatrooms import TitleSource
 from gemini_clone.domain.errors import Unavailable
-from gemini_clone.domain.ids import MessageId, UserId
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import MessageStatus, TokenUsage
+from gemini_clone.domain.search import parse_search_query
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -54,6 +57,11 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 async def table_names(engine: AsyncEngine) -> set[str]:
+    """The tables, less the search index's (SQLite's FTS5 tables; tested on their own)."""
+    return await all_table_names(engine) - SEARCH_INDEX_OBJECTS
+
+
+async def all_table_names(engine: AsyncEngine) -> set[str]:
     async with engine.connect() as connection:
         names: list[str] = await connection.run_sync(lambda sync: inspect(sync).get_table_names())
     return set(names)
@@ -70,7 +78,7 @@ async def test_upgrade_creates_every_table_and_downgrade_removes_them(
 
     await downgrade(engine, "base")
     assert await current_revision(engine) is None
-    assert await table_names(engine) == {"alembic_version"}
+    assert await all_table_names(engine) == {"alembic_version"}
 
     await upgrade(engine)
     assert await current_revision(engine) == head_revision()
@@ -79,8 +87,14 @@ async def test_upgrade_creates_every_table_and_downgrade_removes_them(
 async def test_the_tables_match_the_migrations(engine: AsyncEngine) -> None:
     await upgrade(engine)
 
+    def outside_the_search_index(_: object, name: str | None, *__: object) -> bool:
+        return name not in SEARCH_INDEX_OBJECTS
+
     def differences(connection: Connection) -> list[Any]:
-        return compare_metadata(MigrationContext.configure(connection), metadata)
+        context = MigrationContext.configure(
+            connection, opts={"include_object": outside_the_search_index}
+        )
+        return compare_metadata(context, metadata)
 
     async with engine.connect() as connection:
         assert await connection.run_sync(differences) == []
@@ -416,3 +430,149 @@ async def test_the_tree_revision_makes_every_room_a_single_path_and_downgrades_k
     async with engine.connect() as connection:
         count = (await connection.execute(text("SELECT count(*) FROM messages"))).scalar()
     assert count == 2 + len(_WAVE_2_TREE)
+
+
+async def test_the_summaries_revision_adds_its_table_that_a_room_deletion_empties(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0006")
+    await _insert_wave_1_rows(engine)
+    before = await table_names(engine)
+
+    await upgrade(engine, "0007")
+    assert await table_names(engine) == {*before, "history_summaries"}
+    await _insert_summary(engine)
+    await downgrade(engine, "0006")
+
+    assert await current_revision(engine) == "0006"
+    assert await table_names(engine) == before
+    async with engine.connect() as connection:
+        for table, rows in WAVE_1_ROWS.items():
+            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+            assert count == len(rows), table
+
+    await upgrade(engine, "0007")
+    await _insert_summary(engine)
+    async with engine.begin() as connection:
+        await connection.execute(text("DELETE FROM chatrooms WHERE title = 'New chat'"))
+        left = await connection.execute(text("SELECT count(*) FROM history_summaries"))
+        assert left.scalar() == 0
+
+
+async def _insert_summary(engine: AsyncEngine) -> None:
+    """A summary through the wave-1 room's reply."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            metadata.tables["history_summaries"].insert(),
+            [{"through_message_id": _uuid(_id("messages", 1)), "chatroom_id": _uuid(_ROOM),
+              "text": "A monad.", "model": "offline",
+              "updated_at": datetime.fromisoformat("2026-11-01T10:05:00+00:00")}],
+        )  # fmt: skip
+
+
+async def _message_columns(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        columns = await connection.run_sync(lambda sync: inspect(sync).get_columns("messages"))
+    return {column["name"] for column in columns}
+
+
+async def test_the_fallback_revision_adds_fallback_from_and_downgrades_keeping_rows(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0007")
+    await _insert_wave_1_rows(engine)
+    assert "fallback_from" not in await _message_columns(engine)
+
+    await upgrade(engine, "0008")
+
+    reply_id = MessageId(uuid.UUID(_id("messages", 1)))
+    async with sql_unit_of_work_factory(engine)() as uow:
+        reply = await uow.messages.get_any(reply_id)
+    assert reply is not None
+    assert (reply.model, reply.fallback_from) == ("gemini-2.5-flash", None)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE messages SET fallback_from = 'gemini-2.5-pro' WHERE id = :id"),
+            {"id": reply_id if engine.dialect.name == "postgresql" else reply_id.hex},
+        )
+    async with sql_unit_of_work_factory(engine)() as uow:
+        reply = await uow.messages.get_any(reply_id)
+    assert reply is not None
+    assert reply.fallback_from == "gemini-2.5-pro"
+
+    await downgrade(engine, "0007")
+
+    assert await current_revision(engine) == "0007"
+    assert "fallback_from" not in await _message_columns(engine)
+    async with engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT model, content FROM messages"))).all()
+    assert sorted(rows, key=str) == sorted(
+        [(row["model"], row["content"]) for row in WAVE_1_ROWS["messages"]], key=str
+    )
+
+
+async def _search(engine: AsyncEngine, typed: str) -> set[object]:
+    found = await SqlMessageSearch(engine).search(
+        UserId(uuid.UUID(_OWNER)), parse_search_query(typed), limit=10, after=None
+    )
+    return {hit.message_id or hit.chatroom_id for hit in found}
+
+
+async def test_the_search_revision_indexes_what_was_stored_and_downgrades_keeping_rows(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0008")
+    await _insert_wave_1_rows(engine)
+    before = await all_table_names(engine)
+
+    await upgrade(engine, "0009")
+
+    assert await _search(engine, "monad") == {_uuid(_id("messages", 0))}
+    assert await _search(engine, "endofunctors") == {_uuid(_id("messages", 1))}
+    assert await _search(engine, "goa") == {_uuid("22222222-2222-4222-8222-222222222222")}
+    uow_factory = sql_unit_of_work_factory(engine)
+    async with uow_factory() as uow:
+        rooms = await uow.chatrooms.list_for_user(UserId(_uuid(_OWNER)), limit=10, before=None)
+    assert {(room.pinned, room.archived) for room in rooms} == {(False, False)}
+    assert len(rooms) == 2
+    # The triggers keep the index on SQLite (PostgreSQL computes the column itself).
+    async with uow_factory() as uow:
+        await uow.chatrooms.delete(ChatroomId(_uuid(_ROOM)))
+        await uow.commit()
+    assert await _search(engine, "monad") == set()
+
+    await downgrade(engine, "0008")
+
+    assert await current_revision(engine) == "0008"
+    assert await all_table_names(engine) == before
+    async with engine.connect() as connection:
+        columns = await connection.run_sync(
+            lambda sync: {column["name"] for column in inspect(sync).get_columns("chatrooms")}
+        )
+        count = (await connection.execute(text("SELECT count(*) FROM chatrooms"))).scalar()
+    assert {"pinned", "archived", "search_vector"} & columns == set()
+    assert count == 1
+    await upgrade(engine)
+    assert await _search(engine, "goa") == {_uuid("22222222-2222-4222-8222-222222222222")}
+
+
+@pytest.mark.postgres
+async def test_a_process_refuses_a_search_language_the_index_was_not_built_with(
+    postgres_url: str,
+) -> None:
+    engine = create_engine(postgres_url)
+    try:
+        await upgrade(engine, search_language="simple")
+        await check_search_language(engine, "simple")
+        with pytest.raises(SchemaError, match="SEARCH_LANGUAGE=simple"):
+            await check_search_language(engine, "english")
+        # "simple" does not stem: the word is found as written only.
+        await _insert_wave_1_rows(engine)
+        assert await _search(engine, "monad") == {_uuid(_id("messages", 0))}
+        searching = SqlMessageSearch(engine, "simple")
+        found = await searching.search(
+            UserId(_uuid(_OWNER)), parse_search_query("monads"), limit=10, after=None
+        )
+        assert found == []
+    finally:
+        await engine.dispose()

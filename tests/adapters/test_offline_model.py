@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -16,6 +17,7 @@ from gemini_clone.ports.language_model import (
     LanguageModel,
     Purpose,
     Turn,
+    TurnFile,
     collect,
 )
 
@@ -177,3 +179,41 @@ async def test_a_title_is_the_first_words_of_the_first_question_every_time() -> 
     second = await collect(model.stream(request))
 
     assert first.text == second.text == "What is the capital of France"
+
+
+async def no_bytes() -> AsyncIterator[bytes]:
+    raise AssertionError("the offline model names files, it never reads them")
+    yield b""
+
+
+def attached(filename: str, media_type: str, kind: str, size: int) -> TurnFile:
+    return TurnFile(
+        filename=filename, media_type=media_type, kind=kind, size=size, sha256="0" * 64,
+        read=no_bytes,
+    )  # fmt: skip
+
+
+async def test_it_says_which_files_came_with_the_message() -> None:
+    files = (
+        attached("photo.png", "image/png", "image", 34_120),
+        attached("notes.md", "text/markdown", "text", 80),
+    )
+    request = GenerationRequest(
+        turns=[
+            Turn(
+                role=Role.USER,
+                text="Earlier",
+                files=(attached("old.pdf", "application/pdf", "pdf", 9),),
+            ),
+            Turn(role=Role.MODEL, text="Noted."),
+            Turn(role=Role.USER, text="What are these?", files=files),
+        ]
+    )
+
+    result = await collect(OfflineLanguageModel().stream(request))
+
+    assert result.text == (
+        '[offline model] You said: "What are these?" (3 words). '
+        "2 files: photo.png (image/png, 34 KB), notes.md (text/markdown, 1 KB). "
+        "I saw 3 turns of this conversation. Set GEMINI_API_KEY to get real answers from Gemini."
+    )

@@ -40,10 +40,13 @@ from gemini_clone.adapters.sql.repositories.credentials import (
     SqlRefreshTokenRepository,
 )
 from gemini_clone.adapters.sql.repositories.messages import SqlMessageRepository
+from gemini_clone.adapters.sql.repositories.shares import SqlSharedLinkRepository
 from gemini_clone.adapters.sql.repositories.usage import SqlUsageRepository
 from gemini_clone.adapters.sql.repositories.users import SqlUserRepository
 from gemini_clone.adapters.sql.schema import upgrade
+from gemini_clone.adapters.sql.search import SqlMessageSearch
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
+from gemini_clone.adapters.sql.summaries import SqlHistorySummaries
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.adapters.sql.usage import SqlUsageLedger
 
@@ -62,8 +65,11 @@ SQL_ADAPTERS: tuple[type, ...] = (
     SqlPaymentEventRepository,
     PostgresPosting,
     PostgresReplyStore,
+    SqlHistorySummaries,
     SqlReplyStatistics,
     SqlUsageLedger,
+    SqlSharedLinkRepository,
+    SqlMessageSearch,
 )
 
 

@@ -20,7 +20,7 @@ from tests.adapters.conftest import Storage, open_storage
 
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
-from gemini_clone.domain.chatrooms import Chatroom, TitleSource
+from gemini_clone.domain.chatrooms import Chatroom, ListPosition, TitleSource
 from gemini_clone.domain.errors import Conflict, Unavailable
 from gemini_clone.domain.ids import (
     ChatroomId,
@@ -529,13 +529,48 @@ async def test_chatrooms_are_listed_newest_activity_first_and_paged_by_keyset(
     expected = [busy.id, tie_high.id, tie_low.id, old.id]
 
     pages: list[list[UUID]] = []
-    before: tuple[datetime, ChatroomId] | None = None
+    before: ListPosition | None = None
     async with new_uow() as uow:
         assert ids(await uow.chatrooms.list_for_user(owner.id, limit=10, before=None)) == expected
         while page := await uow.chatrooms.list_for_user(owner.id, limit=2, before=before):
             pages.append(ids(page))
-            before = (page[-1].last_activity_at, page[-1].id)
+            before = page[-1].list_position
     assert pages == [expected[:2], expected[2:]]
+
+
+async def test_pinned_rooms_list_first_and_archived_ones_apart_paged_by_keyset(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    owner = await given_user(new_uow)
+    rooms = [
+        make_room(owner, created_at=at(index), room_id=UUID(int=index + 1)) for index in range(6)
+    ]
+    async with new_uow() as uow:
+        for room in rooms:
+            await uow.chatrooms.add(room)
+        await uow.commit()
+    async with new_uow() as uow:
+        await uow.chatrooms.update(replace(rooms[0], pinned=True))
+        await uow.chatrooms.update(replace(rooms[1], pinned=True))
+        await uow.chatrooms.update(replace(rooms[4], archived=True))
+        await uow.chatrooms.update(replace(rooms[5], archived=True, pinned=True))
+        await uow.commit()
+
+    pages_of: dict[bool, list[list[UUID]]] = {False: [], True: []}
+    async with new_uow() as uow:
+        for archived in (False, True):
+            before: ListPosition | None = None
+            while page := await uow.chatrooms.list_for_user(
+                owner.id, limit=2, before=before, archived=archived
+            ):
+                pages_of[archived].append(ids(page))
+                before = page[-1].list_position
+        stored = await uow.chatrooms.get(rooms[5].id, owner.id)
+
+    assert pages_of[False] == [[rooms[1].id, rooms[0].id], [rooms[3].id, rooms[2].id]]
+    assert pages_of[True] == [[rooms[5].id, rooms[4].id]]
+    assert stored is not None
+    assert (stored.pinned, stored.archived) == (True, True)
 
 
 async def test_a_new_title_is_stored_with_its_update_time(new_uow: UnitOfWorkFactory) -> None:

@@ -222,3 +222,55 @@ async def test_a_finish_without_a_call_adds_no_row(storage: Storage) -> None:
         Finish.STORED
     )
     assert await totals(storage) == []
+
+
+async def test_a_fallback_finish_stores_fallback_from_and_a_row_per_model_asked(
+    storage: Storage,
+) -> None:
+    room = await given_room(storage.uow)
+    reply = await given_claimed_reply(storage, room)
+    failed = call(room, model="gemini-2.5-pro", reply_id=reply.id, outcome=CallOutcome.FAILED,
+                  prompt=0, cached=0, output=0, thoughts=0)  # fmt: skip
+
+    finish = await storage.replies.finish(
+        reply.id,
+        replace(completed(T0), fallback_from="gemini-2.5-pro"),
+        attempt=1,
+        give_back=None,
+        call=call(room, reply_id=reply.id),
+        earlier_calls=[failed],
+    )
+
+    assert finish is Finish.STORED
+    async with storage.uow() as uow:
+        stored = await uow.messages.get_any(reply.id)
+    assert stored is not None
+    assert (stored.model, stored.fallback_from) == ("gemini-2.5-flash", "gemini-2.5-pro")
+    assert await totals(storage) == [
+        total(DAY, "gemini-2.5-flash", 1, 100, 40, 20, 7),
+        total(DAY, "gemini-2.5-pro", 1, 0, 0, 0, 0),
+    ]
+
+
+async def test_a_refused_fallback_finish_still_records_every_model_asked(
+    storage: Storage,
+) -> None:
+    room = await given_room(storage.uow)
+    reply = await given_claimed_reply(storage, room)
+    failed = call(room, model="gemini-2.5-pro", reply_id=reply.id, outcome=CallOutcome.FAILED)
+
+    taken_over = await storage.replies.finish(
+        reply.id,
+        replace(completed(T0), fallback_from="gemini-2.5-pro"),
+        attempt=2,
+        give_back=None,
+        call=call(room, reply_id=reply.id),
+        earlier_calls=[failed],
+    )
+
+    assert taken_over is Finish.TAKEN_OVER
+    assert [row.calls for row in await totals(storage)] == [1, 1]
+    async with storage.uow() as uow:
+        stored = await uow.messages.get_any(reply.id)
+    assert stored is not None
+    assert stored.fallback_from is None

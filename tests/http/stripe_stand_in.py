@@ -1,8 +1,9 @@
 """A local stand-in for the Stripe API, for the app to reach through `STRIPE_API_BASE`.
 
 It listens on a free port of 127.0.0.1 (a thread of the test process), records every
-request it is sent (path, headers, form), and answers like api.stripe.com does for the two
-calls the app makes: `POST /v1/checkout/sessions` and `POST /v1/billing_portal/sessions`.
+request it is sent (path, headers, form), and answers like api.stripe.com does for the
+calls the app makes: `POST /v1/checkout/sessions`, `POST /v1/billing_portal/sessions` and
+`DELETE /v1/subscriptions/{id}` (an account's deletion cancels its subscription).
 Its Checkout Session bodies start from the recorded session in
 `tests/fixtures/stripe/checkout_session_completed_subscription.data.json`, as an open,
 unpaid session echoing what was asked for.
@@ -23,6 +24,7 @@ from urllib.parse import parse_qs
 
 CHECKOUT_SESSIONS = "/v1/checkout/sessions"
 PORTAL_SESSIONS = "/v1/billing_portal/sessions"
+SUBSCRIPTIONS = "/v1/subscriptions/"
 RECORDED_SESSION = (
     Path(__file__).parent.parent
     / "fixtures"
@@ -74,6 +76,9 @@ class StripeStandIn:
             return 200, _checkout_session(request, count)
         if request.path == PORTAL_SESSIONS:
             return 200, _portal_session(request, count)
+        if request.method == "DELETE" and request.path.startswith(SUBSCRIPTIONS):
+            subscription_id = request.path.removeprefix(SUBSCRIPTIONS)
+            return 200, {"id": subscription_id, "object": "subscription", "status": "canceled"}
         return 404, {
             "error": {
                 "type": "invalid_request_error",
@@ -87,11 +92,14 @@ class StripeStandIn:
         stand_in = cls()
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
+            def do_DELETE(self) -> None:
+                self.do_POST(method="DELETE")
+
+            def do_POST(self, method: str = "POST") -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 status, body = stand_in.answer(
                     Recorded(
-                        method="POST",
+                        method=method,
                         path=self.path,
                         headers={name.lower(): value for name, value in self.headers.items()},
                         form=parse_qs(self.rfile.read(length).decode(), keep_blank_values=True),

@@ -18,6 +18,8 @@ CHATROOM_FIELDS = {
     "updated_at",
     "last_message_at",
     "message_count",
+    "pinned",
+    "archived",
 }
 
 
@@ -40,7 +42,7 @@ async def test_chatrooms_are_created_read_renamed_and_deleted(api: Api) -> None:
 
     detail = await api.client.get(f"/chatroom/{room['id']}", headers=headers)
     assert detail.status_code == 200
-    assert detail.json() == {**room, "messages": []}
+    assert detail.json() == {**room, "messages": [], "history_summary": None}
 
     renamed = await api.client.patch(
         f"/chatroom/{room['id']}", json={"title": "Holiday"}, headers=headers

@@ -23,6 +23,7 @@ MESSAGE_FIELDS = {
     "versions",
     "in_reply_to",
     "model",
+    "fallback_from",
     "finish_reason",
     "usage",
     "error",
@@ -78,6 +79,7 @@ async def test_a_post_is_accepted_with_the_reply_location_and_quota_headers(api:
     assert done["status"] == "completed"
     assert done["content"].startswith("[offline model]")
     assert done["model"] == "offline"
+    assert done["fallback_from"] is None
     assert done["finish_reason"] == "stop"
     assert done["usage"]["total_tokens"] > 0
     assert done["error"] is None

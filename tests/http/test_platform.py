@@ -24,6 +24,7 @@ ROUTES = {
     ("POST", "/auth/reset-password"),
     ("POST", "/auth/change-password"),
     ("GET", "/user/me"),
+    ("DELETE", "/user/me"),
     ("GET", "/user/me/usage"),
     ("POST", "/chatroom"),
     ("GET", "/chatroom"),
@@ -37,9 +38,15 @@ ROUTES = {
     ("POST", "/chatroom/{chatroom_id}/message/{reply_id}/regenerate"),
     ("POST", "/chatroom/{chatroom_id}/path"),
     ("POST", "/chatroom/{chatroom_id}/fork"),
+    ("POST", "/chatroom/{chatroom_id}/share"),
+    ("GET", "/shares"),
+    ("GET", "/share/{share_id}"),
+    ("DELETE", "/share/{share_id}"),
+    ("POST", "/share/{share_id}/continue"),
     ("GET", "/chatroom/{chatroom_id}/message/{reply_id}/stream"),
     ("POST", "/chatroom/{chatroom_id}/message/{reply_id}/stop"),
     ("GET", "/models"),
+    ("GET", "/search"),
     ("GET", "/chatroom/message-status/{task_id}"),
     ("POST", "/subscribe/pro"),
     ("POST", "/subscription/portal"),
@@ -60,7 +67,7 @@ async def test_unknown_routes_and_methods_are_problems(api: Api) -> None:
     put = await api.client.put("/auth/signup", json={})
     assert_problem(put, 405, "method_not_allowed")
     assert "POST" in put.headers["allow"]
-    assert_problem(await api.client.delete("/user/me"), 405, "method_not_allowed")
+    assert_problem(await api.client.patch("/user/me"), 405, "method_not_allowed")
 
 
 async def test_a_huge_body_is_refused_before_it_is_read(api: Api) -> None:
@@ -193,6 +200,13 @@ async def test_the_openapi_document_lists_every_route_and_its_errors(api: Api) -
     assert {"Location", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(
         posted["202"]["headers"]
     )
+    searched = document["paths"]["/search"]["get"]
+    assert {"401", "422"} <= set(searched["responses"])
+    assert {"q", "limit", "cursor"} <= {parameter["name"] for parameter in searched["parameters"]}
+    listed = document["paths"]["/chatroom"]["get"]["parameters"]
+    assert "archived" in {parameter["name"] for parameter in listed}
+    room = document["components"]["schemas"]["ChatroomBody"]["properties"]
+    assert {"pinned", "archived"} <= set(room)
     regenerated = document["paths"]["/chatroom/{chatroom_id}/message/{reply_id}/regenerate"]
     edited = document["paths"]["/chatroom/{chatroom_id}/message/{message_id}"]["patch"]
     for retried in (regenerated["post"]["responses"], edited["responses"]):

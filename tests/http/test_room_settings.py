@@ -56,7 +56,7 @@ async def test_a_room_is_created_with_its_instruction_and_model(api: Api) -> Non
         "gemini-2.5-flash-lite",
     )
     read = await api.client.get(f"/chatroom/{room['id']}", headers=session.headers)
-    assert read.json() == {**room, "messages": []}
+    assert read.json() == {**room, "messages": [], "history_summary": None}
     untitled = (await create(api, session, {})).json()
     assert (untitled["title_source"], untitled["system_instruction"], untitled["model"]) == (
         "default",
@@ -139,7 +139,11 @@ async def test_bad_settings_are_refused_and_change_nothing(api: Api) -> None:
         "validation_error",
         field="title",
     )
-    assert (await api.client.get(url, headers=headers)).json() == {**room, "messages": []}
+    assert (await api.client.get(url, headers=headers)).json() == {
+        **room,
+        "messages": [],
+        "history_summary": None,
+    }
     rooms = (await api.client.get("/chatroom", headers=headers)).json()["items"]
     assert [listed["id"] for listed in rooms] == [room["id"]]
 
@@ -201,14 +205,27 @@ async def test_the_models_list_says_what_the_caller_may_pick(api: Api) -> None:
     assert basic.json() == {
         "default": "gemini-2.5-flash",
         "items": [
-            {"id": "gemini-2.5-flash", "provider": "gemini", "pro_only": False, "available": True},
+            {
+                "id": "gemini-2.5-flash",
+                "provider": "gemini",
+                "pro_only": False,
+                "available": True,
+                "inputs": ["text", "image", "pdf"],
+            },
             {
                 "id": "gemini-2.5-flash-lite",
                 "provider": "gemini",
                 "pro_only": False,
                 "available": True,
+                "inputs": ["text", "image", "pdf"],
             },
-            {"id": "gemini-2.5-pro", "provider": "gemini", "pro_only": True, "available": False},
+            {
+                "id": "gemini-2.5-pro",
+                "provider": "gemini",
+                "pro_only": True,
+                "available": False,
+                "inputs": ["text", "image", "pdf"],
+            },
         ],
     }
     assert [item["available"] for item in pro.json()["items"]] == [True, True, True]

@@ -27,7 +27,10 @@ _CONSTRAINTS = """
 SELECT conrelid::regclass::text AS "table", conname AS name, contype AS kind,
        pg_get_constraintdef(oid) AS definition
 FROM pg_constraint
-WHERE conrelid = ANY($1::regclass[]) AND contype IN ('p', 'u', 'f')
+WHERE (conrelid = ANY($1::regclass[]) AND contype IN ('p', 'u', 'f'))
+   -- and the foreign keys of other tables into them (a table the seed leaves empty still
+   -- holds a key on chatrooms, say), which would keep their primary keys from being dropped
+   OR (confrelid = ANY($1::regclass[]) AND contype = 'f')
 ORDER BY contype, conname
 """
 _INDEXES = """

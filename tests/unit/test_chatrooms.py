@@ -472,3 +472,61 @@ async def test_get_message_in_the_wrong_chatroom_is_not_found(
     )
     with pytest.raises(NotFound):
         await world.get_message.execute(alice.id, posted.reply.id, other.id)
+
+
+# Pin and archive
+
+
+async def organise(world: World, user: User, room: Chatroom, **changes: bool) -> Chatroom:
+    return await world.update_chatroom.execute(
+        UpdateChatroomInput(user_id=user.id, chatroom_id=room.id, **changes)  # type: ignore[arg-type]
+    )
+
+
+async def test_pinned_rooms_lead_the_list_and_archived_ones_leave_it(
+    world: World, alice: User
+) -> None:
+    first, second, third = await rooms_over_time(world, alice, 3)
+    assert (await list_page(world, alice))[0] == ["room 3", "room 2", "room 1"]
+
+    pinned = await organise(world, alice, first, pinned=True)
+    assert (pinned.pinned, pinned.archived) == (True, False)
+    assert (await list_page(world, alice))[0] == ["room 1", "room 3", "room 2"]
+
+    await organise(world, alice, third, archived=True)
+    assert (await list_page(world, alice))[0] == ["room 1", "room 2"]
+    archived = await world.list_chatrooms.execute(
+        ListChatroomsInput(user_id=alice.id, archived=True)
+    )
+    assert [room.title for room in archived.items] == ["room 3"]
+    assert second.pinned is False
+
+
+async def test_pages_move_from_the_pinned_rooms_into_the_rest(world: World, alice: User) -> None:
+    rooms = await rooms_over_time(world, alice, 5)
+    for room in rooms[:2]:
+        await organise(world, alice, room, pinned=True)
+
+    titles, cursor, _ = await list_page(world, alice, limit=3)
+    assert cursor is not None
+    assert cursor.startswith("pinned.") is False  # the third room is not pinned
+    rest, end, _ = await list_page(world, alice, limit=3, cursor=cursor)
+    first_page, pinned_cursor, _ = await list_page(world, alice, limit=1)
+    assert pinned_cursor is not None
+    assert pinned_cursor.startswith("pinned.")
+    after_pin, _, _ = await list_page(world, alice, limit=1, cursor=pinned_cursor)
+
+    assert titles + rest == ["room 2", "room 1", "room 5", "room 4", "room 3"]
+    assert end is None
+    assert (first_page, after_pin) == (["room 2"], ["room 1"])
+
+
+async def test_a_cursor_from_before_pins_still_pages_the_unpinned_rooms(
+    world: World, alice: User
+) -> None:
+    rooms = await rooms_over_time(world, alice, 3)
+    old_cursor = encode_cursor(rooms[2].last_activity_at, rooms[2].id)
+
+    titles, _, _ = await list_page(world, alice, cursor=old_cursor)
+
+    assert titles == ["room 2", "room 1"]

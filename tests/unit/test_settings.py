@@ -98,3 +98,15 @@ def test_the_database_kinds_the_settings_accept_are_those_the_engine_takes() -> 
 def test_an_auth_rate_limit_of_zero_turns_the_throttle_off() -> None:
     settings = load_settings({"AUTH_RATE_LIMIT_PER_MINUTE": "0"}, env_file=None)
     assert settings.auth_rate_limit_per_minute == 0
+
+
+@pytest.mark.parametrize("value", ["English", "english'; drop table messages; --", "", "1st"])
+def test_a_search_language_that_is_no_configuration_name_is_refused(value: str) -> None:
+    # The name is spelled into the index's DDL by the migration.
+    with pytest.raises(SettingsError, match=r"^Invalid setting SEARCH_LANGUAGE: "):
+        load_settings({"SEARCH_LANGUAGE": value}, env_file=None)
+
+
+def test_the_search_language_is_english_unless_set() -> None:
+    assert load_settings({}, env_file=None).search_language == "english"
+    assert load_settings({"SEARCH_LANGUAGE": "german"}, env_file=None).search_language == "german"

@@ -11,6 +11,8 @@
 | payments        | sandbox checkout              | STRIPE_SECRET_KEY (+ webhook, price)|
 |                 |                               | or PAYMENTS=sandbox; else none (503)|
 | OTP delivery    | in the response               | logged, or OTP_DELIVERY=response    |
+| attachment bytes| a folder (BLOB_DIR, default   | S3_BUCKET (+ S3_ENDPOINT_URL for an |
+|                 | DATA_DIR/blobs)               | S3-compatible server than AWS)      |
 
 The language model's providers are chosen in `model_providers.py`. The two open doors
 (codes in responses, the sandbox) are defaults in embedded mode only; chosen outside it,
@@ -29,12 +31,15 @@ from typing import TYPE_CHECKING
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gemini_clone.adapters.blobs import LocalFolderBlobStore
 from gemini_clone.adapters.jwt import load_or_create_secret
 from gemini_clone.adapters.memory.cache import InMemoryCache, InMemoryThrottle
+from gemini_clone.adapters.memory.circuits import InMemoryCircuitBreaker
 from gemini_clone.adapters.memory.reply_pieces import InMemoryReplyPieces
 from gemini_clone.adapters.memory.reply_stops import InMemoryReplyStops
 from gemini_clone.adapters.redis import (
     NearCache,
+    RedisCircuitBreaker,
     RedisReplyPieces,
     RedisReplyStops,
     RedisThrottle,
@@ -46,9 +51,13 @@ from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting, SqlPosting
 from gemini_clone.adapters.sql.replies import PostgresReplyStore, SqlReplyStore
 from gemini_clone.adapters.taskiq.producer import StreamReplyJobs
+from gemini_clone.domain.circuits import CircuitPolicy
 from gemini_clone.entrypoints.settings import Settings
+from gemini_clone.ports.blobs import BlobStore
 from gemini_clone.ports.cache import Cache, Throttle
+from gemini_clone.ports.circuits import CircuitBreaker
 from gemini_clone.ports.clock import Clock
+from gemini_clone.ports.images import ImageCheck
 from gemini_clone.ports.jobs import ReplyJobs
 from gemini_clone.ports.otp import OtpSender
 from gemini_clone.ports.payments import PaymentGateway
@@ -157,6 +166,14 @@ def make_reply_stops(redis: Redis | None) -> ReplyStops:
     return RedisReplyStops(redis) if redis is not None else InMemoryReplyStops()
 
 
+def make_circuit_breaker(settings: Settings, redis: Redis | None) -> CircuitBreaker:
+    """Shared by every worker through Redis; in process in embedded mode."""
+    policy = CircuitPolicy(failures=settings.circuit_failures, cooldown=settings.circuit_cooldown)
+    return (
+        RedisCircuitBreaker(redis, policy) if redis is not None else InMemoryCircuitBreaker(policy)
+    )
+
+
 def uses_sandbox(settings: Settings) -> bool:
     """The app serves the sandbox checkout itself (and mounts its routes)."""
     return settings.payments_in_use == "sandbox"
@@ -205,3 +222,25 @@ def make_payment_gateway(
 
 def make_otp_sender(settings: Settings) -> OtpSender:
     return LoggingOtpSender() if settings.otp_delivery_in_use == "log" else NullOtpSender()
+
+
+def make_blob_store(settings: Settings) -> BlobStore:
+    if settings.s3_bucket:
+        # Imported here: a process on the local folder never loads the S3 client.
+        from gemini_clone.adapters.blobs.s3 import S3BlobStore
+
+        return S3BlobStore.connect(settings.s3_bucket, settings.s3_endpoint_url)
+    if not settings.is_embedded:
+        logger.warning(
+            "attachment bytes are kept in the folder %s: every API and worker process must "
+            "share it (a shared volume), or set S3_BUCKET",
+            settings.blob_folder,
+        )
+    return LocalFolderBlobStore(settings.blob_folder)
+
+
+def make_image_check(settings: Settings) -> ImageCheck:
+    # Imported here: Pillow is loaded by the processes that take uploads only.
+    from gemini_clone.adapters.imaging import PillowImageCheck
+
+    return PillowImageCheck(max_pixels=settings.image_max_pixels)

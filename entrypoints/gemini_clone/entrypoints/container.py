@@ -14,8 +14,10 @@ from datetime import timedelta
 
 from dependency_injector import containers, providers
 
+from gemini_clone.adapters.archives import ArchiveFormats, JsonRoomWriter, MarkdownRoomWriter
 from gemini_clone.adapters.jwt import JwtTokenService
 from gemini_clone.adapters.security import Argon2PasswordHasher, PhonenumbersMobileNumbers
+from gemini_clone.adapters.sql.search import SqlMessageSearch
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.adapters.system import SystemClock, UuidGenerator
@@ -23,6 +25,7 @@ from gemini_clone.application.admin.list_users import ListUsers
 from gemini_clone.application.admin.show_chatroom import ShowChatroom
 from gemini_clone.application.admin.show_user import ShowUser
 from gemini_clone.application.admin.usage_report import UsageReport
+from gemini_clone.application.auth.delete_account import DeleteAccount
 from gemini_clone.application.auth.get_me import GetMe
 from gemini_clone.application.auth.login import PasswordLogin
 from gemini_clone.application.auth.logout import Logout
@@ -43,11 +46,18 @@ from gemini_clone.application.chatrooms.delete import DeleteChatroom
 from gemini_clone.application.chatrooms.get import GetChatroom
 from gemini_clone.application.chatrooms.listing import ListChatrooms
 from gemini_clone.application.chatrooms.models import ListModels
+from gemini_clone.application.chatrooms.search import SearchChats
 from gemini_clone.application.chatrooms.titles import TitleChatroom
+from gemini_clone.application.chatrooms.transfer import (
+    ExportChatroom,
+    ExportFormat,
+    ImportChatrooms,
+)
 from gemini_clone.application.chatrooms.update import UpdateChatroom
 from gemini_clone.application.hashing import KeyedHasher
 from gemini_clone.application.messaging.batched_reading import BatchedGetMessage
 from gemini_clone.application.messaging.branches import ForkChatroom, SwitchPath
+from gemini_clone.application.messaging.fallback import ModelFallback
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplySettings
 from gemini_clone.application.messaging.new_version import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
@@ -55,7 +65,15 @@ from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import SendMessage
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.application.messaging.streaming import StreamReply
+from gemini_clone.application.messaging.summaries import SummariseHistory
 from gemini_clone.application.metering.report_usage import ReportUsage
+from gemini_clone.application.sharing.links import (
+    ContinueShare,
+    ListShares,
+    ReadShare,
+    RevokeShare,
+    ShareChatroom,
+)
 from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.model_catalogue import ModelCatalogue
 from gemini_clone.domain.quota import Plans
@@ -63,9 +81,12 @@ from gemini_clone.entrypoints.adapter_choices import (
     ConfigurationError,
     derived_key,
     jwt_secret,
+    make_blob_store,
     make_broker,
     make_cache,
+    make_circuit_breaker,
     make_engine,
+    make_image_check,
     make_message_posting,
     make_otp_sender,
     make_payment_gateway,
@@ -77,9 +98,19 @@ from gemini_clone.entrypoints.adapter_choices import (
     make_sandbox,
     make_throttle,
 )
+from gemini_clone.entrypoints.long_chats import (
+    make_history_summaries,
+    make_long_chats,
+    make_summary_jobs,
+    make_summary_settings,
+)
 from gemini_clone.entrypoints.metrics import PrometheusCallMeter
-from gemini_clone.entrypoints.model_providers import make_language_model
-from gemini_clone.entrypoints.settings import Settings, make_model_catalogue
+from gemini_clone.entrypoints.model_providers import make_language_model, model_inputs
+from gemini_clone.entrypoints.settings import (
+    Settings,
+    make_fallback_chains,
+    make_model_catalogue,
+)
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 logger = logging.getLogger("gemini_clone.container")
@@ -99,6 +130,7 @@ def make_model_access(settings: Settings, catalogue: ModelCatalogue) -> ModelAcc
             {model.id: model.provider for model in catalogue.models},
             default=catalogue.default,
             pro_only=settings.pro_model_ids,
+            inputs=model_inputs(settings, catalogue),
         )
     except ValueError as error:
         raise ConfigurationError(str(error)) from error
@@ -132,6 +164,9 @@ class Container(containers.DeclarativeContainer):
     engine = providers.Singleton(make_engine, settings)
     uow = providers.Singleton(sql_unit_of_work_factory, engine)
     reply_statistics = providers.Singleton(SqlReplyStatistics, engine)
+    message_search = providers.Singleton(
+        SqlMessageSearch, engine, settings.provided.search_language
+    )
     redis = providers.Singleton(make_redis, settings)
     cache = providers.Singleton(make_cache, redis)
     throttle = providers.Singleton(make_throttle, redis)
@@ -144,6 +179,8 @@ class Container(containers.DeclarativeContainer):
     sandbox_gateway = providers.Singleton(make_sandbox, settings, secret.provider, clock)
     payment_gateway = providers.Singleton(make_payment_gateway, settings, sandbox_gateway)
     otp_sender = providers.Singleton(make_otp_sender, settings)
+    blob_store = providers.Singleton(make_blob_store, settings)
+    image_check = providers.Singleton(make_image_check, settings)
     mobile_numbers = providers.Singleton(PhonenumbersMobileNumbers)
     password_hasher = providers.Singleton(Argon2PasswordHasher)
     token_service = providers.Singleton(
@@ -188,12 +225,25 @@ class Container(containers.DeclarativeContainer):
     reset_password = providers.Singleton(ResetPassword, uow, otp_checker, password_hasher, clock)
     change_password = providers.Singleton(ChangePassword, uow, password_hasher)
     get_me = providers.Singleton(GetMe, uow, plans, clock)
+    delete_account = providers.Singleton(
+        DeleteAccount,
+        uow,
+        mobile_numbers,
+        payment_gateway,
+        cache,
+        throttle,
+        reply_pieces,
+        reply_stops,
+        clock,
+    )
 
     create_chatroom = providers.Singleton(CreateChatroom, uow, cache, clock, ids, model_access)
     list_chatrooms = providers.Singleton(
         ListChatrooms, uow, cache, settings.provided.chatroom_cache_ttl
     )
-    get_chatroom = providers.Singleton(GetChatroom, uow)
+    history_summaries = providers.Singleton(make_history_summaries, engine)
+    get_chatroom = providers.Singleton(GetChatroom, uow, history_summaries)
+    search_chats = providers.Singleton(SearchChats, message_search)
     update_chatroom = providers.Singleton(UpdateChatroom, uow, cache, clock, model_access)
     list_models = providers.Singleton(ListModels, uow, model_access)
     title_chatroom = providers.Singleton(
@@ -216,6 +266,16 @@ class Container(containers.DeclarativeContainer):
     get_message = providers.Singleton(GetMessage, uow)
     wait_for_reply = providers.Singleton(WaitForReply, get_message, clock)
     reply_store = providers.Singleton(make_reply_store, engine)
+    summary_jobs = providers.Singleton(make_summary_jobs, redis, broker.provider)
+    long_chats = providers.Singleton(make_long_chats, settings, summary_jobs.provider)
+    circuit_breaker = providers.Singleton(make_circuit_breaker, settings, redis)
+    model_fallback = providers.Singleton(
+        ModelFallback,
+        language_model,
+        clock,
+        chains=providers.Singleton(make_fallback_chains, settings, model_catalogue),
+        circuits=circuit_breaker,
+    )
     generate_reply = providers.Singleton(
         GenerateReply,
         reply_store,
@@ -226,6 +286,17 @@ class Container(containers.DeclarativeContainer):
         titles=title_chatroom,
         pieces=reply_pieces,
         stops=reply_stops,
+        meter=call_meter,
+        long_chats=long_chats,
+        fallback=model_fallback,
+    )
+    summarise_history = providers.Singleton(
+        SummariseHistory,
+        history_summaries,
+        language_model,
+        clock,
+        providers.Singleton(make_summary_settings, settings),
+        models=model_access,
         meter=call_meter,
     )
     # One per process: every stream's keep-alive look joins the same read window.
@@ -244,6 +315,29 @@ class Container(containers.DeclarativeContainer):
     )  # fmt: skip
     switch_path = providers.Singleton(SwitchPath, uow)
     fork_chatroom = providers.Singleton(ForkChatroom, uow, cache, clock, ids)
+    share_chatroom = providers.Singleton(ShareChatroom, uow, clock)
+    list_shares = providers.Singleton(ListShares, uow)
+    revoke_share = providers.Singleton(RevokeShare, uow)
+    read_share = providers.Singleton(ReadShare, uow)
+    continue_share = providers.Singleton(ContinueShare, uow, cache, clock, ids)
+    export_chatroom = providers.Singleton(
+        ExportChatroom,
+        uow,
+        clock,
+        providers.Object(
+            {ExportFormat.JSON: JsonRoomWriter(), ExportFormat.MARKDOWN: MarkdownRoomWriter()}
+        ),
+    )
+    import_chatrooms = providers.Singleton(
+        ImportChatrooms,
+        uow,
+        cache,
+        clock,
+        ids,
+        providers.Singleton(ArchiveFormats),
+        model_access,
+        max_bytes=settings.provided.import_max_bytes,
+    )
     requeue_stale_replies = providers.Singleton(
         lambda uow, jobs, clock, seconds: RequeueStaleReplies(
             uow, jobs, clock, stale_after=timedelta(seconds=seconds)

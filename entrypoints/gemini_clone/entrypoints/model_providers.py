@@ -16,10 +16,25 @@ from gemini_clone.entrypoints.settings import (
     OPENAI_COMPATIBLE,
     Settings,
     make_model_catalogue,
+    model_ids,
 )
 from gemini_clone.ports.language_model import LanguageModel
 
 PROVIDER_LABELS = {GEMINI: "Gemini", OPENAI_COMPATIBLE: "OpenAI-compatible server"}
+READS_EVERYTHING = ("text", "image", "pdf")
+
+
+def model_inputs(settings: Settings, catalogue: ModelCatalogue) -> dict[str, tuple[str, ...]]:
+    """The kinds of file each model reads: Gemini's read images and PDFs; the offline model
+    takes every kind (it says what it received); an OpenAI-compatible server's read images
+    when `OPENAI_VISION_MODELS` lists them, text only otherwise."""
+    vision = set(model_ids(settings.openai_vision_models))
+    return {
+        model.id: (("text", "image") if model.id in vision else ("text",))
+        if model.provider == OPENAI_COMPATIBLE
+        else READS_EVERYTHING
+        for model in catalogue.models
+    }
 
 
 def make_language_model(settings: Settings, catalogue: ModelCatalogue) -> LanguageModel:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from gemini_clone.adapters.sql.schema import ensure_current, upgrade
+from gemini_clone.adapters.sql.search import check_search_language
 
 if TYPE_CHECKING:
     from gemini_clone.entrypoints.container import Container
@@ -53,6 +54,7 @@ class Runtime:
             await upgrade(engine)
         else:
             await ensure_current(engine)
+            await check_search_language(engine, settings.search_language)
         if not self.jobs_in_process:
             return
         broker = self._container.broker()
@@ -92,6 +94,7 @@ class Runtime:
         closeables = (
             self._container.reply_pieces(),
             self._container.reply_stops(),
+            self._container.circuit_breaker(),
             self._container.cache(),
             self._container.language_model(),
             self._container.payment_gateway(),

@@ -18,6 +18,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from gemini_clone.domain.fallbacks import FallbackChains, FallbackError
 from gemini_clone.domain.model_catalogue import CatalogueModel, ModelCatalogue
 from gemini_clone.entrypoints.setting_checks import (
     check_database_url,
@@ -45,6 +46,7 @@ HTTP_URL_FIELDS = (
     "stripe_api_base",
     "stripe_success_url",
     "stripe_cancel_url",
+    "s3_endpoint_url",
 )
 
 AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
@@ -60,7 +62,8 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """PostgreSQL is reached through PgBouncer (or another pooler) in transaction pooling
     mode: no prepared statement is kept on the server between statements."""
     data_dir: str = ".gemini_clone"
-    """Where the embedded mode keeps its generated JWT secret."""
+    """Where the embedded mode keeps its generated JWT secret (and, by default, attachment
+    bytes: `BLOB_DIR`)."""
     redis_url: str | None = None
     public_base_url: str | None = None
 
@@ -72,6 +75,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     in as any number), `log` only logs it. Unset: `response` in embedded mode, else `log`."""
     auth_rate_limit_per_minute: NotNegative = 120
     """0 turns the per-address throttle off."""
+    share_rate_limit_per_minute: NotNegative = 60
+    """Reads of shared links (`GET /share/{id}`, no token) a minute from one client address;
+    0 turns it off."""
     forwarded_allow_ips: str | None = None
     """Comma-separated addresses or networks of the proxies in front (`10.0.0.5,10.1.0.0/16`):
     from them only, the client's address is read from `X-Forwarded-For` or `Forwarded` (the
@@ -81,6 +87,13 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     basic_daily_limit: NotNegative | None = 5
     pro_daily_limit: NotNegative | None = None
     chatroom_cache_ttl: AtLeastOne = 300
+    import_max_bytes: AtLeastOne = 50 * 1024 * 1024
+    """The largest file `POST /chatroom/import` takes (bytes); a larger one is refused with
+    413 `import_too_large` as soon as that much has arrived."""
+    search_language: Annotated[str, msgspec.Meta(pattern="^[a-z_][a-z0-9_]*$")] = "english"
+    """The PostgreSQL text search configuration of `GET /search` (stemming and stop words):
+    the index is built with it by `gemini-clone db upgrade`, and a process whose setting
+    names another refuses to start. Embedded SQLite always stems English (FTS5 Porter)."""
 
     gemini_api_key: str | None = None
     gemini_model: str = "gemini-2.5-flash"
@@ -103,12 +116,32 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """The key, for servers that want one (OpenAI, OpenRouter, Groq; Ollama needs none)."""
     openai_models: str | None = None
     """The models that server offers, comma-separated; the first is its default."""
+    openai_vision_models: str | None = None
+    """Those of OPENAI_MODELS that read images, comma-separated (`GET /models` `inputs`)."""
     openai_timeout_seconds: Seconds = 120.0
     openai_max_attempts: AtLeastOne = 4
     default_model: str | None = None
     """The model answering when none is asked for; unset: the first configured one."""
+    model_fallbacks: str | None = None
+    """Fallback chains, links `asked>next` comma-separated
+    (`gemini-2.5-pro>gemini-2.5-flash,gemini-2.5-flash>gemini-2.0-flash`): a reply whose
+    model's retries end on 429, 5xx or a timeout is written by the next model of its chain.
+    Catalogue models only, no cycle, never a Basic model to a Pro one; unset: none."""
+    circuit_failures: AtLeastOne = 5
+    """Failed replies in a row that open a model's circuit: its replies then go straight to
+    its fallback (`MODEL_FALLBACKS`) for `CIRCUIT_COOLDOWN` seconds."""
+    circuit_cooldown: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    """Seconds an open circuit sends its model's replies to the fallback before one reply
+    tries the model again (success closes it, failure opens it again)."""
     system_instruction: str | None = None
     context_token_budget: AtLeastOne = 8000
+    history_summaries: bool = True
+    """Long chats: what falls out of a path's history budget is summarised, and the summary
+    leads the history (a quarter of `CONTEXT_TOKEN_BUDGET` is kept for it); false: the
+    oldest turns are only dropped."""
+    summary_model: str | None = None
+    """The model that writes long chats' summaries; unset: `TITLE_MODEL` (else the default
+    model)."""
     offline_model_latency_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0
     """Embedded model only: a pause before each answer (to try waiting, or to benchmark)."""
     offline_model_word_delay_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.03
@@ -139,6 +172,18 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     stripe_api_base: str | None = None
     stripe_success_url: str | None = None
     stripe_cancel_url: str | None = None
+
+    blob_dir: str | None = None
+    """The folder attachment bytes are kept in when S3_BUCKET is unset; unset: `blobs` in
+    DATA_DIR. Every API and worker process must see the same folder."""
+    s3_bucket: str | None = None
+    """Keep attachment bytes in this S3-compatible bucket instead of a folder. Credentials and
+    region come from the usual AWS variables, read by the client itself, never by this app."""
+    s3_endpoint_url: str | None = None
+    """The S3-compatible server (MinIO, R2, a test server); unset: AWS S3."""
+    image_max_pixels: AtLeastOne = 50_000_000
+    """An attached image with more pixels is refused (413 `image_too_large`) from its header,
+    before any pixel is decoded: the guard against decompression bombs."""
 
     web_ui: bool = True
     """Serve the chat page at `/` (its files under `/web/`); false serves no page, the API
@@ -182,6 +227,10 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         return model_ids(self.pro_models)
 
     @property
+    def blob_folder(self) -> Path:
+        return Path(self.blob_dir) if self.blob_dir else Path(self.data_dir) / "blobs"
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
@@ -223,7 +272,7 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
         for name in SECRET_FIELDS:
             if values[name]:
                 values[name] = "****"
-        for name in ("database_url", "redis_url"):
+        for name in ("database_url", "redis_url", "s3_endpoint_url"):
             values[name] = mask_url_password(values[name])
         return values
 
@@ -277,6 +326,12 @@ def make_model_catalogue(settings: Settings) -> ModelCatalogue:
                 "models the server offers, comma-separated (e.g. OPENAI_MODELS=llama3.2)"
             )
         models.extend(CatalogueModel(id=model, provider=OPENAI_COMPATIBLE) for model in openai_ids)
+        unserved = set(model_ids(settings.openai_vision_models)) - set(openai_ids)
+        if unserved:
+            raise SettingsError(
+                "Invalid setting: OPENAI_VISION_MODELS names models OPENAI_MODELS does not "
+                f"list: {', '.join(sorted(unserved))}"
+            )
     elif openai_ids:
         raise SettingsError(
             "Invalid setting: OPENAI_MODELS is set but OPENAI_BASE_URL is not; set the "
@@ -310,5 +365,15 @@ def load_settings(
     except msgspec.ValidationError as error:
         raise SettingsError(named(str(error))) from None
     # Checked on load so that every command reports a bad model setting in one line.
-    make_model_catalogue(settings)
+    make_fallback_chains(settings, make_model_catalogue(settings))
     return settings
+
+
+def make_fallback_chains(settings: Settings, catalogue: ModelCatalogue) -> FallbackChains:
+    """`MODEL_FALLBACKS` over the catalogue; `SettingsError` names what to fix."""
+    try:
+        return FallbackChains.parse(
+            settings.model_fallbacks, catalogue=catalogue.ids, pro_only=settings.pro_model_ids
+        )
+    except FallbackError as error:
+        raise SettingsError(f"Invalid setting MODEL_FALLBACKS: {error}.") from None

@@ -1,5 +1,5 @@
-"""The jobs of a process: the reply task, registered on whichever broker the container made,
-and the sweeper.
+"""The jobs of a process: the reply task and the summary task (long chats), registered on
+whichever broker the container made, and the sweeper.
 
 Both processes that run jobs use them: the worker (`worker/main.py`, jobs from Redis) and,
 in the embedded mode, the API process itself (`runtime.py`, taskiq's in-memory broker). They
@@ -17,7 +17,7 @@ from uuid import UUID
 from structlog.contextvars import bound_contextvars
 from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
 
-from gemini_clone.adapters.taskiq.names import REPLY_TASK_NAME
+from gemini_clone.adapters.taskiq.names import REPLY_TASK_NAME, SUMMARY_TASK_NAME
 from gemini_clone.adapters.taskiq.stream import stop_if_cancelled
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.domain.errors import Unavailable
@@ -96,9 +96,30 @@ async def _hand_back(
     logger.info("reply %s handed back (request %s)", reply_id, request_id or "-")
 
 
+async def summarise_history(
+    through_message_id: str, context: Annotated[Context, TaskiqDepends()]
+) -> None:
+    """Make a long chat's summary through a message (`SummariseHistory`). Runs at least once
+    per job; a summary that exists is kept, so a repeat costs one model call at most. Any
+    failure ends the job: a later reply that finds the turns uncovered queues it again."""
+    container: Container = context.state.container
+    with bound_contextvars(summary_through=through_message_id):
+        try:
+            summary = await container.summarise_history().execute(
+                MessageId(UUID(through_message_id))
+            )
+        except Exception as error:
+            logger.warning("summary through %s not made: %s", through_message_id, error)
+            return
+        made = "made" if summary is not None else "not needed or not made"
+        logger.info("summary through %s %s", through_message_id, made)
+
+
 def register_reply_task(broker: AsyncBroker, container: Container) -> None:
+    """The reply task and the summary task (the jobs a reply queues)."""
     broker.state.container = container
     broker.register_task(generate_reply, task_name=REPLY_TASK_NAME)
+    broker.register_task(summarise_history, task_name=SUMMARY_TASK_NAME)
 
 
 async def sweep_forever(requeue: RequeueStaleReplies, interval_seconds: float) -> None:

@@ -9,6 +9,9 @@ from datetime import datetime
 
 from gemini_clone.domain.ids import ChatroomId, UserId
 
+ListPosition = tuple[bool, datetime, ChatroomId]
+"""Where a room sorts in its owner's list, greatest first: pinned, last activity, id."""
+
 TITLE_MAX_LENGTH = 200
 DEFAULT_TITLE = "New chat"
 SYSTEM_INSTRUCTION_MAX_LENGTH = 4_000
@@ -42,11 +45,21 @@ class Chatroom:
     """The model the room's replies are asked of; None: the service's default model."""
     title_tries: int = 0
     """How many times the model was asked for a title (at most `TITLE_TRIES`)."""
+    pinned: bool = False
+    """Listed before the unpinned rooms."""
+    archived: bool = False
+    """Out of the usual list; listed on its own (`archived=true`). Still searchable, and a
+    post does not bring it back: only the user does."""
 
     @property
     def last_activity_at(self) -> datetime:
         """Ordering key of a user's list: newest activity first."""
         return self.last_message_at or self.created_at
+
+    @property
+    def list_position(self) -> ListPosition:
+        """Ordering key of a user's list: pinned rooms first, then newest activity first."""
+        return (self.pinned, self.last_activity_at, self.id)
 
     @property
     def wants_model_title(self) -> bool:

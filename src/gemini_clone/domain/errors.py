@@ -6,6 +6,9 @@
     ├── Forbidden               (403)  allowed to others, not to this user (model_requires_pro)
     ├── NotFound                (404)  missing, or owned by someone else
     ├── Conflict                (409)  user_exists, already_pro
+    ├── TooLarge                (413)  attachment_too_large, storage_quota_exceeded,
+    │                                  import_too_large
+    ├── UnsupportedMediaType    (415)  a file of a type the service does not take
     ├── TooManyRequests         (429)  cooldowns, OTP attempts, throttles
     │   └── QuotaExceeded              the plan's daily limit
     ├── PaymentError            (400)  bad webhook signature or payload
@@ -71,6 +74,30 @@ class NotFound(GeminiCloneError):
 
 class Conflict(GeminiCloneError):
     code = "conflict"
+
+
+class TooLarge(GeminiCloneError):
+    """More bytes than one file, or the user's storage allowance, may hold."""
+
+    code = "attachment_too_large"
+
+    @classmethod
+    def attachment(cls, limit: int) -> TooLarge:
+        return cls(f"A file may hold at most {limit} bytes.")
+
+    @classmethod
+    def storage_quota(cls, allowance: int) -> TooLarge:
+        return cls(
+            f"The storage allowance of {allowance} bytes is used up; delete files to make room.",
+            code="storage_quota_exceeded",
+        )
+
+
+class UnsupportedMediaType(GeminiCloneError):
+    """The bytes are of a type the service does not take (told from the bytes, never from
+    what the client said)."""
+
+    code = "unsupported_media_type"
 
 
 class TooManyRequests(GeminiCloneError):

@@ -16,6 +16,23 @@ def estimate_tokens(text: str) -> int:
     return len(text) // CHARS_PER_TOKEN + TOKENS_PER_TURN
 
 
+TOKENS_PER_IMAGE = 258
+"""What Gemini counts for an image, and for each page of a PDF."""
+PDF_BYTES_PER_PAGE = 50_000
+"""A PDF's pages are estimated from its size (text pages weigh 30 to 100 KB): reading the
+file to count them would cost more than the estimate is worth."""
+
+
+def estimate_file_tokens(kind: str, size: int) -> int:
+    """A file's share of the budget, without reading it: an image as Gemini counts it, a
+    PDF as that a page, a text file as its text (about four bytes a token)."""
+    if kind == "image":
+        return TOKENS_PER_IMAGE
+    if kind == "pdf":
+        return TOKENS_PER_IMAGE * max(1, -(-size // PDF_BYTES_PER_PAGE))
+    return size // CHARS_PER_TOKEN
+
+
 class _HasContent(Protocol):
     @property
     def content(self) -> str: ...

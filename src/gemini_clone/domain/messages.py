@@ -93,6 +93,10 @@ class Message:
     created_at: datetime
     in_reply_to: MessageId | None = None
     model: str | None = None
+    """The model that wrote the reply."""
+    fallback_from: str | None = None
+    """The model the reply was asked of, when `model` wrote it in its place (a fallback);
+    None when the model asked wrote it."""
     finish_reason: str | None = None
     usage: TokenUsage | None = None
     error: MessageError | None = None

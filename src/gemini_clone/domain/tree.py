@@ -55,11 +55,14 @@ def path_up(message_id: MessageId | None, by_id: Mapping[MessageId, Message]) ->
         message_id = message.parent_id
 
 
-def newest_leaf(start: Message, messages: Iterable[Message], *, steps: int) -> Message:
+def newest_leaf(
+    start: Message, messages: Iterable[Message], *, steps: int | None = None
+) -> Message:
     """Where the path down from `start` ends when it follows the newest child (by creation,
-    ties by id: `newest_first_key`) at each step, after at most `steps` steps: a path
-    switch's destination (every step), a question's current reply (one step). `messages`
-    holds at least start's descendants. SQL twin: `SqlMessageRepository.newest_leaf`."""
+    ties by id: `newest_first_key`) at each step, after at most `steps` steps (None: down
+    to a leaf): a path switch's destination, a question's current reply (one step), an
+    import's current path. `messages` holds at least start's descendants. SQL twin:
+    `SqlMessageRepository.newest_leaf`."""
     newest_child: dict[MessageId, Message] = {}
     for message in messages:
         if message.parent_id is None:
@@ -67,11 +70,9 @@ def newest_leaf(start: Message, messages: Iterable[Message], *, steps: int) -> M
         held = newest_child.get(message.parent_id)
         if held is None or newest_first_key(held) < newest_first_key(message):
             newest_child[message.parent_id] = message
-    leaf = start
-    for _ in range(steps):
-        if leaf.id not in newest_child:
-            break
-        leaf = newest_child[leaf.id]
+    leaf, taken = start, 0
+    while leaf.id in newest_child and (steps is None or taken < steps):
+        leaf, taken = newest_child[leaf.id], taken + 1
     return leaf
 
 
@@ -79,7 +80,7 @@ def answered_on_path(newest_first: Iterable[Message]) -> Iterator[Message]:
     """The turns of a path's answered exchanges, newest first, from the path above a
     question (its parent first): a reply counts when completed, and a question when the
     reply that follows it on the path is (a question whose reply failed, was blocked, was
-    cancelled or is still pending is left out with it). SQL twin: `rules.path_history`."""
+    cancelled or is still pending is left out with it). SQL twin: `history_rules.path_history`."""
     follower: Message | None = None
     for message in newest_first:
         if message.role is Role.MODEL:

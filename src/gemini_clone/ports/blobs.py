@@ -56,11 +56,19 @@ class BlobStore(Protocol):
     ) -> StoredBlob:
         """Stream `chunks` into the store under `<key_prefix>/<sha256 of the bytes>`, holding
         at most a bounded buffer in memory. Raises `BlobTooLarge` as soon as more than
-        `max_bytes` have arrived, reading no further and keeping nothing."""
+        `max_bytes` have arrived, reading no further and keeping nothing.
+
+        A reader finds the whole blob under its key or nothing, never part of it. Putting
+        bytes already stored keeps one blob and refreshes its `modified_at`, so a sweep that
+        spares recent blobs never takes one just put again for a new row. While a put runs
+        (or after a crash in one), its bytes may sit under `<key_prefix>/.partial-<random>`:
+        `list` shows such keys, no row names them, and the sweep removes them like any
+        stray blob."""
         ...
 
     def get(self, key: str) -> AsyncIterator[bytes]:
-        """The blob's bytes in chunks; `KeyError` when there is none."""
+        """The blob's bytes in chunks; `KeyError` when there is none, raised by the first
+        step of the iteration (a store cannot know before it asks)."""
         ...
 
     async def delete(self, key: str) -> None:
@@ -68,5 +76,7 @@ class BlobStore(Protocol):
         ...
 
     def list(self, prefix: str = "") -> AsyncIterator[BlobInfo]:
-        """Every blob whose key starts with `prefix` (for the sweeper and account deletion)."""
+        """Every blob under `prefix`, taken as whole key segments: `users/ab` lists
+        `users/ab/...`, never `users/abc/...` ("" lists all). For the sweeper and account
+        deletion; the order is unspecified."""
         ...

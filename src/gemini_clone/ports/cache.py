@@ -48,3 +48,7 @@ class Throttle(Protocol):
     """Counts hits per key in a fixed window. Fails safe: raises `Unavailable` when down."""
 
     async def hit(self, key: str, *, limit: int, window_seconds: int) -> ThrottleDecision: ...
+
+    async def reset(self, key: str) -> None:
+        """Forget the key's window (an account's deletion: its number leaves no trace)."""
+        ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -11,9 +11,27 @@ from gemini_clone.domain.messages import Role, TokenUsage
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TurnFile:
+    """A file attached to a turn, as the model adapters need it.
+
+    `kind` is the sniffed kind (`image`, `pdf`, `text`: `domain/file_types.py`); `read`
+    streams the bytes from the blob store each time it is called, so an adapter reads a
+    file only when, and as often as, it sends it.
+    """
+
+    filename: str
+    media_type: str
+    kind: str
+    size: int
+    sha256: str
+    read: Callable[[], AsyncIterator[bytes]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Turn:
     role: Role
     text: str
+    files: tuple[TurnFile, ...] = ()
 
 
 class Purpose(enum.StrEnum):
@@ -22,6 +40,8 @@ class Purpose(enum.StrEnum):
 
     REPLY = "reply"
     TITLE = "title"
+    SUMMARY = "summary"
+    """The gist of a long chat's older turns (`application.messaging.summaries`)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -43,3 +43,9 @@ class PaymentGateway(Protocol):
         ...
 
     async def portal_url(self, customer_id: str, return_url: str) -> str: ...
+
+    async def cancel_subscription(self, subscription_id: str) -> None:
+        """Cancel the subscription at once (an account's deletion); one already cancelled
+        or unknown to the provider is done. Raises `Unavailable` when the provider cannot
+        be reached, so that nothing is deleted while the customer could still be charged."""
+        ...

@@ -14,6 +14,7 @@ from gemini_clone.domain.chatrooms import TitleSource, wants_model_title
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import MessageError, MessageStatus, TokenUsage
 from gemini_clone.domain.metering import ModelCall
+from gemini_clone.domain.summaries import PathSummary
 from gemini_clone.ports.language_model import Turn
 
 
@@ -58,6 +59,12 @@ class ClaimedReply:
     attempt: int
     """Which claim of the reply this is (its `attempts` after the claim; 1 for the
     first): a later one starts over, and only this claim may renew the lease."""
+    summary: PathSummary | None = None
+    """The summary leading the history (`domain.summaries.cut_path`); `history` holds
+    only turns after what it covers."""
+    fell_out: MessageId | None = None
+    """The newest answered turn that fell out of the budget and no summary covers: a
+    summary through it is what the next replies need (None: nothing fell out uncovered)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,6 +78,8 @@ class ReplyResult:
     usage: TokenUsage | None
     error: MessageError | None
     completed_at: datetime
+    fallback_from: str | None = None
+    """The model asked for, when `model` wrote the reply in its place (`ModelFallback`)."""
 
 
 class Finish(enum.Enum):
@@ -94,6 +103,7 @@ class ReplyStore(Protocol):
         lease_until: datetime,
         token_budget: int,
         history_limit: int,
+        summary_reach: int | None = None,
     ) -> ClaimedReply | None:
         """Move the reply to `processing` until `lease_until` (counting an attempt) if it
         is queued or its lease ended before `now`, and read what the model needs.
@@ -103,7 +113,9 @@ class ReplyStore(Protocol):
         final. Of two concurrent claims, one wins. The history holds the turns of the
         answered exchanges on the path above the question (`domain.tree.answered_on_path`,
         its ancestors), newest first, cut by `domain.history.within_budget` at
-        `token_budget` and `history_limit`.
+        `token_budget` and `history_limit`. With `summary_reach` (None: summaries are
+        ignored), `domain.summaries.cut_path` decides instead: the summary found on the
+        path leads, what it covers is left out, and what fell out uncovered is named.
         """
         ...
 
@@ -115,6 +127,7 @@ class ReplyStore(Protocol):
         attempt: int,
         give_back: QuotaUnit | None,
         call: ModelCall | None = None,
+        earlier_calls: Sequence[ModelCall] = (),
     ) -> Finish:
         """All or nothing: while claim number `attempt` still holds the reply
         (`Message.is_held_by`), store its outcome and give `give_back` back (a count never
@@ -123,7 +136,8 @@ class ReplyStore(Protocol):
         again), `ENDED` when it is final (cancelled, finished) or deleted.
 
         `call`, the model call that made the outcome, is added to the usage ledger in the
-        same transaction, also when the finish is refused: the provider billed it.
+        same transaction, also when the finish is refused: the provider billed it; so are
+        `earlier_calls`, the models asked before it that failed (a fallback chain's).
         """
         ...
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Collection, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
 
@@ -84,6 +84,12 @@ class ReplyPieces(Protocol):
 
     async def flush(self) -> None:
         """Return once every piece published before the call can be read (or was lost)."""
+        ...
+
+    async def forget(self, reply_ids: Collection[MessageId]) -> None:
+        """Delete these replies' pieces now (an account's deletion); their followers then
+        see no more pieces and end as a vanished reply's do. Raises `Unavailable` when the
+        store is down."""
         ...
 
     def follow(

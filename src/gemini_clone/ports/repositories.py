@@ -8,9 +8,10 @@ from datetime import date, datetime
 from types import TracebackType
 from typing import Protocol, Self
 
-from gemini_clone.domain.chatrooms import Chatroom
+from gemini_clone.domain.chatrooms import Chatroom, ListPosition
 from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, TokenFamilyId, UserId
 from gemini_clone.domain.messages import Message
+from gemini_clone.domain.shares import SharedChat
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.metering import UsageLedger
@@ -37,6 +38,12 @@ class UserRepository(Protocol):
     async def update(self, user: User) -> None: ...
 
     async def list(self, *, limit: int, offset: int = 0) -> Sequence[User]: ...
+
+    async def delete(self, user_id: UserId) -> None:
+        """Delete the user and everything of theirs in the database: rooms, messages, shared
+        links, codes, refresh tokens, subscription, daily counts and usage-ledger rows.
+        Payment events hold no personal data and stay."""
+        ...
 
     async def get_many(self, user_ids: Collection[UserId]) -> Sequence[User]:
         """The users among `user_ids` that exist, in no particular order."""
@@ -88,13 +95,20 @@ class ChatroomRepository(Protocol):
         ...
 
     async def list_for_user(
-        self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
+        self,
+        user_id: UserId,
+        *,
+        limit: int,
+        before: ListPosition | None,
+        archived: bool = False,
     ) -> Sequence[Chatroom]:
-        """Newest activity first; `before` is the (activity, id) of the last item seen."""
+        """The unarchived rooms (`archived`: the archived ones), pinned first, then newest
+        activity first; `before` is the `list_position` of the last item seen."""
         ...
 
     async def update(self, chatroom: Chatroom) -> None:
-        """Store the room's title, title source, system instruction, model and update time."""
+        """Store the room's title, title source, system instruction, model, pin, archive
+        and update time."""
         ...
 
     async def start_title_try(self, chatroom_id: ChatroomId, max_tries: int) -> bool:
@@ -142,6 +156,15 @@ class MessageRepository(Protocol):
     async def cancel_pending(self, chatroom_id: ChatroomId, now: datetime) -> Sequence[MessageId]:
         """Cancel the room's pending replies (`Message.is_cancellable(being_written=True)`,
         made `Message.cancelled` at `now`); the ids of those cancelled."""
+        ...
+
+    async def cancel_pending_of_user(self, user_id: UserId, now: datetime) -> Sequence[MessageId]:
+        """`cancel_pending` for every room of the user."""
+        ...
+
+    async def replies_finished_since(self, user_id: UserId, since: datetime) -> Sequence[MessageId]:
+        """The user's replies that ended at `since` or later (whose pieces may still be
+        kept)."""
         ...
 
     async def current_leaf(self, chatroom_id: ChatroomId) -> MessageId | None:
@@ -226,6 +249,22 @@ class PaymentEventRepository(Protocol):
         ...
 
 
+class SharedLinkRepository(Protocol):
+    async def add(self, share: SharedChat) -> None: ...
+
+    async def get(self, share_id: str) -> SharedChat | None:
+        """The link, whoever owns it (the public side); None once revoked."""
+        ...
+
+    async def list_for_user(self, user_id: UserId) -> Sequence[SharedChat]:
+        """The user's links, newest first."""
+        ...
+
+    async def delete(self, share_id: str, user_id: UserId) -> bool:
+        """Revoke the user's link; False when it is not theirs or already gone."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction over every repository. Leaving without `commit` rolls back."""
 
@@ -238,6 +277,7 @@ class UnitOfWork(Protocol):
     usage: UsageRepository
     payment_events: PaymentEventRepository
     ledger: UsageLedger
+    shares: SharedLinkRepository
 
     async def __aenter__(self) -> Self: ...
 

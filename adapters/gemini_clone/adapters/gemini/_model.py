@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Unpack
+from datetime import UTC, datetime
+from typing import Any, Unpack
 from urllib.parse import quote
 
 import httpx
 import msgspec
 
 from gemini_clone.adapters.gemini._wire import ApiError, parse_error, parse_event, request_body
+from gemini_clone.adapters.gemini.files import GeminiFiles, GeminiUploads, add_files
 from gemini_clone.adapters.model_http import (
     HttpOptions,
     ServerWords,
@@ -88,12 +90,50 @@ class GeminiLanguageModel(StreamingClientOwner, LanguageModel):
         }
         self._temperature = temperature
         self._max_output_tokens = max_output_tokens
+        # Uploads to the Files API go through a client of their own, made on first use.
+        self._upload_transport = options.get("transport")
+        self._upload_client: httpx.AsyncClient | None = None
+        self._uploads: GeminiUploads | None = None
         self._http = StreamingClient(words=_WORDS, secret=api_key, logger=logger, **options)
 
     def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationPiece]:
         body = request_body(
             request, temperature=self._temperature, max_output_tokens=self._max_output_tokens
         )
+        if any(turn.files for turn in request.turns):
+            return self._stream_with_files(request, body)
+        return self._streamed(request, body)
+
+    async def _stream_with_files(
+        self, request: GenerationRequest, body: dict[str, Any]
+    ) -> AsyncIterator[GenerationPiece]:
+        # Files are read (or uploaded) once, before the first attempt; retries resend the body.
+        await add_files(body, request, self._file_uploads())
+        async for piece in self._streamed(request, body):
+            yield piece
+
+    def _file_uploads(self) -> GeminiUploads:
+        if self._uploads is None:
+            self._upload_client = httpx.AsyncClient(
+                transport=self._upload_transport,
+                timeout=httpx.Timeout(connect=10.0, read=120.0, write=120.0, pool=30.0),
+            )
+            files = GeminiFiles(
+                self._upload_client,
+                api_key=self._headers["x-goog-api-key"],
+                base_url=self._base_url,
+            )
+            self._uploads = GeminiUploads(files, now=lambda: datetime.now(UTC))
+        return self._uploads
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        if self._upload_client is not None:
+            await self._upload_client.aclose()
+
+    def _streamed(
+        self, request: GenerationRequest, body: dict[str, Any]
+    ) -> AsyncIterator[GenerationPiece]:
         return self._http.stream(
             self._url(request.model or self.name),
             content=msgspec.json.encode(body),

@@ -30,6 +30,8 @@ _ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 
 TITLE_MAX_OUTPUT_TOKENS = 256
 """A title's output limit, thinking included (2.5 Pro cannot think less than 128 tokens)."""
+SUMMARY_MAX_OUTPUT_TOKENS = 1024
+"""A long chat's summary (asked for at most 150 words), thinking included."""
 
 
 def request_body(
@@ -37,15 +39,16 @@ def request_body(
 ) -> dict[str, Any]:
     """The `GenerateContentRequest`: one text part per turn, settings only when given.
 
-    A title request gets a small output limit and the least thinking its model allows.
+    A title or summary request gets a small output limit and the least thinking its model
+    allows.
     """
     generation_config: dict[str, Any] = {}
     if temperature is not None:
         generation_config["temperature"] = temperature
     if max_output_tokens is not None:
         generation_config["maxOutputTokens"] = max_output_tokens
-    if request.purpose is Purpose.TITLE:
-        generation_config["maxOutputTokens"] = TITLE_MAX_OUTPUT_TOKENS
+    if request.purpose in _LIMITS:
+        generation_config["maxOutputTokens"] = _LIMITS[request.purpose]
         thinking = least_thinking(request.model or "")
         if thinking is not None:
             generation_config["thinkingConfig"] = thinking
@@ -58,6 +61,9 @@ def request_body(
     if request.system_instruction:
         body["systemInstruction"] = {"parts": [{"text": request.system_instruction}]}
     return body
+
+
+_LIMITS = {Purpose.TITLE: TITLE_MAX_OUTPUT_TOKENS, Purpose.SUMMARY: SUMMARY_MAX_OUTPUT_TOKENS}
 
 
 def least_thinking(model: str) -> dict[str, Any] | None:

@@ -143,6 +143,9 @@ class InMemoryThrottle(Throttle):
         # Insertion-ordered: a new window is re-inserted, so the first item is the oldest.
         self._windows: dict[str, _Window] = {}
 
+    async def reset(self, key: str) -> None:
+        self._windows.pop(key, None)
+
     async def hit(self, key: str, *, limit: int, window_seconds: int) -> ThrottleDecision:
         if window_seconds < 1:
             raise ValueError("window_seconds must be at least 1")

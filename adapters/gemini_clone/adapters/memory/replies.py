@@ -3,16 +3,17 @@ under the store's lock."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
 from gemini_clone.adapters.memory.tables import InMemoryStore
-from gemini_clone.domain.history import within_budget
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import MessageStatus
 from gemini_clone.domain.metering import ModelCall
 from gemini_clone.domain.quota import after_give_back
-from gemini_clone.domain.tree import answered_on_path, path_up
+from gemini_clone.domain.summaries import PathSummary, cut_path
+from gemini_clone.domain.tree import path_up
 from gemini_clone.ports.language_model import Turn
 from gemini_clone.ports.replies import (
     ClaimedReply,
@@ -36,6 +37,7 @@ class InMemoryReplyStore(ReplyStore):
         lease_until: datetime,
         token_budget: int,
         history_limit: int,
+        summary_reach: int | None = None,
     ) -> ClaimedReply | None:
         async with self._store.lock:
             messages = self._store.tables.messages
@@ -51,16 +53,26 @@ class InMemoryReplyStore(ReplyStore):
                 lease_expires_at=lease_until,
                 attempts=reply.attempts + 1,
             )
-            earlier = list(answered_on_path(path_up(question.parent_id, messages)))
+            summaries = {} if summary_reach is None else self._store.tables.history_summaries
+            cut = cut_path(
+                path_up(question.parent_id, messages),
+                question=question.content,
+                token_budget=token_budget,
+                limit=history_limit,
+                summarised=summaries,
+                reach=summary_reach or 0,
+            )
             room = self._store.tables.chatrooms[question.chatroom_id]
             subscription = self._store.tables.subscriptions.get(room.user_id)
-        history = within_budget(
-            question.content, earlier, token_budget=token_budget, limit=history_limit
-        )
+        through = cut.summary_through
         return ClaimedReply(
+            summary=None
+            if through is None
+            else PathSummary(through_message_id=through, text=summaries[through].text),
+            fell_out=cut.fell_out if summary_reach is not None else None,
             attempt=reply.attempts + 1,
             question=question.content,
-            history=[Turn(role=message.role, text=message.content) for message in history],
+            history=[Turn(role=message.role, text=message.content) for message in cut.turns],
             quota=None
             if question.quota_day is None
             else QuotaUnit(user_id=question.user_id, day=date.fromisoformat(question.quota_day)),
@@ -83,11 +95,14 @@ class InMemoryReplyStore(ReplyStore):
         attempt: int,
         give_back: QuotaUnit | None,
         call: ModelCall | None = None,
+        earlier_calls: Sequence[ModelCall] = (),
     ) -> Finish:
         async with self._store.lock:
             tables = self._store.tables
-            if call is not None:
-                tables.model_calls.append(call)
+            # Not once the account is deleted (the ledger has no keys to go with it).
+            for made in (*earlier_calls, *(() if call is None else (call,))):
+                if made.user_id in tables.users:
+                    tables.model_calls.append(made)
             reply = tables.messages.get(reply_id)
             if reply is None or reply.status.is_final:
                 return Finish.ENDED
@@ -98,6 +113,7 @@ class InMemoryReplyStore(ReplyStore):
                 status=result.status,
                 content=result.content,
                 model=result.model,
+                fallback_from=result.fallback_from,
                 finish_reason=result.finish_reason,
                 usage=result.usage,
                 error=result.error,

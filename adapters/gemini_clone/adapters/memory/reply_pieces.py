@@ -6,7 +6,7 @@ import asyncio
 import heapq
 import itertools
 import time
-from collections.abc import AsyncGenerator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 
 from gemini_clone.domain.ids import MessageId
@@ -87,6 +87,16 @@ class InMemoryReplyPieces(ReplyPieces):
 
     async def flush(self) -> None:
         return None
+
+    async def forget(self, reply_ids: Collection[MessageId]) -> None:
+        for reply_id in reply_ids:
+            pieces = self._replies.get(reply_id)
+            if pieces is None:
+                continue
+            pieces.events.clear()
+            pieces.forget_at = None  # its deadlines in the heap are skipped
+            if not pieces.readers:
+                del self._replies[reply_id]
 
     async def follow(
         self, reply_id: MessageId, *, after: str | None, idle_seconds: float

@@ -15,7 +15,9 @@ from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, RefreshTokenId, UserId
 from gemini_clone.domain.messages import Message
 from gemini_clone.domain.metering import ModelCall
+from gemini_clone.domain.shares import SharedChat
 from gemini_clone.domain.subscriptions import Subscription
+from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.users import OtpChallenge, RefreshToken, User
 
 
@@ -31,9 +33,12 @@ class InMemoryTables:
     subscriptions: dict[UserId, Subscription] = field(default_factory=dict)
     usage: dict[tuple[UserId, date], int] = field(default_factory=dict)
     payment_events: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    history_summaries: dict[MessageId, HistorySummary] = field(default_factory=dict)
+    """Long chats' summaries by the message they cover a path through."""
     model_calls: list[ModelCall] = field(default_factory=list)
     current_leaves: dict[ChatroomId, MessageId] = field(default_factory=dict)
     """Each room's current leaf (`chatrooms.current_leaf_id`); none until its first post."""
+    shared_links: dict[str, SharedChat] = field(default_factory=dict)
 
     def copy(self) -> InMemoryTables:
         copied = InMemoryTables()
@@ -50,8 +55,10 @@ class InMemoryTables:
         self.subscriptions = dict(other.subscriptions)
         self.usage = dict(other.usage)
         self.payment_events = dict(other.payment_events)
+        self.history_summaries = dict(other.history_summaries)
         self.model_calls = list(other.model_calls)
         self.current_leaves = dict(other.current_leaves)
+        self.shared_links = dict(other.shared_links)
 
 
 class InMemoryStore:

@@ -17,6 +17,7 @@ from gemini_clone.adapters.memory.repositories.credentials import (
 )
 from gemini_clone.adapters.memory.repositories.messages import InMemoryMessageRepository
 from gemini_clone.adapters.memory.repositories.metering import InMemoryUsageLedger
+from gemini_clone.adapters.memory.repositories.shares import InMemorySharedLinkRepository
 from gemini_clone.adapters.memory.repositories.usage import InMemoryUsageRepository
 from gemini_clone.adapters.memory.repositories.users import InMemoryUserRepository
 from gemini_clone.adapters.memory.tables import InMemoryStore, InMemoryTables
@@ -47,6 +48,7 @@ class InMemoryUnitOfWork(UnitOfWork):
         self.usage = InMemoryUsageRepository(self._tables)
         self.payment_events = InMemoryPaymentEventRepository(self._tables)
         self.ledger = InMemoryUsageLedger(self._tables)
+        self.shares = InMemorySharedLinkRepository(self._tables)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()

@@ -11,11 +11,15 @@ from gemini_clone.ports.language_model import (
     GenerationRequest,
     LanguageModel,
     Purpose,
+    TurnFile,
 )
 
 LABEL = "[offline model]"
 SUMMARY_WORDS = 12
 TITLE_WORDS = 6
+TOPICS_LABEL = "Topics so far:"
+TOPICS_KEPT = 12
+"""A long chat's offline summary names at most this many topics, the newest."""
 
 
 class OfflineLanguageModel(LanguageModel):
@@ -23,9 +27,14 @@ class OfflineLanguageModel(LanguageModel):
 
     - Every answer starts with "[offline model]", so nobody takes it for Gemini's.
     - The answer depends on the request alone: it quotes the first words of the last user
-      message, counts its words and the turns it saw, and says how to switch to Gemini.
+      message, counts its words, lists the files that came with it (name, type, size), counts
+      the turns it saw, and says how to switch to Gemini.
     - A title request (`Purpose.TITLE`) is answered with the first six words of the
       conversation's first user turn, capitalised, so rooms name themselves offline too.
+    - A summary request (`Purpose.SUMMARY`) is answered with the topics of the previous
+      summary (after "Topics so far:") followed by the first six words of each newer
+      `User:` line of the request, the newest twelve kept: deterministic, and it grows
+      incrementally like a real one.
     - It streams one piece per word; the last one carries finish reason "stop", the usage
       counted in words (prompt: system instruction and every turn) and the model name.
     - `latency_seconds` is waited once before the first word, `word_delay_seconds` before
@@ -73,7 +82,10 @@ class OfflineLanguageModel(LanguageModel):
 def _answer(request: GenerationRequest) -> str:
     if request.purpose is Purpose.TITLE:
         return _title(request)
-    said = next((turn.text for turn in reversed(request.turns) if turn.role is Role.USER), "")
+    if request.purpose is Purpose.SUMMARY:
+        return _summary(request)
+    last = next((turn for turn in reversed(request.turns) if turn.role is Role.USER), None)
+    said = last.text if last is not None else ""
     words = said.split()
     turns = len(request.turns)
     if words:
@@ -81,10 +93,24 @@ def _answer(request: GenerationRequest) -> str:
         heard = f'You said: "{quoted}" ({_plural(len(words), "word")}).'
     else:
         heard = "Your message was empty."
+    if last is not None and last.files:
+        heard += " " + _files_received(last.files)
     return (
         f"{LABEL} {heard} I saw {_plural(turns, 'turn')} of this conversation. "
         "Set GEMINI_API_KEY to get real answers from Gemini."
     )
+
+
+def _files_received(files: tuple[TurnFile, ...]) -> str:
+    """What came with the message: `2 files: photo.png (image/png, 34 KB), ...`."""
+    listed = ", ".join(
+        f"{file.filename} ({file.media_type}, {_kilobytes(file.size)})" for file in files
+    )
+    return f"{_plural(len(files), 'file')}: {listed}."
+
+
+def _kilobytes(size: int) -> str:
+    return f"{max(1, round(size / 1000))} KB"
 
 
 def _title(request: GenerationRequest) -> str:
@@ -92,6 +118,20 @@ def _title(request: GenerationRequest) -> str:
     words = first.split()[:TITLE_WORDS]
     title = " ".join(words).strip(".,;:!?\"'") or "Conversation"
     return title[0].upper() + title[1:]
+
+
+def _summary(request: GenerationRequest) -> str:
+    topics: list[str] = []
+    for turn in request.turns:
+        for line in turn.text.splitlines():
+            _, found, listed = line.partition(TOPICS_LABEL)
+            if found:
+                topics += [topic for topic in listed.strip().rstrip(".").split("; ") if topic]
+            elif line.startswith("User:"):
+                words = line.removeprefix("User:").split()[:TITLE_WORDS]
+                topic = " ".join(words).replace(";", ",").strip(".,:!?\"'")
+                topics.append(topic or "(empty)")
+    return f"{LABEL} {TOPICS_LABEL} {'; '.join(topics[-TOPICS_KEPT:]) or 'none'}."
 
 
 def _count_words(text: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from functools import partial
-from typing import Unpack
+from typing import Any, Unpack
 
 import httpx
 import msgspec
@@ -25,6 +25,7 @@ from gemini_clone.adapters.openai_compatible._wire import (
     parse_chunk,
     parse_error,
     request_body,
+    request_body_with_files,
 )
 from gemini_clone.ports.language_model import (
     GenerationPiece,
@@ -108,9 +109,22 @@ class OpenAICompatibleLanguageModel(StreamingClientOwner, LanguageModel):
 
     def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationPiece]:
         model = request.model or self.name
+        if any(turn.files for turn in request.turns):
+            return self._stream_with_files(request, model)
+        return self._streamed(model, request_body(request, model=model))
+
+    async def _stream_with_files(
+        self, request: GenerationRequest, model: str
+    ) -> AsyncIterator[GenerationPiece]:
+        # The files are read once, before the first attempt; retries send the same body.
+        body = await request_body_with_files(request, model=model)
+        async for piece in self._streamed(model, body):
+            yield piece
+
+    def _streamed(self, model: str, body: dict[str, Any]) -> AsyncIterator[GenerationPiece]:
         return self._http.stream(
             self._url,
-            content=msgspec.json.encode(request_body(request, model=model)),
+            content=msgspec.json.encode(body),
             headers=self._headers,
             label=f"OpenAI-compatible model {model}",
             refusal=partial(self._refusal, model),

@@ -6,12 +6,14 @@ events whose `data` is a `chat.completion.chunk` object, ending with `data: [DON
 
 from __future__ import annotations
 
+import base64
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from gemini_clone.domain.messages import Role, TokenUsage
-from gemini_clone.ports.language_model import GenerationRequest, Purpose
+from gemini_clone.ports.language_model import GenerationRequest, Purpose, TurnFile
 
 DONE = "[DONE]"
 """The `data` of the event that ends every stream."""
@@ -21,6 +23,8 @@ _ROLES = {Role.USER: "user", Role.MODEL: "assistant"}
 
 TITLE_MAX_TOKENS = 64
 """A title's output limit: a few words."""
+SUMMARY_MAX_TOKENS = 1024
+"""A long chat's summary's output limit (asked for at most 150 words)."""
 
 
 def request_body(request: GenerationRequest, *, model: str) -> dict[str, Any]:
@@ -28,9 +32,9 @@ def request_body(request: GenerationRequest, *, model: str) -> dict[str, Any]:
 
     `stream_options.include_usage` asks for the usage chunk before `[DONE]`; servers that
     do not know it (older ones) ignore it and send no usage. A title request is capped at
-    `TITLE_MAX_TOKENS`.
+    `TITLE_MAX_TOKENS`, a summary at `SUMMARY_MAX_TOKENS`.
     """
-    messages: list[dict[str, str]] = []
+    messages: list[dict[str, Any]] = []
     if request.system_instruction:
         messages.append({"role": "system", "content": request.system_instruction})
     messages.extend({"role": _ROLES[turn.role], "content": turn.text} for turn in request.turns)
@@ -42,7 +46,51 @@ def request_body(request: GenerationRequest, *, model: str) -> dict[str, Any]:
     }
     if request.purpose is Purpose.TITLE:
         body["max_tokens"] = TITLE_MAX_TOKENS
+    elif request.purpose is Purpose.SUMMARY:
+        body["max_tokens"] = SUMMARY_MAX_TOKENS
     return body
+
+
+async def request_body_with_files(request: GenerationRequest, *, model: str) -> dict[str, Any]:
+    """`request_body`, with each turn that carries files sent as content parts: its text,
+    then each file. Images go as `image_url` parts holding a `data:` URL (base64), which
+    OpenAI, Ollama, vLLM and LM Studio all take; text files as text parts headed by their
+    name. Other kinds (PDF) are named in a text part: these servers take no documents."""
+    body = request_body(request, model=model)
+    offset = 1 if request.system_instruction else 0
+    for index, turn in enumerate(request.turns):
+        if turn.files:
+            parts: list[dict[str, Any]] = [{"type": "text", "text": turn.text}]
+            parts.extend([await file_part(file) for file in turn.files])
+            body["messages"][offset + index]["content"] = parts
+    return body
+
+
+async def file_part(file: TurnFile) -> dict[str, Any]:
+    if file.kind == "image":
+        encoded = base64.b64encode(await read_all(file)).decode()
+        return {
+            "type": "image_url",
+            "image_url": {"url": f"data:{file.media_type};base64,{encoded}"},
+        }
+    if file.kind == "text":
+        return {"type": "text", "text": text_file(file.filename, await read_all(file))}
+    return {
+        "type": "text",
+        "text": f"(File {file.filename}, {file.media_type}: not readable here.)",
+    }
+
+
+async def read_all(file: TurnFile) -> bytes:
+    return b"".join([chunk async for chunk in file.read()])
+
+
+def text_file(filename: str, data: bytes) -> str:
+    """A text file headed by its name, fenced longer than any run of backticks in it."""
+    text = data.decode("utf-8", errors="replace")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"File {filename}:\n{fence}\n{text}\n{fence}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

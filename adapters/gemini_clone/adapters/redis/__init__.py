@@ -2,6 +2,7 @@
 requests, of the production mode."""
 
 from gemini_clone.adapters.redis.cache import DEFAULT_KEY_PREFIX, RedisCache, RedisThrottle
+from gemini_clone.adapters.redis.circuits import RedisCircuitBreaker
 from gemini_clone.adapters.redis.client import create_redis_client
 from gemini_clone.adapters.redis.near_cache import NearCache
 from gemini_clone.adapters.redis.reply_pieces import RedisReplyPieces
@@ -11,6 +12,7 @@ __all__ = [
     "DEFAULT_KEY_PREFIX",
     "NearCache",
     "RedisCache",
+    "RedisCircuitBreaker",
     "RedisReplyPieces",
     "RedisReplyStops",
     "RedisThrottle",

@@ -199,3 +199,9 @@ class RedisThrottle(Throttle):
         # fallback only keeps a corrupted key from producing a nonsense answer.
         retry_after = math.ceil(pttl_ms / 1000) if pttl_ms > 0 else window_seconds
         return ThrottleDecision(allowed=False, retry_after=max(1, retry_after))
+
+    async def reset(self, key: str) -> None:
+        try:
+            await self._client.delete(self._prefix + key)
+        except _FAILURES as error:
+            raise Unavailable("Rate limiting is unavailable; try again shortly.") from error

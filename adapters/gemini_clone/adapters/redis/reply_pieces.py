@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias, cast
 
@@ -19,6 +19,7 @@ from gemini_clone.adapters.redis.cache import DEFAULT_KEY_PREFIX
 from gemini_clone.adapters.redis.client import without_retries
 from gemini_clone.adapters.redis.failures import REDIS_FAILURES
 from gemini_clone.adapters.redis.published_texts import PublishedTexts
+from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.ports.reply_pieces import (
     BEFORE_EVERY_PIECE,
@@ -42,6 +43,8 @@ DEFAULT_BLOCK_MILLISECONDS = 500
 READ_COUNT = 1_000
 MAX_REMEMBERED_STREAMS = 100_000
 
+FORGET_BATCH = 500
+"""Keys per DEL when an account's replies are forgotten."""
 _FAILURES = REDIS_FAILURES
 _KINDS = {b"d": PieceKind.DELTA, b"r": PieceKind.RESTART, b"x": PieceKind.DONE}
 _CODES = {kind: code.decode() for code, kind in _KINDS.items()}
@@ -146,6 +149,16 @@ class RedisReplyPieces(ReplyPieces):
         self._queued_changed.set()
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_forever())
+
+    async def forget(self, reply_ids: Collection[MessageId]) -> None:
+        # Whatever is still queued for them goes first, so that nothing lands after the DEL.
+        await self.flush()
+        keys = [self.key(reply_id) for reply_id in reply_ids]
+        try:
+            for start in range(0, len(keys), FORGET_BATCH):
+                await self._redis.delete(*keys[start : start + FORGET_BATCH])
+        except REDIS_FAILURES as error:
+            raise Unavailable("Streams are unavailable; try again shortly.") from error
 
     async def flush(self) -> None:
         while self._queued or not self._sent.is_set():

@@ -121,6 +121,11 @@ class SandboxPaymentGateway(PaymentGateway):
     async def portal_url(self, customer_id: str, return_url: str) -> str:
         return return_url
 
+    async def cancel_subscription(self, subscription_id: str) -> None:
+        """Nothing to tell anyone: a sandbox subscription lives in our database only, and
+        goes with the account's rows."""
+        return
+
     def _open_session(self, session_id: str) -> CheckoutClaims | None:
         claims = self._session_ids.read(session_id)
         if claims is None or self._clock.now() >= claims.issued_at + SESSION_LIFETIME:

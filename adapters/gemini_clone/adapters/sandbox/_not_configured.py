@@ -35,6 +35,10 @@ class NotConfiguredPaymentGateway(PaymentGateway):
     async def portal_url(self, customer_id: str, return_url: str) -> str:
         raise _not_configured()
 
+    async def cancel_subscription(self, subscription_id: str) -> None:
+        # A subscription from when payments were configured could still be charged.
+        raise _not_configured()
+
 
 def _not_configured() -> Unavailable:
     return Unavailable(

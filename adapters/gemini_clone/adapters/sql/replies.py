@@ -9,10 +9,10 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Integer, Select, exists, literal, null, select, union_all
+from sqlalchemy import Boolean, Integer, Select, bindparam, exists, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gemini_clone.adapters.sql import rules
+from gemini_clone.adapters.sql import history_rules, rules
 from gemini_clone.adapters.sql.direct import OneStatement, require_asyncpg
 from gemini_clone.adapters.sql.repositories.messages import usage_document
 from gemini_clone.adapters.sql.rules import parameter
@@ -23,6 +23,7 @@ from gemini_clone.domain.chatrooms import TitleSource
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import MessageStatus, Role
 from gemini_clone.domain.metering import ModelCall
+from gemini_clone.domain.summaries import PathSummary
 from gemini_clone.ports.language_model import Turn
 from gemini_clone.ports.replies import (
     ClaimedReply,
@@ -39,12 +40,15 @@ _NOW = parameter("now", _m.lease_expires_at)
 _LEASE_UNTIL = parameter("lease_until", _m.lease_expires_at)
 _BUDGET = parameter("token_budget", _m.attempts)
 _HISTORY_LIMIT = parameter("history_limit", _m.attempts)
+_USE_SUMMARIES = bindparam("use_summaries", type_=Boolean)
+_SUMMARY_REACH = parameter("summary_reach", _m.attempts)
 _OUTCOME = {
     name: parameter(f"new_{name}", _m[name])
     for name in (
         "status",
         "content",
         "model",
+        "fallback_from",
         "finish_reason",
         "usage",
         "error_code",
@@ -71,12 +75,18 @@ _QUOTA_UNIT = rules.quota_unit(parameter("question_id", _m.id))
 
 
 _SQL_QUESTION = rules.question(parameter("question_id", _m.id))
-_SQL_HISTORY = rules.path_history(
+_SQL_HISTORY = history_rules.path_history(
     parameter("question_parent", _m.parent_id),
     parameter("question_cost", _m.attempts),
     _BUDGET,
     _HISTORY_LIMIT,
+    _USE_SUMMARIES,
+    _SUMMARY_REACH,
 ).order_by("position")
+
+
+def _history_parameters(summary_reach: int | None) -> dict[str, object]:
+    return {"use_summaries": summary_reach is not None, "summary_reach": summary_reach or 0}
 
 
 def _outcome(result: ReplyResult) -> dict[str, object]:
@@ -84,6 +94,7 @@ def _outcome(result: ReplyResult) -> dict[str, object]:
         "new_status": result.status.value,
         "new_content": result.content,
         "new_model": result.model,
+        "new_fallback_from": result.fallback_from,
         "new_finish_reason": result.finish_reason,
         "new_usage": usage_document(result.usage),
         "new_error_code": result.error.code if result.error else None,
@@ -107,14 +118,32 @@ def _refused(status: str | None) -> Finish:
 
 
 def _claimed(
-    attempt: int, question: Mapping[Any, Any], history: Sequence[Mapping[Any, Any]]
+    attempt: int,
+    question: Mapping[Any, Any],
+    history: Sequence[Mapping[Any, Any]],
+    *,
+    summaries: bool,
 ) -> ClaimedReply:
     quota_day: str | None = question["quota_day"]
     owner = UserId(question["user_id"])
+    kinds: dict[str, list[Mapping[Any, Any]]] = {}
+    for row in history:
+        kinds.setdefault(row["kind"], []).append(row)
+    leads = kinds.get(history_rules.SUMMARY, [])
+    fell_out = kinds.get(history_rules.FELL_OUT, [])
     return ClaimedReply(
         attempt=attempt,
         question=question["content"],
-        history=[Turn(role=_ROLES[row["role"]], text=row["content"]) for row in history],
+        history=[
+            Turn(role=_ROLES[row["role"]], text=row["content"])
+            for row in kinds.get(history_rules.TURN, [])
+        ],
+        summary=PathSummary(
+            through_message_id=MessageId(leads[0]["turn_id"]), text=leads[0]["content"]
+        )
+        if leads
+        else None,
+        fell_out=MessageId(fell_out[0]["turn_id"]) if fell_out and summaries else None,
         quota=None
         if quota_day is None
         else QuotaUnit(user_id=owner, day=date.fromisoformat(quota_day)),
@@ -144,6 +173,7 @@ class SqlReplyStore(ReplyStore):
         lease_until: datetime,
         token_budget: int,
         history_limit: int,
+        summary_reach: int | None = None,
     ) -> ClaimedReply | None:
         async with transaction(self._engine) as connection:
             claimed = await connection.execute(
@@ -162,11 +192,12 @@ class SqlReplyStore(ReplyStore):
                     "question_cost": question["cost"],
                     "token_budget": token_budget,
                     "history_limit": history_limit,
+                    **_history_parameters(summary_reach),
                 },
             )
             rows = list(history.mappings())
             await connection.commit()
-        return _claimed(attempt, question, rows)
+        return _claimed(attempt, question, rows, summaries=summary_reach is not None)
 
     async def finish(
         self,
@@ -176,11 +207,12 @@ class SqlReplyStore(ReplyStore):
         attempt: int,
         give_back: QuotaUnit | None,
         call: ModelCall | None = None,
+        earlier_calls: Sequence[ModelCall] = (),
     ) -> Finish:
         held = {"reply_id": reply_id, "attempt": attempt}
         async with transaction(self._engine) as connection:
-            if call is not None:
-                await connection.execute(RECORD_CALL, call_parameters(call))
+            for recorded in (*earlier_calls, *([call] if call is not None else [])):
+                await connection.execute(RECORD_CALL, call_parameters(recorded))
             finished = await connection.execute(_FINISH, {**held, **_outcome(result)})
             if finished.first() is None:
                 status = await connection.execute(_STATUS, held)
@@ -233,7 +265,14 @@ def _one_statement_claim() -> Select[Any]:
     is the question; rows 1.. the history, newest first."""
     claimed = _CLAIM.cte("claimed")
     question = rules.question(claimed.c.in_reply_to).cte("question")
-    turns = rules.path_history(question.c.parent_id, question.c.cost, _BUDGET, _HISTORY_LIMIT)
+    turns = history_rules.path_history(
+        question.c.parent_id,
+        question.c.cost,
+        _BUDGET,
+        _HISTORY_LIMIT,
+        _USE_SUMMARIES,
+        _SUMMARY_REACH,
+    )
     room_columns = [
         question.c.chatroom_id,
         question.c.user_id,
@@ -248,6 +287,8 @@ def _one_statement_claim() -> Select[Any]:
         literal(0, Integer).label("position"),
         null().label("role"),
         question.c.content,
+        null().label("turn_id"),
+        null().label("kind"),
         *room_columns,
         claimed.c.attempts,
     )
@@ -290,6 +331,7 @@ class PostgresReplyStore(ReplyStore):
         lease_until: datetime,
         token_budget: int,
         history_limit: int,
+        summary_reach: int | None = None,
     ) -> ClaimedReply | None:
         rows = await self._claim.fetch(
             self._engine,
@@ -298,10 +340,11 @@ class PostgresReplyStore(ReplyStore):
             lease_until=lease_until,
             token_budget=token_budget,
             history_limit=history_limit,
+            **_history_parameters(summary_reach),
         )
         if not rows:
             return None
-        return _claimed(rows[0]["attempts"], rows[0], rows[1:])
+        return _claimed(rows[0]["attempts"], rows[0], rows[1:], summaries=summary_reach is not None)
 
     async def finish(
         self,
@@ -311,7 +354,18 @@ class PostgresReplyStore(ReplyStore):
         attempt: int,
         give_back: QuotaUnit | None,
         call: ModelCall | None = None,
+        earlier_calls: Sequence[ModelCall] = (),
     ) -> Finish:
+        if earlier_calls:
+            # A fallback (rare): the rows of several calls, statement by statement.
+            return await self._rare.finish(
+                reply_id,
+                result,
+                attempt=attempt,
+                give_back=give_back,
+                call=call,
+                earlier_calls=earlier_calls,
+            )
         rows = await self._finish.fetch(
             self._engine,
             reply_id=reply_id,

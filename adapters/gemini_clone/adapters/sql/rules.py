@@ -153,6 +153,15 @@ def cancel_room_replies(chatroom_id: Value, at: Value) -> ReturningUpdate[Messag
     ).returning(_m.id)
 
 
+def cancel_user_replies(user_id: Value, at: Value) -> ReturningUpdate[MessageId]:
+    """An account's deletion: the pending replies of all its rooms cancelled at `at`;
+    returns their ids."""
+    rooms = select(chatrooms.c.id).where(chatrooms.c.user_id == user_id)
+    return cancel_replies(
+        and_(_m.chatroom_id.in_(rooms), cancellable(being_written=True)), at
+    ).returning(_m.id)
+
+
 def renew(reply_id: Value, attempt: Value, lease_until: Value) -> ReturningUpdate[MessageId]:
     """Move the lease of a reply claim `attempt` holds; returns its id, no row otherwise."""
     return (
@@ -314,68 +323,6 @@ def question(question_id: Value) -> Select[Any]:
         )
         .where(q.id == question_id)
     )
-
-
-def path_history(
-    question_parent: Value, question_cost: Value, token_budget: Value, limit: Value
-) -> Select[int, str, str]:
-    """`domain.history.within_budget` over `domain.tree.answered_on_path`: the turns of the
-    answered exchanges on the path above a question (from `question_parent` up), newest
-    first, each with its position (depth on the path). One recursive walk that carries the
-    tokens spent and the turns kept, and stops at the first turn over the budget or the
-    limit: its cost follows the history's length, never the room's."""
-    cost = token_cost(_m.content)
-    counts = and_(_m.role == Role.MODEL.value, _m.status == MessageStatus.COMPLETED.value)
-    walk = (
-        select(
-            _m.id,
-            _m.parent_id,
-            _m.role,
-            _m.content,
-            _m.status,
-            literal(1, Integer).label("depth"),
-            case((counts, 1), else_=0).label("counted"),
-            case((counts, cost), else_=0).label("spent"),
-            case((counts, 1), else_=0).label("kept"),
-        )
-        .where(_m.id == question_parent)
-        .cte("path_turns", recursive=True)
-    )
-    step = messages.alias("path_step")
-    step_cost = token_cost(step.c.content)
-    step_counts = or_(
-        and_(step.c.role == Role.MODEL.value, step.c.status == MessageStatus.COMPLETED.value),
-        and_(step.c.role == Role.USER.value, walk.c.status == MessageStatus.COMPLETED.value),
-    )
-    walk = walk.union_all(
-        select(
-            step.c.id,
-            step.c.parent_id,
-            step.c.role,
-            step.c.content,
-            step.c.status,
-            walk.c.depth + 1,
-            case((step_counts, 1), else_=0),
-            walk.c.spent + case((step_counts, step_cost), else_=0),
-            walk.c.kept + case((step_counts, 1), else_=0),
-        ).where(
-            step.c.id == walk.c.parent_id,
-            fits_budget(question_cost, walk.c.spent, token_budget),
-            walk.c.kept < limit,
-        )
-    )
-    return select(walk.c.depth.label("position"), walk.c.role, walk.c.content).where(
-        walk.c.counted == 1,
-        fits_budget(question_cost, walk.c.spent, token_budget),
-        walk.c.kept <= limit,
-    )
-
-
-def fits_budget(question_cost: Value, spent: Value, token_budget: Value) -> ColumnElement[bool]:
-    """`domain.history.within_budget`: the question's tokens and those spent down to this
-    turn stay within the budget (costs are positive, so the first turn over it ends the
-    history)."""
-    return question_cost + spent <= token_budget
 
 
 def parameter(name: str, like: Column[Any]) -> BindParameter[Any]:

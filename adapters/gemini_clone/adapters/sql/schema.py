@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 MIGRATIONS_PATH = Path(__file__).with_name("migrations")
 UPGRADE_COMMAND = "gemini-clone db upgrade"
 
-REVISIONS = ("0001", "0002", "0003", "0004", "0005")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009")
 """Every shipped revision, oldest first: add each new migration's revision here."""
 VERSION_TABLE = "alembic_version"
 
@@ -65,11 +65,21 @@ def shipped_revisions() -> list[str]:
     return [script.revision for script in reversed(list(_scripts().walk_revisions()))]
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Migrate the database up to `revision` (default: the newest)."""
+async def upgrade(
+    engine: AsyncEngine, revision: str = "head", *, search_language: str = "english"
+) -> None:
+    """Migrate the database up to `revision` (default: the newest).
+
+    `search_language`: the PostgreSQL text search configuration the search index is built
+    with, when the upgrade builds it (`SEARCH_LANGUAGE`).
+    """
     from alembic import command
 
-    await _run_command(engine, lambda config: command.upgrade(config, revision))
+    await _run_command(
+        engine,
+        lambda config: command.upgrade(config, revision),
+        search_language=search_language,
+    )
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
@@ -152,10 +162,13 @@ def _current_revision(connection: Connection) -> str | None:
     return found[0] if found else None
 
 
-async def _run_command(engine: AsyncEngine, run: Callable[[Config], None]) -> None:
+async def _run_command(
+    engine: AsyncEngine, run: Callable[[Config], None], *, search_language: str = "english"
+) -> None:
     def with_connection(connection: Connection) -> None:
         config = _config()
         config.attributes["connection"] = connection
+        config.attributes["search_language"] = search_language
         if connection.dialect.name != "sqlite":
             run(config)
             return

@@ -3,6 +3,11 @@
 Indexes follow the queries: a user's chatrooms by last activity, a room's messages by
 creation, and pending replies by status for the sweeper. B-tree indexes are read backwards
 as cheaply as forwards, so the newest-first pages use ascending indexes.
+
+The full-text search index is not described here: its objects differ by database (a
+generated `tsvector` column and GIN index on PostgreSQL, FTS5 tables kept by triggers on
+SQLite) and are made by migration 0006; `SEARCH_INDEX_OBJECTS` names them for the
+comparison of these tables with the migrations.
 """
 
 from __future__ import annotations
@@ -34,6 +39,22 @@ NAMING_CONVENTION = {
 }
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+SEARCH_INDEX_OBJECTS = frozenset(
+    {
+        # PostgreSQL: the generated columns and their GIN indexes.
+        "search_vector",
+        "ix_messages_search_vector",
+        "ix_chatrooms_search_vector",
+        # SQLite: the FTS5 tables and the shadow tables FTS5 keeps for them.
+        *(
+            f"{table}{suffix}"
+            for table in ("message_search", "chatroom_search")
+            for suffix in ("", "_data", "_idx", "_docsize", "_config")
+        ),
+    }
+)
+"""The search index's tables, columns and indexes, which migration 0006 makes per database."""
 
 users = Table(
     "users",
@@ -94,8 +115,12 @@ chatrooms = Table(
     Column("title_tries", Integer, nullable=False, server_default="0"),
     # The end of the room's current path (a reply; None: no message yet). Migration 0003.
     Column("current_leaf_id", UUID),
+    # Pin and archive (migration 0006).
+    Column("pinned", Boolean, nullable=False, server_default=text("false")),
+    Column("archived", Boolean, nullable=False, server_default=text("false")),
     CheckConstraint("title_source IN ('default', 'model', 'user')", name="title_source"),
-    Index(None, "user_id", "last_activity_at", "id"),
+    # A user's list: unarchived (or archived) rooms, pinned first, newest activity first.
+    Index(None, "user_id", "archived", "pinned", "last_activity_at", "id"),
 )
 
 messages = Table(
@@ -127,6 +152,8 @@ messages = Table(
     # The message this one follows (a reply: its question; a question: the reply before it
     # on its path; None: a room's first). Migration 0003.
     Column("parent_id", UUID),
+    # The model asked for, when another wrote the reply in its place. Migration 0006.
+    Column("fallback_from", String(100)),
     CheckConstraint("role IN ('user', 'model')", name="role"),
     CheckConstraint(
         "status IN ('queued', 'processing', 'completed', 'failed', 'blocked', 'cancelled')",
@@ -145,6 +172,30 @@ messages = Table(
     Index(None, "in_reply_to", "created_at"),
     # A message's children, oldest first: versions among siblings, the walk down a path.
     Index(None, "parent_id", "created_at", "id"),
+)
+
+history_summaries = Table(
+    "history_summaries",
+    metadata,
+    # A summary covers a path from its room's first message through this one: every branch
+    # through it shares the row, and deleting the message (or its room) deletes it.
+    Column(
+        "through_message_id",
+        UUID,
+        ForeignKey("messages.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "chatroom_id",
+        UUID,
+        ForeignKey("chatrooms.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("text", Text, nullable=False),
+    Column("model", String(100)),
+    Column("updated_at", UtcDateTime, nullable=False),
+    # Whether a room has any summary (a room page's read looks up its path only then).
+    Index(None, "chatroom_id"),
 )
 
 subscriptions = Table(
@@ -200,4 +251,21 @@ model_calls = Table(
     Column("ended_at", UtcDateTime, nullable=False),
     Index(None, "user_id", "day"),
     Index(None, "day"),
+)
+
+shared_links = Table(
+    "shared_links",
+    metadata,
+    # The link's public token (domain.shares.SHARE_ID_LENGTH), not a UUID: nothing internal
+    # is ever shown on the public side.
+    Column("id", String(32), primary_key=True),
+    Column("user_id", UUID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    # A link goes with its room: deleting the room revokes it.
+    Column("chatroom_id", UUID, ForeignKey("chatrooms.id", ondelete="CASCADE"), nullable=False),
+    Column("title", String(200), nullable=False),
+    # The snapshot: [{"role": ..., "content": ...}, ...], oldest first.
+    Column("turns", JSON_DOCUMENT, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index(None, "user_id", "created_at"),
+    Index(None, "chatroom_id"),
 )

@@ -21,6 +21,7 @@ from gemini_clone.adapters.sql.repositories.credentials import (
     SqlRefreshTokenRepository,
 )
 from gemini_clone.adapters.sql.repositories.messages import SqlMessageRepository
+from gemini_clone.adapters.sql.repositories.shares import SqlSharedLinkRepository
 from gemini_clone.adapters.sql.repositories.usage import SqlUsageRepository
 from gemini_clone.adapters.sql.repositories.users import SqlUserRepository
 from gemini_clone.adapters.sql.usage import SqlUsageLedger
@@ -56,6 +57,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.usage = SqlUsageRepository(connection)
         self.payment_events = SqlPaymentEventRepository(connection)
         self.ledger = SqlUsageLedger(connection)
+        self.shares = SqlSharedLinkRepository(connection)
         return self
 
     async def __aexit__(

@@ -8,12 +8,12 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Insert, func, insert, select
+from sqlalchemy import Insert, exists, func, insert, select
 
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
 from gemini_clone.adapters.sql.repositories.base import SqlRepository
 from gemini_clone.adapters.sql.rules import parameter
-from gemini_clone.adapters.sql.tables import model_calls
+from gemini_clone.adapters.sql.tables import model_calls, users
 from gemini_clone.domain.ids import UserId
 from gemini_clone.domain.metering import ModelCall, UsageTotal
 from gemini_clone.ports.metering import UsageLedger
@@ -40,10 +40,13 @@ _TOKENS = ("prompt_tokens", "cached_tokens", "output_tokens", "thoughts_tokens")
 
 def record_call() -> Insert:
     """Add a call's row from the parameters `call_<column>` (`call_parameters`); none when
-    `call_user_id` is NULL, so a statement that may or may not carry a call (a reply's
-    finish) is one statement either way."""
+    `call_user_id` is NULL or names no user, so a statement that may or may not carry a call
+    (a reply's finish) is one statement either way."""
     values = {name: parameter(f"call_{name}", _k[name]) for name in _COLUMNS}
-    row = select(*values.values()).where(values["user_id"].is_not(None))
+    # A deleted account's calls are not recorded: a worker that ends a reply after its
+    # user was deleted would otherwise leave a row naming them (the ledger has no keys).
+    user_exists = exists(select(users.c.id).where(users.c.id == values["user_id"]))
+    row = select(*values.values()).where(values["user_id"].is_not(None), user_exists)
     return insert(model_calls).from_select(list(_COLUMNS), row)
 
 

@@ -146,6 +146,19 @@ class StripePaymentGateway(PaymentGateway):
             raise _unavailable("create a billing portal session", error) from error
         return session.url
 
+    async def cancel_subscription(self, subscription_id: str) -> None:
+        try:
+            await self._client.v1.subscriptions.cancel_async(subscription_id)
+        except stripe.InvalidRequestError as error:
+            # Already cancelled, or unknown to this account: nothing left to charge.
+            _logger.info(
+                "Stripe subscription %s was not cancelled: %s",
+                subscription_id,
+                error.user_message or error,
+            )
+        except stripe.StripeError as error:
+            raise _unavailable("cancel a subscription", error) from error
+
     async def aclose(self) -> None:
         """Close the HTTP client this gateway made (an injected one belongs to its owner)."""
         if self._owns_http_client:

@@ -16,11 +16,13 @@ from gemini_clone.adapters.taskiq.names import (
     REPLY_STREAM,
     REPLY_TASK_NAME,
     STREAM_MAXLEN,
+    SUMMARY_TASK_NAME,
 )
 from gemini_clone.adapters.taskiq.stream import ReplyStreamBroker
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
+from gemini_clone.ports.summaries import SummaryJobs
 
 
 def create_broker(
@@ -105,5 +107,20 @@ class TaskiqReplyJobs(ReplyJobs):
         kicker: AsyncKicker[[str], None] = AsyncKicker(REPLY_TASK_NAME, self._broker, labels)
         try:
             await kicker.kiq(str(reply_id))
+        except (SendTaskError, RedisError, OSError) as error:
+            raise Unavailable("The job queue cannot be reached.") from error
+
+
+class TaskiqSummaryJobs(SummaryJobs):
+    """Queues summary jobs (a message id) as taskiq jobs: in the embedded mode, a task of
+    this process."""
+
+    def __init__(self, broker: AsyncBroker) -> None:
+        self._broker = broker
+
+    async def enqueue(self, through_message_id: MessageId) -> None:
+        kicker: AsyncKicker[[str], None] = AsyncKicker(SUMMARY_TASK_NAME, self._broker, {})
+        try:
+            await kicker.kiq(str(through_message_id))
         except (SendTaskError, RedisError, OSError) as error:
             raise Unavailable("The job queue cannot be reached.") from error

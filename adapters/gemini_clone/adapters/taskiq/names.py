@@ -2,6 +2,8 @@
 module loads no third-party library."""
 
 REPLY_TASK_NAME = "gemini_clone.generate_reply"
+SUMMARY_TASK_NAME = "gemini_clone.summarise_history"
+"""Long chats' summary jobs travel on the reply stream too: the same workers run them."""
 REPLY_STREAM = "gemini_clone:v1:replies"
 CONSUMER_GROUP = "gemini_clone_workers"
 STREAM_MAXLEN = 1_000_000

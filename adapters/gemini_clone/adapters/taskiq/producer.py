@@ -25,10 +25,12 @@ from gemini_clone.adapters.taskiq.names import (
     REPLY_STREAM,
     REPLY_TASK_NAME,
     STREAM_MAXLEN,
+    SUMMARY_TASK_NAME,
 )
 from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.ports.jobs import QueueProgress, ReplyJobs
+from gemini_clone.ports.summaries import SummaryJobs
 
 _STR_LABEL = 3
 """taskiq's `LabelType.STR`: the worker reads the label back as a string."""
@@ -138,14 +140,31 @@ class StreamReplyJobs(ReplyJobs):
         )
 
 
-def _entry(reply_id: MessageId, request_id: str | None) -> dict[FieldT, EncodableT]:
+class StreamSummaryJobs(SummaryJobs):
+    """Queues summary jobs (a message id) on the reply stream, for the same workers."""
+
+    def __init__(self, client: Redis, *, stream: str = REPLY_STREAM) -> None:
+        self._client = client
+        self._stream = stream
+
+    async def enqueue(self, through_message_id: MessageId) -> None:
+        entry = _entry(through_message_id, None, task_name=SUMMARY_TASK_NAME)
+        try:
+            await self._client.xadd(self._stream, entry, maxlen=STREAM_MAXLEN, approximate=True)
+        except REDIS_FAILURES as error:
+            raise Unavailable("The job queue cannot be reached.") from error
+
+
+def _entry(
+    message_id: MessageId, request_id: str | None, *, task_name: str = REPLY_TASK_NAME
+) -> dict[FieldT, EncodableT]:
     labels = {"request_id": request_id} if request_id else {}
     message = {
         "task_id": uuid.uuid4().hex,
-        "task_name": REPLY_TASK_NAME,
+        "task_name": task_name,
         "labels": labels,
         "labels_types": dict.fromkeys(labels, _STR_LABEL),
-        "args": [str(reply_id)],
+        "args": [str(message_id)],
         "kwargs": {},
     }
     return {b"data": json.dumps(message, separators=(",", ":")).encode()}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gemini_clone.entrypoints.container import OPEN_DOOR_RISKS
 from gemini_clone.entrypoints.model_providers import describe_providers
+from gemini_clone.entrypoints.setting_checks import mask_url_password
 from gemini_clone.entrypoints.settings import OFFLINE, Settings
 
 
@@ -45,6 +46,18 @@ def adapter_lines(settings: Settings) -> list[tuple[str, str, str]]:
             "set OTP_DELIVERY=log" if settings.otp_delivery_in_use == "response" else "",
         ),
         (
+            "attachments",
+            f"S3 bucket {settings.s3_bucket}"
+            + (
+                f" at {mask_url_password(settings.s3_endpoint_url)}"
+                if settings.s3_endpoint_url
+                else ""
+            )
+            if settings.s3_bucket
+            else f"folder {settings.blob_folder}",
+            "" if settings.s3_bucket else "set S3_BUCKET=... (+ S3_ENDPOINT_URL)",
+        ),
+        (
             "JWT secret",
             "JWT_SECRET" if settings.jwt_secret else f"generated in {settings.data_dir}/",
             "" if settings.jwt_secret else "set JWT_SECRET=...",
@@ -82,6 +95,11 @@ def language_model_lines(settings: Settings) -> list[tuple[str, str, str]]:
             )
         else:
             lines.append(("language model", f"{provider}: {models}", ""))
+    if settings.model_fallbacks:
+        circuits = "Redis" if settings.redis_url is not None else "this process"
+        lines.append(
+            ("fallbacks", f"{settings.model_fallbacks} (model circuits in {circuits})", "")
+        )
     return lines
 
 

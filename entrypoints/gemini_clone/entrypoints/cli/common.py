@@ -83,6 +83,7 @@ def run_on_database(settings: Settings, action: Callable[[Container], Awaitable[
     from sqlalchemy.engine import make_url
 
     from gemini_clone.adapters.sql.schema import ensure_current, upgrade
+    from gemini_clone.adapters.sql.search import check_search_language
     from gemini_clone.entrypoints.container import build_container
 
     async def main() -> T:
@@ -96,6 +97,7 @@ def run_on_database(settings: Settings, action: Callable[[Container], Awaitable[
                 await upgrade(engine)
             else:
                 await ensure_current(engine)
+                await check_search_language(engine, settings.search_language)
             return await action(container)
         finally:
             await engine.dispose()

@@ -162,7 +162,8 @@ def db_upgrade(revision: str) -> None:
     from gemini_clone.adapters.sql.schema import current_revision, upgrade
 
     async def action(container: Container) -> str | None:
-        await upgrade(container.engine(), revision)
+        language = container.settings().search_language
+        await upgrade(container.engine(), revision, search_language=language)
         return await current_revision(container.engine())
 
     current = run_with_container(cli_settings(), action, start=False)

@@ -23,6 +23,7 @@ from litestar.types import ControllerRouterHandler
 
 from gemini_clone.entrypoints.adapter_choices import uses_sandbox
 from gemini_clone.entrypoints.container import Container, build_container
+from gemini_clone.entrypoints.http.archives import ArchiveController
 from gemini_clone.entrypoints.http.auth import SECURITY_SCHEMES
 from gemini_clone.entrypoints.http.auth_routes import AuthController
 from gemini_clone.entrypoints.http.billing import SubscriptionController, WebhookController
@@ -35,6 +36,8 @@ from gemini_clone.entrypoints.http.metrics import MetricsController
 from gemini_clone.entrypoints.http.models import ModelController
 from gemini_clone.entrypoints.http.observability import RequestObservability
 from gemini_clone.entrypoints.http.sandbox import SandboxController
+from gemini_clone.entrypoints.http.search import SearchController
+from gemini_clone.entrypoints.http.shares import ShareController
 from gemini_clone.entrypoints.http.usage import UsageController
 from gemini_clone.entrypoints.http.users import UserController
 from gemini_clone.entrypoints.http.web import web_handlers
@@ -58,6 +61,7 @@ TAGS = [
     Tag(name="users", description="The logged-in user."),
     Tag(name="chatrooms", description="A user's chatrooms."),
     Tag(name="messages", description="Messages and the model's replies."),
+    Tag(name="sharing", description="Read-only links to a conversation."),
     Tag(name="billing", description="The Pro plan."),
     Tag(name="sandbox", description="The checkout that stands in for Stripe (no key set)."),
     Tag(name="health", description="Probes and metrics."),
@@ -75,8 +79,11 @@ def create_app(settings: Settings, container: Container | None = None) -> Litest
         UserController,
         UsageController,
         ChatroomController,
+        ArchiveController,
         MessageController,
+        SearchController,
         ModelController,
+        ShareController,
         SubscriptionController,
         WebhookController,
         HealthController,

@@ -68,17 +68,24 @@ async def throttle_by_address(
 ) -> None:
     """Guard: at most `AUTH_RATE_LIMIT_PER_MINUTE` requests a minute from one client address
     (the socket's, or behind the proxies of `FORWARDED_ALLOW_IPS` the one they forward)."""
-    state = connection.app.state
-    limit: int = state.auth_rate_limit_per_minute
+    await throttle_address(connection, "auth-ip", connection.app.state.auth_rate_limit_per_minute)
+
+
+async def throttle_address(
+    connection: ASGIConnection[Any, Any, Any, Any], scope: str, limit: int
+) -> None:
+    """At most `limit` requests a minute from the client's address in `scope` (0: no
+    limit); 429 `rate_limited` with `Retry-After` over it."""
     if limit <= 0:
         return
+    state = connection.app.state
     address = client_address(
         connection.client.host if connection.client else None,
         connection.scope["headers"],
         trusted_networks(state.container.settings().forwarded_allow_ips),
     )
     decision = await state.container.throttle().hit(
-        f"auth-ip:{address}", limit=limit, window_seconds=AUTH_WINDOW_SECONDS
+        f"{scope}:{address}", limit=limit, window_seconds=AUTH_WINDOW_SECONDS
     )
     if not decision.allowed:
         raise TooManyRequests(

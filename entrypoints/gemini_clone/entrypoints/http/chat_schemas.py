@@ -31,6 +31,14 @@ SystemInstruction = Annotated[
         description="How the model should answer in this room; null or blank: the default.",
     ),
 ]
+FallbackFrom = Annotated[
+    str,
+    msgspec.Meta(
+        description="The model asked for, when `model` wrote the reply in its place because "
+        "that one was out of service (MODEL_FALLBACKS); null when the model asked wrote it.",
+        examples=["gemini-2.5-pro"],
+    ),
+]
 ModelId = Annotated[
     str,
     msgspec.Meta(
@@ -55,6 +63,10 @@ class UpdateChatroomRequest(RequestBody):
     title: Title | msgspec.UnsetType = msgspec.UNSET
     system_instruction: SystemInstruction | msgspec.UnsetType | None = msgspec.UNSET
     model: ModelId | msgspec.UnsetType | None = msgspec.UNSET
+    pinned: bool | msgspec.UnsetType = msgspec.UNSET
+    """true: listed before the unpinned rooms."""
+    archived: bool | msgspec.UnsetType = msgspec.UNSET
+    """true: out of the usual list, in `GET /chatroom?archived=true` instead."""
 
 
 class EditMessageRequest(RequestBody):
@@ -83,6 +95,8 @@ class ChatroomBody(ResponseBody):
     updated_at: datetime
     last_message_at: datetime | None
     message_count: int
+    pinned: bool
+    archived: bool
 
 
 class TokenUsageBody(ResponseBody):
@@ -124,6 +138,8 @@ class MessageBody(ResponseBody):
     about one message (a post, a new version, a read by id, a stream's `done`)."""
     in_reply_to: UUID | None
     model: str | None
+    """The model that wrote the reply."""
+    fallback_from: FallbackFrom | None
     finish_reason: str | None
     usage: TokenUsageBody | None
     error: MessageErrorBody | None
@@ -133,14 +149,29 @@ class MessageBody(ResponseBody):
     """Set on a question written as an edit of another (a version of it); null otherwise."""
 
 
+class HistorySummaryBody(ResponseBody):
+    through_message_id: UUID
+    """The summary covers the path from the room's first message through this one."""
+    text: str
+    updated_at: datetime
+
+
 class ChatroomDetailBody(ChatroomBody):
     messages: list[MessageBody]
     """The latest messages, oldest first."""
+    history_summary: HistorySummaryBody | None
+    """Long chats: the summary the current path's next reply starts its history with (what
+    fell out of the token budget); null while the path fits."""
 
 
 class ChatroomPageBody(ResponseBody):
     items: list[ChatroomBody]
     next_cursor: str | None
+
+
+class ImportedChatroomsBody(ResponseBody):
+    items: list[ChatroomBody]
+    """The new rooms, in the file's order."""
 
 
 class MessagePageBody(ResponseBody):
@@ -167,6 +198,8 @@ class ModelBody(ResponseBody):
     pro_only: bool
     available: bool
     """Whether the caller's plan may pick it."""
+    inputs: list[str]
+    """The kinds of file it reads: `text` always, `image` and `pdf` when it reads them."""
 
 
 class ModelsBody(ResponseBody):
@@ -185,6 +218,8 @@ def chatroom_body(chatroom: Chatroom) -> ChatroomBody:
         updated_at=chatroom.updated_at,
         last_message_at=chatroom.last_message_at,
         message_count=chatroom.message_count,
+        pinned=chatroom.pinned,
+        archived=chatroom.archived,
     )
 
 
@@ -194,6 +229,13 @@ def chatroom_detail_body(detail: ChatroomDetail) -> ChatroomDetailBody:
         messages=[
             message_body(message, detail.versions.get(message.id)) for message in detail.messages
         ],
+        history_summary=None
+        if detail.history_summary is None
+        else HistorySummaryBody(
+            through_message_id=detail.history_summary.through_message_id,
+            text=detail.history_summary.text,
+            updated_at=detail.history_summary.updated_at,
+        ),
     )
 
 
@@ -224,6 +266,7 @@ def message_body(message: Message, versions: Versions | None = None) -> MessageB
         ),
         in_reply_to=message.in_reply_to,
         model=message.model,
+        fallback_from=message.fallback_from,
         finish_reason=message.finish_reason,
         usage=TokenUsageBody(
             prompt_tokens=usage.prompt_tokens,
@@ -252,6 +295,7 @@ def models_body(models: ModelList) -> ModelsBody:
                 provider=option.provider,
                 pro_only=option.pro_only,
                 available=option.available,
+                inputs=list(option.inputs),
             )
             for option in models.items
         ],

@@ -1,4 +1,5 @@
-"""`/chatroom`: a user's chatrooms (create, list with a per-user cache, read, rename, delete)."""
+"""`/chatroom`: a user's chatrooms (create, list with a per-user cache, read, rename, pin,
+archive, delete)."""
 
 from __future__ import annotations
 
@@ -120,8 +121,11 @@ class ChatroomController(Controller):
 
     @get(
         "/",
-        summary="The user's chatrooms, newest activity first",
-        description="Pages are cached per user and dropped on any change to the user's list.",
+        summary="The user's chatrooms, pinned first, then newest activity first",
+        description=(
+            "Archived rooms are left out; `archived=true` lists only them (in the same "
+            "order). Pages are cached per user and dropped on any change to the user's list."
+        ),
         response_headers=[
             ResponseHeader(
                 name="X-Cache",
@@ -145,10 +149,14 @@ class ChatroomController(Controller):
                 description="The `next_cursor` of the previous page.",
             ),
         ] = None,
+        archived: Annotated[
+            bool,
+            QueryParameter(description="true: the archived rooms only; false: the others."),
+        ] = False,
     ) -> Response[ChatroomPageBody]:
         user_id = request.user
         page = await list_chatrooms.execute(
-            ListChatroomsInput(user_id=user_id, limit=limit, cursor=cursor)
+            ListChatroomsInput(user_id=user_id, limit=limit, cursor=cursor, archived=archived)
         )
         if page.from_cache:
             # The body's bytes, encoded once per cached page: the documented type stays.
@@ -174,11 +182,12 @@ class ChatroomController(Controller):
 
     @patch(
         "/{chatroom_id:str}",
-        summary="Rename a chatroom or change its system instruction or model",
+        summary="Rename, pin or archive a chatroom, or change its system instruction or model",
         description=(
             "Only the fields given change. A title is the user's (the model never replaces "
             "it); `null` sets `system_instruction` or `model` back to the service's default. "
-            "Later replies use the new settings."
+            "Later replies use the new settings. `pinned` rooms are listed first; `archived` "
+            "ones only in `GET /chatroom?archived=true` (a post does not unarchive a room)."
         ),
         responses=problems(401, codes={**_NOT_FOUND, **_MODEL_CHOICE}),
     )
@@ -199,6 +208,8 @@ class ChatroomController(Controller):
                 if data.system_instruction is msgspec.UNSET
                 else data.system_instruction,
                 model=UNCHANGED if data.model is msgspec.UNSET else data.model,
+                pinned=UNCHANGED if data.pinned is msgspec.UNSET else data.pinned,
+                archived=UNCHANGED if data.archived is msgspec.UNSET else data.archived,
             )
         )
         return chatroom_body(chatroom)

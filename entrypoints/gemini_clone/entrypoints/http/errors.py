@@ -9,6 +9,8 @@ a stable machine `code`; validation failures add `errors: [{field, message}]`.
     Forbidden                      403
     NotFound                       404
     Conflict                       409
+    TooLarge                       413
+    UnsupportedMediaType           415
     TooManyRequests                429     Retry-After
       QuotaExceeded                429     limit, used, resets_at; X-RateLimit-*; counted
     PaymentError                   400
@@ -52,8 +54,10 @@ from gemini_clone.domain.errors import (
     NotFound,
     PaymentError,
     QuotaExceeded,
+    TooLarge,
     TooManyRequests,
     Unavailable,
+    UnsupportedMediaType,
 )
 from gemini_clone.entrypoints.http.observability import client_disconnected
 from gemini_clone.entrypoints.http.schemas import FieldProblem, Problem
@@ -71,6 +75,8 @@ _DOMAIN_STATUS: dict[type[GeminiCloneError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    TooLarge: 413,
+    UnsupportedMediaType: 415,
     TooManyRequests: 429,
     PaymentError: 400,
     Unavailable: 503,

@@ -100,7 +100,7 @@ class OtpIssuer:
 
     async def _check_send_limits(self, mobile_number: str, purpose: OtpPurpose) -> None:
         cooldown = await self._throttle.hit(
-            f"otp-cooldown:{purpose}:{mobile_number}",
+            cooldown_key(mobile_number, purpose),
             limit=1,
             window_seconds=int(OTP_RESEND_COOLDOWN.total_seconds()),
         )
@@ -111,7 +111,7 @@ class OtpIssuer:
                 retry_after=cooldown.retry_after,
             )
         hourly = await self._throttle.hit(
-            f"otp-hourly:{mobile_number}", limit=OTP_MAX_SENDS_PER_HOUR, window_seconds=3600
+            hourly_key(mobile_number), limit=OTP_MAX_SENDS_PER_HOUR, window_seconds=3600
         )
         if not hourly.allowed:
             raise TooManyRequests(
@@ -194,4 +194,22 @@ def _attempts_exceeded() -> TooManyRequests:
         "Too many wrong codes; ask for a new one.",
         code="otp_attempts_exceeded",
         retry_after=int(OTP_RESEND_COOLDOWN.total_seconds()),
+    )
+
+
+def cooldown_key(mobile_number: str, purpose: OtpPurpose) -> str:
+    """The throttle key of a number's resend cooldown for one purpose."""
+    return f"otp-cooldown:{purpose}:{mobile_number}"
+
+
+def hourly_key(mobile_number: str) -> str:
+    """The throttle key of a number's codes per hour."""
+    return f"otp-hourly:{mobile_number}"
+
+
+def throttle_keys(mobile_number: str) -> tuple[str, ...]:
+    """Every throttle key that names the number (forgotten when its account is deleted)."""
+    return (
+        *(cooldown_key(mobile_number, purpose) for purpose in OtpPurpose),
+        hourly_key(mobile_number),
     )

@@ -8,8 +8,10 @@ from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message
+from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.tree import Versions
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
+from gemini_clone.ports.summaries import HistorySummaries
 
 LATEST_MESSAGES = 20
 
@@ -21,6 +23,8 @@ class ChatroomDetail:
     """The latest messages of the current path, oldest first."""
     versions: Mapping[MessageId, Versions]
     """Each message's place among its versions."""
+    history_summary: HistorySummary | None = None
+    """The summary nearest to the end of the current path (long chats), if any."""
 
 
 async def owned_chatroom(uow: UnitOfWork, chatroom_id: ChatroomId, user_id: UserId) -> Chatroom:
@@ -32,13 +36,23 @@ async def owned_chatroom(uow: UnitOfWork, chatroom_id: ChatroomId, user_id: User
 
 
 class GetChatroom:
-    """One of the user's chatrooms with the latest messages of its current path."""
+    """One of the user's chatrooms with the latest messages of its current path, and the
+    summary its next reply's history would start from (long chats)."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, summaries: HistorySummaries | None = None) -> None:
         self._uow = uow
+        self._summaries = summaries
 
     async def execute(self, user_id: UserId, chatroom_id: ChatroomId) -> ChatroomDetail:
         async with self._uow() as uow:
             chatroom = await owned_chatroom(uow, chatroom_id, user_id)
             latest = await path_page(uow, chatroom_id, limit=LATEST_MESSAGES, before=None)
-        return ChatroomDetail(chatroom=chatroom, messages=latest.items, versions=latest.versions)
+        summary = None
+        if self._summaries is not None:
+            summary = await self._summaries.on_path(chatroom_id)
+        return ChatroomDetail(
+            chatroom=chatroom,
+            messages=latest.items,
+            versions=latest.versions,
+            history_summary=summary,
+        )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from gemini_clone.application.cache_scope import chatroom_list_scope
 from gemini_clone.application.chatrooms.pages import ChatroomPage, DecodedPages, encode_page
 from gemini_clone.application.cursors import decode_cursor, encode_cursor
+from gemini_clone.domain.chatrooms import Chatroom, ListPosition
 from gemini_clone.domain.errors import InvalidInput
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.ports.cache import Cache
@@ -21,10 +22,15 @@ class ListChatroomsInput:
     user_id: UserId
     limit: int = DEFAULT_PAGE_SIZE
     cursor: str | None = None
+    archived: bool = False
+    """False: the rooms in use (every unarchived one); True: the archived ones only."""
 
 
 class ListChatrooms:
-    """A page of the user's chatrooms, newest activity first.
+    """A page of the user's chatrooms: pinned ones first, then newest activity first.
+
+    - The usual list leaves archived rooms out; the archived list has only them (each
+      ordered the same way), so a room is in exactly one of the two.
 
     - Pages are cached per user for `ttl_seconds`; any change to the user's list (create,
       rename, delete, a new message) drops every cached page of that user.
@@ -44,25 +50,36 @@ class ListChatrooms:
     async def execute(self, data: ListChatroomsInput) -> ChatroomPage:
         if not 1 <= data.limit <= MAX_PAGE_SIZE:
             raise InvalidInput.field("limit", f"The limit is between 1 and {MAX_PAGE_SIZE}.")
-        before = decode_cursor(data.cursor, "cursor") if data.cursor else None
+        before = decode_list_cursor(data.cursor) if data.cursor else None
         scope = chatroom_list_scope(data.user_id)
-        key = f"{data.limit}:{data.cursor or ''}"
+        key = f"{'archived' if data.archived else 'rooms'}:{data.limit}:{data.cursor or ''}"
         cached = await self._cache.get(scope, key)
         if cached is not None:
             return self._decoded.decoded(cached)
         stamp = await self._cache.stamp(scope, self._ttl)
         async with self._uow() as uow:
             rows = await uow.chatrooms.list_for_user(
-                data.user_id,
-                limit=data.limit + 1,
-                before=(before[0], ChatroomId(before[1])) if before else None,
+                data.user_id, limit=data.limit + 1, before=before, archived=data.archived
             )
         items = tuple(rows[: data.limit])
-        next_cursor = None
-        if len(rows) > data.limit:
-            last = items[-1]
-            next_cursor = encode_cursor(last.last_activity_at, last.id)
+        next_cursor = encode_list_cursor(items[-1]) if len(rows) > data.limit else None
         page = ChatroomPage(items=items, next_cursor=next_cursor)
         if stamp is not None:
             await self._cache.set(scope, key, encode_page(page), self._ttl, stamp=stamp)
         return page
+
+
+_PINNED = "pinned."
+
+
+def encode_list_cursor(last: Chatroom) -> str:
+    """The last room's list position; a pinned room's is marked (`.` is no base64 letter,
+    and cursors of unpinned rooms are the same as before pins existed)."""
+    cursor = encode_cursor(last.last_activity_at, last.id)
+    return f"{_PINNED}{cursor}" if last.pinned else cursor
+
+
+def decode_list_cursor(cursor: str) -> ListPosition:
+    pinned = cursor.startswith(_PINNED)
+    at, room_id = decode_cursor(cursor.removeprefix(_PINNED), "cursor")
+    return (pinned, at, ChatroomId(room_id))

@@ -52,6 +52,8 @@ def encode_page(page: ChatroomPage) -> bytes:
                     "system_instruction": room.system_instruction,
                     "model": room.model,
                     "title_tries": room.title_tries,
+                    "pinned": room.pinned,
+                    "archived": room.archived,
                 }
                 for room in page.items
             ],
@@ -79,6 +81,8 @@ def decode_page(raw: bytes) -> ChatroomPage:
             system_instruction=item.get("system_instruction"),
             model=item.get("model"),
             title_tries=item.get("title_tries", 0),
+            pinned=item.get("pinned", False),
+            archived=item.get("archived", False),
         )
         for item in data["items"]
     )

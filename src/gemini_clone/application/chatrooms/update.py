@@ -37,17 +37,21 @@ class UpdateChatroomInput:
     """None (or blank): back to the service's default instruction."""
     model: str | Unchanged | None = UNCHANGED
     """None: back to the service's default model."""
+    pinned: bool | Unchanged = UNCHANGED
+    archived: bool | Unchanged = UNCHANGED
 
 
 class UpdateChatroom:
-    """Change a chatroom's title, system instruction or model; what is left out stays (an
-    update that names none of them is invalid).
+    """Change a chatroom's title, system instruction, model, pin or archive; what is left
+    out stays (an update that names none of them is invalid).
 
     - A title (trimmed, at most 200 characters) is the user's: the model never replaces it.
       A blank title brings back the default one.
     - The instruction (at most 4 000 characters) and the model answer every later reply.
     - The model must be one the user's plan may pick (unknown: 422 `unknown_model`; Pro
       only: 403 `model_requires_pro`).
+    - A pinned room is listed before the others; an archived one only in the archived
+      list. Either change drops the user's cached list, like every other change.
     """
 
     def __init__(
@@ -59,9 +63,19 @@ class UpdateChatroom:
         self._models = models
 
     async def execute(self, data: UpdateChatroomInput) -> Chatroom:
-        if UNCHANGED is data.title is data.system_instruction is data.model:
+        if all(
+            value is UNCHANGED
+            for value in (
+                data.title,
+                data.system_instruction,
+                data.model,
+                data.pinned,
+                data.archived,
+            )
+        ):
             raise InvalidInput.field(
-                "body", "Name at least one of title, system_instruction and model."
+                "body",
+                "Name at least one of title, system_instruction, model, pinned and archived.",
             )
         title = data.title if data.title is UNCHANGED else checked_title(data.title)
         instruction = (
@@ -85,6 +99,10 @@ class UpdateChatroom:
                     tier, _ = await tier_of(uow, data.user_id)
                     self._models.check_choice(data.model, tier)
                 updated = replace(updated, model=data.model)
+            if data.pinned is not UNCHANGED:
+                updated = replace(updated, pinned=data.pinned)
+            if data.archived is not UNCHANGED:
+                updated = replace(updated, archived=data.archived)
             await uow.chatrooms.update(updated)
             await uow.commit()
         await forget_chatroom_list(self._cache, data.user_id)

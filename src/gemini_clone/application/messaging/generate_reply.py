@@ -8,15 +8,17 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from functools import partial
 
 from gemini_clone.application.chatrooms.titles import TitleChatroom, TitleInput
-from gemini_clone.application.messaging.context import HISTORY_MAX_MESSAGES, build_request
+from gemini_clone.application.messaging.context import build_request
 from gemini_clone.application.messaging.cutoff import renewing, until_cut
+from gemini_clone.application.messaging.fallback import FallbackRun, ModelFallback
+from gemini_clone.application.messaging.summaries import LongChats
 from gemini_clone.domain.ids import MessageId
-from gemini_clone.domain.messages import MessageError, MessageStatus, TokenUsage
-from gemini_clone.domain.metering import CallOutcome, ModelCall, latency_ms
+from gemini_clone.domain.messages import MessageError, MessageStatus
+from gemini_clone.domain.metering import CallOutcome, ModelCall
 from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.subscriptions import tier_for_status
 from gemini_clone.ports.clock import Clock
@@ -27,7 +29,6 @@ from gemini_clone.ports.language_model import (
     LanguageModel,
     ModelConfigurationError,
     ModelError,
-    Purpose,
     collect,
 )
 from gemini_clone.ports.metering import CallMeter
@@ -58,11 +59,11 @@ class ReplySettings:
 
 @dataclass(slots=True)
 class _Progress:
-    """What the model sent so far: its text (a stop keeps it) and the last usage it
-    reported (a failed or stopped call is metered with it); a restart drops both."""
+    """What the model sent so far: its text (a stop keeps it); a restart drops it. (The
+    usage each model last reported, which meters a failed or stopped call, is kept by the
+    run's `Attempt`s.)"""
 
     text: list[str] = field(default_factory=list)
-    usage: TokenUsage | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -88,9 +89,13 @@ class GenerateReply:
     - The model sees the room's system instruction (else the service's) and is the room's
       model while its owner's plan allows it, else the default (`ModelAccess`); the reply's
       `model` names the model that wrote it.
-    - The model call is metered: one usage-ledger row (tokens as the provider last
-      reported them, also for a failed or stopped call, latency, outcome), stored with
-      the outcome by the same finish.
+    - A model out of service hands the reply to the next of its chain (`ModelFallback`):
+      `model` names the one that wrote it, `fallback_from` the one asked for.
+    - Each model call is metered: one usage-ledger row per model asked (tokens as the
+      provider last reported them, also for a failed or stopped call, latency, outcome),
+      stored with the outcome by the same finish.
+    - A long path's history is led by its summary, and what fell out uncovered is queued
+      for one (`LongChats`); the reply never waits for it.
     - After a completed reply, a room still titled by default is named by the model
       (`TitleChatroom`); a title that cannot be made never fails the reply.
     - The text is published piece by piece as the model writes it (`pieces`); an attempt
@@ -120,6 +125,8 @@ class GenerateReply:
         pieces: ReplyPieces | None = None,
         stops: ReplyStops | None = None,
         meter: CallMeter | None = None,
+        long_chats: LongChats | None = None,
+        fallback: ModelFallback | None = None,
     ) -> None:
         self._store = store
         self._model = model
@@ -130,23 +137,31 @@ class GenerateReply:
         self._pieces = pieces
         self._stops = stops
         self._meter = meter
+        self._long_chats = long_chats or LongChats()
+        self._fallback = fallback or ModelFallback(model, clock)
 
     async def execute(self, reply_id: MessageId) -> ReplyOutcome:
         claimed = await self._claim(reply_id)
         if claimed is None:
             return ReplyOutcome.SKIPPED
-        request = self._request_for(claimed)
+        run = self._fallback.run(self._request_for(claimed))
         progress = _Progress()
         try:
-            started = self._clock.now()
-            outcome = await self._generate_or_stop(reply_id, claimed, request, progress)
-            call = self._call(reply_id, claimed, request, outcome, progress, started)
-            finish = await self._store_outcome(reply_id, claimed, request, outcome, call)
+            outcome = await self._generate_or_stop(reply_id, claimed, run, progress)
+            calls = run.ledger_rows(
+                reply_id,
+                claimed.room,
+                outcome=_call_outcome(outcome),
+                usage=outcome.result.usage if outcome.result else None,
+                provider_of=self._models.provider_of,
+            )
+            finish = await self._store_outcome(reply_id, claimed, run, outcome, calls)
         except asyncio.CancelledError:
             await self._hand_back(reply_id, claimed)
             raise
         if self._meter is not None:
-            self._meter.observe(call)
+            for call in calls:
+                self._meter.observe(call)
         if finish is not Finish.TAKEN_OVER:
             self._end_stream(reply_id, claimed)
         if finish is not Finish.STORED:
@@ -158,19 +173,19 @@ class GenerateReply:
 
     async def _claim(self, reply_id: MessageId) -> ClaimedReply | None:
         now = self._clock.now()
-        return await self._store.claim(
+        return await self._long_chats.claim(
+            self._store,
             reply_id,
             now=now,
             lease_until=now + self._settings.lease,
             token_budget=self._settings.context_token_budget,
-            history_limit=HISTORY_MAX_MESSAGES,
         )
 
     def _request_for(self, claimed: ClaimedReply) -> GenerationRequest:
         room = claimed.room
         return build_request(
             claimed.question,
-            claimed.history,
+            self._long_chats.history(claimed),
             system_instruction=room.system_instruction or self._settings.system_instruction,
             model=self._models.answering_model(room.model, tier_for_status(room.owner_plan_status)),
         )
@@ -207,12 +222,12 @@ class GenerateReply:
         self,
         reply_id: MessageId,
         claimed: ClaimedReply,
-        request: GenerationRequest,
+        run: FallbackRun,
         progress: _Progress,
     ) -> _Outcome:
         """The model's answer, or, cut by a stop or a lost lease, what it wrote so far."""
         outcome = await until_cut(
-            self._generate(reply_id, claimed, request, progress),
+            self._generate(reply_id, claimed, run, progress),
             lambda cut: self._stops.watch(reply_id, cut) if self._stops else nullcontext(),
             lambda cut: renewing(self._settings.lease.total_seconds() / 3,
                                  partial(self._renew, reply_id, claimed), on_lost=cut),
@@ -243,11 +258,11 @@ class GenerateReply:
         self,
         reply_id: MessageId,
         claimed: ClaimedReply,
-        request: GenerationRequest,
+        run: FallbackRun,
         progress: _Progress,
     ) -> _Outcome:
         try:
-            result = await collect(self._published(reply_id, claimed, request, progress))
+            result = await collect(self._published(reply_id, claimed, run, progress))
         except ModelConfigurationError as error:
             logger.error("language model misconfigured (%s): %s", error.code, error.message)
             return _Outcome(
@@ -279,22 +294,20 @@ class GenerateReply:
         self,
         reply_id: MessageId,
         claimed: ClaimedReply,
-        request: GenerationRequest,
+        run: FallbackRun,
         progress: _Progress,
     ) -> AsyncIterator[GenerationPiece]:
-        """The model's pieces, each one's text and usage kept in `progress` and the text
-        published; a new claim, and a model starting its answer over, publish `restart`
-        first."""
+        """The model's pieces, each one's text kept in `progress` and published; a new
+        claim, and a model starting its answer over, publish `restart` first."""
         written = progress.text
         pieces = self._pieces
         attempt = claimed.attempt
         announced = attempt == 1
-        async for piece in self._model.stream(request):
+        async for piece in run.stream():
             if piece.restart:
                 if written and pieces is not None:
                     pieces.publish(reply_id, Piece(kind=PieceKind.RESTART, attempt=attempt))
                 written.clear()
-                progress.usage = None
                 announced = True
             elif piece.text:
                 if pieces is not None:
@@ -305,16 +318,15 @@ class GenerateReply:
                     )
                 announced = True
                 written.append(piece.text)
-            progress.usage = piece.usage or progress.usage
             yield piece
 
     async def _store_outcome(
         self,
         reply_id: MessageId,
         claimed: ClaimedReply,
-        request: GenerationRequest,
+        run: FallbackRun,
         outcome: _Outcome,
-        call: ModelCall,
+        calls: list[ModelCall],
     ) -> Finish:
         result = outcome.result
         return await self._store.finish(
@@ -322,7 +334,8 @@ class GenerateReply:
             ReplyResult(
                 status=outcome.status,
                 content=outcome.content,
-                model=(result.model if result else None) or request.model,
+                model=(result.model if result else None) or run.answering,
+                fallback_from=run.fallback_from,
                 finish_reason=_finish_reason(result),
                 usage=result.usage if result else None,
                 error=outcome.error,
@@ -330,33 +343,8 @@ class GenerateReply:
             ),
             attempt=claimed.attempt,
             give_back=claimed.quota if outcome.status in _GIVING_BACK else None,
-            call=call,
-        )
-
-    def _call(
-        self,
-        reply_id: MessageId,
-        claimed: ClaimedReply,
-        request: GenerationRequest,
-        outcome: _Outcome,
-        progress: _Progress,
-        started: datetime,
-    ) -> ModelCall:
-        """The ledger's row for this reply's model call."""
-        model = request.model or self._model.name
-        ended = self._clock.now()
-        reported = outcome.result.usage if outcome.result else None
-        return ModelCall(
-            user_id=claimed.room.user_id,
-            chatroom_id=claimed.room.chatroom_id,
-            reply_id=reply_id,
-            model=model,
-            provider=self._models.provider_of(model),
-            purpose=Purpose.REPLY.value,
-            usage=reported or progress.usage or TokenUsage(),
-            latency_ms=latency_ms(started, ended),
-            outcome=_call_outcome(outcome),
-            ended_at=ended,
+            call=calls[-1],
+            earlier_calls=calls[:-1],
         )
 
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from gemini_clone.adapters.memory.repositories.base import InMemoryRepository
-from gemini_clone.domain.chatrooms import Chatroom, TitleSource
+from gemini_clone.domain.chatrooms import Chatroom, ListPosition, TitleSource
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.ports.repositories import ChatroomRepository
 
@@ -25,16 +25,23 @@ class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
         return self._tables.chatrooms.get(chatroom_id)
 
     async def list_for_user(
-        self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
+        self,
+        user_id: UserId,
+        *,
+        limit: int,
+        before: ListPosition | None,
+        archived: bool = False,
     ) -> Sequence[Chatroom]:
-        """Newest activity first (ties by id); `before` excludes it and everything newer."""
+        """Pinned first, then newest activity first (ties by id); `before` excludes it and
+        everything listed before it."""
         rooms = [
             room
             for room in self._tables.chatrooms.values()
             if room.user_id == user_id
-            and (before is None or (room.last_activity_at, room.id) < before)
+            and room.archived == archived
+            and (before is None or room.list_position < before)
         ]
-        rooms.sort(key=lambda room: (room.last_activity_at, room.id), reverse=True)
+        rooms.sort(key=lambda room: room.list_position, reverse=True)
         return rooms[:limit]
 
     async def update(self, chatroom: Chatroom) -> None:
@@ -46,6 +53,8 @@ class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
                 title_source=chatroom.title_source,
                 system_instruction=chatroom.system_instruction,
                 model=chatroom.model,
+                pinned=chatroom.pinned,
+                archived=chatroom.archived,
                 updated_at=chatroom.updated_at,
             )
 
@@ -70,11 +79,16 @@ class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
         return True
 
     async def delete(self, chatroom_id: ChatroomId) -> None:
-        """Delete the room and its messages."""
+        """Delete the room, its messages and its shared links."""
         self._tables.chatrooms.pop(chatroom_id, None)
+        for share in [
+            s for s in self._tables.shared_links.values() if s.chatroom_id == chatroom_id
+        ]:
+            del self._tables.shared_links[share.id]
         doomed = [m.id for m in self._tables.messages.values() if m.chatroom_id == chatroom_id]
         for message_id in doomed:
             del self._tables.messages[message_id]
+            self._tables.history_summaries.pop(message_id, None)
 
     async def count_for_user(self, user_id: UserId) -> int:
         return sum(1 for room in self._tables.chatrooms.values() if room.user_id == user_id)

@@ -54,6 +54,24 @@ class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
             self._tables.messages[reply.id] = reply.cancelled(now)
         return [reply.id for reply in pending]
 
+    async def cancel_pending_of_user(self, user_id: UserId, now: datetime) -> Sequence[MessageId]:
+        rooms = {room.id for room in self._tables.chatrooms.values() if room.user_id == user_id}
+        cancelled: list[MessageId] = []
+        for room_id in rooms:
+            cancelled.extend(await self.cancel_pending(room_id, now))
+        return cancelled
+
+    async def replies_finished_since(self, user_id: UserId, since: datetime) -> Sequence[MessageId]:
+        rooms = {room.id for room in self._tables.chatrooms.values() if room.user_id == user_id}
+        return [
+            message.id
+            for message in self._tables.messages.values()
+            if message.chatroom_id in rooms
+            and message.role is Role.MODEL
+            and message.completed_at is not None
+            and message.completed_at >= since
+        ]
+
     async def current_leaf(self, chatroom_id: ChatroomId) -> MessageId | None:
         return self._tables.current_leaves.get(chatroom_id)
 

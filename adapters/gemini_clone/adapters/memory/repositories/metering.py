@@ -13,7 +13,8 @@ from gemini_clone.ports.metering import UsageLedger
 
 class InMemoryUsageLedger(InMemoryRepository, UsageLedger):
     async def record(self, call: ModelCall) -> None:
-        self._tables.model_calls.append(call)
+        if call.user_id in self._tables.users:  # a deleted account's calls are not kept
+            self._tables.model_calls.append(call)
 
     async def totals(
         self, *, start: date, end: date, user_id: UserId | None = None

@@ -41,5 +41,27 @@ class InMemoryUserRepository(InMemoryRepository, UserRepository):
         ordered = sorted(self._tables.users.values(), key=lambda user: (user.created_at, user.id))
         return ordered[offset : offset + limit]
 
+    async def delete(self, user_id: UserId) -> None:
+        t = self._tables
+        rooms = {room.id for room in t.chatrooms.values() if room.user_id == user_id}
+        t.users.pop(user_id, None)
+        t.otps = {key: otp for key, otp in t.otps.items() if otp.user_id != user_id}
+        t.refresh_tokens = {
+            key: token for key, token in t.refresh_tokens.items() if token.user_id != user_id
+        }
+        t.chatrooms = {key: room for key, room in t.chatrooms.items() if key not in rooms}
+        t.messages = {
+            key: message
+            for key, message in t.messages.items()
+            if message.user_id != user_id and message.chatroom_id not in rooms
+        }
+        t.current_leaves = {key: leaf for key, leaf in t.current_leaves.items() if key not in rooms}
+        t.subscriptions.pop(user_id, None)
+        t.usage = {key: used for key, used in t.usage.items() if key[0] != user_id}
+        t.model_calls = [call for call in t.model_calls if call.user_id != user_id]
+        t.shared_links = {
+            key: link for key, link in t.shared_links.items() if link.user_id != user_id
+        }
+
     async def get_many(self, user_ids: Collection[UserId]) -> Sequence[User]:
         return [self._tables.users[i] for i in set(user_ids) if i in self._tables.users]

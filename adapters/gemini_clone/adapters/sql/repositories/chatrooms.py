@@ -13,32 +13,45 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 
+from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
 from gemini_clone.adapters.sql.repositories.base import SqlRepository
 from gemini_clone.adapters.sql.tables import chatrooms
-from gemini_clone.domain.chatrooms import Chatroom, TitleSource
+from gemini_clone.domain.chatrooms import Chatroom, ListPosition, TitleSource
+from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.ports.repositories import ChatroomRepository
 
 
 class SqlChatroomRepository(SqlRepository, ChatroomRepository):
     async def add(self, chatroom: Chatroom) -> None:
-        await self._execute(
-            chatrooms.insert().values(
-                id=chatroom.id,
-                user_id=chatroom.user_id,
-                title=chatroom.title,
-                created_at=chatroom.created_at,
-                updated_at=chatroom.updated_at,
-                last_message_at=chatroom.last_message_at,
-                last_activity_at=chatroom.last_activity_at,
-                message_count=chatroom.message_count,
-                title_source=chatroom.title_source.value,
-                system_instruction=chatroom.system_instruction,
-                model=chatroom.model,
-                title_tries=chatroom.title_tries,
+        """Raises `NotFound` (user_not_found) when the user is gone (a deleted account's
+        token still in use)."""
+        try:
+            await self._connection.execute(
+                chatrooms.insert().values(
+                    id=chatroom.id,
+                    user_id=chatroom.user_id,
+                    title=chatroom.title,
+                    created_at=chatroom.created_at,
+                    updated_at=chatroom.updated_at,
+                    last_message_at=chatroom.last_message_at,
+                    last_activity_at=chatroom.last_activity_at,
+                    message_count=chatroom.message_count,
+                    title_source=chatroom.title_source.value,
+                    system_instruction=chatroom.system_instruction,
+                    model=chatroom.model,
+                    title_tries=chatroom.title_tries,
+                    pinned=chatroom.pinned,
+                    archived=chatroom.archived,
+                )
             )
-        )
+        except IntegrityError as error:
+            # Ids are UUIDs: the only key an insert can break is the user's.
+            raise NotFound("The user no longer exists.", code="user_not_found") from error
+        except DRIVER_ERRORS as error:
+            raise database_unavailable() from error
 
     async def get(self, chatroom_id: ChatroomId, user_id: UserId) -> Chatroom | None:
         """The chatroom if it exists and belongs to this user."""
@@ -54,14 +67,25 @@ class SqlChatroomRepository(SqlRepository, ChatroomRepository):
         return None if row is None else _chatroom(row)
 
     async def list_for_user(
-        self, user_id: UserId, *, limit: int, before: tuple[datetime, ChatroomId] | None
+        self,
+        user_id: UserId,
+        *,
+        limit: int,
+        before: ListPosition | None,
+        archived: bool = False,
     ) -> Sequence[Chatroom]:
-        """Newest activity first (ties by id); `before` excludes it and everything newer."""
+        """Pinned first, then newest activity first (ties by id); `before` excludes it and
+        everything listed before it. One range of the (user, archived, pinned, activity, id)
+        index."""
         c = chatrooms.c
-        statement = select(chatrooms).where(c.user_id == user_id)
+        statement = select(chatrooms).where(c.user_id == user_id, c.archived == archived)
         if before is not None:
-            statement = statement.where(tuple_(c.last_activity_at, c.id) < tuple_(*before))
-        statement = statement.order_by(c.last_activity_at.desc(), c.id.desc()).limit(limit)
+            statement = statement.where(
+                tuple_(c.pinned, c.last_activity_at, c.id) < tuple_(*before)
+            )
+        statement = statement.order_by(
+            c.pinned.desc(), c.last_activity_at.desc(), c.id.desc()
+        ).limit(limit)
         return [_chatroom(row) for row in (await self._execute(statement)).mappings()]
 
     async def update(self, chatroom: Chatroom) -> None:
@@ -73,6 +97,8 @@ class SqlChatroomRepository(SqlRepository, ChatroomRepository):
                 title_source=chatroom.title_source.value,
                 system_instruction=chatroom.system_instruction,
                 model=chatroom.model,
+                pinned=chatroom.pinned,
+                archived=chatroom.archived,
                 updated_at=chatroom.updated_at,
             )
         )
@@ -125,4 +151,6 @@ def _chatroom(row: RowMapping) -> Chatroom:
         system_instruction=row["system_instruction"],
         model=row["model"],
         title_tries=row["title_tries"],
+        pinned=row["pinned"],
+        archived=row["archived"],
     )

@@ -70,6 +70,27 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
         )
         return [MessageId(reply_id) for reply_id in cancelled.scalars()]
 
+    async def cancel_pending_of_user(self, user_id: UserId, now: datetime) -> Sequence[MessageId]:
+        cancelled = await self._execute(
+            rules.cancel_user_replies(
+                literal(user_id, chatrooms.c.user_id.type), literal(now, UtcDateTime())
+            )
+        )
+        return [MessageId(reply_id) for reply_id in cancelled.scalars()]
+
+    async def replies_finished_since(self, user_id: UserId, since: datetime) -> Sequence[MessageId]:
+        # Through the user's rooms: messages have no index on user_id.
+        statement = (
+            select(messages.c.id)
+            .join(chatrooms, chatrooms.c.id == messages.c.chatroom_id)
+            .where(
+                chatrooms.c.user_id == user_id,
+                messages.c.role == Role.MODEL.value,
+                messages.c.completed_at >= since,
+            )
+        )
+        return [MessageId(reply_id) for reply_id in (await self._execute(statement)).scalars()]
+
     async def current_leaf(self, chatroom_id: ChatroomId) -> MessageId | None:
         statement = select(chatrooms.c.current_leaf_id).where(chatrooms.c.id == chatroom_id)
         leaf = (await self._execute(statement)).scalar_one_or_none()
@@ -195,6 +216,7 @@ def message_row(message: Message) -> dict[str, Any]:
         "created_at": message.created_at,
         "in_reply_to": message.in_reply_to,
         "model": message.model,
+        "fallback_from": message.fallback_from,
         "finish_reason": message.finish_reason,
         "usage": usage_document(message.usage),
         "error_code": message.error.code if message.error else None,
@@ -225,6 +247,7 @@ def _message(row: RowMapping) -> Message:
         created_at=row["created_at"],
         in_reply_to=None if row["in_reply_to"] is None else MessageId(row["in_reply_to"]),
         model=row["model"],
+        fallback_from=row["fallback_from"],
         finish_reason=row["finish_reason"],
         usage=None if usage is None else TokenUsage(**usage),
         error=None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import RowMapping, select, update
+from sqlalchemy import RowMapping, delete, select, update
 
 from gemini_clone.adapters.sql.repositories.base import SqlRepository, batches
-from gemini_clone.adapters.sql.tables import users
+from gemini_clone.adapters.sql.tables import chatrooms, model_calls, users
 from gemini_clone.domain.errors import Conflict
 from gemini_clone.domain.ids import UserId
 from gemini_clone.domain.users import User
@@ -57,6 +57,14 @@ class SqlUserRepository(SqlRepository, UserRepository):
             select(users).order_by(users.c.created_at, users.c.id).limit(limit).offset(offset)
         )
         return [_user(row) for row in (await self._execute(statement)).mappings()]
+
+    async def delete(self, user_id: UserId) -> None:
+        # The ledger has no foreign keys (its rows outlive rooms and replies); everything
+        # else of the user's goes by ON DELETE CASCADE. The rooms go first, so that their
+        # messages are deleted through the room index (messages have none on user_id).
+        await self._execute(delete(model_calls).where(model_calls.c.user_id == user_id))
+        await self._execute(delete(chatrooms).where(chatrooms.c.user_id == user_id))
+        await self._execute(delete(users).where(users.c.id == user_id))
 
     async def get_many(self, user_ids: Collection[UserId]) -> Sequence[User]:
         found: list[User] = []

@@ -12,6 +12,7 @@ import { api, state } from "./state.js";
 async function startApp() {
   state.room = null;
   $("send").disabled = true; // until a chat is open
+  $("messages").setAttribute("aria-busy", "true"); // until its messages are shown
   $("login").hidden = true;
   $("app").hidden = false;
   $("account-name").textContent = api.user.name || api.user.mobile_number;

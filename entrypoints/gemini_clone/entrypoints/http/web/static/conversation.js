@@ -1,5 +1,5 @@
-// Writing in the open chat: sending, following a reply as it is written, stopping it,
-// regenerating the latest answer and editing the latest question.
+// Writing in the open chat: sending, following a reply as it is written, stopping it, and
+// new versions: regenerating any answer and editing any question.
 import { isFinal } from "./api.js";
 import { $, button, el, errorText, notice } from "./dom.js";
 import { latestReply, renderMessages, replaceMessage, scrollToEnd, updateReply } from "./messages.js";
@@ -7,6 +7,7 @@ import { loadPlan, showLimit } from "./plan.js";
 import { followReply, postMessage } from "./replies.js";
 import { refreshRoom } from "./rooms.js";
 import { api, isOpen, state } from "./state.js";
+import { showNewVersionPath } from "./versions.js";
 
 function setWriting(writing) {
   state.writing = writing;
@@ -84,6 +85,9 @@ async function send(event) {
   input.value = "";
   autosize();
   try {
+    // Sent while the chat was still loading: after its messages, so the new ones follow them.
+    await state.opening;
+    if (!isOpen(room) || state.writing) throw new Error("The chat changed meanwhile.");
     await write((on, signal) => postMessage(api, room.id, content, on, signal));
   } catch {
     if (!input.value) input.value = content; // nothing typed is lost to an error
@@ -110,12 +114,14 @@ async function stop() {
   }
 }
 
-/** Asks for a new answer to the latest question; the earlier one is folded away. */
-export async function regenerate(reply) {
+/** Writes a new version of `replaced` (`ask` sends the edit or the regeneration): the room's
+ * path moves to it, and its reply is shown as it is written, like a post's. */
+async function newVersion(replaced, ask) {
   const room = state.room;
   try {
     await write(async (on, signal) => {
-      const answer = await api.json("POST", `/chatroom/${room.id}/message/${reply.id}/regenerate`);
+      const answer = await ask(room);
+      await showNewVersionPath(room, replaced);
       on.accepted(answer);
       return followReply(api, room.id, answer.reply, on, signal);
     });
@@ -124,7 +130,15 @@ export async function regenerate(reply) {
   }
 }
 
-/** Turns the latest question into a form; saving it sends it again for a new answer. */
+/** Asks for a new answer to the question of `reply`, any reply of the path. */
+export function regenerate(reply) {
+  return newVersion(reply, (room) =>
+    api.json("POST", `/chatroom/${room.id}/message/${reply.id}/regenerate`),
+  );
+}
+
+/** Turns a question, any of the path, into a form; saving it sends the new version for a new
+ * answer. */
 export function editQuestion(node, question) {
   const bubble = node.querySelector(".bubble");
   const form = el("form", "edit");
@@ -148,18 +162,9 @@ export function editQuestion(node, question) {
     event.preventDefault();
     const content = area.value.trim();
     if (!content) return;
-    const room = state.room;
-    try {
-      await write(async (on, signal) => {
-        const edited = await api.json("PATCH", `/chatroom/${room.id}/message/${question.id}`, {
-          body: { content },
-        });
-        on.accepted(edited);
-        return followReply(api, room.id, edited.reply, on, signal);
-      });
-    } catch {
-      renderMessages();
-    }
+    await newVersion(question, (room) =>
+      api.json("PATCH", `/chatroom/${room.id}/message/${question.id}`, { body: { content } }),
+    );
   });
   bubble.replaceWith(form);
   area.focus();

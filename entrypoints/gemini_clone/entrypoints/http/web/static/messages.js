@@ -1,12 +1,11 @@
-// The open chat's messages on the page: each question, its current reply, earlier replies
-// folded away, and older messages loaded when scrolling up.
+// The open chat's messages on the page: its current path, each message with its versions and
+// what can be done with it, and older messages loaded when scrolling up.
 import { isFinal } from "./api.js";
 import { editQuestion, regenerate } from "./conversation.js";
 import { $, button, dateFormat, el, errorText, notice, timeFormat } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { api, isOpen, state } from "./state.js";
-
-const PAGE = 30;
+import { branchFrom, PAGE, summaryNote, versionSwitch } from "./versions.js";
 
 const STATUS_TEXT = {
   queued: "Waiting for the model…",
@@ -32,16 +31,24 @@ function repliesTo(question) {
   return state.messages.filter((message) => message.in_reply_to === question.id);
 }
 
-/** Puts a new or changed message into the open chat's list. */
+/** Puts a new or changed message into the open chat's list. An answer about one message
+ * (a post, a stream's `done`) has no `versions`: the ones read with the path are kept. */
 export function replaceMessage(message) {
   const index = state.messages.findIndex((each) => each.id === message.id);
-  if (index >= 0) state.messages[index] = message;
-  else state.messages.push(message);
+  if (index < 0) return state.messages.push(message);
+  const known = state.messages[index];
+  state.messages[index] = { ...message, versions: message.versions ?? known.versions ?? null };
+}
+
+/** The model that answered; a fallback says which model was asked for. */
+export function modelLabel(reply) {
+  const model = reply.model ?? "model";
+  return reply.fallback_from ? `${model}, fallback for ${reply.fallback_from}` : model;
 }
 
 function replyMeta(reply) {
   if (reply.status in STATUS_TEXT) return STATUS_TEXT[reply.status];
-  const parts = [reply.status in PROBLEM_TITLE ? reply.status : reply.model ?? "model"];
+  const parts = [reply.status in PROBLEM_TITLE ? reply.status : modelLabel(reply)];
   if (reply.finish_reason === "stopped") parts.push("stopped");
   if (reply.finish_reason === "max_tokens") parts.push("cut off at the length limit");
   if (reply.completed_at) parts.push(timeFormat.format(new Date(reply.completed_at)));
@@ -78,34 +85,27 @@ function fillReply(bubble, reply) {
   }
 }
 
-/** The whole list, with Edit on the latest question and Regenerate on its final reply
- * while no reply is being written. */
+/** The whole list: Edit on every question and Regenerate on every final reply while no
+ * reply is being written, the versions of each message, Branch on final replies, and the
+ * note where the model's summary of the chat ends. */
 export function renderMessages() {
   const list = $("message-list");
   list.replaceChildren();
-  const question = latestQuestion();
-  const current = latestReply();
-  const superseded = new Set();
-  for (const message of state.messages) {
-    if (message.role !== "user") continue;
-    repliesTo(message).slice(0, -1).forEach((reply) => superseded.add(reply.id));
-  }
+  const note = summaryNote();
   for (const message of state.messages) {
     const node = messageNode(message);
-    if (superseded.has(message.id)) {
-      const fold = el("details", "earlier");
-      fold.append(el("summary", null, "Earlier answer"), ...node.childNodes);
-      node.append(fold);
-      node.classList.add("superseded");
-    }
     const meta = node.querySelector(".meta");
-    if (message === question && !state.writing) {
-      meta.append(button("Edit", "link", () => editQuestion(node, message)));
+    const versions = versionSwitch(message);
+    if (versions) meta.append(versions);
+    if (message.role === "user" && !state.writing) {
+      meta.append(button("Edit", "link action", () => editQuestion(node, message)));
     }
-    if (message === current && message.role === "model" && isFinal(message) && !state.writing) {
-      meta.append(button("Regenerate", "link", () => regenerate(message)));
+    if (message.role === "model" && isFinal(message)) {
+      if (!state.writing) meta.append(button("Regenerate", "link action", () => regenerate(message)));
+      meta.append(button("Branch in new chat", "link action", () => branchFrom(message)));
     }
     list.append(node);
+    if (note && note.dataset.through === message.id) list.append(note);
   }
   $("empty").hidden = state.messages.length > 0;
   $("older").hidden = !state.olderCursor;

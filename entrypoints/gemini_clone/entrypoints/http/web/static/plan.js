@@ -1,9 +1,31 @@
-// The plan: today's usage in the sidebar, the daily limit's message, the upgrade.
+// The plan: today's usage and the month's tokens in the sidebar, the daily limit's message,
+// the upgrade.
 import { $, errorText, notice, timeFormat, untilText } from "./dom.js";
 import { api } from "./state.js";
 
+const numberFormat = new Intl.NumberFormat();
+
+/** The model tokens of this UTC month so far (the usage ledger's days are UTC days): prompt
+ * (cached included), output and thoughts, summed over its days and models. */
+async function loadMonthTokens() {
+  const today = new Date().toISOString().slice(0, 10);
+  const first = `${today.slice(0, 8)}01`;
+  const report = await api.json("GET", `/user/me/usage?from=${first}&to=${today}`);
+  const tokens = report.items.reduce(
+    (sum, day) => sum + day.prompt_tokens + day.output_tokens + day.thoughts_tokens,
+    0,
+  );
+  const line = $("plan-tokens");
+  line.textContent = `${numberFormat.format(tokens)} tokens used this month`;
+  line.title = "Everything the models read and wrote for you this month, titles included";
+  line.hidden = false;
+}
+
 export async function loadPlan() {
-  const me = await api.json("GET", "/user/me");
+  const [me] = await Promise.all([
+    api.json("GET", "/user/me"),
+    loadMonthTokens().catch(() => ($("plan-tokens").hidden = true)),
+  ]);
   const usage = me.usage;
   const pro = me.tier === "pro";
   $("plan-name").textContent = pro ? "Pro plan" : "Basic plan";

@@ -1,10 +1,9 @@
 // The list of chats: loading, opening, creating, deleting, and the sidebar on phones.
 import { $, button, confirmDialog, el, errorText, notice } from "./dom.js";
 import { followPendingReply, stopWriting } from "./conversation.js";
-import { showMessages } from "./messages.js";
+import { renderMessages, showMessages } from "./messages.js";
 import { api, isOpen, state } from "./state.js";
-
-const PAGE = 30;
+import { PAGE, setHistorySummary } from "./versions.js";
 
 export async function loadRooms(more = false) {
   const query = more && state.roomsCursor ? `&cursor=${encodeURIComponent(state.roomsCursor)}` : "";
@@ -49,17 +48,32 @@ export function setRoom(room) {
   renderRooms();
 }
 
-export async function openRoom(room) {
+/** Opens `room`; `state.opening` is its loading, which a message typed meanwhile waits for. */
+export function openRoom(room) {
   stopWriting();
   closeSidebar();
   state.messages = [];
   state.olderCursor = null;
+  setHistorySummary(null);
   setRoom(room);
   $("message-list").replaceChildren();
   $("limit").hidden = true;
+  $("messages").setAttribute("aria-busy", "true");
+  state.opening = loadRoom(room).finally(() => {
+    if (isOpen(room)) $("messages").removeAttribute("aria-busy");
+  });
+  return state.opening;
+}
+
+async function loadRoom(room) {
   try {
-    const page = await api.json("GET", `/chatroom/${room.id}/messages?limit=${PAGE}`);
+    // The room's own read carries the summary note's place (`history_summary`).
+    const [page, detail] = await Promise.all([
+      api.json("GET", `/chatroom/${room.id}/messages?limit=${PAGE}`),
+      api.json("GET", `/chatroom/${room.id}`),
+    ]);
     if (!isOpen(room)) return;
+    setHistorySummary(detail);
     state.messages = page.items;
     state.olderCursor = page.next_cursor;
     showMessages();
@@ -93,12 +107,17 @@ async function deleteOpenRoom() {
   await forgetRoom(room.id);
 }
 
-/** Reads the chat again (a first answer names an untitled chat) and reorders the list. */
+/** Reads the chat again (a first answer names an untitled chat, a long one's summary grows)
+ * and reorders the list. */
 export async function refreshRoom(room) {
   try {
     const { messages: _, ...chatroom } = await api.json("GET", `/chatroom/${room.id}`);
-    if (isOpen(room)) setRoom(chatroom);
-    else state.rooms = state.rooms.map((each) => (each.id === room.id ? chatroom : each));
+    if (isOpen(room)) {
+      const before = JSON.stringify(state.historySummary);
+      setHistorySummary(chatroom);
+      setRoom(chatroom);
+      if (JSON.stringify(state.historySummary) !== before && !state.writing) renderMessages();
+    } else state.rooms = state.rooms.map((each) => (each.id === room.id ? chatroom : each));
     state.rooms.sort((a, b) => (b.last_message_at ?? b.created_at).localeCompare(a.last_message_at ?? a.created_at));
     renderRooms();
   } catch {

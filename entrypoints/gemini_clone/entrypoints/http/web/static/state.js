@@ -7,8 +7,10 @@ export const state = {
   rooms: [],
   roomsCursor: null,
   room: null, // the open chat
+  opening: null, // the loading of its messages, a promise that never rejects
   messages: [], // its loaded messages, oldest first
   olderCursor: null,
+  historySummary: null, // {through_message_id, text, updated_at} of the open chat, or null
   loadingOlder: false,
   writing: null, // {reply, controller} while a reply of the open chat is being written
   models: null,

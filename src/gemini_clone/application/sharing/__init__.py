@@ -1,0 +1,1 @@
+"""Shared links: share a room's path, read it publicly, list and revoke links, continue one."""

@@ -1,0 +1,193 @@
+"""Attachments for Gemini: inline parts, and the Files API's resumable upload (the shapes of
+Google's API reference, `tests/fixtures/gemini/files_upload_ok.json` and its SOURCES line),
+against an `httpx.MockTransport` playing Gemini."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gemini_clone.adapters.gemini.files import (
+    INLINE_REQUEST_LIMIT,
+    GeminiFile,
+    GeminiFiles,
+    file_part,
+    inline_part,
+    inline_size,
+    parse_timestamp,
+    text_file_part,
+)
+from gemini_clone.ports.language_model import (
+    ModelConfigurationError,
+    ModelError,
+    ModelUnavailable,
+)
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "gemini"
+API_KEY = "AIza-test-key-never-shown"
+BASE_URL = "https://generativelanguage.googleapis.com"
+UPLOAD_URL = f"{BASE_URL}/upload/v1beta/files?upload_id=ABCdef123&upload_protocol=resumable"
+
+
+class FakeFilesApi:
+    """Gemini's two upload steps; records what each received."""
+
+    def __init__(self, *, start_status: int = 200, finish_status: int = 200) -> None:
+        self.start_status = start_status
+        self.finish_status = finish_status
+        self.requests: list[httpx.Request] = []
+        self.uploaded = b""
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        if request.headers.get("X-Goog-Upload-Command") == "start":
+            if self.start_status != 200:
+                return error_response(self.start_status, API_KEY)
+            return httpx.Response(200, headers={"X-Goog-Upload-URL": UPLOAD_URL})
+        self.uploaded = b"".join([chunk async for chunk in request.stream])  # type: ignore[union-attr]
+        if self.finish_status != 200:
+            return error_response(self.finish_status, "over quota")
+        return httpx.Response(200, content=(FIXTURES / "files_upload_ok.json").read_bytes())
+
+
+def error_response(status: int, message: str) -> httpx.Response:
+    body = {"error": {"code": status, "message": f"failed for {message}", "status": "X"}}
+    return httpx.Response(status, json=body)
+
+
+def files_api(fake: FakeFilesApi) -> GeminiFiles:
+    client = httpx.AsyncClient(transport=httpx.MockTransport(fake))
+    return GeminiFiles(client, api_key=API_KEY, base_url=BASE_URL)
+
+
+async def chunks(data: bytes, size: int = 4096) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def test_a_file_is_uploaded_in_two_resumable_steps_and_its_uri_kept_with_its_expiry() -> None:
+    fake = FakeFilesApi()
+    data = bytes(range(256)) * 100
+
+    uploaded = await files_api(fake).upload(
+        display_name="receipt.png", media_type="image/png", size=len(data), chunks=chunks(data)
+    )
+
+    start, finish = fake.requests
+    assert str(start.url) == f"{BASE_URL}/upload/v1beta/files"
+    assert start.headers["x-goog-api-key"] == API_KEY
+    assert start.headers["X-Goog-Upload-Protocol"] == "resumable"
+    assert start.headers["X-Goog-Upload-Header-Content-Length"] == str(len(data))
+    assert start.headers["X-Goog-Upload-Header-Content-Type"] == "image/png"
+    assert json.loads(start.content) == {"file": {"displayName": "receipt.png"}}
+    assert str(finish.url) == UPLOAD_URL
+    assert finish.headers["X-Goog-Upload-Command"] == "upload, finalize"
+    assert finish.headers["X-Goog-Upload-Offset"] == "0"
+    assert "x-goog-api-key" not in finish.headers
+    assert fake.uploaded == data
+    assert uploaded == GeminiFile(
+        name="files/7hq2k1xj9c4m",
+        uri="https://generativelanguage.googleapis.com/v1beta/files/7hq2k1xj9c4m",
+        mime_type="image/png",
+        state="ACTIVE",
+        expires_at=datetime(2026, 12, 9, 5, 31, 2, 420436, tzinfo=UTC),
+    )
+
+
+def test_an_uploaded_file_is_reused_until_an_hour_before_it_expires() -> None:
+    expires = datetime(2026, 12, 9, 5, 0, tzinfo=UTC)
+    file = GeminiFile(
+        name="files/a", uri="u", mime_type="image/png", state="ACTIVE", expires_at=expires
+    )
+
+    assert file.usable_at(expires - timedelta(hours=2))
+    assert not file.usable_at(expires - timedelta(minutes=59))
+    processing = GeminiFile(
+        name="files/a", uri="u", mime_type="image/png", state="PROCESSING", expires_at=expires
+    )
+    assert not processing.usable_at(expires - timedelta(hours=2))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-09T05:31:02Z", datetime(2026, 12, 9, 5, 31, 2, tzinfo=UTC)),
+        ("2026-12-09T05:31:02.045Z", datetime(2026, 12, 9, 5, 31, 2, 45000, tzinfo=UTC)),
+        ("2026-12-09T05:31:02.420436183Z", datetime(2026, 12, 9, 5, 31, 2, 420436, tzinfo=UTC)),
+        (
+            "2026-12-09T05:31:02.1+05:30",
+            datetime(2026, 12, 9, 0, 1, 2, 100000, tzinfo=UTC),
+        ),
+    ],
+)
+def test_google_timestamps_are_read_with_any_number_of_fractional_digits(
+    text: str, expected: datetime
+) -> None:
+    assert parse_timestamp(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("step", "status", "error"),
+    [
+        ("start", 429, ModelUnavailable),
+        ("start", 503, ModelUnavailable),
+        ("start", 400, ModelConfigurationError),
+        ("start", 403, ModelConfigurationError),
+        ("finish", 500, ModelUnavailable),
+        ("finish", 413, ModelConfigurationError),
+    ],
+)
+async def test_a_failed_step_is_the_ports_error_and_never_shows_the_key(
+    step: str, status: int, error: type[ModelError]
+) -> None:
+    fake = FakeFilesApi(**{f"{step}_status": status})
+
+    with pytest.raises(error) as failed:
+        await files_api(fake).upload(
+            display_name="a.pdf", media_type="application/pdf", size=3, chunks=chunks(b"pdf")
+        )
+
+    assert str(status) in str(failed.value)
+    assert API_KEY not in str(failed.value)
+
+
+async def test_a_start_without_an_upload_url_is_a_bad_response() -> None:
+    async def no_url(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200)
+
+    client = httpx.AsyncClient(transport=httpx.MockTransport(no_url))
+    with pytest.raises(ModelError) as failed:
+        await GeminiFiles(client, api_key=API_KEY, base_url=BASE_URL).upload(
+            display_name="a", media_type="image/png", size=1, chunks=chunks(b"x")
+        )
+
+    assert failed.value.code == "model_bad_response"
+
+
+def test_parts_carry_bytes_inline_a_file_by_uri_and_text_headed_by_its_name() -> None:
+    file = GeminiFile(
+        name="files/a", uri="https://x/files/a", mime_type="application/pdf", state="ACTIVE",
+        expires_at=None,
+    )  # fmt: skip
+
+    assert inline_part("image/png", b"\x89PNG") == {
+        "inlineData": {"mimeType": "image/png", "data": base64.b64encode(b"\x89PNG").decode()}
+    }
+    assert file_part(file) == {
+        "fileData": {"mimeType": "application/pdf", "fileUri": "https://x/files/a"}
+    }
+    assert text_file_part("notes.md", "# Hi") == {"text": "File notes.md:\n```\n# Hi\n```"}
+    fenced = text_file_part("README.md", "```sh\nls\n```")["text"]
+    assert fenced == "File README.md:\n````\n```sh\nls\n```\n````"
+
+
+def test_inline_size_is_the_base64_length_that_counts_against_the_limit() -> None:
+    for size in (0, 1, 2, 3, 4, 1000, 15 * 1024 * 1024):
+        assert inline_size(size) == len(base64.b64encode(b"\0" * size))
+    assert inline_size(15 * 1000 * 1000) == INLINE_REQUEST_LIMIT
