@@ -20,15 +20,17 @@ async def measure_replies(
     count: int,
     stand_in: str,
     start_worker: Callable[[], subprocess.Popen[bytes]],
+    rooms: list[str] | None = None,
 ) -> dict[str, float]:
-    """Post `count` messages at once with no worker running, then start one worker and time
-    it until every reply is final: the worker's throughput, not the API's."""
+    """Post `count` messages at once with no worker running (to `rooms` in turn, or to 20
+    new rooms), then start one worker and time it until every reply is final: the worker's
+    throughput, not the API's."""
     headers = {"authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=64)
     async with httpx.AsyncClient(
         base_url=api, headers=headers, limits=limits, timeout=120
     ) as client:
-        rooms = [
+        rooms = rooms or [
             (await client.post("/chatroom", json={"title": f"replies {n}"})).json()["id"]
             for n in range(20)
         ]

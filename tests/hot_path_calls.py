@@ -3,8 +3,9 @@ posts (`PostgresPosting.store`), claims and finishes (`PostgresReplyStore`).
 
 Shared by `bench/hot_paths.py` (CPU time per call) and the instruction-count guard
 (`tests/instruction_count.py`). Twenty users, each with a room holding 20 completed turns
-(the history a claim reads); the n-th post goes to room n % 20, and the n-th claim and
-finish are of its reply.
+on one path (the history a claim reads: each turn follows the one before it, the last is
+the room's current leaf); the n-th post goes to room n % 20 and follows the room's leaf,
+and the n-th claim and finish are of its reply.
 """
 
 from __future__ import annotations
@@ -62,8 +63,32 @@ def _pair(room: Chatroom, at: datetime) -> tuple[Message, Message]:
         status=MessageStatus.QUEUED,
         created_at=at + timedelta(microseconds=1),
         in_reply_to=question.id,
+        parent_id=question.id,
     )
     return question, reply
+
+
+def _history(room: Chatroom, turns: int = HISTORY_TURNS) -> list[Message]:
+    """`turns` completed turns on one path, questions and replies in turn, each following
+    the one before it (the room's current leaf is the last)."""
+    history: list[Message] = []
+    for turn in range(turns):
+        is_question = turn % 2 == 0
+        message_id = MessageId(uuid4())
+        history.append(
+            Message(
+                id=message_id,
+                chatroom_id=room.id,
+                user_id=room.user_id,
+                role=Role.USER if is_question else Role.MODEL,
+                content=f"An earlier turn, number {turn}. " * 8,
+                status=MessageStatus.COMPLETED,
+                created_at=T0 + timedelta(seconds=turn),
+                in_reply_to=None if is_question else history[-1].id,
+                parent_id=history[-1].id if history else None,
+            )
+        )
+    return history
 
 
 async def _rooms(engine: AsyncEngine) -> list[Chatroom]:
@@ -84,20 +109,9 @@ async def _rooms(engine: AsyncEngine) -> list[Chatroom]:
             )
             await work.users.add(user)
             await work.chatrooms.add(room)
-            await work.messages.add_many(
-                [
-                    Message(
-                        id=MessageId(uuid4()),
-                        chatroom_id=room.id,
-                        user_id=user.id,
-                        role=Role.USER if turn % 2 == 0 else Role.MODEL,
-                        content=f"An earlier turn, number {turn}. " * 8,
-                        status=MessageStatus.COMPLETED,
-                        created_at=T0 + timedelta(seconds=turn),
-                    )
-                    for turn in range(HISTORY_TURNS)
-                ]
-            )
+            history = _history(room)
+            await work.messages.add_many(history)
+            await work.messages.move_current_leaf(room.id, history[-1].id)
             rooms.append(room)
         await work.commit()
     return rooms

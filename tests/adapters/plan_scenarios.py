@@ -178,12 +178,14 @@ async def history(env: Env) -> None:
             await uow.messages.add_many([question, reply])
             await uow.messages.get(reply.id, owner)
             await uow.messages.get_any(reply.id)
+            await uow.messages.hold_current_leaf(room)
             await uow.messages.move_current_leaf(room, reply.id)
             leaf = await uow.messages.current_leaf(room)
             assert leaf is not None
             path = await uow.messages.path_up(leaf, limit=50)
             await uow.messages.siblings(path)
-            await uow.messages.descendants(question.id)
+            await uow.messages.newest_leaf(question.id, steps=1)
+            await uow.messages.newest_leaf(path[-1].id, steps=1_000_000)
             await uow.commit()
 
 
@@ -529,11 +531,12 @@ SCENARIOS = (
                     "add_many",
                     "get",
                     "get_any",
+                    "hold_current_leaf",
                     "move_current_leaf",
                     "current_leaf",
                     "path_up",
                     "siblings",
-                    "descendants",
+                    "newest_leaf",
                 )
             )
         ),

@@ -55,19 +55,24 @@ def path_up(message_id: MessageId | None, by_id: Mapping[MessageId, Message]) ->
         message_id = message.parent_id
 
 
-def newest_leaf(start: Message, descendants: Iterable[Message]) -> Message:
-    """The end of the path through `start` that follows its newest child at each step (a
-    path switch's destination); `descendants` holds at least start's descendants."""
+def newest_leaf(
+    start: Message, messages: Iterable[Message], *, steps: int | None = None
+) -> Message:
+    """Where the path down from `start` ends when it follows the newest child (by creation,
+    ties by id: `newest_first_key`) at each step, after at most `steps` steps (None: down
+    to a leaf): a path switch's destination, a question's current reply (one step), an
+    import's current path. `messages` holds at least start's descendants. SQL twin:
+    `SqlMessageRepository.newest_leaf`."""
     newest_child: dict[MessageId, Message] = {}
-    for message in descendants:
+    for message in messages:
         if message.parent_id is None:
             continue
         held = newest_child.get(message.parent_id)
         if held is None or newest_first_key(held) < newest_first_key(message):
             newest_child[message.parent_id] = message
-    leaf = start
-    while leaf.id in newest_child:
-        leaf = newest_child[leaf.id]
+    leaf, taken = start, 0
+    while leaf.id in newest_child and (steps is None or taken < steps):
+        leaf, taken = newest_child[leaf.id], taken + 1
     return leaf
 
 

@@ -184,6 +184,12 @@ class MessageRepository(Protocol):
         """The end of the room's current path (None: no message yet)."""
         ...
 
+    async def hold_current_leaf(self, chatroom_id: ChatroomId) -> MessageId | None:
+        """`current_leaf`, the room's path held until the unit of work ends: a path switch
+        and the room's posts and new versions (`MessagePosting`) move it one at a time, each
+        reading the tree as the one before it left it."""
+        ...
+
     async def move_current_leaf(self, chatroom_id: ChatroomId, leaf_id: MessageId) -> None:
         """Make `leaf_id` (a message of the room) the end of its current path."""
         ...
@@ -193,8 +199,10 @@ class MessageRepository(Protocol):
         `limit`; none when the message does not exist."""
         ...
 
-    async def descendants(self, message_id: MessageId) -> Sequence[Message]:
-        """Every message below this one in its tree (its children, theirs, ...)."""
+    async def newest_leaf(self, message_id: MessageId, *, steps: int) -> Message | None:
+        """Where the path down from the message ends following the newest child at each
+        step, after at most `steps` (`domain.tree.newest_leaf`); None when the message does
+        not exist. Its cost follows the path's length, never the room's."""
         ...
 
     async def siblings(self, messages: Sequence[Message]) -> Sequence[Message]:

@@ -12,15 +12,15 @@ from gemini_clone.application.messaging.reading import DEFAULT_PAGE_SIZE, Messag
 from gemini_clone.domain.chatrooms import TITLE_MAX_LENGTH, Chatroom, TitleSource
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
-from gemini_clone.domain.messages import Message, Role, newest_first_key
-from gemini_clone.domain.tree import newest_leaf
+from gemini_clone.domain.messages import Message, Role
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock, IdGenerator
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
 BRANCH_SUFFIX = " (branch)"
 LONGEST_PATH = 1_000_000
-"""More messages than any room holds: a fork copies the whole path."""
+"""More messages than any room holds: a fork copies the whole path, a switch walks down
+to the leaf."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,6 +36,8 @@ class SwitchPath:
     - `message_id` is a message of this user's room (else 404 `message_not_found`).
     - The path runs down from it to its newest leaf, following the newest child at each
       step; a new post follows that leaf, and the model sees that path's history.
+    - The switch and the room's posts and new versions take turns on the room's path:
+      a post sent meanwhile follows the leaf the switch left, or is on the path it walks.
     - Nothing is stopped or cancelled: a reply being written on the path left is finished
       and waits there as a version. No quota.
     - Answers the newest page of the room's current path, like `ListMessages`.
@@ -47,7 +49,10 @@ class SwitchPath:
     async def execute(self, data: PathInput) -> MessagePage:
         async with self._uow() as uow:
             start = await _message_of_room(uow, data)
-            leaf = newest_leaf(start, await uow.messages.descendants(start.id))
+            # Read the tree only once the room's path is ours: a post stored meanwhile
+            # would otherwise be left behind by the leaf this switch moves to.
+            await uow.messages.hold_current_leaf(data.chatroom_id)
+            leaf = await uow.messages.newest_leaf(start.id, steps=LONGEST_PATH) or start
             await uow.messages.move_current_leaf(data.chatroom_id, leaf.id)
             page = await path_page(uow, data.chatroom_id, limit=DEFAULT_PAGE_SIZE, before=None)
             await uow.commit()
@@ -87,12 +92,7 @@ class ForkChatroom:
             source = await owned_chatroom(uow, data.chatroom_id, data.user_id)
             end = await _message_of_room(uow, data)
             if end.role is Role.USER:
-                replies = [
-                    reply
-                    for reply in await uow.messages.descendants(end.id)
-                    if reply.parent_id == end.id
-                ]
-                end = max(replies, key=newest_first_key, default=end)
+                end = await uow.messages.newest_leaf(end.id, steps=1) or end
             path = list(reversed(await uow.messages.path_up(end.id, limit=LONGEST_PATH)))
             room_id = ChatroomId(self._ids.new_id())
             copies = self._copies(_final_exchanges(path), room_id)

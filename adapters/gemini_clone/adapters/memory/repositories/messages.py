@@ -9,7 +9,7 @@ from datetime import datetime
 from gemini_clone.adapters.memory.repositories.base import InMemoryRepository
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageStatus, Role
-from gemini_clone.domain.tree import path_up, siblings_key
+from gemini_clone.domain.tree import newest_leaf, path_up, siblings_key
 from gemini_clone.ports.repositories import MessageRepository, StaleReply
 
 
@@ -75,24 +75,21 @@ class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
     async def current_leaf(self, chatroom_id: ChatroomId) -> MessageId | None:
         return self._tables.current_leaves.get(chatroom_id)
 
+    async def hold_current_leaf(self, chatroom_id: ChatroomId) -> MessageId | None:
+        """The unit of work already holds the whole store."""
+        return self._tables.current_leaves.get(chatroom_id)
+
     async def move_current_leaf(self, chatroom_id: ChatroomId, leaf_id: MessageId) -> None:
         self._tables.current_leaves[chatroom_id] = leaf_id
 
     async def path_up(self, message_id: MessageId, *, limit: int) -> Sequence[Message]:
         return list(itertools.islice(path_up(message_id, self._tables.messages), limit))
 
-    async def descendants(self, message_id: MessageId) -> Sequence[Message]:
-        children: dict[MessageId, list[Message]] = {}
-        for message in self._tables.messages.values():
-            if message.parent_id is not None:
-                children.setdefault(message.parent_id, []).append(message)
-        found: list[Message] = []
-        waiting = [message_id]
-        while waiting:
-            below = children.get(waiting.pop(), [])
-            found.extend(below)
-            waiting.extend(message.id for message in below)
-        return found
+    async def newest_leaf(self, message_id: MessageId, *, steps: int) -> Message | None:
+        start = self._tables.messages.get(message_id)
+        if start is None:
+            return None
+        return newest_leaf(start, self._tables.messages.values(), steps=steps)
 
     async def siblings(self, messages: Sequence[Message]) -> Sequence[Message]:
         keys = {siblings_key(message) for message in messages}

@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, and_, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, RowMapping, and_, exists, literal, or_, select, tuple_
 
 from gemini_clone.adapters.sql import rules
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
@@ -96,6 +96,13 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
         leaf = (await self._execute(statement)).scalar_one_or_none()
         return None if leaf is None else MessageId(leaf)
 
+    async def hold_current_leaf(self, chatroom_id: ChatroomId) -> MessageId | None:
+        """The room's row locked (`rules.current_leaf`), as a post locks it; on SQLite the
+        unit of work's `BEGIN IMMEDIATE` already keeps every other writer out."""
+        statement = rules.current_leaf(literal(chatroom_id, chatrooms.c.id.type))
+        leaf = (await self._execute(statement)).scalar_one_or_none()
+        return None if leaf is None else MessageId(leaf)
+
     async def move_current_leaf(self, chatroom_id: ChatroomId, leaf_id: MessageId) -> None:
         await self._execute(
             rules.move_current_leaf(
@@ -119,16 +126,33 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
         statement = select(messages).join(walk, walk.c.id == messages.c.id).order_by(walk.c.depth)
         return [_message(row) for row in (await self._execute(statement)).mappings()]
 
-    async def descendants(self, message_id: MessageId) -> Sequence[Message]:
+    async def newest_leaf(self, message_id: MessageId, *, steps: int) -> Message | None:
+        """`domain.tree.newest_leaf` as one recursive walk down from the message: each step
+        takes the child no sibling is newer than (`newest_first_key`), through the index
+        on (parent_id, created_at, id), and the deepest message reached is the leaf."""
         walk = (
-            select(messages.c.id)
-            .where(messages.c.parent_id == message_id)
-            .cte("below", recursive=True)
+            select(messages.c.id, literal(0).label("depth"))
+            .where(messages.c.id == message_id)
+            .cte("down", recursive=True)
         )
-        step = messages.alias("step")
-        walk = walk.union_all(select(step.c.id).where(step.c.parent_id == walk.c.id))
-        statement = select(messages).where(messages.c.id.in_(select(walk.c.id)))
-        return [_message(row) for row in (await self._execute(statement)).mappings()]
+        child, newer = messages.alias("child"), messages.alias("newer")
+        newest = ~exists().where(
+            newer.c.parent_id == child.c.parent_id,
+            tuple_(newer.c.created_at, newer.c.id) > tuple_(child.c.created_at, child.c.id),
+        )
+        walk = walk.union_all(
+            select(child.c.id, walk.c.depth + 1).where(
+                child.c.parent_id == walk.c.id, walk.c.depth < steps, newest
+            )
+        )
+        statement = (
+            select(messages)
+            .join(walk, walk.c.id == messages.c.id)
+            .order_by(walk.c.depth.desc())
+            .limit(1)
+        )
+        row = (await self._execute(statement)).mappings().one_or_none()
+        return None if row is None else _message(row)
 
     async def siblings(self, messages_: Sequence[Message]) -> Sequence[Message]:
         c = messages.c
