@@ -15,6 +15,8 @@ stand-in, one `serve` at the defaults; no worker: the replies stay queued), then
   page; the rows may still be in PostgreSQL's buffers): p50, p99 of one client;
 - a history page deep in the room of 5 000 messages: paged back 4 000 messages, then
   wrk on that page (`before` = its cursor, 50 messages);
+- search: `GET /search` by the user with the most messages, 8 connections (the issue's
+  figure), for a common word and for a phrase with a word left out: requests/s, p50, p99;
 - the claim: 200 replies posted into that room (or, on an empty database, a room of 20
   turns) claimed one at a time through `PostgresReplyStore.claim` in this process:
   p50, p99 of each call's wall time.
@@ -36,6 +38,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -47,6 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import Figures, wrk
 from service import DEFAULT_SERVER, Service, log_in, running_service
 from tests.hot_path_calls import hot_path_calls
+from tests.seeding.rows import CORPUS
 
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting
@@ -55,6 +59,7 @@ from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageStatus, Role, queued_reply
 
 COLD_USERS = 100
+SEARCH_CONNECTIONS = 8
 CLAIMS = 200
 DEEP = 4_000
 
@@ -87,6 +92,11 @@ async def landmarks(url: str) -> dict[str, Any]:
             "SELECT u.mobile_number FROM chatrooms c JOIN users u ON u.id = c.user_id "
             f"GROUP BY u.mobile_number ORDER BY count(*) DESC LIMIT {COLD_USERS}"
         )
+        searcher = await connection.fetchrow(
+            "SELECT u.mobile_number, count(*) AS messages FROM messages m "
+            "JOIN users u ON u.id = m.user_id GROUP BY u.mobile_number "
+            "ORDER BY messages DESC LIMIT 1"
+        )
         poster = await connection.fetchrow(
             "SELECT c.id, u.mobile_number FROM chatrooms c JOIN users u ON u.id = c.user_id "
             "WHERE c.message_count BETWEEN 10 AND 30 ORDER BY c.id LIMIT 1"
@@ -97,10 +107,20 @@ async def landmarks(url: str) -> dict[str, Any]:
             "deep_owner_id": deep["user_id"],
             "busiest": [row["mobile_number"] for row in busiest],
             "poster": poster["mobile_number"],
+            "searcher": searcher["mobile_number"],
+            "searcher_messages": searcher["messages"],
             "poster_room": str(poster["id"]),
         }
     finally:
         await connection.close()
+
+
+def search_queries() -> list[tuple[str, str]]:
+    """A common word of the seeded text, and a phrase of two with a third word left out."""
+    words = [word.strip(".,;:!?").lower() for word in CORPUS.split()]
+    common = max(set(words), key=lambda word: (len(word) > 4, words.count(word)))
+    phrase = " ".join(words[10:12])
+    return [("word", common), ("phrase_not", f'"{phrase}" -{words[20]}')]
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -217,6 +237,15 @@ def measure(service: Service, at: dict[str, Any], args: argparse.Namespace) -> d
         cursor = deep_cursor(api, owner, at["deep_room"])
         page = f"{api}/chatroom/{at['deep_room']}/messages?limit=50&before={cursor}"
         results["deep_page"] = as_dict(wrk(page, token=owner, **load))
+    if at:
+        searcher = token_for(api, at["searcher"])
+        results["searcher_messages"] = at["searcher_messages"]
+        for name, query in search_queries():
+            address = f"{api}/search?limit=20&q={quote(query)}"
+            wrk(address, token=searcher, connections=SEARCH_CONNECTIONS, duration=2)
+            results[f"search_{name}"] = as_dict(
+                wrk(address, token=searcher, connections=SEARCH_CONNECTIONS, duration=args.duration)
+            )
     body = json.dumps({"content": "Hello, how are you today?"})
     results["post"] = as_dict(
         wrk(f"{api}/chatroom/{room}/message", token=poster, method="POST", body=body, **load)
