@@ -74,6 +74,7 @@ from gemini_clone.application.messaging.new_version import (
     RegenerateReply,
 )
 from gemini_clone.application.messaging.paid_exchange import StoredExchange
+from gemini_clone.application.messaging.question_files import PostedFiles, QuestionFiles
 from gemini_clone.application.messaging.reading import (
     GetMessage,
     ListMessages,
@@ -325,8 +326,10 @@ __all__ = [
     "PieceKind",
     "Plans",
     "PlantedRoom",
+    "PostedFiles",
     "Profile",
     "Purpose",
+    "QuestionFiles",
     "QueueProgress",
     "QuotaExceeded",
     "QuotaTake",
