@@ -13,6 +13,7 @@ from tests.unit.test_attachments import PNG, Files
 
 from gemini_clone.adapters.memory.replies import InMemoryReplyStore
 from gemini_clone.adapters.offline import OfflineLanguageModel
+from gemini_clone.application.messaging.fallback import ModelFallback
 from gemini_clone.application.messaging.generate_reply import GenerateReply, ReplyOutcome
 from gemini_clone.application.messaging.new_version import RegenerateInput
 from gemini_clone.application.messaging.paid_exchange import StoredExchange
@@ -20,9 +21,11 @@ from gemini_clone.application.messaging.question_files import QuestionFiles
 from gemini_clone.application.messaging.send_message import SendMessageInput
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import InvalidInput
+from gemini_clone.domain.fallbacks import FallbackChains
 from gemini_clone.domain.ids import AttachmentId, MessageId
+from gemini_clone.domain.subscriptions import Tier
 from gemini_clone.domain.users import User
-from gemini_clone.ports.language_model import GenerationPiece, GenerationRequest
+from gemini_clone.ports.language_model import GenerationPiece, GenerationRequest, ModelUnavailable
 
 
 @pytest.fixture
@@ -170,3 +173,44 @@ async def test_a_regenerate_whose_question_the_rooms_model_cannot_read_is_422(
 
     assert refused.value.code == "unsupported_by_model"
     assert await world.used_today(alice.id) == used_before
+
+
+class _DownThenRecording(_Recording):
+    """`model-a` is out of service; every other model answers like the offline model."""
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationPiece]:
+        if request.model == "model-a":
+            raise ModelUnavailable("503", code="model_unavailable")
+        async for piece in super().stream(request):
+            yield piece
+
+
+async def test_a_fallback_model_is_handed_only_the_files_it_reads(
+    world: World, files: Files, alice: User, room: Chatroom
+) -> None:
+    photo = await files.upload(alice, room, PNG, name="photo.png")
+    notes = await files.upload(alice, room, b"notes", name="notes.txt")
+    posted = await _post(world, alice, room, photo.id, notes.id)
+    model = _DownThenRecording()
+    worker = GenerateReply(
+        InMemoryReplyStore(world.store),
+        model,
+        world.clock,
+        world.reply_settings,
+        world.models,
+        files=QuestionFiles(world.uow, world.blobs, world.models),
+        fallback=ModelFallback(
+            model,
+            world.clock,
+            chains=FallbackChains(
+                {"model-a": "model-b"},
+                catalogue=[option.id for option in world.models.options(Tier.PRO)],
+            ),
+            reads=world.models.inputs_of,
+        ),
+    )
+
+    answer = await _answer(world, worker, posted.reply.id)
+
+    assert "1 file: notes.txt (text/plain, 1 KB)." in answer
+    assert [file.filename for file in model.requests[-1].turns[-1].files] == ["notes.txt"]

@@ -309,6 +309,7 @@ class Container(containers.DeclarativeContainer):
         clock,
         chains=providers.Singleton(make_fallback_chains, settings, model_catalogue),
         circuits=circuit_breaker,
+        reads=model_access.provided.inputs_of,
     )
     generate_reply = providers.Singleton(
         GenerateReply,

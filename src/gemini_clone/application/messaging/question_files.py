@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from dataclasses import replace
 from functools import partial
 
 from gemini_clone.domain.attachments import Attachment
@@ -12,7 +13,7 @@ from gemini_clone.domain.ids import AttachmentId, ChatroomId, UserId
 from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.subscriptions import tier_for_status
 from gemini_clone.ports.blobs import BlobStore
-from gemini_clone.ports.language_model import TurnFile
+from gemini_clone.ports.language_model import GenerationRequest, TurnFile
 from gemini_clone.ports.replies import ClaimedReply
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
@@ -116,3 +117,15 @@ class QuestionFiles:
             sha256=attachment.sha256,
             read=partial(self._blobs.get, attachment.blob_key),
         )
+
+
+def readable_by(request: GenerationRequest, kinds: Collection[str]) -> GenerationRequest:
+    """`request` with only the files of `kinds` (a fallback model reading fewer kinds than
+    the model asked first is handed the rest, never a file it would refuse)."""
+    if all(file.kind in kinds for turn in request.turns for file in turn.files):
+        return request
+    turns = [
+        replace(turn, files=tuple(file for file in turn.files if file.kind in kinds))
+        for turn in request.turns
+    ]
+    return replace(request, turns=turns)
