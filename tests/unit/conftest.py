@@ -83,8 +83,8 @@ START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 DEFAULT_MODEL = "model-a"
 MODELS = {"model-a": "gemini", "model-b": "gemini", "model-pro": "gemini", "title-model": "gemini"}
 PRO_MODELS = ("model-pro",)
-MODEL_INPUTS = {"model-a": ("image", "pdf"), "model-pro": ("image", "pdf")}
-"""What each model reads besides text (`model-b` and the title model read text only)."""
+MODEL_INPUTS = {"model-a": ("image", "pdf")}
+"""What each model reads besides text (the others read text only)."""
 
 ALICE = "+919876543210"
 BOB = "+14155550123"

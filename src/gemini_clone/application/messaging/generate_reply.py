@@ -149,9 +149,10 @@ class GenerateReply:
         claimed = await self._claim(reply_id)
         if claimed is None:
             return ReplyOutcome.SKIPPED
-        run = self._fallback.run(await self._request_for(claimed))
         progress = _Progress()
         try:
+            # Inside: a worker stopped while it reads the question's files hands the claim back.
+            run = self._fallback.run(await self._request_for(claimed))
             outcome = await self._generate_or_stop(reply_id, claimed, run, progress)
             calls = run.ledger_rows(
                 reply_id,
