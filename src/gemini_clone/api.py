@@ -75,6 +75,7 @@ from gemini_clone.application.messaging.new_version import (
     RegenerateReply,
 )
 from gemini_clone.application.messaging.paid_exchange import StoredExchange
+from gemini_clone.application.messaging.question_files import PostedFiles, QuestionFiles
 from gemini_clone.application.messaging.reading import (
     GetMessage,
     ListMessages,
@@ -220,15 +221,15 @@ __all__ = [
     "OtpChecker", "OtpIssuer", "OtpPurpose", "OtpRepository", "OtpSender", "OtpSent",
     "PasswordHasher", "PasswordLogin", "PasswordLoginInput", "PathInput", "PaymentError",
     "PaymentEvent", "PaymentEventRepository", "PaymentGateway", "Piece", "PieceEvent", "PieceKind",
-    "Plans", "PlantedRoom", "Profile", "Purpose", "QueueProgress", "QuotaExceeded", "QuotaTake",
-    "QuotaUnit", "ReadShare", "RefreshInput", "RefreshSession", "RefreshToken",
-    "RefreshTokenRepository", "RegenerateInput", "RegenerateReply", "ReplyEvent", "ReplyEventKind",
-    "ReplyJobs", "ReplyOutcome", "ReplyPieces", "ReplyResult", "ReplySettings", "ReplyStatistics",
-    "ReplyStops", "ReplyStore", "ReportUsage", "ReportUsageInput", "RequeueStaleReplies",
-    "ResetPassword", "ResetPasswordInput", "RevokeShare", "Role", "RoomSnapshot",
-    "RoutedLanguageModel", "SearchChats", "SearchChatsInput", "SearchHit", "SearchPage",
-    "SearchPosition", "SearchQuery", "SendMessage", "SendMessageInput", "SendOtp", "SendOtpInput",
-    "SessionIssuer", "SetProBySupport", "ShareChatroom", "ShareInput", "SharedChat",
+    "Plans", "PlantedRoom", "PostedFiles", "Profile", "Purpose", "QuestionFiles", "QueueProgress",
+    "QuotaExceeded", "QuotaTake", "QuotaUnit", "ReadShare", "RefreshInput", "RefreshSession",
+    "RefreshToken", "RefreshTokenRepository", "RegenerateInput", "RegenerateReply", "ReplyEvent",
+    "ReplyEventKind", "ReplyJobs", "ReplyOutcome", "ReplyPieces", "ReplyResult", "ReplySettings",
+    "ReplyStatistics", "ReplyStops", "ReplyStore", "ReportUsage", "ReportUsageInput",
+    "RequeueStaleReplies", "ResetPassword", "ResetPasswordInput", "RevokeShare", "Role",
+    "RoomSnapshot", "RoutedLanguageModel", "SearchChats", "SearchChatsInput", "SearchHit",
+    "SearchPage", "SearchPosition", "SearchQuery", "SendMessage", "SendMessageInput", "SendOtp",
+    "SendOtpInput", "SessionIssuer", "SetProBySupport", "ShareChatroom", "ShareInput", "SharedChat",
     "SharedLinkRepository", "SharedTurn", "ShowChatroom", "ShowUser", "SignUp", "SignUpInput",
     "StaleReply", "StartCheckout", "StartCheckoutInput", "StopOutcome", "StopReply", "StoppedReply",
     "StoragePlans", "StoredBlob", "StoredExchange", "StreamReply", "Subscription",

@@ -60,6 +60,7 @@ from gemini_clone.application.messaging.generate_reply import (
 )
 from gemini_clone.application.messaging.new_version import EditQuestion, RegenerateReply
 from gemini_clone.application.messaging.paid_exchange import StoredExchange
+from gemini_clone.application.messaging.question_files import PostedFiles, QuestionFiles
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import (
@@ -82,6 +83,8 @@ START = datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
 DEFAULT_MODEL = "model-a"
 MODELS = {"model-a": "gemini", "model-b": "gemini", "model-pro": "gemini", "title-model": "gemini"}
 PRO_MODELS = ("model-pro",)
+MODEL_INPUTS = {"model-a": ("image", "pdf")}
+"""What each model reads besides text (the others read text only)."""
 
 ALICE = "+919876543210"
 BOB = "+14155550123"
@@ -249,7 +252,7 @@ def build_world(
     plans = plans or Plans()
     sleep = ClockSleep(clock)
     reply_settings = reply_settings or ReplySettings()
-    models = ModelAccess(MODELS, default=DEFAULT_MODEL, pro_only=PRO_MODELS)
+    models = ModelAccess(MODELS, default=DEFAULT_MODEL, pro_only=PRO_MODELS, inputs=MODEL_INPUTS)
     title_model = ScriptedLanguageModel()
     title_model.answer("Monads explained")
     posting = InMemoryPosting(store)
@@ -316,15 +319,23 @@ def build_world(
         title_model=title_model,
         title_chatroom=title_chatroom,
         delete_chatroom=DeleteChatroom(uow_factory, cache, clock, pieces, blobs),
-        send_message=SendMessage(posting, jobs, cache, plans, clock, ids),
+        send_message=SendMessage(
+            posting, jobs, cache, plans, clock, ids, files=PostedFiles(uow_factory, models)
+        ),
         regenerate_reply=RegenerateReply(
-            uow_factory, posting, stop_reply, pieces, jobs, cache, plans, clock, ids
+            uow_factory, posting, stop_reply, pieces, jobs, cache, plans, clock, ids, models=models
         ),
         edit_question=EditQuestion(
             uow_factory, posting, stop_reply, pieces, jobs, cache, plans, clock, ids
         ),
         generate_reply=GenerateReply(
-            InMemoryReplyStore(store), model, clock, reply_settings, models, titles=title_chatroom
+            InMemoryReplyStore(store),
+            model,
+            clock,
+            reply_settings,
+            models,
+            titles=title_chatroom,
+            files=QuestionFiles(uow_factory, blobs, models),
         ),
         list_messages=ListMessages(uow_factory),
         get_message=get_message,

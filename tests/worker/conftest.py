@@ -50,6 +50,8 @@ async def _deployed(
         "OTP_DELIVERY": "response",
         "BASIC_DAILY_LIMIT": "",
         "LOG_LEVEL": "INFO",
+        # The API side and every worker share the folder attachment bytes are kept in.
+        "BLOB_DIR": str(tmp_path / "blobs"),
     }
     deployment = Deployment(environ=environ, directory=tmp_path, redis=redis_server)
     try:

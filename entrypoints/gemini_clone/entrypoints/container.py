@@ -65,6 +65,7 @@ from gemini_clone.application.messaging.branches import ForkChatroom, SwitchPath
 from gemini_clone.application.messaging.fallback import ModelFallback
 from gemini_clone.application.messaging.generate_reply import GenerateReply
 from gemini_clone.application.messaging.new_version import EditQuestion, RegenerateReply
+from gemini_clone.application.messaging.question_files import PostedFiles, QuestionFiles
 from gemini_clone.application.messaging.reading import GetMessage, ListMessages, WaitForReply
 from gemini_clone.application.messaging.requeue import RequeueStaleReplies
 from gemini_clone.application.messaging.send_message import SendMessage
@@ -262,8 +263,10 @@ class Container(containers.DeclarativeContainer):
 
     message_posting = providers.Singleton(make_message_posting, engine)
     send_message = providers.Singleton(
-        SendMessage, message_posting, reply_jobs, cache, plans, clock, ids
-    )
+        SendMessage,
+        message_posting, reply_jobs, cache, plans, clock, ids,
+        files=providers.Singleton(PostedFiles, uow, model_access),
+    )  # fmt: skip
     list_messages = providers.Singleton(ListMessages, uow)
     get_message = providers.Singleton(GetMessage, uow)
     wait_for_reply = providers.Singleton(WaitForReply, get_message, clock)
@@ -277,6 +280,7 @@ class Container(containers.DeclarativeContainer):
         clock,
         chains=providers.Singleton(make_fallback_chains, settings, model_catalogue),
         circuits=circuit_breaker,
+        reads=model_access.provided.inputs_of,
     )
     generate_reply = providers.Singleton(
         GenerateReply,
@@ -291,6 +295,7 @@ class Container(containers.DeclarativeContainer):
         meter=call_meter,
         long_chats=long_chats,
         fallback=model_fallback,
+        files=providers.Singleton(QuestionFiles, uow, blobs, model_access),
     )
     summarise_history = providers.Singleton(
         SummariseHistory,
@@ -310,6 +315,7 @@ class Container(containers.DeclarativeContainer):
     regenerate_reply = providers.Singleton(
         RegenerateReply,
         uow, message_posting, stop_reply, reply_pieces, reply_jobs, cache, plans, clock, ids,
+        models=model_access,
     )  # fmt: skip
     edit_question = providers.Singleton(
         EditQuestion,

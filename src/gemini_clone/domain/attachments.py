@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from gemini_clone.domain.errors import FieldError, InvalidInput
+from gemini_clone.domain.file_types import FileKind, kind_of
 from gemini_clone.domain.ids import AttachmentId, ChatroomId, MessageId, UserId
 
 MAX_ATTACHMENTS_PER_MESSAGE = 10
@@ -39,6 +40,11 @@ class Attachment:
     @property
     def is_image(self) -> bool:
         return self.media_type.startswith("image/")
+
+    @property
+    def kind(self) -> FileKind:
+        """`image`, `pdf` or `text`: what a model must read to see it."""
+        return kind_of(self.media_type)
 
     def is_unused_since(self, cutoff: datetime) -> bool:
         """On no message and uploaded before `cutoff` (the sweeper's rule)."""

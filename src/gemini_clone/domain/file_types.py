@@ -121,3 +121,13 @@ def text_flavour(filename: str | None) -> FileType:
 def sniff_media_type(head: bytes, whole: bool, filename: str | None) -> str:
     """`sniff_file_type`'s media type (the `ports.attachments.Sniff` an upload takes)."""
     return sniff_file_type(head, whole=whole, filename=filename).media_type
+
+
+def kind_of(media_type: str) -> FileKind:
+    """The kind of a stored file from the media type its sniffing gave (`FileType.kind`):
+    what decides which models read it (`domain.model_access`)."""
+    if media_type.startswith("image/"):
+        return "image"
+    if media_type == PDF.media_type:
+        return "pdf"
+    return "text"

@@ -65,6 +65,11 @@ class ClaimedReply:
     fell_out: MessageId | None = None
     """The newest answered turn that fell out of the budget and no summary covers: a
     summary through it is what the next replies need (None: nothing fell out uncovered)."""
+    question_id: MessageId | None = None
+    """The question's id (None only from stores that predate files on questions)."""
+    question_has_files: bool = False
+    """Whether the question carries attachments: only then does the worker read them, so
+    a question without files costs the claim nothing more (one indexed probe in SQL)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -63,6 +63,9 @@ class InMemoryReplyStore(ReplyStore):
                 reach=summary_reach or 0,
             )
             room = self._store.tables.chatrooms[question.chatroom_id]
+            has_files = any(
+                file.message_id == question.id for file in self._store.tables.attachments.values()
+            )
             subscription = self._store.tables.subscriptions.get(room.user_id)
         through = cut.summary_through
         return ClaimedReply(
@@ -72,6 +75,8 @@ class InMemoryReplyStore(ReplyStore):
             fell_out=cut.fell_out if summary_reach is not None else None,
             attempt=reply.attempts + 1,
             question=question.content,
+            question_id=question.id,
+            question_has_files=has_files,
             history=[Turn(role=message.role, text=message.content) for message in cut.turns],
             quota=None
             if question.quota_day is None

@@ -144,6 +144,8 @@ def _claimed(
         if leads
         else None,
         fell_out=MessageId(fell_out[0]["turn_id"]) if fell_out and summaries else None,
+        question_id=MessageId(question["question_id"]),
+        question_has_files=bool(question["has_files"]),
         quota=None
         if quota_day is None
         else QuotaUnit(user_id=owner, day=date.fromisoformat(quota_day)),
@@ -274,6 +276,8 @@ def _one_statement_claim() -> Select[Any]:
         _SUMMARY_REACH,
     )
     room_columns = [
+        question.c.question_id,
+        question.c.has_files,
         question.c.chatroom_id,
         question.c.user_id,
         question.c.quota_day,

@@ -34,7 +34,13 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import ReturningInsert, ReturningUpdate
 
-from gemini_clone.adapters.sql.tables import chatrooms, daily_usage, messages, subscriptions
+from gemini_clone.adapters.sql.tables import (
+    attachments,
+    chatrooms,
+    daily_usage,
+    messages,
+    subscriptions,
+)
 from gemini_clone.domain.history import CHARS_PER_TOKEN, TOKENS_PER_TURN
 from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import MessageStatus, Role
@@ -298,11 +304,14 @@ def token_cost(content: Value) -> ColumnElement[int]:
 
 
 def question(question_id: Value) -> Select[Any]:
-    """What a claim reads of the question, with its token cost, and of its room (settings,
-    title state, and the owner's subscription status)."""
+    """What a claim reads of the question, with its token cost and whether it carries files
+    (one probe of the attachments' message index: the files themselves are read only then),
+    and of its room (settings, title state, and the owner's subscription status)."""
     q = _question.c
     return (
         select(
+            q.id.label("question_id"),
+            exists().where(attachments.c.message_id == q.id).label("has_files"),
             q.chatroom_id,
             q.created_at,
             q.content,

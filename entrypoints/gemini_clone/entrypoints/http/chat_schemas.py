@@ -87,7 +87,8 @@ class SendMessageRequest(RequestBody):
         msgspec.Meta(
             max_length=MAX_ATTACHMENTS_PER_MESSAGE,
             description="Files uploaded to this room (`POST .../attachments`) and not yet "
-            "sent, to send with the message.",
+            "sent, to send with the message; each of a kind the room's model reads (`GET "
+            "/models` `inputs`), else 422 `unsupported_by_model`.",
         ),
     ] = msgspec.field(default_factory=list)
 

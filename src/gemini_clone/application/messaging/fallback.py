@@ -9,10 +9,11 @@ whether it is worth asking at all.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from gemini_clone.application.messaging.question_files import readable_by
 from gemini_clone.domain.fallbacks import NO_FALLBACKS, FallbackChains
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import TokenUsage
@@ -68,17 +69,19 @@ class ModelFallback:
         *,
         chains: FallbackChains = NO_FALLBACKS,
         circuits: CircuitBreaker | None = None,
+        reads: Callable[[str], Collection[str]] | None = None,
     ) -> None:
         self._model = model
         self._clock = clock
         self._chains = chains
         self._circuits = circuits
+        self._reads = reads
 
     def run(self, request: GenerationRequest) -> FallbackRun:
         chain = self._chains.chain(request.model or self._model.name)
         # A model with no fallback is asked whatever its circuit says: no need to read it.
         circuits = self._circuits if len(chain) > 1 else None
-        return FallbackRun(self._model, self._clock, request, chain, circuits)
+        return FallbackRun(self._model, self._clock, request, chain, circuits, self._reads)
 
 
 class FallbackRun:
@@ -91,10 +94,12 @@ class FallbackRun:
         request: GenerationRequest,
         chain: tuple[str, ...],
         circuits: CircuitBreaker | None,
+        reads: Callable[[str], Collection[str]] | None = None,
     ) -> None:
         self._model = model
         self._clock = clock
         self._circuits = circuits
+        self._reads = reads
         self.request = request
         self.chain = chain
         self.attempts: list[Attempt] = []
@@ -102,6 +107,15 @@ class FallbackRun:
     @property
     def asked(self) -> str:
         return self.chain[0]
+
+    def _request_for(self, model: str) -> GenerationRequest:
+        """The request as `model` gets it: a fallback model is handed only the files it
+        reads (`reads`: the kinds of file each model reads; the asked model's were chosen
+        for it already)."""
+        request = replace(self.request, model=model)
+        if self._reads is None or model == self.asked:
+            return request
+        return readable_by(request, self._reads(model))
 
     @property
     def answering(self) -> str:
@@ -127,7 +141,7 @@ class FallbackRun:
             attempt = Attempt(model=model, started=self._clock.now())
             self.attempts.append(attempt)
             try:
-                async for piece in self._model.stream(replace(self.request, model=model)):
+                async for piece in self._model.stream(self._request_for(model)):
                     attempt.usage = None if piece.restart else piece.usage or attempt.usage
                     text_streamed = (text_streamed or bool(piece.text)) and not piece.restart
                     yield piece

@@ -15,6 +15,7 @@ from gemini_clone.application.chatrooms.titles import TitleChatroom, TitleInput
 from gemini_clone.application.messaging.context import build_request
 from gemini_clone.application.messaging.cutoff import renewing, until_cut
 from gemini_clone.application.messaging.fallback import FallbackRun, ModelFallback
+from gemini_clone.application.messaging.question_files import QuestionFiles
 from gemini_clone.application.messaging.summaries import LongChats
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import MessageError, MessageStatus
@@ -86,6 +87,8 @@ class GenerateReply:
     - A blocked prompt or answer makes the reply `blocked`; the unit is used.
     - A failure of ours or the model's (unavailable, misconfigured, a bug) makes it `failed`
       with a code and gives the quota unit back.
+    - The model sees the question's files it can read (`QuestionFiles`), read only when
+      the claim saw the question carries some.
     - The model sees the room's system instruction (else the service's) and is the room's
       model while its owner's plan allows it, else the default (`ModelAccess`); the reply's
       `model` names the model that wrote it.
@@ -127,6 +130,7 @@ class GenerateReply:
         meter: CallMeter | None = None,
         long_chats: LongChats | None = None,
         fallback: ModelFallback | None = None,
+        files: QuestionFiles | None = None,
     ) -> None:
         self._store = store
         self._model = model
@@ -139,14 +143,16 @@ class GenerateReply:
         self._meter = meter
         self._long_chats = long_chats or LongChats()
         self._fallback = fallback or ModelFallback(model, clock)
+        self._files = files
 
     async def execute(self, reply_id: MessageId) -> ReplyOutcome:
         claimed = await self._claim(reply_id)
         if claimed is None:
             return ReplyOutcome.SKIPPED
-        run = self._fallback.run(self._request_for(claimed))
         progress = _Progress()
         try:
+            # Inside: a worker stopped while it reads the question's files hands the claim back.
+            run = self._fallback.run(await self._request_for(claimed))
             outcome = await self._generate_or_stop(reply_id, claimed, run, progress)
             calls = run.ledger_rows(
                 reply_id,
@@ -181,13 +187,18 @@ class GenerateReply:
             token_budget=self._settings.context_token_budget,
         )
 
-    def _request_for(self, claimed: ClaimedReply) -> GenerationRequest:
+    async def _request_for(self, claimed: ClaimedReply) -> GenerationRequest:
         room = claimed.room
+        model = self._models.answering_model(room.model, tier_for_status(room.owner_plan_status))
+        files = self._files
         return build_request(
             claimed.question,
             self._long_chats.history(claimed),
             system_instruction=room.system_instruction or self._settings.system_instruction,
-            model=self._models.answering_model(room.model, tier_for_status(room.owner_plan_status)),
+            model=model,
+            question_files=await files.of(claimed, model)
+            if files is not None and claimed.question_has_files
+            else (),
         )
 
     def _end_stream(self, reply_id: MessageId, claimed: ClaimedReply) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 
 from gemini_clone.application.attachments.reading import with_attachments
 from gemini_clone.application.messaging.paid_exchange import PaidExchange, StoredExchange
+from gemini_clone.application.messaging.question_files import check_readable
 from gemini_clone.application.messaging.stop_reply import StopReply
 from gemini_clone.domain.errors import InvalidInput, NotFound
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
@@ -17,6 +18,7 @@ from gemini_clone.domain.messages import (
     checked_content,
     queued_reply,
 )
+from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.quota import Plans, quota_day
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock, IdGenerator
@@ -64,6 +66,9 @@ class _NewVersion:
     - A regenerate makes the question's quota day the new unit's, which a failed reply
       gives back; an edit's new question carries its own.
     - If queueing the job fails, the version is still stored: the sweeper queues it later.
+    - A regenerate answers the question with the files it carries: one the room's
+      answering model cannot read (its model changed since) is refused, 422
+      `unsupported_by_model`, nothing stored. An edit's new question carries none.
     """
 
     def __init__(
@@ -77,8 +82,11 @@ class _NewVersion:
         plans: Plans,
         clock: Clock,
         ids: IdGenerator,
+        *,
+        models: ModelAccess | None = None,
     ) -> None:
         self._uow = uow
+        self._models = models
         self._posting = posting
         self._stop_reply = stop_reply
         self._pieces = pieces
@@ -98,6 +106,15 @@ class _NewVersion:
         plan_status = await self._posting.owner_plan_status(chatroom_id, user_id)
         async with self._uow() as uow:
             question = await question_of(uow)
+            if new_content is None and question.attachments and self._models is not None:
+                await check_readable(
+                    uow,
+                    self._models,
+                    user_id=user_id,
+                    chatroom_id=chatroom_id,
+                    plan_status=plan_status,
+                    kinds={file.kind for file in question.attachments},
+                )
         now = self._clock.now()
         day = quota_day(now)
         if new_content is None:

@@ -4,6 +4,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from gemini_clone.application.messaging.paid_exchange import PaidExchange, StoredExchange
+from gemini_clone.application.messaging.question_files import PostedFiles
 from gemini_clone.domain.attachments import checked_attachment_ids
 from gemini_clone.domain.ids import AttachmentId, ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import (
@@ -41,7 +42,8 @@ class SendMessage:
     - If queueing the job fails, the post still succeeds: the sweeper queues it later.
     - `attachment_ids`: at most 10, each once, each an upload of this user to this room on
       no message yet, taken by the question in the same transaction; otherwise 422 and
-      nothing is stored.
+      nothing is stored. A file the room's answering model cannot read (`GET /models`
+      `inputs`) is refused before anything is stored: 422 `unsupported_by_model`.
     """
 
     def __init__(
@@ -52,8 +54,11 @@ class SendMessage:
         plans: Plans,
         clock: Clock,
         ids: IdGenerator,
+        *,
+        files: PostedFiles | None = None,
     ) -> None:
         self._posting = posting
+        self._files = files
         self._paid = PaidExchange(jobs, cache, plans)
         self._clock = clock
         self._ids = ids
@@ -65,6 +70,10 @@ class SendMessage:
         day = quota_day(now)
         message, reply = self._new_pair(data, now, day)
         plan_status = await self._posting.owner_plan_status(data.chatroom_id, data.user_id)
+        if attachment_ids and self._files is not None:
+            await self._files.check(
+                data.user_id, data.chatroom_id, attachment_ids, plan_status=plan_status
+            )
         limit = self._paid.limit_for(plan_status)
         take = await self._posting.store(
             message, reply, day=day, limit=limit, attachment_ids=attachment_ids

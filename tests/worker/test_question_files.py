@@ -1,0 +1,82 @@
+"""A question's files reach the model: a `gemini-clone worker` process reads them from the
+blob store the API side wrote them to and sends them to Gemini (a stand-in HTTP server): the
+image inline with its base64 bytes and type, the text file as a text part headed by its name,
+both before the question's text."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import AsyncIterator
+
+import pytest
+from PIL import Image
+from tests.worker.harness import Deployment
+from tests.worker.test_model_providers import FIXTURES, GEMINI_TEXT, StandIn
+
+from gemini_clone.application.attachments.upload import UploadAttachmentInput
+from gemini_clone.application.chatrooms.update import UpdateChatroomInput
+from gemini_clone.application.messaging.send_message import SendMessageInput
+from gemini_clone.domain.attachments import Attachment
+from gemini_clone.domain.ids import ChatroomId, UserId
+from gemini_clone.domain.messages import MessageStatus
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+NOTES = "milk\neggs\n"
+
+
+def _png() -> bytes:
+    image = io.BytesIO()
+    Image.new("RGB", (3, 2), (200, 30, 30)).save(image, format="PNG")
+    return image.getvalue()
+
+
+async def _chunks(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _upload(
+    deployment: Deployment, user: UserId, room: ChatroomId, name: str, data: bytes
+) -> Attachment:
+    return await deployment.app.upload_attachment().execute(
+        UploadAttachmentInput(user_id=user, chatroom_id=room, filename=name, chunks=_chunks(data))
+    )
+
+
+async def test_the_worker_sends_the_questions_files_to_gemini(deployment: Deployment) -> None:
+    png = _png()
+    gemini = StandIn(FIXTURES / "gemini" / "stream_ok.sse")
+    async with gemini as gemini_url:
+        user, room = await deployment.new_chatroom()
+        # A room the user named: no title request joins the reply's request.
+        await deployment.app.update_chatroom().execute(
+            UpdateChatroomInput(user_id=user, chatroom_id=room, title="Files")
+        )
+        photo = await _upload(deployment, user, room, "photo.png", png)
+        notes = await _upload(deployment, user, room, "notes.txt", NOTES.encode())
+        posted = await deployment.app.send_message().execute(
+            SendMessageInput(
+                user_id=user,
+                chatroom_id=room,
+                content="What do I need to buy?",
+                attachment_ids=(photo.id, notes.id),
+            )
+        )
+        await deployment.start_worker(
+            GEMINI_API_KEY="stand-in-gemini-key",
+            GEMINI_BASE_URL=gemini_url,
+            GEMINI_MODEL="gemini-2.5-flash",
+        ).ready()
+        reply = await deployment.wait_for_reply(user, posted.reply.id)
+
+    assert reply.status is MessageStatus.COMPLETED
+    assert reply.content == GEMINI_TEXT
+    assert len(gemini.requests) == 1
+    (asked,) = gemini.requests[0][1]["contents"]
+    assert asked["role"] == "user"
+    assert asked["parts"] == [
+        {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(png).decode()}},
+        {"text": f"File notes.txt:\n```\n{NOTES}\n```"},
+        {"text": "What do I need to buy?"},
+    ]
