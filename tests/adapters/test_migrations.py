@@ -620,3 +620,35 @@ async def test_the_attachments_revision_adds_its_tables_and_downgrades_keeping_t
         for table, rows in WAVE_1_ROWS.items():
             count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
             assert count == len(rows), table
+
+
+async def _message_index_names(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        indexes = await connection.run_sync(lambda sync: inspect(sync).get_indexes("messages"))
+    return {str(index["name"]) for index in indexes}
+
+
+async def test_the_search_per_user_revision_keys_the_index_by_user_and_downgrades(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0010")
+    await _insert_wave_1_rows(engine)
+    before = await _message_index_names(engine)
+
+    await upgrade(engine, "0011")
+
+    postgres = engine.dialect.name == "postgresql"
+    if postgres:
+        assert await _message_index_names(engine) == (
+            before - {"ix_messages_search_vector"} | {"ix_messages_user_id_search_vector"}
+        )
+    else:
+        assert await _message_index_names(engine) == before
+    assert await _search(engine, "monad") == {_uuid(_id("messages", 0))}
+    assert await _search(engine, "goa") == {_uuid("22222222-2222-4222-8222-222222222222")}
+
+    await downgrade(engine, "0010")
+
+    assert await current_revision(engine) == "0010"
+    assert await _message_index_names(engine) == before
+    assert await _search(engine, "monad") == {_uuid(_id("messages", 0))}

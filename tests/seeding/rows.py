@@ -5,8 +5,11 @@ What the rows look like, as the service writes them:
 
 - a room is a run of exchanges: a question (completed, with the UTC day of the quota unit
   it took) and its reply created a microsecond later; now and then a question was answered
-  twice (a regenerated reply: the older reply stays, superseded by the newer, as
-  `PostgresPosting.store_retry` leaves them), sometimes after an edit;
+  twice (a regenerated reply: the older reply stays as the other version, as
+  `store_new_version` leaves them), sometimes after an edit;
+- the message tree as the service keeps it: a reply's parent is its question, a
+  question's is the current (newest) reply before it, and the room's current leaf is its
+  last question's current reply (one path a room, as migration 0005 makes of older rooms);
 - replies are mostly completed (text, model, finish reason, token usage), a few failed,
   blocked or stopped; one room in a thousand ends with its reply still queued or being
   written (what the sweeper looks at);
@@ -80,6 +83,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "system_instruction",
         "model",
         "title_tries",
+        "current_leaf_id",
     ),
     "messages": (
         "id",
@@ -100,6 +104,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "attempts",
         "quota_day",
         "edited_at",
+        "parent_id",
     ),
 }
 
@@ -205,14 +210,15 @@ def _room(rows: Rows, rng: random.Random, user_id: UUID, signed_up: datetime, co
     at = created + timedelta(seconds=5)
     messages = rows["messages"]
     left, exchange, pending = count, 0, rng.random() < 0.001
-    last_message_at = None
+    last_message_at, leaf = None, None
     while left:
         three = left == 3 or (left >= 5 and rng.random() < 0.05)
         left -= 3 if three else 2
         asked = at
         last_message_at = _exchange(
-            messages, rng, room_id, user_id, asked, three, pending=pending and not left
+            messages, rng, room_id, user_id, asked, three, leaf, pending=pending and not left
         )
+        leaf = messages[-1][0]
         at = asked + timedelta(seconds=gaps[exchange])
         exchange += 1
     title = "New chat" if count == 0 else _text(rng, 24, 0.4)
@@ -230,6 +236,7 @@ def _room(rows: Rows, rng: random.Random, user_id: UUID, signed_up: datetime, co
             "Answer briefly." if rng.random() < 0.05 else None,
             None,
             0 if count == 0 else 1,
+            leaf,
         )
     )
 
@@ -250,10 +257,13 @@ def _exchange(
     user_id: UUID,
     asked: datetime,
     regenerated: bool,
+    parent: UUID | None,
     *,
     pending: bool,
 ) -> datetime:
-    """A question and its reply (two if `regenerated`); returns the newest one's time."""
+    """A question following `parent` (the current reply before it) and its reply (two
+    versions if `regenerated`, the newest last, as the path follows it); returns the newest
+    reply's time."""
     question_id = _id(rng)
     edited = regenerated and rng.random() < 0.3
     messages.append(
@@ -276,6 +286,7 @@ def _exchange(
             0,
             asked.date().isoformat(),
             asked + timedelta(seconds=30) if edited else None,
+            parent,
         )
     )
     replied = asked + REPLY_OFFSET
@@ -329,6 +340,7 @@ def _reply(
             1,
             None,
             None,
+            question_id,
         )
     status = "failed" if pick < 0.99 else ("blocked" if pick < 0.995 else "cancelled")
     return _ended(room_id, user_id, question_id, created, done, status, rng)
@@ -363,6 +375,7 @@ def _ended(
         3 if failed else 1,
         None,
         None,
+        question_id,
     )
 
 
@@ -389,4 +402,5 @@ def _pending_reply(
         1 if processing else 0,
         None,
         None,
+        question_id,
     )

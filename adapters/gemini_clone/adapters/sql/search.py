@@ -1,8 +1,10 @@
-"""`MessageSearch` in the database's own full-text search (migration 0006 made the index).
+"""`MessageSearch` in the database's own full-text search (migrations 0009 and 0011 made
+the index).
 
-- The user's messages are reached through their rooms as well as through the index, so
-  the planner may walk a user's rooms (the list's index, then each room's messages) when
-  the words are common, or the GIN index when they are rare.
+- PostgreSQL's index over messages leads with the user (`(user_id, search_vector)`,
+  migration 0011), so a search reads the caller's matches only, however common the words
+  are among everyone's messages; every match is ranked, then only the page's rows are
+  joined to their room and text.
 - PostgreSQL: `websearch_to_tsquery` reads the query as typed (it never fails on odd
   input) against the generated `search_vector` columns (GIN); relevance is `ts_rank`,
   which depends only on the hit's own text, so cursors stay valid while others write;
@@ -54,29 +56,33 @@ WITH parsed AS (SELECT websearch_to_tsquery(CAST(:language AS regconfig), :q) AS
 -- Words that are all stop words leave only the exclusions, which would match every text
 -- without them: `querytree` is 'T' when nothing is left to look for, and nothing is found.
 query AS (SELECT q FROM parsed WHERE querytree(q) <> 'T'),
+-- The ranked hits carry only keys: the page's room titles and texts are read for its own
+-- rows, after the limit.
 hits AS (
-    SELECT m.chatroom_id, c.title AS chatroom_title, m.id AS message_id, m.role,
-           m.content AS body, m.created_at, m.id AS hit_id,
+    SELECT m.chatroom_id, m.id AS message_id, m.role, m.created_at, m.id AS hit_id,
            ts_rank(m.search_vector, query.q) AS rank
-    FROM query, messages m JOIN chatrooms c ON c.id = m.chatroom_id
-    WHERE m.search_vector @@ query.q AND c.user_id = :user_id AND m.user_id = :user_id
+    FROM query, messages m
+    WHERE m.user_id = :user_id AND m.search_vector @@ query.q
     UNION ALL
-    SELECT c.id, c.title, NULL, NULL, c.title, c.created_at, c.id,
-           ts_rank(c.search_vector, query.q)
+    SELECT c.id, NULL, NULL, c.created_at, c.id, ts_rank(c.search_vector, query.q)
     FROM query, chatrooms c
-    WHERE c.search_vector @@ query.q AND c.user_id = :user_id
+    WHERE c.user_id = :user_id AND c.search_vector @@ query.q
 ),
 page AS (
     SELECT * FROM hits {after}
     ORDER BY rank DESC, created_at DESC, hit_id DESC LIMIT :limit
 )
-SELECT chatroom_id, chatroom_title, message_id, role, created_at, hit_id, rank,
+SELECT page.chatroom_id, c.title AS chatroom_title, page.message_id, page.role,
+       page.created_at, page.hit_id, page.rank,
        translate(
-           ts_headline(CAST(:language AS regconfig), translate(body, :blanked, :stand_ins),
+           ts_headline(CAST(:language AS regconfig),
+                       translate(coalesce(m.content, c.title), :blanked, :stand_ins),
                        (SELECT q FROM query), :options),
            :tag_stand_in, '<') AS marked
 FROM page
-ORDER BY rank DESC, created_at DESC, hit_id DESC
+JOIN chatrooms c ON c.id = page.chatroom_id
+LEFT JOIN messages m ON m.id = page.message_id
+ORDER BY page.rank DESC, page.created_at DESC, page.hit_id DESC
 """
 
 # highlight() adds the two marks around each matched phrase: the count of matches is the

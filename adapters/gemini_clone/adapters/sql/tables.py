@@ -44,7 +44,7 @@ SEARCH_INDEX_OBJECTS = frozenset(
     {
         # PostgreSQL: the generated columns and their GIN indexes.
         "search_vector",
-        "ix_messages_search_vector",
+        "ix_messages_user_id_search_vector",
         "ix_chatrooms_search_vector",
         # SQLite: the FTS5 tables and the shadow tables FTS5 keeps for them.
         *(
@@ -54,7 +54,8 @@ SEARCH_INDEX_OBJECTS = frozenset(
         ),
     }
 )
-"""The search index's tables, columns and indexes, which migration 0006 makes per database."""
+"""The search index's tables, columns and indexes, which migrations 0009 and 0011 make per
+database."""
 
 users = Table(
     "users",
