@@ -18,6 +18,14 @@ export function sizeText(bytes) {
   return `${sizeFormat.format(Math.round(bytes / 100_000) / 10)} MB`;
 }
 
+/** A small badge naming a file's kind by its extension (`TXT`, `PDF`): no icon font needed. */
+export function fileBadge(filename) {
+  const extension = /\.([a-z0-9]{1,4})$/i.exec(filename)?.[1] ?? "file";
+  const badge = el("span", "file-badge", extension.toUpperCase());
+  badge.setAttribute("aria-hidden", "true");
+  return badge;
+}
+
 /** Blob URLs of the files on the page, by attachment id: `{ready, url, revoked}`. */
 const views = new Map();
 
@@ -105,7 +113,7 @@ function fileItem(attachment) {
   const item = el("li", "attachment file");
   item.dataset.id = attachment.id;
   const link = item.appendChild(el("a", "file-link"));
-  link.append(el("span", "file-icon", "📄"), el("span", "file-name", attachment.filename));
+  link.append(fileBadge(attachment.filename), el("span", "file-name", attachment.filename));
   link.append(el("span", "file-size", sizeText(attachment.size)));
   link.title = `Download ${attachment.filename} (${attachment.media_type})`;
   link.download = attachment.filename;

@@ -4,7 +4,7 @@
 // problem's title when the server refuses it, and a button that removes it (deleting the
 // upload). A post sends the uploaded ones as `attachment_ids`.
 import { ApiError } from "./api.js";
-import { isImageType, sizeText } from "./attachments.js";
+import { fileBadge, isImageType, sizeText } from "./attachments.js";
 import { $, button, el, errorText, notice } from "./dom.js";
 import { api, state } from "./state.js";
 
@@ -85,7 +85,7 @@ function fileNode(entry) {
     thumbnail.src = entry.preview;
     thumbnail.alt = "";
   } else {
-    node.appendChild(el("span", "chip-icon", "📄")).setAttribute("aria-hidden", "true");
+    node.append(fileBadge(file.name || ""));
   }
   const text = node.appendChild(el("span", "chip-text"));
   text.append(el("span", "chip-name", file.name || "file"), el("span", "chip-size", sizeText(file.size)));
