@@ -14,7 +14,14 @@ import re
 import pytest
 from PIL import Image
 from playwright.sync_api import FilePayload, Locator, Page, Request, expect
-from tests.e2e.browser import BrowserProblems, log_in_and_take_the_access_token, send, shot
+from tests.e2e.browser import (
+    DESKTOP,
+    PHONE,
+    BrowserProblems,
+    log_in_and_take_the_access_token,
+    send,
+    shot,
+)
 from tests.e2e.conftest import Server
 
 NOTES = b"milk\neggs\nbread\n"
@@ -188,6 +195,10 @@ def test_drop_paste_remove_and_a_file_over_the_limit(
     expect(too_large).to_have_attribute("data-status", "failed")
     expect(too_large.locator(".chip-problem")).to_have_text("Request Entity Too Large")
     expect(too_large).to_contain_text(f"at most {MAX_BYTES} bytes")
+
+    page.set_viewport_size(PHONE)
+    shot(page, "32-composer-files-phone")
+    page.set_viewport_size(DESKTOP)
 
     # Removing an uploaded file deletes it on the server.
     with page.expect_response(

@@ -203,6 +203,14 @@ export function initUploads() {
     event.preventDefault();
     addFiles([...event.dataTransfer.files]);
   });
+  // A file dropped just beside the chat would replace the page with it: refused instead.
+  for (const type of ["dragover", "drop"]) {
+    window.addEventListener(type, (event) => {
+      if (!carriesFiles(event) || event.defaultPrevented) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "none";
+    });
+  }
   // A pasted image (a screenshot, say) is attached; pasted text stays text.
   $("input").addEventListener("paste", (event) => {
     const files = [...(event.clipboardData?.files ?? [])];
