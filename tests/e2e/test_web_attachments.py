@@ -11,9 +11,10 @@ import base64
 import io
 import re
 
+import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import FilePayload, Locator, Page, Request, expect
+from playwright.sync_api import FilePayload, Locator, Page, Request, Route, expect
 from tests.e2e.browser import (
     DESKTOP,
     PHONE,
@@ -178,12 +179,29 @@ def drop_or_paste(page: Page, target: str, kind: str, name: str, data: bytes) ->
 def test_drop_paste_remove_and_a_file_over_the_limit(
     page: Page, server: Server, problems: BrowserProblems
 ) -> None:
-    log_in_and_take_the_access_token(page, problems)
+    token = log_in_and_take_the_access_token(page, problems)
 
-    # Dropped on the conversation, pasted into the message box: both become chips.
+    # Dropped on the conversation, pasted into the message box: both become chips, each
+    # pending (a progress bar) until its upload is answered.
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:
+        held.append(route)
+
+    page.route(re.compile(rf".*{UPLOAD_PATH}$"), hold)
     drop_or_paste(page, "#messages", "drop", "dropped.png", png((20, 120, 220)))
+    expect(chip(page, "dropped.png")).to_have_attribute("data-status", "uploading")
+    expect(chip(page, "dropped.png").get_by_role("progressbar")).to_be_visible()
+    for _ in range(100):  # the route reaches this process a moment after the request
+        if held:
+            break
+        page.wait_for_timeout(100)
+    expect(chip(page, "dropped.png")).to_have_attribute("data-status", "uploading")
+    held[0].continue_()
+    page.unroute(re.compile(rf".*{UPLOAD_PATH}$"))
     drop_or_paste(page, "#input", "paste", "pasted.png", png((240, 200, 20)))
     expect(chip(page, "dropped.png")).to_have_attribute("data-status", "ready")
+    expect(chip(page, "dropped.png").get_by_role("progressbar")).to_have_count(0)
     expect(chip(page, "pasted.png")).to_have_attribute("data-status", "ready")
 
     # A file over ATTACHMENT_MAX_BYTES: 413, named by the problem's title.
@@ -217,3 +235,21 @@ def test_drop_paste_remove_and_a_file_over_the_limit(
     # The refused file stays in the composer, saying why, until it is removed.
     expect(chips(page)).to_have_count(1)
     expect(too_large).to_have_attribute("data-status", "failed")
+
+    # Sent meanwhile from elsewhere (another tab, say): removing it here is refused (409),
+    # and the notice names the problem by its title.
+    with page.expect_response(re.compile(rf".*{UPLOAD_PATH}$")) as uploaded:
+        drop_or_paste(page, "#chat", "drop", "elsewhere.png", png((90, 90, 90)))
+    expect(chip(page, "elsewhere.png")).to_have_attribute("data-status", "ready")
+    room_id = uploaded.value.json()["chatroom_id"]
+    posted = httpx.post(
+        f"{server.url}/chatroom/{room_id}/message",
+        headers={"authorization": f"Bearer {token}"},
+        json={"content": "From another tab", "attachment_ids": [uploaded.value.json()["id"]]},
+    )
+    assert posted.status_code == 202, posted.text
+    problems.expect(409, "DELETE", rf"{UPLOAD_PATH}/[^/]+")
+    chip(page, "elsewhere.png").get_by_role("button", name="Remove elsewhere.png").click()
+    expect(page.locator("#notice")).to_have_text(
+        "elsewhere.png: Conflict. The attachment was sent with a message."
+    )

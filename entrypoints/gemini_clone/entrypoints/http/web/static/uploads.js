@@ -5,7 +5,7 @@
 // upload). A post sends the uploaded ones as `attachment_ids`.
 import { ApiError } from "./api.js";
 import { fileBadge, isImageType, sizeText } from "./attachments.js";
-import { $, button, el, errorText, notice } from "./dom.js";
+import { $, button, el, notice } from "./dom.js";
 import { api, state } from "./state.js";
 
 const MAX_FILES = 10; // a message carries at most this many (MAX_ATTACHMENTS_PER_MESSAGE)
@@ -20,7 +20,7 @@ const filePath = (roomId, id = "") => `/chatroom/${roomId}/attachments${id ? `/$
 export function addFiles(files) {
   const room = state.room;
   if (!room || !files.length) return;
-  const free = MAX_FILES - pending.length;
+  const free = MAX_FILES - pending.filter((entry) => entry.status !== "failed").length;
   if (files.length > free) {
     notice(`A message takes at most ${MAX_FILES} files.`, "error");
     files = files.slice(0, Math.max(free, 0));
@@ -64,10 +64,10 @@ async function upload(entry) {
 
 /** The error as the server named it: the problem's title, then its detail; never its body
  * as markup (only JSON problems are read, and shown as text). */
-function problemLines(error) {
-  if (!(error instanceof ApiError)) return ["Not uploaded", "The server could not be reached."];
+function problemLines(error, failed = "Not uploaded") {
+  if (!(error instanceof ApiError)) return [failed, "The server could not be reached."];
   const { title, detail } = error.problem;
-  return [title || `Not uploaded (${error.status})`, detail && detail !== title ? detail : ""];
+  return [title || `${failed} (${error.status})`, detail && detail !== title ? detail : ""];
 }
 
 function renderFiles() {
@@ -143,7 +143,7 @@ async function deleteUpload(entry) {
   } catch (error) {
     // Gone already (its chat was deleted, say): nothing left to take back.
     if (!(error instanceof ApiError && error.status === 404)) {
-      notice(`${entry.file.name}: ${errorText(error)}`, "error");
+      notice(`${entry.file.name}: ${problemLines(error, "Not deleted").filter(Boolean).join(". ")}`, "error");
     }
   }
 }
