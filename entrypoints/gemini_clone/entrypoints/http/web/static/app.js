@@ -1,8 +1,8 @@
 // The chat page: wires the screens and starts on the log-in or, for a session kept in the
 // refresh cookie, on the chats.
+import { forgetAttachmentViews } from "./attachments.js";
 import { initConversation, stopWriting } from "./conversation.js";
 import { initData } from "./data.js";
-import { forgetAttachmentViews } from "./attachments.js";
 import { $, errorText, notice } from "./dom.js";
 import { initLogin, showLogin } from "./login.js";
 import { initMessages } from "./messages.js";
