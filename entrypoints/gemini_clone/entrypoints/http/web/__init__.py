@@ -4,6 +4,8 @@
   another origin. The page talks to the public API like any other client.
 - Every response carries a Content-Security-Policy that allows only this origin and no
   inline script or style, so even text that slipped into the page as HTML could not run.
+  Images may also come from `blob:` URLs: a chat's files are fetched with the token and
+  shown from the page's own blobs (no URL carries the token).
 - `WEB_UI=false` leaves these routes out: `/` is a 404, the API and its docs stay.
 """
 
@@ -22,7 +24,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'none'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self'",
+        "img-src 'self' blob:",
         "connect-src 'self'",
         "form-action 'self'",
         "base-uri 'none'",

@@ -157,4 +157,45 @@ export class Api {
     const response = await this.send(method, path, options);
     return response.status === 204 ? null : response.json();
   }
+
+  /** POSTs a form and answers its JSON, like `json`, but through XMLHttpRequest: its upload
+   * reports progress (`onProgress(fraction)`), which fetch's does not. */
+  async upload(path, form, { onProgress, signal } = {}) {
+    const post = async () => postForm(path, form, await this.accessToken(), onProgress, signal);
+    let request = await post();
+    if (request.status === 401) {
+      await this.refresh();
+      request = await post();
+      if (request.status === 401) this.endSession();
+    }
+    // Only a JSON answer is read: an HTML error page (a proxy's 413, say) is never shown.
+    const isJson = /json/.test(request.getResponseHeader("content-type") ?? "");
+    let body = null;
+    try {
+      body = isJson ? JSON.parse(request.responseText) : null;
+    } catch {
+      body = null;
+    }
+    if (request.status >= 200 && request.status < 300 && body) return body;
+    throw new ApiError(request.status, body ?? { detail: `The server answered ${request.status}.` }, null);
+  }
+}
+
+/** The finished request (any status); a dropped connection rejects, an abort with the
+ * signal's reason. */
+function postForm(path, form, token, onProgress, signal) {
+  return new Promise((resolve, reject) => {
+    signal?.throwIfAborted();
+    const request = new XMLHttpRequest();
+    request.open("POST", path);
+    request.setRequestHeader("authorization", `Bearer ${token}`);
+    request.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) onProgress?.(event.loaded / event.total);
+    });
+    request.addEventListener("load", () => resolve(request));
+    request.addEventListener("error", () => reject(new TypeError("The upload was cut off.")));
+    request.addEventListener("abort", () => reject(signal?.reason ?? new DOMException("Aborted", "AbortError")));
+    signal?.addEventListener("abort", () => request.abort(), { once: true });
+    request.send(form);
+  });
 }

@@ -1,5 +1,6 @@
 // The chat page: wires the screens and starts on the log-in or, for a session kept in the
 // refresh cookie, on the chats.
+import { forgetAttachmentViews } from "./attachments.js";
 import { initConversation, stopWriting } from "./conversation.js";
 import { initData } from "./data.js";
 import { $, errorText, notice } from "./dom.js";
@@ -12,6 +13,7 @@ import { closeSearch, initSearch } from "./search.js";
 import { initSettings, loadModels } from "./settings.js";
 import { initShare } from "./share.js";
 import { api, state } from "./state.js";
+import { clearFiles, initUploads } from "./uploads.js";
 
 async function startApp() {
   state.room = null;
@@ -34,6 +36,8 @@ async function startApp() {
 
 api.onLoggedOut = () => {
   stopWriting();
+  clearFiles({ deleteUploads: false }); // no token left to delete them with: swept later
+  forgetAttachmentViews();
   showLogin();
 };
 initLogin({ onLoggedIn: startApp });
@@ -46,6 +50,7 @@ initSearch();
 initOrganise();
 initShare();
 initData();
+initUploads();
 $("logout").addEventListener("click", () => api.logout().catch(() => {}));
 
 async function start() {

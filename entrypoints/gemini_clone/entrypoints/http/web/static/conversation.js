@@ -7,6 +7,7 @@ import { loadPlan, showLimit } from "./plan.js";
 import { followReply, postMessage } from "./replies.js";
 import { refreshRoom } from "./rooms.js";
 import { api, isOpen, state } from "./state.js";
+import { filesSent, hasFiles, uploadedIds } from "./uploads.js";
 import { showNewVersionPath } from "./versions.js";
 
 function setWriting(writing) {
@@ -79,6 +80,7 @@ async function send(event) {
   event.preventDefault();
   const input = $("input");
   const content = input.value.trim();
+  if (!content && hasFiles() && !state.writing) notice("Add a few words to send with the files.");
   if (!content || state.writing || !state.room) return; // typed early: kept for Enter again
   $("limit").hidden = true;
   const room = state.room;
@@ -88,7 +90,17 @@ async function send(event) {
     // Sent while the chat was still loading: after its messages, so the new ones follow them.
     await state.opening;
     if (!isOpen(room) || state.writing) throw new Error("The chat changed meanwhile.");
-    await write((on, signal) => postMessage(api, room.id, content, on, signal));
+    const attachmentIds = await uploadedIds(room); // once the uploads under way are over
+    if (!isOpen(room) || state.writing) throw new Error("The chat changed meanwhile.");
+    await write((on, signal) => {
+      // The files leave the composer once the message holding them is accepted; a refused
+      // post (a type the chat's model cannot read, say) leaves them there.
+      const accepted = (answer) => {
+        filesSent(attachmentIds);
+        on.accepted(answer);
+      };
+      return postMessage(api, room.id, content, { ...on, accepted }, signal, attachmentIds);
+    });
   } catch {
     if (!input.value) input.value = content; // nothing typed is lost to an error
     autosize();

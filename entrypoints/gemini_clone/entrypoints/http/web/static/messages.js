@@ -1,6 +1,7 @@
 // The open chat's messages on the page: its current path, each message with its versions and
 // what can be done with it, and older messages loaded when scrolling up.
 import { isFinal } from "./api.js";
+import { attachmentList, keepAttachmentViews } from "./attachments.js";
 import { editQuestion, regenerate } from "./conversation.js";
 import { $, button, dateFormat, el, errorText, notice, timeFormat } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
@@ -67,6 +68,8 @@ function messageNode(message) {
   item.dataset.id = message.id;
   item.dataset.status = message.status;
   if (message.id === state.found) item.classList.add("found");
+  const files = attachmentList(message);
+  if (files) item.append(files);
   const bubble = item.appendChild(el("div", "bubble"));
   if (message.role === "user") bubble.textContent = message.content;
   else fillReply(bubble, message);
@@ -108,6 +111,7 @@ export function renderMessages() {
     list.append(node);
     if (note && note.dataset.through === message.id) list.append(note);
   }
+  keepAttachmentViews(state.messages); // the blob URLs of files no longer shown are revoked
   $("empty").hidden = state.messages.length > 0;
   $("older").hidden = !state.olderCursor;
   $("older").textContent = "Scroll up for older messages";

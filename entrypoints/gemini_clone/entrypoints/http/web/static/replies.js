@@ -14,11 +14,13 @@ const sleep = (ms, signal) =>
 
 const newProgress = (reply = null) => ({ text: "", attempt: 0, lastEventId: null, reply, final: null });
 
-/** Posts a message and follows its reply to the end. `on.accepted({message, reply})` comes
- * first; `on.text(text)` with the whole text so far; resolves with the final reply. */
-export async function postMessage(api, roomId, content, on, signal) {
+/** Posts a message (with the uploaded files `attachmentIds`) and follows its reply to the
+ * end. `on.accepted({message, reply})` comes first; `on.text(text)` with the whole text so
+ * far; resolves with the final reply. */
+export async function postMessage(api, roomId, content, on, signal, attachmentIds = []) {
+  const body = attachmentIds.length ? { content, attachment_ids: attachmentIds } : { content };
   const response = await api.send("POST", `/chatroom/${roomId}/message`, {
-    body: { content },
+    body,
     headers: { accept: "text/event-stream" },
     signal,
   });

@@ -1,9 +1,11 @@
 // The list of chats: loading, opening, creating, deleting, and the sidebar on phones.
+import { forgetAttachmentViews } from "./attachments.js";
 import { $, button, confirmDialog, el, errorText, notice } from "./dom.js";
 import { followPendingReply, stopWriting } from "./conversation.js";
 import { renderMessages, showMessages } from "./messages.js";
 import { roomActions, sortRooms } from "./organise.js";
 import { api, isOpen, state } from "./state.js";
+import { clearFiles } from "./uploads.js";
 import { PAGE, setHistorySummary } from "./versions.js";
 
 export async function loadRooms(more = false) {
@@ -73,8 +75,10 @@ export function openRoom(room) {
   state.messages = [];
   state.olderCursor = null;
   setHistorySummary(null);
+  if (!isOpen(room)) clearFiles(); // files uploaded to the chat left cannot go with this one's
   setRoom(room);
   $("message-list").replaceChildren();
+  forgetAttachmentViews();
   $("limit").hidden = true;
   $("messages").setAttribute("aria-busy", "true");
   state.opening = loadRoom(room).finally(() => {
