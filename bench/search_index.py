@@ -45,13 +45,13 @@ _QUESTIONS = (
 WORDS = _QUESTIONS.split()
 
 DROP = """
-DROP INDEX ix_messages_search_vector; ALTER TABLE messages DROP COLUMN search_vector;
+DROP INDEX ix_messages_user_id_search_vector; ALTER TABLE messages DROP COLUMN search_vector;
 DROP INDEX ix_chatrooms_search_vector; ALTER TABLE chatrooms DROP COLUMN search_vector;
 """
 ADD = """
 ALTER TABLE messages ADD COLUMN search_vector tsvector
     GENERATED ALWAYS AS (to_tsvector('english'::regconfig, content)) STORED;
-CREATE INDEX ix_messages_search_vector ON messages USING gin (search_vector);
+CREATE INDEX ix_messages_user_id_search_vector ON messages USING gin (user_id, search_vector);
 ALTER TABLE chatrooms ADD COLUMN search_vector tsvector
     GENERATED ALWAYS AS (to_tsvector('english'::regconfig, title)) STORED;
 CREATE INDEX ix_chatrooms_search_vector ON chatrooms USING gin (search_vector);
