@@ -13,6 +13,7 @@ import httpx
 
 from gemini_clone.adapters.gemini import GeminiLanguageModel
 from gemini_clone.domain.messages import Role
+from gemini_clone.ports.attachments import ProviderFile
 from gemini_clone.ports.language_model import GenerationRequest, Turn, TurnFile, collect
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "gemini"
@@ -45,9 +46,18 @@ class FakeGemini:
 
 
 class Stored:
+    """A file's bytes in the blob store, and its row's memory of Gemini's copy."""
+
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.reads = 0
+        self.provider_file: ProviderFile | None = None
+
+    async def recall(self) -> ProviderFile | None:
+        return self.provider_file
+
+    async def remember(self, file: ProviderFile) -> None:
+        self.provider_file = file
 
     async def read(self) -> AsyncIterator[bytes]:
         self.reads += 1
@@ -58,7 +68,7 @@ class Stored:
 def attached(name: str, media_type: str, kind: str, stored: Stored) -> TurnFile:
     return TurnFile(
         filename=name, media_type=media_type, kind=kind, size=len(stored.data),
-        sha256=f"sha-of-{name}", read=stored.read,
+        sha256=f"sha-of-{name}", read=stored.read, provider_copy=stored,
     )  # fmt: skip
 
 
