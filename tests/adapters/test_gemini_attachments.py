@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gemini_clone.adapters.gemini import GeminiLanguageModel
 from gemini_clone.domain.messages import Role
@@ -137,3 +138,29 @@ async def test_files_past_the_inline_limit_are_uploaded_once_and_sent_by_uri() -
         }
         assert parts[1]["inlineData"]["mimeType"] == "image/png"
         assert parts[2] == {"text": "Read these"}
+
+
+class Gone(Exception):
+    """What the worker's file reader raises for bytes missing from the blob store."""
+
+
+async def test_a_file_whose_bytes_are_gone_ends_the_request_with_the_readers_error() -> None:
+    gemini = FakeGemini()
+
+    async def gone() -> AsyncIterator[bytes]:
+        raise Gone("the bytes are missing")
+        yield b""  # pragma: no cover
+
+    for size in (100, 15_000_000):  # inline, and past the inline limit: the Files API's upload
+        missing = TurnFile(
+            filename="scan.pdf", media_type="application/pdf", kind="pdf", size=size,
+            sha256="sha-of-scan", read=gone,
+        )  # fmt: skip
+        async with GeminiLanguageModel(
+            api_key=API_KEY, transport=httpx.MockTransport(gemini)
+        ) as model:
+            with pytest.raises(Gone):
+                await collect(model.stream(asking(missing)))
+
+    assert gemini.generations == []
+    assert gemini.uploads == []
