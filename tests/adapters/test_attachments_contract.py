@@ -14,6 +14,7 @@ from gemini_clone.domain.attachments import Attachment, blob_prefix
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import AttachmentId, MessageId
+from gemini_clone.ports.attachments import ProviderFile
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -171,3 +172,45 @@ async def test_an_upload_waits_while_a_blob_deletion_holds_the_users_storage(
         assert not adding.done(), "the upload waits for the deletion's transaction"
         await uow.commit()
     assert await adding == 3
+
+
+async def remember(
+    uow_factory: UnitOfWorkFactory, attachment: Attachment, file: ProviderFile
+) -> None:
+    async with uow_factory() as uow:
+        await uow.attachments.remember_provider_file(attachment.id, file)
+        await uow.commit()
+
+
+async def provider_file(
+    uow_factory: UnitOfWorkFactory, attachment: Attachment
+) -> ProviderFile | None:
+    async with uow_factory() as uow:
+        return await uow.attachments.provider_file(attachment.id)
+
+
+async def test_a_providers_copy_is_kept_on_its_row_replaced_and_gone_with_it(
+    storage: Storage,
+) -> None:
+    room = await given_room(storage.uow)
+    sent, other = upload(room), upload(room)
+    for attachment in (sent, other):
+        await add(storage.uow, attachment, 1000)
+    first = ProviderFile(
+        uri="https://g.example/v1beta/files/one", expires_at=T0 + timedelta(days=2)
+    )
+    again = ProviderFile(uri="https://g.example/v1beta/files/two", expires_at=None)
+
+    assert await provider_file(storage.uow, sent) is None
+    await remember(storage.uow, sent, first)
+    assert await provider_file(storage.uow, sent) == first
+    assert await provider_file(storage.uow, other) is None
+    await remember(storage.uow, sent, again)
+    assert await provider_file(storage.uow, sent) == again
+
+    async with storage.uow() as uow:
+        assert await uow.attachments.remove_unused(sent)
+        await uow.commit()
+    assert await provider_file(storage.uow, sent) is None
+    await remember(storage.uow, sent, first)  # a row gone since: nothing kept, no error
+    assert await provider_file(storage.uow, sent) is None

@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from gemini_clone.adapters.gemini import GeminiLanguageModel
 from gemini_clone.domain.messages import Role
+from gemini_clone.ports.attachments import ProviderFile
 from gemini_clone.ports.language_model import GenerationRequest, Turn, TurnFile, collect
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "gemini"
@@ -45,9 +47,18 @@ class FakeGemini:
 
 
 class Stored:
+    """A file's bytes in the blob store, and its row's memory of Gemini's copy."""
+
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.reads = 0
+        self.provider_file: ProviderFile | None = None
+
+    async def recall(self) -> ProviderFile | None:
+        return self.provider_file
+
+    async def remember(self, file: ProviderFile) -> None:
+        self.provider_file = file
 
     async def read(self) -> AsyncIterator[bytes]:
         self.reads += 1
@@ -58,7 +69,7 @@ class Stored:
 def attached(name: str, media_type: str, kind: str, stored: Stored) -> TurnFile:
     return TurnFile(
         filename=name, media_type=media_type, kind=kind, size=len(stored.data),
-        sha256=f"sha-of-{name}", read=stored.read,
+        sha256=f"sha-of-{name}", read=stored.read, provider_copy=stored,
     )  # fmt: skip
 
 
@@ -127,3 +138,29 @@ async def test_files_past_the_inline_limit_are_uploaded_once_and_sent_by_uri() -
         }
         assert parts[1]["inlineData"]["mimeType"] == "image/png"
         assert parts[2] == {"text": "Read these"}
+
+
+class Gone(Exception):
+    """What the worker's file reader raises for bytes missing from the blob store."""
+
+
+async def test_a_file_whose_bytes_are_gone_ends_the_request_with_the_readers_error() -> None:
+    gemini = FakeGemini()
+
+    async def gone() -> AsyncIterator[bytes]:
+        raise Gone("the bytes are missing")
+        yield b""  # pragma: no cover
+
+    for size in (100, 15_000_000):  # inline, and past the inline limit: the Files API's upload
+        missing = TurnFile(
+            filename="scan.pdf", media_type="application/pdf", kind="pdf", size=size,
+            sha256="sha-of-scan", read=gone,
+        )  # fmt: skip
+        async with GeminiLanguageModel(
+            api_key=API_KEY, transport=httpx.MockTransport(gemini)
+        ) as model:
+            with pytest.raises(Gone):
+                await collect(model.stream(asking(missing)))
+
+    assert gemini.generations == []
+    assert gemini.uploads == []

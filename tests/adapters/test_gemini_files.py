@@ -17,16 +17,19 @@ from gemini_clone.adapters.gemini.files import (
     INLINE_REQUEST_LIMIT,
     GeminiFile,
     GeminiFiles,
+    GeminiUploads,
     file_part,
     inline_part,
     inline_size,
     parse_timestamp,
     text_file_part,
 )
+from gemini_clone.ports.attachments import ProviderFile
 from gemini_clone.ports.language_model import (
     ModelConfigurationError,
     ModelError,
     ModelUnavailable,
+    TurnFile,
 )
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "gemini"
@@ -191,3 +194,80 @@ def test_inline_size_is_the_base64_length_that_counts_against_the_limit() -> Non
     for size in (0, 1, 2, 3, 4, 1000, 15 * 1024 * 1024):
         assert inline_size(size) == len(base64.b64encode(b"\0" * size))
     assert inline_size(15 * 1000 * 1000) == INLINE_REQUEST_LIMIT
+
+
+UPLOADED_URI = "https://generativelanguage.googleapis.com/v1beta/files/7hq2k1xj9c4m"
+UPLOADED_EXPIRES = datetime(2026, 12, 9, 5, 31, 2, 420436, tzinfo=UTC)
+"""The URI and expiry of `files_upload_ok.json`."""
+NOW = UPLOADED_EXPIRES - timedelta(hours=30)
+
+
+class KeptOnRow:
+    """A `ProviderFileMemory` standing for the attachment's row, shared by every worker."""
+
+    def __init__(self, file: ProviderFile | None = None) -> None:
+        self.file = file
+
+    async def recall(self) -> ProviderFile | None:
+        return self.file
+
+    async def remember(self, file: ProviderFile) -> None:
+        self.file = file
+
+
+def scan(row: KeptOnRow) -> TurnFile:
+    data = b"%PDF-1.7\n" + b"s" * 1000
+    return TurnFile(
+        filename="scan.pdf", media_type="application/pdf", kind="pdf", size=len(data),
+        sha256="sha-of-scan", read=lambda: chunks(data), provider_copy=row,
+    )  # fmt: skip
+
+
+def uploads_made(fake: FakeFilesApi) -> int:
+    return sum(1 for r in fake.requests if r.headers.get("X-Goog-Upload-Command") == "start")
+
+
+async def test_another_worker_reuses_the_uri_kept_on_the_attachments_row() -> None:
+    fake, row = FakeFilesApi(), KeptOnRow()
+    first_worker = GeminiUploads(files_api(fake), now=lambda: NOW)
+    second_worker = GeminiUploads(files_api(fake), now=lambda: NOW)
+
+    sent_first = await first_worker.uri_for(scan(row))
+    sent_second = await second_worker.uri_for(scan(row))
+
+    assert uploads_made(fake) == 1
+    assert row.file == ProviderFile(uri=UPLOADED_URI, expires_at=UPLOADED_EXPIRES)
+    assert sent_first.uri == UPLOADED_URI
+    assert file_part(sent_second) == {
+        "fileData": {"mimeType": "application/pdf", "fileUri": UPLOADED_URI}
+    }
+
+
+async def test_a_uri_about_to_expire_is_uploaded_again_and_the_new_one_kept() -> None:
+    fake = FakeFilesApi()
+    old = ProviderFile(
+        uri="https://generativelanguage.googleapis.com/v1beta/files/old",
+        expires_at=NOW + timedelta(minutes=30),
+    )
+    row = KeptOnRow(old)
+
+    sent = await GeminiUploads(files_api(fake), now=lambda: NOW).uri_for(scan(row))
+
+    assert uploads_made(fake) == 1
+    assert sent.uri == UPLOADED_URI
+    assert row.file == ProviderFile(uri=UPLOADED_URI, expires_at=UPLOADED_EXPIRES)
+
+
+async def test_a_file_with_nowhere_to_keep_its_uri_is_uploaded_for_each_request() -> None:
+    fake = FakeFilesApi()
+    uploads = GeminiUploads(files_api(fake), now=lambda: NOW)
+    unkept = scan(KeptOnRow())
+    unkept = TurnFile(
+        filename=unkept.filename, media_type=unkept.media_type, kind=unkept.kind,
+        size=unkept.size, sha256=unkept.sha256, read=unkept.read,
+    )  # fmt: skip
+
+    await uploads.uri_for(unkept)
+    await uploads.uri_for(unkept)
+
+    assert uploads_made(fake) == 2

@@ -18,8 +18,9 @@ from sqlalchemy import func, select
 from tests.adapters.conftest import Storage, given_room
 
 from gemini_clone.adapters.sql.tables import history_summaries, model_calls
+from gemini_clone.domain.attachments import Attachment, blob_prefix
 from gemini_clone.domain.chatrooms import Chatroom, TitleSource
-from gemini_clone.domain.ids import MessageId
+from gemini_clone.domain.ids import AttachmentId, MessageId
 from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.metering import CallOutcome, ModelCall
 from gemini_clone.domain.summaries import HistorySummary, PathSummary
@@ -77,11 +78,39 @@ class Room:
         self.tip = answers[-1].id if answers else self.tip
         return asked, answers
 
+    async def attach(self, question_id: MessageId, *files: tuple[str, int]) -> None:
+        """Files (media type, size) on a stored question, as a post leaves them."""
+        async with self.storage.uow() as uow:
+            for media_type, size in files:
+                sha = uuid4().hex * 2
+                await uow.attachments.add(
+                    Attachment(
+                        id=AttachmentId(uuid4()),
+                        user_id=self.room.user_id,
+                        chatroom_id=self.room.id,
+                        message_id=question_id,
+                        filename="file",
+                        media_type=media_type,
+                        size=size,
+                        sha256=sha,
+                        blob_key=f"{blob_prefix(self.room.user_id)}/{sha}",
+                        created_at=self._at(),
+                    ),
+                    allowance=10**12,
+                )
+            await uow.commit()
+
     async def claim_last(
-        self, budget: int = BIG_BUDGET, limit: int = 100, reach: int | None = None
+        self,
+        budget: int = BIG_BUDGET,
+        limit: int = 100,
+        reach: int | None = None,
+        files: tuple[tuple[str, int], ...] = (),
     ) -> ClaimedReply:
-        """Ask a new question and claim its reply (with summaries when `reach` is given)."""
-        _, [reply] = await self.exchange("The new question?", (MessageStatus.QUEUED, ""))
+        """Ask a new question (carrying `files`) and claim its reply (with summaries when
+        `reach` is given)."""
+        asked, [reply] = await self.exchange("The new question?", (MessageStatus.QUEUED, ""))
+        await self.attach(asked.id, *files)
         claimed = await self.storage.replies.claim(
             reply.id,
             now=NOW,
@@ -473,3 +502,74 @@ async def test_deleting_a_room_deletes_its_summaries(storage: Storage) -> None:
             left = await connection.execute(select(func.count()).select_from(history_summaries))
             assert left.scalar_one() == 0
     assert await storage.summaries.work(answers[2].id, token_budget=BIG_BUDGET) is None
+
+
+# Files in the history: each kept question names its files; they count in the budget.
+
+IMAGE = ("image/png", 5_000_000)
+"""258 tokens, whatever its size."""
+PDF_OF_THREE_PAGES = ("application/pdf", 120_000)
+"""3 times 258 tokens (a page is taken as 50 000 bytes)."""
+TEXT_OF_100_TOKENS = ("text/plain", 400)
+FILES = (IMAGE, PDF_OF_THREE_PAGES, TEXT_OF_100_TOKENS)
+FILES_TOKENS = 258 + 3 * 258 + 100
+
+
+async def test_the_questions_kept_that_carry_files_are_named(storage: Storage) -> None:
+    room, _ = await long_room(storage, 0)
+    with_files, _ = await room.exchange("question 00".ljust(TURN_TEXT, "."), (OK, "a".ljust(36)))
+    await room.attach(with_files.id, IMAGE)
+    without, _ = await room.exchange("question 01".ljust(TURN_TEXT, "."), (OK, "b".ljust(36)))
+
+    claimed = await room.claim_last(files=(TEXT_OF_100_TOKENS,))
+
+    assert claimed.history_files == {3: with_files.id}
+    assert claimed.question_has_files
+    assert [turn.text for turn in claimed.history][3] == with_files.content
+    assert without.id not in claimed.history_files.values()
+
+
+async def test_an_exchange_whose_files_pass_the_budget_is_cut_like_long_text(
+    storage: Storage,
+) -> None:
+    room, _ = await long_room(storage, 0)
+    first, _ = await room.exchange(
+        "question 00".ljust(TURN_TEXT, "."), (OK, "answer 00".ljust(TURN_TEXT, "."))
+    )
+    await room.attach(first.id, *FILES)
+    await room.exchange(
+        "question 01".ljust(TURN_TEXT, "."), (OK, "answer 01".ljust(TURN_TEXT, "."))
+    )
+    everything = QUESTION_TOKENS + 4 * 13 + FILES_TOKENS
+    tip = room.tip
+
+    fits = await room.claim_last(budget=everything)
+    room.tip = tip  # The new question before stays unanswered: no history.
+    cut = await room.claim_last(budget=everything - 1)
+
+    assert list(fits.history) == padded(0, 1)
+    assert fits.history_files == {3: first.id}
+    # The question's files pass the budget: it falls out, and its reply with it (the
+    # request drops a reply whose question is cut).
+    assert list(cut.history) == [*padded(1), Turn(role=Role.MODEL, text=padded(0)[0].text)]
+    assert cut.history_files == {}
+
+
+async def test_the_questions_own_files_count_in_the_budget(storage: Storage) -> None:
+    room, _ = await long_room(storage, 2)
+
+    claimed = await room.claim_last(budget=QUESTION_TOKENS + 258 + 4 * 13 - 1, files=(IMAGE,))
+
+    assert list(claimed.history) == [*padded(1), Turn(role=Role.MODEL, text=padded(0)[0].text)]
+
+
+async def test_a_turn_that_files_push_out_is_the_one_named_fallen_out(storage: Storage) -> None:
+    room, answers = await long_room(storage, 2)
+    newest_question = answers[1].in_reply_to
+    assert newest_question is not None
+    await room.attach(newest_question, IMAGE)
+
+    claimed = await room.claim_last(budget=QUESTION_TOKENS + 2 * 13 + 257, reach=REACH)
+
+    assert list(claimed.history) == [Turn(role=Role.MODEL, text=padded(1)[0].text)]
+    assert claimed.fell_out == newest_question

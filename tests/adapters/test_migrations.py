@@ -36,9 +36,10 @@ from gemini_clone.adapters.sql.tables import SEARCH_INDEX_OBJECTS, metadata
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.domain.chatrooms import TitleSource
 from gemini_clone.domain.errors import Unavailable
-from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.ids import AttachmentId, ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import MessageStatus, TokenUsage
 from gemini_clone.domain.search import parse_search_query
+from gemini_clone.ports.attachments import ProviderFile
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -587,25 +588,7 @@ async def test_the_attachments_revision_adds_its_tables_and_downgrades_keeping_t
 
     await upgrade(engine, "0010")
     assert await table_names(engine) == {*before, "attachments", "storage_usage"}
-    async with engine.begin() as connection:
-        await connection.execute(
-            metadata.tables["attachments"].insert(),
-            {
-                "id": uuid.uuid4(),
-                "user_id": _uuid(_OWNER),
-                "chatroom_id": _uuid(_ROOM),
-                "message_id": _uuid(_id("messages", 0)),
-                "filename": "photo.png",
-                "media_type": "image/png",
-                "size": 3,
-                "sha256": "0" * 64,
-                "blob_key": f"users/{_OWNER}/{'0' * 64}",
-                "created_at": datetime.fromisoformat("2026-11-01T10:02:00+00:00"),
-            },
-        )
-        await connection.execute(
-            metadata.tables["storage_usage"].insert(), {"user_id": _uuid(_OWNER), "used_bytes": 3}
-        )
+    await _insert_attachment(engine)
     uow_factory = sql_unit_of_work_factory(engine)
     async with uow_factory() as uow:
         on_question = await uow.attachments.on_messages([MessageId(_uuid(_id("messages", 0)))])
@@ -652,3 +635,64 @@ async def test_the_search_per_user_revision_keys_the_index_by_user_and_downgrade
     assert await current_revision(engine) == "0010"
     assert await _message_index_names(engine) == before
     assert await _search(engine, "monad") == {_uuid(_id("messages", 0))}
+
+
+async def _insert_attachment(engine: AsyncEngine) -> AttachmentId:
+    """A photo on the first wave-1 question, as 0010 stores it, with its storage count."""
+    attachment_id = uuid.uuid4()
+    async with engine.begin() as connection:
+        await connection.execute(
+            metadata.tables["attachments"].insert(),
+            {
+                "id": attachment_id,
+                "user_id": _uuid(_OWNER),
+                "chatroom_id": _uuid(_ROOM),
+                "message_id": _uuid(_id("messages", 0)),
+                "filename": "photo.png",
+                "media_type": "image/png",
+                "size": 3,
+                "sha256": "0" * 64,
+                "blob_key": f"users/{_OWNER}/{'0' * 64}",
+                "created_at": datetime.fromisoformat("2026-11-01T10:02:00+00:00"),
+            },
+        )
+        await connection.execute(
+            metadata.tables["storage_usage"].insert(), {"user_id": _uuid(_OWNER), "used_bytes": 3}
+        )
+    return AttachmentId(attachment_id)
+
+
+async def _attachment_columns(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        columns = await connection.run_sync(lambda sync: inspect(sync).get_columns("attachments"))
+    return {column["name"] for column in columns}
+
+
+async def test_the_provider_files_revision_keeps_gemini_uris_on_rows_and_downgrades_keeping_them(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0011")
+    await _insert_wave_1_rows(engine)
+    attachment_id = await _insert_attachment(engine)
+
+    await upgrade(engine, "0012")
+
+    kept = ProviderFile(
+        uri="https://generativelanguage.googleapis.com/v1beta/files/a",
+        expires_at=datetime.fromisoformat("2026-12-09T05:31:02+00:00"),
+    )
+    uow_factory = sql_unit_of_work_factory(engine)
+    async with uow_factory() as uow:
+        assert await uow.attachments.provider_file(attachment_id) is None
+        await uow.attachments.remember_provider_file(attachment_id, kept)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.attachments.provider_file(attachment_id) == kept
+
+    await downgrade(engine, "0011")
+
+    assert await current_revision(engine) == "0011"
+    assert {"file_uri", "file_uri_expires_at"} & await _attachment_columns(engine) == set()
+    async with engine.connect() as connection:
+        rows = (await connection.execute(text("SELECT filename, size FROM attachments"))).all()
+    assert [tuple(row) for row in rows] == [("photo.png", 3)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 from tests.unit.conftest import World
@@ -25,6 +26,7 @@ from gemini_clone.domain.fallbacks import FallbackChains
 from gemini_clone.domain.ids import AttachmentId, MessageId
 from gemini_clone.domain.subscriptions import Tier
 from gemini_clone.domain.users import User
+from gemini_clone.ports.attachments import ProviderFile
 from gemini_clone.ports.language_model import GenerationPiece, GenerationRequest, ModelUnavailable
 
 
@@ -214,3 +216,84 @@ async def test_a_fallback_model_is_handed_only_the_files_it_reads(
 
     assert "1 file: notes.txt (text/plain, 1 KB)." in answer
     assert [file.filename for file in model.requests[-1].turns[-1].files] == ["notes.txt"]
+
+
+async def test_the_history_carries_the_files_of_earlier_questions(
+    world: World, files: Files, alice: User, room: Chatroom
+) -> None:
+    photo = await files.upload(alice, room, PNG, name="photo.png")
+    first = await _post(world, alice, room, photo.id, content="What is this?")
+    model = _Recording()
+    worker = _offline_worker(world, model)
+    await _answer(world, worker, first.reply.id)
+    second = await _post(world, alice, room, content="And its colour?")
+
+    await _answer(world, worker, second.reply.id)
+
+    earlier, answer, asked = model.requests[-1].turns
+    assert (earlier.text, [f.filename for f in earlier.files]) == ("What is this?", ["photo.png"])
+    assert not answer.files
+    assert (asked.text, asked.files) == ("And its colour?", ())
+    assert model.bytes_read == {"photo.png": PNG}
+
+
+async def test_the_history_leaves_out_files_the_answering_model_cannot_read(
+    world: World, files: Files, alice: User, room: Chatroom
+) -> None:
+    photo = await files.upload(alice, room, PNG, name="photo.png")
+    notes = await files.upload(alice, room, b"notes", name="notes.txt")
+    first = await _post(world, alice, room, photo.id, notes.id)
+    model = _Recording()
+    worker = _offline_worker(world, model)
+    await _answer(world, worker, first.reply.id)
+    await _set_model(world, room, "model-b")  # text only
+    second = await _post(world, alice, room, content="And now?")
+
+    await _answer(world, worker, second.reply.id)
+
+    earlier = model.requests[-1].turns[0]
+    assert [f.filename for f in earlier.files] == ["notes.txt"]
+
+
+async def test_a_file_gone_from_the_blob_store_fails_the_reply_and_gives_the_unit_back(
+    world: World, files: Files, alice: User, room: Chatroom
+) -> None:
+    photo = await files.upload(alice, room, PNG, name="photo.png")
+    posted = await _post(world, alice, room, photo.id)
+    await world.blobs.delete(photo.blob_key)  # deleted underneath its row
+    used_before = await world.used_today(alice.id)
+
+    outcome = await _offline_worker(world, _Recording()).execute(posted.reply.id)
+
+    assert outcome is ReplyOutcome.FAILED
+    reply = await world.stored(posted.reply.id)
+    assert reply is not None
+    assert reply.error is not None
+    assert reply.error.code == "internal_error"
+    assert await world.used_today(alice.id) == used_before - 1
+    later = await world.post(alice, room, "Still there?")
+    assert await _answer(world, _offline_worker(world, _Recording()), later.reply.id)
+
+
+async def test_a_providers_copy_of_a_file_is_kept_on_its_row_for_every_worker(
+    world: World, files: Files, alice: User, room: Chatroom
+) -> None:
+    photo = await files.upload(alice, room, PNG, name="photo.png")
+    posted = await _post(world, alice, room, photo.id)
+    now = world.clock.now()
+    claimed = await InMemoryReplyStore(world.store).claim(
+        posted.reply.id, now=now, lease_until=now + timedelta(minutes=1), token_budget=8_000,
+        history_limit=10,
+    )  # fmt: skip
+    assert claimed is not None
+    one_worker = QuestionFiles(world.uow, world.blobs, world.models)
+    another = QuestionFiles(world.uow, world.blobs, world.models)
+    [sent], _ = await one_worker.of(claimed, "model-a")
+    kept = ProviderFile(uri="https://g.example/v1beta/files/p", expires_at=None)
+
+    assert sent.provider_copy is not None
+    assert await sent.provider_copy.recall() is None
+    await sent.provider_copy.remember(kept)
+    [seen], _ = await another.of(claimed, "model-a")
+    assert seen.provider_copy is not None
+    assert await seen.provider_copy.recall() == kept

@@ -1,7 +1,9 @@
 """A question's files reach the model: a `gemini-clone worker` process reads them from the
 blob store the API side wrote them to and sends them to Gemini (a stand-in HTTP server): the
 image inline with its base64 bytes and type, the text file as a text part headed by its name,
-both before the question's text."""
+both before the question's text; a later question's history carries them again. A file whose
+bytes are gone from the store fails its reply (`internal_error`, the unit given back) and
+the worker goes on."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from gemini_clone.application.attachments.upload import UploadAttachmentInput
 from gemini_clone.application.chatrooms.update import UpdateChatroomInput
 from gemini_clone.application.messaging.send_message import SendMessageInput
 from gemini_clone.domain.attachments import Attachment
-from gemini_clone.domain.ids import ChatroomId, UserId
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import MessageStatus
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -79,4 +81,90 @@ async def test_the_worker_sends_the_questions_files_to_gemini(deployment: Deploy
         {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(png).decode()}},
         {"text": f"File notes.txt:\n```\n{NOTES}\n```"},
         {"text": "What do I need to buy?"},
+    ]
+
+
+async def _named_room(deployment: Deployment) -> tuple[UserId, ChatroomId]:
+    """A room the user named: no title request joins the replies' requests."""
+    user, room = await deployment.new_chatroom()
+    await deployment.app.update_chatroom().execute(
+        UpdateChatroomInput(user_id=user, chatroom_id=room, title="Files")
+    )
+    return user, room
+
+
+async def _ask(
+    deployment: Deployment, user: UserId, room: ChatroomId, content: str, *files: Attachment
+) -> MessageId:
+    posted = await deployment.app.send_message().execute(
+        SendMessageInput(
+            user_id=user,
+            chatroom_id=room,
+            content=content,
+            attachment_ids=tuple(file.id for file in files),
+        )
+    )
+    return posted.reply.id
+
+
+async def test_a_later_questions_request_carries_the_earlier_questions_image(
+    deployment: Deployment,
+) -> None:
+    png = _png()
+    gemini = StandIn(FIXTURES / "gemini" / "stream_ok.sse")
+    async with gemini as gemini_url:
+        user, room = await _named_room(deployment)
+        photo = await _upload(deployment, user, room, "photo.png", png)
+        first = await _ask(deployment, user, room, "What is this?", photo)
+        await deployment.start_worker(
+            GEMINI_API_KEY="stand-in-gemini-key",
+            GEMINI_BASE_URL=gemini_url,
+            GEMINI_MODEL="gemini-2.5-flash",
+        ).ready()
+        assert (await deployment.wait_for_reply(user, first)).status is MessageStatus.COMPLETED
+        second = await _ask(deployment, user, room, "And its colour?")
+        reply = await deployment.wait_for_reply(user, second)
+
+    assert reply.status is MessageStatus.COMPLETED
+    assert len(gemini.requests) == 2
+    earlier, answer, asked = gemini.requests[1][1]["contents"]
+    assert earlier == {
+        "role": "user",
+        "parts": [
+            {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(png).decode()}},
+            {"text": "What is this?"},
+        ],
+    }
+    assert answer == {"role": "model", "parts": [{"text": GEMINI_TEXT}]}
+    assert asked == {"role": "user", "parts": [{"text": "And its colour?"}]}
+
+
+async def test_a_file_gone_from_the_store_fails_its_reply_and_the_worker_goes_on(
+    deployment: Deployment,
+) -> None:
+    gemini = StandIn(FIXTURES / "gemini" / "stream_ok.sse")
+    async with gemini as gemini_url:
+        user, room = await _named_room(deployment)
+        photo = await _upload(deployment, user, room, "photo.png", _png())
+        failing = await _ask(deployment, user, room, "What is this?", photo)
+        # Deleted underneath its row (an operator, a lifecycle rule on the bucket).
+        await deployment.app.blobs().delete(photo.blob_key)
+        await deployment.start_worker(
+            GEMINI_API_KEY="stand-in-gemini-key",
+            GEMINI_BASE_URL=gemini_url,
+            GEMINI_MODEL="gemini-2.5-flash",
+        ).ready()
+        failed = await deployment.wait_for_reply(user, failing)
+        used = (await deployment.app.get_me().execute(user)).usage.used_today
+        later = await deployment.wait_for_reply(
+            user, await _ask(deployment, user, room, "Still there?")
+        )
+
+    assert failed.status is MessageStatus.FAILED
+    assert failed.error is not None
+    assert failed.error.code == "internal_error"
+    assert used == 0, "the failed reply's unit is given back"
+    assert later.status is MessageStatus.COMPLETED
+    assert [body["contents"][-1]["parts"] for _, body in gemini.requests] == [
+        [{"text": "Still there?"}]
     ]

@@ -25,7 +25,9 @@ file to count them would cost more than the estimate is worth."""
 
 def estimate_file_tokens(kind: str, size: int) -> int:
     """A file's share of the budget, without reading it: an image as Gemini counts it, a
-    PDF as that a page, a text file as its text (about four bytes a token)."""
+    PDF as that a page, a text file as its text (about four bytes a token). A message's
+    files count with its text (`domain.summaries.cut_path`; SQL twin
+    `sql.rules.file_token_cost`)."""
     if kind == "image":
         return TOKENS_PER_IMAGE
     if kind == "pdf":

@@ -9,7 +9,7 @@ not see it.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -92,6 +92,8 @@ def cut_path(
     limit: int,
     summarised: Container[MessageId],
     reach: int,
+    file_tokens: Mapping[MessageId, int] | None = None,
+    question_file_tokens: int = 0,
 ) -> PathCut:
     """`domain.history.within_budget` over `domain.tree.answered_on_path`, summaries seen.
 
@@ -101,8 +103,13 @@ def cut_path(
     theirs fit `token_budget` and they number at most `limit`; past that, the walk goes on
     up to path depth `reach` looking for a summary (a summary made a few turns ago lies
     just beyond the cut), keeping no more turns. SQL twin: `history_rules.path_history`.
+
+    `file_tokens`: the tokens of the files each message carries, by its id
+    (`domain.history.estimate_file_tokens`); they count with its text, and
+    `question_file_tokens` with the question's.
     """
-    spent = estimate_tokens(question)
+    files = file_tokens or {}
+    spent = estimate_tokens(question) + question_file_tokens
     kept = 0
     follower: Message | None = None
     turns: list[Message] = []
@@ -111,7 +118,7 @@ def cut_path(
         if message.id in summarised:
             return PathCut(turns=turns, summary_through=message.id, fell_out=fell_out)
         if _answered(message, follower):
-            cost = estimate_tokens(message.content)
+            cost = estimate_tokens(message.content) + files.get(message.id, 0)
             spent += cost
             kept += 1
             if spent <= token_budget and kept <= limit:

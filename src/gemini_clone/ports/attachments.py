@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -14,6 +15,25 @@ Sniff = Callable[[bytes, bool, str | None], str]
 """The media type of a file from its first bytes (`StoredBlob.head`), whether they are the
 whole file, and its name (`domain.file_types.sniff_media_type`); raises
 `UnsupportedMediaType` for a type the service does not take."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderFile:
+    """A model provider's own copy of an attachment (Gemini's Files API): the URI its
+    requests name the file by, and when the provider deletes it (None: it did not say)."""
+
+    uri: str
+    expires_at: datetime | None
+
+
+class ProviderFileMemory(Protocol):
+    """Where one attachment's `ProviderFile` is kept (its row), so every worker reuses an
+    upload until it expires. Never raises: a memory that cannot be read or written costs
+    an upload, never a reply."""
+
+    async def recall(self) -> ProviderFile | None: ...
+
+    async def remember(self, file: ProviderFile) -> None: ...
 
 
 class AttachmentRepository(Protocol):
@@ -52,6 +72,16 @@ class AttachmentRepository(Protocol):
         self, message_ids: Collection[MessageId]
     ) -> Mapping[MessageId, Sequence[Attachment]]:
         """The attachments of each of these messages, in upload order (none: left out)."""
+        ...
+
+    async def provider_file(self, attachment_id: AttachmentId) -> ProviderFile | None:
+        """The provider's copy of the file last remembered on its row (None: none, or the
+        row is gone)."""
+        ...
+
+    async def remember_provider_file(self, attachment_id: AttachmentId, file: ProviderFile) -> None:
+        """Keep `file` on the attachment's row in place of any earlier one (a row gone
+        since: nothing)."""
         ...
 
     async def lock_storage(self, user_id: UserId) -> None:

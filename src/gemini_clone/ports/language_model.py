@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from gemini_clone.domain.messages import Role, TokenUsage
+from gemini_clone.ports.attachments import ProviderFileMemory
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -16,7 +17,9 @@ class TurnFile:
 
     `kind` is the sniffed kind (`image`, `pdf`, `text`: `domain/file_types.py`); `read`
     streams the bytes from the blob store each time it is called, so an adapter reads a
-    file only when, and as often as, it sends it.
+    file only when, and as often as, it sends it. `provider_copy` keeps an adapter's upload
+    of the file to its provider (Gemini's Files API) on the attachment's row, for every
+    worker to reuse (None: nowhere to keep it; uploaded for each request).
     """
 
     filename: str
@@ -25,6 +28,7 @@ class TurnFile:
     size: int
     sha256: str
     read: Callable[[], AsyncIterator[bytes]]
+    provider_copy: ProviderFileMemory | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -5,8 +5,8 @@ finish per reply, hundreds a second)."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
@@ -70,6 +70,10 @@ class ClaimedReply:
     question_has_files: bool = False
     """Whether the question carries attachments: only then does the worker read them, so
     a question without files costs the claim nothing more (one indexed probe in SQL)."""
+    history_files: Mapping[int, MessageId] = field(default_factory=dict)
+    """The turns of `history` that are questions carrying attachments: each one's index in
+    `history` and its message id. The worker reads all their files in one read after the
+    claim (`QuestionFiles`); their tokens already counted in the history's budget."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -121,6 +125,9 @@ class ReplyStore(Protocol):
         `token_budget` and `history_limit`. With `summary_reach` (None: summaries are
         ignored), `domain.summaries.cut_path` decides instead: the summary found on the
         path leads, what it covers is left out, and what fell out uncovered is named.
+        A turn's tokens are its text's and its files' (`domain.history.estimate_file_tokens`),
+        and so are the question's; the questions kept that carry files are named
+        (`history_files`).
         """
         ...
 

@@ -10,7 +10,8 @@ From Google's published API reference (tests/fixtures/gemini/SOURCES.md lists th
   {"displayName"}}` answers an `X-Goog-Upload-URL`; one `upload, finalize` POST of the bytes
   from offset 0 to that URL answers `{"file": File}`. A `File` has `name` (`files/...`),
   `uri`, `mimeType`, `state` (`PROCESSING`, `ACTIVE`, `FAILED`) and `expirationTime` (files
-  are kept 48 hours): the URI is kept with its expiry and reused until shortly before it.
+  are kept 48 hours): the URI is kept with its expiry on the attachment's row and reused,
+  by every worker, until shortly before it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import httpx
 import msgspec
 
 from gemini_clone.adapters.gemini._wire import parse_error
+from gemini_clone.ports.attachments import ProviderFile
 from gemini_clone.ports.language_model import (
     GenerationRequest,
     ModelConfigurationError,
@@ -43,6 +45,8 @@ request that could outlive it (a long answer, its retries)."""
 UPLOAD_PATH = "/upload/v1beta/files"
 REQUEST_OVERHEAD = 64 * 1024
 """Room kept under the inline limit for the parts' own JSON and the settings."""
+ACTIVE = "ACTIVE"
+"""A `File`'s state once it can be named in requests."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -55,7 +59,7 @@ class GeminiFile:
 
     def usable_at(self, now: datetime) -> bool:
         """Still worth sending by URI: active, and not about to expire."""
-        return self.state == "ACTIVE" and (
+        return self.state == ACTIVE and (
             self.expires_at is None or self.expires_at - REUSE_MARGIN > now
         )
 
@@ -177,27 +181,37 @@ def check(response: httpx.Response, api_key: str) -> None:
 
 
 class GeminiUploads:
-    """Files sent by URI: each (bytes, type) uploaded once and its URI reused while
-    `usable_at` says so, then uploaded again. Kept per process: another worker uploads its
-    own copy, which costs an upload, never a wrong answer."""
+    """Files sent by URI: each uploaded once and its URI reused while `usable_at` says so,
+    then uploaded again. The URI and its expiry are kept on the file's attachment row
+    (`TurnFile.provider_copy`), so every worker, in any process, reuses one upload; a file
+    with nowhere to keep it is uploaded for each request."""
 
     def __init__(self, files: GeminiFiles, now: Callable[[], datetime]) -> None:
         self._files = files
         self._now = now
-        self._known: dict[tuple[str, str], GeminiFile] = {}
 
     async def uri_for(self, file: TurnFile) -> GeminiFile:
-        key = (file.sha256, file.media_type)
-        known = self._known.get(key)
-        if known is not None and known.usable_at(self._now()):
-            return known
+        kept = file.provider_copy
+        remembered = await kept.recall() if kept is not None else None
+        if remembered is not None:
+            known = GeminiFile(
+                name="",
+                uri=remembered.uri,
+                mime_type=file.media_type,
+                state=ACTIVE,
+                expires_at=remembered.expires_at,
+            )
+            if known.usable_at(self._now()):
+                return known
         uploaded = await self._files.upload(
             display_name=file.filename,
             media_type=file.media_type,
             size=file.size,
             chunks=file.read(),
         )
-        self._known[key] = uploaded
+        if kept is not None and uploaded.state == ACTIVE:
+            # Only a file ready for requests is worth another worker's reuse.
+            await kept.remember(ProviderFile(uri=uploaded.uri, expires_at=uploaded.expires_at))
         return uploaded
 
 

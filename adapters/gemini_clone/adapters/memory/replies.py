@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from gemini_clone.adapters.memory.tables import InMemoryStore
+from gemini_clone.domain.history import estimate_file_tokens
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import MessageStatus
 from gemini_clone.domain.metering import ModelCall
@@ -54,6 +55,11 @@ class InMemoryReplyStore(ReplyStore):
                 attempts=reply.attempts + 1,
             )
             summaries = {} if summary_reach is None else self._store.tables.history_summaries
+            file_tokens: dict[MessageId, int] = {}
+            for file in self._store.tables.attachments.values():
+                if file.message_id is not None:
+                    tokens = estimate_file_tokens(file.kind, file.size)
+                    file_tokens[file.message_id] = file_tokens.get(file.message_id, 0) + tokens
             cut = cut_path(
                 path_up(question.parent_id, messages),
                 question=question.content,
@@ -61,11 +67,10 @@ class InMemoryReplyStore(ReplyStore):
                 limit=history_limit,
                 summarised=summaries,
                 reach=summary_reach or 0,
+                file_tokens=file_tokens,
+                question_file_tokens=file_tokens.get(question.id, 0),
             )
             room = self._store.tables.chatrooms[question.chatroom_id]
-            has_files = any(
-                file.message_id == question.id for file in self._store.tables.attachments.values()
-            )
             subscription = self._store.tables.subscriptions.get(room.user_id)
         through = cut.summary_through
         return ClaimedReply(
@@ -76,8 +81,13 @@ class InMemoryReplyStore(ReplyStore):
             attempt=reply.attempts + 1,
             question=question.content,
             question_id=question.id,
-            question_has_files=has_files,
+            question_has_files=question.id in file_tokens,
             history=[Turn(role=message.role, text=message.content) for message in cut.turns],
+            history_files={
+                index: message.id
+                for index, message in enumerate(cut.turns)
+                if message.id in file_tokens
+            },
             quota=None
             if question.quota_day is None
             else QuotaUnit(user_id=question.user_id, day=date.fromisoformat(question.quota_day)),

@@ -27,6 +27,7 @@ from gemini_clone.domain.shares import SharedChat
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.users import OtpChallenge, RefreshToken, User
+from gemini_clone.ports.attachments import ProviderFile
 
 
 @dataclass(slots=True, kw_only=True)
@@ -49,6 +50,8 @@ class InMemoryTables:
     attachments: dict[AttachmentId, Attachment] = field(default_factory=dict)
     storage_used: dict[UserId, int] = field(default_factory=dict)
     """The bytes each user's files take (`storage_usage`)."""
+    provider_files: dict[AttachmentId, ProviderFile] = field(default_factory=dict)
+    """Gemini's copy of an attachment (`attachments.file_uri` and its expiry)."""
     shared_links: dict[str, SharedChat] = field(default_factory=dict)
 
     def copy(self) -> InMemoryTables:
@@ -71,6 +74,7 @@ class InMemoryTables:
         self.current_leaves = dict(other.current_leaves)
         self.attachments = dict(other.attachments)
         self.storage_used = dict(other.storage_used)
+        self.provider_files = dict(other.provider_files)
         self.shared_links = dict(other.shared_links)
 
 

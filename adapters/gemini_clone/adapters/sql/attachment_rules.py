@@ -18,6 +18,19 @@ from gemini_clone.domain.ids import AttachmentId
 
 _a = attachments.c
 _s = storage_usage.c
+ATTACHMENT_COLUMNS = (
+    _a.id,
+    _a.user_id,
+    _a.chatroom_id,
+    _a.message_id,
+    _a.filename,
+    _a.media_type,
+    _a.size,
+    _a.sha256,
+    _a.blob_key,
+    _a.created_at,
+)
+"""What `attachment_from_row` reads: a row's provider file is read on its own, when sent."""
 
 
 def _allows_file(used: Value, size: Value, allowance: Value) -> ColumnElement[bool]:
@@ -69,7 +82,7 @@ def attach(
             _a.message_id.is_(None),
         )
         .values(message_id=question_id)
-        .returning(*attachments.columns)
+        .returning(*ATTACHMENT_COLUMNS)
     )
 
 

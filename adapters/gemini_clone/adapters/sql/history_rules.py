@@ -15,13 +15,14 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    func,
     literal,
     null,
     or_,
     select,
 )
 
-from gemini_clone.adapters.sql.rules import Value, token_cost
+from gemini_clone.adapters.sql.rules import Value, files_tokens, token_cost
 from gemini_clone.adapters.sql.tables import chatrooms, history_summaries, messages
 from gemini_clone.domain.messages import MessageStatus, Role
 
@@ -58,13 +59,14 @@ def path_history(
 ) -> Select[Any]:
     """`domain.summaries.cut_path`: the turns of the answered exchanges on the path above a
     question (from `question_parent` up), newest first, each with its position (depth on
-    the path) and kind: `turn` (kept), `summary` (the first message up the path a summary
-    covers: the walk ends there; its content is the summary's text), `fell_out` (the
-    newest answered turn over the budget or the limit, no content). One recursive walk that
-    carries the tokens spent and the turns kept; past the budget it goes on only to path
-    depth `reach` looking for a summary: its cost follows the history's length, never the
-    room's."""
-    cost = token_cost(_m.content)
+    the path), kind and whether it carries files: `turn` (kept), `summary` (the first
+    message up the path a summary covers: the walk ends there; its content is the
+    summary's text), `fell_out` (the newest answered turn over the budget or the limit, no
+    content). One recursive walk that carries the tokens spent and the turns kept; past the
+    budget it goes on only to path depth `reach` looking for a summary: its cost follows
+    the history's length, never the room's. A turn costs its text's tokens and its files'
+    (`rules.files_tokens`, probed once a question: each row carries the sum, NULL without
+    files, and the next row adds it to `spent_before`)."""
     summary = summary_through(_m.id, use_summaries)
     counts = and_(
         _m.role == Role.MODEL.value, _m.status == MessageStatus.COMPLETED.value, summary.is_(None)
@@ -78,8 +80,9 @@ def path_history(
             _m.status,
             literal(1, Integer).label("depth"),
             case((counts, 1), else_=0).label("counted"),
-            case((counts, cost), else_=0).label("own"),
-            case((counts, cost), else_=0).label("spent"),
+            case((counts, token_cost(_m.content)), else_=0).label("text_cost"),
+            _question_files(_m.role, _m.id).label("files"),
+            literal(0, Integer).label("spent_before"),
             case((counts, 1), else_=0).label("kept"),
             summary.label("summary"),
         )
@@ -87,7 +90,6 @@ def path_history(
         .cte("path_turns", recursive=True)
     )
     step = messages.alias("path_step")
-    step_cost = token_cost(step.c.content)
     step_summary = summary_through(step.c.id, use_summaries)
     step_counts = and_(
         or_(
@@ -96,7 +98,8 @@ def path_history(
         ),
         step_summary.is_(None),
     )
-    within = and_(fits_budget(question_cost, walk.c.spent, token_budget), walk.c.kept < limit)
+    spent = _spent(walk)
+    within = and_(fits_budget(question_cost, spent, token_budget), walk.c.kept < limit)
     walk = walk.union_all(
         select(
             step.c.id,
@@ -106,8 +109,9 @@ def path_history(
             step.c.status,
             walk.c.depth + 1,
             case((step_counts, 1), else_=0),
-            case((step_counts, step_cost), else_=0),
-            walk.c.spent + case((step_counts, step_cost), else_=0),
+            case((step_counts, token_cost(step.c.content)), else_=0),
+            _question_files(step.c.role, step.c.id),
+            spent,
             walk.c.kept + case((step_counts, 1), else_=0),
             step_summary,
         ).where(
@@ -116,9 +120,10 @@ def path_history(
             or_(within, walk.c.depth < reach),
         )
     )
-    kept = and_(fits_budget(question_cost, walk.c.spent, token_budget), walk.c.kept <= limit)
+    spent = _spent(walk)
+    kept = and_(fits_budget(question_cost, spent, token_budget), walk.c.kept <= limit)
     first_out = and_(
-        fits_budget(question_cost, walk.c.spent - walk.c.own, token_budget),
+        fits_budget(question_cost, walk.c.spent_before, token_budget),
         walk.c.kept - 1 <= limit,
     )
     kind = case(
@@ -134,9 +139,22 @@ def path_history(
         ).label("content"),
         walk.c.id.label("turn_id"),
         kind.label("kind"),
+        walk.c.files.is_not(None).label("has_files"),
     ).where(
         or_(walk.c.summary.is_not(None), and_(walk.c.counted == 1, or_(kept, first_out))),
     )
+
+
+def _question_files(role: Value, message_id: Value) -> Any:
+    """The tokens of a question's files (NULL: none, or not a question: replies carry none)."""
+    return case((role == Role.USER.value, files_tokens(message_id)), else_=null())
+
+
+def _spent(walk: Any) -> Any:
+    """The tokens spent through a row of the walk: those before it, and its own when it
+    counts (its text's and its files')."""
+    files = case((walk.c.counted == 1, func.coalesce(walk.c.files, 0)), else_=0)
+    return walk.c.spent_before + walk.c.text_cost + files
 
 
 def summary_input(through: Value, token_budget: Value) -> Select[Any]:

@@ -131,13 +131,14 @@ def _claimed(
         kinds.setdefault(row["kind"], []).append(row)
     leads = kinds.get(history_rules.SUMMARY, [])
     fell_out = kinds.get(history_rules.FELL_OUT, [])
+    kept = kinds.get(history_rules.TURN, [])
     return ClaimedReply(
         attempt=attempt,
         question=question["content"],
-        history=[
-            Turn(role=_ROLES[row["role"]], text=row["content"])
-            for row in kinds.get(history_rules.TURN, [])
-        ],
+        history=[Turn(role=_ROLES[row["role"]], text=row["content"]) for row in kept],
+        history_files={
+            index: MessageId(row["turn_id"]) for index, row in enumerate(kept) if row["has_files"]
+        },
         summary=PathSummary(
             through_message_id=MessageId(leads[0]["turn_id"]), text=leads[0]["content"]
         )
@@ -277,7 +278,6 @@ def _one_statement_claim() -> Select[Any]:
     )
     room_columns = [
         question.c.question_id,
-        question.c.has_files,
         question.c.chatroom_id,
         question.c.user_id,
         question.c.quota_day,
@@ -293,6 +293,7 @@ def _one_statement_claim() -> Select[Any]:
         question.c.content,
         null().label("turn_id"),
         null().label("kind"),
+        question.c.has_files,
         *room_columns,
         claimed.c.attempts,
     )

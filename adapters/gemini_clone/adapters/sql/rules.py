@@ -24,6 +24,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    cast,
     exists,
     func,
     literal,
@@ -41,7 +42,13 @@ from gemini_clone.adapters.sql.tables import (
     messages,
     subscriptions,
 )
-from gemini_clone.domain.history import CHARS_PER_TOKEN, TOKENS_PER_TURN
+from gemini_clone.domain.file_types import PDF
+from gemini_clone.domain.history import (
+    CHARS_PER_TOKEN,
+    PDF_BYTES_PER_PAGE,
+    TOKENS_PER_IMAGE,
+    TOKENS_PER_TURN,
+)
 from gemini_clone.domain.ids import MessageId, UserId
 from gemini_clone.domain.messages import MessageStatus, Role
 
@@ -303,9 +310,32 @@ def token_cost(content: Value) -> ColumnElement[int]:
     return func.length(content, type_=Integer) // CHARS_PER_TOKEN + TOKENS_PER_TURN
 
 
+def file_token_cost(media_type: Value, size: Value) -> ColumnElement[int]:
+    """`domain.history.estimate_file_tokens` of a file's kind (`domain.file_types.kind_of`
+    of its media type) and size."""
+    pages = case(
+        (size <= PDF_BYTES_PER_PAGE, 1),
+        else_=(size + (PDF_BYTES_PER_PAGE - 1)) // PDF_BYTES_PER_PAGE,
+    )
+    return case(
+        (media_type.like("image/%"), TOKENS_PER_IMAGE),
+        (media_type == PDF.media_type, TOKENS_PER_IMAGE * pages),
+        else_=size // CHARS_PER_TOKEN,
+    )
+
+
+def files_tokens(message_id: Value) -> Any:
+    """The tokens of the files a message carries (`file_token_cost` summed); NULL when it
+    carries none. One probe of the attachments' message index."""
+    a = attachments.c
+    total = cast(func.sum(file_token_cost(a.media_type, a.size)), Integer)
+    return select(total).where(a.message_id == message_id).scalar_subquery()
+
+
 def question(question_id: Value) -> Select[Any]:
-    """What a claim reads of the question, with its token cost and whether it carries files
-    (one probe of the attachments' message index: the files themselves are read only then),
+    """What a claim reads of the question, with its token cost (its text's and its files')
+    and whether it carries files (one probe of the attachments' message index: the files
+    themselves are read only then),
     and of its room (settings, title state, and the owner's subscription status)."""
     q = _question.c
     return (
@@ -318,7 +348,7 @@ def question(question_id: Value) -> Select[Any]:
             q.user_id,
             q.quota_day,
             q.parent_id,
-            token_cost(q.content).label("cost"),
+            (token_cost(q.content) + func.coalesce(files_tokens(q.id), 0)).label("cost"),
             _c.system_instruction,
             _c.model.label("room_model"),
             _c.title_source,

@@ -287,6 +287,9 @@ attachments = Table(
     Column("sha256", String(64), nullable=False),
     Column("blob_key", String(300), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # Gemini's copy of the file (Files API), reused by every worker until it expires.
+    Column("file_uri", String(2048)),
+    Column("file_uri_expires_at", UtcDateTime),
     # A room's files (its deletion); a user's (account deletion, the storage they take).
     Index(None, "chatroom_id", "created_at"),
     Index(None, "user_id", "created_at"),

@@ -30,6 +30,7 @@ from gemini_clone.ports.language_model import (
     LanguageModel,
     ModelConfigurationError,
     ModelError,
+    TurnFile,
     collect,
 )
 from gemini_clone.ports.metering import CallMeter
@@ -87,8 +88,9 @@ class GenerateReply:
     - A blocked prompt or answer makes the reply `blocked`; the unit is used.
     - A failure of ours or the model's (unavailable, misconfigured, a bug) makes it `failed`
       with a code and gives the quota unit back.
-    - The model sees the question's files it can read (`QuestionFiles`), read only when
-      the claim saw the question carries some.
+    - The model sees the files it can read of the question and of the history's questions
+      (`QuestionFiles`), read only when the claim saw some; a file whose bytes are gone
+      fails the reply (`internal_error`, the unit given back).
     - The model sees the room's system instruction (else the service's) and is the room's
       model while its owner's plan allows it, else the default (`ModelAccess`); the reply's
       `model` names the model that wrote it.
@@ -190,15 +192,15 @@ class GenerateReply:
     async def _request_for(self, claimed: ClaimedReply) -> GenerationRequest:
         room = claimed.room
         model = self._models.answering_model(room.model, tier_for_status(room.owner_plan_status))
-        files = self._files
+        question_files: tuple[TurnFile, ...] = ()
+        if self._files is not None:
+            question_files, claimed = await self._files.of(claimed, model)
         return build_request(
             claimed.question,
             self._long_chats.history(claimed),
             system_instruction=room.system_instruction or self._settings.system_instruction,
             model=model,
-            question_files=await files.of(claimed, model)
-            if files is not None and claimed.question_has_files
-            else (),
+            question_files=question_files,
         )
 
     def _end_stream(self, reply_id: MessageId, claimed: ClaimedReply) -> None:

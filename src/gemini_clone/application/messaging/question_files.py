@@ -1,17 +1,19 @@
 """The files a question carries, as the model sees them: refused at the post when the
-room's model cannot read them, handed to the model as `TurnFile`s when it answers."""
+room's model cannot read them, handed to the model as `TurnFile`s when it answers (the
+question's, and those of the earlier questions its history keeps)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from dataclasses import replace
 from functools import partial
 
 from gemini_clone.domain.attachments import Attachment
-from gemini_clone.domain.ids import AttachmentId, ChatroomId, UserId
+from gemini_clone.domain.ids import AttachmentId, ChatroomId, MessageId, UserId
 from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.subscriptions import tier_for_status
+from gemini_clone.ports.attachments import ProviderFile, ProviderFileMemory
 from gemini_clone.ports.blobs import BlobStore
 from gemini_clone.ports.language_model import GenerationRequest, TurnFile
 from gemini_clone.ports.replies import ClaimedReply
@@ -75,14 +77,20 @@ class PostedFiles:
 
 
 class QuestionFiles:
-    """The question's attachments as `TurnFile`s of the asked turn, in upload order, their
-    bytes streamed from the `BlobStore` when the model adapter sends them.
+    """The files of a claim's question and of its history's questions, as `TurnFile`s of
+    their turns, in upload order, their bytes streamed from the `BlobStore` when the model
+    adapter sends them.
 
-    - Read only when the claim saw the question carries files
-      (`ClaimedReply.question_has_files`): a question without files costs nothing more.
+    - Read only when the claim saw files (`ClaimedReply.question_has_files`,
+      `history_files`), and then all at once: one read of the attachment rows for the
+      question and every history question carrying files.
     - Kinds the answering model cannot read are left out (the post refuses them, but the
       room's model or its owner's plan may have changed since): the model answers the
       rest, never fails for them.
+    - A file whose bytes are gone from the store (deleted underneath) fails the reply when
+      the adapter reads it (`FileMissing`: `internal_error`, the unit given back).
+    - A provider's upload of a file (Gemini's Files API) is kept on its row
+      (`TurnFile.provider_copy`), for every worker to reuse until it expires.
     """
 
     def __init__(self, uow: UnitOfWorkFactory, blobs: BlobStore, models: ModelAccess) -> None:
@@ -90,23 +98,36 @@ class QuestionFiles:
         self._blobs = blobs
         self._models = models
 
-    async def of(self, claimed: ClaimedReply, model: str) -> tuple[TurnFile, ...]:
+    async def of(
+        self, claimed: ClaimedReply, model: str
+    ) -> tuple[tuple[TurnFile, ...], ClaimedReply]:
+        """The question's files, and `claimed` with its history's files on their turns."""
         question_id = claimed.question_id
-        if not claimed.question_has_files or question_id is None:
-            return ()
+        asked = question_id if claimed.question_has_files else None
+        wanted = [*([asked] if asked is not None else []), *claimed.history_files.values()]
+        if not wanted:
+            return (), claimed
         async with self._uow() as uow:
-            found = await uow.attachments.on_messages([question_id])
+            found = await uow.attachments.on_messages(wanted)
         readable = set(self._models.inputs_of(model))
-        carried = found.get(question_id, ())
-        kept = tuple(self._turn_file(file) for file in carried if file.kind in readable)
-        if len(kept) < len(carried):
-            logger.info(
-                "question %s: %d file(s) left out, %s cannot read them",
-                question_id,
-                len(carried) - len(kept),
-                model,
-            )
-        return kept
+
+        def files_of(message_id: MessageId) -> tuple[TurnFile, ...]:
+            carried = found.get(message_id, ())
+            kept = tuple(self._turn_file(file) for file in carried if file.kind in readable)
+            if len(kept) < len(carried):
+                logger.info(
+                    "message %s: %d file(s) left out, %s cannot read them",
+                    message_id,
+                    len(carried) - len(kept),
+                    model,
+                )
+            return kept
+
+        history = list(claimed.history)
+        for index, message_id in claimed.history_files.items():
+            history[index] = replace(history[index], files=files_of(message_id))
+        question_files = files_of(asked) if asked is not None else ()
+        return question_files, replace(claimed, history=history)
 
     def _turn_file(self, attachment: Attachment) -> TurnFile:
         return TurnFile(
@@ -115,8 +136,52 @@ class QuestionFiles:
             kind=attachment.kind,
             size=attachment.size,
             sha256=attachment.sha256,
-            read=partial(self._blobs.get, attachment.blob_key),
+            read=partial(self._bytes, attachment),
+            provider_copy=_RowProviderFile(self._uow, attachment.id),
         )
+
+    async def _bytes(self, attachment: Attachment) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._blobs.get(attachment.blob_key):
+                yield chunk
+        except KeyError:
+            raise FileMissing(attachment) from None
+
+
+class FileMissing(Exception):
+    """An attachment's bytes are not in the blob store (deleted underneath its row): the
+    reply that needs them fails as `internal_error` (`GenerateReply`), its unit given back."""
+
+    def __init__(self, attachment: Attachment) -> None:
+        super().__init__(
+            f"attachment {attachment.id} of message {attachment.message_id}: "
+            "its bytes are missing from the blob store"
+        )
+
+
+class _RowProviderFile(ProviderFileMemory):
+    """`ProviderFileMemory` on the attachment's row. A database that fails is logged and
+    costs an upload (recall: none; remember: not kept), never the reply."""
+
+    def __init__(self, uow: UnitOfWorkFactory, attachment_id: AttachmentId) -> None:
+        self._uow = uow
+        self._attachment_id = attachment_id
+
+    async def recall(self) -> ProviderFile | None:
+        try:
+            async with self._uow() as uow:
+                return await uow.attachments.provider_file(self._attachment_id)
+        except Exception as error:
+            logger.warning("provider file of %s not read: %s", self._attachment_id, error)
+            return None
+
+    async def remember(self, file: ProviderFile) -> None:
+        try:
+            async with self._uow() as uow:
+                await uow.attachments.remember_provider_file(self._attachment_id, file)
+                await uow.commit()
+        except Exception as error:
+            logger.warning("provider file of %s not kept: %s", self._attachment_id, error)
 
 
 def readable_by(request: GenerationRequest, kinds: Collection[str]) -> GenerationRequest:

@@ -10,7 +10,7 @@ from gemini_clone.domain.attachments import Attachment
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import AttachmentId, ChatroomId, MessageId, UserId
 from gemini_clone.domain.storage import after_release, allows_file
-from gemini_clone.ports.attachments import AttachmentRepository
+from gemini_clone.ports.attachments import AttachmentRepository, ProviderFile
 
 
 class InMemoryAttachmentRepository(InMemoryRepository, AttachmentRepository):
@@ -62,6 +62,15 @@ class InMemoryAttachmentRepository(InMemoryRepository, AttachmentRepository):
                 found.setdefault(attachment.message_id, []).append(attachment)
         return found
 
+    async def provider_file(self, attachment_id: AttachmentId) -> ProviderFile | None:
+        if attachment_id not in self._tables.attachments:
+            return None
+        return self._tables.provider_files.get(attachment_id)
+
+    async def remember_provider_file(self, attachment_id: AttachmentId, file: ProviderFile) -> None:
+        if attachment_id in self._tables.attachments:
+            self._tables.provider_files[attachment_id] = file
+
     async def lock_storage(self, user_id: UserId) -> None:
         """The unit of work already holds the whole store."""
 
@@ -70,5 +79,6 @@ class InMemoryAttachmentRepository(InMemoryRepository, AttachmentRepository):
 
     def _remove(self, attachment: Attachment) -> None:
         del self._tables.attachments[attachment.id]
+        self._tables.provider_files.pop(attachment.id, None)
         used = self._tables.storage_used.get(attachment.user_id, 0)
         self._tables.storage_used[attachment.user_id] = after_release(used, attachment.size)

@@ -15,7 +15,7 @@ from gemini_clone.adapters.sql.tables import attachments, storage_usage
 from gemini_clone.domain.attachments import Attachment
 from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import AttachmentId, ChatroomId, MessageId, UserId
-from gemini_clone.ports.attachments import AttachmentRepository
+from gemini_clone.ports.attachments import AttachmentRepository, ProviderFile
 
 _a = attachments.c
 
@@ -67,7 +67,9 @@ class SqlAttachmentRepository(SqlRepository, AttachmentRepository):
         return int(used)
 
     async def get(self, attachment_id: AttachmentId, user_id: UserId) -> Attachment | None:
-        statement = select(attachments).where(_a.id == attachment_id, _a.user_id == user_id)
+        statement = select(*attachment_rules.ATTACHMENT_COLUMNS).where(
+            _a.id == attachment_id, _a.user_id == user_id
+        )
         row = (await self._execute(statement)).first()
         return None if row is None else attachment_from_row(row)
 
@@ -85,7 +87,9 @@ class SqlAttachmentRepository(SqlRepository, AttachmentRepository):
 
     async def remove_for_room(self, chatroom_id: ChatroomId) -> Sequence[Attachment]:
         statement = (
-            delete(attachments).where(_a.chatroom_id == chatroom_id).returning(*attachments.columns)
+            delete(attachments)
+            .where(_a.chatroom_id == chatroom_id)
+            .returning(*attachment_rules.ATTACHMENT_COLUMNS)
         )
         removed = [attachment_from_row(row) for row in await self._execute(statement)]
         sizes: dict[UserId, int] = {}
@@ -97,7 +101,7 @@ class SqlAttachmentRepository(SqlRepository, AttachmentRepository):
 
     async def unused_before(self, cutoff: datetime, *, limit: int) -> Sequence[Attachment]:
         statement = (
-            select(attachments)
+            select(*attachment_rules.ATTACHMENT_COLUMNS)
             .where(attachment_rules.unused(_literal(cutoff, _a.created_at)))
             .order_by(_a.created_at, _a.id)
             .limit(limit)
@@ -117,13 +121,33 @@ class SqlAttachmentRepository(SqlRepository, AttachmentRepository):
         found: dict[MessageId, list[Attachment]] = {}
         for batch in batches(message_ids):
             statement = (
-                select(attachments).where(_a.message_id.in_(batch)).order_by(_a.created_at, _a.id)
+                select(*attachment_rules.ATTACHMENT_COLUMNS)
+                .where(_a.message_id.in_(batch))
+                .order_by(_a.created_at, _a.id)
             )
             for row in await self._execute(statement):
                 attachment = attachment_from_row(row)
                 assert attachment.message_id is not None
                 found.setdefault(attachment.message_id, []).append(attachment)
         return found
+
+    async def provider_file(self, attachment_id: AttachmentId) -> ProviderFile | None:
+        statement = select(_a.file_uri, _a.file_uri_expires_at).where(
+            _a.id == attachment_id, _a.file_uri.is_not(None)
+        )
+        row = (await self._execute(statement)).first()
+        return (
+            None
+            if row is None
+            else ProviderFile(uri=row.file_uri, expires_at=row.file_uri_expires_at)
+        )
+
+    async def remember_provider_file(self, attachment_id: AttachmentId, file: ProviderFile) -> None:
+        await self._execute(
+            update(attachments)
+            .where(_a.id == attachment_id)
+            .values(file_uri=file.uri, file_uri_expires_at=file.expires_at)
+        )
 
     async def lock_storage(self, user_id: UserId) -> None:
         """A write that changes nothing: on PostgreSQL it locks the row, on SQLite it takes
