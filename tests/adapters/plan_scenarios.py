@@ -40,6 +40,7 @@ from gemini_clone.domain.shares import SharedChat, SharedTurn
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, User
+from gemini_clone.ports.attachments import ProviderFile
 from gemini_clone.ports.posting import NewVersion
 from gemini_clone.ports.replies import QuotaUnit, ReplyResult
 from gemini_clone.ports.repositories import UnitOfWorkFactory
@@ -391,8 +392,8 @@ async def search(env: Env) -> None:
 
 
 async def attachments(env: Env) -> None:
-    """An upload, a post with it, the reads of a page's files, a deletion refused and one
-    done, the sweep's reads, and a room's deletion."""
+    """An upload, a post with it, its Files API copy kept and read, the reads of a page's
+    files, a deletion refused and one done, the sweep's reads, and a room's deletion."""
     room, owner = env.at.deep_room, env.at.deep_owner
 
     def upload(index: int) -> Attachment:
@@ -424,6 +425,10 @@ async def attachments(env: Env) -> None:
         )
         async with env.uow() as uow:
             await uow.attachments.get(sent.id, owner)
+            await uow.attachments.remember_provider_file(
+                sent.id, ProviderFile(uri="https://files.example/a", expires_at=NOW)
+            )
+            await uow.attachments.provider_file(sent.id)
             await uow.attachments.on_messages([message.id for message in page])
             await uow.attachments.storage_used(owner)
             await uow.attachments.lock_storage(owner)
@@ -452,6 +457,8 @@ SCENARIOS = (
                     "unused_before",
                     "keys_in_use",
                     "remove_for_room",
+                    "provider_file",
+                    "remember_provider_file",
                 )
             ),
         ),
