@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tests.adapters.query_plans import Landmarks
+from tests.adapters.query_plans import Landmarks, Recorder, deletion_cascade
 from tests.seeding.rows import CORPUS
 
 from gemini_clone.adapters.sql.posting import PostgresPosting
@@ -22,6 +22,7 @@ from gemini_clone.adapters.sql.replies import PostgresReplyStore
 from gemini_clone.adapters.sql.search import SqlMessageSearch
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
 from gemini_clone.adapters.sql.summaries import SqlHistorySummaries
+from gemini_clone.adapters.sql.tables import users
 from gemini_clone.domain.attachments import Attachment
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import (
@@ -54,7 +55,7 @@ class Env:
     engine: AsyncEngine
     uow: UnitOfWorkFactory
     at: Landmarks
-    record: Callable[[], AbstractContextManager[None]]
+    record: Callable[[], AbstractContextManager[Recorder]]
 
 
 @dataclass(frozen=True)
@@ -289,13 +290,17 @@ async def shared_links(env: Env) -> None:
 
 async def account_deletion(env: Env) -> None:
     """An account deleted: its pending replies cancelled, its recent replies found, its rows
-    gone (rolled back: the seeded database is shared)."""
-    with env.record():
+    gone (rolled back: the seeded database is shared), with what the deletes' foreign keys
+    run in their triggers (every table's rows of the user's, found by `user_id`)."""
+    with env.record() as recorded:
         async with env.uow() as uow:
             await uow.messages.replies_finished_since(env.at.deep_owner, NOW - timedelta(hours=2))
             await uow.messages.cancel_pending_of_user(env.at.deep_owner, NOW)
             await uow.users.delete(env.at.deep_owner)
             await uow.rollback()
+        recorded.also_explain(
+            deletion_cascade(users, {"users": env.at.deep_owner, "chatrooms": env.at.deep_room})
+        )
 
 
 async def usage_ledger(env: Env) -> None:

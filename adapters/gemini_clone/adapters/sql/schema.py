@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 MIGRATIONS_PATH = Path(__file__).with_name("migrations")
 UPGRADE_COMMAND = "gemini-clone db upgrade"
 
-REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010")
+REVISIONS = ("0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0012")
 """Every shipped revision, oldest first: add each new migration's revision here."""
 VERSION_TABLE = "alembic_version"
 
