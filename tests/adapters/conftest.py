@@ -30,7 +30,8 @@ from gemini_clone.adapters.sql.search import SqlMessageSearch
 from gemini_clone.adapters.sql.summaries import SqlHistorySummaries
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.domain.chatrooms import Chatroom
-from gemini_clone.domain.ids import ChatroomId, UserId
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.messages import Message, MessageStatus, Role, queued_reply
 from gemini_clone.domain.users import User
 from gemini_clone.ports.posting import MessagePosting
 from gemini_clone.ports.replies import ReplyStore
@@ -142,6 +143,25 @@ async def given_room(uow_factory: UnitOfWorkFactory, number: str = "+15550000001
         await uow.chatrooms.add(room)
         await uow.commit()
     return room
+
+
+def posted_exchange(
+    chatroom_id: ChatroomId, user_id: UserId, at: datetime, content: str = "And then?"
+) -> tuple[Message, Message]:
+    """A question posted at `at` (taking a unit of that day) and its queued reply, as a
+    post makes them (`queued_reply`)."""
+    question = Message(
+        id=MessageId(uuid4()),
+        chatroom_id=chatroom_id,
+        user_id=user_id,
+        role=Role.USER,
+        content=content,
+        status=MessageStatus.COMPLETED,
+        created_at=at,
+        completed_at=at,
+        quota_day=at.date().isoformat(),
+    )
+    return question, queued_reply(question, MessageId(uuid4()), at)
 
 
 @pytest.fixture

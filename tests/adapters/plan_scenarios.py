@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from tests.adapters.conftest import posted_exchange
 from tests.adapters.query_plans import Landmarks, Recorder, deletion_cascade
 from tests.seeding.rows import CORPUS
 
@@ -65,23 +66,8 @@ class Scenario:
     drives: frozenset[str]
 
 
-def _pair(room: ChatroomId, owner: UserId, at: datetime) -> tuple[Message, Message]:
-    question = Message(
-        id=MessageId(uuid4()),
-        chatroom_id=room,
-        user_id=owner,
-        role=Role.USER,
-        content="What changed since last time?",
-        status=MessageStatus.COMPLETED,
-        created_at=at,
-        completed_at=at,
-        quota_day=at.date().isoformat(),
-    )
-    return question, queued_reply(question, MessageId(uuid4()), at)
-
-
 async def _posted(env: Env, at: datetime = NOW) -> tuple[Message, Message]:
-    question, reply = _pair(env.at.deep_room, env.at.deep_owner, at)
+    question, reply = posted_exchange(env.at.deep_room, env.at.deep_owner, at)
     await PostgresPosting(env.engine).store(question, reply, day=DAY, limit=None)
     return question, reply
 
@@ -110,7 +96,7 @@ _RESULT = ReplyResult(
 
 async def post(env: Env) -> None:
     posting = PostgresPosting(env.engine)
-    question, reply = _pair(env.at.deep_room, env.at.deep_owner, NOW)
+    question, reply = posted_exchange(env.at.deep_room, env.at.deep_owner, NOW)
     with env.record():
         await posting.owner_plan_status(env.at.deep_room, env.at.deep_owner)
         await posting.store(question, reply, day=DAY, limit=5)
@@ -171,7 +157,7 @@ async def room_list(env: Env) -> None:
 
 async def history(env: Env) -> None:
     room, owner = env.at.deep_room, env.at.deep_owner
-    question, reply = _pair(room, owner, NOW + timedelta(seconds=5))
+    question, reply = posted_exchange(room, owner, NOW + timedelta(seconds=5))
     with env.record():
         async with env.uow() as uow:
             await uow.messages.list_page(room, limit=50, before=None)
@@ -416,7 +402,7 @@ async def attachments(env: Env) -> None:
         )
 
     sent, unsent = upload(1), upload(2)
-    question, reply = _pair(room, owner, NOW + timedelta(seconds=5))
+    question, reply = posted_exchange(room, owner, NOW + timedelta(seconds=5))
     async with env.uow() as uow:
         page = await uow.messages.list_page(room, limit=50, before=None)
     with env.record():

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 from sqlalchemy import select
-from tests.adapters.conftest import Storage, given_room
+from tests.adapters.conftest import Storage, given_room, posted_exchange
 
 from gemini_clone.adapters.memory.tables import InMemoryStore, InMemoryTables
 from gemini_clone.adapters.sql.tables import metadata
@@ -26,7 +26,7 @@ from gemini_clone.domain.ids import (
     RefreshTokenId,
     TokenFamilyId,
 )
-from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsage, queued_reply
+from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.metering import CallOutcome, ModelCall
 from gemini_clone.domain.shares import SharedChat, SharedTurn
 from gemini_clone.domain.subscriptions import Subscription
@@ -136,23 +136,11 @@ async def given_everything(storage: Storage, room: Chatroom, marker: str) -> set
         replace(ledger_row, purpose="summary"),
     )
     await storage.posting.store(
-        *_pair(room, T0 + timedelta(seconds=1)), day=date(2026, 3, 1), limit=None
+        *posted_exchange(room.id, user_id, T0 + timedelta(seconds=1), "a later post"),
+        day=date(2026, 3, 1),
+        limit=None,
     )
     return {str(user_id), str(room.id), str(question.id), str(reply.id), marker}
-
-
-def _pair(room: Chatroom, at: datetime) -> tuple[Message, Message]:
-    question = Message(
-        id=MessageId(uuid4()),
-        chatroom_id=room.id,
-        user_id=room.user_id,
-        role=Role.USER,
-        content="a later post",
-        status=MessageStatus.COMPLETED,
-        created_at=at,
-        quota_day=at.date().isoformat(),
-    )
-    return question, queued_reply(question, MessageId(uuid4()), at)
 
 
 HOLDS_NO_USER_DATA = frozenset({"payment_events"})
