@@ -1,6 +1,7 @@
 """Shared by the adapter tests: the contracts of the hot paths' ports (`MessagePosting`,
 `ReplyStore`), each run over every implementation (memory; SQLAlchemy's path on SQLite and
-on PostgreSQL; PostgreSQL's one-statement path); and a client of the test Redis."""
+on PostgreSQL; PostgreSQL's one-statement path); and a client of the test Redis, with a
+key prefix of each test's own."""
 
 from __future__ import annotations
 
@@ -170,3 +171,14 @@ async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     client = create_redis_client(redis_url)
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def key_prefix(client: aioredis.Redis) -> AsyncIterator[str]:
+    """A key prefix of the test's own on the shared test Redis; its keys are removed after."""
+    prefix = f"gemini_clone:test:{uuid4().hex}:"
+    try:
+        yield prefix
+    finally:
+        async for name in client.scan_iter(match=f"{prefix}*"):
+            await client.unlink(name)
