@@ -1,6 +1,7 @@
 """Shared by the adapter tests: the contracts of the hot paths' ports (`MessagePosting`,
 `ReplyStore`), each run over every implementation (memory; SQLAlchemy's path on SQLite and
-on PostgreSQL; PostgreSQL's one-statement path); and a client of the test Redis."""
+on PostgreSQL; PostgreSQL's one-statement path); and a client of the test Redis, with a
+key prefix of each test's own."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from gemini_clone.adapters.sql.search import SqlMessageSearch
 from gemini_clone.adapters.sql.summaries import SqlHistorySummaries
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.domain.chatrooms import Chatroom
-from gemini_clone.domain.ids import ChatroomId, UserId
+from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
+from gemini_clone.domain.messages import Message, MessageStatus, Role, queued_reply
 from gemini_clone.domain.users import User
 from gemini_clone.ports.posting import MessagePosting
 from gemini_clone.ports.replies import ReplyStore
@@ -144,9 +146,39 @@ async def given_room(uow_factory: UnitOfWorkFactory, number: str = "+15550000001
     return room
 
 
+def posted_exchange(
+    chatroom_id: ChatroomId, user_id: UserId, at: datetime, content: str = "And then?"
+) -> tuple[Message, Message]:
+    """A question posted at `at` (taking a unit of that day) and its queued reply, as a
+    post makes them (`queued_reply`)."""
+    question = Message(
+        id=MessageId(uuid4()),
+        chatroom_id=chatroom_id,
+        user_id=user_id,
+        role=Role.USER,
+        content=content,
+        status=MessageStatus.COMPLETED,
+        created_at=at,
+        completed_at=at,
+        quota_day=at.date().isoformat(),
+    )
+    return question, queued_reply(question, MessageId(uuid4()), at)
+
+
 @pytest.fixture
 async def client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     """A client of the shared test Redis, made as the service makes them."""
     client = create_redis_client(redis_url)
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def key_prefix(client: aioredis.Redis) -> AsyncIterator[str]:
+    """A key prefix of the test's own on the shared test Redis; its keys are removed after."""
+    prefix = f"gemini_clone:test:{uuid4().hex}:"
+    try:
+        yield prefix
+    finally:
+        async for name in client.scan_iter(match=f"{prefix}*"):
+            await client.unlink(name)

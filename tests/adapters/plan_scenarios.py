@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from tests.adapters.query_plans import Landmarks
+from tests.adapters.conftest import posted_exchange
+from tests.adapters.query_plans import Landmarks, Recorder, deletion_cascade
 from tests.seeding.rows import CORPUS
 
 from gemini_clone.adapters.sql.posting import PostgresPosting
@@ -22,6 +23,7 @@ from gemini_clone.adapters.sql.replies import PostgresReplyStore
 from gemini_clone.adapters.sql.search import SqlMessageSearch
 from gemini_clone.adapters.sql.statistics import SqlReplyStatistics
 from gemini_clone.adapters.sql.summaries import SqlHistorySummaries
+from gemini_clone.adapters.sql.tables import users
 from gemini_clone.domain.attachments import Attachment
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import (
@@ -55,7 +57,7 @@ class Env:
     engine: AsyncEngine
     uow: UnitOfWorkFactory
     at: Landmarks
-    record: Callable[[], AbstractContextManager[None]]
+    record: Callable[[], AbstractContextManager[Recorder]]
 
 
 @dataclass(frozen=True)
@@ -65,23 +67,8 @@ class Scenario:
     drives: frozenset[str]
 
 
-def _pair(room: ChatroomId, owner: UserId, at: datetime) -> tuple[Message, Message]:
-    question = Message(
-        id=MessageId(uuid4()),
-        chatroom_id=room,
-        user_id=owner,
-        role=Role.USER,
-        content="What changed since last time?",
-        status=MessageStatus.COMPLETED,
-        created_at=at,
-        completed_at=at,
-        quota_day=at.date().isoformat(),
-    )
-    return question, queued_reply(question, MessageId(uuid4()), at)
-
-
 async def _posted(env: Env, at: datetime = NOW) -> tuple[Message, Message]:
-    question, reply = _pair(env.at.deep_room, env.at.deep_owner, at)
+    question, reply = posted_exchange(env.at.deep_room, env.at.deep_owner, at)
     await PostgresPosting(env.engine).store(question, reply, day=DAY, limit=None)
     return question, reply
 
@@ -110,7 +97,7 @@ _RESULT = ReplyResult(
 
 async def post(env: Env) -> None:
     posting = PostgresPosting(env.engine)
-    question, reply = _pair(env.at.deep_room, env.at.deep_owner, NOW)
+    question, reply = posted_exchange(env.at.deep_room, env.at.deep_owner, NOW)
     with env.record():
         await posting.owner_plan_status(env.at.deep_room, env.at.deep_owner)
         await posting.store(question, reply, day=DAY, limit=5)
@@ -171,7 +158,7 @@ async def room_list(env: Env) -> None:
 
 async def history(env: Env) -> None:
     room, owner = env.at.deep_room, env.at.deep_owner
-    question, reply = _pair(room, owner, NOW + timedelta(seconds=5))
+    question, reply = posted_exchange(room, owner, NOW + timedelta(seconds=5))
     with env.record():
         async with env.uow() as uow:
             await uow.messages.list_page(room, limit=50, before=None)
@@ -290,13 +277,17 @@ async def shared_links(env: Env) -> None:
 
 async def account_deletion(env: Env) -> None:
     """An account deleted: its pending replies cancelled, its recent replies found, its rows
-    gone (rolled back: the seeded database is shared)."""
-    with env.record():
+    gone (rolled back: the seeded database is shared), with what the deletes' foreign keys
+    run in their triggers (every table's rows of the user's, found by `user_id`)."""
+    with env.record() as recorded:
         async with env.uow() as uow:
             await uow.messages.replies_finished_since(env.at.deep_owner, NOW - timedelta(hours=2))
             await uow.messages.cancel_pending_of_user(env.at.deep_owner, NOW)
             await uow.users.delete(env.at.deep_owner)
             await uow.rollback()
+        recorded.also_explain(
+            deletion_cascade(users, {"users": env.at.deep_owner, "chatrooms": env.at.deep_room})
+        )
 
 
 async def usage_ledger(env: Env) -> None:
@@ -412,7 +403,7 @@ async def attachments(env: Env) -> None:
         )
 
     sent, unsent = upload(1), upload(2)
-    question, reply = _pair(room, owner, NOW + timedelta(seconds=5))
+    question, reply = posted_exchange(room, owner, NOW + timedelta(seconds=5))
     async with env.uow() as uow:
         page = await uow.messages.list_page(room, limit=50, before=None)
     with env.record():

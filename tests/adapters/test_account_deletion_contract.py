@@ -1,23 +1,36 @@
 """`UserRepository.delete` on memory, SQLite and PostgreSQL: every row of the user goes,
-whatever table holds it, and another user's rows stay. The SQL side reads every table of
-the schema, so a table added later is checked too."""
+whatever table holds it, and another user's rows stay.
+
+The tables are found, not listed: the schema's metadata (SQL) and the in-memory store's
+fields. Before the deletion every one of them but `HOLDS_NO_USER_DATA` must hold a row of
+the user's, so a table added later fails here until the seeding below fills it (and the
+deletion then empties it)."""
 
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
 from sqlalchemy import select
-from tests.adapters.conftest import Storage, given_room
+from tests.adapters.conftest import Storage, given_room, posted_exchange
 
-from gemini_clone.adapters.memory.tables import InMemoryStore
+from gemini_clone.adapters.memory.tables import InMemoryStore, InMemoryTables
 from gemini_clone.adapters.sql.tables import metadata
+from gemini_clone.domain.attachments import Attachment, blob_prefix
 from gemini_clone.domain.chatrooms import Chatroom
-from gemini_clone.domain.ids import MessageId, OtpChallengeId, RefreshTokenId, TokenFamilyId
-from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsage, queued_reply
+from gemini_clone.domain.ids import (
+    AttachmentId,
+    MessageId,
+    OtpChallengeId,
+    RefreshTokenId,
+    TokenFamilyId,
+)
+from gemini_clone.domain.messages import Message, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.metering import CallOutcome, ModelCall
 from gemini_clone.domain.shares import SharedChat, SharedTurn
 from gemini_clone.domain.subscriptions import Subscription
+from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -47,6 +60,18 @@ async def given_everything(storage: Storage, room: Chatroom, marker: str) -> set
         in_reply_to=question.id,
         parent_id=question.id,
     )
+    ledger_row = ModelCall(
+        user_id=user_id,
+        chatroom_id=room.id,
+        reply_id=reply.id,
+        model="offline",
+        provider="offline",
+        purpose="reply",
+        usage=TokenUsage(prompt_tokens=3, output_tokens=2, total_tokens=5),
+        latency_ms=1,
+        outcome=CallOutcome.COMPLETED,
+        ended_at=T0,
+    )
     async with storage.uow() as uow:
         await uow.messages.add_many([question, reply])
         await uow.messages.move_current_leaf(room.id, reply.id)
@@ -73,19 +98,21 @@ async def given_everything(storage: Storage, room: Chatroom, marker: str) -> set
         await uow.subscriptions.save(
             Subscription(user_id=user_id, status="active", stripe_customer_id=f"cus_{marker}")
         )
-        await uow.ledger.record(
-            ModelCall(
+        await uow.ledger.record(ledger_row)
+        await uow.attachments.add(
+            Attachment(
+                id=AttachmentId(uuid4()),
                 user_id=user_id,
                 chatroom_id=room.id,
-                reply_id=reply.id,
-                model="offline",
-                provider="offline",
-                purpose="reply",
-                usage=TokenUsage(prompt_tokens=3, output_tokens=2, total_tokens=5),
-                latency_ms=1,
-                outcome=CallOutcome.COMPLETED,
-                ended_at=T0,
-            )
+                message_id=question.id,
+                filename=f"{marker}.txt",
+                media_type="text/plain",
+                size=3,
+                sha256="0" * 64,
+                blob_key=f"{blob_prefix(user_id)}/{'0' * 64}",
+                created_at=T0,
+            ),
+            allowance=1_000,
         )
         await uow.shares.add(
             SharedChat(
@@ -98,37 +125,53 @@ async def given_everything(storage: Storage, room: Chatroom, marker: str) -> set
             )
         )
         await uow.commit()
+    await storage.summaries.record(
+        HistorySummary(
+            chatroom_id=room.id,
+            through_message_id=reply.id,
+            text=f"{marker} summary",
+            model="offline",
+            updated_at=T0,
+        ),
+        replace(ledger_row, purpose="summary"),
+    )
     await storage.posting.store(
-        *_pair(room, T0 + timedelta(seconds=1)), day=date(2026, 3, 1), limit=None
+        *posted_exchange(room.id, user_id, T0 + timedelta(seconds=1), "a later post"),
+        day=date(2026, 3, 1),
+        limit=None,
     )
     return {str(user_id), str(room.id), str(question.id), str(reply.id), marker}
 
 
-def _pair(room: Chatroom, at: datetime) -> tuple[Message, Message]:
-    question = Message(
-        id=MessageId(uuid4()),
-        chatroom_id=room.id,
-        user_id=room.user_id,
-        role=Role.USER,
-        content="a later post",
-        status=MessageStatus.COMPLETED,
-        created_at=at,
-        quota_day=at.date().isoformat(),
-    )
-    return question, queued_reply(question, MessageId(uuid4()), at)
+HOLDS_NO_USER_DATA = frozenset({"payment_events"})
+"""Kept on purpose: Stripe event ids and types only (a replayed event stays a no-op)."""
 
 
-async def everything_stored(storage: Storage) -> str:
-    """Every row of every table, as text."""
+async def everything_stored(storage: Storage) -> dict[str, list[str]]:
+    """Every table (by the schema's metadata, or the in-memory store's fields) with each
+    of its rows as text."""
     if storage.engine is None:
         store: InMemoryStore = storage.uow.args[0]  # type: ignore[attr-defined]
-        return repr(store.tables)
-    rows: list[str] = []
+        tables: dict[str, list[str]] = {}
+        for table in fields(InMemoryTables):
+            rows = getattr(store.tables, table.name)
+            listed = rows.items() if isinstance(rows, dict) else rows
+            tables[table.name] = [repr(row) for row in listed]
+        return tables
     async with storage.engine.connect() as connection:
-        for table in metadata.sorted_tables:
-            for row in (await connection.execute(select(table))).all():
-                rows.append(f"{table.name}: {tuple(row)!r}")
-    return "\n".join(rows)
+        return {
+            table.name: [repr(tuple(row)) for row in (await connection.execute(select(table)))]
+            for table in metadata.sorted_tables
+        }
+
+
+def rows_marked(stored: dict[str, list[str]], marks: set[str]) -> dict[str, list[str]]:
+    """Each table's rows that hold any of `marks` (tables without one left out)."""
+    marked = {
+        table: [row for row in rows if any(mark in row for mark in marks)]
+        for table, rows in stored.items()
+    }
+    return {table: sorted(rows) for table, rows in marked.items() if rows}
 
 
 async def test_deleting_a_user_leaves_no_row_of_theirs_and_keeps_the_others(
@@ -138,16 +181,17 @@ async def test_deleting_a_user_leaves_no_row_of_theirs_and_keeps_the_others(
     kept = await given_room(storage.uow, "+15550000002")
     doomed_marks = await given_everything(storage, doomed, "zanzibar")
     kept_marks = await given_everything(storage, kept, "quixotic")
+    before = await everything_stored(storage)
+    unseeded = set(before) - HOLDS_NO_USER_DATA - set(rows_marked(before, doomed_marks))
+    assert unseeded == set(), "tables the seeding leaves empty: give them a row of the user's"
 
     async with storage.uow() as uow:
         await uow.users.delete(doomed.user_id)
         await uow.commit()
 
-    stored = await everything_stored(storage)
-    for mark in doomed_marks:
-        assert mark not in stored, mark
-    for mark in kept_marks:
-        assert mark in stored, mark
+    after = await everything_stored(storage)
+    assert rows_marked(after, doomed_marks) == {}
+    assert rows_marked(after, kept_marks) == rows_marked(before, kept_marks), "others' stay"
     async with storage.uow() as uow:
         assert await uow.users.get(doomed.user_id) is None
         assert await uow.users.get_by_mobile("+15550000001") is None

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import msgspec
 import pytest
 from tests.adapters.conftest import Storage, given_room
 
@@ -166,6 +167,12 @@ async def test_a_room_exported_and_imported_is_the_same_room_with_new_ids(
     (copy,) = await transfer.imported(room.user_id, json.dumps(before).encode())
     after = await transfer.exported(copy)
 
+    # Every field is written as stored (a field left out both ways would round-trip as null).
+    written = [(before["chatroom"], room), *zip(before["messages"], tree, strict=True)]
+    for record, stored in written:
+        for name, value in record.items():
+            if name not in ("id", "parent_id", "error", "attachments"):
+                assert value == msgspec.to_builtins(getattr(stored, name)), name
     assert before["format_version"] == after["format_version"] == 1
     assert shape(after) == shape(before)
     assert len(after["messages"]) == len(tree)

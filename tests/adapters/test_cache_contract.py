@@ -9,7 +9,6 @@ clock in memory.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -22,7 +21,6 @@ from gemini_clone.adapters.redis import (
     NearCache,
     RedisCache,
     RedisThrottle,
-    create_redis_client,
 )
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 
@@ -46,27 +44,8 @@ class Stores:
 
 
 @pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = create_redis_client(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def key_prefix(redis_client: aioredis.Redis) -> AsyncIterator[str]:
-    prefix = f"gemini_clone:test:{uuid.uuid4().hex}:"
-    try:
-        yield prefix
-    finally:
-        async for name in redis_client.scan_iter(match=f"{prefix}*"):
-            await redis_client.unlink(name)
-
-
-@pytest.fixture
-async def near_cache(redis_client: aioredis.Redis, key_prefix: str) -> AsyncIterator[NearCache]:
-    cache = NearCache(redis_client, key_prefix=key_prefix)
+async def near_cache(client: aioredis.Redis, key_prefix: str) -> AsyncIterator[NearCache]:
+    cache = NearCache(client, key_prefix=key_prefix)
     try:
         yield cache
     finally:
@@ -82,7 +61,7 @@ def stores(request: pytest.FixtureRequest) -> Stores:
             throttle=InMemoryThrottle(monotonic=clock),
             wait=clock.advance,
         )
-    client: aioredis.Redis = request.getfixturevalue("redis_client")
+    client: aioredis.Redis = request.getfixturevalue("client")
     prefix: str = request.getfixturevalue("key_prefix")
     cache: Cache = (
         request.getfixturevalue("near_cache")
@@ -468,14 +447,14 @@ async def test_memory_retry_after_is_the_whole_seconds_left_in_the_window() -> N
 
 
 async def test_redis_keys_live_under_the_prefix_and_always_expire(
-    redis_client: aioredis.Redis, key_prefix: str
+    client: aioredis.Redis, key_prefix: str
 ) -> None:
-    cache = RedisCache(redis_client, key_prefix=key_prefix)
+    cache = RedisCache(client, key_prefix=key_prefix)
     await cache.set("user:1", "page", b"x", 60)
     await cache.stamp("user:2", 60)
-    await RedisThrottle(redis_client, key_prefix=key_prefix).hit("ip:1", limit=1, window_seconds=60)
+    await RedisThrottle(client, key_prefix=key_prefix).hit("ip:1", limit=1, window_seconds=60)
 
-    names = sorted([name async for name in redis_client.scan_iter(match=f"{key_prefix}*")])
+    names = sorted([name async for name in client.scan_iter(match=f"{key_prefix}*")])
 
     assert names == [
         f"{key_prefix}cache:user:1".encode(),
@@ -483,7 +462,7 @@ async def test_redis_keys_live_under_the_prefix_and_always_expire(
         f"{key_prefix}throttle:ip:1".encode(),
     ]
     for name in names:
-        assert 0 < await redis_client.ttl(name) <= 60
+        assert 0 < await client.ttl(name) <= 60
 
 
 def test_redis_default_prefix_is_namespaced_and_versioned() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -24,25 +23,6 @@ MODEL = "gemini-2.5-pro"
 AT_ONCE = 40
 
 
-@pytest.fixture
-async def redis_client(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = create_redis_client(redis_url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def key_prefix(redis_client: aioredis.Redis) -> AsyncIterator[str]:
-    prefix = f"gemini_clone:test:{uuid.uuid4().hex}:"
-    try:
-        yield prefix
-    finally:
-        async for name in redis_client.scan_iter(match=f"{prefix}*"):
-            await redis_client.unlink(name)
-
-
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
 def circuits(request: pytest.FixtureRequest) -> CircuitBreaker:
     if request.param == "memory":
@@ -52,9 +32,9 @@ def circuits(request: pytest.FixtureRequest) -> CircuitBreaker:
 
 @pytest.fixture
 async def redis_circuits(
-    redis_client: aioredis.Redis, key_prefix: str
+    client: aioredis.Redis, key_prefix: str
 ) -> AsyncIterator[RedisCircuitBreaker]:
-    circuits = RedisCircuitBreaker(redis_client, POLICY, key_prefix=key_prefix)
+    circuits = RedisCircuitBreaker(client, POLICY, key_prefix=key_prefix)
     try:
         yield circuits
     finally:
@@ -180,11 +160,11 @@ async def test_a_failure_reported_late_does_not_lengthen_the_cooldown(
 
 @pytest.mark.redis
 async def test_two_workers_share_the_circuit(
-    redis_client: aioredis.Redis, redis_url: str, key_prefix: str
+    client: aioredis.Redis, redis_url: str, key_prefix: str
 ) -> None:
     other_client = create_redis_client(redis_url)
     try:
-        one = RedisCircuitBreaker(redis_client, POLICY, key_prefix=key_prefix)
+        one = RedisCircuitBreaker(client, POLICY, key_prefix=key_prefix)
         other = RedisCircuitBreaker(other_client, POLICY, key_prefix=key_prefix)
         await asyncio.gather(fail(one, 3), fail(other, 2))
 

@@ -696,3 +696,30 @@ async def test_the_provider_files_revision_keeps_gemini_uris_on_rows_and_downgra
     async with engine.connect() as connection:
         rows = (await connection.execute(text("SELECT filename, size FROM attachments"))).all()
     assert [tuple(row) for row in rows] == [("photo.png", 3)]
+
+
+async def _message_indexes(engine: AsyncEngine) -> dict[str, list[str | None]]:
+    async with engine.connect() as connection:
+        found = await connection.run_sync(lambda sync: inspect(sync).get_indexes("messages"))
+    return {index["name"]: index["column_names"] for index in found if index["name"]}
+
+
+async def test_the_messages_user_index_revision_adds_only_its_index_and_downgrades_keeping_rows(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0012")
+    await _insert_wave_1_rows(engine)
+    before = await _message_indexes(engine)
+    assert "ix_messages_user_id" not in before
+
+    await upgrade(engine, "0013")
+    assert await _message_indexes(engine) == {**before, "ix_messages_user_id": ["user_id"]}
+
+    await downgrade(engine, "0012")
+
+    assert await current_revision(engine) == "0012"
+    assert await _message_indexes(engine) == before
+    async with engine.connect() as connection:
+        for table, rows in WAVE_1_ROWS.items():
+            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+            assert count == len(rows), table

@@ -8,45 +8,17 @@ from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
-from tests.adapters.conftest import Storage, given_room
+from tests.adapters.conftest import Storage, given_room, posted_exchange
 
 from gemini_clone.application.messaging.branches import LONGEST_PATH, PathInput, SwitchPath
-from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import MessageId
-from gemini_clone.domain.messages import Message, MessageStatus, Role
+from gemini_clone.domain.messages import Message, Role
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 DAY = date(2025, 3, 1)
 ROUNDS = 30
 """Rounds of a post and two switches sent at once: enough for PostgreSQL to interleave a
 switch's read of the tree with a post's write in nearly every run without the room lock."""
-
-
-def exchange(room: Chatroom, at: datetime) -> tuple[Message, Message]:
-    question = Message(
-        id=MessageId(uuid4()),
-        chatroom_id=room.id,
-        user_id=room.user_id,
-        role=Role.USER,
-        content="And then?",
-        status=MessageStatus.COMPLETED,
-        created_at=at,
-        completed_at=at,
-        quota_day=DAY.isoformat(),
-    )
-    reply = Message(
-        id=MessageId(uuid4()),
-        chatroom_id=room.id,
-        user_id=room.user_id,
-        role=Role.MODEL,
-        content="Then this.",
-        status=MessageStatus.COMPLETED,
-        created_at=at + timedelta(microseconds=1),
-        completed_at=at + timedelta(microseconds=1),
-        in_reply_to=question.id,
-        parent_id=question.id,
-    )
-    return question, reply
 
 
 async def test_posts_and_path_switches_at_once_move_the_path_one_at_a_time(
@@ -57,13 +29,13 @@ async def test_posts_and_path_switches_at_once_move_the_path_one_at_a_time(
     after it would send the next post back to a leaf already followed. With the switch
     and the post taking turns on the room, the room stays one path."""
     room = await given_room(storage.uow)
-    first, _ = exchange(room, T0)
-    await storage.posting.store(first, _, day=DAY, limit=None)
+    first, first_reply = posted_exchange(room.id, room.user_id, T0)
+    await storage.posting.store(first, first_reply, day=DAY, limit=None)
     switch = SwitchPath(storage.uow)
     to_first = PathInput(user_id=room.user_id, chatroom_id=room.id, message_id=first.id)
 
     for round_ in range(ROUNDS):
-        question, reply = exchange(room, T0 + timedelta(seconds=round_ + 1))
+        question, reply = posted_exchange(room.id, room.user_id, T0 + timedelta(seconds=round_ + 1))
         await asyncio.gather(
             storage.posting.store(question, reply, day=DAY, limit=None),
             switch.execute(to_first),
@@ -98,8 +70,8 @@ async def test_the_newest_leaf_follows_the_newest_child_at_each_step(storage: St
     """Newest by creation, ties by id; an older branch is never followed, however deep or
     recent below; `steps` stops the walk early (a fork's question takes its newest reply)."""
     room = await given_room(storage.uow)
-    first, reply = exchange(room, T0)
-    question, _ = exchange(room, T0)
+    first, reply = posted_exchange(room.id, room.user_id, T0)
+    question, _ = posted_exchange(room.id, room.user_id, T0)
     older_reply = follow(reply, first, T0 + timedelta(seconds=1))
     newer_reply = follow(replace(reply, id=MessageId(uuid4())), first, T0 + timedelta(seconds=2))
     deep_below_older = follow(question, older_reply, T0 + timedelta(seconds=9))

@@ -162,7 +162,7 @@ async def test_no_statement_reads_a_large_table_whole(
     recorder = Recorder()
     driven = _counting(monkeypatch)
 
-    def record() -> AbstractContextManager[None]:
+    def record() -> AbstractContextManager[Recorder]:
         return recorder.recording(monkeypatch)
 
     await scenario.run(plan_scenarios.Env(engine, sql_unit_of_work_factory(engine), seeded, record))

@@ -409,7 +409,7 @@ async def test_a_reply_no_longer_processing_is_not_finished_and_nothing_changes(
         for reply_id in (queued.id, cancelled.id, MessageId(uuid4()))
     ]
 
-    assert refusals == [Finish.TAKEN_OVER, Finish.ENDED, Finish.ENDED], "queued: for a claim"
+    assert refusals == [Finish.TAKEN_OVER, Finish.ENDED, Finish.GONE], "queued: for a claim"
 
     assert [await stored(backend, queued.id), await stored(backend, cancelled.id)] == before
     async with backend.uow() as uow:

@@ -21,7 +21,7 @@ from tests.adapters.conftest import Storage, open_storage
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.unit_of_work import sql_unit_of_work_factory
 from gemini_clone.domain.chatrooms import Chatroom, ListPosition, TitleSource
-from gemini_clone.domain.errors import Conflict, Unavailable
+from gemini_clone.domain.errors import Conflict, NotFound, Unavailable
 from gemini_clone.domain.ids import (
     ChatroomId,
     MessageId,
@@ -497,6 +497,20 @@ async def test_a_chatroom_is_visible_only_to_its_owner(new_uow: UnitOfWorkFactor
         assert await uow.chatrooms.get(room.id, owner.id) == room
         assert await uow.chatrooms.get(room.id, stranger.id) is None
         assert await uow.chatrooms.get(ChatroomId(uuid4()), owner.id) is None
+
+
+async def test_a_chatroom_of_a_missing_user_is_refused_as_user_not_found(
+    new_uow: UnitOfWorkFactory,
+) -> None:
+    """A deleted account's access token still in use: 404, never a room nobody owns."""
+    ghost = make_user("+15550000009")
+    room = make_room(ghost)
+    async with new_uow() as uow:
+        with pytest.raises(NotFound) as refused:
+            await uow.chatrooms.add(room)
+    assert refused.value.code == "user_not_found"
+    async with new_uow() as uow:
+        assert await uow.chatrooms.get_any(room.id) is None
 
 
 async def test_messages_added_together_are_all_stored(new_uow: UnitOfWorkFactory) -> None:

@@ -538,3 +538,22 @@ async def test_a_worker_whose_reply_ended_without_it_still_ends_its_stream(
         PieceKind.DELTA,
         PieceKind.DONE,
     ]
+
+
+async def test_a_worker_whose_room_was_deleted_publishes_nothing_after_the_deletion(
+    world: World, streaming: Streaming, alice: User, room: Chatroom
+) -> None:
+    """The deletion ended the stream; a later `done` would outlive the deleted rows."""
+    world.model.answer("Some", " text")
+    reply = await streaming.queued_reply(alice, room)
+
+    async def room_deleted() -> None:
+        await streaming.delete_chatroom.execute(alice.id, room.id)
+
+    world.model.during = room_deleted
+
+    assert await streaming.generate.execute(reply.id) is ReplyOutcome.SKIPPED
+
+    published = await streaming.published(reply.id)
+    ends = [piece for piece in published if piece.kind is PieceKind.DONE]
+    assert ends == [Piece(kind=PieceKind.DONE)], "the deletion's only, no worker's"

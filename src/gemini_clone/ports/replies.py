@@ -100,7 +100,10 @@ class Finish(enum.Enum):
     """Refused: the reply is still pending under another claim (a worker that claimed it
     after this one's lease ran out, or queued for one); its stream is that claim's."""
     ENDED = "ended"
-    """Refused: the reply is final already (stopped, superseded, finished) or gone."""
+    """Refused: the reply is final already (stopped, superseded, finished)."""
+    GONE = "gone"
+    """Refused: the reply's row no longer exists (its room or its account was deleted,
+    and the deletion ended its stream): nothing of it may be published again."""
 
 
 class ReplyStore(Protocol):
@@ -145,7 +148,7 @@ class ReplyStore(Protocol):
         (`Message.is_held_by`), store its outcome and give `give_back` back (a count never
         goes below zero): `STORED`. Otherwise nothing changes: `TAKEN_OVER` when the reply
         is still pending (claimed again after this claim's lease ran out, or queued
-        again), `ENDED` when it is final (cancelled, finished) or deleted.
+        again), `ENDED` when it is final (cancelled, finished), `GONE` when it is deleted.
 
         `call`, the model call that made the outcome, is added to the usage ledger in the
         same transaction, also when the finish is refused: the provider billed it; so are

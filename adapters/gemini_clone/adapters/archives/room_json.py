@@ -12,7 +12,7 @@ message's files, which a room export does not carry (the account export does).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
@@ -32,6 +32,22 @@ FORMAT_VERSION = 1
 reader still takes a newer file of the same version."""
 
 Time = Annotated[datetime, msgspec.Meta(tz=True)]
+
+_ROOM_FIELDS: Final = ("title", "title_source", "system_instruction", "model", "created_at")
+"""The room's fields a file carries as they are, by the same name in the room
+(`Chatroom`), its record and the room read back (`ArchivedRoom`): the one place that maps
+them, both ways."""
+_MESSAGE_FIELDS: Final = (
+    "role", "content", "status", "model", "finish_reason", "created_at", "completed_at",
+    "edited_at",
+)  # fmt: skip
+"""Likewise for a message (`Message`, its record, `ArchivedMessage`); ids and the error
+are converted apart."""
+
+
+def _carried(source: object, fields: tuple[str, ...]) -> dict[str, Any]:
+    """`fields` of `source`, by name: what a record is made from, or made into."""
+    return {name: getattr(source, name) for name in fields}
 
 
 class ErrorRecord(msgspec.Struct, kw_only=True):
@@ -82,14 +98,7 @@ class JsonRoomWriter(ArchiveWriter):
             format=FORMAT,
             format_version=FORMAT_VERSION,
             exported_at=snapshot.exported_at,
-            chatroom=RoomRecord(
-                id=str(room.id),
-                title=room.title,
-                title_source=room.title_source,
-                system_instruction=room.system_instruction,
-                model=room.model,
-                created_at=room.created_at,
-            ),
+            chatroom=RoomRecord(id=str(room.id), **_carried(room, _ROOM_FIELDS)),
             current_leaf_id=None
             if snapshot.current_leaf_id is None
             else str(snapshot.current_leaf_id),
@@ -118,30 +127,19 @@ def read_room_export(data: bytes) -> ArchivedRoom:
     room = document.chatroom
     return ArchivedRoom(
         label=f"room export ({room.title!r})",
-        title=room.title,
-        title_source=room.title_source,
-        created_at=room.created_at,
-        system_instruction=room.system_instruction,
-        model=room.model,
         current_key=document.current_leaf_id,
         messages=tuple(
             ArchivedMessage(
                 key=record.id,
                 parent_key=record.parent_id,
-                role=record.role,
-                content=record.content,
-                status=record.status,
-                created_at=record.created_at,
-                model=record.model,
-                finish_reason=record.finish_reason,
-                completed_at=record.completed_at,
-                edited_at=record.edited_at,
                 error=None
                 if record.error is None
                 else MessageError(code=record.error.code, message=record.error.message),
+                **_carried(record, _MESSAGE_FIELDS),
             )
             for record in document.messages
         ),
+        **_carried(room, _ROOM_FIELDS),
     )
 
 
@@ -149,14 +147,7 @@ def _record(message: Message, attachment_ids: tuple[str, ...]) -> MessageRecord:
     return MessageRecord(
         id=str(message.id),
         parent_id=None if message.parent_id is None else str(message.parent_id),
-        role=message.role,
-        content=message.content,
-        status=message.status,
-        model=message.model,
-        finish_reason=message.finish_reason,
-        created_at=message.created_at,
-        completed_at=message.completed_at,
-        edited_at=message.edited_at,
+        **_carried(message, _MESSAGE_FIELDS),
         error=None
         if message.error is None
         else ErrorRecord(code=message.error.code, message=message.error.message),

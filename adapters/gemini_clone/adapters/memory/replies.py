@@ -119,7 +119,9 @@ class InMemoryReplyStore(ReplyStore):
                 if made.user_id in tables.users:
                     tables.model_calls.append(made)
             reply = tables.messages.get(reply_id)
-            if reply is None or reply.status.is_final:
+            if reply is None:
+                return Finish.GONE
+            if reply.status.is_final:
                 return Finish.ENDED
             if not reply.is_held_by(attempt):
                 return Finish.TAKEN_OVER

@@ -112,7 +112,9 @@ def _unit(give_back: QuotaUnit | None) -> dict[str, object]:
 
 def _refused(status: str | None) -> Finish:
     """Why a finish was refused, from the reply's status (None: it is gone)."""
-    if status is not None and not MessageStatus(status).is_final:
+    if status is None:
+        return Finish.GONE
+    if not MessageStatus(status).is_final:
         return Finish.TAKEN_OVER
     return Finish.ENDED
 

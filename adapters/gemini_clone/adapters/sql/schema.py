@@ -46,6 +46,7 @@ REVISIONS = (
     "0010",
     "0011",
     "0012",
+    "0013",
 )
 """Every shipped revision, oldest first: add each new migration's revision here."""
 VERSION_TABLE = "alembic_version"

@@ -173,6 +173,9 @@ messages = Table(
     Index(None, "in_reply_to", "created_at"),
     # A message's children, oldest first: versions among siblings, the walk down a path.
     Index(None, "parent_id", "created_at", "id"),
+    # A user's messages: what the user_id foreign key's cascade looks up when an account
+    # is deleted (migration 0013).
+    Index(None, "user_id"),
 )
 
 history_summaries = Table(

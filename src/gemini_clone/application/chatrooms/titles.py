@@ -5,24 +5,17 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
 
 from gemini_clone.application.cache_scope import forget_chatroom_list
+from gemini_clone.application.metering.side_calls import SideCalls
 from gemini_clone.domain.chatrooms import TITLE_MAX_LENGTH, TITLE_TRIES
 from gemini_clone.domain.ids import ChatroomId, UserId
-from gemini_clone.domain.messages import Role, TokenUsage
-from gemini_clone.domain.metering import CallOutcome, ModelCall, latency_ms
+from gemini_clone.domain.messages import Role
+from gemini_clone.domain.metering import CallOutcome
 from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.ports.cache import Cache
 from gemini_clone.ports.clock import Clock
-from gemini_clone.ports.language_model import (
-    GenerationRequest,
-    GenerationResult,
-    LanguageModel,
-    Purpose,
-    Turn,
-    collect,
-)
+from gemini_clone.ports.language_model import GenerationRequest, LanguageModel, Purpose, Turn
 from gemini_clone.ports.metering import CallMeter
 from gemini_clone.ports.repositories import UnitOfWorkFactory
 
@@ -75,11 +68,10 @@ class TitleChatroom:
         meter: CallMeter | None = None,
     ) -> None:
         self._uow = uow
-        self._model = model
+        self._side_calls = SideCalls(model, clock, models)
         self._cache = cache
         self._clock = clock
         self._title_model = title_model
-        self._models = models
         self._meter = meter
 
     async def execute(self, data: TitleInput) -> str | None:
@@ -88,74 +80,37 @@ class TitleChatroom:
             if not await uow.chatrooms.start_title_try(data.chatroom_id, TITLE_TRIES):
                 return None
             await uow.commit()
-        started = self._clock.now()
-        title, call = await self._ask(data)
+        answer = await self._side_calls.ask(
+            GenerationRequest(
+                turns=(
+                    Turn(role=Role.USER, text=data.question[:EXCERPT_CHARACTERS]),
+                    Turn(role=Role.MODEL, text=data.answer[:EXCERPT_CHARACTERS]),
+                    Turn(role=Role.USER, text=TITLE_INSTRUCTION),
+                ),
+                model=self._title_model,
+                purpose=Purpose.TITLE,
+            ),
+            user_id=data.user_id,
+            chatroom_id=data.chatroom_id,
+            subject=f"title of room {data.chatroom_id}",
+        )
+        # An empty title (the call failed, was blocked or said nothing) is a failed try:
+        # the room is tried again after its next reply while tries remain.
+        title = clean_model_title(answer.text)
+        if title is None and answer.call.outcome is CallOutcome.COMPLETED:
+            logger.info("title of room %s: the model's answer was empty", data.chatroom_id)
         async with self._uow() as uow:
             stored = title is not None and await uow.chatrooms.set_model_title(
                 data.chatroom_id, title, self._clock.now()
             )
-            metered = self._metered(data, call, started)
-            await uow.ledger.record(metered)
+            await uow.ledger.record(answer.call)
             await uow.commit()
         if self._meter is not None:
-            self._meter.observe(metered)
+            self._meter.observe(answer.call)
         if title is None or not stored:
             return None
         await forget_chatroom_list(self._cache, data.user_id)
         return title
-
-    def _metered(self, data: TitleInput, call: _Call, started: datetime) -> ModelCall:
-        model = self._title_model or self._model.name
-        ended = self._clock.now()
-        return ModelCall(
-            user_id=data.user_id,
-            chatroom_id=data.chatroom_id,
-            reply_id=None,
-            model=model,
-            provider=self._models.provider_of(model) if self._models else None,
-            purpose=Purpose.TITLE.value,
-            usage=call.usage or TokenUsage(),
-            latency_ms=latency_ms(started, ended),
-            outcome=call.outcome,
-            ended_at=ended,
-        )
-
-    async def _ask(self, data: TitleInput) -> tuple[str | None, _Call]:
-        request = GenerationRequest(
-            turns=(
-                Turn(role=Role.USER, text=data.question[:EXCERPT_CHARACTERS]),
-                Turn(role=Role.MODEL, text=data.answer[:EXCERPT_CHARACTERS]),
-                Turn(role=Role.USER, text=TITLE_INSTRUCTION),
-            ),
-            model=self._title_model,
-            purpose=Purpose.TITLE,
-        )
-        try:
-            result = await collect(self._model.stream(request))
-        except Exception as error:
-            # Any failure leaves the default title; the room is tried again after its next
-            # reply while tries remain.
-            logger.warning("title of room %s not made: %s", data.chatroom_id, error)
-            return None, _Call(outcome=CallOutcome.FAILED, usage=None)
-        if result.is_blocked:
-            logger.info("title of room %s blocked: %s", data.chatroom_id, result.block_reason)
-            return None, _Call.of(result, CallOutcome.BLOCKED)
-        title = clean_model_title(result.text)
-        if title is None:
-            logger.info("title of room %s: the model's answer was empty", data.chatroom_id)
-        return title, _Call.of(result, CallOutcome.COMPLETED)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Call:
-    """How the title's model call went, for its ledger row."""
-
-    outcome: CallOutcome
-    usage: TokenUsage | None
-
-    @classmethod
-    def of(cls, result: GenerationResult, outcome: CallOutcome) -> _Call:
-        return cls(outcome=outcome, usage=result.usage)
 
 
 def clean_model_title(text: str) -> str | None:

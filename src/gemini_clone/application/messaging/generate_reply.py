@@ -107,7 +107,8 @@ class GenerateReply:
       after the first starts with `restart`, so readers drop what an earlier one wrote,
       and so does a model that starts its answer over (a retry after text had streamed).
       Once the outcome is stored, `done`; also when the reply ended without it (stopped,
-      superseded, its room deleted), so no reader waits for a worker that will never come.
+      superseded), so no reader waits for a worker that will never come. A reply whose row
+      is gone (room or account deleted) gets nothing more: its deletion ended its stream.
     - A stop request (`stops`) ends the generation at once: with text, the reply is
       `completed` with the text so far and finish reason `stopped` (the unit is kept: the
       model worked); with none yet, `cancelled` and the unit is given back.
@@ -170,7 +171,7 @@ class GenerateReply:
         if self._meter is not None:
             for call in calls:
                 self._meter.observe(call)
-        if finish is not Finish.TAKEN_OVER:
+        if finish not in (Finish.TAKEN_OVER, Finish.GONE):
             self._end_stream(reply_id, claimed)
         if finish is not Finish.STORED:
             logger.info("reply %s not stored: %s meanwhile", reply_id, finish.value)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gemini_clone.application.messaging.context import HISTORY_MAX_MESSAGES
+from gemini_clone.application.metering.side_calls import SideCalls
 from gemini_clone.domain.ids import MessageId
-from gemini_clone.domain.messages import Role, TokenUsage
-from gemini_clone.domain.metering import CallOutcome, ModelCall, latency_ms
+from gemini_clone.domain.messages import Role
 from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.summaries import (
     HistorySummary,
@@ -20,14 +20,7 @@ from gemini_clone.domain.summaries import (
     turns_budget,
 )
 from gemini_clone.ports.clock import Clock
-from gemini_clone.ports.language_model import (
-    GenerationRequest,
-    GenerationResult,
-    LanguageModel,
-    Purpose,
-    Turn,
-    collect,
-)
+from gemini_clone.ports.language_model import GenerationRequest, LanguageModel, Purpose, Turn
 from gemini_clone.ports.metering import CallMeter
 from gemini_clone.ports.replies import ClaimedReply, ReplyStore
 from gemini_clone.ports.summaries import HistorySummaries, SummaryJobs, SummaryWork
@@ -132,10 +125,8 @@ class SummariseHistory:
         meter: CallMeter | None = None,
     ) -> None:
         self._summaries = summaries
-        self._model = model
-        self._clock = clock
+        self._side_calls = SideCalls(model, clock, models)
         self._settings = settings
-        self._models = models
         self._meter = meter
 
     async def execute(self, through_message_id: MessageId) -> HistorySummary | None:
@@ -147,62 +138,30 @@ class SummariseHistory:
         )
         if work is None or not work.turns:
             return None
-        started = self._clock.now()
-        text, outcome, usage = await self._ask(work)
-        ended = self._clock.now()
+        answer = await self._side_calls.ask(
+            GenerationRequest(
+                turns=(Turn(role=Role.USER, text=summary_prompt(work)),),
+                system_instruction=SUMMARY_INSTRUCTION,
+                model=self._settings.model,
+                purpose=Purpose.SUMMARY,
+            ),
+            user_id=work.user_id,
+            chatroom_id=work.chatroom_id,
+            subject=f"summary through {work.through_message_id}",
+        )
         summary = None
-        if text:
+        if text := answer.text.strip():
             summary = HistorySummary(
                 chatroom_id=work.chatroom_id,
                 through_message_id=through_message_id,
                 text=clip_summary(text, self._settings.token_budget),
-                model=self._settings.model or self._model.name,
-                updated_at=ended,
+                model=answer.call.model,
+                updated_at=answer.call.ended_at,
             )
-        call = self._call(work, outcome, usage, started, ended)
-        await self._summaries.record(summary, call)
+        await self._summaries.record(summary, answer.call)
         if self._meter is not None:
-            self._meter.observe(call)
+            self._meter.observe(answer.call)
         return summary
-
-    async def _ask(self, work: SummaryWork) -> tuple[str, CallOutcome, TokenUsage | None]:
-        request = GenerationRequest(
-            turns=(Turn(role=Role.USER, text=summary_prompt(work)),),
-            system_instruction=SUMMARY_INSTRUCTION,
-            model=self._settings.model,
-            purpose=Purpose.SUMMARY,
-        )
-        try:
-            result: GenerationResult = await collect(self._model.stream(request))
-        except Exception as error:
-            logger.warning("summary through %s not made: %s", work.through_message_id, error)
-            return "", CallOutcome.FAILED, None
-        if result.is_blocked:
-            logger.info("summary through %s blocked", work.through_message_id)
-            return "", CallOutcome.BLOCKED, result.usage
-        return result.text.strip(), CallOutcome.COMPLETED, result.usage
-
-    def _call(
-        self,
-        work: SummaryWork,
-        outcome: CallOutcome,
-        usage: TokenUsage | None,
-        started: datetime,
-        ended: datetime,
-    ) -> ModelCall:
-        model = self._settings.model or self._model.name
-        return ModelCall(
-            user_id=work.user_id,
-            chatroom_id=work.chatroom_id,
-            reply_id=None,
-            model=model,
-            provider=self._models.provider_of(model) if self._models else None,
-            purpose=Purpose.SUMMARY.value,
-            usage=usage or TokenUsage(),
-            latency_ms=latency_ms(started, ended),
-            outcome=outcome,
-            ended_at=ended,
-        )
 
 
 def summary_prompt(work: SummaryWork) -> str:

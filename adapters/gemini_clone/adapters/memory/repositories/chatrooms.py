@@ -8,12 +8,17 @@ from datetime import datetime
 
 from gemini_clone.adapters.memory.repositories.base import InMemoryRepository
 from gemini_clone.domain.chatrooms import Chatroom, ListPosition, TitleSource
+from gemini_clone.domain.errors import NotFound
 from gemini_clone.domain.ids import ChatroomId, UserId
 from gemini_clone.ports.repositories import ChatroomRepository
 
 
 class InMemoryChatroomRepository(InMemoryRepository, ChatroomRepository):
     async def add(self, chatroom: Chatroom) -> None:
+        """Raises `NotFound` (user_not_found) when the user is gone (a deleted account's
+        token still in use), as the SQL repository's foreign key does."""
+        if chatroom.user_id not in self._tables.users:
+            raise NotFound("The user no longer exists.", code="user_not_found")
         self._tables.chatrooms[chatroom.id] = chatroom
 
     async def get(self, chatroom_id: ChatroomId, user_id: UserId) -> Chatroom | None:

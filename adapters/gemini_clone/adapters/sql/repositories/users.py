@@ -61,7 +61,8 @@ class SqlUserRepository(SqlRepository, UserRepository):
     async def delete(self, user_id: UserId) -> None:
         # The ledger has no foreign keys (its rows outlive rooms and replies); everything
         # else of the user's goes by ON DELETE CASCADE. The rooms go first, so that their
-        # messages are deleted through the room index (messages have none on user_id).
+        # messages are deleted through the room index; the user's own cascade then finds
+        # none left through ix_messages_user_id.
         await self._execute(delete(model_calls).where(model_calls.c.user_id == user_id))
         await self._execute(delete(chatrooms).where(chatrooms.c.user_id == user_id))
         await self._execute(delete(users).where(users.c.id == user_id))
