@@ -148,7 +148,7 @@ from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.archives import AccountArchiveWriter, ArchiveReader, ArchiveWriter
-from gemini_clone.ports.attachments import AttachmentRepository
+from gemini_clone.ports.attachments import AttachmentRepository, ProviderFile, ProviderFileMemory
 from gemini_clone.ports.blobs import BlobInfo, BlobStore, BlobTooLarge, StoredBlob
 from gemini_clone.ports.cache import Cache, Throttle, ThrottleDecision
 from gemini_clone.ports.circuits import CircuitBreaker
@@ -221,17 +221,18 @@ __all__ = [
     "OtpChecker", "OtpIssuer", "OtpPurpose", "OtpRepository", "OtpSender", "OtpSent",
     "PasswordHasher", "PasswordLogin", "PasswordLoginInput", "PathInput", "PaymentError",
     "PaymentEvent", "PaymentEventRepository", "PaymentGateway", "Piece", "PieceEvent", "PieceKind",
-    "Plans", "PlantedRoom", "PostedFiles", "Profile", "Purpose", "QuestionFiles", "QueueProgress",
-    "QuotaExceeded", "QuotaTake", "QuotaUnit", "ReadShare", "RefreshInput", "RefreshSession",
-    "RefreshToken", "RefreshTokenRepository", "RegenerateInput", "RegenerateReply", "ReplyEvent",
-    "ReplyEventKind", "ReplyJobs", "ReplyOutcome", "ReplyPieces", "ReplyResult", "ReplySettings",
-    "ReplyStatistics", "ReplyStops", "ReplyStore", "ReportUsage", "ReportUsageInput",
-    "RequeueStaleReplies", "ResetPassword", "ResetPasswordInput", "RevokeShare", "Role",
-    "RoomSnapshot", "RoutedLanguageModel", "SearchChats", "SearchChatsInput", "SearchHit",
-    "SearchPage", "SearchPosition", "SearchQuery", "SendMessage", "SendMessageInput", "SendOtp",
-    "SendOtpInput", "SessionIssuer", "SetProBySupport", "ShareChatroom", "ShareInput", "SharedChat",
-    "SharedLinkRepository", "SharedTurn", "ShowChatroom", "ShowUser", "SignUp", "SignUpInput",
-    "StaleReply", "StartCheckout", "StartCheckoutInput", "StopOutcome", "StopReply", "StoppedReply",
+    "Plans", "PlantedRoom", "PostedFiles", "Profile", "ProviderFile", "ProviderFileMemory",
+    "Purpose", "QuestionFiles", "QueueProgress", "QuotaExceeded", "QuotaTake", "QuotaUnit",
+    "ReadShare", "RefreshInput", "RefreshSession", "RefreshToken", "RefreshTokenRepository",
+    "RegenerateInput", "RegenerateReply", "ReplyEvent", "ReplyEventKind", "ReplyJobs",
+    "ReplyOutcome", "ReplyPieces", "ReplyResult", "ReplySettings", "ReplyStatistics", "ReplyStops",
+    "ReplyStore", "ReportUsage", "ReportUsageInput", "RequeueStaleReplies", "ResetPassword",
+    "ResetPasswordInput", "RevokeShare", "Role", "RoomSnapshot", "RoutedLanguageModel",
+    "SearchChats", "SearchChatsInput", "SearchHit", "SearchPage", "SearchPosition", "SearchQuery",
+    "SendMessage", "SendMessageInput", "SendOtp", "SendOtpInput", "SessionIssuer",
+    "SetProBySupport", "ShareChatroom", "ShareInput", "SharedChat", "SharedLinkRepository",
+    "SharedTurn", "ShowChatroom", "ShowUser", "SignUp", "SignUpInput", "StaleReply",
+    "StartCheckout", "StartCheckoutInput", "StopOutcome", "StopReply", "StoppedReply",
     "StoragePlans", "StoredBlob", "StoredExchange", "StreamReply", "Subscription",
     "SubscriptionRepository", "SubscriptionView", "SummariseHistory", "SummaryJobs",
     "SummarySettings", "SweepAttachments", "SweptAttachments", "SwitchPath", "Throttle",

@@ -32,6 +32,7 @@ from gemini_clone.domain.shares import SharedChat, SharedTurn
 from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken
+from gemini_clone.ports.attachments import ProviderFile
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -99,9 +100,10 @@ async def given_everything(storage: Storage, room: Chatroom, marker: str) -> set
             Subscription(user_id=user_id, status="active", stripe_customer_id=f"cus_{marker}")
         )
         await uow.ledger.record(ledger_row)
+        attachment_id = AttachmentId(uuid4())
         await uow.attachments.add(
             Attachment(
-                id=AttachmentId(uuid4()),
+                id=attachment_id,
                 user_id=user_id,
                 chatroom_id=room.id,
                 message_id=question.id,
@@ -113,6 +115,10 @@ async def given_everything(storage: Storage, room: Chatroom, marker: str) -> set
                 created_at=T0,
             ),
             allowance=1_000,
+        )
+        await uow.attachments.remember_provider_file(
+            attachment_id,
+            ProviderFile(uri=f"https://files.example/{marker}", expires_at=T0 + timedelta(days=2)),
         )
         await uow.shares.add(
             SharedChat(

@@ -65,6 +65,9 @@ class InMemoryUserRepository(InMemoryRepository, UserRepository):
         t.attachments = {
             key: file for key, file in t.attachments.items() if file.user_id != user_id
         }
+        t.provider_files = {
+            key: file for key, file in t.provider_files.items() if key in t.attachments
+        }
         t.storage_used.pop(user_id, None)
         t.history_summaries = {
             key: summary
