@@ -29,8 +29,10 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from litestar.types import Message, ReceiveMessage
 from PIL import Image
 from tests.http.conftest import Api, Session, assert_problem, number
+from tests.http.test_client_disconnect import _scope
 from tests.redis_server import RedisServer
 
 from gemini_clone.domain.ids import UserId
@@ -446,6 +448,15 @@ async def check(api: Api, session: Session, room: str, upload: Upload) -> None:
 
     response = await send(api, session, room, upload)
 
+    await judge(api, session, response, before, upload)
+
+
+async def judge(
+    api: Api, session: Session, response: httpx.Response, before: Stored, upload: Upload
+) -> None:
+    """Below 500; a refusal is problem details and leaves `before` as it was; a kept file
+    downloads as it was kept (exactly the file, when `upload` was well formed) and its
+    deletion leaves `before` as it was."""
     assert response.status_code < 500, response.text
     event(f"{response.status_code} {response.json().get('code', '') if response.content else ''}")
     if upload.expected is not None:
@@ -473,6 +484,40 @@ async def check(api: Api, session: Session, room: str, upload: Upload) -> None:
     assert await stored(api, session) == before, "the deleted file leaves nothing"
 
 
+async def hang_up(
+    api: Api, session: Session, room: str, upload: Upload, cut_at: int
+) -> httpx.Response:
+    """Send the upload's first `cut_at` bytes as a server passes them (its chunks, then
+    `http.disconnect`, as when the client closes the connection), announcing the whole."""
+    body = upload.body()
+    headers = [
+        *((name.lower().encode(), value.encode()) for name, value in session.headers.items()),
+        *upload.headers(),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    size = upload.chunk_size or len(body) or 1
+    incoming: list[ReceiveMessage] = [
+        {"type": "http.request", "body": body[start : min(start + size, cut_at)], "more_body": True}
+        for start in range(0, cut_at, size)
+    ]
+    sent: list[Message] = []
+
+    async def receive() -> ReceiveMessage:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await api.app(_scope("POST", f"/chatroom/{room}/attachments", headers), receive, send)
+    start = sent[0]
+    assert start["type"] == "http.response.start"
+    return httpx.Response(
+        start["status"],
+        headers=list(start["headers"]),
+        content=b"".join(m["body"] for m in sent[1:] if m["type"] == "http.response.body"),
+    )
+
+
 def _is_sniffed_as(media_type: str, content: bytes) -> bool:
     """Images and PDF by their bytes (a damaged image that still decodes as one); anything
     else we send well formed and is kept is text, its name picking the flavour."""
@@ -498,3 +543,21 @@ async def test_a_damaged_upload_is_never_a_5xx_and_a_refusal_stores_nothing(
     api: Api, alice: Session, room: str, upload: Upload
 ) -> None:
     await check(api, alice, room, upload)
+
+
+@FUZZ
+@given(upload=well_formed_uploads(), cut=st.floats(0, 1, exclude_max=True))
+async def test_a_client_gone_mid_upload_is_499_and_leaves_nothing(
+    api: Api, alice: Session, room: str, upload: Upload, cut: float
+) -> None:
+    before = await stored(api, alice)
+
+    response = await hang_up(api, alice, room, upload, int(len(upload.body()) * cut))
+
+    if response.status_code == 499:
+        event("499")
+        assert_problem(response, 499, "client_closed_request")
+        assert await stored(api, alice) == before, "a broken-off upload stores nothing"
+    else:
+        # The file had arrived whole (or was refused) before the client left.
+        await judge(api, alice, response, before, replace(upload, expected=None))
