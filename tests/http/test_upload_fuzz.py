@@ -417,10 +417,10 @@ async def stored(api: Api, session: Session) -> Stored:
     async with api.container.uow()() as uow:
         used = await uow.attachments.storage_used(UserId(UUID(session.user_id)))
     folder: Path = api.container.settings().blob_folder
-    return Stored(used=used, files=await asyncio.to_thread(_files_under, folder))
+    return Stored(used=used, files=await asyncio.to_thread(files_under, folder))
 
 
-def _files_under(folder: Path) -> frozenset[str]:
+def files_under(folder: Path) -> frozenset[str]:
     return frozenset(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
 
 
