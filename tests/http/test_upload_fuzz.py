@@ -6,10 +6,14 @@ stores nothing (the user's storage use and every file in the blob folder, `.part
 ones included, as before). A well-formed body whose file is of a type we take is kept
 with exactly its bytes (and refused 413 when over `ATTACHMENT_MAX_BYTES`).
 
+Here the app runs in the test's process (httpx's ASGI transport, as the other HTTP tests),
+where a client that hangs up can be played exactly; test_upload_fuzz_served.py sends the
+same bodies to `gemini-clone serve` over sockets.
+
 The app's OpenAPI describes no body for this route (it is read as a stream), so an OpenAPI
 fuzzer would never reach the multipart parser; these strategies aim at it. The example
-counts are bounded so that both tests take a few seconds; Hypothesis's CI profile (chosen
-when `CI` is set) derandomizes them.
+counts are bounded so that each test takes seconds; Hypothesis's CI profile (chosen when
+`CI` is set) derandomizes them.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ REFUSALS = {
 """Every (status, code) the upload route may refuse an upload of its own user with."""
 FUZZ = settings(
     # Bounded for CI; UPLOAD_FUZZ_EXAMPLES=5000 searches longer.
-    max_examples=int(os.environ.get("UPLOAD_FUZZ_EXAMPLES", "120")),
+    max_examples=int(os.environ.get("UPLOAD_FUZZ_EXAMPLES", "200")),
     deadline=None,
     database=None,
     suppress_health_check=[
