@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import asyncpg
 import httpx
@@ -21,10 +21,11 @@ async def measure_replies(
     stand_in: str,
     start_worker: Callable[[], subprocess.Popen[bytes]],
     rooms: list[str] | None = None,
+    attachment_ids: Sequence[Sequence[str]] | None = None,
 ) -> dict[str, float]:
     """Post `count` messages at once with no worker running (to `rooms` in turn, or to 20
-    new rooms), then start one worker and time it until every reply is final: the worker's
-    throughput, not the API's."""
+    new rooms; message n carrying `attachment_ids[n]`, uploaded to its room), then start one
+    worker and time it until every reply is final: the worker's throughput, not the API's."""
     headers = {"authorization": f"Bearer {token}"}
     limits = httpx.Limits(max_connections=64)
     async with httpx.AsyncClient(
@@ -39,11 +40,14 @@ async def measure_replies(
 
         async def post(n: int) -> httpx.Response:
             url = f"/chatroom/{rooms[n % len(rooms)]}/message"
+            body: dict[str, object] = {"content": f"question {n}"}
+            if attachment_ids is not None:
+                body["attachment_ids"] = list(attachment_ids[n])
             try:
-                return await client.post(url, json={"content": f"question {n}"})
+                return await client.post(url, json=body)
             except (httpx.ReadError, httpx.RemoteProtocolError):
                 # A kept-alive connection the busy server closed as it was reused.
-                return await client.post(url, json={"content": f"question {n}"})
+                return await client.post(url, json=body)
 
         responses = await asyncio.gather(*(post(n) for n in range(count)))
         posted = time.monotonic() - started

@@ -15,7 +15,7 @@ SCRIPTS = sorted(path.stem for path in BENCH.glob("*.py"))
 
 
 def test_the_bench_folder_has_scripts() -> None:
-    assert {"run", "hot_paths", "ceilings", "streams"} <= set(SCRIPTS)
+    assert {"run", "hot_paths", "ceilings", "streams", "uploads"} <= set(SCRIPTS)
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
