@@ -8,15 +8,18 @@ deletion then empties it)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import fields, replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import uuid4
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.adapters.conftest import Storage, given_room, posted_exchange
 
 from gemini_clone.adapters.memory.tables import InMemoryStore, InMemoryTables
-from gemini_clone.adapters.sql.tables import metadata
+from gemini_clone.adapters.sql.tables import metadata, model_calls
 from gemini_clone.domain.attachments import Attachment, blob_prefix
 from gemini_clone.domain.chatrooms import Chatroom
 from gemini_clone.domain.ids import (
@@ -33,6 +36,7 @@ from gemini_clone.domain.subscriptions import Subscription
 from gemini_clone.domain.summaries import HistorySummary
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken
 from gemini_clone.ports.attachments import ProviderFile
+from gemini_clone.ports.replies import Finish, ReplyResult
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -202,3 +206,82 @@ async def test_deleting_a_user_leaves_no_row_of_theirs_and_keeps_the_others(
         assert await uow.users.get(doomed.user_id) is None
         assert await uow.users.get_by_mobile("+15550000001") is None
         assert await uow.usage.used(doomed.user_id, date(2026, 3, 1)) == 0
+
+
+POSTGRESQL_STORES = [
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+    pytest.param("postgresql-one-statement", marks=pytest.mark.postgres),
+]
+
+
+async def until_a_statement_waits_for_a_lock(engine: AsyncEngine) -> None:
+    """Return once another session of this database waits for a row lock (the statement
+    started in the background has reached the rows an open transaction holds)."""
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(500):
+        async with engine.connect() as connection:
+            if (await connection.execute(waiting)).scalar_one():
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no statement came to wait for the open transaction's locks")
+
+
+@pytest.mark.parametrize("database", POSTGRESQL_STORES, indirect=True)
+async def test_a_reply_finishing_during_the_deletion_leaves_no_ledger_row(
+    storage: Storage,
+) -> None:
+    room = await given_room(storage.uow)
+    question, reply = posted_exchange(room.id, room.user_id, T0)
+    await storage.posting.store(question, reply, day=T0.date(), limit=None)
+    claimed = await storage.replies.claim(
+        reply.id,
+        now=T0,
+        lease_until=T0 + timedelta(minutes=2),
+        token_budget=10_000,
+        history_limit=10,
+    )
+    assert claimed is not None
+    call = ModelCall(
+        user_id=room.user_id,
+        chatroom_id=room.id,
+        reply_id=reply.id,
+        model="gemini-test",
+        provider="gemini",
+        purpose="reply",
+        usage=TokenUsage(),
+        latency_ms=1,
+        outcome=CallOutcome.COMPLETED,
+        ended_at=T0,
+    )
+    result = ReplyResult(
+        status=MessageStatus.COMPLETED,
+        content="Done.",
+        model="gemini-test",
+        finish_reason="STOP",
+        usage=None,
+        error=None,
+        completed_at=T0,
+    )
+    assert storage.engine is not None
+
+    async with storage.uow() as uow:
+        await uow.users.delete(room.user_id)
+        finishing = asyncio.create_task(
+            storage.replies.finish(
+                reply.id, result, attempt=claimed.attempt, give_back=None, call=call
+            )
+        )
+        await until_a_statement_waits_for_a_lock(storage.engine)
+        await uow.commit()
+
+    assert await finishing == Finish.GONE
+    async with storage.engine.connect() as connection:
+        left = await connection.execute(
+            select(func.count())
+            .select_from(model_calls)
+            .where(model_calls.c.user_id == room.user_id)
+        )
+    assert left.scalar_one() == 0

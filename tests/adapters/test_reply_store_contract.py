@@ -12,6 +12,10 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import select
 from tests.adapters.conftest import Storage, given_room
+from tests.adapters.test_account_deletion_contract import (
+    POSTGRESQL_STORES,
+    until_a_statement_waits_for_a_lock,
+)
 
 from gemini_clone.adapters.sql.tables import messages
 from gemini_clone.domain.chatrooms import Chatroom
@@ -641,3 +645,20 @@ async def test_a_worker_handing_back_a_reply_another_took_over_changes_nothing(
     assert await stored(backend, reply.id) == taken_over
     await backend.store.release(reply.id, attempt=second.attempt)
     assert (await stored(backend, reply.id)).status is MessageStatus.QUEUED
+
+
+@pytest.mark.parametrize("database", POSTGRESQL_STORES, indirect=True)
+async def test_a_reply_deleted_while_its_finish_waits_is_gone(storage: Storage) -> None:
+    backend = Backend(storage.replies, storage.posting, storage.uow)
+    room = await given_room(backend.uow)
+    _, reply = await given_question(backend, room, T0)
+    await claim(backend, reply.id)
+    assert storage.engine is not None
+
+    async with backend.uow() as uow:
+        await uow.chatrooms.delete(room.id)
+        finishing = asyncio.create_task(finish(backend, reply.id, completed(), give_back=None))
+        await until_a_statement_waits_for_a_lock(storage.engine)
+        await uow.commit()
+
+    assert await finishing == Finish.GONE, "as when it was gone before the finish"

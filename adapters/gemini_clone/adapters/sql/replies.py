@@ -5,7 +5,7 @@ SQLite in production), or composed into one statement each on PostgreSQL
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -13,24 +13,21 @@ from sqlalchemy import Boolean, Integer, Select, bindparam, exists, literal, nul
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemini_clone.adapters.sql import history_rules, rules
+from gemini_clone.adapters.sql.claimed import claimed_reply
 from gemini_clone.adapters.sql.direct import OneStatement, require_asyncpg
 from gemini_clone.adapters.sql.repositories.messages import usage_document
 from gemini_clone.adapters.sql.rules import parameter
 from gemini_clone.adapters.sql.tables import daily_usage, messages
 from gemini_clone.adapters.sql.transaction import transaction
 from gemini_clone.adapters.sql.usage import RECORD_CALL, call_parameters
-from gemini_clone.domain.chatrooms import TitleSource
-from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
-from gemini_clone.domain.messages import MessageStatus, Role
+from gemini_clone.domain.ids import MessageId
+from gemini_clone.domain.messages import MessageStatus
 from gemini_clone.domain.metering import ModelCall
-from gemini_clone.domain.summaries import PathSummary
-from gemini_clone.ports.language_model import Turn
 from gemini_clone.ports.replies import (
     ClaimedReply,
     Finish,
     QuotaUnit,
     ReplyResult,
-    ReplyRoom,
     ReplyStore,
 )
 
@@ -56,7 +53,6 @@ _OUTCOME = {
         "completed_at",
     )
 }
-_ROLES = {role.value: role for role in Role}
 _UNIT_USER = parameter("unit_user", daily_usage.c.user_id)
 _UNIT_DAY = parameter("unit_day", daily_usage.c.day)
 
@@ -119,51 +115,6 @@ def _refused(status: str | None) -> Finish:
     return Finish.ENDED
 
 
-def _claimed(
-    attempt: int,
-    question: Mapping[Any, Any],
-    history: Sequence[Mapping[Any, Any]],
-    *,
-    summaries: bool,
-) -> ClaimedReply:
-    quota_day: str | None = question["quota_day"]
-    owner = UserId(question["user_id"])
-    kinds: dict[str, list[Mapping[Any, Any]]] = {}
-    for row in history:
-        kinds.setdefault(row["kind"], []).append(row)
-    leads = kinds.get(history_rules.SUMMARY, [])
-    fell_out = kinds.get(history_rules.FELL_OUT, [])
-    kept = kinds.get(history_rules.TURN, [])
-    return ClaimedReply(
-        attempt=attempt,
-        question=question["content"],
-        history=[Turn(role=_ROLES[row["role"]], text=row["content"]) for row in kept],
-        history_files={
-            index: MessageId(row["turn_id"]) for index, row in enumerate(kept) if row["has_files"]
-        },
-        summary=PathSummary(
-            through_message_id=MessageId(leads[0]["turn_id"]), text=leads[0]["content"]
-        )
-        if leads
-        else None,
-        fell_out=MessageId(fell_out[0]["turn_id"]) if fell_out and summaries else None,
-        question_id=MessageId(question["question_id"]),
-        question_has_files=bool(question["has_files"]),
-        quota=None
-        if quota_day is None
-        else QuotaUnit(user_id=owner, day=date.fromisoformat(quota_day)),
-        room=ReplyRoom(
-            chatroom_id=ChatroomId(question["chatroom_id"]),
-            user_id=owner,
-            system_instruction=question["system_instruction"],
-            model=question["room_model"],
-            owner_plan_status=question["plan_status"],
-            title_source=TitleSource(question["title_source"]),
-            title_tries=question["title_tries"],
-        ),
-    )
-
-
 class SqlReplyStore(ReplyStore):
     """`ReplyStore` through SQLAlchemy on any database, each call one transaction."""
 
@@ -202,7 +153,7 @@ class SqlReplyStore(ReplyStore):
             )
             rows = list(history.mappings())
             await connection.commit()
-        return _claimed(attempt, question, rows, summaries=summary_reach is not None)
+        return claimed_reply(attempt, question, rows, summaries=summary_reach is not None)
 
     async def finish(
         self,
@@ -216,9 +167,12 @@ class SqlReplyStore(ReplyStore):
     ) -> Finish:
         held = {"reply_id": reply_id, "attempt": attempt}
         async with transaction(self._engine) as connection:
+            # The reply's row first, then the user's (the ledger's lock, `record_call`): the
+            # order an account deletion takes them in (its replies cancelled, then the user),
+            # so the two wait for each other instead of deadlocking.
+            finished = await connection.execute(_FINISH, {**held, **_outcome(result)})
             for recorded in (*earlier_calls, *([call] if call is not None else [])):
                 await connection.execute(RECORD_CALL, call_parameters(recorded))
-            finished = await connection.execute(_FINISH, {**held, **_outcome(result)})
             if finished.first() is None:
                 status = await connection.execute(_STATUS, held)
                 await connection.commit()
@@ -329,6 +283,7 @@ class PostgresReplyStore(ReplyStore):
         self._claim = OneStatement(_one_statement_claim(), engine)
         self._finish = OneStatement(_one_statement_finish(), engine)
         self._release = OneStatement(_RELEASE, engine)
+        self._status = OneStatement(_STATUS, engine)
 
     async def claim(
         self,
@@ -351,7 +306,9 @@ class PostgresReplyStore(ReplyStore):
         )
         if not rows:
             return None
-        return _claimed(rows[0]["attempts"], rows[0], rows[1:], summaries=summary_reach is not None)
+        return claimed_reply(
+            rows[0]["attempts"], rows[0], rows[1:], summaries=summary_reach is not None
+        )
 
     async def finish(
         self,
@@ -383,7 +340,14 @@ class PostgresReplyStore(ReplyStore):
         )
         if rows[0]["finished"]:
             return Finish.STORED
-        return _refused(rows[0]["status"])
+        refused = _refused(rows[0]["status"])
+        if refused is Finish.TAKEN_OVER:
+            # The status is the statement's snapshot: a reply deleted (or ended) while the
+            # finish waited for its row still reads as being written there. Read it again,
+            # as the SQLAlchemy path's own statement does (rare: a refused finish).
+            status = await self._status.fetch(self._engine, reply_id=reply_id)
+            refused = _refused(status[0]["status"] if status else None)
+        return refused
 
     async def cancel(
         self, reply_id: MessageId, *, cancelled_at: datetime, being_written: bool

@@ -45,7 +45,18 @@ def record_call() -> Insert:
     values = {name: parameter(f"call_{name}", _k[name]) for name in _COLUMNS}
     # A deleted account's calls are not recorded: a worker that ends a reply after its
     # user was deleted would otherwise leave a row naming them (the ledger has no keys).
-    user_exists = exists(select(users.c.id).where(users.c.id == values["user_id"]))
+    # The check locks the user's row (FOR KEY SHARE, what a foreign key's check takes; no
+    # lock on SQLite, whose writers take turns): while a deletion holds it, the insert waits
+    # for its commit and, under READ COMMITTED, re-checks the row and finds it gone, where
+    # a plain read would see the statement's snapshot with the user still there. Chosen
+    # over a foreign key because a key's violation would abort the whole finish.
+    # An insert that takes the lock first makes the deletion's user delete wait for it;
+    # the deletion then deletes the ledger rows after the user (`SqlUserRepository.delete`).
+    user_exists = exists(
+        select(users.c.id)
+        .where(users.c.id == values["user_id"])
+        .with_for_update(read=True, key_share=True)
+    )
     row = select(*values.values()).where(values["user_id"].is_not(None), user_exists)
     return insert(model_calls).from_select(list(_COLUMNS), row)
 

@@ -62,10 +62,12 @@ class SqlUserRepository(SqlRepository, UserRepository):
         # The ledger has no foreign keys (its rows outlive rooms and replies); everything
         # else of the user's goes by ON DELETE CASCADE. The rooms go first, so that their
         # messages are deleted through the room index; the user's own cascade then finds
-        # none left through ix_messages_user_id.
-        await self._execute(delete(model_calls).where(model_calls.c.user_id == user_id))
+        # none left through ix_messages_user_id. The ledger's rows go after the user's:
+        # a call recorded meanwhile held the user's row (`usage.record_call`), so the
+        # user's delete waited for its commit and this statement sees its row.
         await self._execute(delete(chatrooms).where(chatrooms.c.user_id == user_id))
         await self._execute(delete(users).where(users.c.id == user_id))
+        await self._execute(delete(model_calls).where(model_calls.c.user_id == user_id))
 
     async def get_many(self, user_ids: Collection[UserId]) -> Sequence[User]:
         found: list[User] = []
