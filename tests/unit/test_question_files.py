@@ -275,6 +275,30 @@ async def test_a_file_gone_from_the_blob_store_fails_the_reply_and_gives_the_uni
     assert await _answer(world, _offline_worker(world, _Recording()), later.reply.id)
 
 
+async def test_a_history_file_gone_from_the_blob_store_is_a_note_and_later_replies_complete(
+    world: World, files: Files, alice: User, room: Chatroom, caplog: pytest.LogCaptureFixture
+) -> None:
+    photo = await files.upload(alice, room, PNG, name="photo.png")
+    notes = await files.upload(alice, room, b"notes", name="notes.txt")
+    first = await _post(world, alice, room, photo.id, notes.id, content="What is this?")
+    await _answer(world, _offline_worker(world, _Recording()), first.reply.id)
+    await world.blobs.delete(photo.blob_key)  # gone after its exchange was answered
+    model = _Recording()
+
+    outcomes = []
+    for n in range(3):
+        later = await _post(world, alice, room, content=f"Unrelated question {n}")
+        outcomes.append(await _offline_worker(world, model).execute(later.reply.id))
+
+    assert outcomes == [ReplyOutcome.COMPLETED] * 3
+    earlier = model.requests[-1].turns[0]
+    assert earlier.text == "What is this?\n\n[file photo.png is no longer available]"
+    assert [f.filename for f in earlier.files] == ["notes.txt"]
+    assert model.bytes_read == {"notes.txt": b"notes"}
+    assert f"attachment {photo.id}" in caplog.text
+    assert "history file left out" in caplog.text
+
+
 async def test_a_providers_copy_of_a_file_is_kept_on_its_row_for_every_worker(
     world: World, files: Files, alice: User, room: Chatroom
 ) -> None:

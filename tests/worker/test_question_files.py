@@ -1,9 +1,9 @@
 """A question's files reach the model: a `gemini-clone worker` process reads them from the
 blob store the API side wrote them to and sends them to Gemini (a stand-in HTTP server): the
 image inline with its base64 bytes and type, the text file as a text part headed by its name,
-both before the question's text; a later question's history carries them again. A file whose
-bytes are gone from the store fails its reply (`internal_error`, the unit given back) and
-the worker goes on."""
+both before the question's text; a later question's history carries them again (a note in
+place of one whose bytes are gone since). A question's own file whose bytes are gone from
+the store fails its reply (`internal_error`, the unit given back) and the worker goes on."""
 
 from __future__ import annotations
 
@@ -168,3 +168,34 @@ async def test_a_file_gone_from_the_store_fails_its_reply_and_the_worker_goes_on
     assert [body["contents"][-1]["parts"] for _, body in gemini.requests] == [
         [{"text": "Still there?"}]
     ]
+
+
+async def test_an_earlier_questions_file_gone_from_the_store_is_a_note_to_the_model(
+    deployment: Deployment,
+) -> None:
+    gemini = StandIn(FIXTURES / "gemini" / "stream_ok.sse")
+    async with gemini as gemini_url:
+        user, room = await _named_room(deployment)
+        photo = await _upload(deployment, user, room, "photo.png", _png())
+        first = await _ask(deployment, user, room, "What is this?", photo)
+        await deployment.start_worker(
+            GEMINI_API_KEY="stand-in-gemini-key",
+            GEMINI_BASE_URL=gemini_url,
+            GEMINI_MODEL="gemini-2.5-flash",
+        ).ready()
+        assert (await deployment.wait_for_reply(user, first)).status is MessageStatus.COMPLETED
+        # Gone after its exchange was answered (an operator, a lifecycle rule on the bucket).
+        await deployment.app.blobs().delete(photo.blob_key)
+        later = [
+            await deployment.wait_for_reply(
+                user, await _ask(deployment, user, room, f"Unrelated question {n}")
+            )
+            for n in range(3)
+        ]
+
+    assert [reply.status for reply in later] == [MessageStatus.COMPLETED] * 3
+    earlier = gemini.requests[-1][1]["contents"][0]
+    assert earlier == {
+        "role": "user",
+        "parts": [{"text": "What is this?\n\n[file photo.png is no longer available]"}],
+    }

@@ -5,7 +5,7 @@ question's, and those of the earlier questions its history keeps)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncGenerator, AsyncIterator, Collection
 from dataclasses import replace
 from functools import partial
 
@@ -15,7 +15,7 @@ from gemini_clone.domain.model_access import ModelAccess
 from gemini_clone.domain.subscriptions import tier_for_status
 from gemini_clone.ports.attachments import ProviderFile, ProviderFileMemory
 from gemini_clone.ports.blobs import BlobStore
-from gemini_clone.ports.language_model import GenerationRequest, TurnFile
+from gemini_clone.ports.language_model import GenerationRequest, Turn, TurnFile
 from gemini_clone.ports.replies import ClaimedReply
 from gemini_clone.ports.repositories import UnitOfWork, UnitOfWorkFactory
 
@@ -87,8 +87,12 @@ class QuestionFiles:
     - Kinds the answering model cannot read are left out (the post refuses them, but the
       room's model or its owner's plan may have changed since): the model answers the
       rest, never fails for them.
-    - A file whose bytes are gone from the store (deleted underneath) fails the reply when
-      the adapter reads it (`FileMissing`: `internal_error`, the unit given back).
+    - A file of the question whose bytes are gone from the store (deleted underneath)
+      fails the reply when the adapter reads it (`FileMissing`: `internal_error`, the unit
+      given back). A history file's bytes are looked for before the request is made (the
+      first step of a read, then closed): a missing one is left out, logged, and its turn
+      carries `missing_file_note` instead, so one lost blob of an answered question does
+      not fail every later reply of the room (docs/attachments-storage.md).
     - A provider's upload of a file (Gemini's Files API) is kept on its row
       (`TurnFile.provider_copy`), for every worker to reuse until it expires.
     """
@@ -125,9 +129,36 @@ class QuestionFiles:
 
         history = list(claimed.history)
         for index, message_id in claimed.history_files.items():
-            history[index] = replace(history[index], files=files_of(message_id))
+            history[index] = await self._kept_in_history(history[index], files_of(message_id))
         question_files = files_of(asked) if asked is not None else ()
         return question_files, replace(claimed, history=history)
+
+    async def _kept_in_history(self, turn: Turn, files: tuple[TurnFile, ...]) -> Turn:
+        """`turn` with those of `files` whose bytes are stored, and a note for each other."""
+        stored = [await self._is_stored(file) for file in files]
+        missing = [file for file, kept in zip(files, stored, strict=True) if not kept]
+        if not missing:
+            return replace(turn, files=files)
+        notes = "\n".join(missing_file_note(file.filename) for file in missing)
+        return replace(
+            turn,
+            text=f"{turn.text}\n\n{notes}" if turn.text else notes,
+            files=tuple(file for file, kept in zip(files, stored, strict=True) if kept),
+        )
+
+    async def _is_stored(self, file: TurnFile) -> bool:
+        chunks = file.read()
+        try:
+            await anext(chunks)
+        except FileMissing as missing:
+            logger.warning("history file left out: %s", missing)
+            return False
+        except StopAsyncIteration:
+            pass  # an empty file, stored
+        finally:
+            if isinstance(chunks, AsyncGenerator):
+                await chunks.aclose()
+        return True
 
     def _turn_file(self, attachment: Attachment) -> TurnFile:
         return TurnFile(
@@ -146,6 +177,11 @@ class QuestionFiles:
                 yield chunk
         except KeyError:
             raise FileMissing(attachment) from None
+
+
+def missing_file_note(filename: str) -> str:
+    """What the model reads in place of a history file whose bytes are gone."""
+    return f"[file {filename} is no longer available]"
 
 
 class FileMissing(Exception):
