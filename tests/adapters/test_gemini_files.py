@@ -13,23 +13,31 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gemini_clone.adapters.gemini import GeminiLanguageModel
 from gemini_clone.adapters.gemini.files import (
+    FILES_KEPT,
     INLINE_REQUEST_LIMIT,
+    KEY_MARK,
     GeminiFile,
     GeminiFiles,
     GeminiUploads,
     file_part,
     inline_part,
     inline_size,
+    key_fingerprint,
     parse_timestamp,
     text_file_part,
 )
+from gemini_clone.domain.messages import Role
 from gemini_clone.ports.attachments import ProviderFile
 from gemini_clone.ports.language_model import (
+    GenerationRequest,
     ModelConfigurationError,
     ModelError,
     ModelUnavailable,
+    Turn,
     TurnFile,
+    collect,
 )
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "gemini"
@@ -41,9 +49,12 @@ UPLOAD_URL = f"{BASE_URL}/upload/v1beta/files?upload_id=ABCdef123&upload_protoco
 class FakeFilesApi:
     """Gemini's two upload steps; records what each received."""
 
-    def __init__(self, *, start_status: int = 200, finish_status: int = 200) -> None:
+    def __init__(
+        self, *, start_status: int = 200, finish_status: int = 200, expiry: bool = True
+    ) -> None:
         self.start_status = start_status
         self.finish_status = finish_status
+        self.expiry = expiry
         self.requests: list[httpx.Request] = []
         self.uploaded = b""
 
@@ -56,7 +67,10 @@ class FakeFilesApi:
         self.uploaded = b"".join([chunk async for chunk in request.stream])  # type: ignore[union-attr]
         if self.finish_status != 200:
             return error_response(self.finish_status, "over quota")
-        return httpx.Response(200, content=(FIXTURES / "files_upload_ok.json").read_bytes())
+        answer = json.loads((FIXTURES / "files_upload_ok.json").read_bytes())
+        if not self.expiry:
+            del answer["file"]["expirationTime"]
+        return httpx.Response(200, json=answer)
 
 
 def error_response(status: int, message: str) -> httpx.Response:
@@ -200,6 +214,8 @@ UPLOADED_URI = "https://generativelanguage.googleapis.com/v1beta/files/7hq2k1xj9
 UPLOADED_EXPIRES = datetime(2026, 12, 9, 5, 31, 2, 420436, tzinfo=UTC)
 """The URI and expiry of `files_upload_ok.json`."""
 NOW = UPLOADED_EXPIRES - timedelta(hours=30)
+KEPT_URI = f"{UPLOADED_URI}{KEY_MARK}{key_fingerprint(BASE_URL, API_KEY)}"
+"""What the row keeps of that upload: its URI marked with the key's fingerprint."""
 
 
 class KeptOnRow:
@@ -236,7 +252,7 @@ async def test_another_worker_reuses_the_uri_kept_on_the_attachments_row() -> No
     sent_second = await second_worker.uri_for(scan(row))
 
     assert uploads_made(fake) == 1
-    assert row.file == ProviderFile(uri=UPLOADED_URI, expires_at=UPLOADED_EXPIRES)
+    assert row.file == ProviderFile(uri=KEPT_URI, expires_at=UPLOADED_EXPIRES)
     assert sent_first.uri == UPLOADED_URI
     assert file_part(sent_second) == {
         "fileData": {"mimeType": "application/pdf", "fileUri": UPLOADED_URI}
@@ -246,8 +262,7 @@ async def test_another_worker_reuses_the_uri_kept_on_the_attachments_row() -> No
 async def test_a_uri_about_to_expire_is_uploaded_again_and_the_new_one_kept() -> None:
     fake = FakeFilesApi()
     old = ProviderFile(
-        uri="https://generativelanguage.googleapis.com/v1beta/files/old",
-        expires_at=NOW + timedelta(minutes=30),
+        uri=KEPT_URI.replace("7hq2k1xj9c4m", "old"), expires_at=NOW + timedelta(minutes=30)
     )
     row = KeptOnRow(old)
 
@@ -255,7 +270,7 @@ async def test_a_uri_about_to_expire_is_uploaded_again_and_the_new_one_kept() ->
 
     assert uploads_made(fake) == 1
     assert sent.uri == UPLOADED_URI
-    assert row.file == ProviderFile(uri=UPLOADED_URI, expires_at=UPLOADED_EXPIRES)
+    assert row.file == ProviderFile(uri=KEPT_URI, expires_at=UPLOADED_EXPIRES)
 
 
 async def test_a_file_with_nowhere_to_keep_its_uri_is_uploaded_for_each_request() -> None:
@@ -271,3 +286,125 @@ async def test_a_file_with_nowhere_to_keep_its_uri_is_uploaded_for_each_request(
     await uploads.uri_for(unkept)
 
     assert uploads_made(fake) == 2
+
+
+async def test_an_upload_gemini_names_no_expiry_for_is_kept_for_48_hours() -> None:
+    fake, row = FakeFilesApi(expiry=False), KeptOnRow()
+
+    await GeminiUploads(files_api(fake), now=lambda: NOW).uri_for(scan(row))
+    assert row.file == ProviderFile(uri=KEPT_URI, expires_at=NOW + FILES_KEPT)
+    later = GeminiUploads(files_api(fake), now=lambda: NOW + FILES_KEPT - timedelta(minutes=59))
+    await later.uri_for(scan(row))
+
+    assert uploads_made(fake) == 2, "not usable forever: uploaded again before the 48 hours end"
+
+
+@pytest.mark.parametrize(
+    "kept",
+    [
+        ProviderFile(uri=KEPT_URI, expires_at=None),  # a row kept without an expiry
+        ProviderFile(uri=UPLOADED_URI, expires_at=UPLOADED_EXPIRES),  # without a fingerprint
+        ProviderFile(
+            uri=f"{UPLOADED_URI}{KEY_MARK}{key_fingerprint(BASE_URL, 'AIza-another-key')}",
+            expires_at=UPLOADED_EXPIRES,
+        ),
+        ProviderFile(
+            uri=f"{UPLOADED_URI}{KEY_MARK}{key_fingerprint('https://proxy.example', API_KEY)}",
+            expires_at=UPLOADED_EXPIRES,
+        ),
+    ],
+    ids=["no-expiry", "no-fingerprint", "another-key", "another-base-url"],
+)
+async def test_a_uri_kept_without_an_expiry_or_under_another_key_is_no_copy(
+    kept: ProviderFile,
+) -> None:
+    fake, row = FakeFilesApi(), KeptOnRow(kept)
+
+    await GeminiUploads(files_api(fake), now=lambda: NOW).uri_for(scan(row))
+
+    assert uploads_made(fake) == 1
+    assert row.file == ProviderFile(uri=KEPT_URI, expires_at=UPLOADED_EXPIRES)
+    assert API_KEY not in row.file.uri
+    assert len(key_fingerprint(BASE_URL, API_KEY)) == 16
+
+
+class GeminiRefusingKeptFiles(FakeFilesApi):
+    """The Files API, and a `streamGenerateContent` answering 403 (or `status`) to a request
+    naming a URI in `refused`, else a whole answer."""
+
+    def __init__(self, refused: set[str], status: int = 403) -> None:
+        super().__init__(expiry=False)  # kept 48 hours from the model's (real) clock
+        self.refused = refused
+        self.status = status
+        self.generations: list[list[str]] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        if ":streamGenerateContent" not in request.url.path:
+            return await super().__call__(request)
+        body = json.loads(request.content)
+        named = [
+            part["fileData"]["fileUri"]
+            for content in body["contents"]
+            for part in content["parts"]
+            if "fileData" in part
+        ]
+        self.generations.append(named)
+        if self.refused & set(named):
+            return error_response(self.status, "You do not have permission to access the File")
+        return httpx.Response(
+            200,
+            headers={"content-type": "text/event-stream"},
+            content=(FIXTURES / "stream_ok.sse").read_bytes(),
+        )
+
+
+def large_scan(row: KeptOnRow) -> TurnFile:
+    """A PDF past the inline limit: sent through the Files API."""
+    data = b"%PDF-1.7\n" + b"s" * 15_000_000
+    return TurnFile(
+        filename="scan.pdf", media_type="application/pdf", kind="pdf", size=len(data),
+        sha256="sha-of-scan", read=lambda: chunks(data, 1 << 20), provider_copy=row,
+    )  # fmt: skip
+
+
+def asking_about(file: TurnFile) -> GenerationRequest:
+    return GenerationRequest(turns=[Turn(role=Role.USER, text="Read this", files=(file,))])
+
+
+@pytest.mark.parametrize("status", [403, 404])
+async def test_a_kept_uri_gemini_refuses_is_uploaded_again_and_the_request_sent_once_more(
+    status: int,
+) -> None:
+    stale = f"{BASE_URL}/v1beta/files/stale"
+    row = KeptOnRow(
+        ProviderFile(uri=f"{stale}{KEY_MARK}{key_fingerprint(BASE_URL, API_KEY)}",
+                     expires_at=datetime.now(UTC) + timedelta(hours=10))
+    )  # fmt: skip
+    gemini = GeminiRefusingKeptFiles({stale}, status)
+    async with GeminiLanguageModel(
+        api_key=API_KEY, base_url=BASE_URL, transport=httpx.MockTransport(gemini)
+    ) as model:
+        answer = await collect(model.stream(asking_about(large_scan(row))))
+
+    assert answer.text
+    assert gemini.generations == [[stale], [UPLOADED_URI]]
+    assert uploads_made(gemini) == 1
+    assert row.file is not None
+    assert row.file.uri == KEPT_URI, "the row keeps the new upload instead of the refused URI"
+
+
+async def test_a_refusal_is_the_ports_error_when_no_kept_uri_was_sent_or_after_the_retry() -> None:
+    gemini = GeminiRefusingKeptFiles({UPLOADED_URI})  # refuses even a fresh upload
+    row = KeptOnRow()
+    async with GeminiLanguageModel(
+        api_key=API_KEY, base_url=BASE_URL, transport=httpx.MockTransport(gemini)
+    ) as model:
+        with pytest.raises(ModelConfigurationError):
+            await collect(model.stream(asking_about(large_scan(row))))
+        assert (len(gemini.generations), uploads_made(gemini)) == (1, 1), "nothing kept: no retry"
+
+        with pytest.raises(ModelConfigurationError):
+            await collect(model.stream(asking_about(large_scan(row))))
+        # The first request's upload was kept; the second sent it, was refused, uploaded
+        # again once, and was refused once more: the error, no third try.
+        assert (len(gemini.generations), uploads_made(gemini)) == (3, 2)

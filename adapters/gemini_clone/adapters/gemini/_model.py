@@ -34,6 +34,8 @@ DEFAULT_MODEL = "gemini-2.5-flash"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+STALE_FILE_CODES = frozenset({"model_permission_denied", "model_not_found"})
+"""Gemini's 403 and 404: what a request naming a file it no longer grants answers."""
 
 logger = logging.getLogger(__name__)
 
@@ -98,18 +100,43 @@ class GeminiLanguageModel(StreamingClientOwner, LanguageModel):
         self._http = StreamingClient(words=_WORDS, secret=api_key, logger=logger, **options)
 
     def stream(self, request: GenerationRequest) -> AsyncIterator[GenerationPiece]:
-        body = request_body(
+        if any(turn.files for turn in request.turns):
+            return self._stream_with_files(request)
+        return self._streamed(request, self._body(request))
+
+    def _body(self, request: GenerationRequest) -> dict[str, Any]:
+        return request_body(
             request, temperature=self._temperature, max_output_tokens=self._max_output_tokens
         )
-        if any(turn.files for turn in request.turns):
-            return self._stream_with_files(request, body)
-        return self._streamed(request, body)
 
     async def _stream_with_files(
-        self, request: GenerationRequest, body: dict[str, Any]
+        self, request: GenerationRequest
     ) -> AsyncIterator[GenerationPiece]:
         # Files are read (or uploaded) once, before the first attempt; retries resend the body.
-        await add_files(body, request, self._file_uploads())
+        uploads = self._file_uploads()
+        body = self._body(request)
+        kept = await add_files(body, request, uploads)
+        try:
+            started = False
+            async for piece in self._streamed(request, body):
+                started = True
+                yield piece
+            return
+        except ModelConfigurationError as refused:
+            # A kept URI (this key's and base URL's: `key_fingerprint`) may still name a
+            # file Gemini no longer grants (deleted early, its project's access changed):
+            # 403 or 404. Upload the request's files again, their rows then keeping the new
+            # URIs, and ask once more.
+            if started or not kept or refused.code not in STALE_FILE_CODES:
+                raise
+            logger.warning(
+                "Gemini %s refused a request naming %d kept file URI(s) (%s); uploading again",
+                self.name,
+                kept,
+                refused.code,
+            )
+        body = self._body(request)
+        await add_files(body, request, uploads, reuse=False)
         async for piece in self._streamed(request, body):
             yield piece
 

@@ -12,11 +12,15 @@ From Google's published API reference (tests/fixtures/gemini/SOURCES.md lists th
   `uri`, `mimeType`, `state` (`PROCESSING`, `ACTIVE`, `FAILED`) and `expirationTime` (files
   are kept 48 hours): the URI is kept with its expiry on the attachment's row and reused,
   by every worker, until shortly before it.
+- A file belongs to the project of the API key that uploaded it: another key is refused
+  it (403, or 404). The kept URI carries a short hash of the base URL and key
+  (`key_fingerprint`), and a row kept under another is no copy of this deployment's.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +51,12 @@ REQUEST_OVERHEAD = 64 * 1024
 """Room kept under the inline limit for the parts' own JSON and the settings."""
 ACTIVE = "ACTIVE"
 """A `File`'s state once it can be named in requests."""
+FILES_KEPT = timedelta(hours=48)
+"""How long Gemini keeps an uploaded file: the expiry kept when an upload names none, so
+a kept URI is never taken as usable forever."""
+KEY_MARK = "#gemini-clone-key="
+"""Between a kept URI and its `key_fingerprint` (a URI fragment: never sent, and a row
+needs no column of its own for it)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,12 +66,39 @@ class GeminiFile:
     mime_type: str
     state: str
     expires_at: datetime | None
+    kept: bool = False
+    """Recalled from the attachment's row (uploaded by an earlier request), not just now."""
 
     def usable_at(self, now: datetime) -> bool:
         """Still worth sending by URI: active, and not about to expire."""
         return self.state == ACTIVE and (
             self.expires_at is None or self.expires_at - REUSE_MARGIN > now
         )
+
+
+def key_fingerprint(base_url: str, api_key: str) -> str:
+    """Which deployment's project a kept URI belongs to: 16 hex digits of a SHA-256 of the
+    base URL and the key; the key itself is never kept."""
+    return hashlib.sha256(f"{base_url}\n{api_key}".encode()).hexdigest()[:16]
+
+
+def kept_copy(file: GeminiFile, fingerprint: str, now: datetime) -> ProviderFile:
+    """What the attachment's row keeps of an upload: its URI marked with `fingerprint`, and
+    its expiry (`FILES_KEPT` from `now` when Gemini named none)."""
+    return ProviderFile(
+        uri=f"{file.uri}{KEY_MARK}{fingerprint}", expires_at=file.expires_at or now + FILES_KEPT
+    )
+
+
+def recalled_file(copy: ProviderFile, fingerprint: str, media_type: str) -> GeminiFile | None:
+    """The file a row's `copy` names, when kept under `fingerprint` with an expiry; None for
+    another key's or base URL's upload, or one kept without either (older rows)."""
+    uri, mark, kept_for = copy.uri.partition(KEY_MARK)
+    if not mark or kept_for != fingerprint or copy.expires_at is None:
+        return None
+    return GeminiFile(
+        name="", uri=uri, mime_type=media_type, state=ACTIVE, expires_at=copy.expires_at, kept=True
+    )
 
 
 def inline_part(media_type: str, data: bytes) -> dict[str, Any]:
@@ -124,6 +161,7 @@ class GeminiFiles:
         self._client = client
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
+        self.fingerprint = key_fingerprint(self._base_url, api_key)
 
     async def upload(
         self, *, display_name: str, media_type: str, size: int, chunks: AsyncIterable[bytes]
@@ -183,25 +221,21 @@ def check(response: httpx.Response, api_key: str) -> None:
 class GeminiUploads:
     """Files sent by URI: each uploaded once and its URI reused while `usable_at` says so,
     then uploaded again. The URI and its expiry are kept on the file's attachment row
-    (`TurnFile.provider_copy`), so every worker, in any process, reuses one upload; a file
-    with nowhere to keep it is uploaded for each request."""
+    (`TurnFile.provider_copy`, `kept_copy`), so every worker, in any process, reuses one
+    upload; a file with nowhere to keep it is uploaded for each request."""
 
     def __init__(self, files: GeminiFiles, now: Callable[[], datetime]) -> None:
         self._files = files
         self._now = now
 
-    async def uri_for(self, file: TurnFile) -> GeminiFile:
+    async def uri_for(self, file: TurnFile, *, reuse: bool = True) -> GeminiFile:
+        """The file's URI: the row's, when `reuse` and it is this key's and still usable;
+        else a new upload, which replaces the row's."""
         kept = file.provider_copy
-        remembered = await kept.recall() if kept is not None else None
+        remembered = await kept.recall() if kept is not None and reuse else None
         if remembered is not None:
-            known = GeminiFile(
-                name="",
-                uri=remembered.uri,
-                mime_type=file.media_type,
-                state=ACTIVE,
-                expires_at=remembered.expires_at,
-            )
-            if known.usable_at(self._now()):
+            known = recalled_file(remembered, self._files.fingerprint, file.media_type)
+            if known is not None and known.usable_at(self._now()):
                 return known
         uploaded = await self._files.upload(
             display_name=file.filename,
@@ -211,16 +245,17 @@ class GeminiUploads:
         )
         if kept is not None and uploaded.state == ACTIVE:
             # Only a file ready for requests is worth another worker's reuse.
-            await kept.remember(ProviderFile(uri=uploaded.uri, expires_at=uploaded.expires_at))
+            await kept.remember(kept_copy(uploaded, self._files.fingerprint, self._now()))
         return uploaded
 
 
 async def add_files(
-    body: dict[str, Any], request: GenerationRequest, uploads: GeminiUploads
-) -> dict[str, Any]:
+    body: dict[str, Any], request: GenerationRequest, uploads: GeminiUploads, *, reuse: bool = True
+) -> int:
     """Put each turn's files before its text (Google's advice for prompts with media):
     text files as named text parts; images and PDFs inline, smallest first, while the
-    request stays under `INLINE_REQUEST_LIMIT`, the rest through the Files API by URI."""
+    request stays under `INLINE_REQUEST_LIMIT`, the rest through the Files API by URI (a
+    kept one only when `reuse`). Returns how many went by a URI kept from earlier."""
     files = [file for turn in request.turns for file in turn.files]
     budget = (
         INLINE_REQUEST_LIMIT
@@ -233,6 +268,7 @@ async def add_files(
         if inline_size(file.size) <= budget:
             inline.add(id(file))
             budget -= inline_size(file.size)
+    kept = 0
     for turn, content in zip(request.turns, body["contents"], strict=True):
         parts: list[dict[str, Any]] = []
         for file in turn.files:
@@ -242,9 +278,11 @@ async def add_files(
             elif id(file) in inline:
                 parts.append(inline_part(file.media_type, await read_all(file)))
             else:
-                parts.append(file_part(await uploads.uri_for(file)))
+                sent = await uploads.uri_for(file, reuse=reuse)
+                kept += sent.kept
+                parts.append(file_part(sent))
         content["parts"] = [*parts, *content["parts"]]
-    return body
+    return kept
 
 
 async def read_all(file: TurnFile) -> bytes:
