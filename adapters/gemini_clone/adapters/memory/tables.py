@@ -8,7 +8,8 @@ copy of it (`InMemoryTables`) and swaps it in on commit.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from copy import copy
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 
 from gemini_clone.domain.attachments import Attachment
@@ -60,22 +61,11 @@ class InMemoryTables:
         return copied
 
     def load(self, other: InMemoryTables) -> None:
-        """Replace this state with a copy of `other`, in place (repositories keep it)."""
-        self.users = dict(other.users)
-        self.otps = dict(other.otps)
-        self.refresh_tokens = dict(other.refresh_tokens)
-        self.chatrooms = dict(other.chatrooms)
-        self.messages = dict(other.messages)
-        self.subscriptions = dict(other.subscriptions)
-        self.usage = dict(other.usage)
-        self.payment_events = dict(other.payment_events)
-        self.history_summaries = dict(other.history_summaries)
-        self.model_calls = list(other.model_calls)
-        self.current_leaves = dict(other.current_leaves)
-        self.attachments = dict(other.attachments)
-        self.storage_used = dict(other.storage_used)
-        self.provider_files = dict(other.provider_files)
-        self.shared_links = dict(other.shared_links)
+        """Replace this state with a copy of `other`, in place (repositories keep it). Every
+        field is a table (a dict or a list of immutable entities), copied shallowly: found
+        by `fields`, so a table added later is never left out of a rollback."""
+        for table in fields(self):
+            setattr(self, table.name, copy(getattr(other, table.name)))
 
 
 class InMemoryStore:
