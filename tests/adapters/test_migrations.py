@@ -17,6 +17,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gemini_clone.adapters.sql.engine import create_engine
@@ -723,3 +724,92 @@ async def test_the_messages_user_index_revision_adds_only_its_index_and_downgrad
         for table, rows in WAVE_1_ROWS.items():
             count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
             assert count == len(rows), table
+
+
+async def _run_by_hand(engine: AsyncEngine, *statements: str) -> None:
+    """What an operator runs before `db upgrade`: outside a transaction, as CONCURRENTLY
+    needs. A statement that fails is left to the test to expect (`pytest.raises`)."""
+    async with engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        for statement in statements:
+            await autocommit.execute(text(statement))
+
+
+async def _index_validity(engine: AsyncEngine) -> dict[str, tuple[bool, bool]]:
+    """The messages' indexes: (valid, unique) by name."""
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT c.relname, i.indisvalid, i.indisunique FROM pg_index i"
+                " JOIN pg_class c ON c.oid = i.indexrelid"
+                " WHERE i.indrelid = 'messages'::regclass"
+            )
+        )
+        return {name: (valid, unique) for name, valid, unique in rows}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_indexes_built_by_hand_concurrently_are_kept_by_the_upgrade(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0010")
+    await _insert_wave_1_rows(engine)
+    await _run_by_hand(
+        engine,
+        "CREATE EXTENSION IF NOT EXISTS btree_gin",
+        "CREATE INDEX CONCURRENTLY ix_messages_user_id_search_vector"
+        " ON messages USING gin (user_id, search_vector)",
+        "DROP INDEX CONCURRENTLY ix_messages_search_vector",
+        "CREATE INDEX CONCURRENTLY ix_messages_user_id ON messages (user_id)",
+    )
+
+    await upgrade(engine)
+
+    indexes = await _index_validity(engine)
+    assert indexes["ix_messages_user_id_search_vector"] == (True, False)
+    assert indexes["ix_messages_user_id"] == (True, False)
+    assert "ix_messages_search_vector" not in indexes
+    assert await _search(engine, "monad") == {_uuid(_id("messages", 0))}
+
+    await downgrade(engine, "0010")
+
+    assert set(await _index_validity(engine)) >= {"ix_messages_search_vector"}
+    assert not {"ix_messages_user_id", "ix_messages_user_id_search_vector"} & set(
+        await _index_validity(engine)
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_the_upgrade_rebuilds_an_index_a_failed_concurrent_build_left_invalid(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0010")
+    await _insert_wave_1_rows(engine)
+    # A build that fails half-way (a unique index over a column with repeats; in real life
+    # a cancelled build, a deadlock, a full disk) leaves its index behind, INVALID.
+    for name, columns in [
+        ("ix_messages_user_id_search_vector", "user_id, chatroom_id"),
+        ("ix_messages_user_id", "user_id"),
+    ]:
+        with pytest.raises(IntegrityError):
+            await _run_by_hand(
+                engine, f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON messages ({columns})"
+            )
+    left = await _index_validity(engine)
+    assert (
+        left["ix_messages_user_id"]
+        == left["ix_messages_user_id_search_vector"]
+        == (
+            False,
+            True,
+        )
+    )
+
+    await upgrade(engine)
+
+    indexes = await _index_validity(engine)
+    assert indexes["ix_messages_user_id_search_vector"] == (True, False)
+    assert indexes["ix_messages_user_id"] == (True, False)
+    assert await _search(engine, "monad") == {_uuid(_id("messages", 0))}
