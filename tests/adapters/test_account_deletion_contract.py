@@ -230,8 +230,11 @@ async def until_a_statement_waits_for_a_lock(engine: AsyncEngine) -> None:
 
 
 @pytest.mark.parametrize("database", POSTGRESQL_STORES, indirect=True)
+@pytest.mark.parametrize(
+    "replies_cancelled_first", [False, True], ids=["rows-deleted", "as-delete-account"]
+)
 async def test_a_reply_finishing_during_the_deletion_leaves_no_ledger_row(
-    storage: Storage,
+    storage: Storage, replies_cancelled_first: bool
 ) -> None:
     room = await given_room(storage.uow)
     question, reply = posted_exchange(room.id, room.user_id, T0)
@@ -268,6 +271,8 @@ async def test_a_reply_finishing_during_the_deletion_leaves_no_ledger_row(
     assert storage.engine is not None
 
     async with storage.uow() as uow:
+        if replies_cancelled_first:  # as `DeleteAccount` does: no deadlock with the finish
+            await uow.messages.cancel_pending_of_user(room.user_id, T0)
         await uow.users.delete(room.user_id)
         finishing = asyncio.create_task(
             storage.replies.finish(
