@@ -46,6 +46,11 @@ _HEADLINE_OPTIONS = (
     'MaxFragments=2, FragmentDelimiter=" … "'
 )
 _SNIPPET_TOKENS = 24
+_WINDOW_CHARACTERS = 600
+_WINDOW_LEAD = 150
+"""PostgreSQL's snippet is first cut from `_WINDOW_CHARACTERS` of the text starting
+`_WINDOW_LEAD` before the first wanted word: room for the headline's two fragments of at
+most 30 words around it."""
 _TAG_STAND_IN = "\x01"
 """Stands in for `<` while `ts_headline` reads the text: its parser takes `<b>` for an
 HTML tag and blanks it out of the snippet. The text's own stand-ins and marks are blanked
@@ -71,18 +76,44 @@ hits AS (
 page AS (
     SELECT * FROM hits {after}
     ORDER BY rank DESC, created_at DESC, hit_id DESC LIMIT :limit
+),
+-- Materialized, so that each row's text is read and searched once however often the
+-- next step names it.
+texts AS MATERIALIZED (
+    SELECT page.*, c.title AS chatroom_title, coalesce(m.content, c.title) AS text,
+           greatest(regexp_instr(coalesce(m.content, c.title), :hint, 1, 1, 0, 'i')
+                    - :lead, 1) AS window_start
+    FROM page
+    JOIN chatrooms c ON c.id = page.chatroom_id
+    LEFT JOIN messages m ON m.id = page.message_id
+),
+-- `ts_headline` parses and stems all of the text it is given: it is first given only a
+-- window around the first place a wanted word starts;
+-- the whole text only when the window has no highlight (the text has the word in another
+-- form, or only a part of the query).
+windowed AS MATERIALIZED (
+    SELECT texts.*, ts_headline(
+               CAST(:language AS regconfig),
+               translate(regexp_replace(
+                   substr(text, window_start, :window),
+                   -- The word cut at each end of the window, if it was cut there ('': none).
+                   concat_ws('|', CASE WHEN window_start > 1 THEN '^\\S*' END,
+                             CASE WHEN window_start + :window <= length(text) THEN '\\S*$' END),
+                   '', 'g'
+               ), :blanked, :stand_ins),
+               (SELECT q FROM query), :options) AS near
+    FROM texts
 )
-SELECT page.chatroom_id, c.title AS chatroom_title, page.message_id, page.role,
-       page.created_at, page.hit_id, page.rank,
+SELECT chatroom_id, chatroom_title, message_id, role, created_at, hit_id, rank,
        translate(
-           ts_headline(CAST(:language AS regconfig),
-                       translate(coalesce(m.content, c.title), :blanked, :stand_ins),
-                       (SELECT q FROM query), :options),
+           CASE WHEN strpos(near, :start) > 0 THEN near
+                ELSE ts_headline(CAST(:language AS regconfig),
+                                 translate(text, :blanked, :stand_ins),
+                                 (SELECT q FROM query), :options)
+           END,
            :tag_stand_in, '<') AS marked
-FROM page
-JOIN chatrooms c ON c.id = page.chatroom_id
-LEFT JOIN messages m ON m.id = page.message_id
-ORDER BY page.rank DESC, page.created_at DESC, page.hit_id DESC
+FROM windowed
+ORDER BY rank DESC, created_at DESC, hit_id DESC
 """
 
 # highlight() adds the two marks around each matched phrase: the count of matches is the
@@ -169,6 +200,10 @@ class SqlMessageSearch(MessageSearch):
             values |= {
                 "language": self._language,
                 "q": query.text,
+                "hint": _first_word_pattern(query),
+                "lead": _WINDOW_LEAD,
+                "window": _WINDOW_CHARACTERS,
+                "start": HIGHLIGHT_START,
                 "blanked": f"{_TAG_STAND_IN}{HIGHLIGHT_START}{HIGHLIGHT_END}<",
                 "stand_ins": f"   {_TAG_STAND_IN}",
                 "tag_stand_in": _TAG_STAND_IN,
@@ -195,6 +230,15 @@ class SqlMessageSearch(MessageSearch):
         except DRIVER_ERRORS as error:
             raise database_unavailable() from error
         return [_hit(row) for row in rows]
+
+
+def _first_word_pattern(query: SearchQuery) -> str:
+    """A regular expression for where the snippet's window starts: the start of the
+    longest word of any wanted phrase, in any case (a word starts the same in most of its
+    forms; where it does not, the whole text is read). Words are letters and digits only,
+    so nothing in them is a regular expression's operator."""
+    longest = (max(phrase.words, key=len) for phrase in query.wanted)
+    return r"\m(" + "|".join(longest) + ")"
 
 
 def _hit(row: Any) -> SearchHit:
