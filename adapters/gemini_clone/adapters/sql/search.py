@@ -87,30 +87,27 @@ texts AS MATERIALIZED (
     JOIN chatrooms c ON c.id = page.chatroom_id
     LEFT JOIN messages m ON m.id = page.message_id
 ),
--- `ts_headline` parses and stems all of the text it is given: it is first given only a
--- window around the first place a wanted word starts;
--- the whole text only when the window has no highlight (the text has the word in another
--- form, or only a part of the query).
+-- `ts_headline` parses and stems all of the text it is given: it is given the window
+-- around the first place a wanted word starts when the query matches that window by
+-- itself, the whole text otherwise (the words are far apart, or in another form than
+-- typed). Either way the text as read by `ts_headline`: its marks and `<` stood in for.
 windowed AS MATERIALIZED (
-    SELECT texts.*, ts_headline(
-               CAST(:language AS regconfig),
-               translate(regexp_replace(
-                   substr(text, window_start, :window),
-                   -- The word cut at each end of the window, if it was cut there ('': none).
-                   concat_ws('|', CASE WHEN window_start > 1 THEN '^\\S*' END,
-                             CASE WHEN window_start + :window <= length(text) THEN '\\S*$' END),
-                   '', 'g'
-               ), :blanked, :stand_ins),
-               (SELECT q FROM query), :options) AS near
+    SELECT texts.*, translate(regexp_replace(
+               substr(text, window_start, :window),
+               -- The word cut at each end of the window, if it was cut there ('': none).
+               concat_ws('|', CASE WHEN window_start > 1 THEN '^\\S*' END,
+                         CASE WHEN window_start + :window <= length(text) THEN '\\S*$' END),
+               '', 'g'
+           ), :blanked, :stand_ins) AS piece
     FROM texts
 )
 SELECT chatroom_id, chatroom_title, message_id, role, created_at, hit_id, rank,
        translate(
-           CASE WHEN strpos(near, :start) > 0 THEN near
-                ELSE ts_headline(CAST(:language AS regconfig),
-                                 translate(text, :blanked, :stand_ins),
-                                 (SELECT q FROM query), :options)
-           END,
+           ts_headline(CAST(:language AS regconfig),
+                       CASE WHEN to_tsvector(CAST(:language AS regconfig), piece)
+                                 @@ (SELECT q FROM query)
+                            THEN piece ELSE translate(text, :blanked, :stand_ins) END,
+                       (SELECT q FROM query), :options),
            :tag_stand_in, '<') AS marked
 FROM windowed
 ORDER BY rank DESC, created_at DESC, hit_id DESC
@@ -203,7 +200,6 @@ class SqlMessageSearch(MessageSearch):
                 "hint": _first_word_pattern(query),
                 "lead": _WINDOW_LEAD,
                 "window": _WINDOW_CHARACTERS,
-                "start": HIGHLIGHT_START,
                 "blanked": f"{_TAG_STAND_IN}{HIGHLIGHT_START}{HIGHLIGHT_END}<",
                 "stand_ins": f"   {_TAG_STAND_IN}",
                 "tag_stand_in": _TAG_STAND_IN,
