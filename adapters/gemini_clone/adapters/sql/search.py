@@ -8,7 +8,9 @@ the index).
 - PostgreSQL: `websearch_to_tsquery` reads the query as typed (it never fails on odd
   input) against the generated `search_vector` columns (GIN); relevance is `ts_rank`,
   which depends only on the hit's own text, so cursors stay valid while others write;
-  `ts_headline` cuts the snippet of the page's hits only.
+  `ts_headline` cuts the snippet of the page's hits only, from a window around the first
+  wanted word when the query matches that window (its cost grows with the text it reads).
+  The statement goes to asyncpg directly (`OneStatement`: no transaction around it).
 - SQLite: the query is rewritten into FTS5's syntax from the parsed words (`fts5_query`),
   never passed raw; relevance is the number of matched phrases in the text (FTS5's bm25
   depends on the whole index, which would move cursors under other people's writes).
