@@ -4,6 +4,7 @@ claim.
     uv run python bench/seed.py --messages 1e6            # once per size; prints the URL
     uv run python bench/scale.py --database URL [--duration 10] [--connections 32]
     uv run python bench/scale.py                          # size 0: a fresh database
+    uv run python bench/scale.py --database URL --only search   # one phase alone
 
 Starts the service on the database as `run.py` does (its own Redis, the Gemini
 stand-in, one `serve` at the defaults; no worker: the replies stay queued), then:
@@ -219,8 +220,22 @@ def as_dict(figures: Figures) -> dict[str, float]:
     }
 
 
+def search_phase(api: str, at: dict[str, Any], duration: int) -> dict[str, Any]:
+    searcher = token_for(api, at["searcher"])
+    results: dict[str, Any] = {"searcher_messages": at["searcher_messages"]}
+    for name, query in search_queries():
+        address = f"{api}/search?limit=20&q={quote(query)}"
+        wrk(address, token=searcher, connections=SEARCH_CONNECTIONS, duration=2)
+        results[f"search_{name}"] = as_dict(
+            wrk(address, token=searcher, connections=SEARCH_CONNECTIONS, duration=duration)
+        )
+    return results
+
+
 def measure(service: Service, at: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     api = service.api_url
+    if args.only == "search":
+        return search_phase(api, at, args.duration)
     load = {"connections": args.connections, "duration": args.duration}
     if at:
         service.command("subscriptions", "grant", at["poster"])
@@ -241,14 +256,7 @@ def measure(service: Service, at: dict[str, Any], args: argparse.Namespace) -> d
         page = f"{api}/chatroom/{at['deep_room']}/messages?limit=50&before={cursor}"
         results["deep_page"] = as_dict(wrk(page, token=owner, **load))
     if at:
-        searcher = token_for(api, at["searcher"])
-        results["searcher_messages"] = at["searcher_messages"]
-        for name, query in search_queries():
-            address = f"{api}/search?limit=20&q={quote(query)}"
-            wrk(address, token=searcher, connections=SEARCH_CONNECTIONS, duration=2)
-            results[f"search_{name}"] = as_dict(
-                wrk(address, token=searcher, connections=SEARCH_CONNECTIONS, duration=args.duration)
-            )
+        results |= search_phase(api, at, args.duration)
     body = json.dumps({"content": "Hello, how are you today?"})
     results["post"] = as_dict(
         wrk(f"{api}/chatroom/{room}/message", token=poster, method="POST", body=body, **load)
@@ -272,7 +280,12 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--out", type=Path, help="append the figures as one JSON line")
+    parser.add_argument(
+        "--only", choices=["search"], help="run this phase alone (it needs --database)"
+    )
     args = parser.parse_args()
+    if args.only and not args.database:
+        parser.error("--only search needs a seeded --database")
     at = asyncio.run(landmarks(args.database)) if args.database else {}
     with running_service(
         server_url=args.server,

@@ -145,6 +145,30 @@ async def test_snippets_are_plain_text_with_highlight_ranges_on_the_matches(
     assert "<b>and</b> lime & more" in hits[short.id].snippet
 
 
+async def test_a_snippet_shows_the_match_far_into_a_long_text_in_whole_words(
+    storage: Storage,
+) -> None:
+    """The snippet of a long text is cut around its match, not around the first place one
+    of the query's words appears (here a phrase's first word, 2 700 characters before the
+    phrase), and no word is cut in two at its ends."""
+    clock = Clock()
+    room = await given_room(storage.uow)
+    # Long words: the snippet's words around the match span more than one window's width.
+    filler = " ".join(f"{index:03d}{'filler' * 4}" for index in range(100))
+    far, _ = await post(storage, room, clock, f"a kumquat tree then {filler} a kumquat cake")
+    middle, _ = await post(storage, room, clock, f"{filler} kumquat {filler}")
+
+    (phrase,) = await search(storage, room, '"kumquat cake"')
+    (word,) = await search(storage, room, "kumquat -cake")
+
+    assert phrase.message_id == far.id
+    marked = " ".join(phrase.snippet[start:end] for start, end in phrase.highlights)
+    assert "cake" in marked.lower().split()
+    assert word.message_id == middle.id
+    assert [word.snippet[start:end] for start, end in word.highlights] == ["kumquat"]
+    assert all(word in middle.content.split() for word in word.snippet.replace("…", " ").split())
+
+
 async def test_phrases_exclusions_and_or_are_understood(storage: Storage) -> None:
     clock = Clock()
     room = await given_room(storage.uow)

@@ -76,6 +76,10 @@ async def _converse(api: Api, index: int) -> None:
         f"/chatroom/message-status/{reply['id']}", headers=session.headers
     )
     assert status.json()["status"] == "completed"
+    # Search's one statement goes to asyncpg directly, unnamed behind the pooler.
+    found = await api.client.get("/search?q=question", headers=session.headers)
+    assert found.status_code == 200, found.text
+    assert len(found.json()["items"]) >= 3
 
     other_room = await api.chatroom(session, "Queued only")
     for turn in range(2):

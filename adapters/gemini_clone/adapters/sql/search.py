@@ -8,7 +8,9 @@ the index).
 - PostgreSQL: `websearch_to_tsquery` reads the query as typed (it never fails on odd
   input) against the generated `search_vector` columns (GIN); relevance is `ts_rank`,
   which depends only on the hit's own text, so cursors stay valid while others write;
-  `ts_headline` cuts the snippet of the page's hits only.
+  `ts_headline` cuts the snippet of the page's hits only, from a window around the first
+  wanted word when the query matches that window (its cost grows with the text it reads).
+  The statement goes to asyncpg directly (`OneStatement`: no transaction around it).
 - SQLite: the query is rewritten into FTS5's syntax from the parsed words (`fts5_query`),
   never passed raw; relevance is the number of matched phrases in the text (FTS5's bm25
   depends on the whole index, which would move cursors under other people's writes).
@@ -25,6 +27,7 @@ from typing import Any
 from sqlalchemy import Float, String, TextualSelect, bindparam, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gemini_clone.adapters.sql.direct import OneStatement
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
 from gemini_clone.adapters.sql.schema import SchemaError
 from gemini_clone.adapters.sql.types import UUID, UtcDateTime
@@ -46,6 +49,11 @@ _HEADLINE_OPTIONS = (
     'MaxFragments=2, FragmentDelimiter=" … "'
 )
 _SNIPPET_TOKENS = 24
+_WINDOW_CHARACTERS = 600
+_WINDOW_LEAD = 150
+"""PostgreSQL's snippet is first cut from `_WINDOW_CHARACTERS` of the text starting
+`_WINDOW_LEAD` before the first wanted word: room for the headline's two fragments of at
+most 30 words around it."""
 _TAG_STAND_IN = "\x01"
 """Stands in for `<` while `ts_headline` reads the text: its parser takes `<b>` for an
 HTML tag and blanks it out of the snippet. The text's own stand-ins and marks are blanked
@@ -71,18 +79,41 @@ hits AS (
 page AS (
     SELECT * FROM hits {after}
     ORDER BY rank DESC, created_at DESC, hit_id DESC LIMIT :limit
+),
+-- Materialized, so that each row's text is read and searched once however often the
+-- next step names it.
+texts AS MATERIALIZED (
+    SELECT page.*, c.title AS chatroom_title, coalesce(m.content, c.title) AS text,
+           greatest(regexp_instr(coalesce(m.content, c.title), :hint, 1, 1, 0, 'i')
+                    - :lead, 1) AS window_start
+    FROM page
+    JOIN chatrooms c ON c.id = page.chatroom_id
+    LEFT JOIN messages m ON m.id = page.message_id
+),
+-- `ts_headline` parses and stems all of the text it is given: it is given the window
+-- around the first place a wanted word starts when the query matches that window by
+-- itself, the whole text otherwise (the words are far apart, or in another form than
+-- typed). Either way the text as read by `ts_headline`: its marks and `<` stood in for.
+windowed AS MATERIALIZED (
+    SELECT texts.*, translate(regexp_replace(
+               substr(text, window_start, :window),
+               -- The word cut at each end of the window, if it was cut there ('': none).
+               concat_ws('|', CASE WHEN window_start > 1 THEN '^\\S*' END,
+                         CASE WHEN window_start + :window <= length(text) THEN '\\S*$' END),
+               '', 'g'
+           ), :blanked, :stand_ins) AS piece
+    FROM texts
 )
-SELECT page.chatroom_id, c.title AS chatroom_title, page.message_id, page.role,
-       page.created_at, page.hit_id, page.rank,
+SELECT chatroom_id, chatroom_title, message_id, role, created_at, hit_id, rank,
        translate(
            ts_headline(CAST(:language AS regconfig),
-                       translate(coalesce(m.content, c.title), :blanked, :stand_ins),
+                       CASE WHEN to_tsvector(CAST(:language AS regconfig), piece)
+                                 @@ (SELECT q FROM query)
+                            THEN piece ELSE translate(text, :blanked, :stand_ins) END,
                        (SELECT q FROM query), :options),
            :tag_stand_in, '<') AS marked
-FROM page
-JOIN chatrooms c ON c.id = page.chatroom_id
-LEFT JOIN messages m ON m.id = page.message_id
-ORDER BY page.rank DESC, page.created_at DESC, page.hit_id DESC
+FROM windowed
+ORDER BY rank DESC, created_at DESC, hit_id DESC
 """
 
 # highlight() adds the two marks around each matched phrase: the count of matches is the
@@ -154,6 +185,16 @@ class SqlMessageSearch(MessageSearch):
     def __init__(self, engine: AsyncEngine, language: str = "english") -> None:
         self._engine = engine
         self._language = language
+        # PostgreSQL: the one statement straight to asyncpg, with no BEGIN and ROLLBACK
+        # around it (two round trips of three).
+        self._postgres = (
+            {
+                after: OneStatement(_STATEMENTS["postgresql", after], engine)
+                for after in (False, True)
+            }
+            if engine.dialect.name == "postgresql"
+            else None
+        )
 
     async def search(
         self,
@@ -169,6 +210,9 @@ class SqlMessageSearch(MessageSearch):
             values |= {
                 "language": self._language,
                 "q": query.text,
+                "hint": _first_word_pattern(query),
+                "lead": _WINDOW_LEAD,
+                "window": _WINDOW_CHARACTERS,
                 "blanked": f"{_TAG_STAND_IN}{HIGHLIGHT_START}{HIGHLIGHT_END}<",
                 "stand_ins": f"   {_TAG_STAND_IN}",
                 "tag_stand_in": _TAG_STAND_IN,
@@ -188,13 +232,26 @@ class SqlMessageSearch(MessageSearch):
                 "after_at": after.created_at,
                 "after_id": after.hit_id,
             }
-        statement = _STATEMENTS[dialect, after is not None]
-        try:
-            async with self._engine.connect() as connection:
-                rows = (await connection.execute(statement, values)).mappings().all()
-        except DRIVER_ERRORS as error:
-            raise database_unavailable() from error
+        rows: Sequence[Any]
+        if self._postgres is not None:
+            rows = await self._postgres[after is not None].fetch(self._engine, **values)
+        else:
+            try:
+                async with self._engine.connect() as connection:
+                    statement = _STATEMENTS[dialect, after is not None]
+                    rows = (await connection.execute(statement, values)).mappings().all()
+            except DRIVER_ERRORS as error:
+                raise database_unavailable() from error
         return [_hit(row) for row in rows]
+
+
+def _first_word_pattern(query: SearchQuery) -> str:
+    """A regular expression for where the snippet's window starts: the start of the
+    longest word of any wanted phrase, in any case (a word starts the same in most of its
+    forms; where it does not, the whole text is read). Words are letters and digits only,
+    so nothing in them is a regular expression's operator."""
+    longest = (max(phrase.words, key=len) for phrase in query.wanted)
+    return r"\m(" + "|".join(longest) + ")"
 
 
 def _hit(row: Any) -> SearchHit:
