@@ -13,6 +13,7 @@ from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, Token
 from gemini_clone.domain.messages import Message
 from gemini_clone.domain.shares import SharedChat
 from gemini_clone.domain.subscriptions import Subscription
+from gemini_clone.domain.tree import TreeNode
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.attachments import AttachmentRepository
 from gemini_clone.ports.metering import UsageLedger
@@ -205,9 +206,9 @@ class MessageRepository(Protocol):
         not exist. Its cost follows the path's length, never the room's."""
         ...
 
-    async def siblings(self, messages: Sequence[Message]) -> Sequence[Message]:
+    async def siblings(self, messages: Sequence[Message]) -> Sequence[TreeNode]:
         """The messages sharing a parent (`domain.tree.siblings_key`) with any of
-        `messages`, those included: what `domain.tree.versions_of` counts."""
+        `messages`, those included, as tree nodes: what `domain.tree.versions_of` counts."""
         ...
 
     async def stale_replies(

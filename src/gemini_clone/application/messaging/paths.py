@@ -28,14 +28,19 @@ async def path_page(
     uow: UnitOfWork, chatroom_id: ChatroomId, *, limit: int, before: MessageId | None
 ) -> PathPage:
     """Up to `limit` messages of the path to the room's current leaf, the newest first
-    read; with `before` (a message of the room), the ones above it on its path instead."""
-    start = await uow.messages.current_leaf(chatroom_id)
-    if before is not None:
-        below = await uow.messages.get_any(before)
-        start = None if below is None or below.chatroom_id != chatroom_id else below.parent_id
-    if start is None:
+    read; with `before` (a message of the room), the ones above it on its path instead.
+    With `before` the walk starts at it (one statement, not a read of it and then a walk
+    from its parent) and the room's leaf is not read."""
+    rows: Sequence[Message] = ()
+    if before is None:
+        start = await uow.messages.current_leaf(chatroom_id)
+        if start is not None:
+            rows = await uow.messages.path_up(start, limit=limit + 1)
+    else:
+        rows = await uow.messages.path_up(before, limit=limit + 2)
+        rows = rows[1:] if rows and rows[0].chatroom_id == chatroom_id else ()
+    if not rows:
         return PathPage(items=(), versions=MappingProxyType({}), older=None)
-    rows = await uow.messages.path_up(start, limit=limit + 1)
     newest_first = rows[:limit]
     return PathPage(
         items=await with_attachments(uow, tuple(reversed(newest_first))),
@@ -47,4 +52,4 @@ async def path_page(
 async def versions_on(uow: UnitOfWork, messages: Sequence[Message]) -> Mapping[MessageId, Versions]:
     """Each message's place among its siblings (`domain.tree.versions_of`)."""
     siblings = await uow.messages.siblings(messages) if messages else ()
-    return MappingProxyType({message.id: versions_of(message, siblings) for message in messages})
+    return MappingProxyType(versions_of(messages, siblings))

@@ -9,7 +9,7 @@ from datetime import datetime
 from gemini_clone.adapters.memory.repositories.base import InMemoryRepository
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageStatus, Role
-from gemini_clone.domain.tree import newest_leaf, path_up, siblings_key
+from gemini_clone.domain.tree import TreeNode, newest_leaf, path_up, siblings_key
 from gemini_clone.ports.repositories import MessageRepository, StaleReply
 
 
@@ -91,10 +91,12 @@ class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
             return None
         return newest_leaf(start, self._tables.messages.values(), steps=steps)
 
-    async def siblings(self, messages: Sequence[Message]) -> Sequence[Message]:
+    async def siblings(self, messages: Sequence[Message]) -> Sequence[TreeNode]:
         keys = {siblings_key(message) for message in messages}
         return [
-            message for message in self._tables.messages.values() if siblings_key(message) in keys
+            TreeNode.of(message)
+            for message in self._tables.messages.values()
+            if siblings_key(message) in keys
         ]
 
     async def stale_replies(

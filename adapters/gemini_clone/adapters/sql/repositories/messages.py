@@ -7,7 +7,19 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, and_, exists, literal, or_, select, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    RowMapping,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 
 from gemini_clone.adapters.sql import rules
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
@@ -22,6 +34,7 @@ from gemini_clone.domain.messages import (
     Role,
     TokenUsage,
 )
+from gemini_clone.domain.tree import TreeNode
 from gemini_clone.ports.repositories import MessageRepository, StaleReply
 
 
@@ -112,19 +125,8 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
 
     async def path_up(self, message_id: MessageId, *, limit: int) -> Sequence[Message]:
         """One recursive walk up from the message, stopped after `limit` messages."""
-        walk = (
-            select(messages.c.id, messages.c.parent_id, literal(1).label("depth"))
-            .where(messages.c.id == message_id)
-            .cte("path", recursive=True)
-        )
-        step = messages.alias("step")
-        walk = walk.union_all(
-            select(step.c.id, step.c.parent_id, walk.c.depth + 1).where(
-                step.c.id == walk.c.parent_id, walk.c.depth < limit
-            )
-        )
-        statement = select(messages).join(walk, walk.c.id == messages.c.id).order_by(walk.c.depth)
-        return [_message(row) for row in (await self._execute(statement)).mappings()]
+        result = await self._execute(_PATH_UP, {"start": message_id, "limit": limit})
+        return [_message(row) for row in result.mappings()]
 
     async def newest_leaf(self, message_id: MessageId, *, steps: int) -> Message | None:
         """`domain.tree.newest_leaf` as one recursive walk down from the message: each step
@@ -154,7 +156,9 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
         row = (await self._execute(statement)).mappings().one_or_none()
         return None if row is None else _message(row)
 
-    async def siblings(self, messages_: Sequence[Message]) -> Sequence[Message]:
+    async def siblings(self, messages_: Sequence[Message]) -> Sequence[TreeNode]:
+        """Only the columns a version's place needs: a page's siblings are about as many
+        as its messages, and whole rows would double what it reads and converts."""
         c = messages.c
         parents = {message.parent_id for message in messages_ if message.parent_id is not None}
         rooms_with_roots = {
@@ -167,8 +171,16 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
             which.append(and_(c.parent_id.is_(None), c.chatroom_id.in_(rooms_with_roots)))
         if not which:
             return []
-        statement = select(messages).where(or_(*which))
-        return [_message(row) for row in (await self._execute(statement)).mappings()]
+        statement = select(c.id, c.chatroom_id, c.parent_id, c.created_at).where(or_(*which))
+        return [
+            TreeNode(
+                id=MessageId(row.id),
+                chatroom_id=ChatroomId(row.chatroom_id),
+                parent_id=None if row.parent_id is None else MessageId(row.parent_id),
+                created_at=row.created_at,
+            )
+            for row in await self._execute(statement)
+        ]
 
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int
@@ -202,6 +214,26 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
 
 
 _INSERT_MESSAGE = messages.insert()
+
+
+def _path_up() -> Select[Any]:
+    """`path_up`'s statement, built once for the process (a recursive CTE costs more to
+    build than to run): the walk starts at `:start` and stops after `:limit` messages."""
+    walk = (
+        select(messages.c.id, messages.c.parent_id, literal(1).label("depth"))
+        .where(messages.c.id == bindparam("start", type_=messages.c.id.type))
+        .cte("path", recursive=True)
+    )
+    step = messages.alias("step")
+    walk = walk.union_all(
+        select(step.c.id, step.c.parent_id, walk.c.depth + 1).where(
+            step.c.id == walk.c.parent_id, walk.c.depth < bindparam("limit", type_=Integer)
+        )
+    )
+    return select(messages).join(walk, walk.c.id == messages.c.id).order_by(walk.c.depth)
+
+
+_PATH_UP = _path_up()
 
 
 def message_row(message: Message) -> dict[str, Any]:
