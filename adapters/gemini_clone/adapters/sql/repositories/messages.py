@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    ColumnElement,
     Integer,
     RowMapping,
     Select,
@@ -159,19 +158,15 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
     async def siblings(self, messages_: Sequence[Message]) -> Sequence[TreeNode]:
         """Only the columns a version's place needs: a page's siblings are about as many
         as its messages, and whole rows would double what it reads and converts."""
-        c = messages.c
         parents = {message.parent_id for message in messages_ if message.parent_id is not None}
         rooms_with_roots = {
             message.chatroom_id for message in messages_ if message.parent_id is None
         }
-        which: list[ColumnElement[bool]] = []
-        if parents:
-            which.append(c.parent_id.in_(parents))
-        if rooms_with_roots:
-            which.append(and_(c.parent_id.is_(None), c.chatroom_id.in_(rooms_with_roots)))
-        if not which:
+        if not parents and not rooms_with_roots:
             return []
-        statement = select(c.id, c.chatroom_id, c.parent_id, c.created_at).where(or_(*which))
+        result = await self._execute(
+            _SIBLINGS, {"parents": list(parents), "rooms_with_roots": list(rooms_with_roots)}
+        )
         return [
             TreeNode(
                 id=MessageId(row.id),
@@ -179,7 +174,7 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
                 parent_id=None if row.parent_id is None else MessageId(row.parent_id),
                 created_at=row.created_at,
             )
-            for row in await self._execute(statement)
+            for row in result
         ]
 
     async def stale_replies(
@@ -234,6 +229,20 @@ def _path_up() -> Select[Any]:
 
 
 _PATH_UP = _path_up()
+
+_SIBLINGS = select(
+    messages.c.id, messages.c.chatroom_id, messages.c.parent_id, messages.c.created_at
+).where(
+    or_(
+        messages.c.parent_id.in_(bindparam("parents", expanding=True)),
+        and_(
+            messages.c.parent_id.is_(None),
+            messages.c.chatroom_id.in_(bindparam("rooms_with_roots", expanding=True)),
+        ),
+    )
+)
+"""`siblings`' statement, built once: the children of `:parents`, and the first messages
+of `:rooms_with_roots` (either list may be empty)."""
 
 
 def message_row(message: Message) -> dict[str, Any]:
