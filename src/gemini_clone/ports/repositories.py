@@ -13,7 +13,7 @@ from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, Token
 from gemini_clone.domain.messages import Message
 from gemini_clone.domain.shares import SharedChat
 from gemini_clone.domain.subscriptions import Subscription
-from gemini_clone.domain.tree import TreeNode
+from gemini_clone.domain.tree import TreeNode, Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.attachments import AttachmentRepository
 from gemini_clone.ports.metering import UsageLedger
@@ -198,6 +198,13 @@ class MessageRepository(Protocol):
     async def path_up(self, message_id: MessageId, *, limit: int) -> Sequence[Message]:
         """The message and its ancestors (`domain.tree.path_up`), newest first, at most
         `limit`; none when the message does not exist."""
+        ...
+
+    async def path_up_with_versions(
+        self, message_id: MessageId, *, limit: int
+    ) -> Sequence[tuple[Message, Versions]]:
+        """`path_up`, each message with its place among its siblings
+        (`domain.tree.versions_of` over `siblings`): what a page of a path shows."""
         ...
 
     async def newest_leaf(self, message_id: MessageId, *, steps: int) -> Message | None:

@@ -9,7 +9,14 @@ from datetime import datetime
 from gemini_clone.adapters.memory.repositories.base import InMemoryRepository
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageStatus, Role
-from gemini_clone.domain.tree import TreeNode, newest_leaf, path_up, siblings_key
+from gemini_clone.domain.tree import (
+    TreeNode,
+    Versions,
+    newest_leaf,
+    path_up,
+    siblings_key,
+    versions_of,
+)
 from gemini_clone.ports.repositories import MessageRepository, StaleReply
 
 
@@ -84,6 +91,13 @@ class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
 
     async def path_up(self, message_id: MessageId, *, limit: int) -> Sequence[Message]:
         return list(itertools.islice(path_up(message_id, self._tables.messages), limit))
+
+    async def path_up_with_versions(
+        self, message_id: MessageId, *, limit: int
+    ) -> Sequence[tuple[Message, Versions]]:
+        path = await self.path_up(message_id, limit=limit)
+        versions = versions_of(path, await self.siblings(path))
+        return [(message, versions[message.id]) for message in path]
 
     async def newest_leaf(self, message_id: MessageId, *, steps: int) -> Message | None:
         start = self._tables.messages.get(message_id)

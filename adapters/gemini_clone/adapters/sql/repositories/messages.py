@@ -8,9 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
-    Integer,
     RowMapping,
-    Select,
     and_,
     bindparam,
     exists,
@@ -20,7 +18,7 @@ from sqlalchemy import (
     tuple_,
 )
 
-from gemini_clone.adapters.sql import rules
+from gemini_clone.adapters.sql import rules, tree_rules
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
 from gemini_clone.adapters.sql.repositories.base import SqlRepository, batches
 from gemini_clone.adapters.sql.tables import chatrooms, messages
@@ -33,7 +31,7 @@ from gemini_clone.domain.messages import (
     Role,
     TokenUsage,
 )
-from gemini_clone.domain.tree import TreeNode
+from gemini_clone.domain.tree import TreeNode, Versions
 from gemini_clone.ports.repositories import MessageRepository, StaleReply
 
 
@@ -124,8 +122,28 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
 
     async def path_up(self, message_id: MessageId, *, limit: int) -> Sequence[Message]:
         """One recursive walk up from the message, stopped after `limit` messages."""
-        result = await self._execute(_PATH_UP, {"start": message_id, "limit": limit})
+        result = await self._execute(tree_rules.PATH_UP, {"start": message_id, "limit": limit})
         return [_message(row) for row in result.mappings()]
+
+    async def path_up_with_versions(
+        self, message_id: MessageId, *, limit: int
+    ) -> Sequence[tuple[Message, Versions]]:
+        """`path_up` and each message's `Versions` in one statement."""
+        result = await self._execute(
+            tree_rules.PATH_UP_WITH_VERSIONS, {"start": message_id, "limit": limit}
+        )
+        return [
+            (
+                _message(row),
+                Versions(
+                    index=row["version_index"],
+                    count=row["version_count"],
+                    previous_id=_message_id(row["previous_id"]),
+                    next_id=_message_id(row["next_id"]),
+                ),
+            )
+            for row in result.mappings()
+        ]
 
     async def newest_leaf(self, message_id: MessageId, *, steps: int) -> Message | None:
         """`domain.tree.newest_leaf` as one recursive walk down from the message: each step
@@ -171,7 +189,7 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
             TreeNode(
                 id=MessageId(row.id),
                 chatroom_id=ChatroomId(row.chatroom_id),
-                parent_id=None if row.parent_id is None else MessageId(row.parent_id),
+                parent_id=_message_id(row.parent_id),
                 created_at=row.created_at,
             )
             for row in result
@@ -210,25 +228,6 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
 
 _INSERT_MESSAGE = messages.insert()
 
-
-def _path_up() -> Select[Any]:
-    """`path_up`'s statement, built once for the process (a recursive CTE costs more to
-    build than to run): the walk starts at `:start` and stops after `:limit` messages."""
-    walk = (
-        select(messages.c.id, messages.c.parent_id, literal(1).label("depth"))
-        .where(messages.c.id == bindparam("start", type_=messages.c.id.type))
-        .cte("path", recursive=True)
-    )
-    step = messages.alias("step")
-    walk = walk.union_all(
-        select(step.c.id, step.c.parent_id, walk.c.depth + 1).where(
-            step.c.id == walk.c.parent_id, walk.c.depth < bindparam("limit", type_=Integer)
-        )
-    )
-    return select(messages).join(walk, walk.c.id == messages.c.id).order_by(walk.c.depth)
-
-
-_PATH_UP = _path_up()
 
 _SIBLINGS = select(
     messages.c.id, messages.c.chatroom_id, messages.c.parent_id, messages.c.created_at
@@ -301,3 +300,7 @@ def _message(row: RowMapping) -> Message:
         edited_at=row["edited_at"],
         parent_id=None if row["parent_id"] is None else MessageId(row["parent_id"]),
     )
+
+
+def _message_id(value: Any) -> MessageId | None:
+    return None if value is None else MessageId(value)
