@@ -172,6 +172,10 @@ async def history(env: Env) -> None:
             assert leaf is not None
             path = await uow.messages.path_up(leaf, limit=50)
             await uow.messages.siblings(path)
+            await uow.messages.path_up_with_versions(leaf, limit=51)
+            await uow.messages.path_up_with_versions(env.at.deep_cursor[1], limit=52)
+            # Up to the room's first message: its versions are the room's first messages.
+            await uow.messages.path_up_with_versions(leaf, limit=1_000_000)
             await uow.messages.newest_leaf(question.id, steps=1)
             await uow.messages.newest_leaf(path[-1].id, steps=1_000_000)
             await uow.commit()
@@ -533,6 +537,7 @@ SCENARIOS = (
                     "move_current_leaf",
                     "current_leaf",
                     "path_up",
+                    "path_up_with_versions",
                     "siblings",
                     "newest_leaf",
                 )

@@ -13,6 +13,7 @@ from tests.adapters.conftest import Storage, given_room, posted_exchange
 from gemini_clone.application.messaging.branches import LONGEST_PATH, PathInput, SwitchPath
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import Message, Role
+from gemini_clone.domain.tree import Versions
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 DAY = date(2025, 3, 1)
@@ -101,3 +102,36 @@ async def test_the_newest_leaf_follows_the_newest_child_at_each_step(storage: St
     assert from_older == deep_below_older
     assert from_leaf == tied_low
     assert missing is None
+
+
+async def test_a_path_comes_with_each_messages_place_among_its_versions(storage: Storage) -> None:
+    """Versions share a parent in their room (a room's first messages: none), oldest first,
+    ties by id; a cut path still counts every sibling; another room's first message is
+    not a version of this room's."""
+    room = await given_room(storage.uow)
+    other_room = await given_room(storage.uow, "+15550000002")
+    first, reply = posted_exchange(room.id, room.user_id, T0)
+    reworded, _ = posted_exchange(room.id, room.user_id, T0 + timedelta(seconds=5))
+    elsewhere, _ = posted_exchange(other_room.id, other_room.user_id, T0 + timedelta(seconds=1))
+    answer, retried = (
+        follow(reply, first, T0 + timedelta(seconds=1), message_id=number)
+        for number in (2**127 + 1, 2**127 - 1)
+    )
+    question, _ = posted_exchange(room.id, room.user_id, T0)
+    follow_up = follow(question, answer, T0 + timedelta(seconds=2))
+    async with storage.uow() as uow:
+        await uow.messages.add_many([first, reworded, elsewhere, answer, retried, follow_up])
+        await uow.commit()
+
+    async with storage.uow() as uow:
+        whole = await uow.messages.path_up_with_versions(follow_up.id, limit=LONGEST_PATH)
+        cut = await uow.messages.path_up_with_versions(follow_up.id, limit=2)
+        missing = await uow.messages.path_up_with_versions(MessageId(uuid4()), limit=10)
+
+    assert whole == [
+        (follow_up, Versions()),
+        (answer, Versions(index=2, count=2, previous_id=retried.id)),
+        (first, Versions(index=1, count=2, next_id=reworded.id)),
+    ]
+    assert cut == whole[:2]
+    assert missing == []

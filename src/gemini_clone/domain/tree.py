@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from gemini_clone.domain.ids import ChatroomId, MessageId
 from gemini_clone.domain.messages import Message, MessageStatus, Role, newest_first_key
@@ -23,28 +24,55 @@ class Versions:
     next_id: MessageId | None = None
 
 
-def siblings_key(message: Message) -> tuple[ChatroomId, MessageId | None]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TreeNode:
+    """A message's place in its room's tree without its content: all that counting its
+    versions needs (a page reads these for its messages' siblings, not whole rows)."""
+
+    id: MessageId
+    chatroom_id: ChatroomId
+    parent_id: MessageId | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, message: Message) -> TreeNode:
+        return cls(
+            id=message.id,
+            chatroom_id=message.chatroom_id,
+            parent_id=message.parent_id,
+            created_at=message.created_at,
+        )
+
+
+def siblings_key(message: Message | TreeNode) -> tuple[ChatroomId, MessageId | None]:
     """What a message's versions share: its room and its parent."""
     return message.chatroom_id, message.parent_id
 
 
-def versions_of(message: Message, siblings: Iterable[Message]) -> Versions:
-    """The message's place among `siblings` (messages of any parent: those sharing its
-    parent in its room count), by creation (ties by id)."""
-    ordered = sorted(
-        (other for other in siblings if siblings_key(other) == siblings_key(message)),
-        key=newest_first_key,
-    )
-    ids = [other.id for other in ordered]
-    if message.id not in ids:
-        return Versions()
-    index = ids.index(message.id)
-    return Versions(
-        index=index + 1,
-        count=len(ids),
-        previous_id=ids[index - 1] if index > 0 else None,
-        next_id=ids[index + 1] if index + 1 < len(ids) else None,
-    )
+def versions_of(
+    messages: Iterable[Message], siblings: Iterable[TreeNode]
+) -> dict[MessageId, Versions]:
+    """Each message's place among `siblings` (nodes of any parent: those sharing its parent
+    in its room count), by creation, ties by id as `newest_first_key` orders; a message
+    missing from `siblings` stands alone. The siblings are grouped once, so a page costs
+    the number of siblings, not that times the page's length."""
+    ids = [message.id for message in messages]
+    wanted = set(ids)
+    groups: dict[tuple[ChatroomId, MessageId | None], list[TreeNode]] = {}
+    for sibling in siblings:
+        groups.setdefault(siblings_key(sibling), []).append(sibling)
+    places: dict[MessageId, Versions] = {}
+    for group in groups.values():
+        group.sort(key=lambda node: (node.created_at, node.id))
+        for index, node in enumerate(group):
+            if node.id in wanted:
+                places[node.id] = Versions(
+                    index=index + 1,
+                    count=len(group),
+                    previous_id=group[index - 1].id if index > 0 else None,
+                    next_id=group[index + 1].id if index + 1 < len(group) else None,
+                )
+    return {message_id: places.get(message_id, Versions()) for message_id in ids}
 
 
 def path_up(message_id: MessageId | None, by_id: Mapping[MessageId, Message]) -> Iterator[Message]:

@@ -10,7 +10,7 @@ from types import MappingProxyType
 from gemini_clone.application.attachments.reading import with_attachments
 from gemini_clone.domain.ids import ChatroomId, MessageId
 from gemini_clone.domain.messages import Message
-from gemini_clone.domain.tree import Versions, versions_of
+from gemini_clone.domain.tree import Versions
 from gemini_clone.ports.repositories import UnitOfWork
 
 
@@ -28,23 +28,21 @@ async def path_page(
     uow: UnitOfWork, chatroom_id: ChatroomId, *, limit: int, before: MessageId | None
 ) -> PathPage:
     """Up to `limit` messages of the path to the room's current leaf, the newest first
-    read; with `before` (a message of the room), the ones above it on its path instead."""
-    start = await uow.messages.current_leaf(chatroom_id)
-    if before is not None:
-        below = await uow.messages.get_any(before)
-        start = None if below is None or below.chatroom_id != chatroom_id else below.parent_id
-    if start is None:
-        return PathPage(items=(), versions=MappingProxyType({}), older=None)
-    rows = await uow.messages.path_up(start, limit=limit + 1)
+    read; with `before` (a message of the room), the ones above it on its path instead.
+    With `before` the walk starts at it (one statement, not a read of it and then a walk
+    from its parent) and the room's leaf is not read. Each message comes with its versions
+    from the same statement."""
+    rows: Sequence[tuple[Message, Versions]] = ()
+    if before is None:
+        start = await uow.messages.current_leaf(chatroom_id)
+        if start is not None:
+            rows = await uow.messages.path_up_with_versions(start, limit=limit + 1)
+    else:
+        rows = await uow.messages.path_up_with_versions(before, limit=limit + 2)
+        rows = rows[1:] if rows and rows[0][0].chatroom_id == chatroom_id else ()
     newest_first = rows[:limit]
     return PathPage(
-        items=await with_attachments(uow, tuple(reversed(newest_first))),
-        versions=await versions_on(uow, newest_first),
-        older=newest_first[-1] if len(rows) > limit else None,
+        items=await with_attachments(uow, [message for message, _ in reversed(newest_first)]),
+        versions=MappingProxyType({message.id: versions for message, versions in newest_first}),
+        older=newest_first[-1][0] if len(rows) > limit else None,
     )
-
-
-async def versions_on(uow: UnitOfWork, messages: Sequence[Message]) -> Mapping[MessageId, Versions]:
-    """Each message's place among its siblings (`domain.tree.versions_of`)."""
-    siblings = await uow.messages.siblings(messages) if messages else ()
-    return MappingProxyType({message.id: versions_of(message, siblings) for message in messages})

@@ -9,7 +9,14 @@ from datetime import datetime
 from gemini_clone.adapters.memory.repositories.base import InMemoryRepository
 from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
 from gemini_clone.domain.messages import Message, MessageStatus, Role
-from gemini_clone.domain.tree import newest_leaf, path_up, siblings_key
+from gemini_clone.domain.tree import (
+    TreeNode,
+    Versions,
+    newest_leaf,
+    path_up,
+    siblings_key,
+    versions_of,
+)
 from gemini_clone.ports.repositories import MessageRepository, StaleReply
 
 
@@ -85,16 +92,25 @@ class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
     async def path_up(self, message_id: MessageId, *, limit: int) -> Sequence[Message]:
         return list(itertools.islice(path_up(message_id, self._tables.messages), limit))
 
+    async def path_up_with_versions(
+        self, message_id: MessageId, *, limit: int
+    ) -> Sequence[tuple[Message, Versions]]:
+        path = await self.path_up(message_id, limit=limit)
+        versions = versions_of(path, await self.siblings(path))
+        return [(message, versions[message.id]) for message in path]
+
     async def newest_leaf(self, message_id: MessageId, *, steps: int) -> Message | None:
         start = self._tables.messages.get(message_id)
         if start is None:
             return None
         return newest_leaf(start, self._tables.messages.values(), steps=steps)
 
-    async def siblings(self, messages: Sequence[Message]) -> Sequence[Message]:
+    async def siblings(self, messages: Sequence[Message]) -> Sequence[TreeNode]:
         keys = {siblings_key(message) for message in messages}
         return [
-            message for message in self._tables.messages.values() if siblings_key(message) in keys
+            TreeNode.of(message)
+            for message in self._tables.messages.values()
+            if siblings_key(message) in keys
         ]
 
     async def stale_replies(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import CursorResult, Executable, Table
@@ -16,9 +16,11 @@ class SqlRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def _execute(self, statement: Executable) -> CursorResult[Any]:
+    async def _execute(
+        self, statement: Executable, parameters: Mapping[str, Any] | None = None
+    ) -> CursorResult[Any]:
         try:
-            return await self._connection.execute(statement)
+            return await self._connection.execute(statement, parameters)
         except DRIVER_ERRORS as error:
             raise database_unavailable() from error
 

@@ -7,9 +7,18 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, and_, exists, literal, or_, select, tuple_
+from sqlalchemy import (
+    RowMapping,
+    and_,
+    bindparam,
+    exists,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
 
-from gemini_clone.adapters.sql import rules
+from gemini_clone.adapters.sql import rules, tree_rules
 from gemini_clone.adapters.sql.errors import DRIVER_ERRORS, database_unavailable
 from gemini_clone.adapters.sql.repositories.base import SqlRepository, batches
 from gemini_clone.adapters.sql.tables import chatrooms, messages
@@ -22,6 +31,7 @@ from gemini_clone.domain.messages import (
     Role,
     TokenUsage,
 )
+from gemini_clone.domain.tree import TreeNode, Versions
 from gemini_clone.ports.repositories import MessageRepository, StaleReply
 
 
@@ -112,19 +122,28 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
 
     async def path_up(self, message_id: MessageId, *, limit: int) -> Sequence[Message]:
         """One recursive walk up from the message, stopped after `limit` messages."""
-        walk = (
-            select(messages.c.id, messages.c.parent_id, literal(1).label("depth"))
-            .where(messages.c.id == message_id)
-            .cte("path", recursive=True)
+        result = await self._execute(tree_rules.PATH_UP, {"start": message_id, "limit": limit})
+        return [_message(row) for row in result.mappings()]
+
+    async def path_up_with_versions(
+        self, message_id: MessageId, *, limit: int
+    ) -> Sequence[tuple[Message, Versions]]:
+        """`path_up` and each message's `Versions` in one statement."""
+        result = await self._execute(
+            tree_rules.PATH_UP_WITH_VERSIONS, {"start": message_id, "limit": limit}
         )
-        step = messages.alias("step")
-        walk = walk.union_all(
-            select(step.c.id, step.c.parent_id, walk.c.depth + 1).where(
-                step.c.id == walk.c.parent_id, walk.c.depth < limit
+        return [
+            (
+                _message(row),
+                Versions(
+                    index=row["version_index"],
+                    count=row["version_count"],
+                    previous_id=_message_id(row["previous_id"]),
+                    next_id=_message_id(row["next_id"]),
+                ),
             )
-        )
-        statement = select(messages).join(walk, walk.c.id == messages.c.id).order_by(walk.c.depth)
-        return [_message(row) for row in (await self._execute(statement)).mappings()]
+            for row in result.mappings()
+        ]
 
     async def newest_leaf(self, message_id: MessageId, *, steps: int) -> Message | None:
         """`domain.tree.newest_leaf` as one recursive walk down from the message: each step
@@ -154,21 +173,27 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
         row = (await self._execute(statement)).mappings().one_or_none()
         return None if row is None else _message(row)
 
-    async def siblings(self, messages_: Sequence[Message]) -> Sequence[Message]:
-        c = messages.c
+    async def siblings(self, messages_: Sequence[Message]) -> Sequence[TreeNode]:
+        """Only the columns a version's place needs: a page's siblings are about as many
+        as its messages, and whole rows would double what it reads and converts."""
         parents = {message.parent_id for message in messages_ if message.parent_id is not None}
         rooms_with_roots = {
             message.chatroom_id for message in messages_ if message.parent_id is None
         }
-        which: list[ColumnElement[bool]] = []
-        if parents:
-            which.append(c.parent_id.in_(parents))
-        if rooms_with_roots:
-            which.append(and_(c.parent_id.is_(None), c.chatroom_id.in_(rooms_with_roots)))
-        if not which:
+        if not parents and not rooms_with_roots:
             return []
-        statement = select(messages).where(or_(*which))
-        return [_message(row) for row in (await self._execute(statement)).mappings()]
+        result = await self._execute(
+            _SIBLINGS, {"parents": list(parents), "rooms_with_roots": list(rooms_with_roots)}
+        )
+        return [
+            TreeNode(
+                id=MessageId(row.id),
+                chatroom_id=ChatroomId(row.chatroom_id),
+                parent_id=_message_id(row.parent_id),
+                created_at=row.created_at,
+            )
+            for row in result
+        ]
 
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int
@@ -202,6 +227,21 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
 
 
 _INSERT_MESSAGE = messages.insert()
+
+
+_SIBLINGS = select(
+    messages.c.id, messages.c.chatroom_id, messages.c.parent_id, messages.c.created_at
+).where(
+    or_(
+        messages.c.parent_id.in_(bindparam("parents", expanding=True)),
+        and_(
+            messages.c.parent_id.is_(None),
+            messages.c.chatroom_id.in_(bindparam("rooms_with_roots", expanding=True)),
+        ),
+    )
+)
+"""`siblings`' statement, built once: the children of `:parents`, and the first messages
+of `:rooms_with_roots` (either list may be empty)."""
 
 
 def message_row(message: Message) -> dict[str, Any]:
@@ -260,3 +300,7 @@ def _message(row: RowMapping) -> Message:
         edited_at=row["edited_at"],
         parent_id=None if row["parent_id"] is None else MessageId(row["parent_id"]),
     )
+
+
+def _message_id(value: Any) -> MessageId | None:
+    return None if value is None else MessageId(value)
