@@ -251,8 +251,31 @@ async def live_streams(
     count: int,
     api_pid: int,
     others: dict[str, int],
-) -> dict[str, float]:
-    """Post `count` messages at once, each asking for its stream, and time every piece."""
+    gate: int,
+) -> dict[str, object]:
+    """Post `count` messages (at most `gate` waiting for their answer's headers at once,
+    all at once when 0), each asking for its stream, and time every piece."""
+    opening = asyncio.Semaphore(gate or count)
+
+    async def gated(n: int, stream: Stream) -> None:
+        async with opening:
+            reading = asyncio.create_task(
+                open_stream(
+                    api_host,
+                    api_port,
+                    "POST",
+                    f"/chatroom/{rooms[n % len(rooms)]}/message",
+                    token,
+                    stream,
+                    body=json.dumps({"content": f"stream {n}"}).encode(),
+                )
+            )
+            await asyncio.wait(
+                [reading, asyncio.ensure_future(stream.opened.wait())],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        await reading
+
     before_rss = rss_mb(api_pid)
     before_cpu = cpu_seconds(api_pid)
     others_before = {name: cpu_seconds(pid) for name, pid in others.items()}
@@ -268,20 +291,7 @@ async def live_streams(
             await asyncio.sleep(0.2)
 
     sampler = asyncio.create_task(sample())
-    await asyncio.gather(
-        *(
-            open_stream(
-                api_host,
-                api_port,
-                "POST",
-                f"/chatroom/{rooms[n % len(rooms)]}/message",
-                token,
-                stream,
-                body=json.dumps({"content": f"stream {n}"}).encode(),
-            )
-            for n, stream in enumerate(streams)
-        )
-    )
+    await asyncio.gather(*(gated(n, stream) for n, stream in enumerate(streams)))
     sampler.cancel()
     elapsed = time.monotonic() - started
     cpu = cpu_seconds(api_pid) - before_cpu
@@ -349,6 +359,12 @@ def main() -> None:
         "--pool-size", type=int, default=20, help="DATABASE_POOL_SIZE of both processes"
     )
     parser.add_argument(
+        "--gate",
+        type=int,
+        default=0,
+        help="live posts waiting for their stream's headers at once (default 0: all at once)",
+    )
+    parser.add_argument(
         "--profile", type=Path, help="write the API's cProfile of the live phase here"
     )
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
@@ -393,6 +409,7 @@ def main() -> None:
             f"{args.streams} live streams, {args.pieces} pieces {args.interval} s apart ...",
             flush=True,
         )
+        httpx.post(f"{service.stand_in_url}/reset")
         calls_before = command_calls(service.env["REDIS_URL"])
         if args.profile:
             os.kill(api_pid, signal.SIGUSR1)
@@ -409,8 +426,13 @@ def main() -> None:
                     "stand_in": service.stand_in.pid,
                     "redis": service.redis.pid,
                 },
+                args.gate,
             )
         )
+        # Replies being generated at once: the streams receiving pieces at once.
+        results["generations_in_flight_peak"] = httpx.get(f"{service.stand_in_url}/stats").json()[
+            "peak"
+        ]
         if args.profile:
             os.kill(api_pid, signal.SIGUSR2)
             time.sleep(2)
