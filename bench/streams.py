@@ -13,7 +13,7 @@ one `gemini-clone serve` process and one `gemini-clone worker`, then measures:
     uv run python bench/streams.py [--streams 200] [--idle 1000] [--pieces 20]
                                    [--interval 0.1] [--latency 0.5] [--profile api.prof]
 
-`--idle 0` skips the idle phase. The live phase also counts the Redis commands of every
+`--idle 0` skips the idle phase, `--streams 0` the live one. The live phase also counts the Redis commands of every
 process (`INFO commandstats` before and after); `--profile PATH` runs the API process
 under cProfile during the live phase only (`bench/profiled_serve.py`) and writes its
 statistics to PATH (read them with `python -m pstats PATH`).
@@ -44,6 +44,10 @@ import redis
 from service import DEFAULT_SERVER, HERE, Service, running_service
 
 STAMP = re.compile(r"\[t=(\d+\.\d+)\]")
+ENTRY_TIME = re.compile(r"^id: (\d+)-\d+$", re.MULTILINE)
+"""A live event's id is its Redis stream entry's: the milliseconds of Redis's clock when
+the worker's `XADD` arrived, which splits a piece's delay into the worker's part (from
+the stand-in to Redis) and the API's (from Redis to the client)."""
 
 
 def rss_mb(pid: int) -> float:
@@ -63,6 +67,10 @@ class Stream:
     """One SSE response read over a raw connection."""
 
     delays: list[float] = field(default_factory=list)
+    to_redis: list[float] = field(default_factory=list)
+    """Per piece: from the stand-in's sending it to the worker's XADD in Redis."""
+    from_redis: list[float] = field(default_factory=list)
+    """Per event: from the XADD in Redis to the client's reading it."""
     events: int = 0
     done: bool = False
     refused: bytes = b""
@@ -140,7 +148,13 @@ def _take(event: bytes, now: float, stream: Stream) -> None:
     if "event: done" in text:
         stream.done = True
     if "event: delta" in text:
-        stream.delays.extend(now - float(sent) for sent in STAMP.findall(text))
+        sent = [float(stamp) for stamp in STAMP.findall(text)]
+        stream.delays.extend(now - stamp for stamp in sent)
+        added = ENTRY_TIME.search(text)
+        if added is not None:
+            added_at = int(added[1]) / 1000
+            stream.from_redis.append(now - added_at)
+            stream.to_redis.extend(added_at - stamp for stamp in sent)
 
 
 def command_calls(redis_url: str) -> dict[str, int]:
@@ -158,6 +172,17 @@ def start_profiled_api(service: Service, profile_to: Path) -> int:
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
     profiled = Service(**{**vars(service), "script": wrapper})
     return profiled.start_api(overrides={"PROFILE_TO": str(profile_to.resolve())}).pid
+
+
+def spread(name: str, milliseconds: list[float]) -> dict[str, float]:
+    """Median, p99 and max of `milliseconds` (Redis's clock has millisecond steps)."""
+    if not milliseconds:
+        return {}
+    return {
+        f"{name}_p50_ms": statistics.median(milliseconds),
+        f"{name}_p99_ms": percentile(milliseconds, 0.99),
+        f"{name}_max_ms": max(milliseconds),
+    }
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -316,6 +341,8 @@ async def live_streams(
         "first_piece_p50_ms": statistics.median(firsts),
         "first_piece_max_ms": max(firsts),
         "later_pieces_p99_ms": percentile(later, 0.99),
+        **spread("stand_in_to_redis", [d * 1000 for s in streams for d in s.to_redis]),
+        **spread("redis_to_client", [d * 1000 for s in streams for d in s.from_redis]),
         "seconds": elapsed,
         "api_cpu_seconds": cpu,
         "api_cpu_share_per_stream_pct": 100 * cpu / elapsed / count,
@@ -403,45 +430,46 @@ def main() -> None:
             results["idle"] = asyncio.run(
                 idle_streams("127.0.0.1", service.api_port, token, rooms, args.idle, api_pid)
             )
-        worker = service.start_worker()
-        asyncio.run(wait_until_final(service.database_url))
-        print(
-            f"{args.streams} live streams, {args.pieces} pieces {args.interval} s apart ...",
-            flush=True,
-        )
-        httpx.post(f"{service.stand_in_url}/reset")
-        calls_before = command_calls(service.env["REDIS_URL"])
-        if args.profile:
-            os.kill(api_pid, signal.SIGUSR1)
-        results["live"] = asyncio.run(
-            live_streams(
-                "127.0.0.1",
-                service.api_port,
-                token,
-                rooms,
-                args.streams,
-                api_pid,
-                {
-                    "worker": worker.pid,
-                    "stand_in": service.stand_in.pid,
-                    "redis": service.redis.pid,
-                },
-                args.gate,
+        if args.streams:
+            worker = service.start_worker()
+            asyncio.run(wait_until_final(service.database_url))
+            print(
+                f"{args.streams} live streams, {args.pieces} pieces {args.interval} s apart ...",
+                flush=True,
             )
-        )
-        # Replies being generated at once: the streams receiving pieces at once.
-        results["generations_in_flight_peak"] = httpx.get(f"{service.stand_in_url}/stats").json()[
-            "peak"
-        ]
-        if args.profile:
-            os.kill(api_pid, signal.SIGUSR2)
-            time.sleep(2)
-        calls_after = command_calls(service.env["REDIS_URL"])
-        results["live_redis_calls"] = {
-            name: count - calls_before.get(name, 0)
-            for name, count in sorted(calls_after.items())
-            if count > calls_before.get(name, 0) and name != "info"
-        }
+            httpx.post(f"{service.stand_in_url}/reset")
+            calls_before = command_calls(service.env["REDIS_URL"])
+            if args.profile:
+                os.kill(api_pid, signal.SIGUSR1)
+            results["live"] = asyncio.run(
+                live_streams(
+                    "127.0.0.1",
+                    service.api_port,
+                    token,
+                    rooms,
+                    args.streams,
+                    api_pid,
+                    {
+                        "worker": worker.pid,
+                        "stand_in": service.stand_in.pid,
+                        "redis": service.redis.pid,
+                    },
+                    args.gate,
+                )
+            )
+            # Replies being generated at once: the streams receiving pieces at once.
+            results["generations_in_flight_peak"] = httpx.get(
+                f"{service.stand_in_url}/stats"
+            ).json()["peak"]
+            if args.profile:
+                os.kill(api_pid, signal.SIGUSR2)
+                time.sleep(2)
+            calls_after = command_calls(service.env["REDIS_URL"])
+            results["live_redis_calls"] = {
+                name: count - calls_before.get(name, 0)
+                for name, count in sorted(calls_after.items())
+                if count > calls_before.get(name, 0) and name != "info"
+            }
     print(json.dumps(results, indent=2, default=str))
 
 
