@@ -13,10 +13,13 @@ one `gemini-clone serve` process and one `gemini-clone worker`, then measures:
     uv run python bench/streams.py [--streams 200] [--idle 1000] [--pieces 20]
                                    [--interval 0.1] [--latency 0.5] [--profile api.prof]
 
-`--idle 0` skips the idle phase, `--streams 0` the live one. The live phase also counts the Redis commands of every
-process (`INFO commandstats` before and after); `--profile PATH` runs the API process
-under cProfile during the live phase only (`bench/profiled_serve.py`) and writes its
-statistics to PATH (read them with `python -m pstats PATH`).
+`--idle 0` skips the idle phase, `--streams 0` the live one. The live phase also counts
+the Redis commands of every process (`INFO commandstats` before and after), and splits
+each piece's delay at Redis (an event's id is its stream entry's, Redis's clock at the
+worker's `XADD`). `--profile PATH` runs the API process under cProfile (CPU time) during
+the live phase only (`bench/profiled_serve.py`) and writes its statistics to PATH (read
+them with `python -m pstats PATH`). `--gate N` lets at most N live posts wait for their
+answer at once (default: all at once).
 
 The client is a minimal HTTP/1.1 reader on asyncio streams (one connection per stream),
 in this process. Everything runs on one machine, so the clocks agree; figures are
