@@ -47,7 +47,7 @@ import redis
 from service import DEFAULT_SERVER, HERE, Service, running_service
 
 STAMP = re.compile(r"\[t=(\d+\.\d+)\]")
-ENTRY_TIME = re.compile(r"^id: (\d+)-\d+$", re.MULTILINE)
+ENTRY_TIME = re.compile(r"^id: (\d+)-\d+", re.MULTILINE)
 """A live event's id is its Redis stream entry's: the milliseconds of Redis's clock when
 the worker's `XADD` arrived, which splits a piece's delay into the worker's part (from
 the stand-in to Redis) and the API's (from Redis to the client)."""
