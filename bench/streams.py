@@ -16,10 +16,11 @@ one `gemini-clone serve` process and one `gemini-clone worker`, then measures:
 `--idle 0` skips the idle phase, `--streams 0` the live one. The live phase also counts
 the Redis commands of every process (`INFO commandstats` before and after), and splits
 each piece's delay at Redis (an event's id is its stream entry's, Redis's clock at the
-worker's `XADD`). `--profile PATH` runs the API process under cProfile (CPU time) during
-the live phase only (`bench/profiled_serve.py`) and writes its statistics to PATH (read
-them with `python -m pstats PATH`). `--gate N` lets at most N live posts wait for their
-answer at once (default: all at once).
+worker's `XADD`). `--profile PATH` runs the API and worker processes under cProfile (CPU
+time) during the live phase only (`bench/profiled_serve.py`) and writes their statistics
+to PATH and PATH with `.worker.prof` for its suffix (read them with `python -m pstats`).
+`--gate N` lets at most N live posts wait for their answer at once (default: all at
+once).
 
 The client is a minimal HTTP/1.1 reader on asyncio streams (one connection per stream),
 in this process. Everything runs on one machine, so the clocks agree; figures are
@@ -167,14 +168,20 @@ def command_calls(redis_url: str) -> dict[str, int]:
     return {name.removeprefix("cmdstat_"): int(fields["calls"]) for name, fields in stats.items()}
 
 
-def start_profiled_api(service: Service, profile_to: Path) -> int:
-    """Start `serve` through `profiled_serve.py` (cProfile off until SIGUSR1)."""
+def profiled(service: Service) -> Service:
+    """The service, its `serve` and `worker` run through `profiled_serve.py` (cProfile off
+    until SIGUSR1, written to $PROFILE_TO at SIGUSR2)."""
     wrapper = service.folder / "profiled-gemini-clone"
     python = service.script.with_name("python")
     wrapper.write_text(f'#!/bin/sh\nexec {python} {HERE / "profiled_serve.py"} "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    profiled = Service(**{**vars(service), "script": wrapper})
-    return profiled.start_api(overrides={"PROFILE_TO": str(profile_to.resolve())}).pid
+    return Service(**{**vars(service), "script": wrapper})
+
+
+def start_profiled_worker(service: Service, profile_to: Path) -> int:
+    wrapped = profiled(service)
+    env = {**wrapped.env, "PROFILE_TO": str(profile_to.resolve())}
+    return wrapped.processes.start("worker", [str(wrapped.script), "worker"], env).pid
 
 
 def spread(name: str, milliseconds: list[float]) -> dict[str, float]:
@@ -417,7 +424,9 @@ def main() -> None:
         settings={"LOG_LEVEL": "WARNING"},
     ) as service:
         api_pid = (
-            start_profiled_api(service, args.profile) if args.profile else service.start_api().pid
+            profiled(service).start_api(overrides={"PROFILE_TO": str(args.profile.resolve())}).pid
+            if args.profile
+            else service.start_api().pid
         )
         token, _ = service.pro_user("+14155550100")
         with httpx.Client(
@@ -434,7 +443,11 @@ def main() -> None:
                 idle_streams("127.0.0.1", service.api_port, token, rooms, args.idle, api_pid)
             )
         if args.streams:
-            worker = service.start_worker()
+            worker_pid = (
+                start_profiled_worker(service, args.profile.with_suffix(".worker.prof"))
+                if args.profile
+                else service.start_worker().pid
+            )
             asyncio.run(wait_until_final(service.database_url))
             print(
                 f"{args.streams} live streams, {args.pieces} pieces {args.interval} s apart ...",
@@ -443,7 +456,8 @@ def main() -> None:
             httpx.post(f"{service.stand_in_url}/reset")
             calls_before = command_calls(service.env["REDIS_URL"])
             if args.profile:
-                os.kill(api_pid, signal.SIGUSR1)
+                for pid in (api_pid, worker_pid):
+                    os.kill(pid, signal.SIGUSR1)
             results["live"] = asyncio.run(
                 live_streams(
                     "127.0.0.1",
@@ -453,7 +467,7 @@ def main() -> None:
                     args.streams,
                     api_pid,
                     {
-                        "worker": worker.pid,
+                        "worker": worker_pid,
                         "stand_in": service.stand_in.pid,
                         "redis": service.redis.pid,
                     },
@@ -465,7 +479,8 @@ def main() -> None:
                 f"{service.stand_in_url}/stats"
             ).json()["peak"]
             if args.profile:
-                os.kill(api_pid, signal.SIGUSR2)
+                for pid in (api_pid, worker_pid):
+                    os.kill(pid, signal.SIGUSR2)
                 time.sleep(2)
             calls_after = command_calls(service.env["REDIS_URL"])
             results["live_redis_calls"] = {
