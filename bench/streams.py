@@ -396,6 +396,13 @@ def main() -> None:
         "--pool-size", type=int, default=20, help="DATABASE_POOL_SIZE of both processes"
     )
     parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=1000,
+        help="WORKER_CONCURRENCY: as many as --streams, or the worker's default (512) keeps"
+        " the rest queued and they do not receive pieces at once",
+    )
+    parser.add_argument(
         "--gate",
         type=int,
         default=0,
@@ -421,7 +428,7 @@ def main() -> None:
             *(["--stagger"] if args.stagger else []),
         ],
         pool_size=args.pool_size,
-        settings={"LOG_LEVEL": "WARNING"},
+        settings={"LOG_LEVEL": "WARNING", "WORKER_CONCURRENCY": str(args.worker_concurrency)},
     ) as service:
         api_pid = (
             profiled(service).start_api(overrides={"PROFILE_TO": str(args.profile.resolve())}).pid
