@@ -13,7 +13,9 @@ one `gemini-clone serve` process and one `gemini-clone worker`, then measures:
     uv run python bench/streams.py [--streams 200] [--idle 1000] [--pieces 20]
                                    [--interval 0.1] [--latency 0.5] [--profile api.prof]
 
-`--idle 0` skips the idle phase, `--streams 0` the live one. The live phase also counts
+`--idle 0` skips the idle phase, `--streams 0` the live one; `--direct N` adds a phase of
+N streams whose pieces the bench itself writes into Redis (no worker): the API's share
+alone, from the publish to the client. The live phase also counts
 the Redis commands of every process (`INFO commandstats` before and after), and splits
 each piece's delay at Redis (an event's id is its stream entry's, Redis's clock at the
 worker's `XADD`). `--profile PATH` runs the API and worker processes under cProfile (CPU
@@ -47,6 +49,8 @@ import httpx
 import redis
 from service import DEFAULT_SERVER, HERE, Service, running_service
 
+PIECES_PREFIX = "gemini_clone:v1:reply-pieces:"
+"""The reply pieces' streams at the service's default key prefix (`RedisReplyPieces.key`)."""
 STAMP = re.compile(r"\[t=(\d+\.\d+)\]")
 ENTRY_TIME = re.compile(r"^id: (\d+)-\d+", re.MULTILINE)
 """A live event's id is its Redis stream entry's: the milliseconds of Redis's clock when
@@ -213,10 +217,10 @@ async def answer_times(api_host: str, api_port: int, count: int = 50) -> list[fl
     return times
 
 
-async def idle_streams(
-    api_host: str, api_port: int, token: str, rooms: list[str], count: int, api_pid: int
-) -> dict[str, float]:
-    """Open `count` streams on queued replies (no worker runs) and weigh them."""
+async def queued_replies(
+    api_host: str, api_port: int, token: str, rooms: list[str], count: int
+) -> list[tuple[str, str]]:
+    """Post `count` messages (no worker runs, so their replies stay queued): (room, reply)."""
     headers = {"authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(
         base_url=f"http://{api_host}:{api_port}",
@@ -235,7 +239,18 @@ async def idle_streams(
                 )
 
         posted = await asyncio.gather(*(post(n) for n in range(count)))
-    replies = [(r.json()["reply"]["chatroom_id"], r.json()["reply"]["id"]) for r in posted]
+    return [(r.json()["reply"]["chatroom_id"], r.json()["reply"]["id"]) for r in posted]
+
+
+def stream_path(room: str, reply: str) -> str:
+    return f"/chatroom/{room}/message/{reply}/stream"
+
+
+async def idle_streams(
+    api_host: str, api_port: int, token: str, rooms: list[str], count: int, api_pid: int
+) -> dict[str, float]:
+    """Open `count` streams on queued replies (no worker runs) and weigh them."""
+    replies = await queued_replies(api_host, api_port, token, rooms, count)
     await asyncio.sleep(2)
     before = rss_mb(api_pid)
     quiet = await answer_times(api_host, api_port)
@@ -247,7 +262,7 @@ async def idle_streams(
                 api_host,
                 api_port,
                 "GET",
-                f"/chatroom/{room}/message/{reply}/stream",
+                stream_path(room, reply),
                 token,
                 stream,
                 until=stop,
@@ -275,6 +290,66 @@ async def idle_streams(
         "healthz_p50_ms_open": statistics.median(loaded),
         "healthz_p99_ms_open": percentile(loaded, 0.99),
         "api_cpu_share_idle_pct": 100 * idle_cpu,
+    }
+
+
+async def direct_streams(
+    api_host: str,
+    api_port: int,
+    token: str,
+    rooms: list[str],
+    count: int,
+    pieces: int,
+    interval: float,
+    api_pid: int,
+    redis_url: str,
+) -> dict[str, object]:
+    """The API's share alone, from the publish to the client: `count` streams open on
+    queued replies (no worker), and this process writes their pieces into Redis as the
+    worker's sender would (`XADD` to `<prefix>reply-pieces:<reply>`), one piece for every
+    stream each `interval` in one pipeline (all in step: the worst case), then `done`."""
+    replies = await queued_replies(api_host, api_port, token, rooms, count)
+    streams = [Stream() for _ in replies]
+    tasks = [
+        asyncio.create_task(
+            open_stream(api_host, api_port, "GET", stream_path(room, reply), token, stream)
+        )
+        for (room, reply), stream in zip(replies, streams, strict=True)
+    ]
+    await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in streams)), 120)
+    await asyncio.sleep(2)
+    keys = [f"{PIECES_PREFIX}{reply}" for _, reply in replies]
+    loop = asyncio.get_running_loop()
+    before_cpu, before_rss, started = cpu_seconds(api_pid), rss_mb(api_pid), time.monotonic()
+    publisher_cpu = time.process_time()
+    async with redis.asyncio.Redis.from_url(redis_url) as client:
+        for _ in range(pieces):
+            tick = loop.time()
+            pipeline = client.pipeline(transaction=False)
+            for key in keys:
+                stamp = f"[t={time.time():.6f}] "
+                pipeline.execute_command("XADD", key, "*", "k", "d", "a", "1", "t", stamp)
+            await pipeline.execute()
+            await asyncio.sleep(max(0.0, tick + interval - loop.time()))
+        pipeline = client.pipeline(transaction=False)
+        for key in keys:
+            pipeline.execute_command("XADD", key, "*", "k", "x", "a", "1")
+        await pipeline.execute()
+    publisher_cpu = time.process_time() - publisher_cpu
+    await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    elapsed = time.monotonic() - started
+    cpu = cpu_seconds(api_pid) - before_cpu
+    return {
+        "streams": count,
+        "finished": sum(s.done for s in streams),
+        "pieces_measured": sum(len(s.delays) for s in streams),
+        **spread("publish_to_client", [d * 1000 for s in streams for d in s.delays]),
+        **spread("redis_to_client", [d * 1000 for s in streams for d in s.from_redis]),
+        "seconds": elapsed,
+        "api_cpu_seconds": cpu,
+        "api_cpu_share_pct": 100 * cpu / elapsed,
+        "api_rss_added_mb": rss_mb(api_pid) - before_rss,
+        "publisher_and_client_cpu_seconds": publisher_cpu,
     }
 
 
@@ -396,6 +471,13 @@ def main() -> None:
         "--pool-size", type=int, default=20, help="DATABASE_POOL_SIZE of both processes"
     )
     parser.add_argument(
+        "--direct",
+        type=int,
+        default=0,
+        help="streams whose pieces this process writes to Redis itself (no worker): the"
+        " API's share alone",
+    )
+    parser.add_argument(
         "--worker-concurrency",
         type=int,
         default=1000,
@@ -448,6 +530,21 @@ def main() -> None:
             print(f"{args.idle} idle streams ...", flush=True)
             results["idle"] = asyncio.run(
                 idle_streams("127.0.0.1", service.api_port, token, rooms, args.idle, api_pid)
+            )
+        if args.direct:
+            print(f"{args.direct} streams fed by this process ...", flush=True)
+            results["direct"] = asyncio.run(
+                direct_streams(
+                    "127.0.0.1",
+                    service.api_port,
+                    token,
+                    rooms,
+                    args.direct,
+                    args.pieces,
+                    args.interval,
+                    api_pid,
+                    service.env["REDIS_URL"],
+                )
             )
         if args.streams:
             worker_pid = (
