@@ -19,8 +19,9 @@ alone, from the publish to the client. The live phase also counts
 the Redis commands of every process (`INFO commandstats` before and after), and splits
 each piece's delay at Redis (an event's id is its stream entry's, Redis's clock at the
 worker's `XADD`). `--profile PATH` runs the API and worker processes under cProfile (CPU
-time) during the live phase only (`bench/profiled_serve.py`) and writes their statistics
-to PATH and PATH with `.worker.prof` for its suffix (read them with `python -m pstats`).
+time) during the direct and live phases only (`bench/profiled_serve.py`) and writes
+their statistics to PATH (the API's, of the last of those phases) and PATH with
+`.worker.prof` for its suffix (read them with `python -m pstats`).
 `--gate N` lets at most N live posts wait for their answer at once (default: all at
 once).
 
@@ -533,6 +534,8 @@ def main() -> None:
             )
         if args.direct:
             print(f"{args.direct} streams fed by this process ...", flush=True)
+            if args.profile:
+                os.kill(api_pid, signal.SIGUSR1)
             results["direct"] = asyncio.run(
                 direct_streams(
                     "127.0.0.1",
@@ -546,6 +549,9 @@ def main() -> None:
                     service.env["REDIS_URL"],
                 )
             )
+            if args.profile:
+                os.kill(api_pid, signal.SIGUSR2)
+                time.sleep(2)
         if args.streams:
             worker_pid = (
                 start_profiled_worker(service, args.profile.with_suffix(".worker.prof"))
