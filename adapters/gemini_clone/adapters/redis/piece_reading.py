@@ -6,7 +6,8 @@ the command names every followed stream, so it is sent as bytes kept encoded per
 (a round joins them: no per-stream packing by redis-py, whose `xread` and `pack_command`
 took milliseconds a round at a thousand streams), its answer is read as Redis sends it
 (no per-entry dictionaries of redis-py's answer callback), and a reader waits on a future
-of its own (no task per wait, as `asyncio.wait_for` on a queue makes on Python 3.11).
+of its own with a timer (no task per wait, as `asyncio.wait_for` on a queue makes on
+Python 3.11).
 """
 
 from __future__ import annotations
@@ -81,20 +82,22 @@ class Follower:
         self._wake()
 
     def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        if self._waiter is not None:
+            _resolve(self._waiter)
 
     async def next_batch(self, idle_seconds: float) -> list[PieceEvent] | None:
         """What was handed since the last batch, waiting for it up to `idle_seconds` (an
         empty batch then); None once the stream ended and everything was taken."""
         if not self.pending and not self.ended:
-            self._waiter = asyncio.get_running_loop().create_future()
+            loop = asyncio.get_running_loop()
+            self._waiter = loop.create_future()
+            # A timer that resolves the future, not `asyncio.timeout`: no cancellation of
+            # the task to undo, a cost per wait that a thousand live streams feel.
+            idle = loop.call_later(idle_seconds, _resolve, self._waiter)
             try:
-                async with asyncio.timeout(idle_seconds):
-                    await self._waiter
-            except TimeoutError:
-                pass
+                await self._waiter
             finally:
+                idle.cancel()
                 self._waiter = None
         batch, self.pending = self.pending, []
         if not batch and self.ended:
@@ -284,6 +287,11 @@ class SharedRead:
             await self._connection.disconnect()
             await self._redis.connection_pool.release(self._connection)
             self._connection = None
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 def _streams_of(answer: Any) -> Iterable[tuple[bytes, list[Any]]]:
