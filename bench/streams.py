@@ -11,7 +11,19 @@ one `gemini-clone serve` process and one `gemini-clone worker`, then measures:
    (median, p99, max), and the API process's CPU and memory per open stream.
 
     uv run python bench/streams.py [--streams 200] [--idle 1000] [--pieces 20]
-                                   [--interval 0.1] [--latency 0.5]
+                                   [--interval 0.1] [--latency 0.5] [--profile api.prof]
+
+`--idle 0` skips the idle phase, `--streams 0` the live one; `--direct N` adds a phase of
+N streams whose pieces the bench itself writes into Redis (no worker): the API's share
+alone, from the publish to the client. The live phase also counts
+the Redis commands of every process (`INFO commandstats` before and after), and splits
+each piece's delay at Redis (an event's id is its stream entry's, Redis's clock at the
+worker's `XADD`). `--profile PATH` runs the API and worker processes under cProfile (CPU
+time) during the direct and live phases only (`bench/profiled_serve.py`) and writes
+their statistics to PATH (the API's, of the last of those phases) and PATH with
+`.worker.prof` for its suffix (read them with `python -m pstats`).
+`--gate N` lets at most N live posts wait for their answer at once (default: all at
+once).
 
 The client is a minimal HTTP/1.1 reader on asyncio streams (one connection per stream),
 in this process. Everything runs on one machine, so the clocks agree; figures are
@@ -25,6 +37,8 @@ import asyncio
 import json
 import os
 import re
+import signal
+import stat
 import statistics
 import time
 from collections.abc import Awaitable
@@ -33,9 +47,16 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from service import DEFAULT_SERVER, running_service
+import redis
+from service import DEFAULT_SERVER, HERE, Service, running_service
 
+PIECES_PREFIX = "gemini_clone:v1:reply-pieces:"
+"""The reply pieces' streams at the service's default key prefix (`RedisReplyPieces.key`)."""
 STAMP = re.compile(r"\[t=(\d+\.\d+)\]")
+ENTRY_TIME = re.compile(r"^id: (\d+)-\d+", re.MULTILINE)
+"""A live event's id is its Redis stream entry's: the milliseconds of Redis's clock when
+the worker's `XADD` arrived, which splits a piece's delay into the worker's part (from
+the stand-in to Redis) and the API's (from Redis to the client)."""
 
 
 def rss_mb(pid: int) -> float:
@@ -55,8 +76,14 @@ class Stream:
     """One SSE response read over a raw connection."""
 
     delays: list[float] = field(default_factory=list)
+    to_redis: list[float] = field(default_factory=list)
+    """Per piece: from the stand-in's sending it to the worker's XADD in Redis."""
+    from_redis: list[float] = field(default_factory=list)
+    """Per event: from the XADD in Redis to the client's reading it."""
     events: int = 0
     done: bool = False
+    refused: bytes = b""
+    """The status line of a refused request (the stream never opened)."""
     opened: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -81,7 +108,12 @@ async def open_stream(
     writer.write(head.encode() + b"\r\n" + body)
     status = await reader.readline()
     if b" 200 " not in status:
-        raise RuntimeError(f"{method} {path}: {status!r}")
+        # Counted, not raised: on a loaded machine a burst of posts can meet a 503 (a
+        # Redis connection not opened within its timeout), a finding of its own.
+        stream.refused = status.strip()
+        stream.opened.set()
+        writer.close()
+        return
     while (await reader.readline()) not in (b"\r\n", b""):
         pass
     stream.opened.set()
@@ -125,7 +157,47 @@ def _take(event: bytes, now: float, stream: Stream) -> None:
     if "event: done" in text:
         stream.done = True
     if "event: delta" in text:
-        stream.delays.extend(now - float(sent) for sent in STAMP.findall(text))
+        sent = [float(stamp) for stamp in STAMP.findall(text)]
+        stream.delays.extend(now - stamp for stamp in sent)
+        added = ENTRY_TIME.search(text)
+        if added is not None:
+            added_at = int(added[1]) / 1000
+            stream.from_redis.append(now - added_at)
+            stream.to_redis.extend(added_at - stamp for stamp in sent)
+
+
+def command_calls(redis_url: str) -> dict[str, int]:
+    """Redis's count of calls of each command so far (`INFO commandstats`)."""
+    with redis.Redis.from_url(redis_url) as client:
+        stats = client.info("commandstats")
+    return {name.removeprefix("cmdstat_"): int(fields["calls"]) for name, fields in stats.items()}
+
+
+def profiled(service: Service) -> Service:
+    """The service, its `serve` and `worker` run through `profiled_serve.py` (cProfile off
+    until SIGUSR1, written to $PROFILE_TO at SIGUSR2)."""
+    wrapper = service.folder / "profiled-gemini-clone"
+    python = service.script.with_name("python")
+    wrapper.write_text(f'#!/bin/sh\nexec {python} {HERE / "profiled_serve.py"} "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
+    return Service(**{**vars(service), "script": wrapper})
+
+
+def start_profiled_worker(service: Service, profile_to: Path) -> int:
+    wrapped = profiled(service)
+    env = {**wrapped.env, "PROFILE_TO": str(profile_to.resolve())}
+    return wrapped.processes.start("worker", [str(wrapped.script), "worker"], env).pid
+
+
+def spread(name: str, milliseconds: list[float]) -> dict[str, float]:
+    """Median, p99 and max of `milliseconds` (Redis's clock has millisecond steps)."""
+    if not milliseconds:
+        return {}
+    return {
+        f"{name}_p50_ms": statistics.median(milliseconds),
+        f"{name}_p99_ms": percentile(milliseconds, 0.99),
+        f"{name}_max_ms": max(milliseconds),
+    }
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -146,10 +218,10 @@ async def answer_times(api_host: str, api_port: int, count: int = 50) -> list[fl
     return times
 
 
-async def idle_streams(
-    api_host: str, api_port: int, token: str, rooms: list[str], count: int, api_pid: int
-) -> dict[str, float]:
-    """Open `count` streams on queued replies (no worker runs) and weigh them."""
+async def queued_replies(
+    api_host: str, api_port: int, token: str, rooms: list[str], count: int
+) -> list[tuple[str, str]]:
+    """Post `count` messages (no worker runs, so their replies stay queued): (room, reply)."""
     headers = {"authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(
         base_url=f"http://{api_host}:{api_port}",
@@ -168,7 +240,18 @@ async def idle_streams(
                 )
 
         posted = await asyncio.gather(*(post(n) for n in range(count)))
-    replies = [(r.json()["reply"]["chatroom_id"], r.json()["reply"]["id"]) for r in posted]
+    return [(r.json()["reply"]["chatroom_id"], r.json()["reply"]["id"]) for r in posted]
+
+
+def stream_path(room: str, reply: str) -> str:
+    return f"/chatroom/{room}/message/{reply}/stream"
+
+
+async def idle_streams(
+    api_host: str, api_port: int, token: str, rooms: list[str], count: int, api_pid: int
+) -> dict[str, float]:
+    """Open `count` streams on queued replies (no worker runs) and weigh them."""
+    replies = await queued_replies(api_host, api_port, token, rooms, count)
     await asyncio.sleep(2)
     before = rss_mb(api_pid)
     quiet = await answer_times(api_host, api_port)
@@ -180,7 +263,7 @@ async def idle_streams(
                 api_host,
                 api_port,
                 "GET",
-                f"/chatroom/{room}/message/{reply}/stream",
+                stream_path(room, reply),
                 token,
                 stream,
                 until=stop,
@@ -211,6 +294,66 @@ async def idle_streams(
     }
 
 
+async def direct_streams(
+    api_host: str,
+    api_port: int,
+    token: str,
+    rooms: list[str],
+    count: int,
+    pieces: int,
+    interval: float,
+    api_pid: int,
+    redis_url: str,
+) -> dict[str, object]:
+    """The API's share alone, from the publish to the client: `count` streams open on
+    queued replies (no worker), and this process writes their pieces into Redis as the
+    worker's sender would (`XADD` to `<prefix>reply-pieces:<reply>`), one piece for every
+    stream each `interval` in one pipeline (all in step: the worst case), then `done`."""
+    replies = await queued_replies(api_host, api_port, token, rooms, count)
+    streams = [Stream() for _ in replies]
+    tasks = [
+        asyncio.create_task(
+            open_stream(api_host, api_port, "GET", stream_path(room, reply), token, stream)
+        )
+        for (room, reply), stream in zip(replies, streams, strict=True)
+    ]
+    await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in streams)), 120)
+    await asyncio.sleep(2)
+    keys = [f"{PIECES_PREFIX}{reply}" for _, reply in replies]
+    loop = asyncio.get_running_loop()
+    before_cpu, before_rss, started = cpu_seconds(api_pid), rss_mb(api_pid), time.monotonic()
+    publisher_cpu = time.process_time()
+    async with redis.asyncio.Redis.from_url(redis_url) as client:
+        for _ in range(pieces):
+            tick = loop.time()
+            pipeline = client.pipeline(transaction=False)
+            for key in keys:
+                stamp = f"[t={time.time():.6f}] "
+                pipeline.execute_command("XADD", key, "*", "k", "d", "a", "1", "t", stamp)
+            await pipeline.execute()
+            await asyncio.sleep(max(0.0, tick + interval - loop.time()))
+        pipeline = client.pipeline(transaction=False)
+        for key in keys:
+            pipeline.execute_command("XADD", key, "*", "k", "x", "a", "1")
+        await pipeline.execute()
+    publisher_cpu = time.process_time() - publisher_cpu
+    await asyncio.wait_for(asyncio.gather(*tasks), 120)
+    elapsed = time.monotonic() - started
+    cpu = cpu_seconds(api_pid) - before_cpu
+    return {
+        "streams": count,
+        "finished": sum(s.done for s in streams),
+        "pieces_measured": sum(len(s.delays) for s in streams),
+        **spread("publish_to_client", [d * 1000 for s in streams for d in s.delays]),
+        **spread("redis_to_client", [d * 1000 for s in streams for d in s.from_redis]),
+        "seconds": elapsed,
+        "api_cpu_seconds": cpu,
+        "api_cpu_share_pct": 100 * cpu / elapsed,
+        "api_rss_added_mb": rss_mb(api_pid) - before_rss,
+        "publisher_and_client_cpu_seconds": publisher_cpu,
+    }
+
+
 async def live_streams(
     api_host: str,
     api_port: int,
@@ -219,8 +362,31 @@ async def live_streams(
     count: int,
     api_pid: int,
     others: dict[str, int],
-) -> dict[str, float]:
-    """Post `count` messages at once, each asking for its stream, and time every piece."""
+    gate: int,
+) -> dict[str, object]:
+    """Post `count` messages (at most `gate` waiting for their answer's headers at once,
+    all at once when 0), each asking for its stream, and time every piece."""
+    opening = asyncio.Semaphore(gate or count)
+
+    async def gated(n: int, stream: Stream) -> None:
+        async with opening:
+            reading = asyncio.create_task(
+                open_stream(
+                    api_host,
+                    api_port,
+                    "POST",
+                    f"/chatroom/{rooms[n % len(rooms)]}/message",
+                    token,
+                    stream,
+                    body=json.dumps({"content": f"stream {n}"}).encode(),
+                )
+            )
+            await asyncio.wait(
+                [reading, asyncio.ensure_future(stream.opened.wait())],
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        await reading
+
     before_rss = rss_mb(api_pid)
     before_cpu = cpu_seconds(api_pid)
     others_before = {name: cpu_seconds(pid) for name, pid in others.items()}
@@ -236,20 +402,7 @@ async def live_streams(
             await asyncio.sleep(0.2)
 
     sampler = asyncio.create_task(sample())
-    await asyncio.gather(
-        *(
-            open_stream(
-                api_host,
-                api_port,
-                "POST",
-                f"/chatroom/{rooms[n % len(rooms)]}/message",
-                token,
-                stream,
-                body=json.dumps({"content": f"stream {n}"}).encode(),
-            )
-            for n, stream in enumerate(streams)
-        )
-    )
+    await asyncio.gather(*(gated(n, stream) for n, stream in enumerate(streams)))
     sampler.cancel()
     elapsed = time.monotonic() - started
     cpu = cpu_seconds(api_pid) - before_cpu
@@ -257,18 +410,25 @@ async def live_streams(
         f"{name}_cpu_seconds": cpu_seconds(pid) - others_before[name]
         for name, pid in others.items()
     }
+    refused = [s for s in streams if s.refused]
+    streams = [s for s in streams if not s.refused]
     delays = [d * 1000 for s in streams for d in s.delays]
     later = [d * 1000 for s in streams for d in s.delays[1:]]
+    firsts = [s.delays[0] * 1000 for s in streams if s.delays]
     return {
         "streams": count,
+        "refused": len(refused),
+        "refused_statuses": sorted({s.refused.decode() for s in refused}),
         "finished": sum(s.done for s in streams),
         "pieces_measured": len(delays),
         "delay_p50_ms": statistics.median(delays),
         "delay_p99_ms": percentile(delays, 0.99),
         "delay_max_ms": max(delays),
-        "first_piece_p50_ms": statistics.median(s.delays[0] * 1000 for s in streams),
-        "first_piece_max_ms": max(s.delays[0] * 1000 for s in streams),
+        "first_piece_p50_ms": statistics.median(firsts),
+        "first_piece_max_ms": max(firsts),
         "later_pieces_p99_ms": percentile(later, 0.99),
+        **spread("stand_in_to_redis", [d * 1000 for s in streams for d in s.to_redis]),
+        **spread("redis_to_client", [d * 1000 for s in streams for d in s.from_redis]),
         "seconds": elapsed,
         "api_cpu_seconds": cpu,
         "api_cpu_share_per_stream_pct": 100 * cpu / elapsed / count,
@@ -311,6 +471,29 @@ def main() -> None:
     parser.add_argument(
         "--pool-size", type=int, default=20, help="DATABASE_POOL_SIZE of both processes"
     )
+    parser.add_argument(
+        "--direct",
+        type=int,
+        default=0,
+        help="streams whose pieces this process writes to Redis itself (no worker): the"
+        " API's share alone",
+    )
+    parser.add_argument(
+        "--worker-concurrency",
+        type=int,
+        default=1000,
+        help="WORKER_CONCURRENCY: as many as --streams, or the worker's default (512) keeps"
+        " the rest queued and they do not receive pieces at once",
+    )
+    parser.add_argument(
+        "--gate",
+        type=int,
+        default=0,
+        help="live posts waiting for their stream's headers at once (default 0: all at once)",
+    )
+    parser.add_argument(
+        "--profile", type=Path, help="write the API's cProfile of the live phase here"
+    )
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_SERVER))
     args = parser.parse_args()
 
@@ -328,9 +511,13 @@ def main() -> None:
             *(["--stagger"] if args.stagger else []),
         ],
         pool_size=args.pool_size,
-        settings={"LOG_LEVEL": "WARNING"},
+        settings={"LOG_LEVEL": "WARNING", "WORKER_CONCURRENCY": str(args.worker_concurrency)},
     ) as service:
-        api_process = service.start_api()
+        api_pid = (
+            profiled(service).start_api(overrides={"PROFILE_TO": str(args.profile.resolve())}).pid
+            if args.profile
+            else service.start_api().pid
+        )
         token, _ = service.pro_user("+14155550100")
         with httpx.Client(
             base_url=service.api_url, headers={"authorization": f"Bearer {token}"}, timeout=30
@@ -340,32 +527,78 @@ def main() -> None:
                 for n in range(20)
             ]
 
-        print(f"{args.idle} idle streams ...", flush=True)
-        results["idle"] = asyncio.run(
-            idle_streams("127.0.0.1", service.api_port, token, rooms, args.idle, api_process.pid)
-        )
-        worker = service.start_worker()
-        asyncio.run(wait_until_final(service.database_url))
-        print(
-            f"{args.streams} live streams, {args.pieces} pieces {args.interval} s apart ...",
-            flush=True,
-        )
-        results["live"] = asyncio.run(
-            live_streams(
-                "127.0.0.1",
-                service.api_port,
-                token,
-                rooms,
-                args.streams,
-                api_process.pid,
-                {
-                    "worker": worker.pid,
-                    "stand_in": service.stand_in.pid,
-                    "redis": service.redis.pid,
-                },
+        if args.idle:
+            print(f"{args.idle} idle streams ...", flush=True)
+            results["idle"] = asyncio.run(
+                idle_streams("127.0.0.1", service.api_port, token, rooms, args.idle, api_pid)
             )
-        )
-    print(json.dumps(results, indent=2))
+        if args.direct:
+            print(f"{args.direct} streams fed by this process ...", flush=True)
+            if args.profile:
+                os.kill(api_pid, signal.SIGUSR1)
+            results["direct"] = asyncio.run(
+                direct_streams(
+                    "127.0.0.1",
+                    service.api_port,
+                    token,
+                    rooms,
+                    args.direct,
+                    args.pieces,
+                    args.interval,
+                    api_pid,
+                    service.env["REDIS_URL"],
+                )
+            )
+            if args.profile:
+                os.kill(api_pid, signal.SIGUSR2)
+                time.sleep(2)
+        if args.streams:
+            worker_pid = (
+                start_profiled_worker(service, args.profile.with_suffix(".worker.prof"))
+                if args.profile
+                else service.start_worker().pid
+            )
+            asyncio.run(wait_until_final(service.database_url))
+            print(
+                f"{args.streams} live streams, {args.pieces} pieces {args.interval} s apart ...",
+                flush=True,
+            )
+            httpx.post(f"{service.stand_in_url}/reset")
+            calls_before = command_calls(service.env["REDIS_URL"])
+            if args.profile:
+                for pid in (api_pid, worker_pid):
+                    os.kill(pid, signal.SIGUSR1)
+            results["live"] = asyncio.run(
+                live_streams(
+                    "127.0.0.1",
+                    service.api_port,
+                    token,
+                    rooms,
+                    args.streams,
+                    api_pid,
+                    {
+                        "worker": worker_pid,
+                        "stand_in": service.stand_in.pid,
+                        "redis": service.redis.pid,
+                    },
+                    args.gate,
+                )
+            )
+            # Replies being generated at once: the streams receiving pieces at once.
+            results["generations_in_flight_peak"] = httpx.get(
+                f"{service.stand_in_url}/stats"
+            ).json()["peak"]
+            if args.profile:
+                for pid in (api_pid, worker_pid):
+                    os.kill(pid, signal.SIGUSR2)
+                time.sleep(2)
+            calls_after = command_calls(service.env["REDIS_URL"])
+            results["live_redis_calls"] = {
+                name: count - calls_before.get(name, 0)
+                for name, count in sorted(calls_after.items())
+                if count > calls_before.get(name, 0) and name != "info"
+            }
+    print(json.dumps(results, indent=2, default=str))
 
 
 if __name__ == "__main__":
