@@ -17,6 +17,7 @@ from gemini_clone.application.messaging.cutoff import renewing, until_cut
 from gemini_clone.application.messaging.fallback import FallbackRun, ModelFallback
 from gemini_clone.application.messaging.question_files import QuestionFiles
 from gemini_clone.application.messaging.summaries import LongChats
+from gemini_clone.domain.errors import Unavailable
 from gemini_clone.domain.ids import MessageId
 from gemini_clone.domain.messages import MessageError, MessageStatus
 from gemini_clone.domain.metering import CallOutcome, ModelCall
@@ -89,8 +90,8 @@ class GenerateReply:
     - A failure of ours or the model's (unavailable, misconfigured, a bug) makes it `failed`
       with a code and gives the quota unit back.
     - The model sees the files it can read of the question and of the history's questions
-      (`QuestionFiles`), read only when the claim saw some; a file whose bytes are gone
-      fails the reply (`internal_error`, the unit given back).
+      (`QuestionFiles`); a question's own file whose bytes are gone fails the reply
+      (`internal_error`, the unit given back), a history file's is left out with a note.
     - The model sees the room's system instruction (else the service's) and is the room's
       model while its owner's plan allows it, else the default (`ModelAccess`); the reply's
       `model` names the model that wrote it.
@@ -108,7 +109,8 @@ class GenerateReply:
       and so does a model that starts its answer over (a retry after text had streamed).
       Once the outcome is stored, `done`; also when the reply ended without it (stopped,
       superseded), so no reader waits for a worker that will never come. A reply whose row
-      is gone (room or account deleted) gets nothing more: its deletion ended its stream.
+      is gone (room or account deleted) gets no `done` (its deletion ended its stream) and
+      the pieces sent meanwhile are forgotten (they would stay in Redis, never expiring).
     - A stop request (`stops`) ends the generation at once: with text, the reply is
       `completed` with the text so far and finish reason `stopped` (the unit is kept: the
       model worked); with none yet, `cancelled` and the unit is given back.
@@ -171,8 +173,8 @@ class GenerateReply:
         if self._meter is not None:
             for call in calls:
                 self._meter.observe(call)
-        if finish not in (Finish.TAKEN_OVER, Finish.GONE):
-            self._end_stream(reply_id, claimed)
+        if finish is not Finish.TAKEN_OVER:
+            await self._end_stream(reply_id, claimed, gone=finish is Finish.GONE)
         if finish is not Finish.STORED:
             logger.info("reply %s not stored: %s meanwhile", reply_id, finish.value)
             return ReplyOutcome.SKIPPED
@@ -204,9 +206,14 @@ class GenerateReply:
             question_files=question_files,
         )
 
-    def _end_stream(self, reply_id: MessageId, claimed: ClaimedReply) -> None:
-        if self._pieces is not None:
+    async def _end_stream(self, reply_id: MessageId, claimed: ClaimedReply, *, gone: bool) -> None:
+        if self._pieces is not None and not gone:
             self._pieces.publish(reply_id, Piece(kind=PieceKind.DONE, attempt=claimed.attempt))
+        elif self._pieces is not None:
+            try:
+                await self._pieces.forget([reply_id])
+            except Unavailable as error:
+                logger.warning("pieces of deleted reply %s kept: %s", reply_id, error)
 
     async def _hand_back(self, reply_id: MessageId, claimed: ClaimedReply) -> None:
         try:
