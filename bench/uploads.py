@@ -20,7 +20,8 @@ then measures:
 2. worker CPU: `--replies` replies without attachments, then `--replies` replies each
    carrying two `--image-kib` JPEG photos (sent to the stand-in as `inline_data`), each
    batch posted with no worker running and then drained by one new worker
-   (`replies.measure_replies`): the worker's CPU per reply, from /proc, in both.
+   (`replies.measure_replies`): the worker's CPU per reply, from /proc, in both
+   (`--replies 0` leaves this part out).
 
     uv run python bench/uploads.py [--size-mib 20] [--runs 3] [--replies 50]
                                    [--image-kib 1024] [--database URL]
@@ -358,8 +359,9 @@ def main() -> None:
         results["upload"] = upload = measure_upload(
             service, api_process.pid, token, room, size, args.runs
         )
-        print(f"{args.replies} replies without and with two photos ...", flush=True)
-        results["worker"] = measure_worker_cpu(service, token, args.replies, args.image_kib)
+        if args.replies:
+            print(f"{args.replies} replies without and with two photos ...", flush=True)
+            results["worker"] = measure_worker_cpu(service, token, args.replies, args.image_kib)
     print(json.dumps(results, indent=2))
     worst = {
         kind: max(run["rss_peak_rise_mib"] for run in upload if run["kind"] == kind)
