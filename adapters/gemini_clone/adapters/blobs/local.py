@@ -61,7 +61,9 @@ class LocalFolderBlobStore(BlobStore):
             batch: list[bytes] = []
             batched = 0
             async for chunk in reading:
-                batch.append(chunk)
+                # Handed to another thread while the next is read: a mutable buffer (which
+                # its producer could refill) goes as a copy, bytes as they are.
+                batch.append(chunk if type(chunk) is bytes else bytes(chunk))
                 batched += len(chunk)
                 if batched >= WRITE_BATCH_BYTES:
                     if len(in_flight) == BATCHES_IN_FLIGHT:
