@@ -11,16 +11,19 @@ then measures:
    VmRSS is sampled every millisecond or so during each upload and one second after it,
    and its VmHWM before and after: the text file's peak rise over the RSS before it should
    stay within 5 MiB (the upload is streamed to the store, never held whole); the photo is
-   also decoded by the image check once stored, which costs what its pixels do. The
-   upload's time is compared, in the same run, with copying the same file into the blob
-   folder (same disk): a plain copy (to the page cache, as `cp` does) and a copy made
-   durable with fsync (as the store does before it records a file); and, to see where the
-   time goes, with hashing it (blobs are named by SHA-256) and with sending the same
-   request to a bare uvicorn app that drops the body (the stand-in: HTTP and the client).
+   also decoded by the image check once stored, which costs what its pixels do. The API
+   process's CPU time (all its threads, /proc, 10 ms ticks) is taken around each upload: a
+   cost a busy machine moves less than the time. The upload's time is compared, in the
+   same run, with copying the same file into the blob folder (same disk): a plain copy (to
+   the page cache, as `cp` does) and a copy made durable with fsync (as the store does
+   before it records a file); and, to see where the time goes, with hashing it (blobs are
+   named by SHA-256) and with sending the same request to a bare uvicorn app that drops
+   the body (the stand-in: HTTP and the client).
 2. worker CPU: `--replies` replies without attachments, then `--replies` replies each
    carrying two `--image-kib` JPEG photos (sent to the stand-in as `inline_data`), each
    batch posted with no worker running and then drained by one new worker
-   (`replies.measure_replies`): the worker's CPU per reply, from /proc, in both.
+   (`replies.measure_replies`): the worker's CPU per reply, from /proc, in both
+   (`--replies 0` leaves this part out).
 
     uv run python bench/uploads.py [--size-mib 20] [--runs 3] [--replies 50]
                                    [--image-kib 1024] [--database URL]
@@ -50,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from measure import peak_rss_mb
+from measure import cpu_seconds, peak_rss_mb
 from PIL import Image
 from replies import measure_replies
 from service import DEFAULT_SERVER, Service, running_service
@@ -202,11 +205,13 @@ def measure_upload(
                 rss_before, hwm_before = rss_mb(api_pid), peak_rss_mb(api_pid)
                 sampler = RssSampler(api_pid)
                 with sampler.sampling():
+                    cpu_before = cpu_seconds(api_pid)
                     started = time.perf_counter()
                     response = post_file(
                         client, f"/chatroom/{room}/attachments", file, file.path.name
                     )
                     upload_seconds = time.perf_counter() - started
+                    api_cpu_seconds = cpu_seconds(api_pid) - cpu_before
                 time.sleep(1)
                 rss_after, hwm_after = rss_mb(api_pid), peak_rss_mb(api_pid)
                 client.delete(response.headers["location"]).raise_for_status()
@@ -223,6 +228,7 @@ def measure_upload(
                     "pixels": file.pixels,
                     "upload_s": upload_seconds,
                     "upload_mib_per_s": file.size / MIB / upload_seconds,
+                    "api_cpu_s": api_cpu_seconds,
                     "plain_copy_s": plain,
                     "durable_copy_s": durable,
                     "sha256_s": statistics.median(timed_sha256(file.path) for _ in range(3)),
@@ -247,7 +253,8 @@ def print_upload(run: int, figures: dict[str, Any]) -> None:
         f"{figures['kind']} {figures['size_mib']:.1f} MiB"
         + (f" ({figures['pixels'] / 1e6:.1f} Mpixels)" if figures["pixels"] else "")
         + f", upload {run}: {figures['upload_s']:.3f}"
-        f" s ({figures['upload_mib_per_s']:.0f} MiB/s); copy {figures['plain_copy_s']:.3f} s,"
+        f" s ({figures['upload_mib_per_s']:.0f} MiB/s, API CPU {figures['api_cpu_s']:.2f} s);"
+        f" copy {figures['plain_copy_s']:.3f} s,"
         f" durable copy {figures['durable_copy_s']:.3f} s, SHA-256 {figures['sha256_s']:.3f} s,"
         f" HTTP sink {figures['http_sink_s']:.3f} s; upload over copy"
         f" {figures['upload_over_plain_copy']:.1f}x, over durable copy"
@@ -358,8 +365,9 @@ def main() -> None:
         results["upload"] = upload = measure_upload(
             service, api_process.pid, token, room, size, args.runs
         )
-        print(f"{args.replies} replies without and with two photos ...", flush=True)
-        results["worker"] = measure_worker_cpu(service, token, args.replies, args.image_kib)
+        if args.replies:
+            print(f"{args.replies} replies without and with two photos ...", flush=True)
+            results["worker"] = measure_worker_cpu(service, token, args.replies, args.image_kib)
     print(json.dumps(results, indent=2))
     worst = {
         kind: max(run["rss_peak_rise_mib"] for run in upload if run["kind"] == kind)

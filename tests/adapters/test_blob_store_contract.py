@@ -39,8 +39,8 @@ class StoreUnderTest:
 
 def local_store(request: pytest.FixtureRequest) -> StoreUnderTest:
     root: Path = request.getfixturevalue("tmp_path") / "blobs"
-    # Two 1 MiB batches (one being written, one filling) and the chunk between them.
-    return StoreUnderTest(LocalFolderBlobStore(root), held_at_most=3 * MiB, leftovers=list)
+    # Two 512 KiB batches handed to the writer thread, one filling, and the chunk between.
+    return StoreUnderTest(LocalFolderBlobStore(root), held_at_most=5 * MiB // 2, leftovers=list)
 
 
 def s3_store(request: pytest.FixtureRequest) -> StoreUnderTest:

@@ -33,13 +33,18 @@ class BlobEntry:
 
 
 class MeteredReading:
-    """Pulls `chunks`, hashing and counting them, and raises `BlobTooLarge` on the chunk
-    that passes `max_bytes`, before pulling another."""
+    """Pulls `chunks`, counting them (and hashing them, unless `hashing` is off), and raises
+    `BlobTooLarge` on the chunk that passes `max_bytes`, before pulling another.
 
-    def __init__(self, chunks: AsyncIterable[bytes], max_bytes: int) -> None:
+    A store that hashes elsewhere turns `hashing` off and gives the digest to `stored_as`:
+    the local folder hashes in its writer thread, off the event loop, beside the reads."""
+
+    def __init__(
+        self, chunks: AsyncIterable[bytes], max_bytes: int, *, hashing: bool = True
+    ) -> None:
         self._chunks = chunks
         self._max_bytes = max_bytes
-        self._hash = hashlib.sha256()
+        self._hash = hashlib.sha256() if hashing else None
         self._head = bytearray()
         self.size = 0
 
@@ -50,21 +55,23 @@ class MeteredReading:
             self.size += len(chunk)
             if self.size > self._max_bytes:
                 raise BlobTooLarge(f"more than {self._max_bytes} bytes")
-            self._hash.update(chunk)
+            if self._hash is not None:
+                self._hash.update(chunk)
             if len(self._head) < HEAD_BYTES:
                 self._head += chunk[: HEAD_BYTES - len(self._head)]
             yield chunk
 
-    @property
-    def sha256(self) -> str:
-        return self._hash.hexdigest()
-
-    def stored_as(self, key_prefix: str) -> Blob:
-        """The blob read so far, under its content address in `key_prefix`."""
+    def stored_as(self, key_prefix: str, sha256: str | None = None) -> Blob:
+        """The blob read so far, under its content address in `key_prefix`: its digest is
+        the one hashed here, or `sha256` when the store hashed the bytes itself."""
+        if sha256 is None:
+            if self._hash is None:
+                raise ValueError("the bytes were not hashed here: give their sha256")
+            sha256 = self._hash.hexdigest()
         return Blob(
-            key=content_key(key_prefix, self.sha256),
+            key=content_key(key_prefix, sha256),
             size=self.size,
-            sha256=self.sha256,
+            sha256=sha256,
             head=bytes(self._head),
         )
 
