@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
 
 import pytest
 from tests.faults.proxy import Faults, FaultyProxy
 from tests.http.conftest import Api, number
+from tests.redis_server import RedisServer
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+pytestmark = pytest.mark.postgres
 
 POSTS = 600
 ROOMS = 20
@@ -34,12 +34,12 @@ def database_url(postgres_url: str) -> str:
 
 
 @pytest.fixture
-async def slow_redis(redis_url: str) -> AsyncIterator[FaultyProxy]:
-    upstream = urlsplit(redis_url)
+async def slow_redis(redis_server: RedisServer) -> AsyncIterator[FaultyProxy]:
+    """A Redis of the test's own (no code cooldown left by another run) behind the proxy."""
     proxy = FaultyProxy(
         listen_host="127.0.0.1",
-        upstream_host=upstream.hostname or "127.0.0.1",
-        upstream_port=upstream.port or 6379,
+        upstream_host="127.0.0.1",
+        upstream_port=redis_server.port,
         faults=Faults(setup_seconds=SETUP_SECONDS),
     )
     await proxy.start()
@@ -50,13 +50,10 @@ async def slow_redis(redis_url: str) -> AsyncIterator[FaultyProxy]:
 
 
 @pytest.fixture
-def environment(
-    environment: dict[str, str], slow_redis: FaultyProxy, redis_url: str
-) -> dict[str, str]:
-    database = urlsplit(redis_url).path or "/0"
+def environment(environment: dict[str, str], slow_redis: FaultyProxy) -> dict[str, str]:
     return {
         **environment,
-        "REDIS_URL": f"redis://127.0.0.1:{slow_redis.port}{database}",
+        "REDIS_URL": f"redis://127.0.0.1:{slow_redis.port}/0",
         # No daily quota: the burst is refused for nothing but the service's own limits.
         "BASIC_DAILY_LIMIT": "",
     }
