@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio.connection import AbstractConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -14,6 +15,37 @@ DEFAULT_MAX_CONNECTIONS: Final = 64
 DEFAULT_WAIT_SECONDS: Final = 5.0
 """How long a command waits for a free connection before it fails like an unreachable
 Redis: five rounds of the 1 s timeouts of every connection held by a hung server."""
+
+
+class BoundedPool(BlockingConnectionPool):
+    """redis-py's blocking pool (at most `max_connections`, a caller waits for a free one
+    up to `timeout` seconds), whose checkout and release cost what the plain pool's do
+    while nobody waits: the blocking pool's `asyncio.Condition` and timer, taken on every
+    checkout, doubled the pool's share of a command (7 to 15 µs a checkout and release).
+    Once someone waits, every caller queues behind them on the condition."""
+
+    _waiting = 0
+
+    async def get_connection(
+        self, command_name: Any = None, *keys: Any, **options: Any
+    ) -> AbstractConnection:
+        # No await between the check and the plain pool's taking of the connection while
+        # its lock is free (maintenance holds it): the check still holds when it takes.
+        if not self._waiting and self.can_get_connection() and not self._lock.locked():
+            connection: AbstractConnection = await ConnectionPool.get_connection(self)  # type: ignore[no-untyped-call]
+            return connection
+        self._waiting += 1
+        try:
+            waited: AbstractConnection = await super().get_connection()  # type: ignore[no-untyped-call]
+            return waited
+        finally:
+            self._waiting -= 1
+
+    async def release(self, connection: AbstractConnection) -> None:
+        if self._waiting:
+            await super().release(connection)  # wakes a waiter
+        else:
+            await ConnectionPool.release(self, connection)
 
 
 def create_redis_client(
@@ -48,7 +80,7 @@ def create_redis_client(
         retries=1,
         supported_errors=(RedisConnectionError,),
     )
-    pool = BlockingConnectionPool.from_url(
+    pool = BoundedPool.from_url(
         url,
         max_connections=max_connections,
         timeout=wait_timeout,
@@ -75,7 +107,7 @@ def without_retries(redis: Redis) -> Redis:
     settings = {**pool.connection_kwargs, "retry": Retry(NoBackoff(), 0)}
     own = (
         # As bounded as `redis`'s, waiting as long for a connection.
-        BlockingConnectionPool(
+        BoundedPool(
             connection_class=pool.connection_class,
             max_connections=pool.max_connections,
             timeout=pool.timeout,
