@@ -24,6 +24,9 @@ class Faults:
     cut_chance_per_second: float = 0.0
     """Each open connection is cut with this chance every second."""
     accepting: bool = True
+    setup_seconds: float = 0.0
+    """Each new connection is forwarded this long after the previous one was: a server
+    that sets connections up one at a time, slowly (a loaded machine)."""
 
 
 @dataclass
@@ -39,6 +42,7 @@ class FaultyProxy:
     _open: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = field(default_factory=set)
     _handlers: set[asyncio.Task[None]] = field(default_factory=set)
     _cutter: asyncio.Task[None] | None = None
+    _setting_up: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.listen_host, self.port)
@@ -67,6 +71,9 @@ class FaultyProxy:
         assert handler is not None
         self._handlers.add(handler)
         handler.add_done_callback(self._handlers.discard)
+        if self.faults.setup_seconds:
+            async with self._setting_up:
+                await asyncio.sleep(self.faults.setup_seconds)
         try:
             up_reader, up_writer = await asyncio.open_connection(
                 self.upstream_host, self.upstream_port

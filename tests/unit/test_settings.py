@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from redis.asyncio import BlockingConnectionPool
 
+from gemini_clone.adapters.redis.client import DEFAULT_WAIT_SECONDS, without_retries
 from gemini_clone.adapters.sql.engine import normalize_url
-from gemini_clone.entrypoints.adapter_choices import make_engine
+from gemini_clone.entrypoints.adapter_choices import make_engine, make_redis
 from gemini_clone.entrypoints.setting_checks import DATABASE_SCHEMES
 from gemini_clone.entrypoints.settings import SettingsError, load_settings
 
@@ -86,6 +88,22 @@ def test_the_database_pool_size_is_the_number_of_connections_a_process_keeps() -
 
     assert engine.pool.size() == 7  # type: ignore[attr-defined]
     assert engine.pool._max_overflow == 0  # type: ignore[attr-defined]
+
+
+async def test_the_redis_connections_are_bounded_by_the_setting_and_a_burst_waits() -> None:
+    environ = {"REDIS_URL": "redis://cache:6379/0", "REDIS_MAX_CONNECTIONS": "12"}
+    redis = make_redis(load_settings(environ, env_file=None))
+    assert redis is not None
+    sender = without_retries(redis)
+
+    for client in (redis, sender):
+        pool = client.connection_pool
+        assert isinstance(pool, BlockingConnectionPool)
+        assert (pool.max_connections, pool.timeout) == (12, DEFAULT_WAIT_SECONDS)
+    await sender.aclose()
+    await redis.aclose()
+    with pytest.raises(SettingsError, match="REDIS_MAX_CONNECTIONS"):
+        load_settings({**environ, "REDIS_MAX_CONNECTIONS": "7"}, env_file=None)
 
 
 def test_the_database_kinds_the_settings_accept_are_those_the_engine_takes() -> None:

@@ -127,7 +127,9 @@ def make_reply_store(engine: AsyncEngine) -> ReplyStore:
 
 
 def make_redis(settings: Settings) -> Redis | None:
-    return create_redis_client(settings.redis_url) if settings.redis_url else None
+    if not settings.redis_url:
+        return None
+    return create_redis_client(settings.redis_url, max_connections=settings.redis_max_connections)
 
 
 def make_cache(redis: Redis | None) -> Cache:

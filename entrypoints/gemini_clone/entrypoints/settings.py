@@ -65,6 +65,9 @@ class Settings(msgspec.Struct, kw_only=True, frozen=True):
     """Where the embedded mode keeps its generated JWT secret (and, by default, attachment
     bytes: `BLOB_DIR`)."""
     redis_url: str | None = None
+    redis_max_connections: Annotated[int, msgspec.Meta(ge=8)] = 64
+    """Redis connections a process's client opens at most; a burst waits for one. A few are
+    held for good (the shared read of reply pieces, pub/sub listeners)."""
     public_base_url: str | None = None
 
     jwt_secret: str | None = None
