@@ -129,6 +129,10 @@ async def test_a_fork_copies_the_path_up_to_a_message_into_a_new_room(api: Api) 
     assert await path_ids(api, session, body["id"]) == [item["id"] for item in copied]
     usage = (await api.client.get("/user/me", headers=session.headers)).json()["usage"]
     assert usage["used_today"] == 2, "a fork takes no unit"
+    # The source room's last message ("second") is newer than the copied path's end, yet
+    # the branch, the newest thing the user made, leads the list (as the page shows it).
+    listed = (await api.client.get("/chatroom", headers=session.headers)).json()["items"]
+    assert [item["id"] for item in listed] == [body["id"], room]
     followed = await answered(api, session, body["id"], "third, in the branch")
     assert followed["message"]["parent_id"] == copied[1]["id"]
 

@@ -74,7 +74,8 @@ class ForkChatroom:
     - The copies are new messages (new ids, the same contents, statuses and times) on one
       path, the last one the new room's current leaf. The new room has the source's title
       with " (branch)" (shortened to fit), its instruction and model; the title is the
-      user's (the model does not rename it).
+      user's (the model does not rename it). Its `last_message_at` is the fork's time, so
+      it leads the user's list, newer than the room it came from.
     - No quota is taken; the user's cached room list is dropped.
     """
 
@@ -102,7 +103,9 @@ class ForkChatroom:
                 title=source.title[: TITLE_MAX_LENGTH - len(BRANCH_SUFFIX)] + BRANCH_SUFFIX,
                 created_at=now,
                 updated_at=now,
-                last_message_at=copies[-1].created_at if copies else None,
+                # The copies keep their times, but the branch is the user's newest activity:
+                # it leads the list (ordered by `last_activity_at`) on the server as on the page.
+                last_message_at=now if copies else None,
                 message_count=len(copies),
                 title_source=TitleSource.USER,
                 system_instruction=source.system_instruction,
