@@ -22,12 +22,9 @@ worker's `XADD`). `--profile PATH` runs the API and worker processes under cProf
 time) during the direct and live phases only (`bench/profiled_serve.py`) and writes
 their statistics to PATH (the API's, of the last of those phases) and PATH with
 `.worker.prof` for its suffix (read them with `python -m pstats`).
-`--gate N` lets at most N live posts wait for their answer at once (default: all at
-once).
-
-The client is a minimal HTTP/1.1 reader on asyncio streams (one connection per stream),
-in this process. Everything runs on one machine, so the clocks agree; figures are
-measured, never asserted.
+`--gate N` lets at most N live posts wait for their answer at once (default: all).
+The client (stream_client.py) runs in this process, on the same machine, so the clocks
+agree; figures are measured, never asserted.
 """
 
 from __future__ import annotations
@@ -36,215 +33,27 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import signal
-import stat
 import statistics
 import time
-from collections.abc import Awaitable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
 import redis
-from service import DEFAULT_SERVER, HERE, Service, running_service
+from measure import cpu_seconds
+from service import DEFAULT_SERVER, running_service
+from stream_client import Stream, open_stream, percentile, queued_replies, spread, stream_path
+from stream_probes import (
+    answer_times,
+    command_calls,
+    profiled,
+    rss_mb,
+    start_profiled_worker,
+    wait_until_final,
+)
 
 PIECES_PREFIX = "gemini_clone:v1:reply-pieces:"
 """The reply pieces' streams at the service's default key prefix (`RedisReplyPieces.key`)."""
-STAMP = re.compile(r"\[t=(\d+\.\d+)\]")
-ENTRY_TIME = re.compile(r"^id: (\d+)-\d+", re.MULTILINE)
-"""A live event's id is its Redis stream entry's: the milliseconds of Redis's clock when
-the worker's `XADD` arrived, which splits a piece's delay into the worker's part (from
-the stand-in to Redis) and the API's (from Redis to the client)."""
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@dataclass
-class Stream:
-    """One SSE response read over a raw connection."""
-
-    delays: list[float] = field(default_factory=list)
-    to_redis: list[float] = field(default_factory=list)
-    """Per piece: from the stand-in's sending it to the worker's XADD in Redis."""
-    from_redis: list[float] = field(default_factory=list)
-    """Per event: from the XADD in Redis to the client's reading it."""
-    events: int = 0
-    done: bool = False
-    refused: bytes = b""
-    """The status line of a refused request (the stream never opened)."""
-    opened: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-async def open_stream(
-    host: str,
-    port: int,
-    method: str,
-    path: str,
-    token: str,
-    stream: Stream,
-    body: bytes = b"",
-    until: asyncio.Event | None = None,
-) -> None:
-    """Send the request, then read the chunked event stream until `done` (or `until`)."""
-    reader, writer = await asyncio.open_connection(host, port, limit=1 << 20)
-    head = (
-        f"{method} {path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Authorization: Bearer {token}\r\nAccept: text/event-stream\r\n"
-    )
-    if body:
-        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-    writer.write(head.encode() + b"\r\n" + body)
-    status = await reader.readline()
-    if b" 200 " not in status:
-        # Counted, not raised: on a loaded machine a burst of posts can meet a 503 (a
-        # Redis connection not opened within its timeout), a finding of its own.
-        stream.refused = status.strip()
-        stream.opened.set()
-        writer.close()
-        return
-    while (await reader.readline()) not in (b"\r\n", b""):
-        pass
-    stream.opened.set()
-    buffer = b""
-    try:
-        while not stream.done:
-            size_line = await _read_or_stop(reader.readline(), until)
-            if size_line is None:
-                return
-            size = int(size_line.strip() or b"0", 16)
-            if size == 0:
-                return
-            chunk = await reader.readexactly(size + 2)
-            now = time.time()
-            buffer += chunk[:-2]
-            while b"\r\n\r\n" in buffer:
-                event, buffer = buffer.split(b"\r\n\r\n", 1)
-                _take(event, now, stream)
-    finally:
-        writer.close()
-
-
-async def _read_or_stop(read: Awaitable[bytes], until: asyncio.Event | None) -> bytes | None:
-    if until is None:
-        return await read
-    reading = asyncio.ensure_future(read)
-    stopping = asyncio.ensure_future(until.wait())
-    finished, _ = await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    if reading in finished:
-        stopping.cancel()
-        return reading.result()
-    reading.cancel()
-    return None
-
-
-def _take(event: bytes, now: float, stream: Stream) -> None:
-    text = event.decode()
-    if text.startswith(":"):
-        return
-    stream.events += 1
-    if "event: done" in text:
-        stream.done = True
-    if "event: delta" in text:
-        sent = [float(stamp) for stamp in STAMP.findall(text)]
-        stream.delays.extend(now - stamp for stamp in sent)
-        added = ENTRY_TIME.search(text)
-        if added is not None:
-            added_at = int(added[1]) / 1000
-            stream.from_redis.append(now - added_at)
-            stream.to_redis.extend(added_at - stamp for stamp in sent)
-
-
-def command_calls(redis_url: str) -> dict[str, int]:
-    """Redis's count of calls of each command so far (`INFO commandstats`)."""
-    with redis.Redis.from_url(redis_url) as client:
-        stats = client.info("commandstats")
-    return {name.removeprefix("cmdstat_"): int(fields["calls"]) for name, fields in stats.items()}
-
-
-def profiled(service: Service) -> Service:
-    """The service, its `serve` and `worker` run through `profiled_serve.py` (cProfile off
-    until SIGUSR1, written to $PROFILE_TO at SIGUSR2)."""
-    wrapper = service.folder / "profiled-gemini-clone"
-    python = service.script.with_name("python")
-    wrapper.write_text(f'#!/bin/sh\nexec {python} {HERE / "profiled_serve.py"} "$@"\n')
-    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR)
-    return Service(**{**vars(service), "script": wrapper})
-
-
-def start_profiled_worker(service: Service, profile_to: Path) -> int:
-    wrapped = profiled(service)
-    env = {**wrapped.env, "PROFILE_TO": str(profile_to.resolve())}
-    return wrapped.processes.start("worker", [str(wrapped.script), "worker"], env).pid
-
-
-def spread(name: str, milliseconds: list[float]) -> dict[str, float]:
-    """Median, p99 and max of `milliseconds` (Redis's clock has millisecond steps)."""
-    if not milliseconds:
-        return {}
-    return {
-        f"{name}_p50_ms": statistics.median(milliseconds),
-        f"{name}_p99_ms": percentile(milliseconds, 0.99),
-        f"{name}_max_ms": max(milliseconds),
-    }
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-async def answer_times(api_host: str, api_port: int, count: int = 50) -> list[float]:
-    """Milliseconds to answer `GET /healthz`, asked `count` times one after another: what
-    the open streams cost every other request of the process (its event loop's lag)."""
-    times = []
-    async with httpx.AsyncClient(base_url=f"http://{api_host}:{api_port}", timeout=30) as client:
-        for _ in range(count):
-            started = time.perf_counter()
-            await client.get("/healthz")
-            times.append((time.perf_counter() - started) * 1000)
-            await asyncio.sleep(0.02)
-    return times
-
-
-async def queued_replies(
-    api_host: str, api_port: int, token: str, rooms: list[str], count: int
-) -> list[tuple[str, str]]:
-    """Post `count` messages (no worker runs, so their replies stay queued): (room, reply)."""
-    headers = {"authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(
-        base_url=f"http://{api_host}:{api_port}",
-        headers=headers,
-        timeout=120,
-        limits=httpx.Limits(max_connections=32),
-    ) as client:
-        # At most as many requests waiting as connections: httpx's pool takes CPU for
-        # every request waiting on it, quadratically in effect with thousands.
-        gate = asyncio.Semaphore(32)
-
-        async def post(n: int) -> httpx.Response:
-            async with gate:
-                return await client.post(
-                    f"/chatroom/{rooms[n % len(rooms)]}/message", json={"content": "idle"}
-                )
-
-        posted = await asyncio.gather(*(post(n) for n in range(count)))
-    return [(r.json()["reply"]["chatroom_id"], r.json()["reply"]["id"]) for r in posted]
-
-
-def stream_path(room: str, reply: str) -> str:
-    return f"/chatroom/{room}/message/{reply}/stream"
 
 
 async def idle_streams(
@@ -438,20 +247,6 @@ async def live_streams(
         "client_cpu_seconds": time.process_time() - client_before,
         **others_cpu,
     }
-
-
-async def wait_until_final(database_url: str) -> None:
-    conn = await asyncpg.connect(database_url)
-    try:
-        async with asyncio.timeout(300):
-            pending = 1
-            while pending:
-                await asyncio.sleep(0.2)
-                pending = await conn.fetchval(
-                    "SELECT count(*) FROM messages WHERE status IN ('queued', 'processing')"
-                )
-    finally:
-        await conn.close()
 
 
 def main() -> None:

@@ -46,6 +46,15 @@ async def _upload(
     )
 
 
+async def _gemini_worker(deployment: Deployment, gemini_url: str) -> None:
+    """A worker answering with Gemini Flash, at the stand-in's address."""
+    await deployment.start_worker(
+        GEMINI_API_KEY="stand-in-gemini-key",
+        GEMINI_BASE_URL=gemini_url,
+        GEMINI_MODEL="gemini-2.5-flash",
+    ).ready()
+
+
 async def test_the_worker_sends_the_questions_files_to_gemini(deployment: Deployment) -> None:
     png = _png()
     gemini = StandIn(FIXTURES / "gemini" / "stream_ok.sse")
@@ -65,11 +74,7 @@ async def test_the_worker_sends_the_questions_files_to_gemini(deployment: Deploy
                 attachment_ids=(photo.id, notes.id),
             )
         )
-        await deployment.start_worker(
-            GEMINI_API_KEY="stand-in-gemini-key",
-            GEMINI_BASE_URL=gemini_url,
-            GEMINI_MODEL="gemini-2.5-flash",
-        ).ready()
+        await _gemini_worker(deployment, gemini_url)
         reply = await deployment.wait_for_reply(user, posted.reply.id)
 
     assert reply.status is MessageStatus.COMPLETED
@@ -116,11 +121,7 @@ async def test_a_later_questions_request_carries_the_earlier_questions_image(
         user, room = await _named_room(deployment)
         photo = await _upload(deployment, user, room, "photo.png", png)
         first = await _ask(deployment, user, room, "What is this?", photo)
-        await deployment.start_worker(
-            GEMINI_API_KEY="stand-in-gemini-key",
-            GEMINI_BASE_URL=gemini_url,
-            GEMINI_MODEL="gemini-2.5-flash",
-        ).ready()
+        await _gemini_worker(deployment, gemini_url)
         assert (await deployment.wait_for_reply(user, first)).status is MessageStatus.COMPLETED
         second = await _ask(deployment, user, room, "And its colour?")
         reply = await deployment.wait_for_reply(user, second)
@@ -149,11 +150,7 @@ async def test_a_file_gone_from_the_store_fails_its_reply_and_the_worker_goes_on
         failing = await _ask(deployment, user, room, "What is this?", photo)
         # Deleted underneath its row (an operator, a lifecycle rule on the bucket).
         await deployment.app.blobs().delete(photo.blob_key)
-        await deployment.start_worker(
-            GEMINI_API_KEY="stand-in-gemini-key",
-            GEMINI_BASE_URL=gemini_url,
-            GEMINI_MODEL="gemini-2.5-flash",
-        ).ready()
+        await _gemini_worker(deployment, gemini_url)
         failed = await deployment.wait_for_reply(user, failing)
         used = (await deployment.app.get_me().execute(user)).usage.used_today
         later = await deployment.wait_for_reply(
@@ -178,11 +175,7 @@ async def test_an_earlier_questions_file_gone_from_the_store_is_a_note_to_the_mo
         user, room = await _named_room(deployment)
         photo = await _upload(deployment, user, room, "photo.png", _png())
         first = await _ask(deployment, user, room, "What is this?", photo)
-        await deployment.start_worker(
-            GEMINI_API_KEY="stand-in-gemini-key",
-            GEMINI_BASE_URL=gemini_url,
-            GEMINI_MODEL="gemini-2.5-flash",
-        ).ready()
+        await _gemini_worker(deployment, gemini_url)
         assert (await deployment.wait_for_reply(user, first)).status is MessageStatus.COMPLETED
         # Gone after its exchange was answered (an operator, a lifecycle rule on the bucket).
         await deployment.app.blobs().delete(photo.blob_key)
