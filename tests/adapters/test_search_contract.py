@@ -9,7 +9,7 @@ from datetime import timedelta
 from uuid import uuid4
 
 import pytest
-from tests.adapters.conftest import ROOM_CREATED_AT, Storage, given_room
+from tests.adapters.conftest import ROOM_CREATED_AT, Storage, given_room, open_storage
 
 from gemini_clone.application.chatrooms.search import SearchChats, SearchChatsInput
 from gemini_clone.domain.chatrooms import Chatroom
@@ -167,6 +167,25 @@ async def test_a_snippet_shows_the_match_far_into_a_long_text_in_whole_words(
     assert word.message_id == middle.id
     assert [word.snippet[start:end] for start, end in word.highlights] == ["kumquat"]
     assert all(word in middle.content.split() for word in word.snippet.replace("…", " ").split())
+
+
+@pytest.mark.postgres
+async def test_postgresql_marks_a_word_typed_in_another_form_far_into_a_long_text(
+    postgres_url: str,
+) -> None:
+    """PostgreSQL finds a word by its stem: `studies` finds `studied`, which the snippet's
+    window does not look for (it starts at the typed word). The window's headline then
+    has no mark, and the snippet is cut from the whole text instead."""
+    filler = " ".join(f"{index:03d}{'filler' * 4}" for index in range(100))
+    async with open_storage(postgres_url, one_statement=True) as storage:
+        clock = Clock()
+        room = await given_room(storage.uow)
+        far, _ = await post(storage, room, clock, f"{filler} she studied the reports")
+
+        (hit,) = await search(storage, room, "studies")
+
+        assert hit.message_id == far.id
+        assert [hit.snippet[start:end] for start, end in hit.highlights] == ["studied"]
 
 
 async def test_phrases_exclusions_and_or_are_understood(storage: Storage) -> None:
