@@ -53,6 +53,9 @@ from stream_probes import (
 )
 
 PIECES_PREFIX = "gemini_clone:v1:reply-pieces:"
+STAGGER_GROUPS = 10
+"""`--stagger` in the direct phase: the streams fed in this many groups, spread over each
+interval."""
 """The reply pieces' streams at the service's default key prefix (`RedisReplyPieces.key`)."""
 
 
@@ -113,11 +116,15 @@ async def direct_streams(
     interval: float,
     api_pid: int,
     redis_url: str,
+    *,
+    stagger: bool = False,
 ) -> dict[str, object]:
     """The API's share alone, from the publish to the client: `count` streams open on
     queued replies (no worker), and this process writes their pieces into Redis as the
     worker's sender would (`XADD` to `<prefix>reply-pieces:<reply>`), one piece for every
-    stream each `interval` in one pipeline (all in step: the worst case), then `done`."""
+    stream each `interval` in one pipeline (all in step: the worst case), then `done`.
+    `stagger`: the streams in `STAGGER_GROUPS` groups, each group's pieces a tenth of the
+    interval after the one before (independent generations are not in step)."""
     replies = await queued_replies(api_host, api_port, token, rooms, count)
     streams = [Stream() for _ in replies]
     tasks = [
@@ -132,14 +139,17 @@ async def direct_streams(
     loop = asyncio.get_running_loop()
     before_cpu, before_rss, started = cpu_seconds(api_pid), rss_mb(api_pid), time.monotonic()
     publisher_cpu = time.process_time()
+    groups = STAGGER_GROUPS if stagger else 1
     async with redis.asyncio.Redis.from_url(redis_url) as client:
         for _ in range(pieces):
             tick = loop.time()
-            pipeline = client.pipeline(transaction=False)
-            for key in keys:
-                stamp = f"[t={time.time():.6f}] "
-                pipeline.execute_command("XADD", key, "*", "k", "d", "a", "1", "t", stamp)
-            await pipeline.execute()
+            for group in range(groups):
+                await asyncio.sleep(max(0.0, tick + group * interval / groups - loop.time()))
+                pipeline = client.pipeline(transaction=False)
+                for key in keys[group::groups]:
+                    stamp = f"[t={time.time():.6f}] "
+                    pipeline.execute_command("XADD", key, "*", "k", "d", "a", "1", "t", stamp)
+                await pipeline.execute()
             await asyncio.sleep(max(0.0, tick + interval - loop.time()))
         pipeline = client.pipeline(transaction=False)
         for key in keys:
@@ -261,7 +271,8 @@ def main() -> None:
     parser.add_argument(
         "--stagger",
         action="store_true",
-        help="each reply's pieces at a random phase (default: all 200 in step, the worst case)",
+        help="each reply's pieces at a random phase (the direct phase: in ten groups spread over"
+        " each interval); default: all in step, the worst case",
     )
     parser.add_argument(
         "--pool-size", type=int, default=20, help="DATABASE_POOL_SIZE of both processes"
@@ -342,6 +353,7 @@ def main() -> None:
                     args.interval,
                     api_pid,
                     service.env["REDIS_URL"],
+                    stagger=args.stagger,
                 )
             )
             if args.profile:
