@@ -8,11 +8,9 @@ cannot show (real timeouts and the connection pool).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
-import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.adapters.providers import FakeServer, Reply
+from tests.local_http_server import LocalHttpServer, read_request
 
 from gemini_clone.adapters.gemini import DEFAULT_BASE_URL, DEFAULT_MODEL, GeminiLanguageModel
 from gemini_clone.adapters.model_http import POOL_CONNECTIONS
@@ -555,13 +554,15 @@ async def test_aclose_closes_only_the_client_the_model_created() -> None:
 # --- over a real socket ----------------------------------------------------------------
 
 
-class LocalGemini:
+class LocalGemini(LocalHttpServer):
     """A minimal HTTP/1.1 server on localhost that answers with the recorded stream.
 
     The first `stall` requests get no answer at all. With `hold_until`, every answer waits
     until that many requests are open at once; with `held` too, only the requests whose body
     contains `held` wait and count, the others are answered at once.
     """
+
+    backlog = 1024  # hundreds of streams connect at once
 
     def __init__(self, *, stall: int = 0, hold_until: int = 0, held: bytes | None = None) -> None:
         self.stall = stall
@@ -570,46 +571,25 @@ class LocalGemini:
         self.held = held
         self._waiting = 0
         self._all_arrived = asyncio.Event()
-        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
-    async def __aenter__(self) -> str:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, backlog=1024)
-        host, port = self._server.sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._server.close()
-        for writer in self._connections.values():
-            writer.close()
-        # Let every handler see its connection end, so none is left pending with the loop.
-        await asyncio.gather(*self._connections, return_exceptions=True)
-        await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections[task] = writer
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         body = recording("stream_ok.sse")
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
-                request_body = await reader.readexactly(int(length.group(1)) if length else 0)
-                self.requests += 1
-                if self.requests <= self.stall:
-                    await reader.read()  # until the client gives up and hangs up
-                    return
-                if self.held is None or self.held in request_body:
-                    self._waiting += 1
-                    if self._waiting >= self.hold_until:
-                        self._all_arrived.set()
-                    await asyncio.wait_for(self._all_arrived.wait(), timeout=15)
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                    b"content-length: %d\r\n\r\n%s" % (len(body), body)
-                )
-                await writer.drain()
-        writer.close()
+        while True:
+            _, request_body = await read_request(reader)
+            self.requests += 1
+            if self.requests <= self.stall:
+                await reader.read()  # until the client gives up and hangs up
+                return
+            if self.held is None or self.held in request_body:
+                self._waiting += 1
+                if self._waiting >= self.hold_until:
+                    self._all_arrived.set()
+                await asyncio.wait_for(self._all_arrived.wait(), timeout=15)
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                b"content-length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            await writer.drain()
 
 
 async def test_a_stalled_connection_times_out_and_is_retried_over_real_http() -> None:

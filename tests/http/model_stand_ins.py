@@ -19,13 +19,14 @@ chunk before `[DONE]`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from tests.local_http_server import LocalHttpServer, read_request
 
 from gemini_clone.application.chatrooms.titles import TITLE_INSTRUCTION
 
@@ -60,7 +61,7 @@ class Served:
 
 
 @dataclass
-class ModelStandIn:
+class ModelStandIn(LocalHttpServer):
     """Both providers on one port of 127.0.0.1 (HTTP/1.1, keep-alive, chunked answers)."""
 
     served: list[Served] = field(default_factory=list)
@@ -75,59 +76,45 @@ class ModelStandIn:
     """Likewise, but the connection is held open after the first event, as a model still
     writing, until the client goes (or the stand-in stops)."""
 
-    async def __aenter__(self) -> str:
-        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
+    def __post_init__(self) -> None:
         self._stopping = asyncio.Event()
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        host, port = self._server.sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
 
     async def __aexit__(self, *exc_info: object) -> None:
+        # A held answer waits for this as well as for the client to hang up.
         self._stopping.set()
-        self._server.close()
-        for writer in self._connections.values():
-            writer.close()
-        await asyncio.gather(*self._connections, return_exceptions=True)
-        await self._server.wait_closed()
+        await super().__aexit__(*exc_info)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections[task] = writer
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                target = head.split(b" ", 2)[1].decode()
-                length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
-                body = json.loads(await reader.readexactly(int(length.group(1)) if length else 0))
-                found = GEMINI_PATH.match(target)
-                if found is not None and found.group(1) in self.exhausted:
-                    self.refused.append(found.group(1))
-                    writer.write(
-                        b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\n"
-                        b"content-length: %d\r\n\r\n%s" % (len(EXHAUSTED), EXHAUSTED)
-                    )
-                    await writer.drain()
-                    continue
-                events = self._answer(target, body)
-                prompt = self.served[-1].prompt
-                cutting = self.cut is not None and self.cut in prompt
-                holding = self.hold is not None and self.hold in prompt
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            target, request_body = await read_request(reader)
+            body = json.loads(request_body)
+            found = GEMINI_PATH.match(target)
+            if found is not None and found.group(1) in self.exhausted:
+                self.refused.append(found.group(1))
                 writer.write(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                    b"transfer-encoding: chunked\r\n\r\n"
+                    b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (len(EXHAUSTED), EXHAUSTED)
                 )
-                for event in events:
-                    # Gemini frames its events with CRLF, OpenAI-compatible servers with LF.
-                    writer.write(b"%x\r\n%s\r\n" % (len(event), event))
-                    await writer.drain()
-                if holding:
-                    await self._until_hung_up(reader)
-                if cutting or holding:
-                    break
-                writer.write(b"0\r\n\r\n")
                 await writer.drain()
-        writer.close()
+                continue
+            events = self._answer(target, body)
+            prompt = self.served[-1].prompt
+            cutting = self.cut is not None and self.cut in prompt
+            holding = self.hold is not None and self.hold in prompt
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                b"transfer-encoding: chunked\r\n\r\n"
+            )
+            for event in events:
+                # Gemini frames its events with CRLF, OpenAI-compatible servers with LF.
+                writer.write(b"%x\r\n%s\r\n" % (len(event), event))
+                await writer.drain()
+            if holding:
+                await self._until_hung_up(reader)
+            if cutting or holding:
+                break
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
 
     async def _until_hung_up(self, reader: asyncio.StreamReader) -> None:
         """Until the client hangs up (a stop ends its request) or the stand-in stops."""

@@ -5,7 +5,6 @@ Pro are written by Flash, and Pro's circuit, kept in Redis, is shared by the wor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 import time
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from tests.local_http_server import LocalHttpServer, read_request
 from tests.worker.harness import Deployment, WorkerProcess
 
 from gemini_clone.application.chatrooms.update import UpdateChatroomInput
@@ -35,7 +35,7 @@ ATTEMPTS = 2
 
 
 @dataclass
-class GeminiStandIn:
+class GeminiStandIn(LocalHttpServer):
     """Gemini's streaming route on localhost. Models in `down` answer the recorded 503;
     the others stream the recorded answer, its `modelVersion` the model asked (as Gemini
     names the model that answered). `requests` holds (model, time) of every request."""
@@ -53,55 +53,36 @@ class GeminiStandIn:
             if event.strip()
         ]
         self._unavailable = (FIXTURES / "error_503_unavailable.json").read_bytes()
-        self._connections: set[asyncio.Task[None]] = set()
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        host, port = self._server.sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
+        return await super().__aenter__()
 
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._server.close()
-        for task in self._connections:
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
-        await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                target = head.split(b" ", 2)[1].decode()
-                length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
-                await reader.readexactly(int(length.group(1)) if length else 0)
-                found = re.search(r"/models/([^:]+):streamGenerateContent", target)
-                assert found is not None, target
-                model = found.group(1)
-                self.requests.append((model, time.time()))
-                if model in self.down:
-                    writer.write(
-                        b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-                        b"content-length: %d\r\n\r\n%s"
-                        % (len(self._unavailable), self._unavailable)
-                    )
-                    await writer.drain()
-                    continue
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while True:
+            target, _ = await read_request(reader)
+            found = re.search(r"/models/([^:]+):streamGenerateContent", target)
+            assert found is not None, target
+            model = found.group(1)
+            self.requests.append((model, time.time()))
+            if model in self.down:
                 writer.write(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                    b"transfer-encoding: chunked\r\n\r\n"
+                    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+                    b"content-length: %d\r\n\r\n%s" % (len(self._unavailable), self._unavailable)
                 )
-                for event in self._events:
-                    piece = (
-                        event.strip(b"\r\n").replace(
-                            b'"gemini-2.0-flash-exp"', b'"%s"' % model.encode()
-                        )
-                        + b"\n\n"
-                    )
-                    writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-                writer.write(b"0\r\n\r\n")
                 await writer.drain()
-        writer.close()
+                continue
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                b"transfer-encoding: chunked\r\n\r\n"
+            )
+            for event in self._events:
+                piece = (
+                    event.strip(b"\r\n").replace(
+                        b'"gemini-2.0-flash-exp"', b'"%s"' % model.encode()
+                    )
+                    + b"\n\n"
+                )
+                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
 
 
 async def started(deployment: Deployment, settings: dict[str, str]) -> WorkerProcess:

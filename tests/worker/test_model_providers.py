@@ -5,14 +5,13 @@ requests to its own server, over real HTTP to stand-in servers that replay recor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.local_http_server import LocalHttpServer, read_request
 from tests.worker.harness import Deployment
 
 from gemini_clone.application.chatrooms.create import CreateChatroom, CreateChatroomInput
@@ -29,7 +28,7 @@ OLLAMA_TEXT = "The capital of France is Paris."
 
 
 @dataclass
-class StandIn:
+class StandIn(LocalHttpServer):
     """An HTTP/1.1 server on localhost that streams one recording to every POST, in
     chunked encoding, one event per piece. The first `drop` requests get only the first
     `keep` events before the connection is closed in the middle of the body."""
@@ -40,46 +39,24 @@ class StandIn:
     requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     """(request target, JSON body) of each request, in order."""
 
-    async def __aenter__(self) -> str:
-        self._connections: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        host, port = self._server.sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}"
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        self._server.close()
-        for writer in self._connections.values():
-            writer.close()
-        # Let every handler see its connection end, so none is left pending with the loop.
-        await asyncio.gather(*self._connections, return_exceptions=True)
-        await self._server.wait_closed()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections[task] = writer
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         events = [event for event in self.recording.read_bytes().split(b"\n\n") if event.strip()]
-        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                target = head.split(b" ", 2)[1].decode()
-                length = re.search(rb"content-length: *(\d+)", head, re.IGNORECASE)
-                body = await reader.readexactly(int(length.group(1)) if length else 0)
-                self.requests.append((target, json.loads(body)))
-                dropping = len(self.requests) <= self.drop
-                writer.write(
-                    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                    b"transfer-encoding: chunked\r\n\r\n"
-                )
-                for event in events[: self.keep] if dropping else events:
-                    piece = event.strip(b"\r\n") + b"\n\n"
-                    writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-                    await writer.drain()
-                if dropping:
-                    break
-                writer.write(b"0\r\n\r\n")
+        while True:
+            target, body = await read_request(reader)
+            self.requests.append((target, json.loads(body)))
+            dropping = len(self.requests) <= self.drop
+            writer.write(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+                b"transfer-encoding: chunked\r\n\r\n"
+            )
+            for event in events[: self.keep] if dropping else events:
+                piece = event.strip(b"\r\n") + b"\n\n"
+                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                 await writer.drain()
-        writer.close()
+            if dropping:
+                break
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
 
 
 async def test_each_model_is_answered_by_its_own_provider(deployment: Deployment) -> None:
