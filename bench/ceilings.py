@@ -23,6 +23,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import asyncpg
 import jwt
@@ -31,6 +32,7 @@ import redis.asyncio as aioredis
 import uvicorn
 from litestar import Litestar, Request, Response, get, post
 from litestar.exceptions import NotAuthorizedException
+from litestar.params import JSONBody, PathParameter
 
 from gemini_clone.adapters.sql.direct import OneStatement
 from gemini_clone.adapters.sql.engine import create_engine
@@ -75,7 +77,7 @@ async def bare_struct() -> Status:
 
 
 @post("/ceiling/message", status_code=202)
-async def bare_message(request: Request, data: MessageIn) -> Posted:
+async def bare_message(request: Request, data: JSONBody[MessageIn]) -> Posted:
     header = request.headers.get("authorization", "")
     try:
         claims = jwt.decode(
@@ -111,14 +113,18 @@ def _body(message_id: uuid.UUID, room: uuid.UUID, row: dict[str, object]) -> Mes
         role=Role(row["role"]),
         content=str(row["content"]),
         status=MessageStatus(row["status"]),
+        parent_id=row["parent_id"],  # type: ignore[arg-type]
+        versions=None,
         in_reply_to=row["in_reply_to"],  # type: ignore[arg-type]
         model=None,
+        fallback_from=None,
         finish_reason=None,
         usage=None,
         error=None,
         created_at=row["created_at"],  # type: ignore[arg-type]
         completed_at=row["completed_at"],  # type: ignore[arg-type]
         edited_at=None,
+        attachments=[],
     )
 
 
@@ -127,7 +133,9 @@ _COLUMNS = [column.name for column in messages.columns]
 
 @post("/ceiling/post/{chatroom_id:uuid}", status_code=202)
 async def honest_post(
-    request: Request, chatroom_id: uuid.UUID, data: MessageIn
+    request: Request,
+    chatroom_id: Annotated[uuid.UUID, PathParameter()],
+    data: JSONBody[MessageIn],
 ) -> Response[PostedMessageBody]:
     state = request.app.state
     user_id = _user(request)
@@ -155,6 +163,7 @@ async def honest_post(
         "status": "queued",
         "created_at": now + timedelta(microseconds=1),
         "in_reply_to": question["id"],
+        "parent_id": question["id"],
         "attempts": 0,
     }
     values = {f"message_{name}": value for name, value in question.items()}
@@ -165,10 +174,13 @@ async def honest_post(
         "daily_limit": None,
         "room_id": chatroom_id,
         "posted_at": now,
+        "leaf_id": reply["id"],
     }
     statement: OneStatement = state.post_statement
     async with state.post_pool.acquire() as conn:
-        await conn.fetch(statement.text, *statement.arguments(values))
+        (row,) = await conn.fetch(statement.text, *statement.arguments(values))
+    # The question follows the room's leaf, which the statement read under the room's lock.
+    question["parent_id"] = row["follows"]
     entry = {
         "task_id": uuid.uuid4().hex,
         "task_name": "gemini_clone.generate_reply",
