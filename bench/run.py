@@ -289,7 +289,10 @@ def report(results: dict[str, object]) -> None:
             f"  p50 {measured['p50_ms']:.1f} ms  p99 {measured['p99_ms']:.1f} ms"
             f"  errors {measured['errors']:.0f}"
         )
-        if ceiling is not None:
+        if ceiling is not None and figures(ceiling)["errors"]:
+            # A ceiling that failed answered fast and proves nothing (bench/ceilings.py).
+            text += "  (no ratio: the ceiling answered errors)"
+        elif ceiling is not None:
             text += f"  = {measured['rps'] / figures(ceiling)['rps']:.0%} of ceiling"
         if beside is not None:
             text += f", {measured['rps'] / figures(beside)['rps']:.0%} of WARNING's"

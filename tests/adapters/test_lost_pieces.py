@@ -145,3 +145,46 @@ async def test_a_send_whose_answer_was_lost_is_not_sent_twice(
         await client.aclose()
 
     assert shown(events) == "Hello, dear world"
+
+
+async def test_a_stream_whose_first_send_was_lost_still_expires(client: CutOnce) -> None:
+    """The first send sets the stream's expiry; when it was lost, the next one must set it,
+    or a reply whose writer then died would keep its stream for good."""
+    pieces = RedisReplyPieces(client, key_prefix=f"test:{uuid.uuid4().hex}:", sender=client)  # type: ignore[arg-type]
+    reply = MessageId(uuid.uuid4())
+    try:
+        client.cuts = 1
+        pieces.publish(reply, delta("Hello"))
+        await pieces.flush()
+        pieces.publish(reply, delta(" world"))
+        await pieces.flush()
+
+        ttl = await client.inner.ttl(pieces.key(reply))
+    finally:
+        await pieces.aclose()
+
+    assert ttl > 0
+
+
+async def test_a_piece_sent_after_its_stream_was_deleted_does_not_make_it_again(
+    client: CutOnce,
+) -> None:
+    """An account or a room deleted while its reply streams: the API deletes the stream
+    (`forget`, from another process), and the worker's next piece would have made it again,
+    as a key with no expiry, of a user who is gone."""
+    pieces = RedisReplyPieces(client, key_prefix=f"test:{uuid.uuid4().hex}:", sender=client)  # type: ignore[arg-type]
+    reply = MessageId(uuid.uuid4())
+    try:
+        pieces.publish(reply, delta("Hello"))
+        await pieces.flush()
+        assert await client.inner.exists(pieces.key(reply)) == 1
+        await client.inner.delete(pieces.key(reply))
+        pieces.publish(reply, delta(" world"))
+        pieces.publish(reply, Piece(kind=PieceKind.DONE, attempt=1))
+        await pieces.flush()
+
+        left = await client.inner.exists(pieces.key(reply))
+    finally:
+        await pieces.aclose()
+
+    assert left == 0

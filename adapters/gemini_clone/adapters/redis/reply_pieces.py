@@ -54,7 +54,9 @@ class RedisReplyPieces(ReplyPieces):
     reply's next entries start its text over (`restart`, then the whole text so far), so
     a reader that follows it to `done` holds the whole text all the same. Each entry is
     `XADD ... MAXLEN ~ max_pieces`; a stream expires `live_seconds` after its first piece
-    (a writer that died for good), or `keep_seconds` after `done`.
+    (a writer that died for good), or `keep_seconds` after `done`. Once made, a stream is
+    only added to (`NOMKSTREAM`): deleted with its reply, it is not made again by a piece
+    still on its way.
 
     Reading (the API): one blocking `XREAD` per process over every stream its readers
     follow (`SharedRead`, piece_reading.py), so a thousand open streams cost one
@@ -85,7 +87,8 @@ class RedisReplyPieces(ReplyPieces):
         self._queued_changed = asyncio.Event()
         self._sent = asyncio.Event()
         self._expiring: set[str] = set()
-        """Streams this process set to expire `live_seconds` after their first piece."""
+        """Streams this process created and set to expire `live_seconds` after their first
+        piece (sent, not only queued)."""
         self._sender: asyncio.Task[None] | None = None
         self._published = PublishedTexts()
         self._reading = SharedRead(
@@ -141,7 +144,12 @@ class RedisReplyPieces(ReplyPieces):
         if self._sending is None:
             self._sending = without_retries(self._redis)
         pipeline = self._sending.pipeline(transaction=False)
+        created: list[str] = []
         for key, pieces in batch.items():
+            # A stream this process created (and set to expire) is only added to from then
+            # on (`NOMKSTREAM`): once it is gone, its reply deleted or forgotten, a late
+            # piece must not bring it back as a key that never expires.
+            only_if_there = ("NOMKSTREAM",) if key in self._expiring else ()
             for piece in _joined(self._published.to_send(key, pieces)):
                 fields: list[str | int] = ["k", _CODES[piece.kind]]
                 if piece.attempt:
@@ -150,18 +158,23 @@ class RedisReplyPieces(ReplyPieces):
                     fields += ["t", piece.text]
                 # The command itself: redis-py's `xadd` checks and rebuilds its arguments,
                 # a good share of the cost of a piece.
-                pipeline.execute_command("XADD", key, "MAXLEN", "~", self._max_pieces, "*", *fields)
+                pipeline.execute_command(
+                    "XADD", key, *only_if_there, "MAXLEN", "~", self._max_pieces, "*", *fields
+                )
             if any(piece.kind is PieceKind.DONE for piece in pieces):
                 self._expiring.discard(key)
                 pipeline.expire(key, self._keep_seconds)
-            elif key not in self._expiring:
-                if len(self._expiring) >= MAX_REMEMBERED_STREAMS:
-                    # Replies whose `done` another process sent; setting an expiry again
-                    # is harmless.
-                    self._expiring.clear()
-                self._expiring.add(key)
+            elif not only_if_there:
+                created.append(key)
                 pipeline.expire(key, self._live_seconds)
         await pipeline.execute()
+        # Remembered once sent: after a lost batch, the next one creates the stream and
+        # sets its expiry again.
+        if len(self._expiring) + len(created) > MAX_REMEMBERED_STREAMS:
+            # Replies whose `done` another process sent; setting an expiry again is
+            # harmless.
+            self._expiring.clear()
+        self._expiring.update(created)
 
     # Reading
 
