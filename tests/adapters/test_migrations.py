@@ -726,6 +726,48 @@ async def test_the_messages_user_index_revision_adds_only_its_index_and_downgrad
             assert count == len(rows), table
 
 
+async def _search_index_options(engine: AsyncEngine) -> dict[str, list[str] | None]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT relname, reloptions FROM pg_class WHERE relname IN"
+                " ('ix_messages_user_id_search_vector', 'ix_chatrooms_search_vector')"
+            )
+        )
+        return {str(name): options for name, options in rows}
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_the_search_pending_lists_revision_bounds_them_and_downgrades_to_the_default(
+    engine: AsyncEngine,
+) -> None:
+    await upgrade(engine, "0013")
+    await _insert_wave_1_rows(engine)
+    assert await _search_index_options(engine) == {
+        "ix_messages_user_id_search_vector": None,
+        "ix_chatrooms_search_vector": None,
+    }
+
+    await upgrade(engine, "0014")
+    assert await _search_index_options(engine) == {
+        "ix_messages_user_id_search_vector": ["gin_pending_list_limit=256"],
+        "ix_chatrooms_search_vector": ["gin_pending_list_limit=256"],
+    }
+
+    await downgrade(engine, "0013")
+
+    assert await current_revision(engine) == "0013"
+    assert await _search_index_options(engine) == {
+        "ix_messages_user_id_search_vector": None,
+        "ix_chatrooms_search_vector": None,
+    }
+    async with engine.connect() as connection:
+        for table, rows in WAVE_1_ROWS.items():
+            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+            assert count == len(rows), table
+
+
 async def _run_by_hand(engine: AsyncEngine, *statements: str) -> None:
     """What an operator runs before `db upgrade`: outside a transaction, as CONCURRENTLY
     needs. A statement that fails is left to the test to expect (`pytest.raises`)."""

@@ -47,6 +47,7 @@ REVISIONS = (
     "0011",
     "0012",
     "0013",
+    "0014",
 )
 """Every shipped revision, oldest first: add each new migration's revision here."""
 VERSION_TABLE = "alembic_version"
