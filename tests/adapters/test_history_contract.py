@@ -230,6 +230,26 @@ async def test_a_long_path_is_cut_at_the_limit_from_the_newest_turn(storage: Sto
     )
 
 
+async def test_a_claim_looks_up_the_path_four_messages_a_turn_it_may_keep(
+    storage: Storage,
+) -> None:
+    """Unanswered exchanges cost no tokens and are not kept, so the walk once read every
+    one of them (a room of thousands: thousands of rows a claim). With room for 4 turns it
+    now looks 16 messages up: an answered exchange above 7 stopped ones (the answered pair
+    below them, then 14 messages) is out of sight; above 6 it is still history."""
+    seen: dict[int, list[Turn]] = {}
+    for stopped, number in ((6, "+15550000001"), (7, "+15550000002")):
+        room = Room(storage, await given_room(storage.uow, number))
+        await room.exchange("old", (OK, "old answer"))
+        for index in range(stopped):
+            await room.exchange(f"stopped {index}", (MessageStatus.CANCELLED, ""))
+        await room.exchange("recent", (OK, "recent answer"))
+        seen[stopped] = list((await room.claim_last(limit=4)).history)
+
+    assert seen[6] == turns(("old", "old answer"), ("recent", "recent answer"))
+    assert seen[7] == turns(("recent", "recent answer"))
+
+
 async def test_a_question_still_waiting_is_left_out_of_a_later_ones_history(
     storage: Storage,
 ) -> None:

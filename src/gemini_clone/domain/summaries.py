@@ -18,6 +18,13 @@ from gemini_clone.domain.ids import ChatroomId, MessageId
 from gemini_clone.domain.messages import Message, MessageStatus, Role
 from gemini_clone.domain.tree import answered_on_path
 
+LOOK_PER_KEPT_TURN = 4
+"""A claim looks at most this many messages up the path for each turn it may keep
+(`limit`): an answered exchange is two messages, two turns, which leaves room for as
+many unanswered ones among them. Unanswered exchanges (failed, blocked, stopped, never
+answered) cost no tokens and are not kept, so without a bound of its own the walk read
+all of them: a room of thousands made every claim in it read thousands of rows."""
+
 SUMMARY_SHARE = 4
 """With summaries on, one part in this many of the history's token budget is kept for the
 summary (its text is clipped to it); the turns share the rest."""
@@ -100,9 +107,10 @@ def cut_path(
     `path` is the path above a question, its parent first. Walking up it, the first
     message a summary covers through (`summarised`) ends the walk: the summary leads the
     history and what it covers is left out. Turns are kept while the question's tokens and
-    theirs fit `token_budget` and they number at most `limit`; past that, the walk goes on
-    up to path depth `reach` looking for a summary (a summary made a few turns ago lies
-    just beyond the cut), keeping no more turns. SQL twin: `history_rules.path_history`.
+    theirs fit `token_budget` and they number at most `limit`, within `LOOK_PER_KEPT_TURN`
+    times `limit` messages up the path; past that, the walk goes on up to path depth
+    `reach` looking for a summary (a summary made a few turns ago lies just beyond the
+    cut), keeping no more turns. SQL twin: `history_rules.path_history`.
 
     `file_tokens`: the tokens of the files each message carries, by its id
     (`domain.history.estimate_file_tokens`); they count with its text, and
@@ -126,7 +134,8 @@ def cut_path(
             elif spent - cost <= token_budget and kept - 1 <= limit:
                 fell_out = message.id
         follower = message
-        if not ((spent <= token_budget and kept < limit) or depth < reach):
+        within = spent <= token_budget and kept < limit and depth < LOOK_PER_KEPT_TURN * limit
+        if not (within or depth < reach):
             break
     return PathCut(turns=turns, summary_through=None, fell_out=fell_out)
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
 from gemini_clone.adapters.sql.rules import Value, files_tokens, token_cost
 from gemini_clone.adapters.sql.tables import chatrooms, history_summaries, messages
 from gemini_clone.domain.messages import MessageStatus, Role
+from gemini_clone.domain.summaries import LOOK_PER_KEPT_TURN
 
 _m = messages.c
 _s = history_summaries.c
@@ -62,9 +63,10 @@ def path_history(
     the path), kind and whether it carries files: `turn` (kept), `summary` (the first
     message up the path a summary covers: the walk ends there; its content is the
     summary's text), `fell_out` (the newest answered turn over the budget or the limit, no
-    content). One recursive walk that carries the tokens spent and the turns kept; past the
-    budget it goes on only to path depth `reach` looking for a summary: its cost follows
-    the history's length, never the room's. A turn costs its text's tokens and its files'
+    content). One recursive walk that carries the tokens spent and the turns kept, at most
+    `LOOK_PER_KEPT_TURN` times `limit` messages up; past that it goes on only to path depth
+    `reach` looking for a summary: its cost follows the history's length, never the
+    room's. A turn costs its text's tokens and its files'
     (`rules.files_tokens`, probed once a question: each row carries the sum, NULL without
     files, and the next row adds it to `spent_before`)."""
     summary = summary_through(_m.id, use_summaries)
@@ -99,7 +101,11 @@ def path_history(
         step_summary.is_(None),
     )
     spent = _spent(walk)
-    within = and_(fits_budget(question_cost, spent, token_budget), walk.c.kept < limit)
+    within = and_(
+        fits_budget(question_cost, spent, token_budget),
+        walk.c.kept < limit,
+        walk.c.depth < limit * LOOK_PER_KEPT_TURN,
+    )
     walk = walk.union_all(
         select(
             step.c.id,
