@@ -157,5 +157,27 @@ async def queued_replies(
     return [(r.json()["reply"]["chatroom_id"], r.json()["reply"]["id"]) for r in posted]
 
 
+async def follow_replies(
+    api_host: str,
+    api_port: int,
+    token: str,
+    replies: list[tuple[str, str]],
+    until: asyncio.Event | None = None,
+) -> tuple[list[Stream], list[asyncio.Task[None]]]:
+    """A stream opened on each (room, reply), once all are open: the streams and the tasks
+    reading them (to `done`, or to `until`)."""
+    streams = [Stream() for _ in replies]
+    tasks = [
+        asyncio.create_task(
+            open_stream(
+                api_host, api_port, "GET", stream_path(room, reply), token, stream, until=until
+            )
+        )
+        for (room, reply), stream in zip(replies, streams, strict=True)
+    ]
+    await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in streams)), 120)
+    return streams, tasks
+
+
 def stream_path(room: str, reply: str) -> str:
     return f"/chatroom/{room}/message/{reply}/stream"

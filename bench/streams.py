@@ -42,7 +42,14 @@ import httpx
 import redis
 from measure import cpu_seconds
 from service import DEFAULT_SERVER, running_service
-from stream_client import Stream, open_stream, percentile, queued_replies, spread, stream_path
+from stream_client import (
+    Stream,
+    follow_replies,
+    open_stream,
+    percentile,
+    queued_replies,
+    spread,
+)
 from stream_probes import (
     answer_times,
     command_calls,
@@ -68,22 +75,7 @@ async def idle_streams(
     before = rss_mb(api_pid)
     quiet = await answer_times(api_host, api_port)
     stop = asyncio.Event()
-    streams = [Stream() for _ in replies]
-    tasks = [
-        asyncio.create_task(
-            open_stream(
-                api_host,
-                api_port,
-                "GET",
-                stream_path(room, reply),
-                token,
-                stream,
-                until=stop,
-            )
-        )
-        for (room, reply), stream in zip(replies, streams, strict=True)
-    ]
-    await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in streams)), 120)
+    streams, tasks = await follow_replies(api_host, api_port, token, replies, until=stop)
     await asyncio.sleep(5)
     during = rss_mb(api_pid)
     # Longer than a keep-alive period (15 s), so that every stream's keep-alive falls in it.
@@ -126,14 +118,7 @@ async def direct_streams(
     `stagger`: the streams in `STAGGER_GROUPS` groups, each group's pieces a tenth of the
     interval after the one before (independent generations are not in step)."""
     replies = await queued_replies(api_host, api_port, token, rooms, count)
-    streams = [Stream() for _ in replies]
-    tasks = [
-        asyncio.create_task(
-            open_stream(api_host, api_port, "GET", stream_path(room, reply), token, stream)
-        )
-        for (room, reply), stream in zip(replies, streams, strict=True)
-    ]
-    await asyncio.wait_for(asyncio.gather(*(s.opened.wait() for s in streams)), 120)
+    streams, tasks = await follow_replies(api_host, api_port, token, replies)
     await asyncio.sleep(2)
     keys = [f"{PIECES_PREFIX}{reply}" for _, reply in replies]
     loop = asyncio.get_running_loop()

@@ -260,6 +260,14 @@ async def _insert_wave_1_rows(engine: AsyncEngine) -> None:
                 await connection.execute(metadata.tables[table].insert().values(**values))
 
 
+async def _assert_wave_1_rows_kept(engine: AsyncEngine) -> None:
+    """Every row `_insert_wave_1_rows` wrote is still there."""
+    async with engine.connect() as connection:
+        for table, rows in WAVE_1_ROWS.items():
+            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
+            assert count == len(rows), table
+
+
 def _typed(name: str, value: object) -> object:
     if not isinstance(value, str):
         return value
@@ -283,10 +291,7 @@ async def test_upgrading_a_populated_wave_1_database_keeps_every_row_readable(
     await upgrade(engine)
 
     assert await current_revision(engine) == head_revision()
-    async with engine.connect() as connection:
-        for table, rows in WAVE_1_ROWS.items():
-            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
-            assert count == len(rows), table
+    await _assert_wave_1_rows_kept(engine)
     uow_factory = sql_unit_of_work_factory(engine)
     user_id = UserId(uuid.UUID(WAVE_1_ROWS["users"][0]["id"]))  # type: ignore[arg-type]
     async with uow_factory() as uow:
@@ -331,10 +336,7 @@ async def test_the_conversation_revision_downgrades_to_wave_1_keeping_its_rows(
     await downgrade(engine, "0001")
 
     assert await current_revision(engine) == "0001"
-    async with engine.connect() as connection:
-        for table, rows in WAVE_1_ROWS.items():
-            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
-            assert count == len(rows), table
+    await _assert_wave_1_rows_kept(engine)
 
 
 async def test_the_ledger_revision_adds_only_its_table_and_downgrades_keeping_the_rest(
@@ -350,10 +352,7 @@ async def test_the_ledger_revision_adds_only_its_table_and_downgrades_keeping_th
 
     assert await current_revision(engine) == "0003"
     assert await table_names(engine) == before
-    async with engine.connect() as connection:
-        for table, rows in WAVE_1_ROWS.items():
-            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
-            assert count == len(rows), table
+    await _assert_wave_1_rows_kept(engine)
 
 
 _ROOM = "22222222-2222-4222-8222-222222222221"
@@ -448,10 +447,7 @@ async def test_the_summaries_revision_adds_its_table_that_a_room_deletion_emptie
 
     assert await current_revision(engine) == "0006"
     assert await table_names(engine) == before
-    async with engine.connect() as connection:
-        for table, rows in WAVE_1_ROWS.items():
-            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
-            assert count == len(rows), table
+    await _assert_wave_1_rows_kept(engine)
 
     await upgrade(engine, "0007")
     await _insert_summary(engine)
@@ -600,10 +596,7 @@ async def test_the_attachments_revision_adds_its_tables_and_downgrades_keeping_t
 
     assert await current_revision(engine) == "0009"
     assert await table_names(engine) == before
-    async with engine.connect() as connection:
-        for table, rows in WAVE_1_ROWS.items():
-            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
-            assert count == len(rows), table
+    await _assert_wave_1_rows_kept(engine)
 
 
 async def _message_index_names(engine: AsyncEngine) -> set[str]:
@@ -720,10 +713,14 @@ async def test_the_messages_user_index_revision_adds_only_its_index_and_downgrad
 
     assert await current_revision(engine) == "0012"
     assert await _message_indexes(engine) == before
-    async with engine.connect() as connection:
-        for table, rows in WAVE_1_ROWS.items():
-            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
-            assert count == len(rows), table
+    await _assert_wave_1_rows_kept(engine)
+
+
+_DEFAULT_PENDING_LISTS: dict[str, list[str] | None] = {
+    "ix_messages_user_id_search_vector": None,
+    "ix_chatrooms_search_vector": None,
+}
+"""The two search indexes with no storage parameters: PostgreSQL's 4 MB pending lists."""
 
 
 async def _search_index_options(engine: AsyncEngine) -> dict[str, list[str] | None]:
@@ -744,10 +741,7 @@ async def test_the_search_pending_lists_revision_bounds_them_and_downgrades_to_t
 ) -> None:
     await upgrade(engine, "0013")
     await _insert_wave_1_rows(engine)
-    assert await _search_index_options(engine) == {
-        "ix_messages_user_id_search_vector": None,
-        "ix_chatrooms_search_vector": None,
-    }
+    assert await _search_index_options(engine) == _DEFAULT_PENDING_LISTS
 
     await upgrade(engine, "0014")
     assert await _search_index_options(engine) == {
@@ -758,14 +752,8 @@ async def test_the_search_pending_lists_revision_bounds_them_and_downgrades_to_t
     await downgrade(engine, "0013")
 
     assert await current_revision(engine) == "0013"
-    assert await _search_index_options(engine) == {
-        "ix_messages_user_id_search_vector": None,
-        "ix_chatrooms_search_vector": None,
-    }
-    async with engine.connect() as connection:
-        for table, rows in WAVE_1_ROWS.items():
-            count = (await connection.execute(text(f"SELECT count(*) FROM {table}"))).scalar()
-            assert count == len(rows), table
+    assert await _search_index_options(engine) == _DEFAULT_PENDING_LISTS
+    await _assert_wave_1_rows_kept(engine)
 
 
 async def _run_by_hand(engine: AsyncEngine, *statements: str) -> None:
