@@ -171,7 +171,6 @@ async def history(env: Env) -> None:
             leaf = await uow.messages.current_leaf(room)
             assert leaf is not None
             path = await uow.messages.path_up(leaf, limit=50)
-            await uow.messages.siblings(path)
             await uow.messages.path_up_with_versions(leaf, limit=51)
             await uow.messages.path_up_with_versions(env.at.deep_cursor[1], limit=52)
             # Up to the room's first message: its versions are the room's first messages.
@@ -538,7 +537,6 @@ SCENARIOS = (
                     "current_leaf",
                     "path_up",
                     "path_up_with_versions",
-                    "siblings",
                     "newest_leaf",
                 )
             )

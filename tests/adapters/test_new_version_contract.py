@@ -163,13 +163,12 @@ async def test_of_20_concurrent_edits_with_2_units_left_exactly_2_are_accepted(
         kept = await uow.messages.get_any(question.id)
         leaf = await uow.messages.current_leaf(room.id)
         assert leaf is not None
-        path = await uow.messages.path_up(leaf, limit=10)
-        versions = await uow.messages.siblings([question])
+        path = await uow.messages.path_up_with_versions(leaf, limit=10)
     assert kept == question, "the edited question stays as it was"
-    edited = path[-1]
+    edited, versions = path[-1]
     assert edited.content.startswith("Edit number ")
     assert (edited.edited_at, edited.parent_id) == (NOW, question.parent_id)
-    assert len(versions) == 3, "the question and the two accepted edits"
+    assert versions.count == 3, "the question and the two accepted edits"
 
 
 async def test_a_new_version_of_an_earlier_exchange_keeps_everything_and_moves_the_path(
@@ -200,8 +199,11 @@ async def test_a_new_version_of_an_earlier_exchange_keeps_everything_and_moves_t
         assert await uow.messages.get_any(later_reply.id) == later_reply
         assert await uow.messages.get_any(reply.id) == reply
         assert await uow.messages.current_leaf(room.id) == version.reply.id
-        versions = await uow.messages.siblings([reply])
-    assert {message.id for message in versions} == {reply.id, version.reply.id}
+        [(new_reply, versions)] = await uow.messages.path_up_with_versions(
+            version.reply.id, limit=1
+        )
+    assert new_reply.id == version.reply.id
+    assert (versions.index, versions.count, versions.previous_id) == (2, 2, reply.id)
 
 
 class RecordingStops(InMemoryReplyStops):

@@ -32,6 +32,7 @@ from gemini_clone.domain.ids import (
 )
 from gemini_clone.domain.messages import Message, MessageError, MessageStatus, Role, TokenUsage
 from gemini_clone.domain.subscriptions import Subscription
+from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.replies import Finish, QuotaUnit, ReplyResult
 from gemini_clone.ports.repositories import UnitOfWorkFactory
@@ -174,7 +175,7 @@ async def given_messages(new_uow: UnitOfWorkFactory, *messages: Message) -> None
         await uow.commit()
 
 
-async def test_the_tree_reads_paths_and_siblings(
+async def test_the_tree_reads_paths_and_each_message_s_versions(
     new_uow: UnitOfWorkFactory,
 ) -> None:
     owner = await given_user(new_uow)
@@ -196,12 +197,18 @@ async def test_the_tree_reads_paths_and_siblings(
         held = await uow.messages.hold_current_leaf(room.id)
         whole = await uow.messages.path_up(follow_up.id, limit=10)
         cut = await uow.messages.path_up(follow_up.id, limit=2)
-        siblings = await uow.messages.siblings([answer, reworded])
+        path = await uow.messages.path_up_with_versions(follow_up.id, limit=10)
 
     assert leaf == held == follow_up.id
     assert [message.id for message in whole] == [follow_up.id, answer.id, first.id]
     assert [message.id for message in cut] == [follow_up.id, answer.id]
-    assert {message.id for message in siblings} == {answer.id, retried.id, first.id, reworded.id}
+    # Siblings share a parent; a room's first questions share none, and another room's
+    # first question is not among them.
+    assert [(message.id, versions) for message, versions in path] == [
+        (follow_up.id, Versions()),
+        (answer.id, Versions(index=1, count=2, next_id=retried.id)),
+        (first.id, Versions(index=1, count=2, next_id=reworded.id)),
+    ]
 
 
 async def given_used(storage: Storage, user: User, day: date, times: int) -> list[Message]:

@@ -13,7 +13,7 @@ from gemini_clone.domain.ids import ChatroomId, MessageId, OtpChallengeId, Token
 from gemini_clone.domain.messages import Message
 from gemini_clone.domain.shares import SharedChat
 from gemini_clone.domain.subscriptions import Subscription
-from gemini_clone.domain.tree import TreeNode, Versions
+from gemini_clone.domain.tree import Versions
 from gemini_clone.domain.users import OtpChallenge, OtpPurpose, RefreshToken, User
 from gemini_clone.ports.attachments import AttachmentRepository
 from gemini_clone.ports.metering import UsageLedger
@@ -203,19 +203,14 @@ class MessageRepository(Protocol):
     async def path_up_with_versions(
         self, message_id: MessageId, *, limit: int
     ) -> Sequence[tuple[Message, Versions]]:
-        """`path_up`, each message with its place among its siblings
-        (`domain.tree.versions_of` over `siblings`): what a page of a path shows."""
+        """`path_up`, each message with its place among its siblings (the messages sharing
+        its parent, `domain.tree.versions_of`): what a page of a path shows."""
         ...
 
     async def newest_leaf(self, message_id: MessageId, *, steps: int) -> Message | None:
         """Where the path down from the message ends following the newest child at each
         step, after at most `steps` (`domain.tree.newest_leaf`); None when the message does
         not exist. Its cost follows the path's length, never the room's."""
-        ...
-
-    async def siblings(self, messages: Sequence[Message]) -> Sequence[TreeNode]:
-        """The messages sharing a parent (`domain.tree.siblings_key`) with any of
-        `messages`, those included, as tree nodes: what `domain.tree.versions_of` counts."""
         ...
 
     async def stale_replies(

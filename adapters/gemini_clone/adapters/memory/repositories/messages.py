@@ -96,7 +96,7 @@ class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
         self, message_id: MessageId, *, limit: int
     ) -> Sequence[tuple[Message, Versions]]:
         path = await self.path_up(message_id, limit=limit)
-        versions = versions_of(path, await self.siblings(path))
+        versions = versions_of(path, self._siblings(path))
         return [(message, versions[message.id]) for message in path]
 
     async def newest_leaf(self, message_id: MessageId, *, steps: int) -> Message | None:
@@ -105,7 +105,8 @@ class InMemoryMessageRepository(InMemoryRepository, MessageRepository):
             return None
         return newest_leaf(start, self._tables.messages.values(), steps=steps)
 
-    async def siblings(self, messages: Sequence[Message]) -> Sequence[TreeNode]:
+    def _siblings(self, messages: Sequence[Message]) -> list[TreeNode]:
+        """The messages sharing a parent with any of `messages`, those included."""
         keys = {siblings_key(message) for message in messages}
         return [
             TreeNode.of(message)

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import (
     RowMapping,
     and_,
-    bindparam,
     exists,
     literal,
     or_,
@@ -31,7 +30,7 @@ from gemini_clone.domain.messages import (
     Role,
     TokenUsage,
 )
-from gemini_clone.domain.tree import TreeNode, Versions
+from gemini_clone.domain.tree import Versions
 from gemini_clone.ports.repositories import MessageRepository, StaleReply
 
 
@@ -173,28 +172,6 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
         row = (await self._execute(statement)).mappings().one_or_none()
         return None if row is None else _message(row)
 
-    async def siblings(self, messages_: Sequence[Message]) -> Sequence[TreeNode]:
-        """Only the columns a version's place needs: a page's siblings are about as many
-        as its messages, and whole rows would double what it reads and converts."""
-        parents = {message.parent_id for message in messages_ if message.parent_id is not None}
-        rooms_with_roots = {
-            message.chatroom_id for message in messages_ if message.parent_id is None
-        }
-        if not parents and not rooms_with_roots:
-            return []
-        result = await self._execute(
-            _SIBLINGS, {"parents": list(parents), "rooms_with_roots": list(rooms_with_roots)}
-        )
-        return [
-            TreeNode(
-                id=MessageId(row.id),
-                chatroom_id=ChatroomId(row.chatroom_id),
-                parent_id=_message_id(row.parent_id),
-                created_at=row.created_at,
-            )
-            for row in result
-        ]
-
     async def stale_replies(
         self, *, queued_before: datetime, now: datetime, limit: int
     ) -> Sequence[StaleReply]:
@@ -227,21 +204,6 @@ class SqlMessageRepository(SqlRepository, MessageRepository):
 
 
 _INSERT_MESSAGE = messages.insert()
-
-
-_SIBLINGS = select(
-    messages.c.id, messages.c.chatroom_id, messages.c.parent_id, messages.c.created_at
-).where(
-    or_(
-        messages.c.parent_id.in_(bindparam("parents", expanding=True)),
-        and_(
-            messages.c.parent_id.is_(None),
-            messages.c.chatroom_id.in_(bindparam("rooms_with_roots", expanding=True)),
-        ),
-    )
-)
-"""`siblings`' statement, built once: the children of `:parents`, and the first messages
-of `:rooms_with_roots` (either list may be empty)."""
 
 
 def message_row(message: Message) -> dict[str, Any]:
