@@ -21,11 +21,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from tests.e2e.conftest import Server, clean_environment, start_server, stop_server
+from tests.e2e.conftest import Server
 from tests.faults.proxy import Faults, FaultyProxy
-from tests.http.conftest import JWT_SECRET, number
+from tests.http.served import serving, signed_up
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.postgres
@@ -63,46 +62,16 @@ def slow_redis(redis_server: RedisServer) -> Iterator[FaultyProxy]:
 
 @pytest.fixture
 def server(migrated_database: str, slow_redis: FaultyProxy, tmp_path: Path) -> Iterator[Server]:
-    folder = tmp_path / "work"
-    folder.mkdir()
-    env = clean_environment(
-        tmp_path,
-        DATABASE_URL=migrated_database,
-        REDIS_URL=f"redis://127.0.0.1:{slow_redis.port}/0",
-        JWT_SECRET=JWT_SECRET,
-        OTP_DELIVERY="response",
-        PAYMENTS="sandbox",
-        AUTH_RATE_LIMIT_PER_MINUTE="100000",
-        # No daily quota: the burst is refused for nothing but the service's own limits.
-        BASIC_DAILY_LIMIT="",
-        LOG_LEVEL="WARNING",
-    )
-    server = start_server(folder, env)
-    try:
+    redis_url = f"redis://127.0.0.1:{slow_redis.port}/0"
+    with serving(tmp_path, migrated_database, redis_url) as server:
         yield server
-    finally:
-        stop_server(server)
-
-
-def signed_up_with_rooms(server: Server) -> tuple[str, list[str]]:
-    """A user's access token and the ids of their ROOMS rooms."""
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        mobile = {"mobile_number": number(1)}
-        assert client.post("/auth/signup", json=mobile).status_code == 201
-        otp = client.post("/auth/send-otp", json=mobile).json()["otp"]
-        token = client.post("/auth/verify-otp", json={**mobile, "otp": otp}).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        rooms = [
-            client.post("/chatroom", json={"title": f"Room {n}"}, headers=headers).json()["id"]
-            for n in range(ROOMS)
-        ]
-    return token, rooms
 
 
 async def test_a_burst_of_posts_waits_for_redis_connections_instead_of_failing(
     server: Server, slow_redis: FaultyProxy
 ) -> None:
-    token, rooms = signed_up_with_rooms(server)
+    account = signed_up(server, rooms=ROOMS)
+    token, rooms = account.token, account.rooms
     logged_before = server.output()
 
     # Every connection is open before any post is sent, and the posts go out in one pass:

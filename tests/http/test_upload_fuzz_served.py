@@ -22,8 +22,9 @@ import httpx
 import pytest
 from hypothesis import assume, event, given
 from hypothesis import strategies as st
-from tests.e2e.conftest import Server, clean_environment, start_server, stop_server
-from tests.http.conftest import JWT_SECRET, PROBLEM, number
+from tests.e2e.conftest import Server
+from tests.http.conftest import PROBLEM
+from tests.http.served import serving, signed_up
 from tests.http.test_upload_fuzz import (
     FUZZ,
     MAX_BYTES,
@@ -71,43 +72,25 @@ class Served:
 
 @pytest.fixture
 def served(migrated_database: str, redis_server: RedisServer, tmp_path: Path) -> Iterator[Served]:
-    folder = tmp_path / "work"
-    folder.mkdir()
     blob_folder = tmp_path / "blobs"
-    env = clean_environment(
+    with serving(
         tmp_path,
-        DATABASE_URL=migrated_database,
-        REDIS_URL=redis_server.url,
-        JWT_SECRET=JWT_SECRET,
-        OTP_DELIVERY="response",
-        PAYMENTS="sandbox",
-        AUTH_RATE_LIMIT_PER_MINUTE="100000",
-        BASIC_DAILY_LIMIT="",
-        LOG_LEVEL="WARNING",
+        migrated_database,
+        redis_server.url,
         BLOB_DIR=str(blob_folder),
         ATTACHMENT_MAX_BYTES=str(MAX_BYTES),
         BASIC_STORAGE_BYTES=str(4 * MAX_BYTES),
         IMAGE_MAX_PIXELS=str(MAX_PIXELS),
-    )
-    server = start_server(folder, env)
-    try:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
-            mobile = {"mobile_number": number(1)}
-            assert client.post("/auth/signup", json=mobile).status_code == 201
-            otp = client.post("/auth/send-otp", json=mobile).json()["otp"]
-            tokens = client.post("/auth/verify-otp", json={**mobile, "otp": otp}).json()
-            headers = {"Authorization": f"Bearer {tokens['access_token']}"}
-            room = client.post("/chatroom", json={"title": "Room"}, headers=headers).json()["id"]
+    ) as server:
+        account = signed_up(server)
         yield Served(
             server=server,
             database_url=migrated_database,
             blob_folder=blob_folder,
-            token=tokens["access_token"],
-            user_id=tokens["user"]["id"],
-            room=room,
+            token=account.token,
+            user_id=account.user_id,
+            room=account.rooms[0],
         )
-    finally:
-        stop_server(server)
 
 
 @dataclass(frozen=True)
