@@ -10,7 +10,9 @@ user, with ids of one kind, then of the other, for `--rounds` rounds (alternatin
 machine that gets busier weighs on both). Per kind: posts a second, p50 and p99 of a post,
 and per post the pages PostgreSQL had to read into its buffers (`blks_read`: index leaves
 not in memory) and the WAL it wrote (`wal_bytes`, `wal_fpi`: every page first touched
-after a checkpoint is written whole), the figures a busy machine does not move.
+after a checkpoint is written whole), the figures a busy machine does not move. The WAL
+counters (`pg_stat_wal`) are the whole server's, not the database's: run it on a server
+with nothing else writing.
 
 The posts stay in the database (a few thousand rows beside millions).
 """
@@ -19,21 +21,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import random
 import statistics
-import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import asyncpg
+from search_index import posts_for
 
-from gemini_clone.adapters.sql.engine import create_engine
-from gemini_clone.adapters.sql.posting import PostgresPosting
 from gemini_clone.adapters.system import UuidGenerator
-from gemini_clone.domain.ids import ChatroomId, MessageId, UserId
-from gemini_clone.domain.messages import Message, MessageStatus, Role, queued_reply
-from gemini_clone.domain.quota import quota_day
+from gemini_clone.domain.ids import ChatroomId, UserId
 
 ROOMS_FROM = 5_000
 """The rooms posted into are taken this far into the rooms' order: away from the rooms
@@ -64,43 +60,6 @@ async def rooms(url: str, count: int) -> list[tuple[ChatroomId, UserId]]:
     finally:
         await connection.close()
     return [(ChatroomId(row["id"]), UserId(row["user_id"])) for row in rows]
-
-
-async def posts_for(
-    url: str,
-    rooms: list[tuple[ChatroomId, UserId]],
-    seconds: float,
-    new_id: Callable[[], uuid.UUID],
-) -> list[float]:
-    engine = create_engine(url)
-    posting = PostgresPosting(engine)
-    rng = random.Random(28)
-    took: list[float] = []
-    deadline = time.perf_counter() + seconds
-
-    async def poster(room_id: ChatroomId, user_id: UserId) -> None:
-        while time.perf_counter() < deadline:
-            now = datetime.now(UTC)
-            question = Message(
-                id=MessageId(new_id()),
-                chatroom_id=room_id,
-                user_id=user_id,
-                role=Role.USER,
-                content=f"question {rng.random()} about the trip",
-                status=MessageStatus.COMPLETED,
-                created_at=now,
-                quota_day=quota_day(now).isoformat(),
-            )
-            reply = queued_reply(question, MessageId(new_id()), now)
-            started = time.perf_counter()
-            await posting.store(question, reply, day=quota_day(now), limit=None)
-            took.append(time.perf_counter() - started)
-
-    try:
-        await asyncio.gather(*(poster(*room) for room in rooms))
-    finally:
-        await engine.dispose()
-    return took
 
 
 async def measured(

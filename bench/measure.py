@@ -8,6 +8,7 @@ import re
 import statistics
 import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,13 +56,23 @@ def wrk(
     body: str | None = None,
     connections: int,
     duration: int,
+    paths: Sequence[str] = (),
 ) -> Figures:
+    """`paths`: each request goes to the next of them on `url`'s host, in turn (default:
+    every request to `url`)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(f'wrk.method = "{method}"\n')
         script.write(f'wrk.headers["authorization"] = "Bearer {token}"\n')
         if body is not None:
             script.write('wrk.headers["content-type"] = "application/json"\n')
             script.write(f"wrk.body = {json.dumps(body)}\n")
+        if paths:
+            script.write(f"local paths = {{{', '.join(json.dumps(path) for path in paths)}}}\n")
+            script.write("local turn = 0\n")
+            script.write("request = function()\n")
+            script.write("  turn = turn % #paths + 1\n")
+            script.write("  return wrk.format(nil, paths[turn])\n")
+            script.write("end\n")
     try:
         result = subprocess.run(
             [

@@ -27,7 +27,8 @@ class UuidGenerator(IdGenerator):
     Why time-ordered: a new row's id then lands at the right-hand edge of every index keyed
     by it (the primary keys; `in_reply_to` and `parent_id`, which name a recent message),
     in pages that stay in memory, where a random id lands on any leaf of the whole index:
-    once the tables outgrow memory, each insert read pages back in (bench/README.md, ids).
+    once the tables outgrow memory, each insert read pages back in (bench/README.md,
+    "Time-ordered ids").
     The random bits keep ids unguessable. Ordering still comes from timestamps, never
     from ids: processes' clocks differ, and ids of one millisecond are in random order.
     """
