@@ -40,6 +40,27 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *session.posargs)
 
 
+@nox.session(python=PYTHON, default=False)
+def lowest(session: nox.Session) -> None:
+    """The tests on the oldest versions pyproject.toml allows for each direct dependency
+    (`uv pip compile --resolution lowest-direct`), where a `pip install` may land; the
+    lock is what `tests` runs. Not in CI (it adds the unit and HTTP suites again): run it
+    when a floor moves. `nox -s lowest -- tests/adapters` picks other tests."""
+    lowest_pins = Path(session.create_tmp()) / "lowest.txt"
+    development = Path(session.create_tmp()) / "development.txt"
+    session.run_install(
+        "uv", "pip", "compile", "pyproject.toml", "--resolution", "lowest-direct", "--quiet",
+        "-o", str(lowest_pins),
+    )  # fmt: skip
+    session.run_install(
+        "uv", "export", "--only-group", "dev", "--no-hashes", "--quiet", "-o", str(development)
+    )
+    session.install("-r", str(development))
+    session.install("--reinstall", "-r", str(lowest_pins))
+    session.install("--no-deps", "-e", ".")
+    session.run("pytest", *(session.posargs or ["tests/unit", "tests/http"]))
+
+
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff (lint and format), mypy strict, import-linter contracts."""
