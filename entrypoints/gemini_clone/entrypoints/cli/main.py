@@ -58,6 +58,7 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
 
     from gemini_clone.entrypoints.adapter_choices import ConfigurationError, jwt_secret
     from gemini_clone.entrypoints.cli.banner import banner
+    from gemini_clone.entrypoints.http.unreadable_requests import ProblemHttpToolsProtocol
 
     settings = cli_settings()
     if workers > 1 and settings.redis_url is None:
@@ -83,6 +84,8 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=15,
+        # What uvicorn cannot parse is refused with problem details, not plain text.
+        http=ProblemHttpToolsProtocol,
         # One list of trusted proxies for uvicorn and the app (http/client_address.py):
         # uvicorn alone would trust 127.0.0.1 and rewrite the client from its headers.
         proxy_headers=settings.forwarded_allow_ips is not None,

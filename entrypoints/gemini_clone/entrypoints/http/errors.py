@@ -60,14 +60,15 @@ from gemini_clone.domain.errors import (
     UnsupportedMediaType,
 )
 from gemini_clone.entrypoints.http.observability import client_disconnected
-from gemini_clone.entrypoints.http.schemas import FieldProblem, Problem
+from gemini_clone.entrypoints.http.schemas import (
+    PROBLEM_MEDIA_TYPE,
+    PROBLEM_TYPE_PREFIX,
+    FieldProblem,
+    Problem,
+)
 from gemini_clone.entrypoints.metrics import quota_refused
 
 logger = logging.getLogger("gemini_clone.http")
-
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM_TYPE_PREFIX = "urn:gemini-clone:problem:"
-"""Problem `type`s are URNs: stable identifiers that need no documentation site."""
 
 _DOMAIN_STATUS: dict[type[GeminiCloneError], int] = {
     InvalidInput: 422,

@@ -17,6 +17,10 @@ from typing import Literal
 
 import msgspec
 
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:gemini-clone:problem:"
+"""Problem `type`s are URNs: stable identifiers that need no documentation site."""
+
 
 class RequestBody(msgspec.Struct, forbid_unknown_fields=True):
     """Request bodies refuse unknown fields (subclasses inherit the option)."""
