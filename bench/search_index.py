@@ -63,12 +63,15 @@ DROP INDEX ix_messages_user_id_search_vector; ALTER TABLE messages DROP COLUMN s
 DROP INDEX ix_chatrooms_search_vector; ALTER TABLE chatrooms DROP COLUMN search_vector;
 """
 ADD = """
+-- The indexes' pending lists as migration 0014 leaves them.
 ALTER TABLE messages ADD COLUMN search_vector tsvector
     GENERATED ALWAYS AS (to_tsvector('english'::regconfig, content)) STORED;
-CREATE INDEX ix_messages_user_id_search_vector ON messages USING gin (user_id, search_vector);
+CREATE INDEX ix_messages_user_id_search_vector ON messages USING gin (user_id, search_vector)
+    WITH (gin_pending_list_limit = 256);
 ALTER TABLE chatrooms ADD COLUMN search_vector tsvector
     GENERATED ALWAYS AS (to_tsvector('english'::regconfig, title)) STORED;
-CREATE INDEX ix_chatrooms_search_vector ON chatrooms USING gin (search_vector);
+CREATE INDEX ix_chatrooms_search_vector ON chatrooms USING gin (search_vector)
+    WITH (gin_pending_list_limit = 256);
 """
 
 

@@ -76,7 +76,8 @@ class StripePaymentGateway(PaymentGateway):
         self._client = stripe.StripeClient(
             secret_key,
             stripe_version=STRIPE_API_VERSION,
-            base_addresses={"api": api_base.rstrip("/")} if api_base else None,
+            # {} rather than None: stripe before 13 takes no None here.
+            base_addresses={"api": api_base.rstrip("/")} if api_base else {},
             http_client=self._http_client,
             max_network_retries=max_network_retries,
         )
