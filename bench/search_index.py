@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 import asyncpg
 import httpx
 from measure import Figures, wrk
-from service import DEFAULT_SERVER, running_service
+from service import DEFAULT_SERVER, execute, running_service
 
 from gemini_clone.adapters.sql.engine import create_engine
 from gemini_clone.adapters.sql.posting import PostgresPosting
@@ -213,13 +213,6 @@ async def through_the_statement(options: argparse.Namespace) -> None:
 
 
 def through_http(options: argparse.Namespace) -> None:
-    async def change(url: str, statements: str) -> None:
-        connection = await asyncpg.connect(url)
-        try:
-            await connection.execute(statements)
-        finally:
-            await connection.close()
-
     with running_service(
         server_url=options.server,
         folder_prefix="gemini-clone-search-index-",
@@ -250,7 +243,7 @@ def through_http(options: argparse.Namespace) -> None:
         for _ in range(options.rounds):
             for label, statements in (("with index", WITH), ("without index", WITHOUT)):
                 service.processes.stop("serve")
-                asyncio.run(change(service.database_url, statements))
+                asyncio.run(execute(service.database_url, statements))
                 service.start_api()
                 posts(2)  # warm-up: connections, plans, buffers
                 figures = posts(options.duration)

@@ -22,21 +22,11 @@ import sys
 import time
 from pathlib import Path
 
-import asyncpg
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests.seeding
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from service import DEFAULT_SERVER, THIS_CHECKOUT
+from service import DEFAULT_SERVER, THIS_CHECKOUT, execute
 from tests.seeding import Shape, load
-
-
-async def _admin(server_url: str, statement: str) -> None:
-    connection = await asyncpg.connect(server_url)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 def database_url(server_url: str, name: str) -> str:
@@ -45,8 +35,8 @@ def database_url(server_url: str, name: str) -> str:
 
 def create(server_url: str, name: str, *, replace: bool) -> str:
     if replace:
-        asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    asyncio.run(_admin(server_url, f'CREATE DATABASE "{name}"'))
+        asyncio.run(execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(execute(server_url, f'CREATE DATABASE "{name}"'))
     url = database_url(server_url, name)
     subprocess.run(
         [str(THIS_CHECKOUT), "db", "upgrade"],
@@ -86,7 +76,7 @@ def main() -> None:
         print(f"DATABASE_URL={url}")
     finally:
         if args.drop:
-            asyncio.run(_admin(args.server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            asyncio.run(execute(args.server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 if __name__ == "__main__":

@@ -83,24 +83,25 @@ def wait_http(
     raise RuntimeError(f"{url} did not answer in {timeout} s")
 
 
+async def execute(url: str, statements: str) -> None:
+    """Run `statements` (one or several, `;`-separated) on a connection of their own."""
+    connection = await asyncpg.connect(url)
+    try:
+        await connection.execute(statements)
+    finally:
+        await connection.close()
+
+
 @contextmanager
 def throwaway_database(server_url: str) -> Iterator[str]:
     name = f"gemini_clone_bench_{secrets.token_hex(4)}"
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(server_url)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(execute(server_url, f'CREATE DATABASE "{name}"'))
     try:
         yield server_url.rsplit("/", 1)[0] + f"/{name}"
     finally:
         for attempt in range(10):
             try:
-                asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                asyncio.run(execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
                 break
             except asyncpg.TooManyConnectionsError:
                 if attempt == 9:
