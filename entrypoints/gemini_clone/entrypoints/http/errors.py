@@ -60,12 +60,7 @@ from gemini_clone.domain.errors import (
     UnsupportedMediaType,
 )
 from gemini_clone.entrypoints.http.observability import client_disconnected
-from gemini_clone.entrypoints.http.schemas import (
-    PROBLEM_MEDIA_TYPE,
-    PROBLEM_TYPE_PREFIX,
-    FieldProblem,
-    Problem,
-)
+from gemini_clone.entrypoints.http.schemas import PROBLEM_MEDIA_TYPE, FieldProblem, Problem
 from gemini_clone.entrypoints.metrics import quota_refused
 
 logger = logging.getLogger("gemini_clone.http")
@@ -129,14 +124,8 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response[bytes]:
-    body = Problem(
-        type=PROBLEM_TYPE_PREFIX + code,
-        title=_UNOFFICIAL_PHRASES.get(status) or HTTPStatus(status).phrase,
-        status=status,
-        detail=detail,
-        code=code,
-        errors=errors,
-        **extra,
+    body = Problem.of(
+        status, code, detail, title=_UNOFFICIAL_PHRASES.get(status), errors=errors, **extra
     )
     return Response(
         content=msgspec.json.encode(body),

@@ -13,7 +13,8 @@ resources are in `account_schemas.py` (sign-up, sessions, the user, billing) and
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from http import HTTPStatus
+from typing import Any, Literal
 
 import msgspec
 
@@ -65,3 +66,18 @@ class Problem(ResponseBody, omit_defaults=True):
     """`daily_limit_reached`: messages sent today."""
     resets_at: datetime | msgspec.UnsetType = msgspec.UNSET
     """`daily_limit_reached`: when the quota starts again."""
+
+    @classmethod
+    def of(
+        cls, status: int, code: str, detail: str, *, title: str | None = None, **fields: Any
+    ) -> Problem:
+        """The problem of `code`: its `type` URN, and the status's phrase as the title
+        unless `title` is given."""
+        return cls(
+            type=PROBLEM_TYPE_PREFIX + code,
+            title=title or HTTPStatus(status).phrase,
+            status=status,
+            detail=detail,
+            code=code,
+            **fields,
+        )

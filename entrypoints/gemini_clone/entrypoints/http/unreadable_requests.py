@@ -15,25 +15,7 @@ from http import HTTPStatus
 import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from gemini_clone.entrypoints.http.schemas import (
-    PROBLEM_MEDIA_TYPE,
-    PROBLEM_TYPE_PREFIX,
-    Problem,
-)
-
-_CODE = "bad_request"
-
-
-def unreadable_request_body(reason: str) -> bytes:
-    return msgspec.json.encode(
-        Problem(
-            type=PROBLEM_TYPE_PREFIX + _CODE,
-            title=HTTPStatus.BAD_REQUEST.phrase,
-            status=HTTPStatus.BAD_REQUEST,
-            detail=reason,
-            code=_CODE,
-        )
-    )
+from gemini_clone.entrypoints.http.schemas import PROBLEM_MEDIA_TYPE, Problem
 
 
 class ProblemHttpToolsProtocol(HttpToolsProtocol):
@@ -41,7 +23,7 @@ class ProblemHttpToolsProtocol(HttpToolsProtocol):
     cannot parse with problem details."""
 
     def send_400_response(self, msg: str) -> None:
-        body = unreadable_request_body(msg)
+        body = msgspec.json.encode(Problem.of(HTTPStatus.BAD_REQUEST, "bad_request", msg))
         content = [f"HTTP/1.1 400 {HTTPStatus.BAD_REQUEST.phrase}\r\n".encode()]
         for name, value in self.server_state.default_headers:
             content.extend([name, b": ", value, b"\r\n"])
